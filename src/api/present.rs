@@ -1,0 +1,170 @@
+//! Resolution → the contract's JSON: sign a proxy URL for every remote source and subtitle,
+//! and redact credentials so they never reach the browser.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+
+use crate::models::{
+    ExtractedStream, ExtractedSubtitle, Resolution, ResolveResponse, SourceDto, StreamSource,
+    SubtitleDto,
+};
+use crate::proxy::token::Signer;
+
+const REDACTED: &str = "[redacted]";
+
+/// Header names whose values are credentials.
+fn is_credential_header(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "authorization",
+        "cookie",
+        "proxy-authorization",
+        "x-api-key",
+        "x-emby-token",
+        "x-mediabrowser-token",
+        "x-emby-authorization",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Query parameter names whose values are credentials (Jellyfin's `ApiKey`, …).
+fn is_credential_param(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "apikey",
+        "api_key",
+        "x-emby-token",
+        "access_token",
+        "password",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+pub fn redact_url(url: &Url) -> String {
+    let mut out = url.clone();
+    let _ = out.set_username("");
+    let _ = out.set_password(None);
+    if url.query_pairs().any(|(k, _)| is_credential_param(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_credential_param(&k) {
+                    REDACTED.into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        out.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    out.to_string()
+}
+
+pub fn redact_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let v = if is_credential_header(k) {
+                REDACTED.to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn header_list(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn source(stream: &ExtractedStream, signer: &Signer, proxy_expires: u64) -> SourceDto {
+    let (url, proxy_url, headers) = match &stream.source {
+        // Remote sources are cross-origin by definition: they always go through the proxy,
+        // which also carries the headers the browser cannot send.
+        StreamSource::Remote { url, headers } => (
+            redact_url(url),
+            Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
+            redact_headers(headers),
+        ),
+        StreamSource::Local { path } => (path.clone(), None, BTreeMap::new()),
+    };
+    SourceDto {
+        url,
+        proxy_url,
+        kind: stream.kind,
+        quality: stream.quality.clone().unwrap_or_else(|| "auto".into()),
+        provider: stream.provider.clone(),
+        headers,
+        label: stream.label.clone(),
+        expires_at: stream.expires_at,
+    }
+}
+
+fn subtitle(sub: &ExtractedSubtitle, signer: &Signer, proxy_expires: u64) -> SubtitleDto {
+    let (url, proxy_url) = match &sub.source {
+        StreamSource::Remote { url, headers } => (
+            redact_url(url),
+            Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
+        ),
+        StreamSource::Local { path } => (path.clone(), None),
+    };
+    SubtitleDto {
+        url,
+        proxy_url,
+        lang: sub.lang.clone(),
+        label: sub.label.clone().unwrap_or_else(|| sub.lang.clone()),
+        provider: sub.provider.clone(),
+    }
+}
+
+pub fn present(
+    resolution: &Resolution,
+    cached: bool,
+    signer: &Signer,
+    proxy_expires: u64,
+) -> ResolveResponse {
+    ResolveResponse {
+        media: resolution.media.clone(),
+        sources: resolution
+            .streams
+            .iter()
+            .map(|s| source(s, signer, proxy_expires))
+            .collect(),
+        subtitles: resolution
+            .subtitles
+            .iter()
+            .map(|s| subtitle(s, signer, proxy_expires))
+            .collect(),
+        markers: resolution.markers.clone().filter(|m| !m.is_empty()),
+        outcomes: resolution.outcomes.clone(),
+        cached,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_redacted_from_urls_and_headers() {
+        let url =
+            Url::parse("http://user:pw@jf.local/Videos/1/master.m3u8?MediaSourceId=1&ApiKey=abc")
+                .unwrap();
+        let shown = redact_url(&url);
+        assert!(!shown.contains("abc") && !shown.contains("pw"), "{shown}");
+        assert!(shown.contains("MediaSourceId=1"));
+        let mut h = BTreeMap::new();
+        h.insert(
+            "Authorization".to_string(),
+            "MediaBrowser Token=\"abc\"".to_string(),
+        );
+        h.insert("Referer".to_string(), "https://embed/".to_string());
+        let shown = redact_headers(&h);
+        assert_eq!(shown["Authorization"], REDACTED);
+        assert_eq!(shown["Referer"], "https://embed/");
+    }
+}

@@ -1,0 +1,597 @@
+//! Typed settings, loaded in layers: built-in defaults < `sokoul.toml` < `SOKOUL_*` variables.
+//!
+//! The environment layer is a fixed table rather than a generic prefix mapping because the
+//! contract fixes flat names (`SOKOUL_LIBRARY`, `SOKOUL_CACHE_MAX_TTL`…) for nested keys and
+//! some of them are lists with their own separators.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret string whose `Debug` never shows the value, so settings can be logged.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// SQLite database, generated secret, HLS packaging cache.
+    pub data_dir: PathBuf,
+    /// Key for signing proxy URLs; generated and stored in the data dir when unset.
+    pub secret: Option<Secret>,
+    /// When set, `/api/**` (except signed proxy URLs) requires `Authorization: Bearer <token>`.
+    pub api_token: Option<Secret>,
+    /// Lets the server listen on a non-loopback address without an API token.
+    pub allow_public_without_token: bool,
+    /// The built dashboard (SvelteKit `build/`).
+    pub dashboard_dir: PathBuf,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log: String,
+    /// Log format: `pretty` or `json`.
+    pub log_format: LogFormat,
+    pub resolve: ResolveSettings,
+    pub cache: CacheSettings,
+    pub proxy: ProxySettings,
+    pub library: LibrarySettings,
+    pub consumet: ConsumetSettings,
+    pub stremio: StremioSettings,
+    pub jellyfin: JellyfinSettings,
+    pub tmdb: TmdbSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResolveSettings {
+    /// Time budget of one provider within a resolve, in seconds.
+    pub provider_timeout: f64,
+    /// Provider ids in tie-break order when two sources rank equally.
+    pub provider_order: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Upper bound, seconds, for a cached resolution.
+    pub max_ttl: u64,
+    /// How long "nothing found" is remembered, seconds.
+    pub negative_ttl: u64,
+    /// Removed from a stream URL's own expiry before it is used as a TTL, seconds.
+    pub expiry_margin: u64,
+    /// Shared cache for several instances; unset = in-process cache.
+    pub redis_url: Option<Secret>,
+    /// Entries kept by the in-process cache.
+    pub memory_capacity: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Hosts (`host[:port]`) or CIDRs the proxy may reach although they are private/loopback.
+    pub allow: Vec<String>,
+    /// Lifetime of a signed proxy URL, seconds.
+    pub url_ttl: u64,
+    /// A playlist larger than this fails with 502 instead of being buffered.
+    pub max_playlist_bytes: u64,
+    /// Seconds to establish an upstream connection.
+    pub connect_timeout: f64,
+    /// Seconds until the upstream's response headers.
+    pub first_byte_timeout: f64,
+    /// Seconds without a body byte before the relay gives up.
+    pub idle_timeout: f64,
+    /// Redirect hops followed (each one checked against the SSRF guard).
+    pub max_redirects: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LibrarySettings {
+    /// Media folders of the local-library provider.
+    pub paths: Vec<PathBuf>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsumetSettings {
+    /// Base URL of a Consumet API instance; enables the Consumet provider.
+    pub url: Option<String>,
+    /// Movie provider name passed as `provider=` (Consumet's own default when unset).
+    pub provider: Option<String>,
+    /// Server tried first (`server=`); the others are tried in turn when it fails.
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StremioSettings {
+    /// Addon manifest URLs; enables the Stremio provider.
+    pub addons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JellyfinSettings {
+    pub url: Option<String>,
+    pub api_key: Option<Secret>,
+    /// The user whose library is searched (needed with an admin API key).
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TmdbSettings {
+    /// TMDB v3 key or read-access token.
+    pub key: Option<Secret>,
+    pub base_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            secret: None,
+            api_token: None,
+            allow_public_without_token: false,
+            dashboard_dir: PathBuf::from("dashboard/build"),
+            log: "info".into(),
+            log_format: LogFormat::Pretty,
+            resolve: ResolveSettings::default(),
+            cache: CacheSettings::default(),
+            proxy: ProxySettings::default(),
+            library: LibrarySettings::default(),
+            consumet: ConsumetSettings::default(),
+            stremio: StremioSettings::default(),
+            jellyfin: JellyfinSettings::default(),
+            tmdb: TmdbSettings::default(),
+        }
+    }
+}
+
+impl Default for ResolveSettings {
+    fn default() -> Self {
+        ResolveSettings {
+            // Consumet's tv info makes one TMDB call per season, sequentially: be generous.
+            provider_timeout: 15.0,
+            provider_order: ["library", "jellyfin", "stremio", "consumet"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            max_ttl: 900,
+            negative_ttl: 45,
+            expiry_margin: 30,
+            redis_url: None,
+            memory_capacity: 10_000,
+        }
+    }
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            allow: Vec::new(),
+            url_ttl: 6 * 3600,
+            max_playlist_bytes: 16 * 1024 * 1024,
+            connect_timeout: 5.0,
+            // LL-HLS blocking reloads hold the request for several target durations.
+            first_byte_timeout: 20.0,
+            idle_timeout: 30.0,
+            max_redirects: 5,
+        }
+    }
+}
+
+impl Default for LibrarySettings {
+    fn default() -> Self {
+        LibrarySettings {
+            paths: vec![PathBuf::from("./media")],
+            enabled: true,
+        }
+    }
+}
+
+impl Default for TmdbSettings {
+    fn default() -> Self {
+        TmdbSettings {
+            key: None,
+            base_url: "https://api.themoviedb.org/3".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid {var}='{value}': {reason}")]
+    Env {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// The environment variables this program reads, and the setting each one sets.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("SOKOUL_CONFIG", "path of the TOML config file"),
+    ("SOKOUL_BIND", "bind"),
+    ("SOKOUL_DATA_DIR", "data_dir"),
+    ("SOKOUL_SECRET", "secret"),
+    ("SOKOUL_API_TOKEN", "api_token"),
+    (
+        "SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN",
+        "allow_public_without_token",
+    ),
+    ("SOKOUL_DASHBOARD_DIR", "dashboard_dir"),
+    ("SOKOUL_LOG", "log"),
+    ("SOKOUL_LOG_FORMAT", "log_format"),
+    ("SOKOUL_LIBRARY", "library.paths (':'-separated)"),
+    ("SOKOUL_CONSUMET_URL", "consumet.url"),
+    ("SOKOUL_CONSUMET_PROVIDER", "consumet.provider"),
+    ("SOKOUL_CONSUMET_SERVER", "consumet.server"),
+    ("SOKOUL_STREMIO_ADDONS", "stremio.addons (','-separated)"),
+    ("SOKOUL_JELLYFIN_URL", "jellyfin.url"),
+    ("SOKOUL_JELLYFIN_API_KEY", "jellyfin.api_key"),
+    ("SOKOUL_JELLYFIN_USER_ID", "jellyfin.user_id"),
+    ("SOKOUL_TMDB_KEY", "tmdb.key"),
+    ("SOKOUL_TMDB_URL", "tmdb.base_url"),
+    ("SOKOUL_REDIS_URL", "cache.redis_url"),
+    ("SOKOUL_CACHE_MAX_TTL", "cache.max_ttl"),
+    ("SOKOUL_PROXY_ALLOW", "proxy.allow (','-separated)"),
+    ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
+];
+
+impl Settings {
+    /// Loads the settings from the process environment and the config file it names.
+    pub fn load(config_path: Option<&Path>) -> Result<(Settings, Vec<String>), ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Settings::load_from(config_path, &env)
+    }
+
+    /// Loads the settings from an explicit environment. Returns warnings (unknown variables).
+    pub fn load_from(
+        config_path: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<(Settings, Vec<String>), ConfigError> {
+        let get = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let path = config_path
+            .map(Path::to_path_buf)
+            .or_else(|| get("SOKOUL_CONFIG").map(PathBuf::from));
+        let mut settings = match &path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(&get)?;
+        settings.validate()?;
+        let warnings = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("SOKOUL_") && !ENV_VARS.iter().any(|(n, _)| n == k))
+            .map(|(k, _)| format!("unknown environment variable {k} is ignored"))
+            .collect();
+        Ok((settings, warnings))
+    }
+
+    fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse::<T>().map_err(|e| ConfigError::Env {
+                var,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        fn list(value: &str, sep: char) -> Vec<String> {
+            value
+                .split(sep)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        }
+        if let Some(v) = get("SOKOUL_BIND") {
+            self.bind = parse("SOKOUL_BIND", v)?;
+        }
+        if let Some(v) = get("SOKOUL_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("SOKOUL_SECRET") {
+            self.secret = Some(Secret(v));
+        }
+        if let Some(v) = get("SOKOUL_API_TOKEN") {
+            self.api_token = Some(Secret(v));
+        }
+        if let Some(v) = get("SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN") {
+            self.allow_public_without_token = parse_bool("SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN", v)?;
+        }
+        if let Some(v) = get("SOKOUL_DASHBOARD_DIR") {
+            self.dashboard_dir = v.into();
+        }
+        if let Some(v) = get("SOKOUL_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = get("SOKOUL_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "SOKOUL_LOG_FORMAT",
+                        value: v,
+                        reason: "expected 'pretty' or 'json'".into(),
+                    });
+                }
+            };
+        }
+        if let Some(v) = get("SOKOUL_LIBRARY") {
+            self.library.paths = list(&v, ':').into_iter().map(PathBuf::from).collect();
+        }
+        if let Some(v) = get("SOKOUL_CONSUMET_URL") {
+            self.consumet.url = Some(v);
+        }
+        if let Some(v) = get("SOKOUL_CONSUMET_PROVIDER") {
+            self.consumet.provider = Some(v);
+        }
+        if let Some(v) = get("SOKOUL_CONSUMET_SERVER") {
+            self.consumet.server = Some(v);
+        }
+        if let Some(v) = get("SOKOUL_STREMIO_ADDONS") {
+            self.stremio.addons = list(&v, ',');
+        }
+        if let Some(v) = get("SOKOUL_JELLYFIN_URL") {
+            self.jellyfin.url = Some(v);
+        }
+        if let Some(v) = get("SOKOUL_JELLYFIN_API_KEY") {
+            self.jellyfin.api_key = Some(Secret(v));
+        }
+        if let Some(v) = get("SOKOUL_JELLYFIN_USER_ID") {
+            self.jellyfin.user_id = Some(v);
+        }
+        if let Some(v) = get("SOKOUL_TMDB_KEY") {
+            self.tmdb.key = Some(Secret(v));
+        }
+        if let Some(v) = get("SOKOUL_TMDB_URL") {
+            self.tmdb.base_url = v;
+        }
+        if let Some(v) = get("SOKOUL_REDIS_URL") {
+            self.cache.redis_url = Some(Secret(v));
+        }
+        if let Some(v) = get("SOKOUL_CACHE_MAX_TTL") {
+            self.cache.max_ttl = parse("SOKOUL_CACHE_MAX_TTL", v)?;
+        }
+        if let Some(v) = get("SOKOUL_PROXY_ALLOW") {
+            self.proxy.allow = list(&v, ',');
+        }
+        if let Some(v) = get("SOKOUL_PROVIDER_TIMEOUT") {
+            self.resolve.provider_timeout = parse("SOKOUL_PROVIDER_TIMEOUT", v)?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.cache.max_ttl == 0 {
+            return invalid("cache.max_ttl", "must be at least 1 second");
+        }
+        if !(self.resolve.provider_timeout > 0.0 && self.resolve.provider_timeout <= 300.0) {
+            return invalid(
+                "resolve.provider_timeout",
+                "must be between 0 and 300 seconds",
+            );
+        }
+        for (key, value) in [
+            ("consumet.url", &self.consumet.url),
+            ("jellyfin.url", &self.jellyfin.url),
+        ] {
+            if let Some(v) = value {
+                check_http_url(key, v)?;
+            }
+        }
+        for addon in &self.stremio.addons {
+            check_http_url("stremio.addons", addon)?;
+        }
+        if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
+            return invalid(
+                "jellyfin.api_key",
+                "SOKOUL_JELLYFIN_URL is set but SOKOUL_JELLYFIN_API_KEY is not",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.resolve.provider_timeout)
+    }
+
+    /// Hosts (`host` or `host:port`) of the configured providers, which the proxy may reach
+    /// even when they are private: the operator chose them.
+    pub fn provider_hosts(&self) -> Vec<String> {
+        let urls = self
+            .consumet
+            .url
+            .iter()
+            .chain(self.jellyfin.url.iter())
+            .chain(self.stremio.addons.iter());
+        urls.filter_map(|u| url::Url::parse(u).ok())
+            .filter_map(|u| {
+                let host = u.host_str()?.to_string();
+                Some(match u.port_or_known_default() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Env {
+            var,
+            value,
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+fn check_http_url(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(ConfigError::Invalid {
+            key,
+            reason: format!("'{value}' is not an http(s) URL"),
+        }),
+        Err(e) => Err(ConfigError::Invalid {
+            key,
+            reason: format!("'{value}': {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let (s, warnings) = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.library.paths, vec![PathBuf::from("./media")]);
+        assert_eq!(s.cache.max_ttl, 900);
+        assert!(s.cache.redis_url.is_none() && s.consumet.url.is_none());
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9000\"\n[cache]\nmax_ttl = 600\n[consumet]\nurl = \"http://consumet:3000\"\n",
+        )
+        .unwrap();
+        let (s, warnings) = Settings::load_from(
+            Some(&path),
+            &env(&[
+                ("SOKOUL_CACHE_MAX_TTL", "120"),
+                ("SOKOUL_LIBRARY", "/a:/b"),
+                (
+                    "SOKOUL_STREMIO_ADDONS",
+                    "http://x/manifest.json, http://y/c/manifest.json",
+                ),
+                ("SOKOUL_TYPO", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.bind.port(), 9000, "file beats default");
+        assert_eq!(s.cache.max_ttl, 120, "env beats file");
+        assert_eq!(s.consumet.url.as_deref(), Some("http://consumet:3000"));
+        assert_eq!(
+            s.library.paths,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(s.stremio.addons.len(), 2);
+        assert_eq!(
+            warnings,
+            vec!["unknown environment variable SOKOUL_TYPO is ignored"]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Settings::load_from(None, &env(&[("SOKOUL_CACHE_MAX_TTL", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("SOKOUL_CACHE_MAX_TTL"), "{err}");
+        let err =
+            Settings::load_from(None, &env(&[("SOKOUL_CONSUMET_URL", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().contains("consumet.url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(&path, "[cache]\nmax_tll = 5\n").unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(err.to_string().contains("max_tll"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let (s, _) = Settings::load_from(None, &env(&[("SOKOUL_SECRET", "hunter2")])).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

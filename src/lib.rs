@@ -1,0 +1,16 @@
+//! Sokoul streaming: resolve a TMDB id to playable sources, proxy HLS, serve the player.
+
+pub mod api;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod models;
+pub mod providers;
+pub mod proxy;
+pub mod resolve;
+pub mod secret;
+pub mod startup;
+pub mod telemetry;
+pub mod upstream;

@@ -1,0 +1,123 @@
+//! The `sokoul` binary: parse the subcommand, load settings, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use sokoul::config::Settings;
+use sokoul::models::MediaRequest;
+use sokoul::startup::{AppState, Application, Overrides, shutdown_signal};
+use sokoul::{api, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "sokoul",
+    version,
+    about = "Sokoul streaming: resolve, proxy and play your films and series"
+)]
+struct Cli {
+    /// TOML config file (also SOKOUL_CONFIG). Environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server: API, HLS proxy and the dashboard on one origin.
+    Serve {
+        /// Seconds to let requests in flight finish after SIGTERM/Ctrl-C.
+        #[arg(long, default_value_t = 10)]
+        drain_seconds: u64,
+    },
+    /// Resolve one title with every enabled provider and print the JSON answer.
+    Resolve {
+        /// `movie` or `tv`.
+        media_type: String,
+        /// The TMDB id.
+        tmdb_id: String,
+        /// Season number (tv).
+        #[arg(long)]
+        season: Option<String>,
+        /// Episode number (tv).
+        #[arg(long)]
+        episode: Option<String>,
+    },
+    /// Print the environment variables this program reads.
+    Env,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (settings, warnings) = match Settings::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("sokoul: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log, settings.log_format);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sokoul: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sokoul: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { drain_seconds } => {
+            let app = Application::build(settings, Overrides::default()).await?;
+            tracing::info!(address = %app.local_addr(), "listening on http://{}", app.local_addr());
+            app.run_until_stopped(shutdown_signal(), Duration::from_secs(drain_seconds))
+                .await
+                .context("serving HTTP")?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Resolve {
+            media_type,
+            tmdb_id,
+            season,
+            episode,
+        } => {
+            let request =
+                MediaRequest::parse(&media_type, &tmdb_id, season.as_deref(), episode.as_deref())?;
+            let state = AppState::build(settings, Overrides::default()).await?;
+            let resolved = state
+                .resolver
+                .resolve(request, sokoul::cache::Scope::All)
+                .await?;
+            let response = api::present::present(
+                &resolved.resolution,
+                resolved.cached,
+                &state.signer,
+                state.clock.unix() + state.settings.proxy.url_ttl,
+            );
+            println!("{}", serde_json::to_string_pretty(&response)?);
+            Ok(())
+        }
+        Command::Env => {
+            for (name, meaning) in sokoul::config::ENV_VARS {
+                println!("{name:<36} {meaning}");
+            }
+            Ok(())
+        }
+    }
+}

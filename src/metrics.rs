@@ -1,0 +1,137 @@
+//! Prometheus metrics, one registry per application (tests run several apps in one process).
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The matched route template, never the raw path: keeps the label's cardinality low
+    /// and signed proxy tokens out of the metrics.
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub provider: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProxyLabels {
+    /// `playlist`, `segment` or `error`.
+    pub kind: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub http_latency: Family<RouteLabels, Histogram>,
+    pub resolve_outcomes: Family<OutcomeLabels, Counter>,
+    pub cache: Family<CacheLabels, Counter>,
+    pub proxy_responses: Family<ProxyLabels, Counter>,
+    pub proxy_bytes: Counter,
+    pub proxy_active: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("sokoul");
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        let http_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response headers, by route",
+            http_latency.clone(),
+        );
+        let resolve_outcomes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "resolve_outcomes",
+            "Provider outcomes of uncached resolves (ok, empty, error, timeout)",
+            resolve_outcomes.clone(),
+        );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "resolve_cache",
+            "Resolution cache hits and misses",
+            cache.clone(),
+        );
+        let proxy_responses = Family::<ProxyLabels, Counter>::default();
+        registry.register(
+            "proxy_responses",
+            "Proxy responses by kind and status",
+            proxy_responses.clone(),
+        );
+        let proxy_bytes = Counter::default();
+        registry.register(
+            "proxy_relayed_bytes",
+            "Body bytes relayed by the proxy",
+            proxy_bytes.clone(),
+        );
+        let proxy_active = Gauge::default();
+        registry.register(
+            "proxy_active_streams",
+            "Proxy bodies being relayed now",
+            proxy_active.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_latency,
+            resolve_outcomes,
+            cache,
+            proxy_responses,
+            proxy_bytes,
+            proxy_active,
+        }
+    }
+
+    pub fn cache_result(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache
+            .get_or_create(&CacheLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,515 @@
+//! The data that flows through the resolve pipeline: what a request asks for, what a provider
+//! extracts, and the JSON the player receives (`docs/contract` shapes).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use ts_rs::TS;
+use url::Url;
+
+/// TMDB's word for the kind of title. Movie and tv ids share one number space, so every key
+/// that identifies a title carries this too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum MediaType {
+    Movie,
+    Tv,
+}
+
+impl MediaType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Movie => "movie",
+            MediaType::Tv => "tv",
+        }
+    }
+}
+
+impl fmt::Display for MediaType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MediaType {
+    type Err = RequestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "movie" => Ok(MediaType::Movie),
+            "tv" => Ok(MediaType::Tv),
+            other => Err(RequestError::UnknownMediaType(
+                other.chars().take(32).collect(),
+            )),
+        }
+    }
+}
+
+/// Why a resolve request is not valid. Every variant becomes a 400.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("unknown media type '{0}': expected 'movie' or 'tv'")]
+    UnknownMediaType(String),
+    #[error("invalid TMDB id '{0}': expected a positive whole number")]
+    InvalidTmdbId(String),
+    #[error("a tv request needs both 'season' (≥ 0) and 'episode' (≥ 1) query parameters")]
+    MissingEpisode,
+    #[error("a movie request takes no 'season' or 'episode' query parameter")]
+    UnexpectedEpisode,
+    #[error("invalid '{name}' value '{value}': expected a whole number {rule}")]
+    InvalidNumber {
+        name: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+}
+
+impl RequestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::UnknownMediaType(_) => "unknown_media_type",
+            RequestError::InvalidTmdbId(_) => "invalid_tmdb_id",
+            RequestError::MissingEpisode => "missing_episode",
+            RequestError::UnexpectedEpisode => "unexpected_episode",
+            RequestError::InvalidNumber { .. } => "invalid_episode",
+        }
+    }
+}
+
+/// A validated request: a movie, or one episode of a series. Only constructible through
+/// [`MediaRequest::parse`] or the constructors, so every value in the pipeline is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "media_type", rename_all = "lowercase")]
+pub enum MediaRequest {
+    Movie {
+        tmdb_id: u32,
+    },
+    Tv {
+        tmdb_id: u32,
+        season: u32,
+        episode: u32,
+    },
+}
+
+impl MediaRequest {
+    pub fn movie(tmdb_id: u32) -> Self {
+        MediaRequest::Movie { tmdb_id }
+    }
+
+    pub fn episode(tmdb_id: u32, season: u32, episode: u32) -> Self {
+        MediaRequest::Tv {
+            tmdb_id,
+            season,
+            episode,
+        }
+    }
+
+    /// Validates the raw path and query values of a resolve request.
+    pub fn parse(
+        media_type: &str,
+        tmdb_id: &str,
+        season: Option<&str>,
+        episode: Option<&str>,
+    ) -> Result<Self, RequestError> {
+        let media_type: MediaType = media_type.parse()?;
+        let tmdb_id = match tmdb_id.parse::<u32>() {
+            Ok(id) if id > 0 && tmdb_id.bytes().all(|b| b.is_ascii_digit()) => id,
+            _ => {
+                return Err(RequestError::InvalidTmdbId(
+                    tmdb_id.chars().take(32).collect(),
+                ));
+            }
+        };
+        match media_type {
+            MediaType::Movie => {
+                if season.is_some() || episode.is_some() {
+                    return Err(RequestError::UnexpectedEpisode);
+                }
+                Ok(MediaRequest::movie(tmdb_id))
+            }
+            MediaType::Tv => {
+                let (Some(season), Some(episode)) = (season, episode) else {
+                    return Err(RequestError::MissingEpisode);
+                };
+                let season = parse_number("season", season, 0, "≥ 0")?;
+                let episode = parse_number("episode", episode, 1, "≥ 1")?;
+                Ok(MediaRequest::episode(tmdb_id, season, episode))
+            }
+        }
+    }
+
+    pub fn media_type(&self) -> MediaType {
+        match self {
+            MediaRequest::Movie { .. } => MediaType::Movie,
+            MediaRequest::Tv { .. } => MediaType::Tv,
+        }
+    }
+
+    pub fn tmdb_id(&self) -> u32 {
+        match *self {
+            MediaRequest::Movie { tmdb_id } | MediaRequest::Tv { tmdb_id, .. } => tmdb_id,
+        }
+    }
+
+    pub fn season_episode(&self) -> Option<(u32, u32)> {
+        match *self {
+            MediaRequest::Movie { .. } => None,
+            MediaRequest::Tv {
+                season, episode, ..
+            } => Some((season, episode)),
+        }
+    }
+}
+
+impl fmt::Display for MediaRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaRequest::Movie { tmdb_id } => write!(f, "movie/{tmdb_id}"),
+            MediaRequest::Tv {
+                tmdb_id,
+                season,
+                episode,
+            } => write!(f, "tv/{tmdb_id}/S{season:02}E{episode:02}"),
+        }
+    }
+}
+
+fn parse_number(
+    name: &'static str,
+    value: &str,
+    min: u32,
+    rule: &'static str,
+) -> Result<u32, RequestError> {
+    match value.parse::<u32>() {
+        Ok(n) if n >= min && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(RequestError::InvalidNumber {
+            name,
+            value: value.chars().take(32).collect(),
+            rule,
+        }),
+    }
+}
+
+/// How the browser plays a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum StreamKind {
+    /// An HLS playlist, played through hls.js.
+    Hls,
+    /// A file the browser plays directly with Range requests.
+    Mp4,
+}
+
+/// Where a provider found a stream. Remote streams keep the headers their upstream needs;
+/// local ones are served by this server and need neither headers nor the proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "origin", rename_all = "lowercase")]
+pub enum StreamSource {
+    /// An upstream URL, fetched through the proxy with `headers`.
+    Remote {
+        url: Url,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+    /// A path on this server (the local library).
+    Local { path: String },
+}
+
+/// One playable stream as a provider extracted it, before it is ranked and signed. This is
+/// what the cache stores: the header propagation provider → `StreamSource.headers` →
+/// `ExtractedStream` → JSON keeps every header the upstream asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedStream {
+    pub source: StreamSource,
+    pub kind: StreamKind,
+    /// Free text: `auto`, `1080p`, … (`auto` or absent on an adaptive master playlist).
+    pub quality: Option<String>,
+    pub provider: String,
+    /// A human label (addon name, server name, file name).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// When the stream URL stops working, if the URL says so.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl ExtractedStream {
+    pub fn remote(
+        provider: &str,
+        url: Url,
+        kind: StreamKind,
+        quality: Option<String>,
+        headers: BTreeMap<String, String>,
+    ) -> Self {
+        ExtractedStream {
+            source: StreamSource::Remote { url, headers },
+            kind,
+            quality,
+            provider: provider.to_string(),
+            label: None,
+            expires_at: None,
+        }
+    }
+
+    pub fn headers(&self) -> Option<&BTreeMap<String, String>> {
+        match &self.source {
+            StreamSource::Remote { headers, .. } => Some(headers),
+            StreamSource::Local { .. } => None,
+        }
+    }
+}
+
+/// A subtitle track as a provider found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedSubtitle {
+    pub source: StreamSource,
+    /// Language code or free text (Consumet gives labels such as "English").
+    pub lang: String,
+    pub label: Option<String>,
+    pub provider: String,
+}
+
+/// A time range in seconds, from the start of the video.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Range {
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Markers {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub intro: Option<Range>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub outro: Option<Range>,
+}
+
+impl Markers {
+    pub fn is_empty(&self) -> bool {
+        self.intro.is_none() && self.outro.is_none()
+    }
+}
+
+/// What one provider found for one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderStreams {
+    pub streams: Vec<ExtractedStream>,
+    pub subtitles: Vec<ExtractedSubtitle>,
+    pub markers: Option<Markers>,
+    pub title: Option<String>,
+    /// Items the provider saw but cannot offer to a browser (torrents, external links…).
+    pub skipped: u32,
+}
+
+/// How a provider's part of a resolve ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum OutcomeStatus {
+    Ok,
+    Empty,
+    Error,
+    Timeout,
+}
+
+impl OutcomeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Ok => "ok",
+            OutcomeStatus::Empty => "empty",
+            OutcomeStatus::Error => "error",
+            OutcomeStatus::Timeout => "timeout",
+        }
+    }
+}
+
+/// One provider's outcome, as the player shows it when nothing plays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ProviderOutcome {
+    pub provider: String,
+    pub status: OutcomeStatus,
+    /// Stable snake_case code for `empty`, `error` and `timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub message: Option<String>,
+    pub sources: u32,
+    /// Items found that a browser cannot play (torrents, YouTube, external links).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[ts(as = "Option<u32>", optional)]
+    pub skipped: u32,
+    pub elapsed_ms: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The title a response is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MediaInfo {
+    pub media_type: MediaType,
+    pub tmdb_id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub season: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub episode: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub title: Option<String>,
+}
+
+impl MediaInfo {
+    pub fn from_request(req: &MediaRequest, title: Option<String>) -> Self {
+        let (season, episode) = match req.season_episode() {
+            Some((s, e)) => (Some(s), Some(e)),
+            None => (None, None),
+        };
+        MediaInfo {
+            media_type: req.media_type(),
+            tmdb_id: req.tmdb_id(),
+            season,
+            episode,
+            title,
+        }
+    }
+}
+
+/// A merged, ranked resolution: what the resolver caches and what the API turns into JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub media: MediaInfo,
+    pub streams: Vec<ExtractedStream>,
+    pub subtitles: Vec<ExtractedSubtitle>,
+    pub markers: Option<Markers>,
+    pub outcomes: Vec<ProviderOutcome>,
+    /// When this resolution stops being valid (earliest stream expiry, bounded by the cache).
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_until: OffsetDateTime,
+}
+
+/// A source as the player receives it (`sources[]` of the contract).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourceDto {
+    /// The upstream URL (credentials redacted) or a path on this server.
+    pub url: String,
+    /// Signed proxy URL; the player uses it whenever it is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub proxy_url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: StreamKind,
+    pub quality: String,
+    pub provider: String,
+    /// What the upstream needs (credentials redacted).
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub label: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[ts(optional, type = "string")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SubtitleDto {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub proxy_url: Option<String>,
+    pub lang: String,
+    pub label: String,
+    pub provider: String,
+}
+
+/// The resolve response of the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ResolveResponse {
+    pub media: MediaInfo,
+    pub sources: Vec<SourceDto>,
+    pub subtitles: Vec<SubtitleDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub markers: Option<Markers>,
+    pub outcomes: Vec<ProviderOutcome>,
+    /// Whether this answer came from the cache.
+    pub cached: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_movie_request_parses() {
+        assert_eq!(
+            MediaRequest::parse("movie", "603", None, None),
+            Ok(MediaRequest::movie(603))
+        );
+    }
+
+    #[test]
+    fn a_tv_request_needs_season_and_episode() {
+        assert_eq!(
+            MediaRequest::parse("tv", "1396", Some("1"), Some("2")),
+            Ok(MediaRequest::episode(1396, 1, 2))
+        );
+        assert_eq!(
+            MediaRequest::parse("tv", "1396", Some("0"), Some("1")),
+            Ok(MediaRequest::episode(1396, 0, 1)),
+            "season 0 holds the specials"
+        );
+        assert_eq!(
+            MediaRequest::parse("tv", "1396", Some("1"), None),
+            Err(RequestError::MissingEpisode)
+        );
+        assert_eq!(
+            MediaRequest::parse("tv", "1396", Some("1"), Some("0"))
+                .unwrap_err()
+                .code(),
+            "invalid_episode"
+        );
+    }
+
+    #[test]
+    fn bad_ids_and_types_are_rejected() {
+        for id in ["0", "-1", "abc", "", "+5", "99999999999", "1.5"] {
+            assert_eq!(
+                MediaRequest::parse("movie", id, None, None)
+                    .unwrap_err()
+                    .code(),
+                "invalid_tmdb_id",
+                "{id}"
+            );
+        }
+        assert_eq!(
+            MediaRequest::parse("anime", "1", None, None)
+                .unwrap_err()
+                .code(),
+            "unknown_media_type"
+        );
+        assert_eq!(
+            MediaRequest::parse("movie", "603", Some("1"), None),
+            Err(RequestError::UnexpectedEpisode)
+        );
+    }
+}

@@ -1,0 +1,736 @@
+//! Consumet (a self-hosted `api.consumet.org` instance): TMDB id → provider ids → HLS sources.
+//!
+//! `/meta/tmdb/info/{tmdb}` gives the provider's media id (`id`, not the TMDB id) and, for a
+//! movie, `episodeId`; a tv episode's id is in `seasons[].episodes[]`. Then
+//! `/meta/tmdb/watch/{episodeId}?id={mediaId}` gives the sources and the `Referer` they need.
+//! The default server is often the broken one, so when watch fails or is empty the other
+//! servers listed by `/movies/{provider}/servers` are tried in turn within the time budget.
+//! Every failure shape the real server produces maps to its own outcome code.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{debug, instrument};
+use url::Url;
+
+use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use crate::config::ConsumetSettings;
+use crate::models::{
+    ExtractedStream, ExtractedSubtitle, Markers, MediaType, ProviderStreams, Range, StreamKind,
+    StreamSource,
+};
+use crate::upstream::{BodyError, read_body_limited};
+
+const ID: &str = "consumet";
+/// `/meta/tmdb/info` for a long show carries every season's episodes, `similar[]`… but never
+/// megabytes: anything bigger is not a Consumet answer.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// The movie provider Consumet uses when `provider=` is absent (HiMovies since 2025-06).
+const DEFAULT_PROVIDER: &str = "himovies";
+/// Don't start another server attempt with less time than this left.
+const MIN_ATTEMPT: Duration = Duration::from_millis(750);
+
+static MANIFEST: ProviderManifest = ProviderManifest {
+    id: ID,
+    media_types: &[MediaType::Movie, MediaType::Tv],
+};
+
+pub struct Consumet {
+    http: reqwest::Client,
+    base: Url,
+    provider: Option<String>,
+    server: Option<String>,
+    budget: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct Info {
+    id: Option<String>,
+    #[serde(rename = "episodeId")]
+    episode_id: Option<Value>,
+    title: Option<String>,
+    #[serde(default)]
+    seasons: Vec<Season>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Season {
+    season: Option<u32>,
+    #[serde(default)]
+    episodes: Option<Vec<Episode>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Episode {
+    id: Option<Value>,
+    season: Option<u32>,
+    episode: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Watch {
+    #[serde(default)]
+    headers: BTreeMap<String, Value>,
+    #[serde(default)]
+    sources: Vec<Value>,
+    #[serde(default)]
+    subtitles: Vec<Value>,
+    intro: Option<Interval>,
+    outro: Option<Interval>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Interval {
+    start: Option<f64>,
+    end: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Server {
+    name: Option<String>,
+}
+
+/// Ids are strings in Consumet's types, but numbers turn up: accept both.
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Consumet {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        settings: &ConsumetSettings,
+        budget: Duration,
+    ) -> Result<Self, ProviderError> {
+        let mut base = Url::parse(base_url).map_err(|e| ProviderError::Config {
+            code: "consumet_bad_url",
+            message: format!("SOKOUL_CONSUMET_URL '{base_url}' is not a URL: {e}"),
+        })?;
+        // Joining "meta/tmdb/…" must keep a path prefix such as `/consumet/`.
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Consumet {
+            http,
+            base,
+            provider: settings.provider.clone().filter(|p| !p.is_empty()),
+            server: settings.server.clone().filter(|s| !s.is_empty()),
+            budget,
+        })
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self
+            .base
+            .join(path)
+            .expect("relative path joins a base URL");
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// GET + JSON decode, with every Consumet failure shape mapped to a code.
+    async fn get_json(&self, url: Url, deadline: Instant) -> Result<Value, ProviderError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ProviderError::Timeout(
+                "Consumet time budget exhausted".into(),
+            ));
+        }
+        let response = self
+            .http
+            .get(url.clone())
+            .timeout(left)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| send_error(&e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .to_string();
+            return Err(demo_mode(&format!("a redirect to {location}")));
+        }
+        let is_html = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("html"));
+        let body = read_body_limited(response, MAX_BODY)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => ProviderError::upstream(
+                    "consumet_invalid_response",
+                    format!(
+                        "Consumet's answer is larger than {} MiB",
+                        MAX_BODY / 1024 / 1024
+                    ),
+                ),
+                BodyError::Timeout => {
+                    ProviderError::Timeout("Consumet stopped sending its answer".into())
+                }
+                BodyError::Io(msg) => {
+                    ProviderError::Unreachable(format!("Consumet connection failed: {msg}"))
+                }
+            })?;
+        let looks_html = is_html || body.trim_ascii_start().starts_with(b"<");
+        if looks_html && status.is_success() {
+            return Err(demo_mode("an HTML page"));
+        }
+        let json: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) if status.is_success() => {
+                return Err(ProviderError::upstream(
+                    "consumet_invalid_response",
+                    format!("Consumet answered {status} with a body that is not JSON"),
+                ));
+            }
+            Err(_) => {
+                return Err(ProviderError::upstream(
+                    "consumet_unavailable",
+                    format!("Consumet answered {status} without a JSON body"),
+                ));
+            }
+        };
+        if status.is_success() {
+            return Ok(json);
+        }
+        Err(classify_error(status, &json))
+    }
+
+    fn provider_param(&self) -> Vec<(&str, &str)> {
+        self.provider
+            .as_deref()
+            .map(|p| vec![("provider", p)])
+            .unwrap_or_default()
+    }
+
+    async fn info(
+        &self,
+        tmdb_id: u32,
+        kind: &str,
+        deadline: Instant,
+    ) -> Result<Info, ProviderError> {
+        let mut query = vec![("type", kind)];
+        query.extend(self.provider_param());
+        let url = self.url(&format!("meta/tmdb/info/{tmdb_id}"), &query);
+        let json = self.get_json(url, deadline).await?;
+        serde_json::from_value(json).map_err(|e| {
+            ProviderError::upstream(
+                "consumet_invalid_response",
+                format!("Consumet's info answer has an unexpected shape: {e}"),
+            )
+        })
+    }
+
+    async fn watch(
+        &self,
+        episode_id: &str,
+        media_id: &str,
+        server: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Watch, ProviderError> {
+        let mut url = self.url("meta/tmdb/watch/", &[]);
+        url.path_segments_mut()
+            .expect("http URLs have path segments")
+            .pop_if_empty()
+            .push(episode_id);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("id", media_id);
+            if let Some(p) = &self.provider {
+                q.append_pair("provider", p);
+            }
+            if let Some(s) = server {
+                q.append_pair("server", s);
+            }
+        }
+        let json = self.get_json(url, deadline).await?;
+        serde_json::from_value(json).map_err(|e| {
+            ProviderError::upstream(
+                "consumet_invalid_response",
+                format!("Consumet's watch answer has an unexpected shape: {e}"),
+            )
+        })
+    }
+
+    async fn servers(&self, episode_id: &str, media_id: &str, deadline: Instant) -> Vec<String> {
+        let provider = self
+            .provider
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| DEFAULT_PROVIDER.into());
+        let url = self.url(
+            &format!("movies/{provider}/servers"),
+            &[("episodeId", episode_id), ("mediaId", media_id)],
+        );
+        match self.get_json(url, deadline).await {
+            Ok(json) => serde_json::from_value::<Vec<Server>>(json)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|s| s.name)
+                .map(|n| n.to_ascii_lowercase())
+                .collect(),
+            Err(e) => {
+                debug!(error = %e, "listing Consumet servers failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Watch with the preferred (or default) server, then every other listed server, until
+    /// one gives sources or the budget runs out.
+    async fn streams(
+        &self,
+        episode_id: &str,
+        media_id: &str,
+        title: Option<String>,
+        deadline: Instant,
+    ) -> Result<ProviderStreams, ProviderError> {
+        let first = self.server.as_deref();
+        let first_error = match self.watch(episode_id, media_id, first, deadline).await {
+            Ok(watch) => {
+                let found = map_watch(watch, title.clone());
+                if !found.streams.is_empty() {
+                    return Ok(found);
+                }
+                no_sources(first)
+            }
+            Err(e @ (ProviderError::Timeout(_) | ProviderError::Unreachable(_))) => return Err(e),
+            Err(
+                e @ ProviderError::Upstream {
+                    code: "consumet_demo_mode",
+                    ..
+                },
+            ) => return Err(e),
+            Err(e) => e,
+        };
+        let mut tried: Vec<String> = first.map(|s| vec![s.to_string()]).unwrap_or_default();
+        let servers = self.servers(episode_id, media_id, deadline).await;
+        for server in servers {
+            if tried.contains(&server) {
+                continue;
+            }
+            if deadline.saturating_duration_since(Instant::now()) < MIN_ATTEMPT {
+                break;
+            }
+            debug!(server = %server, "trying another Consumet server");
+            match self
+                .watch(episode_id, media_id, Some(&server), deadline)
+                .await
+            {
+                Ok(watch) => {
+                    let found = map_watch(watch, title.clone());
+                    if !found.streams.is_empty() {
+                        return Ok(found);
+                    }
+                }
+                Err(e) => debug!(server = %server, error = %e, "Consumet server failed"),
+            }
+            tried.push(server);
+        }
+        Err(match first_error {
+            ProviderError::NotFound { code, message } if tried.len() > 1 => {
+                ProviderError::NotFound {
+                    code,
+                    message: format!("{message} (servers tried: {})", tried.join(", ")),
+                }
+            }
+            ProviderError::Upstream { code, message } if tried.len() > 1 => {
+                ProviderError::Upstream {
+                    code,
+                    message: format!("{message} (servers tried: {})", tried.join(", ")),
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Movie: `info.episodeId` + `info.id` → watch.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let info = self.info(tmdb_id, "movie", deadline).await?;
+        let media_id = info
+            .id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(no_match)?;
+        let episode_id = info
+            .episode_id
+            .as_ref()
+            .and_then(id_string)
+            .ok_or_else(no_match)?;
+        self.streams(&episode_id, &media_id, info.title, deadline)
+            .await
+    }
+
+    /// Episode: `seasons[].episodes[]` matched on the `season` and `episode` fields → watch.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn resolve_episode(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        episode: u32,
+    ) -> Result<ProviderStreams, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let info = self.info(tmdb_id, "tv", deadline).await?;
+        let media_id = info
+            .id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(no_match)?;
+        if info.seasons.is_empty() {
+            return Err(no_match());
+        }
+        let found = info
+            .seasons
+            .iter()
+            .flat_map(|s| {
+                s.episodes
+                    .iter()
+                    .flatten()
+                    .map(move |e| (e.season.or(s.season), e))
+            })
+            .find(|(s, e)| *s == Some(season) && e.episode == Some(episode))
+            .map(|(_, e)| e);
+        let Some(ep) = found else {
+            return Err(ProviderError::not_found(
+                "consumet_episode_not_found",
+                format!("Consumet lists no season {season} episode {episode} for this series"),
+            ));
+        };
+        let Some(episode_id) = ep.id.as_ref().and_then(id_string) else {
+            return Err(ProviderError::not_found(
+                "consumet_episode_unmatched",
+                format!(
+                    "Consumet's provider site has no match for season {season} episode {episode}"
+                ),
+            ));
+        };
+        let title = info.title.clone();
+        self.streams(&episode_id, &media_id, title, deadline).await
+    }
+}
+
+fn no_match() -> ProviderError {
+    ProviderError::not_found(
+        "consumet_no_match",
+        "Consumet's provider site has no match for this title",
+    )
+}
+
+fn no_sources(server: Option<&str>) -> ProviderError {
+    ProviderError::not_found(
+        "consumet_no_sources",
+        match server {
+            Some(s) => format!("Consumet returned no sources (server {s})"),
+            None => "Consumet returned no sources".to_string(),
+        },
+    )
+}
+
+fn demo_mode(what: &str) -> ProviderError {
+    ProviderError::upstream(
+        "consumet_demo_mode",
+        format!(
+            "Consumet answered with {what} instead of JSON: the instance is probably in NODE_ENV=DEMO; set NODE_ENV=PROD"
+        ),
+    )
+}
+
+fn send_error(e: &reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout("Consumet did not answer in time".into())
+    } else {
+        ProviderError::Unreachable(format!("cannot reach Consumet: {}", root_cause(e)))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Maps Consumet's non-2xx JSON answers (`protocols.md` §1.7) to outcome codes.
+fn classify_error(status: reqwest::StatusCode, json: &Value) -> ProviderError {
+    let message = json.get("message");
+    let text = message.and_then(Value::as_str).unwrap_or("");
+    match status.as_u16() {
+        // The catch-all route: wrong base URL, or an instance without /meta/tmdb.
+        404 if json.get("error").and_then(Value::as_str) == Some("page not found") => {
+            ProviderError::upstream(
+                "consumet_route_not_found",
+                "Consumet does not know this route: check SOKOUL_CONSUMET_URL and the instance's version",
+            )
+        }
+        // The watch route's failure: a serialized Error, `{"message":{}}`.
+        404 => ProviderError::upstream(
+            "consumet_watch_failed",
+            "Consumet could not extract sources from the provider site",
+        ),
+        400 => ProviderError::upstream(
+            "consumet_bad_request",
+            format!("Consumet rejected the request: {text}"),
+        ),
+        500 if text.contains("status code 404") => ProviderError::not_found(
+            "consumet_title_not_found",
+            "TMDB does not know this id (through Consumet)",
+        ),
+        500 if text.contains("status code 401") => ProviderError::upstream(
+            "consumet_tmdb_key_rejected",
+            "TMDB rejected the Consumet instance's key (set a valid v3 TMDB_KEY on the instance)",
+        ),
+        500 if text.contains("ENOTFOUND")
+            || text.contains("ECONNREFUSED")
+            || text.contains("ETIMEDOUT") =>
+        {
+            ProviderError::upstream(
+                "consumet_upstream_unreachable",
+                format!("Consumet cannot reach its upstream: {text}"),
+            )
+        }
+        500 if text.contains("Cannot read properties of undefined") => no_match(),
+        500 => ProviderError::upstream(
+            "consumet_internal_error",
+            if text.is_empty() {
+                "Consumet failed with an internal error".to_string()
+            } else {
+                format!("Consumet failed: {text}")
+            },
+        ),
+        _ => ProviderError::upstream(
+            "consumet_unavailable",
+            format!("Consumet answered HTTP {}", status.as_u16()),
+        ),
+    }
+}
+
+fn map_watch(watch: Watch, title: Option<String>) -> ProviderStreams {
+    let headers: BTreeMap<String, String> = watch
+        .headers
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .collect();
+    let mut out = ProviderStreams {
+        title,
+        ..Default::default()
+    };
+    for item in watch.sources {
+        let Some(url) = item
+            .get("url")
+            .and_then(Value::as_str)
+            .and_then(|u| Url::parse(u).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+        else {
+            out.skipped += 1;
+            continue;
+        };
+        let is_dash = item.get("isDASH").and_then(Value::as_bool) == Some(true);
+        let is_m3u8 = item.get("isM3U8").and_then(Value::as_bool);
+        let path = url.path().to_ascii_lowercase();
+        let kind = if is_dash || path.ends_with(".mpd") {
+            None
+        } else if is_m3u8 == Some(true) || path.ends_with(".m3u8") {
+            Some(StreamKind::Hls)
+        } else if path.ends_with(".mp4") || is_m3u8 == Some(false) {
+            Some(StreamKind::Mp4)
+        } else {
+            Some(StreamKind::Hls)
+        };
+        let Some(kind) = kind else {
+            out.skipped += 1;
+            continue;
+        };
+        let quality = item
+            .get("quality")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(String::from);
+        out.streams.push(ExtractedStream::remote(
+            ID,
+            url,
+            kind,
+            quality,
+            headers.clone(),
+        ));
+    }
+    for sub in watch.subtitles {
+        let url = sub
+            .get("url")
+            .and_then(Value::as_str)
+            .and_then(|u| Url::parse(u).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        let lang = sub
+            .get("lang")
+            .and_then(Value::as_str)
+            .unwrap_or("Default")
+            .trim();
+        // VidCloud lists its seek-bar sprite sheet as a subtitle named "thumbnails".
+        if lang.eq_ignore_ascii_case("thumbnails") {
+            continue;
+        }
+        if let Some(url) = url {
+            out.subtitles.push(ExtractedSubtitle {
+                source: StreamSource::Remote {
+                    url,
+                    headers: headers.clone(),
+                },
+                lang: lang.to_string(),
+                label: Some(lang.to_string()),
+                provider: ID.into(),
+            });
+        }
+    }
+    let range = |i: Option<Interval>| {
+        let i = i?;
+        let (start, end) = (i.start?, i.end?);
+        (end > start && start >= 0.0).then_some(Range { start, end })
+    };
+    let markers = Markers {
+        intro: range(watch.intro),
+        outro: range(watch.outro),
+    };
+    out.markers = (!markers.is_empty()).then_some(markers);
+    out
+}
+
+#[async_trait]
+impl Provider for Consumet {
+    fn manifest(&self) -> &ProviderManifest {
+        &MANIFEST
+    }
+
+    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
+        Consumet::resolve_movie(self, tmdb_id).await
+    }
+
+    async fn resolve_episode(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        episode: u32,
+    ) -> Result<ProviderStreams, ProviderError> {
+        Consumet::resolve_episode(self, tmdb_id, season, episode).await
+    }
+
+    async fn health(&self) -> ProviderHealth {
+        let result = self
+            .http
+            .get(self.base.clone())
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status().is_redirection() => ProviderHealth {
+                ok: false,
+                message: Some("Consumet redirects (NODE_ENV=DEMO?)".into()),
+            },
+            Ok(r) if r.status().is_server_error() => ProviderHealth {
+                ok: false,
+                message: Some(format!("Consumet answered HTTP {}", r.status().as_u16())),
+            },
+            Ok(_) => ProviderHealth {
+                ok: true,
+                message: None,
+            },
+            Err(e) => ProviderHealth {
+                ok: false,
+                message: Some(send_error(&e).to_string()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn watch_answers_map_to_streams_headers_subtitles_and_markers() {
+        let watch: Watch = serde_json::from_value(json!({
+            "headers": {"Referer": "https://megacloud.blog/embed-2/e-1/abc?k=1"},
+            "sources": [
+                {"url": "https://cdn.example/a/master.m3u8", "isM3U8": true, "quality": "auto"},
+                {"url": "https://cdn.example/a/1080/index.m3u8", "isM3U8": true, "quality": "1080p"},
+                {"url": "https://cdn.example/a/manifest.mpd", "isDASH": true},
+                {"url": "not a url"}
+            ],
+            "subtitles": [
+                {"url": "https://cdn.example/subs/en.vtt", "lang": "English"},
+                {"url": "https://cdn.example/thumbs.vtt", "lang": "thumbnails"}
+            ],
+            "intro": {"start": 30, "end": 95.5},
+            "outro": {"start": 0, "end": 0}
+        }))
+        .unwrap();
+        let out = map_watch(watch, Some("X".into()));
+        assert_eq!(out.streams.len(), 2);
+        assert_eq!(out.skipped, 2);
+        assert_eq!(
+            out.streams[0].headers().unwrap()["Referer"],
+            "https://megacloud.blog/embed-2/e-1/abc?k=1"
+        );
+        assert_eq!(out.subtitles.len(), 1);
+        assert_eq!(out.subtitles[0].lang, "English");
+        let m = out.markers.unwrap();
+        assert_eq!(
+            m.intro,
+            Some(Range {
+                start: 30.0,
+                end: 95.5
+            })
+        );
+        assert_eq!(m.outro, None, "a 0–0 outro means none");
+    }
+
+    #[test]
+    fn fastify_errors_get_their_own_codes() {
+        let s = reqwest::StatusCode::INTERNAL_SERVER_ERROR;
+        let fastify =
+            |m: &str| json!({"statusCode": 500, "error": "Internal Server Error", "message": m});
+        assert_eq!(
+            classify_error(s, &fastify("Request failed with status code 401")).code(),
+            "consumet_tmdb_key_rejected"
+        );
+        assert_eq!(
+            classify_error(s, &fastify("Request failed with status code 404")).code(),
+            "consumet_title_not_found"
+        );
+        assert_eq!(
+            classify_error(s, &fastify("getaddrinfo ENOTFOUND himovies.sx")).code(),
+            "consumet_upstream_unreachable"
+        );
+        assert_eq!(
+            classify_error(s, &fastify("boom")).code(),
+            "consumet_internal_error"
+        );
+        let nf = reqwest::StatusCode::NOT_FOUND;
+        assert_eq!(
+            classify_error(nf, &json!({"message": {}})).code(),
+            "consumet_watch_failed"
+        );
+        assert_eq!(
+            classify_error(nf, &json!({"message": "", "error": "page not found"})).code(),
+            "consumet_route_not_found"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! The one outbound HTTP client, shared by every provider and the proxy.
+//!
+//! Redirects are never followed automatically: the proxy follows them itself so it can
+//! check every hop and resolve playlist URIs against the final URL, and a provider that gets
+//! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
+
+use std::time::Duration;
+
+use crate::config::Settings;
+
+pub const USER_AGENT: &str = concat!("sokoul/", env!("CARGO_PKG_VERSION"));
+
+pub fn build_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs_f64(settings.proxy.connect_timeout))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .build()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is larger than the limit")]
+    TooLarge,
+    #[error("the body stopped arriving")]
+    Timeout,
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Reads a whole body, refusing more than `max` bytes: an upstream cannot make us buffer an
+/// unbounded answer (a Content-Length is checked first, then the bytes actually received).
+pub async fn read_body_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
+            Err(e) => return Err(BodyError::Io(e.to_string())),
+        }
+    }
+}
