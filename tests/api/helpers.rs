@@ -1,0 +1,86 @@
+//! `spawn_app()`: the real server on a free loopback port with a fresh data dir.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sokoul::clock::OffsetClock;
+use sokoul::config::Settings;
+use sokoul::startup::{AppState, Application, Overrides};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<OffsetClock>,
+    pub state: AppState,
+    /// Kept alive for the app's lifetime.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Settings every test starts from: port 0, a temp data dir, no provider, a fixed secret.
+pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.bind = "127.0.0.1:0".parse().unwrap();
+    s.data_dir = data_dir.to_path_buf();
+    s.secret = Some(sokoul::config::Secret::new("test secret, not for production"));
+    s.library.enabled = false;
+    s.library.paths = vec![];
+    s.dashboard_dir = data_dir.join("no-dashboard");
+    s.resolve.provider_timeout = 3.0;
+    s
+}
+
+/// Starts the app with `configure` applied to the test settings.
+pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(data_dir.path());
+    configure(&mut settings);
+    let clock = Arc::new(OffsetClock::default());
+    let app = Application::build(
+        settings,
+        Overrides {
+            clock: Some(clock.clone()),
+        },
+    )
+    .await
+    .expect("the app builds");
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending(), Duration::from_secs(1)));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        clock,
+        state,
+        data_dir,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    /// GET, asserting the status, returning the JSON body.
+    pub async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
+        let r = self.get(path).await;
+        let got = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(got, status, "GET {path} → {got}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+/// `TEST_LOG=1 cargo test` shows the app's logs.
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        sokoul::telemetry::init("debug", sokoul::config::LogFormat::Pretty);
+    }
+}

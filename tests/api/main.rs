@@ -1,0 +1,6 @@
+//! Integration tests: the real application on port 0, fakes only for remote services.
+
+mod helpers;
+
+mod consumet;
+mod resolve;
