@@ -64,8 +64,12 @@ fn unix_value(v: &str) -> Option<i64> {
 }
 
 fn akamai_exp(v: &str) -> Option<i64> {
+    // The first field may carry the token's own name: `hdntl=exp=…`.
     v.split(['~', '&', '/', ','])
-        .find_map(|part| part.strip_prefix("exp="))
+        .find_map(|part| {
+            part.strip_prefix("exp=")
+                .or_else(|| part.split_once('=')?.1.strip_prefix("exp="))
+        })
         .and_then(unix_value)
 }
 

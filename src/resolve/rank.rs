@@ -14,12 +14,29 @@ pub fn height(quality: Option<&str>) -> Option<u32> {
         "sd" => return Some(480),
         _ => {}
     }
-    let digits: String = q
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|part| part.len() >= 3)?
-        .to_string();
-    let h: u32 = digits.parse().ok()?;
-    (144..=4320).contains(&h).then_some(h)
+    // A bare number, or digits followed by `p`/`i` ("1080p", "Torrentio 720p HDR"); not
+    // "x264" or "h265".
+    let bytes = q.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let whole = start == 0 && i == bytes.len();
+            let suffixed = matches!(bytes.get(i), Some(b'p' | b'i'))
+                && !bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric());
+            if (whole || suffixed)
+                && let Ok(h) = q[start..i].parse::<u32>()
+                && (144..=4320).contains(&h)
+            {
+                return Some(h);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// An adaptive HLS master: `auto`/`default`/unlabelled HLS.

@@ -11,20 +11,26 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<OffsetClock>,
+    #[allow(dead_code)]
     pub state: AppState,
     /// Kept alive for the app's lifetime.
+    #[allow(dead_code)]
     pub data_dir: tempfile::TempDir,
 }
 
 /// Settings every test starts from: port 0, a temp data dir, no provider, a fixed secret.
 pub fn test_settings(data_dir: &std::path::Path) -> Settings {
-    let mut s = Settings::default();
-    s.bind = "127.0.0.1:0".parse().unwrap();
-    s.data_dir = data_dir.to_path_buf();
-    s.secret = Some(sokoul::config::Secret::new("test secret, not for production"));
+    let mut s = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        secret: Some(sokoul::config::Secret::new(
+            "test secret, not for production",
+        )),
+        dashboard_dir: data_dir.join("no-dashboard"),
+        ..Settings::default()
+    };
     s.library.enabled = false;
     s.library.paths = vec![];
-    s.dashboard_dir = data_dir.join("no-dashboard");
     s.resolve.provider_timeout = 3.0;
     s
 }

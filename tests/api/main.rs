@@ -1,6 +1,8 @@
 //! Integration tests: the real application on port 0, fakes only for remote services.
 
+mod fake_consumet;
 mod helpers;
+mod redis_server;
 
 mod consumet;
 mod resolve;
