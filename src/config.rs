@@ -595,3 +595,15 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    /// The committed example must stay loadable and equal to the defaults it documents.
+    #[test]
+    fn sokoul_example_toml_parses_to_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sokoul.example.toml");
+        let (s, _) = super::Settings::load_from(Some(&path), &[]).unwrap();
+        let d = super::Settings::default();
+        assert_eq!(format!("{s:?}"), format!("{d:?}"));
+    }
+}
