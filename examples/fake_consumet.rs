@@ -19,7 +19,9 @@ struct Config {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]
@@ -34,7 +36,9 @@ async fn main() {
         .route("/meta/tmdb/info/{id}", get(info))
         .route("/meta/tmdb/watch/{episode}", get(watch))
         .with_state(config);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
     eprintln!("fake consumet on http://127.0.0.1:{port}");
     axum::serve(listener, app).await.expect("serve");
 }
@@ -46,13 +50,17 @@ async fn info(
 ) -> Json<Value> {
     tokio::time::sleep(c.delay).await;
     if q.get("type").map(String::as_str) == Some("movie") {
-        Json(json!({"id": format!("movie/watch-title-{id}"), "title": format!("Title {id}"), "episodeId": id.to_string()}))
+        Json(
+            json!({"id": format!("movie/watch-title-{id}"), "title": format!("Title {id}"), "episodeId": id.to_string()}),
+        )
     } else {
         let episodes: Vec<Value> = (1..=10)
             .map(|e| json!({"id": format!("{id}-1-{e}"), "title": format!("Episode {e}"), "episode": e, "season": 1}))
             .collect();
-        Json(json!({"id": format!("tv/watch-title-{id}"), "title": format!("Show {id}"),
-            "seasons": [{"season": 1, "isReleased": true, "episodes": episodes}]}))
+        Json(
+            json!({"id": format!("tv/watch-title-{id}"), "title": format!("Show {id}"),
+            "seasons": [{"season": 1, "isReleased": true, "episodes": episodes}]}),
+        )
     }
 }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// Rendered JSON of cache hits.
+    pub rendered: Arc<api::present::RenderCache>,
 }
 
 /// Things tests replace.
@@ -90,6 +92,7 @@ impl AppState {
             metrics,
             clock,
             http,
+            rendered: Arc::default(),
         })
     }
 }

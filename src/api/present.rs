@@ -2,7 +2,9 @@
 //! and redact credentials so they never reach the browser.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use bytes::Bytes;
 use url::Url;
 
 use crate::models::{
@@ -142,6 +144,50 @@ pub fn present(
         markers: resolution.markers.clone().filter(|m| !m.is_empty()),
         outcomes: resolution.outcomes.clone(),
         cached,
+    }
+}
+
+/// Rendered JSON of cache hits, so a hot title costs one lookup instead of re-signing every
+/// source on every request. Proxy URL expiries are rounded down to the minute: all requests in
+/// the same minute get identical, equally valid bytes.
+pub struct RenderCache {
+    inner: moka::sync::Cache<String, Bytes>,
+}
+
+/// Granularity of proxy URL expiry for cached answers, seconds.
+pub const EXPIRY_STEP: u64 = 60;
+
+impl Default for RenderCache {
+    fn default() -> Self {
+        RenderCache {
+            inner: moka::sync::Cache::builder()
+                .max_capacity(4096)
+                .time_to_live(Duration::from_secs(EXPIRY_STEP))
+                .build(),
+        }
+    }
+}
+
+impl RenderCache {
+    /// The rendered body for a cached `resolution` under `key` at time `now`, rendering it once.
+    pub fn get_or_render(
+        &self,
+        key: &str,
+        resolution: &Resolution,
+        signer: &Signer,
+        now: u64,
+        url_ttl: u64,
+    ) -> Bytes {
+        let minute = now - now % EXPIRY_STEP;
+        // valid_until identifies this stored resolution: a re-resolve never reuses old bytes.
+        let render_key = format!(
+            "{key}|{}|{minute}",
+            resolution.valid_until.unix_timestamp_nanos()
+        );
+        self.inner.get_with(render_key, || {
+            let body = present(resolution, true, signer, minute + url_ttl);
+            Bytes::from(serde_json::to_vec(&body).expect("the response serializes"))
+        })
     }
 }
 

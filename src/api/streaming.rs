@@ -3,11 +3,14 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::present::present;
+use crate::cache::CacheKey;
 use crate::error::ApiError;
-use crate::models::{MediaRequest, ResolveResponse};
+use crate::models::MediaRequest;
 use crate::resolve::ResolveError;
 use crate::startup::AppState;
 
@@ -47,7 +50,7 @@ pub async fn resolve_all(
     State(state): State<AppState>,
     Path((media_type, tmdb_id)): Path<(String, String)>,
     query: Result<Query<EpisodeQuery>, QueryRejection>,
-) -> Result<Json<ResolveResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     resolve(state, "resolve", &media_type, &tmdb_id, query).await
 }
 
@@ -56,7 +59,7 @@ pub async fn resolve_one(
     State(state): State<AppState>,
     Path((provider, media_type, tmdb_id)): Path<(String, String, String)>,
     query: Result<Query<EpisodeQuery>, QueryRejection>,
-) -> Result<Json<ResolveResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     resolve(state, &provider, &media_type, &tmdb_id, query).await
 }
 
@@ -66,14 +69,27 @@ async fn resolve(
     media_type: &str,
     tmdb_id: &str,
     query: Result<Query<EpisodeQuery>, QueryRejection>,
-) -> Result<Json<ResolveResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let scope = state.resolver.scope(provider)?;
-    let req = request(media_type, tmdb_id, query)?;
-    let resolved = state.resolver.resolve(req, scope).await?;
+    let request = request(media_type, tmdb_id, query)?;
+    let resolved = state.resolver.resolve(request, scope.clone()).await?;
+    let now = state.clock.unix();
+    if resolved.cached {
+        let key = CacheKey { scope, request }.to_string();
+        let body = state.rendered.get_or_render(
+            &key,
+            &resolved.resolution,
+            &state.signer,
+            now,
+            state.settings.proxy.url_ttl,
+        );
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
     Ok(Json(present(
         &resolved.resolution,
-        resolved.cached,
+        false,
         &state.signer,
-        state.clock.unix() + state.settings.proxy.url_ttl,
-    )))
+        now + state.settings.proxy.url_ttl,
+    ))
+    .into_response())
 }

@@ -10,6 +10,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::fake_consumet::{self as fake, MOVIE_ID};
 use crate::helpers::{TestApp, spawn_app};
 use crate::redis_server::RedisServer;
+use sokoul::clock::Clock;
 
 fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -133,7 +134,20 @@ async fn a_repeated_request_is_served_from_the_cache(redis: Option<&RedisServer>
 
     assert_eq!(first["cached"], false);
     assert_eq!(second["cached"], true);
-    assert_eq!(first["sources"], second["sources"]);
+    let urls = |b: &Value| -> Vec<String> {
+        b["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["url"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(urls(&first), urls(&second));
+    assert_eq!(
+        first["sources"][0]["headers"],
+        second["sources"][0]["headers"]
+    );
+    assert!(second["sources"][0]["proxy_url"].is_string());
     assert_eq!(upstream_calls(&consumet).await, 1);
     // The tv title with the same number is another cache entry.
     let _ = app
@@ -353,5 +367,38 @@ async fn shutdown_drains_requests_in_flight() {
     assert!(
         reqwest::get(format!("{address}/healthz")).await.is_err(),
         "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn proxy_urls_of_a_cached_answer_are_valid_and_carry_the_headers() {
+    let consumet = consumet_for_movie(Some(3600), Duration::ZERO).await;
+    let app = app_on(&consumet, None).await;
+    let url = format!("/api/streaming/resolve/movie/{MOVIE_ID}");
+    app.get_json(&url, 200).await;
+    let cached = app.get_json(&url, 200).await;
+    assert_eq!(cached["cached"], true);
+
+    let proxy_url = cached["sources"][0]["proxy_url"].as_str().unwrap();
+    let parsed = url::Url::parse(&format!("http://x{proxy_url}")).unwrap();
+    let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+    let now = app.clock.now().unix_timestamp() as u64;
+    let verified = app
+        .state
+        .signer
+        .verify(&q["c"], &q["u"], &q["s"], None, now)
+        .unwrap();
+    assert_eq!(
+        verified.upstream,
+        cached["sources"][0]["url"].as_str().unwrap()
+    );
+    assert_eq!(
+        verified.context.headers,
+        vec![("Referer".to_string(), fake::REFERER.to_string())]
+    );
+    let ttl = app.state.settings.proxy.url_ttl;
+    assert!(
+        verified.context.expires + 60 >= now + ttl,
+        "at most a minute shorter than url_ttl"
     );
 }
