@@ -35,8 +35,17 @@ describe('keyToCommand', () => {
 
 	it('does not steal keys from form fields', () => {
 		expect(keyToCommand({ key: 'k', targetTag: 'INPUT' })).toBeNull();
+		expect(keyToCommand({ key: 'k', targetTag: 'INPUT', targetType: 'search' })).toBeNull();
+		expect(keyToCommand({ key: 'k', targetTag: 'TEXTAREA' })).toBeNull();
 		expect(keyToCommand({ key: ' ', targetTag: 'SELECT' })).toBeNull();
 		expect(keyToCommand({ key: 'm', targetEditable: true })).toBeNull();
 		expect(keyToCommand({ key: 'm', targetTag: 'BUTTON' })).toEqual({ kind: 'toggle-mute' });
+	});
+
+	it('still works while the seek or volume slider has focus', () => {
+		expect(keyToCommand({ key: 'ArrowRight', targetTag: 'INPUT', targetType: 'range' })).toEqual({
+			kind: 'seek-by',
+			seconds: SHORT_SEEK
+		});
 	});
 });

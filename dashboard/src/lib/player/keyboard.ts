@@ -17,6 +17,8 @@ export interface KeyInput {
 	altKey?: boolean;
 	/** Tag name of the focused element. */
 	targetTag?: string;
+	/** `type` of a focused `<input>`. */
+	targetType?: string;
 	targetEditable?: boolean;
 }
 
@@ -25,12 +27,20 @@ export const LONG_SEEK = 10;
 export const SHORT_SEEK = 5;
 export const VOLUME_STEP = 0.05;
 
-const TYPING_TAGS = new Set(['INPUT', 'TEXTAREA', 'SELECT']);
+const TYPING_TAGS = new Set(['TEXTAREA', 'SELECT']);
+/** Inputs that take no text: the seek and volume sliders must not swallow the shortcuts. */
+const NON_TEXT_INPUTS = new Set(['range', 'checkbox', 'radio', 'button']);
+
+function isTyping(input: KeyInput): boolean {
+	if (input.targetEditable) return true;
+	if (input.targetTag === 'INPUT') return !NON_TEXT_INPUTS.has(input.targetType ?? 'text');
+	return input.targetTag !== undefined && TYPING_TAGS.has(input.targetTag);
+}
 
 export function keyToCommand(input: KeyInput): PlayerCommand | null {
 	// Leave browser and OS shortcuts alone, and never steal keys from a text field or select.
 	if (input.ctrlKey || input.metaKey || input.altKey) return null;
-	if (input.targetEditable || (input.targetTag && TYPING_TAGS.has(input.targetTag))) return null;
+	if (isTyping(input)) return null;
 
 	const key = input.key.length === 1 ? input.key.toLowerCase() : input.key;
 	switch (key) {

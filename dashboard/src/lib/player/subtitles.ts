@@ -16,9 +16,8 @@ function parseTimestamp(value: string): number | null {
 }
 
 /** Markup in cue text (`<i>`, `<c.yellow>`, `{\an8}`) is dropped: cues are shown as plain text. */
-function plainText(lines: string[]): string {
-	return lines
-		.join('\n')
+export function plainText(text: string): string {
+	return text
 		.replace(/<[^>]*>/g, '')
 		.replace(/\{\\[^}]*\}/g, '')
 		.replace(/&amp;/g, '&')
@@ -41,7 +40,7 @@ export function parseSubtitles(input: string): Cue[] {
 		// WebVTT cue settings (`align:start line:0`) may follow the end time.
 		const end = parseTimestamp(rest.trim().split(/\s+/)[0] ?? '');
 		if (start === null || end === null || end <= start) continue;
-		const text = plainText(lines.slice(timingAt + 1));
+		const text = plainText(lines.slice(timingAt + 1).join('\n'));
 		if (text) cues.push({ start, end, text });
 	}
 	return cues.sort((a, b) => a.start - b.start);
