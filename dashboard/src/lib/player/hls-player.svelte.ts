@@ -138,6 +138,8 @@ export class HlsPlayer {
 	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
 	#subtitleChosen = false;
 	#lastSubtitleId: string | null = null;
+	/** A source start requested before `attach()`: run as soon as there is a <video>. */
+	#deferredStart: [index: number, resumeAt: number] | null = null;
 
 	constructor(options: HlsPlayerOptions = {}) {
 		this.#options = options;
@@ -208,6 +210,11 @@ export class HlsPlayer {
 		);
 
 		const stopClock = this.#startClock();
+		if (this.#deferredStart) {
+			const [index, resumeAt] = this.#deferredStart;
+			this.#deferredStart = null;
+			void this.#startSource(index, resumeAt);
+		}
 		return () => {
 			this.flushProgress(true);
 			controller.abort();
@@ -244,6 +251,7 @@ export class HlsPlayer {
 	unload(): void {
 		this.flushProgress(true);
 		this.#saver = null;
+		this.#deferredStart = null;
 		this.#generation++;
 		this.#teardownEngine();
 		this.#clearStartTimer();
@@ -270,7 +278,12 @@ export class HlsPlayer {
 
 	async #startSource(index: number, resumeAt: number): Promise<void> {
 		const video = this.#video;
-		if (!video) return;
+		if (!video) {
+			this.#deferredStart = [index, resumeAt];
+			this.sourceIndex = index;
+			this.playerState = 'loading';
+			return;
+		}
 		const generation = ++this.#generation;
 		this.#teardownEngine();
 		this.sourceIndex = index;
