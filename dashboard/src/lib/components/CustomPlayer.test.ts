@@ -273,3 +273,27 @@ describe('CustomPlayer', () => {
 		expect(JSON.parse(localStorage.getItem(PREFERENCES_KEY)!).subtitleLang).toBe('off');
 	});
 });
+
+describe('CustomPlayer effects', () => {
+	beforeEach(() => {
+		vi.spyOn(HTMLMediaElement.prototype, 'play').mockResolvedValue(undefined);
+		vi.spyOn(HTMLMediaElement.prototype, 'load').mockImplementation(() => {});
+	});
+
+	it('keeps playing the same source when the volume changes (no re-attach)', async () => {
+		render(CustomPlayer, { resolution: resolveResponse() });
+		const video = playerEl().querySelector('video')!;
+		await waitFor(() => expect(video.getAttribute('src')).not.toBeNull());
+		const src = video.getAttribute('src');
+		const load = vi.mocked(HTMLMediaElement.prototype.load);
+		load.mockClear();
+
+		await fireEvent.keyDown(window, { key: 'ArrowDown' });
+		await fireEvent(video, new Event('volumechange'));
+		await fireEvent.keyDown(window, { key: 'm' });
+		await fireEvent(video, new Event('volumechange'));
+
+		expect(video.getAttribute('src')).toBe(src);
+		expect(load).not.toHaveBeenCalled();
+	});
+});

@@ -1,5 +1,6 @@
 // The one class that owns playback: the <video> element, hls.js, source fallback, tracks,
 // subtitles and progress saving. Components only read its $state fields and call its methods.
+import { untrack } from 'svelte';
 import type Hls from 'hls.js';
 import type { CuesParsedData, ErrorData } from 'hls.js';
 import { fetchSubtitleText, getProxyUrl } from '$lib/api/client';
@@ -159,8 +160,15 @@ export class HlsPlayer {
 
 	// ---- Lifecycle ----
 
-	/** Binds the player to its <video>; returns the teardown (for an `$effect`). */
+	/**
+	 * Binds the player to its <video>; returns the teardown (for an `$effect`). Untracked: called
+	 * from an effect, reading `volume` here must not make a volume change re-attach the player.
+	 */
 	attach(video: HTMLVideoElement): () => void {
+		return untrack(() => this.#attach(video));
+	}
+
+	#attach(video: HTMLVideoElement): () => void {
 		this.#video = video;
 		video.volume = this.volume;
 		video.muted = this.muted;
@@ -225,8 +233,12 @@ export class HlsPlayer {
 		};
 	}
 
-	/** Starts the best-ranked playable source of a resolve response. */
+	/** Starts the best-ranked playable source of a resolve response (untracked, like `attach`). */
 	load(request: PlayerLoad): void {
+		untrack(() => this.#load(request));
+	}
+
+	#load(request: PlayerLoad): void {
 		this.unload();
 		this.sources = request.sources;
 		this.#externalSubtitles = request.subtitles;
