@@ -30,6 +30,7 @@ export function resolveResponse(extra: Partial<ResolveResponse> = {}): ResolveRe
 		subtitles: [],
 		markers: {},
 		outcomes,
+		cached: false,
 		...extra
 	};
 }

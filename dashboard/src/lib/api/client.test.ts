@@ -33,7 +33,8 @@ const resolved: ResolveResponse = {
 	],
 	subtitles: [],
 	markers: { intro: { start: 30, end: 95.5 } },
-	outcomes: [{ provider: 'consumet', status: 'ok', sources: 1, elapsed_ms: 412 }]
+	outcomes: [{ provider: 'consumet', status: 'ok', sources: 1, elapsed_ms: 412 }],
+	cached: false
 };
 
 /** The first call's URL and init, typed. */
@@ -171,7 +172,7 @@ describe('authorization', () => {
 		const fetchMock = vi.fn().mockResolvedValue(new Response('WEBVTT\n'));
 
 		await fetchSubtitleText(
-			{ url: 'https://subs.example/en.vtt', lang: 'en', label: 'English' },
+			{ url: 'https://subs.example/en.vtt', lang: 'en', label: 'English', provider: 'stremio' },
 			{ fetch: fetchMock }
 		);
 
@@ -198,7 +199,7 @@ describe('getProxyUrl', () => {
 
 	it('uses the direct URL when there is no proxy URL', () => {
 		expect(getProxyUrl(source)).toBe('https://cdn.example/master.m3u8');
-		expect(getProxyUrl({ ...source, proxy_url: null })).toBe('https://cdn.example/master.m3u8');
+		expect(getProxyUrl({ ...source, proxy_url: '' })).toBe('https://cdn.example/master.m3u8');
 	});
 });
 

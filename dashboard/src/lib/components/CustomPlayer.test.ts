@@ -55,7 +55,7 @@ describe('CustomPlayer', () => {
 	it('moves to the next source when one fails, then names every provider when all have failed', async () => {
 		const sources = [
 			streamSource({ provider: 'consumet', quality: '1080p' }),
-			streamSource({ provider: 'jellyfin', quality: '720p', proxy_url: null, url: '/media/720.mp4' })
+			streamSource({ provider: 'jellyfin', quality: '720p', proxy_url: undefined, url: '/media/720.mp4' })
 		];
 		const onRetry = vi.fn();
 		render(CustomPlayer, {
@@ -64,7 +64,7 @@ describe('CustomPlayer', () => {
 				outcomes: [
 					{ provider: 'consumet', status: 'ok', sources: 1 },
 					{ provider: 'jellyfin', status: 'ok', sources: 1 },
-					{ provider: 'stremio', status: 'timeout' }
+					{ provider: 'stremio', status: 'timeout', sources: 0 }
 				]
 			}),
 			onRetry
@@ -114,8 +114,8 @@ describe('CustomPlayer', () => {
 			resolution: resolveResponse({
 				sources: [],
 				outcomes: [
-					{ provider: 'consumet', status: 'error', code: 'upstream_unreachable', message: 'connexion refusée' },
-					{ provider: 'library', status: 'empty' }
+					{ provider: 'consumet', status: 'error', sources: 0, code: 'upstream_unreachable', message: 'connexion refusée' },
+					{ provider: 'library', status: 'empty', sources: 0 }
 				]
 			})
 		});
@@ -254,8 +254,14 @@ describe('CustomPlayer', () => {
 		render(CustomPlayer, {
 			resolution: resolveResponse({
 				subtitles: [
-					{ url: 'https://subs.example/en.vtt', lang: 'en', label: 'English' },
-					{ url: 'https://subs.example/fr.vtt', proxy_url: '/api/streaming/proxy?fr', lang: 'fr', label: 'Français' }
+					{ url: 'https://subs.example/en.vtt', lang: 'en', label: 'English', provider: 'opensubtitles' },
+					{
+						url: 'https://subs.example/fr.vtt',
+						proxy_url: '/api/streaming/proxy?fr',
+						lang: 'fr',
+						label: 'Français',
+						provider: 'opensubtitles'
+					}
 				]
 			})
 		});

@@ -105,6 +105,8 @@ export const fr = {
 	'outcome.error': 'erreur : {message}',
 	'outcome.timeout': 'pas de réponse à temps',
 	'outcome.playback': 'lecture impossible',
+	'outcome.skipped_one': '{count} ignorée (illisible dans un navigateur)',
+	'outcome.skipped_other': '{count} ignorées (illisibles dans un navigateur)',
 
 	'reason.forbidden': 'accès refusé (HTTP {status})',
 	'reason.not_found': 'flux introuvable (HTTP {status})',

@@ -12,9 +12,9 @@ describe('describeOutcomes', () => {
 		const rows = describeOutcomes(
 			[
 				{ provider: 'consumet', status: 'ok', sources: 2, elapsed_ms: 412 },
-				{ provider: 'jellyfin', status: 'error', code: 'upstream_unreachable', message: 'connection refused' },
-				{ provider: 'stremio', status: 'empty' },
-				{ provider: 'library', status: 'timeout' },
+				{ provider: 'jellyfin', status: 'error', sources: 0, code: 'upstream_unreachable', message: 'connection refused' },
+				{ provider: 'stremio', status: 'empty', sources: 0 },
+				{ provider: 'library', status: 'timeout', sources: 0 },
 				{ provider: 'other', status: 'ok', sources: 1 }
 			],
 			failures
@@ -34,9 +34,14 @@ describe('describeOutcomes', () => {
 		]);
 	});
 
+	it('mentions items a browser cannot play (torrents, external links)', () => {
+		const [row] = describeOutcomes([{ provider: 'stremio', status: 'empty', sources: 0, skipped: 3 }], []);
+		expect(row.summary).toBe('aucune source ; 3 ignorées (illisibles dans un navigateur)');
+	});
+
 	it('falls back to the error code and lists providers missing from outcomes', () => {
 		const rows = describeOutcomes(
-			[{ provider: 'jellyfin', status: 'error', code: 'unauthorized' }],
+			[{ provider: 'jellyfin', status: 'error', sources: 0, code: 'unauthorized' }],
 			[{ index: 0, provider: 'library', quality: 'auto', reason: 'codec', details: 'bufferAddCodecError' }]
 		);
 		expect(rows.map((r) => [r.provider, r.summary, r.failures])).toEqual([

@@ -18,6 +18,12 @@ export function describeFailure(failure: SourceFailure): string {
 }
 
 function summarize(outcome: ProviderOutcome): string {
+	const main = statusText(outcome);
+	// Torrents, YouTube and external links a provider found but a browser cannot play.
+	return outcome.skipped ? `${main} ; ${tp('outcome.skipped', outcome.skipped)}` : main;
+}
+
+function statusText(outcome: ProviderOutcome): string {
 	switch (outcome.status) {
 		case 'ok':
 			return outcome.sources != null ? tp('outcome.ok', outcome.sources) : t('outcome.playback');
