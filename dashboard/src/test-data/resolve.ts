@@ -22,7 +22,8 @@ export function resolveResponse(extra: Partial<ResolveResponse> = {}): ResolveRe
 		[...new Set(sources.map((s) => s.provider))].map((provider) => ({
 			provider,
 			status: 'ok' as const,
-			sources: sources.filter((s) => s.provider === provider).length
+			sources: sources.filter((s) => s.provider === provider).length,
+			elapsed_ms: 0
 		}));
 	return {
 		media: { media_type: 'movie', tmdb_id: 603, title: 'The Matrix' },

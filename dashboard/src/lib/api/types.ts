@@ -6,14 +6,14 @@ import type { Markers } from './generated/Markers';
 import type { MediaInfo } from './generated/MediaInfo';
 import type { MediaType } from './generated/MediaType';
 import type { OutcomeStatus } from './generated/OutcomeStatus';
-import type { ProviderOutcome as GeneratedProviderOutcome } from './generated/ProviderOutcome';
+import type { ProviderOutcome } from './generated/ProviderOutcome';
 import type { Range } from './generated/Range';
-import type { ResolveResponse as GeneratedResolveResponse } from './generated/ResolveResponse';
+import type { ResolveResponse } from './generated/ResolveResponse';
 import type { SourceDto } from './generated/SourceDto';
 import type { StreamKind } from './generated/StreamKind';
 import type { SubtitleDto } from './generated/SubtitleDto';
 
-export type { Markers, MediaType, OutcomeStatus };
+export type { Markers, MediaType, OutcomeStatus, ProviderOutcome, ResolveResponse };
 
 /** `{"error":{"code","message"}}`: the body of every non-2xx API response. */
 export interface ApiErrorBody {
@@ -29,15 +29,6 @@ export type StreamSource = SourceDto;
 export type SubtitleTrack = SubtitleDto;
 export type MarkerRange = Range;
 
-/**
- * ts-rs types the Rust `u64` `elapsed_ms` as `bigint`, but `JSON.parse` yields a `number`.
- * Drop this override once the field carries `#[ts(type = "number")]`.
- */
-export type ProviderOutcome = Omit<GeneratedProviderOutcome, 'elapsed_ms'> & { elapsed_ms?: number };
-
-export type ResolveResponse = Omit<GeneratedResolveResponse, 'outcomes'> & {
-	outcomes: ProviderOutcome[];
-};
 
 // ---- Library: GET /api/library/items, GET /api/library/items/{media_type}/{tmdb_id} ----
 

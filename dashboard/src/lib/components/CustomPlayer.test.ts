@@ -62,9 +62,9 @@ describe('CustomPlayer', () => {
 			resolution: resolveResponse({
 				sources,
 				outcomes: [
-					{ provider: 'consumet', status: 'ok', sources: 1 },
-					{ provider: 'jellyfin', status: 'ok', sources: 1 },
-					{ provider: 'stremio', status: 'timeout', sources: 0 }
+					{ provider: 'consumet', status: 'ok', elapsed_ms: 0, sources: 1 },
+					{ provider: 'jellyfin', status: 'ok', elapsed_ms: 0, sources: 1 },
+					{ provider: 'stremio', status: 'timeout', elapsed_ms: 0, sources: 0 }
 				]
 			}),
 			onRetry
@@ -114,8 +114,8 @@ describe('CustomPlayer', () => {
 			resolution: resolveResponse({
 				sources: [],
 				outcomes: [
-					{ provider: 'consumet', status: 'error', sources: 0, code: 'upstream_unreachable', message: 'connexion refusée' },
-					{ provider: 'library', status: 'empty', sources: 0 }
+					{ provider: 'consumet', status: 'error', elapsed_ms: 0, sources: 0, code: 'upstream_unreachable', message: 'connexion refusée' },
+					{ provider: 'library', status: 'empty', elapsed_ms: 0, sources: 0 }
 				]
 			})
 		});

@@ -12,4 +12,4 @@ code?: string, message?: string, sources: number,
 /**
  * Items found that a browser cannot play (torrents, YouTube, external links).
  */
-skipped?: number, elapsed_ms: bigint, };
+skipped?: number, elapsed_ms: number, };
