@@ -27,10 +27,10 @@ describe('describeOutcomes', () => {
 				summary: '2 sources trouvées',
 				failures: ['1080p : accès refusé (HTTP 403)', '720p : erreur réseau']
 			},
-			{ provider: 'jellyfin', status: 'error', elapsed_ms: 0, summary: 'erreur : connection refused', failures: [] },
-			{ provider: 'stremio', status: 'empty', elapsed_ms: 0, summary: 'aucune source', failures: [] },
-			{ provider: 'library', status: 'timeout', elapsed_ms: 0, summary: 'pas de réponse à temps', failures: [] },
-			{ provider: 'other', status: 'ok', elapsed_ms: 0, summary: '1 source trouvée', failures: [] }
+			{ provider: 'jellyfin', status: 'error', summary: 'erreur : connection refused', failures: [] },
+			{ provider: 'stremio', status: 'empty', summary: 'aucune source', failures: [] },
+			{ provider: 'library', status: 'timeout', summary: 'pas de réponse à temps', failures: [] },
+			{ provider: 'other', status: 'ok', summary: '1 source trouvée', failures: [] }
 		]);
 	});
 
