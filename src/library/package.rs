@@ -685,12 +685,20 @@ fn ffmpeg_args(
         .iter()
         .map(|t| format!("{:.6}", t - EPS))
         .collect();
-    a.extend([
-        "-f".into(),
-        "segment".into(),
-        "-segment_format".into(),
-        "mpegts".into(),
-    ]);
+    // Each segment is its own MPEG-TS mux, so continuity counters restart; flagging the first
+    // packet as a discontinuity tells demuxers that this is expected (otherwise ffmpeg reading
+    // the playlist reports the last packet of every segment as corrupt).
+    a.extend(
+        [
+            "-f",
+            "segment",
+            "-segment_format",
+            "mpegts",
+            "-segment_format_options",
+            "mpegts_flags=+initial_discontinuity",
+        ]
+        .map(String::from),
+    );
     if !cuts.is_empty() {
         a.extend(["-segment_times".into(), cuts.join(",")]);
     } else {

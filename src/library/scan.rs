@@ -345,7 +345,7 @@ pub async fn scan(
         .collect();
     for (path, (_, root)) in &index.problems {
         let still_seen = present.contains(path) || problem_paths.contains(path);
-        if !still_seen && !(keep(root) && roots_s.contains(root)) {
+        if !(still_seen || keep(root) && roots_s.contains(root)) {
             changes.cleared_problems.push(path.clone());
         }
     }

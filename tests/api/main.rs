@@ -3,4 +3,5 @@
 mod helpers;
 
 mod consumet;
+mod library;
 mod resolve;
