@@ -114,7 +114,33 @@ pub struct ProxySettings {
 pub struct LibrarySettings {
     /// Media folders of the local-library provider.
     pub paths: Vec<PathBuf>,
+    /// Turns the local-library provider, its routes and its scans on.
     pub enabled: bool,
+    /// The ffmpeg program (packaging, subtitles, posters, demo library).
+    pub ffmpeg: String,
+    /// The ffprobe program (scans).
+    pub ffprobe: String,
+    /// ffprobe processes run at once during a scan.
+    pub probe_concurrency: usize,
+    /// Seconds one ffprobe run may take before the file is reported as unreadable.
+    pub probe_timeout: f64,
+    /// ffmpeg packaging processes run at once (each playing stream uses one for video and
+    /// one for its audio track while packaging).
+    pub max_ffmpeg: usize,
+    /// HLS segment length, seconds (remuxed segments end on the first keyframe after it).
+    pub segment_seconds: f64,
+    /// Seconds without a request after which a packaging process is stopped.
+    pub idle_timeout: f64,
+    /// Seconds a segment request waits for ffmpeg before failing with 504.
+    pub segment_wait: f64,
+    /// Size limit of the HLS segment cache in `data_dir/hls-cache`, MiB (least recently used first out).
+    pub cache_max_mb: u64,
+    /// x264 preset when transcoding (`ultrafast` … `medium`): speed against size.
+    pub transcode_preset: String,
+    /// Rescan when files change (inotify; a 5-minute periodic rescan if watching fails).
+    pub watch: bool,
+    /// Scan in the background when the server starts (incremental, so cheap after the first).
+    pub scan_on_start: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -219,6 +245,18 @@ impl Default for LibrarySettings {
         LibrarySettings {
             paths: vec![PathBuf::from("./media")],
             enabled: true,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            probe_concurrency: 4,
+            probe_timeout: 30.0,
+            max_ffmpeg: 4,
+            segment_seconds: 6.0,
+            idle_timeout: 30.0,
+            segment_wait: 30.0,
+            cache_max_mb: 4096,
+            transcode_preset: "veryfast".into(),
+            watch: true,
+            scan_on_start: true,
         }
     }
 }

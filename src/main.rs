@@ -47,6 +47,18 @@ enum Command {
         #[arg(long)]
         episode: Option<String>,
     },
+    /// Scan the library folders (SOKOUL_LIBRARY) into the database and print the summary.
+    /// Incremental: unchanged files are not probed again.
+    Scan,
+    /// Write a small demo library (synthetic videos made by ffmpeg, named by the convention)
+    /// into DIR. Then: SOKOUL_LIBRARY=DIR sokoul serve
+    DemoLibrary {
+        /// Folder to create the demo library in.
+        dir: PathBuf,
+        /// Length of each video, seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u32,
+    },
     /// Print the environment variables this program reads.
     Env,
 }
@@ -111,6 +123,30 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 state.clock.unix() + state.settings.proxy.url_ttl,
             );
             println!("{}", serde_json::to_string_pretty(&response)?);
+            Ok(())
+        }
+        Command::Scan => {
+            let library = sokoul::library::Library::open(&settings)?;
+            let summary = library.scan().await?;
+            println!("{}", serde_json::to_string_pretty(&*summary)?);
+            Ok(())
+        }
+        Command::DemoLibrary { dir, seconds } => {
+            let options = sokoul::library::demo::DemoOptions {
+                seconds: seconds.clamp(2, 600),
+                ..Default::default()
+            };
+            eprintln!("generating the demo library in {} …", dir.display());
+            let created =
+                sokoul::library::demo::generate(&settings.library.ffmpeg, &dir, options).await?;
+            for path in &created {
+                println!("{}", path.display());
+            }
+            eprintln!(
+                "{} files created. Play them with: SOKOUL_LIBRARY={} sokoul serve",
+                created.len(),
+                dir.display()
+            );
             Ok(())
         }
         Command::Env => {

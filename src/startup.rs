@@ -24,11 +24,14 @@ use crate::cache::redis::RedisCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::{ApiError, panic_response};
+use crate::library::Library;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::providers::Provider;
 use crate::providers::consumet::Consumet;
+use crate::providers::library::LibraryProvider;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
+use crate::store::Store;
 use crate::{api, secret, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -42,6 +45,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
+    /// The SQLite store in the data dir (library tables; later watch progress).
+    pub store: Store,
+    /// The local library, when enabled.
+    pub library: Option<Arc<Library>>,
 }
 
 /// Things tests replace.
@@ -70,7 +77,26 @@ impl AppState {
             ),
             None => Arc::new(MemoryCache::new(settings.cache.memory_capacity)),
         };
-        let providers = build_providers(&settings, &http)?;
+        let store = Store::open(&settings.data_dir.join("sokoul.db"))
+            .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+        let library = settings
+            .library
+            .enabled
+            .then(|| Library::with_store(&settings, store.clone()));
+        if let Some(library) = &library {
+            if settings.library.scan_on_start {
+                let library = library.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = library.scan().await {
+                        tracing::warn!(error = %e, "library scan failed");
+                    }
+                });
+            }
+            if settings.library.watch {
+                crate::library::watch::spawn(library);
+            }
+        }
+        let providers = build_providers(&settings, &http, library.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
             cache = cache.backend(),
@@ -93,6 +119,8 @@ impl AppState {
             clock,
             http,
             rendered: Arc::default(),
+            store,
+            library,
         })
     }
 }
@@ -100,8 +128,12 @@ impl AppState {
 fn build_providers(
     settings: &Settings,
     http: &reqwest::Client,
+    library: Option<&Arc<Library>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    if let Some(library) = library {
+        providers.push(Arc::new(LibraryProvider::new(library.clone())));
+    }
     if let Some(url) = &settings.consumet.url {
         providers.push(Arc::new(
             Consumet::new(

@@ -1,11 +1,13 @@
 //! The HTTP edge: thin handlers that validate input, call the pipeline and render JSON.
 
 pub mod health;
+pub mod library;
+pub mod media;
 pub mod present;
 pub mod streaming;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::startup::AppState;
 
@@ -21,5 +23,24 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/streaming/{provider}/{media_type}/{tmdb_id}",
             get(streaming::resolve_one),
+        )
+        // Local library (docs/library.md).
+        .route("/api/library/items", get(library::items))
+        .route(
+            "/api/library/items/{media_type}/{tmdb_id}",
+            get(library::item),
+        )
+        .route("/api/library/scan", post(library::scan))
+        .route("/api/library/problems", get(library::problems))
+        .route(
+            "/api/library/poster/{media_type}/{tmdb_id}",
+            get(library::poster),
+        )
+        .route("/api/media/{file_id}/file", get(media::file))
+        .route("/api/media/{file_id}/hls/master.m3u8", get(media::master))
+        .route("/api/media/{file_id}/hls/{variant}/{name}", get(media::hls))
+        .route(
+            "/api/media/{file_id}/subtitles/{track}",
+            get(media::subtitle),
         )
 }

@@ -5,4 +5,5 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod library;
 mod resolve;

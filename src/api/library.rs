@@ -1,0 +1,108 @@
+//! `/api/library/**`: what is in the local library, scans, problems and posters.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::library::{Item, ItemDetail, Library, LibraryError, ScanSummary};
+use crate::models::MediaType;
+use crate::startup::AppState;
+
+impl From<LibraryError> for ApiError {
+    fn from(e: LibraryError) -> Self {
+        match e {
+            LibraryError::NotFound { code, message } => ApiError::not_found(code, message),
+            LibraryError::Busy(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_busy", m)
+            }
+            LibraryError::Timeout(m) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "packaging_timeout", m)
+            }
+            LibraryError::Tool(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_unavailable", m)
+            }
+            LibraryError::Package(m) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "packaging_failed", m)
+            }
+            LibraryError::Probe(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_media", m)
+            }
+            LibraryError::Store(m) | LibraryError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// The library handle, or a 404 when the operator disabled it.
+pub fn library(state: &AppState) -> Result<&Arc<Library>, ApiError> {
+    state.library.as_ref().ok_or_else(|| {
+        ApiError::not_found(
+            "library_disabled",
+            "the local library is disabled (library.enabled = false)",
+        )
+    })
+}
+
+pub fn media_type(s: &str) -> Result<MediaType, ApiError> {
+    Ok(s.parse::<MediaType>()?)
+}
+
+pub fn tmdb_id(s: &str) -> Result<u32, ApiError> {
+    match s.parse::<u32>() {
+        Ok(id) if id > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
+        _ => Err(ApiError::bad_request(
+            "invalid_tmdb_id",
+            format!(
+                "invalid TMDB id '{}'",
+                s.chars().take(32).collect::<String>()
+            ),
+        )),
+    }
+}
+
+pub async fn items(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Item> = library(&state)?.items().await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn item(
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
+    Ok(Json(library(&state)?.item(kind, id).await?))
+}
+
+pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, ApiError> {
+    let summary = library(&state)?.scan().await?;
+    Ok(Json((*summary).clone()))
+}
+
+pub async fn problems(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let problems = library(&state)?.problems().await?;
+    Ok(Json(json!({ "problems": problems })))
+}
+
+pub async fn poster(
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
+    let path = library(&state)?.poster(kind, id).await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot read the poster: {e}")))?;
+    let mut response = Body::from(bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    Ok(response)
+}

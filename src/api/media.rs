@@ -1,0 +1,101 @@
+//! `/api/media/{file_id}/**`: a library file played by the browser. Direct play with Range
+//! requests, HLS packaged on demand, subtitles as WebVTT. `{file_id}` is the store's id, never
+//! a path, so nothing outside the library can be reached.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use super::library::library;
+use crate::error::ApiError;
+use crate::library::package::Variant;
+use crate::startup::AppState;
+use crate::store::media::MediaFile;
+
+async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
+    let not_found = || ApiError::not_found("media_not_found", "no such media file in the library");
+    let id: i64 = match id.parse() {
+        Ok(n) if n > 0 && id.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => return Err(not_found()),
+    };
+    Ok(library(state)?.file(id).await?)
+}
+
+fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+    let mut response = body.into().into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// The file itself, for direct play: `ServeFile` answers Range requests with 206/416.
+pub async fn file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let file = file_of(&state, &id).await?;
+    if tokio::fs::metadata(&file.path).await.is_err() {
+        return Err(ApiError::not_found(
+            "media_not_found",
+            "the file is gone from the disk; rescan the library",
+        ));
+    }
+    let response = ServeFile::new(&file.path)
+        .oneshot(request)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot read the file: {e}")))?;
+    Ok(response.map(Body::new))
+}
+
+pub async fn master(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let file = file_of(&state, &id).await?;
+    let text = library(&state)?.packager.master_playlist(&file).await?;
+    Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
+}
+
+/// `{variant}/index.m3u8` or `{variant}/{n}.ts`.
+pub async fn hls(
+    State(state): State<AppState>,
+    Path((id, variant, name)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let file = file_of(&state, &id).await?;
+    let variant = Variant::parse(&variant)
+        .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
+    let packager = &library(&state)?.packager;
+    if name == "index.m3u8" {
+        let text = packager.media_playlist(&file, variant).await?;
+        return Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"));
+    }
+    let index: usize = name
+        .strip_suffix(".ts")
+        .filter(|n| !n.is_empty() && n.len() < 8 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| ApiError::not_found("segment_not_found", "no such HLS segment"))?;
+    let path = packager.segment(&file, variant, index).await?;
+    let f = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::not_found("segment_not_found", "the segment was evicted; retry"))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
+    Ok(with_type(body, "video/mp2t", "no-cache"))
+}
+
+/// `{track}.vtt`: `x0` (sidecar) or `s0` (embedded).
+pub async fn subtitle(
+    State(state): State<AppState>,
+    Path((id, track)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let file = file_of(&state, &id).await?;
+    let track = track
+        .strip_suffix(".vtt")
+        .ok_or_else(|| ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt"))?;
+    let text = library(&state)?.subtitle_vtt(&file, track).await?;
+    Ok(with_type(text, "text/vtt; charset=utf-8", "no-cache"))
+}

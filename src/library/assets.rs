@@ -1,0 +1,221 @@
+//! Things served next to the video: subtitles as WebVTT (sidecars converted in Rust, embedded
+//! streams extracted by ffmpeg) and a poster frame grabbed from the file. Both are cached on
+//! disk under the file's fingerprint, so a replaced file never serves a stale copy.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::process::Command;
+
+use super::naming::track_label;
+use super::subtitles;
+use super::{Library, LibraryError};
+use crate::models::MediaType;
+use crate::store::media::MediaFile;
+
+/// Extracting a subtitle stream reads the whole file; a poster needs one frame.
+const SUBTITLE_TIMEOUT: Duration = Duration::from_secs(300);
+const POSTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A subtitle track of a file, as the resolve answer and the player list it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SubtitleEntry {
+    /// `s0`, `s1`… for embedded streams, `x0`, `x1`… for sidecar files.
+    pub track: String,
+    pub lang: String,
+    pub label: String,
+    pub default: bool,
+    pub forced: bool,
+}
+
+/// Every text subtitle of `file`: sidecars first (the user added them on purpose).
+pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
+    let mut out: Vec<SubtitleEntry> = file
+        .sidecars
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SubtitleEntry {
+            track: format!("x{i}"),
+            lang: s.lang.clone(),
+            label: track_label(&s.lang, None, s.forced, s.sdh),
+            default: s.default,
+            forced: s.forced,
+        })
+        .collect();
+    out.extend(
+        file.probe
+            .subtitles
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SubtitleEntry {
+                track: format!("s{i}"),
+                lang: s.lang.clone(),
+                label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
+                default: false,
+                forced: s.forced,
+            }),
+    );
+    out
+}
+
+impl Library {
+    /// The WebVTT text of subtitle `track` (`x0`, `s1`…) of `file`.
+    pub async fn subtitle_vtt(
+        &self,
+        file: &MediaFile,
+        track: &str,
+    ) -> Result<String, LibraryError> {
+        let missing = || {
+            LibraryError::not_found("subtitle_not_found", format!("no subtitle track '{track}'"))
+        };
+        let (kind, n) = track.split_at(1.min(track.len()));
+        let n: usize = n.parse().map_err(|_| missing())?;
+        match kind {
+            "x" => {
+                let sidecar = file.sidecars.get(n).ok_or_else(missing)?;
+                let dir = file.path.parent().ok_or_else(missing)?;
+                let bytes = tokio::fs::read(dir.join(&sidecar.file_name))
+                    .await
+                    .map_err(|e| {
+                        LibraryError::not_found(
+                            "subtitle_not_found",
+                            format!("cannot read the subtitle file: {e}"),
+                        )
+                    })?;
+                let text = subtitles::decode(&bytes);
+                Ok(match sidecar.format.as_str() {
+                    "srt" => subtitles::srt_to_vtt(&text),
+                    "ass" => subtitles::ass_to_vtt(&text),
+                    _ => subtitles::ensure_vtt(&text),
+                })
+            }
+            "s" => {
+                let stream = file.probe.subtitles.get(n).ok_or_else(missing)?;
+                let cache = self.data_dir().join("subtitles").join(format!(
+                    "{}-{}-{}.vtt",
+                    file.id,
+                    file.fingerprint(),
+                    stream.index
+                ));
+                if let Ok(text) = tokio::fs::read_to_string(&cache).await {
+                    return Ok(text);
+                }
+                let out = Command::new(&self.config().ffmpeg)
+                    .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+                    .arg(&file.path)
+                    .args([
+                        "-map",
+                        &format!("0:{}", stream.index),
+                        "-c:s",
+                        "webvtt",
+                        "-f",
+                        "webvtt",
+                        "-",
+                    ])
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .output();
+                let out = tokio::time::timeout(SUBTITLE_TIMEOUT, out)
+                    .await
+                    .map_err(|_| {
+                        LibraryError::Timeout("extracting the subtitle took too long".into())
+                    })?
+                    .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
+                if !out.status.success() {
+                    return Err(LibraryError::Package(format!(
+                        "ffmpeg cannot extract the subtitle: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    )));
+                }
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                write_atomically(&cache, text.as_bytes()).await;
+                Ok(text)
+            }
+            _ => Err(missing()),
+        }
+    }
+
+    /// A JPEG frame of the title (10% into the film or the first episode), cached on disk.
+    pub async fn poster(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+    ) -> Result<PathBuf, LibraryError> {
+        let files = self.store().files_of(media_type, tmdb_id).await?;
+        let file = files.first().ok_or_else(|| {
+            LibraryError::not_found(
+                "item_not_found",
+                format!("no {media_type} {tmdb_id} in the library"),
+            )
+        })?;
+        let path = self
+            .data_dir()
+            .join("posters")
+            .join(format!("{media_type}-{tmdb_id}-{}.jpg", file.fingerprint()));
+        if tokio::fs::metadata(&path).await.is_ok() {
+            return Ok(path);
+        }
+        let dir = path.parent().expect("poster path has a parent");
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| LibraryError::Internal(format!("cannot create the poster folder: {e}")))?;
+        let tmp = dir.join(format!(".{}.jpg", rand::random::<u32>()));
+        let at = (file.probe.duration * 0.1).min(300.0);
+        let run = Command::new(&self.config().ffmpeg)
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-ss",
+                &format!("{at:.3}"),
+                "-i",
+            ])
+            .arg(&file.path)
+            .args([
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=-2:'min(ih,480)'",
+                "-q:v",
+                "4",
+                "-f",
+                "image2",
+            ])
+            .arg(&tmp)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(POSTER_TIMEOUT, run)
+            .await
+            .map_err(|_| LibraryError::Timeout("grabbing a poster frame took too long".into()))?
+            .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
+        if !out.status.success() || tokio::fs::metadata(&tmp).await.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(LibraryError::Package(
+                "ffmpeg could not grab a poster frame".into(),
+            ));
+        }
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| LibraryError::Internal(format!("cannot store the poster: {e}")))?;
+        Ok(path)
+    }
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = tokio::fs::create_dir_all(dir).await;
+        let tmp = dir.join(format!(".{}.tmp", rand::random::<u32>()));
+        if tokio::fs::write(&tmp, bytes).await.is_ok()
+            && tokio::fs::rename(&tmp, path).await.is_err()
+        {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+    }
+}

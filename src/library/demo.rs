@@ -1,0 +1,240 @@
+//! `sokoul demo-library DIR`: a small, legal library made by ffmpeg from synthetic sources
+//! (`testsrc2` pictures, `sine` tones), named by the convention, so a fresh machine has
+//! something to play: a direct-play MP4, an HEVC/AC-3 MKV that must be transcoded (two audio
+//! languages), and a two-episode series, with English and French sidecar subtitles.
+//!
+//! The TMDB ids are the project's usual examples (603, 604, 1396), so the README's URLs work;
+//! the content is test patterns, whatever TMDB says those ids are.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+use super::LibraryError;
+
+/// Size and length of the generated videos.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoOptions {
+    pub seconds: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            seconds: 30,
+            width: 640,
+            height: 360,
+        }
+    }
+}
+
+/// One synthetic video: the encoder settings decide which playback path it exercises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synth {
+    /// H.264 + AAC in MP4 with `moov` first: direct play.
+    H264AacMp4,
+    /// H.264 + AAC in MKV: remuxed to HLS without re-encoding.
+    H264AacMkv,
+    /// HEVC + AC-3 (English) + E-AC-3 (French) in MKV: transcoded.
+    HevcAc3Mkv,
+}
+
+/// The ffmpeg arguments that write `kind` to `out`.
+pub fn synth_args(kind: Synth, options: DemoOptions, out: &Path) -> Vec<String> {
+    let DemoOptions {
+        seconds,
+        width,
+        height,
+    } = options;
+    let mut a: Vec<String> = [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+    ]
+    .map(String::from)
+    .to_vec();
+    a.push(format!(
+        "testsrc2=size={width}x{height}:rate=25:duration={seconds}"
+    ));
+    a.extend(["-f".into(), "lavfi".into(), "-i".into()]);
+    a.push(format!(
+        "sine=frequency=440:sample_rate=48000:duration={seconds}"
+    ));
+    match kind {
+        Synth::H264AacMp4 | Synth::H264AacMkv => {
+            a.extend(
+                [
+                    "-map",
+                    "0:v",
+                    "-map",
+                    "1:a",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    "50",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "96k",
+                    "-metadata:s:a:0",
+                    "language=eng",
+                ]
+                .map(String::from),
+            );
+            if kind == Synth::H264AacMp4 {
+                a.extend(["-movflags".into(), "+faststart".into()]);
+            }
+        }
+        Synth::HevcAc3Mkv => {
+            a.extend(["-f".into(), "lavfi".into(), "-i".into()]);
+            a.push(format!(
+                "sine=frequency=660:sample_rate=48000:duration={seconds}"
+            ));
+            a.extend(
+                [
+                    "-map",
+                    "0:v",
+                    "-map",
+                    "1:a",
+                    "-map",
+                    "2:a",
+                    "-c:v",
+                    "libx265",
+                    "-preset",
+                    "ultrafast",
+                    "-x265-params",
+                    "log-level=error",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a:0",
+                    "ac3",
+                    "-c:a:1",
+                    "eac3",
+                    "-b:a",
+                    "192k",
+                    "-ac",
+                    "2",
+                    "-metadata:s:a:0",
+                    "language=eng",
+                    "-metadata:s:a:1",
+                    "language=fre",
+                ]
+                .map(String::from),
+            );
+        }
+    }
+    a.push(out.to_string_lossy().to_string());
+    a
+}
+
+/// Runs ffmpeg to write one synthetic video.
+pub async fn synthesize(
+    ffmpeg: &str,
+    kind: Synth,
+    options: DemoOptions,
+    out: &Path,
+) -> Result<(), LibraryError> {
+    if let Some(dir) = out.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| LibraryError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let output = Command::new(ffmpeg)
+        .args(synth_args(kind, options, out))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffmpeg}: {e}")))?;
+    if !output.status.success() {
+        return Err(LibraryError::Package(format!(
+            "ffmpeg failed writing {}: {}",
+            out.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// A small SRT file with one cue every few seconds.
+pub fn sample_srt(lang: &str, seconds: u32) -> String {
+    let text = if lang == "fr" { "Bonjour" } else { "Hello" };
+    let mut out = String::new();
+    for (n, start) in (0..seconds.saturating_sub(2)).step_by(5).enumerate() {
+        out.push_str(&format!(
+            "{}\n00:00:{:02},000 --> 00:00:{:02},500\n{text} {}\n\n",
+            n + 1,
+            start % 60,
+            (start + 2) % 60,
+            n + 1
+        ));
+    }
+    out
+}
+
+/// Writes the demo library into `dir` and returns the files created.
+pub async fn generate(
+    ffmpeg: &str,
+    dir: &Path,
+    options: DemoOptions,
+) -> Result<Vec<PathBuf>, LibraryError> {
+    let film = dir.join("Movies/Sokoul Demo Direct Play (2024) [tmdbid-603]");
+    let hevc = dir.join("Movies/Sokoul Demo Transcode (2024) [tmdbid-604]");
+    let show = dir.join("Shows/Sokoul Demo Series (2024) [tmdbid-1396]/Season 01");
+    let jobs = [
+        (
+            Synth::H264AacMp4,
+            film.join("Sokoul Demo Direct Play (2024) [tmdbid-603].mp4"),
+        ),
+        (
+            Synth::HevcAc3Mkv,
+            hevc.join("Sokoul Demo Transcode (2024) [tmdbid-604].mkv"),
+        ),
+        (
+            Synth::H264AacMkv,
+            show.join("Sokoul Demo Series S01E01 - Pilot.mkv"),
+        ),
+        (
+            Synth::H264AacMkv,
+            show.join("Sokoul Demo Series S01E02 - The Next One.mkv"),
+        ),
+    ];
+    let mut created = Vec::new();
+    // Two at a time: the encoders are single-threaded enough at this size.
+    for pair in jobs.chunks(2) {
+        let runs = pair
+            .iter()
+            .map(|(kind, out)| synthesize(ffmpeg, *kind, options, out));
+        for r in futures::future::join_all(runs).await {
+            r?;
+        }
+        created.extend(pair.iter().map(|(_, p)| p.clone()));
+    }
+    for video in [&jobs[0].1, &jobs[2].1] {
+        let stem = video
+            .file_stem()
+            .expect("named")
+            .to_string_lossy()
+            .to_string();
+        for lang in ["en", "fr"] {
+            let sub = video.with_file_name(format!("{stem}.{lang}.srt"));
+            tokio::fs::write(&sub, sample_srt(lang, options.seconds))
+                .await
+                .map_err(|e| {
+                    LibraryError::Internal(format!("cannot write {}: {e}", sub.display()))
+                })?;
+            created.push(sub);
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,344 @@
+//! The local library: the user's own films and series, scanned into the store (`scan`),
+//! packaged for the browser on demand (`package`), with subtitles as WebVTT and posters
+//! grabbed from the files (`assets`). `providers::library` answers resolves from the store;
+//! `api::library` and `api::media` serve the rest.
+
+pub mod assets;
+pub mod demo;
+pub mod naming;
+pub mod package;
+pub mod probe;
+pub mod scan;
+pub mod subtitles;
+pub mod watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use serde::Serialize;
+
+use crate::config::{LibrarySettings, Settings};
+use crate::models::MediaType;
+use crate::store::media::{MediaFile, Problem};
+use crate::store::{Store, StoreError};
+
+pub use scan::ScanSummary;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LibraryError {
+    /// One file cannot be read as media (reported as a scan problem, never fatal).
+    #[error("{0}")]
+    Probe(String),
+    /// ffmpeg/ffprobe is missing or cannot start: nothing in the library can work.
+    #[error("{0}")]
+    Tool(String),
+    #[error("{0}")]
+    Store(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// Every ffmpeg slot is taken by someone actively watching.
+    #[error("{0}")]
+    Busy(String),
+    /// A segment was not ready within the wait budget.
+    #[error("{0}")]
+    Timeout(String),
+    /// ffmpeg failed while packaging.
+    #[error("{0}")]
+    Package(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for LibraryError {
+    fn from(e: StoreError) -> Self {
+        LibraryError::Store(e.to_string())
+    }
+}
+
+impl LibraryError {
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        LibraryError::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The library's tunables, resolved from [`LibrarySettings`].
+#[derive(Debug, Clone)]
+pub struct LibraryConfig {
+    pub ffmpeg: String,
+    pub ffprobe: String,
+    pub probe_concurrency: usize,
+    pub probe_timeout: f64,
+    pub max_ffmpeg: usize,
+    pub segment_seconds: f64,
+    pub idle_timeout: f64,
+    pub segment_wait: f64,
+    pub cache_max_bytes: u64,
+    pub transcode_preset: String,
+}
+
+impl From<&LibrarySettings> for LibraryConfig {
+    fn from(s: &LibrarySettings) -> Self {
+        LibraryConfig {
+            ffmpeg: s.ffmpeg.clone(),
+            ffprobe: s.ffprobe.clone(),
+            probe_concurrency: s.probe_concurrency.max(1),
+            probe_timeout: s.probe_timeout.max(1.0),
+            max_ffmpeg: s.max_ffmpeg.max(1),
+            segment_seconds: s.segment_seconds.clamp(1.0, 30.0),
+            idle_timeout: s.idle_timeout.max(1.0),
+            segment_wait: s.segment_wait.max(1.0),
+            cache_max_bytes: s.cache_max_mb.saturating_mul(1024 * 1024),
+            transcode_preset: s.transcode_preset.clone(),
+        }
+    }
+}
+
+type SharedScan = Shared<BoxFuture<'static, Result<Arc<ScanSummary>, LibraryError>>>;
+
+/// The library handle kept in `AppState`.
+pub struct Library {
+    store: Store,
+    config: LibraryConfig,
+    roots: Vec<PathBuf>,
+    data_dir: PathBuf,
+    running: tokio::sync::Mutex<Option<SharedScan>>,
+    pub packager: package::Packager,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("roots", &self.roots)
+            .finish()
+    }
+}
+
+/// A title in the library listing.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Item {
+    pub media_type: MediaType,
+    pub tmdb_id: u32,
+    pub title: String,
+    pub year: Option<u16>,
+    pub poster_url: Option<String>,
+    pub overview: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ItemDetail {
+    #[serde(flatten)]
+    pub item: Item,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seasons: Option<Vec<SeasonDetail>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeasonDetail {
+    pub season: u32,
+    pub episodes: Vec<EpisodeDetail>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EpisodeDetail {
+    pub episode: u32,
+    pub title: Option<String>,
+    pub duration: f64,
+}
+
+impl Library {
+    /// Opens the store in the data dir. Library folders are made absolute so stored paths
+    /// survive a restart from another working directory.
+    pub fn open(settings: &Settings) -> Result<Arc<Library>, LibraryError> {
+        let store = Store::open(&settings.data_dir.join("sokoul.db"))?;
+        Ok(Library::with_store(settings, store))
+    }
+
+    pub fn with_store(settings: &Settings, store: Store) -> Arc<Library> {
+        let config = LibraryConfig::from(&settings.library);
+        let roots = settings
+            .library
+            .paths
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p)))
+            .collect();
+        let packager = package::Packager::new(
+            config.clone(),
+            settings.data_dir.join("hls-cache"),
+            store.clone(),
+        );
+        Arc::new(Library {
+            store,
+            config,
+            roots,
+            data_dir: settings.data_dir.clone(),
+            running: tokio::sync::Mutex::new(None),
+            packager,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &LibraryConfig {
+        &self.config
+    }
+
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Starts a scan, or joins the one already running, and returns its summary.
+    pub async fn scan(&self) -> Result<Arc<ScanSummary>, LibraryError> {
+        let fut = {
+            let mut running = self.running.lock().await;
+            match running.as_ref() {
+                Some(f) if f.peek().is_none() => f.clone(),
+                _ => {
+                    let store = self.store.clone();
+                    let config = self.config.clone();
+                    let roots = self.roots.clone();
+                    // Spawned, so a client that disconnects does not abort the scan half-way.
+                    let task = tokio::spawn(async move {
+                        scan::scan(&store, &config, &roots).await.map(Arc::new)
+                    });
+                    let f = async move {
+                        task.await
+                            .map_err(|_| LibraryError::Internal("the scan task panicked".into()))?
+                    }
+                    .boxed()
+                    .shared();
+                    *running = Some(f.clone());
+                    f
+                }
+            }
+        };
+        fut.await
+    }
+
+    pub async fn file(&self, id: i64) -> Result<MediaFile, LibraryError> {
+        self.store.file(id).await?.ok_or_else(|| {
+            LibraryError::not_found(
+                "media_not_found",
+                format!("no media file {id} in the library"),
+            )
+        })
+    }
+
+    pub async fn problems(&self) -> Result<Vec<Problem>, LibraryError> {
+        Ok(self.store.problems().await?)
+    }
+
+    /// Every title, once, sorted by title.
+    pub async fn items(&self) -> Result<Vec<Item>, LibraryError> {
+        let files = self.store.all_files().await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut items: Vec<Item> = files
+            .into_iter()
+            .filter(|f| seen.insert((f.media_type, f.tmdb_id)))
+            .map(|f| item_of(&f))
+            .collect();
+        items.sort_by(|a, b| {
+            a.title
+                .to_lowercase()
+                .cmp(&b.title.to_lowercase())
+                .then(a.tmdb_id.cmp(&b.tmdb_id))
+        });
+        Ok(items)
+    }
+
+    pub async fn item(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+    ) -> Result<ItemDetail, LibraryError> {
+        let files = self.store.files_of(media_type, tmdb_id).await?;
+        let first = files.first().ok_or_else(|| {
+            LibraryError::not_found(
+                "item_not_found",
+                format!("no {media_type} {tmdb_id} in the library"),
+            )
+        })?;
+        let item = item_of(first);
+        Ok(match media_type {
+            MediaType::Movie => ItemDetail {
+                item,
+                duration: Some(first.probe.duration),
+                seasons: None,
+            },
+            MediaType::Tv => {
+                let mut seasons: Vec<SeasonDetail> = Vec::new();
+                for f in &files {
+                    let (Some(season), Some(first_ep)) = (f.season, f.episode) else {
+                        continue;
+                    };
+                    let last = f.episode_end.unwrap_or(first_ep).max(first_ep);
+                    let idx = match seasons.iter().position(|s| s.season == season) {
+                        Some(i) => i,
+                        None => {
+                            seasons.push(SeasonDetail {
+                                season,
+                                episodes: Vec::new(),
+                            });
+                            seasons.len() - 1
+                        }
+                    };
+                    for episode in first_ep..=last {
+                        let eps = &mut seasons[idx].episodes;
+                        if !eps.iter().any(|e| e.episode == episode) {
+                            eps.push(EpisodeDetail {
+                                episode,
+                                title: f.episode_title.clone(),
+                                duration: f.probe.duration,
+                            });
+                        }
+                    }
+                }
+                for s in &mut seasons {
+                    s.episodes.sort_by_key(|e| e.episode);
+                }
+                seasons.sort_by_key(|s| s.season);
+                ItemDetail {
+                    item,
+                    duration: None,
+                    seasons: Some(seasons),
+                }
+            }
+        })
+    }
+}
+
+fn item_of(f: &MediaFile) -> Item {
+    Item {
+        media_type: f.media_type,
+        tmdb_id: f.tmdb_id,
+        title: f.title.clone(),
+        year: f.year,
+        poster_url: Some(format!(
+            "/api/library/poster/{}/{}",
+            f.media_type, f.tmdb_id
+        )),
+        overview: None,
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}

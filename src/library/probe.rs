@@ -1,0 +1,390 @@
+//! ffprobe: what a file contains (duration, container, codecs, audio and subtitle tracks),
+//! and the decisions that follow from it (direct play, remux or transcode).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+
+use super::LibraryError;
+use super::naming::{normalize_lang, track_label};
+
+/// What the scanner keeps about a file, stored as JSON in the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    pub format: String,
+    /// Seconds.
+    pub duration: f64,
+    /// Seconds; the timestamp of the first frame (non-zero in MPEG-TS files).
+    pub start_time: f64,
+    pub bit_rate: Option<u64>,
+    pub video: VideoTrack,
+    pub audio: Vec<AudioTrack>,
+    /// Text subtitle streams (image subtitles such as PGS cannot become WebVTT).
+    pub subtitles: Vec<SubtitleTrack>,
+    /// `moov` before `mdat` (an MP4 a browser can start playing before it has all of it).
+    pub faststart: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoTrack {
+    pub index: u32,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub pix_fmt: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub level: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioTrack {
+    pub index: u32,
+    pub codec: String,
+    pub channels: u32,
+    pub lang: String,
+    pub title: Option<String>,
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleTrack {
+    pub index: u32,
+    pub codec: String,
+    pub lang: String,
+    pub title: Option<String>,
+    pub forced: bool,
+    pub sdh: bool,
+}
+
+impl AudioTrack {
+    pub fn label(&self) -> String {
+        track_label(&self.lang, self.title.as_deref(), false, false)
+    }
+
+    /// AAC goes into MPEG-TS segments unchanged; everything else becomes AAC stereo (cheap
+    /// compared with video, and it avoids relying on MP3/Opus-in-TS support in players).
+    pub fn copyable(&self) -> bool {
+        self.codec == "aac"
+    }
+}
+
+impl VideoTrack {
+    /// 8-bit 4:2:0 H.264: what every browser decodes. 10-bit H.264 (Hi10P) is not.
+    pub fn browser_playable(&self) -> bool {
+        self.codec == "h264"
+            && matches!(
+                self.pix_fmt.as_deref(),
+                Some("yuv420p") | Some("yuvj420p") | None
+            )
+    }
+
+    /// `avc1.PPCCLL` for the master playlist's `CODECS`, so hls.js knows what it gets.
+    pub fn rfc6381(&self) -> String {
+        let profile = match self.profile.as_deref().unwrap_or("High") {
+            "Baseline" | "Constrained Baseline" => "42E0",
+            "Main" => "4D40",
+            _ => "6400",
+        };
+        let level = self.level.filter(|l| *l > 0 && *l < 100).unwrap_or(40);
+        format!("avc1.{profile}{level:02X}")
+    }
+}
+
+impl ProbeInfo {
+    /// Direct play: an MP4 with H.264 and AAC/MP3 audio, `moov` first.
+    pub fn direct_playable(&self, path: &Path) -> bool {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        matches!(ext.as_deref(), Some("mp4") | Some("m4v"))
+            && self.format.contains("mp4")
+            && self.faststart
+            && self.video.browser_playable()
+            && self
+                .audio
+                .iter()
+                .all(|a| a.codec == "aac" || a.codec == "mp3")
+    }
+
+    /// The HLS video stream is copied (remux) rather than re-encoded.
+    pub fn remux_video(&self) -> bool {
+        self.video.browser_playable()
+    }
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    streams: Vec<RawStream>,
+    format: Option<RawFormat>,
+}
+
+#[derive(Deserialize)]
+struct RawFormat {
+    format_name: Option<String>,
+    duration: Option<String>,
+    start_time: Option<String>,
+    bit_rate: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawStream {
+    index: u32,
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    profile: Option<String>,
+    pix_fmt: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    level: Option<i32>,
+    channels: Option<u32>,
+    duration: Option<String>,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    disposition: std::collections::BTreeMap<String, i64>,
+}
+
+const TEXT_SUBTITLE_CODECS: &[&str] =
+    &["subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"];
+
+/// Runs ffprobe on one file. `timeout` bounds a file that hangs the demuxer (a FIFO, a
+/// network mount gone away).
+pub async fn probe(
+    ffprobe: &str,
+    path: &Path,
+    timeout: Duration,
+) -> Result<ProbeInfo, LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args([
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+    ])
+    .arg(path)
+    .kill_on_drop(true)
+    .stdin(std::process::Stdio::null());
+    let output = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr
+            .lines()
+            .next()
+            .unwrap_or("no error message")
+            .replace(&path.display().to_string(), "file");
+        return Err(LibraryError::Probe(format!(
+            "ffprobe cannot read it: {}",
+            first.trim()
+        )));
+    }
+    let raw: Raw = serde_json::from_slice(&output.stdout)
+        .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
+    let mut info = from_raw(raw)?;
+    if info.format.contains("mp4") {
+        info.faststart = moov_before_mdat(path).await.unwrap_or(false);
+    }
+    Ok(info)
+}
+
+fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {
+    let format = raw
+        .format
+        .ok_or_else(|| LibraryError::Probe("ffprobe found no container format".into()))?;
+    let parse = |s: &Option<String>| s.as_deref().and_then(|s| s.parse::<f64>().ok());
+    let video = raw
+        .streams
+        .iter()
+        .find(|s| {
+            s.codec_type.as_deref() == Some("video")
+                && s.disposition.get("attached_pic").copied().unwrap_or(0) == 0
+        })
+        .ok_or_else(|| LibraryError::Probe("no video stream".into()))?;
+    let duration = parse(&format.duration)
+        .or_else(|| parse(&video.duration))
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .ok_or_else(|| LibraryError::Probe("unknown duration".into()))?;
+    let lang =
+        |s: &RawStream| normalize_lang(s.tags.get("language").map(String::as_str).unwrap_or("und"));
+    let flag = |s: &RawStream, k: &str| s.disposition.get(k).copied().unwrap_or(0) != 0;
+    let audio = raw
+        .streams
+        .iter()
+        .filter(|s| s.codec_type.as_deref() == Some("audio"))
+        .map(|s| AudioTrack {
+            index: s.index,
+            codec: s.codec_name.clone().unwrap_or_default(),
+            channels: s.channels.unwrap_or(2),
+            lang: lang(s),
+            title: s.tags.get("title").cloned(),
+            default: flag(s, "default"),
+        })
+        .collect();
+    let subtitles = raw
+        .streams
+        .iter()
+        .filter(|s| s.codec_type.as_deref() == Some("subtitle"))
+        .filter(|s| TEXT_SUBTITLE_CODECS.contains(&s.codec_name.as_deref().unwrap_or("")))
+        .map(|s| SubtitleTrack {
+            index: s.index,
+            codec: s.codec_name.clone().unwrap_or_default(),
+            lang: lang(s),
+            title: s.tags.get("title").cloned(),
+            forced: flag(s, "forced"),
+            sdh: flag(s, "hearing_impaired"),
+        })
+        .collect();
+    Ok(ProbeInfo {
+        format: format.format_name.unwrap_or_default(),
+        duration,
+        start_time: parse(&format.start_time).unwrap_or(0.0),
+        bit_rate: format.bit_rate.and_then(|b| b.parse().ok()),
+        video: VideoTrack {
+            index: video.index,
+            codec: video.codec_name.clone().unwrap_or_default(),
+            profile: video.profile.clone(),
+            pix_fmt: video.pix_fmt.clone(),
+            width: video.width.unwrap_or(0),
+            height: video.height.unwrap_or(0),
+            level: video.level,
+        },
+        audio,
+        subtitles,
+        faststart: false,
+    })
+}
+
+/// Walks the top-level MP4 boxes: `moov` before `mdat` means the browser can start playing
+/// from the first bytes (ffmpeg's `-movflags +faststart`).
+async fn moov_before_mdat(path: &Path) -> std::io::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(path).await?;
+    let len = f.metadata().await?.len();
+    let mut pos = 0u64;
+    for _ in 0..64 {
+        if pos + 8 > len {
+            return Ok(false);
+        }
+        f.seek(std::io::SeekFrom::Start(pos)).await?;
+        let mut header = [0u8; 16];
+        f.read_exact(&mut header[..8]).await?;
+        let size32 = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as u64;
+        let kind: [u8; 4] = header[4..8].try_into().expect("4 bytes");
+        let size = match size32 {
+            0 => len - pos,
+            1 => {
+                f.read_exact(&mut header[8..16]).await?;
+                u64::from_be_bytes(header[8..16].try_into().expect("8 bytes"))
+            }
+            n => n,
+        };
+        match &kind {
+            b"moov" => return Ok(true),
+            b"mdat" => return Ok(false),
+            _ => {}
+        }
+        if size < 8 {
+            return Ok(false);
+        }
+        pos += size;
+    }
+    Ok(false)
+}
+
+/// Keyframe timestamps (seconds, absolute) of the video stream, read from the packet index
+/// without decoding. Remuxed HLS segments must start on keyframes, so the playlist is built
+/// from these to be truthful. This reads the whole file once, like Jellyfin's keyframe
+/// extraction; it runs during the scan, never during playback.
+pub async fn keyframes(
+    ffprobe: &str,
+    path: &Path,
+    stream: u32,
+    timeout: Duration,
+) -> Result<Vec<f64>, LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args(["-v", "error", "-select_streams"])
+        .arg(stream.to_string())
+        .args(["-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
+        .arg(path)
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
+    let output = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| LibraryError::Probe("reading keyframes took too long".into()))?
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+    if !output.status.success() {
+        return Err(LibraryError::Probe(
+            "ffprobe cannot list the keyframes".into(),
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut frames: Vec<f64> = text
+        .lines()
+        .filter_map(|l| {
+            let (pts, flags) = l.split_once(',')?;
+            flags.starts_with('K').then(|| pts.parse::<f64>().ok())?
+        })
+        .collect();
+    frames.sort_by(f64::total_cmp);
+    frames.dedup();
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffprobe_json_becomes_probe_info() {
+        let json = r#"{"streams":[
+            {"index":0,"codec_type":"video","codec_name":"hevc","profile":"Main","pix_fmt":"yuv420p","width":320,"height":180,"level":60},
+            {"index":1,"codec_type":"audio","codec_name":"ac3","channels":6,"tags":{"language":"fre","title":"VF"},"disposition":{"default":1}},
+            {"index":2,"codec_type":"subtitle","codec_name":"subrip","tags":{"language":"eng"},"disposition":{"forced":1}},
+            {"index":3,"codec_type":"subtitle","codec_name":"hdmv_pgs_subtitle"}],
+            "format":{"format_name":"matroska,webm","duration":"20.000000","start_time":"0.000000"}}"#;
+        let info = from_raw(serde_json::from_str(json).unwrap()).unwrap();
+        assert_eq!(info.video.codec, "hevc");
+        assert!(!info.remux_video());
+        assert_eq!(info.audio[0].lang, "fr");
+        assert_eq!(info.audio[0].label(), "Français – VF");
+        assert!(!info.audio[0].copyable());
+        assert_eq!(info.subtitles.len(), 1, "image subtitles are left out");
+        assert!(info.subtitles[0].forced);
+        assert_eq!(info.duration, 20.0);
+    }
+
+    #[test]
+    fn a_file_without_video_is_a_problem() {
+        let json = r#"{"streams":[{"index":0,"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"3"}}"#;
+        let err = from_raw(serde_json::from_str(json).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("no video stream"));
+    }
+
+    #[test]
+    fn codecs_strings() {
+        let v = VideoTrack {
+            index: 0,
+            codec: "h264".into(),
+            profile: Some("High".into()),
+            pix_fmt: Some("yuv420p".into()),
+            width: 1,
+            height: 1,
+            level: Some(31),
+        };
+        assert_eq!(v.rfc6381(), "avc1.64001F");
+        assert!(v.browser_playable());
+        let ten_bit = VideoTrack {
+            pix_fmt: Some("yuv420p10le".into()),
+            ..v
+        };
+        assert!(!ten_bit.browser_playable());
+    }
+}

@@ -1,0 +1,170 @@
+//! The local-library provider: answers a resolve from the store (never probing or packaging
+//! during a resolve). A browser-playable MP4 is offered for direct play first, with HLS as the
+//! fallback; everything else as HLS packaged on demand. All URLs are paths on this server.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use crate::library::Library;
+use crate::library::assets::subtitle_tracks;
+use crate::models::{
+    ExtractedStream, ExtractedSubtitle, MediaType, ProviderStreams, StreamKind, StreamSource,
+};
+use crate::store::media::MediaFile;
+
+const ID: &str = "library";
+
+static MANIFEST: ProviderManifest = ProviderManifest {
+    id: ID,
+    media_types: &[MediaType::Movie, MediaType::Tv],
+};
+
+pub struct LibraryProvider {
+    library: Arc<Library>,
+}
+
+impl LibraryProvider {
+    pub fn new(library: Arc<Library>) -> Self {
+        LibraryProvider { library }
+    }
+
+    fn streams(files: &[MediaFile]) -> ProviderStreams {
+        let mut out = ProviderStreams {
+            title: files
+                .first()
+                .map(|f| match (&f.episode_title, f.media_type) {
+                    (Some(t), MediaType::Tv) => format!("{} – {t}", f.title),
+                    _ => f.title.clone(),
+                }),
+            ..ProviderStreams::default()
+        };
+        for f in files {
+            let remux = f.probe.remux_video();
+            let height = if remux {
+                f.probe.video.height
+            } else {
+                f.probe.video.height.min(1080)
+            };
+            // The same quality label on both sources keeps the MP4 ahead of its HLS fallback
+            // in the ranking (a labelled HLS source is not treated as adaptive).
+            let quality = (height > 0).then(|| format!("{height}p"));
+            let name = f.path.file_name().map(|n| n.to_string_lossy().to_string());
+            if f.probe.direct_playable(&f.path) {
+                out.streams.push(local(
+                    format!("/api/media/{}/file", f.id),
+                    StreamKind::Mp4,
+                    quality.clone(),
+                    name.clone(),
+                ));
+            }
+            out.streams.push(local(
+                format!("/api/media/{}/hls/master.m3u8", f.id),
+                StreamKind::Hls,
+                quality,
+                name.map(|n| {
+                    if remux {
+                        n
+                    } else {
+                        format!("{n} (transcoded)")
+                    }
+                }),
+            ));
+        }
+        // Subtitles are timed to one file: the first (best) one.
+        if let Some(f) = files.first() {
+            out.subtitles = subtitle_tracks(f)
+                .into_iter()
+                .map(|t| ExtractedSubtitle {
+                    source: StreamSource::Local {
+                        path: format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
+                    },
+                    lang: t.lang,
+                    label: Some(t.label),
+                    provider: ID.to_string(),
+                })
+                .collect();
+        }
+        out
+    }
+}
+
+fn local(
+    path: String,
+    kind: StreamKind,
+    quality: Option<String>,
+    label: Option<String>,
+) -> ExtractedStream {
+    ExtractedStream {
+        source: StreamSource::Local { path },
+        kind,
+        quality,
+        provider: ID.to_string(),
+        label,
+        expires_at: None,
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::upstream("library_error", format!("the library database failed: {e}"))
+}
+
+#[async_trait]
+impl Provider for LibraryProvider {
+    fn manifest(&self) -> &ProviderManifest {
+        &MANIFEST
+    }
+
+    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
+        let files = self
+            .library
+            .store()
+            .files_of(MediaType::Movie, tmdb_id)
+            .await
+            .map_err(store_error)?;
+        if files.is_empty() {
+            return Err(ProviderError::not_found(
+                "not_in_library",
+                format!("movie {tmdb_id} is not in the library"),
+            ));
+        }
+        Ok(Self::streams(&files))
+    }
+
+    async fn resolve_episode(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        episode: u32,
+    ) -> Result<ProviderStreams, ProviderError> {
+        let files = self
+            .library
+            .store()
+            .episode_files(tmdb_id, season, episode)
+            .await
+            .map_err(store_error)?;
+        if files.is_empty() {
+            return Err(ProviderError::not_found(
+                "not_in_library",
+                format!("tv {tmdb_id} S{season:02}E{episode:02} is not in the library"),
+            ));
+        }
+        Ok(Self::streams(&files))
+    }
+
+    async fn health(&self) -> ProviderHealth {
+        let missing: Vec<String> = self
+            .library
+            .roots()
+            .iter()
+            .filter(|r| !r.is_dir())
+            .map(|r| r.display().to_string())
+            .collect();
+        ProviderHealth {
+            ok: missing.is_empty(),
+            message: (!missing.is_empty())
+                .then(|| format!("library folder missing: {}", missing.join(", "))),
+        }
+    }
+}

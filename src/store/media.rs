@@ -1,0 +1,379 @@
+//! The library's tables: scanned media files, their keyframes, and scan problems.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Store, StoreError};
+use crate::library::naming::Sidecar;
+use crate::library::probe::ProbeInfo;
+use crate::models::MediaType;
+
+/// One scanned, identified video file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaFile {
+    pub id: i64,
+    pub path: PathBuf,
+    pub root: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub media_type: MediaType,
+    pub tmdb_id: u32,
+    pub title: String,
+    pub year: Option<u16>,
+    pub season: Option<u32>,
+    pub episode: Option<u32>,
+    pub episode_end: Option<u32>,
+    pub episode_title: Option<String>,
+    pub probe: ProbeInfo,
+    pub sidecars: Vec<Sidecar>,
+}
+
+impl MediaFile {
+    /// Changes whenever the file's content may have changed: names the packaging cache.
+    pub fn fingerprint(&self) -> String {
+        let h = blake3::hash(
+            format!("{}|{}|{}", self.path.display(), self.size, self.mtime_ns).as_bytes(),
+        );
+        h.to_hex()[..12].to_string()
+    }
+}
+
+/// A file the scanner could not identify or read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What the scanner compares to decide whether a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+const COLUMNS: &str = "id, path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, episode, \
+                       episode_end, episode_title, probe, sidecars";
+
+fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
+    let media_type: String = r.get(5)?;
+    let probe: String = r.get(13)?;
+    let sidecars: String = r.get(14)?;
+    Ok((
+        MediaFile {
+            id: r.get(0)?,
+            path: PathBuf::from(r.get::<_, String>(1)?),
+            root: PathBuf::from(r.get::<_, String>(2)?),
+            size: r.get::<_, i64>(3)? as u64,
+            mtime_ns: r.get(4)?,
+            media_type: if media_type == "tv" {
+                MediaType::Tv
+            } else {
+                MediaType::Movie
+            },
+            tmdb_id: r.get(6)?,
+            title: r.get(7)?,
+            year: r.get(8)?,
+            season: r.get(9)?,
+            episode: r.get(10)?,
+            episode_end: r.get(11)?,
+            episode_title: r.get(12)?,
+            probe: placeholder_probe(),
+            sidecars: Vec::new(),
+        },
+        probe,
+        sidecars,
+    ))
+}
+
+fn placeholder_probe() -> ProbeInfo {
+    serde_json::from_str(
+        r#"{"format":"","duration":0,"start_time":0,"bit_rate":null,"video":{"index":0,"codec":"","profile":null,"pix_fmt":null,"width":0,"height":0,"level":null},"audio":[],"subtitles":[],"faststart":false}"#,
+    )
+    .expect("valid placeholder")
+}
+
+fn finish(
+    (mut file, probe, sidecars): (MediaFile, String, String),
+) -> Result<MediaFile, StoreError> {
+    file.probe = serde_json::from_str(&probe)
+        .map_err(|e| StoreError::Corrupt(format!("probe of {}: {e}", file.path.display())))?;
+    file.sidecars = serde_json::from_str(&sidecars)
+        .map_err(|e| StoreError::Corrupt(format!("sidecars of {}: {e}", file.path.display())))?;
+    Ok(file)
+}
+
+fn query_files(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<MediaFile>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM media_files {filter}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, row_to_file)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A new or changed file, as the scanner hands it to the store.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub file: MediaFile,
+    pub keyframes: Option<Vec<f64>>,
+}
+
+impl Store {
+    /// What the last scan saw: stored files (with their sidecars as JSON) and problems, by path.
+    pub async fn seen(&self) -> Result<SeenIndex, StoreError> {
+        self.call(|conn| {
+            let mut index = SeenIndex::default();
+            let mut stmt =
+                conn.prepare("SELECT path, size, mtime_ns, sidecars, root FROM media_files")?;
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })? {
+                let (p, size, mtime_ns, sidecars, root) = row?;
+                index.files.insert(
+                    p,
+                    (
+                        Seen {
+                            size: size as u64,
+                            mtime_ns,
+                        },
+                        sidecars,
+                        root,
+                    ),
+                );
+            }
+            let mut stmt = conn.prepare("SELECT path, size, mtime_ns, root FROM scan_problems")?;
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })? {
+                let (p, size, mtime_ns, root) = row?;
+                let seen = match (size, mtime_ns) {
+                    (Some(size), Some(mtime_ns)) => Some(Seen {
+                        size: size as u64,
+                        mtime_ns,
+                    }),
+                    _ => None,
+                };
+                index.problems.insert(p, (seen, root));
+            }
+            Ok(index)
+        })
+        .await
+    }
+
+    /// Applies one scan's changes in a single transaction.
+    pub async fn apply_scan(&self, changes: ScanChanges) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let at = now();
+            for path in &changes.removed {
+                tx.execute("DELETE FROM media_files WHERE path = ?1", [path])?;
+            }
+            for path in &changes.cleared_problems {
+                tx.execute("DELETE FROM scan_problems WHERE path = ?1", [path])?;
+            }
+            for new in &changes.upserts {
+                let f = &new.file;
+                let probe = serde_json::to_string(&f.probe).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let sidecars =
+                    serde_json::to_string(&f.sidecars).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let id: i64 = tx.query_row(
+                    "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, \
+                     episode, episode_end, episode_title, duration, probe, sidecars, scanned_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+                     ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
+                     mtime_ns = excluded.mtime_ns, media_type = excluded.media_type, tmdb_id = excluded.tmdb_id, \
+                     title = excluded.title, year = excluded.year, season = excluded.season, \
+                     episode = excluded.episode, episode_end = excluded.episode_end, \
+                     episode_title = excluded.episode_title, duration = excluded.duration, \
+                     probe = excluded.probe, sidecars = excluded.sidecars, scanned_at = excluded.scanned_at \
+                     RETURNING id",
+                    params![
+                        f.path.to_string_lossy(),
+                        f.root.to_string_lossy(),
+                        f.size as i64,
+                        f.mtime_ns,
+                        f.media_type.as_str(),
+                        f.tmdb_id,
+                        f.title,
+                        f.year,
+                        f.season,
+                        f.episode,
+                        f.episode_end,
+                        f.episode_title,
+                        f.probe.duration,
+                        probe,
+                        sidecars,
+                        at
+                    ],
+                    |r| r.get(0),
+                )?;
+                tx.execute("DELETE FROM media_keyframes WHERE file_id = ?1", [id])?;
+                if let Some(times) = &new.keyframes {
+                    let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
+                    tx.execute(
+                        "INSERT INTO media_keyframes (file_id, times) VALUES (?1, ?2)",
+                        params![id, blob],
+                    )?;
+                }
+                tx.execute("DELETE FROM scan_problems WHERE path = ?1", [f.path.to_string_lossy()])?;
+            }
+            for (path, sidecars) in &changes.sidecars {
+                let json = serde_json::to_string(sidecars).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute("UPDATE media_files SET sidecars = ?2 WHERE path = ?1", params![path, json])?;
+            }
+            for p in &changes.problems {
+                tx.execute("DELETE FROM media_files WHERE path = ?1", [&p.path])?;
+                tx.execute(
+                    "INSERT INTO scan_problems (path, root, size, mtime_ns, reason, seen_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
+                     mtime_ns = excluded.mtime_ns, reason = excluded.reason, seen_at = excluded.seen_at",
+                    params![
+                        p.path,
+                        p.root,
+                        p.seen.map(|s| s.size as i64),
+                        p.seen.map(|s| s.mtime_ns),
+                        p.reason,
+                        at
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn file(&self, id: i64) -> Result<Option<MediaFile>, StoreError> {
+        self.call(move |conn| {
+            Ok(query_files(conn, "WHERE id = ?1", &[&id])?
+                .into_iter()
+                .next())
+        })
+        .await
+    }
+
+    /// Every file of a title, episodes in order.
+    pub async fn files_of(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+    ) -> Result<Vec<MediaFile>, StoreError> {
+        self.call(move |conn| {
+            query_files(
+                conn,
+                "WHERE media_type = ?1 AND tmdb_id = ?2 ORDER BY season, episode, path",
+                &[&media_type.as_str(), &tmdb_id],
+            )
+        })
+        .await
+    }
+
+    /// The files that hold one episode (a multi-episode file covers a range).
+    pub async fn episode_files(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        episode: u32,
+    ) -> Result<Vec<MediaFile>, StoreError> {
+        self.call(move |conn| {
+            query_files(
+                conn,
+                "WHERE media_type = 'tv' AND tmdb_id = ?1 AND season = ?2 AND episode <= ?3 \
+                 AND COALESCE(episode_end, episode) >= ?3 ORDER BY path",
+                &[&tmdb_id, &season, &episode],
+            )
+        })
+        .await
+    }
+
+    pub async fn all_files(&self) -> Result<Vec<MediaFile>, StoreError> {
+        self.call(|conn| query_files(conn, "ORDER BY title, season, episode, path", &[]))
+            .await
+    }
+
+    pub async fn keyframes(&self, id: i64) -> Result<Option<Vec<f64>>, StoreError> {
+        self.call(move |conn| {
+            let blob: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT times FROM media_keyframes WHERE file_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(blob.map(|b| {
+                b.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect()
+            }))
+        })
+        .await
+    }
+
+    pub async fn problems(&self) -> Result<Vec<Problem>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare("SELECT path, reason FROM scan_problems ORDER BY path")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Problem {
+                    path: r.get(0)?,
+                    reason: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+/// The stored state a scan compares against.
+#[derive(Debug, Default)]
+pub struct SeenIndex {
+    /// path → (size/mtime, sidecars JSON, root)
+    pub files: HashMap<String, (Seen, String, String)>,
+    /// path → (size/mtime when the file could be stat'ed, root)
+    pub problems: HashMap<String, (Option<Seen>, String)>,
+}
+
+/// A problem as the scanner records it.
+#[derive(Debug, Clone)]
+pub struct NewProblem {
+    pub path: String,
+    pub root: String,
+    /// Known when the file itself could be stat'ed, so an unchanged broken file is not retried.
+    pub seen: Option<Seen>,
+    pub reason: String,
+}
+
+/// Everything one scan changes.
+#[derive(Debug, Default)]
+pub struct ScanChanges {
+    pub upserts: Vec<NewFile>,
+    pub removed: Vec<String>,
+    pub problems: Vec<NewProblem>,
+    pub cleared_problems: Vec<String>,
+    /// Unchanged videos whose sidecar subtitles changed.
+    pub sidecars: Vec<(String, Vec<Sidecar>)>,
+}

@@ -1,0 +1,177 @@
+//! Persistence: one SQLite database in the data dir (`sokoul.db`), WAL mode, numbered
+//! migrations. Blocking rusqlite calls run on tokio's blocking pool behind one connection, which
+//! is plenty for a single-user media server and keeps writes serialised.
+//!
+//! Tables belong to the feature that owns them (`media.rs` for the library); a later feature
+//! (watch progress) adds its own migration and file here.
+
+pub mod media;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("the database task failed")]
+    Task,
+}
+
+/// Numbered schema steps, applied in order once each. Never edit a released step: add one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+    CREATE TABLE media_files (
+        id            INTEGER PRIMARY KEY,
+        path          TEXT NOT NULL UNIQUE,
+        root          TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        mtime_ns      INTEGER NOT NULL,
+        media_type    TEXT NOT NULL CHECK (media_type IN ('movie', 'tv')),
+        tmdb_id       INTEGER NOT NULL,
+        title         TEXT NOT NULL,
+        year          INTEGER,
+        season        INTEGER,
+        episode       INTEGER,
+        episode_end   INTEGER,
+        episode_title TEXT,
+        duration      REAL NOT NULL,
+        probe         TEXT NOT NULL,
+        sidecars      TEXT NOT NULL,
+        scanned_at    INTEGER NOT NULL
+    );
+    CREATE INDEX media_files_by_title ON media_files (media_type, tmdb_id, season, episode);
+    -- Keyframe times of remuxable files, kept apart so listing the library stays light.
+    CREATE TABLE media_keyframes (
+        file_id INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        times   BLOB NOT NULL
+    );
+    -- Files the scanner could not identify or read; size and mtime let a rescan skip them.
+    CREATE TABLE scan_problems (
+        path     TEXT PRIMARY KEY,
+        root     TEXT NOT NULL,
+        size     INTEGER,
+        mtime_ns INTEGER,
+        reason   TEXT NOT NULL,
+        seen_at  INTEGER NOT NULL
+    );
+    "#,
+)];
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // WAL: readers never block the scanner's writes; NORMAL sync is safe with WAL and
+        // much faster for a scan writing thousands of rows.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves the connection usable: SQLite rolls back
+            // the open transaction when it is dropped.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| StoreError::Task)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        );",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            [version],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "database migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        let conn = store.conn.lock().unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, MIGRATIONS.len() as i64);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
