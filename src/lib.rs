@@ -13,4 +13,5 @@ pub mod resolve;
 pub mod secret;
 pub mod startup;
 pub mod telemetry;
+pub mod tmdb;
 pub mod upstream;

@@ -29,6 +29,7 @@ use crate::providers::Provider;
 use crate::providers::consumet::Consumet;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
+use crate::tmdb::Tmdb;
 use crate::{api, secret, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -42,6 +43,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
+    /// TMDB metadata; `None` without `SOKOUL_TMDB_KEY`.
+    pub tmdb: Option<Arc<Tmdb>>,
 }
 
 /// Things tests replace.
@@ -70,7 +73,11 @@ impl AppState {
             ),
             None => Arc::new(MemoryCache::new(settings.cache.memory_capacity)),
         };
-        let providers = build_providers(&settings, &http)?;
+        let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
+            .map_err(anyhow::Error::msg)
+            .context("configuring TMDB")?
+            .map(Arc::new);
+        let providers = build_providers(&settings, &http, tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
             cache = cache.backend(),
@@ -93,6 +100,7 @@ impl AppState {
             clock,
             http,
             rendered: Arc::default(),
+            tmdb,
         })
     }
 }
@@ -100,6 +108,7 @@ impl AppState {
 fn build_providers(
     settings: &Settings,
     http: &reqwest::Client,
+    #[allow(unused_variables)] tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
     if let Some(url) = &settings.consumet.url {

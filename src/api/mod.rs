@@ -1,6 +1,7 @@
 //! The HTTP edge: thin handlers that validate input, call the pipeline and render JSON.
 
 pub mod health;
+pub mod metadata;
 pub mod present;
 pub mod streaming;
 
@@ -21,5 +22,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/streaming/{provider}/{media_type}/{tmdb_id}",
             get(streaming::resolve_one),
+        )
+        .route("/api/metadata/{media_type}/{tmdb_id}", get(metadata::title))
+        .route(
+            "/api/metadata/tv/{tmdb_id}/season/{season}",
+            get(metadata::season),
         )
 }

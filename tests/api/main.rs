@@ -5,4 +5,6 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod fake_tmdb;
 mod resolve;
+mod tmdb;
