@@ -27,6 +27,7 @@ use crate::error::{ApiError, panic_response};
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::providers::Provider;
 use crate::providers::consumet::Consumet;
+use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
 use crate::tmdb::Tmdb;
@@ -108,7 +109,7 @@ impl AppState {
 fn build_providers(
     settings: &Settings,
     http: &reqwest::Client,
-    #[allow(unused_variables)] tmdb: Option<&Arc<Tmdb>>,
+    tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
     if let Some(url) = &settings.consumet.url {
@@ -120,6 +121,17 @@ fn build_providers(
                 settings.provider_timeout(),
             )
             .context("configuring the Consumet provider")?,
+        ));
+    }
+    if !settings.stremio.addons.is_empty() {
+        providers.push(Arc::new(
+            Stremio::new(
+                http.clone(),
+                &settings.stremio.addons,
+                tmdb.cloned(),
+                settings.provider_timeout(),
+            )
+            .context("configuring the Stremio provider")?,
         ));
     }
     Ok(providers)

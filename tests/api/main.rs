@@ -7,4 +7,6 @@ mod redis_server;
 mod consumet;
 mod fake_tmdb;
 mod resolve;
+mod stremio;
+mod stremio_addon;
 mod tmdb;
