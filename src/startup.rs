@@ -27,6 +27,7 @@ use crate::error::{ApiError, panic_response};
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::providers::Provider;
 use crate::providers::consumet::Consumet;
+use crate::providers::jellyfin::Jellyfin;
 use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
@@ -132,6 +133,19 @@ fn build_providers(
                 settings.provider_timeout(),
             )
             .context("configuring the Stremio provider")?,
+        ));
+    }
+    if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
+        providers.push(Arc::new(
+            Jellyfin::new(
+                http.clone(),
+                url,
+                api_key.clone(),
+                settings.jellyfin.user_id.clone(),
+                tmdb.cloned(),
+                settings.provider_timeout(),
+            )
+            .context("configuring the Jellyfin provider")?,
         ));
     }
     Ok(providers)

@@ -5,7 +5,9 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod fake_jellyfin;
 mod fake_tmdb;
+mod jellyfin;
 mod resolve;
 mod stremio;
 mod stremio_addon;
