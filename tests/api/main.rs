@@ -8,6 +8,7 @@ mod consumet;
 mod fake_jellyfin;
 mod fake_tmdb;
 mod jellyfin;
+mod providers_all;
 mod resolve;
 mod stremio;
 mod stremio_addon;
