@@ -126,7 +126,7 @@ impl Jellyfin {
             .header("Authorization", &self.api_auth)
             .send()
             .await
-            .map_err(|e| send_error(&e))?;
+            .map_err(send_error)?;
         let status = response.status();
         let body = read_body_limited(response, MAX_BODY)
             .await
@@ -630,11 +630,13 @@ fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> 
     container_ok && is_file && video_ok && audio_ok && allowed
 }
 
-fn send_error(e: &reqwest::Error) -> ProviderError {
+/// Without the URL, which may carry `ApiKey=`.
+fn send_error(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         return ProviderError::Timeout("Jellyfin did not answer in time".into());
     }
-    let mut cur: &dyn std::error::Error = e;
+    let e = e.without_url();
+    let mut cur: &dyn std::error::Error = &e;
     while let Some(next) = cur.source() {
         cur = next;
     }

@@ -256,7 +256,7 @@ impl Stremio {
                 .header("Accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| send_error(&url, &e))?;
+                .map_err(|e| send_error(&url, e))?;
             let status = response.status();
             if status.is_redirection() {
                 let next = response
@@ -550,16 +550,17 @@ fn host(url: &Url) -> String {
     }
 }
 
-fn send_error(url: &Url, e: &reqwest::Error) -> ProviderError {
+/// Without the URL: a configured addon's path may hold its user's keys.
+fn send_error(url: &Url, e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
-        ProviderError::Timeout(format!("{} did not answer in time", host(url)))
-    } else {
-        let mut cur: &dyn std::error::Error = e;
-        while let Some(next) = cur.source() {
-            cur = next;
-        }
-        ProviderError::Unreachable(format!("cannot reach {}: {cur}", host(url)))
+        return ProviderError::Timeout(format!("{} did not answer in time", host(url)));
     }
+    let e = e.without_url();
+    let mut cur: &dyn std::error::Error = &e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    ProviderError::Unreachable(format!("cannot reach {}: {cur}", host(url)))
 }
 
 /// What one stream item is to a browser.
