@@ -11,6 +11,12 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --all-targets
+# `cargo test` regenerates the dashboard's TypeScript types from the Rust DTOs (ts-rs).
+if [ -n "$(git status --porcelain -- dashboard/src/lib/api/generated 2>/dev/null)" ]; then
+  git status --short -- dashboard/src/lib/api/generated
+  echo "the generated TypeScript types are out of date: commit dashboard/src/lib/api/generated" >&2
+  exit 1
+fi
 
 if [ -f dashboard/package.json ]; then
   echo "== dashboard"

@@ -348,6 +348,7 @@ pub struct ProviderOutcome {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[ts(as = "Option<u32>", optional)]
     pub skipped: u32,
+    #[ts(type = "number")]
     pub elapsed_ms: u64,
 }
 

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
     let dashboard = &state.settings.dashboard_dir;
     let index = dashboard.join("index.html");
     let spa = Spa {
+        assets: ServeDir::new(dashboard),
         files: ServeDir::new(dashboard)
             .append_index_html_on_directories(true)
             .fallback(ServeFile::new(&index)),
@@ -174,6 +175,9 @@ pub fn router(state: AppState) -> Router {
 
 #[derive(Clone)]
 struct Spa {
+    /// Build assets: a missing one is a real 404, never the page.
+    assets: ServeDir,
+    /// Pages: any path without a file gets index.html.
     files: ServeDir<ServeFile>,
     index: std::path::PathBuf,
 }
@@ -181,7 +185,7 @@ struct Spa {
 /// API and asset paths get real 404s; every other path is a page of the SPA.
 async fn fallback(State(spa): State<Spa>, request: Request) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/api/") || path == "/api" || path.starts_with("/_app/") {
+    if path.starts_with("/api/") || path == "/api" {
         return ApiError::route_not_found().into_response();
     }
     if !spa.index.is_file() {
@@ -191,8 +195,36 @@ async fn fallback(State(spa): State<Spa>, request: Request) -> Response {
         )
         .into_response();
     }
-    match tower::ServiceExt::oneshot(spa.files, request).await {
-        Ok(response) => response.map(Body::new),
+    // Vite fingerprints everything under _app/immutable; index.html must be revalidated so a
+    // new build is picked up at once.
+    let cache_control = if path.starts_with("/_app/immutable/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let served = if path.starts_with("/_app/") {
+        match tower::ServiceExt::oneshot(spa.assets, request).await {
+            Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                return ApiError::not_found("not_found", "no such asset").into_response();
+            }
+            other => other.map(|r| r.map(Body::new)),
+        }
+    } else {
+        tower::ServiceExt::oneshot(spa.files, request)
+            .await
+            .map(|r| r.map(Body::new))
+    };
+    match served {
+        Ok(response) => {
+            let mut response = response;
+            if response.status().is_success() {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static(cache_control),
+                );
+            }
+            response
+        }
         Err(never) => match never {},
     }
 }

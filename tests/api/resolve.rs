@@ -402,3 +402,37 @@ async fn proxy_urls_of_a_cached_answer_are_valid_and_carry_the_headers() {
         "at most a minute shorter than url_ttl"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_a_page_fallback_but_api_and_assets_404() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("_app/immutable")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Sokoul</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("_app/immutable/app.js"), "console.log(1)").unwrap();
+    let dashboard = dir.path().to_path_buf();
+    let app = spawn_app(move |s| s.dashboard_dir = dashboard).await;
+
+    for page in ["/", "/watch/movie/603?x=1", "/title/tv/1396"] {
+        let r = app.get(page).await;
+        assert_eq!(r.status(), 200, "{page}");
+        assert_eq!(r.headers()["cache-control"], "no-cache");
+        assert!(r.text().await.unwrap().contains("<title>Sokoul"), "{page}");
+    }
+    let asset = app.get("/_app/immutable/app.js").await;
+    assert_eq!(asset.status(), 200);
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_error(
+        &app.get_json("/_app/immutable/missing.js", 404).await,
+        "not_found",
+    );
+    assert_error(&app.get_json("/api/streaming", 404).await, "not_found");
+}

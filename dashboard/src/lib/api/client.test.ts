@@ -1,0 +1,267 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+	ApiError,
+	fetchSubtitleText,
+	getLibraryItems,
+	getProgress,
+	getProxyUrl,
+	resolveConsumetStreams,
+	resolveStreams,
+	saveProgress,
+	TOKEN_STORAGE_KEY
+} from '$lib/api/client';
+import type { ResolveResponse } from '$lib/api/types';
+
+function json(body: unknown, status = 200): Response {
+	return new Response(JSON.stringify(body), {
+		status,
+		headers: { 'Content-Type': 'application/json' }
+	});
+}
+
+const resolved: ResolveResponse = {
+	media: { media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2, title: 'Breaking Bad' },
+	sources: [
+		{
+			url: 'https://cdn.example/master.m3u8',
+			proxy_url: '/api/streaming/proxy?t=abc',
+			type: 'hls',
+			quality: '1080p',
+			provider: 'consumet',
+			headers: { Referer: 'https://embed.example/' }
+		}
+	],
+	subtitles: [],
+	markers: { intro: { start: 30, end: 95.5 } },
+	outcomes: [{ provider: 'consumet', status: 'ok', sources: 1, elapsed_ms: 412 }],
+	cached: false
+};
+
+/** The first call's URL and init, typed. */
+function firstCall(mock: ReturnType<typeof vi.fn>): [string, RequestInit] {
+	expect(mock).toHaveBeenCalledTimes(1);
+	return mock.mock.calls[0] as [string, RequestInit];
+}
+
+beforeEach(() => localStorage.clear());
+afterEach(() => vi.unstubAllGlobals());
+
+describe('resolveStreams', () => {
+	it('calls the resolve route with season and episode for an episode and returns the body', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json(resolved));
+
+		const result = await resolveStreams(
+			{ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 },
+			{ fetch: fetchMock }
+		);
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/streaming/resolve/tv/1396?season=1&episode=2');
+		expect(init.method).toBe('GET');
+		expect(result.sources[0].proxy_url).toBe('/api/streaming/proxy?t=abc');
+		expect(result.markers?.intro).toEqual({ start: 30, end: 95.5 });
+	});
+
+	it('sends no season or episode for a movie', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ ...resolved, sources: [] }));
+
+		await resolveStreams({ media_type: 'movie', tmdb_id: 603 }, { fetch: fetchMock });
+
+		expect(firstCall(fetchMock)[0]).toBe('/api/streaming/resolve/movie/603');
+	});
+
+	it('uses the global fetch when none is given', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json(resolved));
+		vi.stubGlobal('fetch', fetchMock);
+
+		await resolveStreams({ media_type: 'movie', tmdb_id: 603 });
+
+		expect(firstCall(fetchMock)[0]).toBe('/api/streaming/resolve/movie/603');
+	});
+
+	it('passes the abort signal through', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json(resolved));
+		const controller = new AbortController();
+
+		await resolveStreams({ media_type: 'movie', tmdb_id: 603 }, { fetch: fetchMock, signal: controller.signal });
+
+		expect(firstCall(fetchMock)[1].signal).toBe(controller.signal);
+	});
+});
+
+describe('resolveConsumetStreams', () => {
+	it('calls the consumet provider route', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json(resolved));
+
+		await resolveConsumetStreams(
+			{ media_type: 'tv', tmdb_id: 1396, season: 0, episode: 3 },
+			{ fetch: fetchMock }
+		);
+
+		expect(firstCall(fetchMock)[0]).toBe('/api/streaming/consumet/tv/1396?season=0&episode=3');
+	});
+});
+
+describe('ApiError', () => {
+	it('is parsed from the {error:{code,message}} body with the HTTP status', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(
+				json({ error: { code: 'invalid_media_type', message: 'media_type must be movie or tv' } }, 400)
+			);
+
+		const error = await resolveStreams({ media_type: 'movie', tmdb_id: 1 }, { fetch: fetchMock }).catch(
+			(e: unknown) => e
+		);
+
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({
+			status: 400,
+			code: 'invalid_media_type',
+			message: 'media_type must be movie or tv'
+		});
+	});
+
+	it('falls back to http_<status> when the body is not the error shape', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(new Response('<html>Bad gateway</html>', { status: 502 }));
+
+		const error = await getLibraryItems({ fetch: fetchMock }).catch((e: unknown) => e);
+
+		expect(error).toMatchObject({ status: 502, code: 'http_502' });
+	});
+
+	it('reports a transport failure as network_error with status 0', async () => {
+		const fetchMock = vi.fn().mockRejectedValue(new TypeError('Failed to fetch'));
+
+		const error = await getLibraryItems({ fetch: fetchMock }).catch((e: unknown) => e);
+
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({ status: 0, code: 'network_error', message: 'Failed to fetch' });
+	});
+
+	it('lets an abort through untouched', async () => {
+		const abort = new DOMException('The operation was aborted.', 'AbortError');
+		const fetchMock = vi.fn().mockRejectedValue(abort);
+
+		await expect(getLibraryItems({ fetch: fetchMock })).rejects.toBe(abort);
+	});
+});
+
+describe('authorization', () => {
+	it('adds a bearer token from localStorage when present', async () => {
+		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+		const fetchMock = vi.fn().mockResolvedValue(json({ items: [] }));
+
+		await getLibraryItems({ fetch: fetchMock });
+
+		const headers = firstCall(fetchMock)[1].headers as Record<string, string>;
+		expect(headers.Authorization).toBe('Bearer s3cret');
+	});
+
+	it('sends no Authorization header without a token', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ items: [] }));
+
+		await getLibraryItems({ fetch: fetchMock });
+
+		const headers = firstCall(fetchMock)[1].headers as Record<string, string>;
+		expect(headers).not.toHaveProperty('Authorization');
+	});
+
+	it('never sends the token to a third-party subtitle host', async () => {
+		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+		const fetchMock = vi.fn().mockResolvedValue(new Response('WEBVTT\n'));
+
+		await fetchSubtitleText(
+			{ url: 'https://subs.example/en.vtt', lang: 'en', label: 'English', provider: 'stremio' },
+			{ fetch: fetchMock }
+		);
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('https://subs.example/en.vtt');
+		expect(init.headers).not.toHaveProperty('Authorization');
+	});
+});
+
+describe('getProxyUrl', () => {
+	const source = {
+		url: 'https://cdn.example/master.m3u8',
+		type: 'hls' as const,
+		quality: 'auto',
+		provider: 'consumet',
+		headers: {}
+	};
+
+	it('prefers the proxy URL', () => {
+		expect(getProxyUrl({ ...source, proxy_url: '/api/streaming/proxy?t=x' })).toBe(
+			'/api/streaming/proxy?t=x'
+		);
+	});
+
+	it('uses the direct URL when there is no proxy URL', () => {
+		expect(getProxyUrl(source)).toBe('https://cdn.example/master.m3u8');
+		expect(getProxyUrl({ ...source, proxy_url: '' })).toBe('https://cdn.example/master.m3u8');
+	});
+});
+
+describe('library and progress', () => {
+	it('getLibraryItems unwraps the items array', async () => {
+		const item = {
+			media_type: 'movie',
+			tmdb_id: 603,
+			title: 'The Matrix',
+			year: 1999,
+			poster_url: '/api/library/poster/movie/603',
+			overview: null
+		};
+		const fetchMock = vi.fn().mockResolvedValue(json({ items: [item] }));
+
+		expect(await getLibraryItems({ fetch: fetchMock })).toEqual([item]);
+		expect(firstCall(fetchMock)[0]).toBe('/api/library/items');
+	});
+
+	it('getProgress returns null when the server has no saved position (404)', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'not_found', message: 'no progress' } }, 404));
+
+		expect(await getProgress({ media_type: 'movie', tmdb_id: 603 }, { fetch: fetchMock })).toBeNull();
+	});
+
+	it('getProgress still throws on other errors', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'internal', message: 'boom' } }, 500));
+
+		await expect(getProgress({ media_type: 'movie', tmdb_id: 603 }, { fetch: fetchMock })).rejects.toMatchObject({
+			status: 500,
+			code: 'internal'
+		});
+	});
+
+	it('saveProgress PUTs the position as JSON, with keepalive when leaving', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(new Response(null, { status: 204 }));
+
+		await saveProgress(
+			{ media_type: 'tv', tmdb_id: 1396, season: 2, episode: 5 },
+			{ position: 12.5, duration: 5400 },
+			{ fetch: fetchMock, keepalive: true }
+		);
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/progress/tv/1396?season=2&episode=5');
+		expect(init.method).toBe('PUT');
+		expect(init.keepalive).toBe(true);
+		expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+		expect(JSON.parse(init.body as string)).toEqual({ position: 12.5, duration: 5400 });
+	});
+
+	it('saveProgress rejects with the server error', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'unauthorized', message: 'token required' } }, 401));
+
+		await expect(
+			saveProgress({ media_type: 'movie', tmdb_id: 603 }, { position: 1, duration: 2 }, { fetch: fetchMock })
+		).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+	});
+});

@@ -1,0 +1,224 @@
+// The only module that talks to the Sokoul API. Same origin as the dashboard (the Rust server
+// serves both); `npm run dev` forwards /api through Vite's proxy.
+import type {
+	ApiErrorBody,
+	LibraryItem,
+	LibraryItemDetail,
+	LibraryItemsResponse,
+	MediaType,
+	ProgressEntry,
+	ProgressListResponse,
+	ProgressUpdate,
+	ResolveResponse,
+	SavedProgress,
+	StreamSource,
+	SubtitleTrack
+} from '$lib/api/types';
+
+/** What identifies something playable: a movie, or one episode of a series. */
+export interface MediaKey {
+	media_type: MediaType;
+	tmdb_id: number;
+	season?: number | null;
+	episode?: number | null;
+}
+
+export interface RequestOptions {
+	/** SvelteKit's `fetch` inside `load`, or a test double. */
+	fetch?: typeof fetch;
+	signal?: AbortSignal;
+}
+
+/** localStorage key holding the bearer token for a server started with SOKOUL_API_TOKEN. */
+export const TOKEN_STORAGE_KEY = 'sokoul.token';
+
+/** An API failure: the server's `{error:{code,message}}`, or a synthetic code for transport errors. */
+export class ApiError extends Error {
+	readonly status: number;
+	readonly code: string;
+
+	constructor(status: number, code: string, message: string) {
+		super(message);
+		this.name = 'ApiError';
+		this.status = status;
+		this.code = code;
+	}
+
+	get isNotFound(): boolean {
+		return this.status === 404;
+	}
+}
+
+function storedToken(): string | null {
+	try {
+		return globalThis.localStorage?.getItem(TOKEN_STORAGE_KEY) || null;
+	} catch {
+		// Storage can throw (disabled cookies, sandboxed iframe): behave as if no token was set.
+		return null;
+	}
+}
+
+function authHeaders(): Record<string, string> {
+	const token = storedToken();
+	return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** `?season=S&episode=E` for an episode, nothing for a movie (the server rejects them there). */
+export function mediaQuery(key: MediaKey): string {
+	if (key.media_type !== 'tv' || key.season == null || key.episode == null) return '';
+	return `?season=${encodeURIComponent(key.season)}&episode=${encodeURIComponent(key.episode)}`;
+}
+
+function mediaPath(key: MediaKey): string {
+	return `${encodeURIComponent(key.media_type)}/${encodeURIComponent(key.tmdb_id)}`;
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+	let body: unknown = null;
+	try {
+		body = await response.json();
+	} catch {
+		// Not JSON (a proxy in front of us, or an HTML page): fall through to a generic error.
+	}
+	const error = (body as Partial<ApiErrorBody> | null)?.error;
+	if (error && typeof error.code === 'string') {
+		return new ApiError(response.status, error.code, error.message ?? error.code);
+	}
+	return new ApiError(response.status, `http_${response.status}`, `HTTP ${response.status}`);
+}
+
+async function send(path: string, init: RequestInit, options: RequestOptions): Promise<Response> {
+	const doFetch = options.fetch ?? globalThis.fetch;
+	let response: Response;
+	try {
+		response = await doFetch(path, {
+			...init,
+			signal: options.signal,
+			headers: { Accept: 'application/json', ...authHeaders(), ...init.headers }
+		});
+	} catch (cause) {
+		// An abort is the caller's decision, not a failure to report.
+		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
+	}
+	if (!response.ok) throw await errorFrom(response);
+	return response;
+}
+
+async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T> {
+	const response = await send(path, { method: 'GET' }, options);
+	return (await response.json()) as T;
+}
+
+// ---- Streams ----
+
+/** Every enabled provider, concurrently. Status 200 even when nothing was found. */
+export function resolveStreams(key: MediaKey, options?: RequestOptions): Promise<ResolveResponse> {
+	return getJson(`/api/streaming/resolve/${mediaPath(key)}${mediaQuery(key)}`, options);
+}
+
+/** One provider by id (`consumet`, `stremio`, `jellyfin`, `library`). */
+export function resolveProviderStreams(
+	provider: string,
+	key: MediaKey,
+	options?: RequestOptions
+): Promise<ResolveResponse> {
+	return getJson(
+		`/api/streaming/${encodeURIComponent(provider)}/${mediaPath(key)}${mediaQuery(key)}`,
+		options
+	);
+}
+
+export function resolveConsumetStreams(
+	key: MediaKey,
+	options?: RequestOptions
+): Promise<ResolveResponse> {
+	return resolveProviderStreams('consumet', key, options);
+}
+
+/**
+ * The URL the browser should load: the signed proxy URL when the server gave one (upstream headers,
+ * credentials or CORS make the direct URL unusable), otherwise the source's own URL.
+ */
+export function getProxyUrl(source: Pick<StreamSource | SubtitleTrack, 'url' | 'proxy_url'>): string {
+	return source.proxy_url || source.url;
+}
+
+/** A subtitle file's text (WebVTT or SRT), through the proxy when there is one. */
+export async function fetchSubtitleText(
+	track: SubtitleTrack,
+	options: RequestOptions = {}
+): Promise<string> {
+	const url = getProxyUrl(track);
+	const doFetch = options.fetch ?? globalThis.fetch;
+	// Never send our bearer token to a third-party subtitle host.
+	const sameOrigin = url.startsWith('/') && !url.startsWith('//');
+	let response: Response;
+	try {
+		response = await doFetch(url, {
+			signal: options.signal,
+			headers: sameOrigin ? authHeaders() : {}
+		});
+	} catch (cause) {
+		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
+	}
+	if (!response.ok) throw await errorFrom(response);
+	return response.text();
+}
+
+// ---- Library ----
+
+export async function getLibraryItems(options?: RequestOptions): Promise<LibraryItem[]> {
+	return (await getJson<LibraryItemsResponse>('/api/library/items', options)).items;
+}
+
+/** Throws an ApiError with status 404 when the title is not in the library. */
+export function getLibraryItem(
+	media_type: MediaType,
+	tmdb_id: number,
+	options?: RequestOptions
+): Promise<LibraryItemDetail> {
+	return getJson(`/api/library/items/${mediaPath({ media_type, tmdb_id })}`, options);
+}
+
+// ---- Watch progress ----
+
+/** Most recent first. */
+export async function getProgressList(options?: RequestOptions): Promise<ProgressEntry[]> {
+	return (await getJson<ProgressListResponse>('/api/progress', options)).items;
+}
+
+/** The saved position, or null when nothing was saved yet (the server answers 404). */
+export async function getProgress(
+	key: MediaKey,
+	options?: RequestOptions
+): Promise<SavedProgress | null> {
+	try {
+		return await getJson<SavedProgress>(`/api/progress/${mediaPath(key)}${mediaQuery(key)}`, options);
+	} catch (error) {
+		if (error instanceof ApiError && error.isNotFound) return null;
+		throw error;
+	}
+}
+
+/**
+ * Saves the position. `keepalive` lets the request outlive the page (pagehide, tab close);
+ * `sendBeacon` is not used because it can only POST and cannot carry the Authorization header.
+ */
+export async function saveProgress(
+	key: MediaKey,
+	update: ProgressUpdate,
+	options: RequestOptions & { keepalive?: boolean } = {}
+): Promise<void> {
+	await send(
+		`/api/progress/${mediaPath(key)}${mediaQuery(key)}`,
+		{
+			method: 'PUT',
+			keepalive: options.keepalive ?? false,
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ position: update.position, duration: update.duration })
+		},
+		options
+	);
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { LibrarySeason, ProgressEntry } from '$lib/api/types';
+import { continueWatching, formatTime, nextEpisode, resumePosition, upNextEpisode, watchHref } from './media';
+
+const seasons: LibrarySeason[] = [
+	{ season: 2, episodes: [{ episode: 1, title: 'S2E1', duration: 1300 }] },
+	{
+		season: 1,
+		episodes: [
+			{ episode: 2, title: 'S1E2', duration: 1300 },
+			{ episode: 1, title: 'S1E1', duration: 1300 }
+		]
+	}
+];
+
+function entry(extra: Partial<ProgressEntry>): ProgressEntry {
+	return {
+		media_type: 'movie',
+		tmdb_id: 1,
+		season: null,
+		episode: null,
+		position: 600,
+		duration: 5400,
+		updated_at: '2026-11-20T10:00:00Z',
+		title: null,
+		...extra
+	};
+}
+
+describe('formatTime', () => {
+	it('formats minutes and hours', () => {
+		expect(formatTime(0)).toBe('0:00');
+		expect(formatTime(65.9)).toBe('1:05');
+		expect(formatTime(3723)).toBe('1:02:03');
+		expect(formatTime(NaN)).toBe('0:00');
+	});
+});
+
+describe('watchHref', () => {
+	it('adds season and episode for a series only', () => {
+		expect(watchHref({ media_type: 'movie', tmdb_id: 603 })).toBe('/watch/movie/603');
+		expect(watchHref({ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 })).toBe(
+			'/watch/tv/1396?season=1&episode=2'
+		);
+	});
+});
+
+describe('nextEpisode', () => {
+	it('goes to the next episode, then to the next season', () => {
+		expect(nextEpisode(seasons, 1, 1)).toEqual({ season: 1, episode: 2, title: 'S1E2' });
+		expect(nextEpisode(seasons, 1, 2)).toEqual({ season: 2, episode: 1, title: 'S2E1' });
+		expect(nextEpisode(seasons, 2, 1)).toBeNull();
+	});
+
+	it('copes with an episode missing from the listing', () => {
+		expect(nextEpisode(seasons, 1, 1.5)).toMatchObject({ season: 1, episode: 2 });
+	});
+});
+
+describe('resumePosition', () => {
+	it('resumes a started title, not one barely started or finished', () => {
+		expect(resumePosition({ position: 754.2, duration: 5400 })).toBe(754.2);
+		expect(resumePosition({ position: 4, duration: 5400 })).toBe(0);
+		expect(resumePosition({ position: 5370, duration: 5400 })).toBe(0);
+		expect(resumePosition(null)).toBe(0);
+	});
+});
+
+describe('continueWatching', () => {
+	it('keeps the latest unfinished entry per title, most recent first', () => {
+		const row = continueWatching([
+			entry({ tmdb_id: 1, updated_at: '2026-11-20T10:00:00Z' }),
+			entry({ media_type: 'tv', tmdb_id: 2, season: 1, episode: 3, updated_at: '2026-11-22T10:00:00Z' }),
+			entry({ media_type: 'tv', tmdb_id: 2, season: 1, episode: 2, updated_at: '2026-11-21T10:00:00Z' }),
+			entry({ tmdb_id: 3, position: 5399, updated_at: '2026-11-23T10:00:00Z' }),
+			entry({ tmdb_id: 4, position: 2 })
+		]);
+		expect(row.map((e) => [e.tmdb_id, e.episode])).toEqual([
+			[2, 3],
+			[1, null]
+		]);
+	});
+});
+
+describe('upNextEpisode', () => {
+	it('starts with S1E1 when nothing was watched', () => {
+		expect(upNextEpisode(seasons, [])).toMatchObject({ season: 1, episode: 1 });
+	});
+
+	it('resumes the last unfinished episode, or moves past a finished one', () => {
+		const tv = { media_type: 'tv' as const, tmdb_id: 9 };
+		expect(upNextEpisode(seasons, [entry({ ...tv, season: 1, episode: 2, position: 300, duration: 1300 })])).toMatchObject({
+			season: 1,
+			episode: 2
+		});
+		expect(upNextEpisode(seasons, [entry({ ...tv, season: 1, episode: 2, position: 1290, duration: 1300 })])).toMatchObject({
+			season: 2,
+			episode: 1
+		});
+	});
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { hlsConfig, shouldRetry } from './create-hls';
+
+const retryConfig = { maxNumRetry: 3, retryDelayMs: 1000, maxRetryDelayMs: 4000 };
+
+describe('hlsConfig', () => {
+	it('is set up for VOD through the proxy', () => {
+		const config = hlsConfig({ startPosition: 321.5 });
+
+		expect(config.lowLatencyMode).toBe(false);
+		expect(config.enableWorker).toBe(true);
+		expect(config.startPosition).toBe(321.5);
+		expect(config.renderTextTracksNatively).toBe(false);
+	});
+
+	it('installs the no-retry-on-rejection rule in every load policy', () => {
+		const config = hlsConfig({ startPosition: 0 });
+		for (const policy of [config.manifestLoadPolicy, config.playlistLoadPolicy, config.fragLoadPolicy]) {
+			expect(policy?.default.errorRetry?.shouldRetry).toBe(shouldRetry);
+			expect(policy?.default.timeoutRetry?.shouldRetry).toBe(shouldRetry);
+		}
+	});
+});
+
+describe('shouldRetry', () => {
+	it.each([403, 404, 410])('does not retry HTTP %i from the proxy, even if hls.js would', (code) => {
+		expect(shouldRetry(retryConfig, 0, false, { url: '/p', code }, true)).toBe(false);
+	});
+
+	it('keeps hls.js decision for server errors and timeouts', () => {
+		expect(shouldRetry(retryConfig, 0, false, { url: '/p', code: 503 }, true)).toBe(true);
+		expect(shouldRetry(retryConfig, 3, false, { url: '/p', code: 503 }, false)).toBe(false);
+		expect(shouldRetry(retryConfig, 0, true, undefined, true)).toBe(true);
+	});
+});

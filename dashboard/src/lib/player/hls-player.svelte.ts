@@ -1,0 +1,800 @@
+// The one class that owns playback: the <video> element, hls.js, source fallback, tracks,
+// subtitles and progress saving. Components only read its $state fields and call its methods.
+import { untrack } from 'svelte';
+import type Hls from 'hls.js';
+import type { CuesParsedData, ErrorData } from 'hls.js';
+import { fetchSubtitleText, getProxyUrl } from '$lib/api/client';
+import type { StreamSource, SubtitleTrack } from '$lib/api/types';
+import {
+	applyAction,
+	decide,
+	fromHlsError,
+	fromMediaError,
+	initialState,
+	pickSource,
+	type Engine,
+	type FallbackState,
+	type PlaybackError,
+	type SourceFailure
+} from './fallback';
+import { loadPreferences, savePreferences } from './preferences';
+import { ProgressSaver, type SaveProgress } from './progress-saver';
+import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
+
+export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
+
+export interface QualityLevel {
+	/** hls.js level index. */
+	index: number;
+	height: number;
+	bitrate: number;
+}
+
+export interface AudioOption {
+	id: number;
+	lang: string;
+	name: string;
+}
+
+export interface SubtitleOption {
+	/** `ext:<n>` for a file from the resolve response, `hls:<id>` for a track of the HLS stream. */
+	id: string;
+	lang: string;
+	label: string;
+}
+
+export interface TimeRange {
+	start: number;
+	end: number;
+}
+
+export interface PlayerLoad {
+	sources: StreamSource[];
+	subtitles: SubtitleTrack[];
+	/** Seconds; the saved position to resume from. */
+	startAt: number;
+	/** Where this title's position is saved; bound per load so a new episode never gets the old one's position. */
+	saveProgress?: SaveProgress;
+}
+
+type HlsModule = typeof import('./create-hls');
+
+export interface HlsPlayerOptions {
+	onEnded?: () => void;
+	/** Replaceable in tests. */
+	now?: () => number;
+	loadHls?: () => Promise<HlsModule>;
+	/** A source that has not produced a frame by then counts as failed. */
+	startTimeoutMs?: number;
+}
+
+export const PLAYBACK_RATES = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2] as const;
+const START_TIMEOUT_MS = 30_000;
+/** How often the displayed time is refreshed while playing (timeupdate alone is ~4 Hz: too coarse for subtitles). */
+const TIME_REFRESH_MS = 100;
+
+/** `en-US` and `en` are the same language for carrying a choice over. */
+function sameLanguage(a: string, b: string): boolean {
+	const primary = (s: string) => s.toLowerCase().split(/[-_]/)[0];
+	return a !== '' && b !== '' && primary(a) === primary(b);
+}
+
+export class HlsPlayer {
+	playerState = $state<PlayerState>('idle');
+	/** Waiting for data (spinner) while playing or seeking. */
+	buffering = $state(false);
+	/** Muted by us because the browser refused unmuted autoplay: the UI offers to unmute. */
+	autoMuted = $state(false);
+
+	sources = $state.raw<StreamSource[]>([]);
+	sourceIndex = $state(-1);
+	engine = $state<Engine | null>(null);
+	/** Sources given up so far, with the reason. */
+	failures = $state.raw<SourceFailure[]>([]);
+	/** The last fatal error's `details` (e.g. `manifestLoadError`), for `data-error`. */
+	errorDetails = $state<string | null>(null);
+
+	currentTime = $state(0);
+	duration = $state(NaN);
+	buffered = $state.raw<TimeRange[]>([]);
+	paused = $state(true);
+	volume = $state(1);
+	muted = $state(false);
+	rate = $state(1);
+	pictureInPicture = $state(false);
+
+	levels = $state.raw<QualityLevel[]>([]);
+	/** Chosen level index, -1 for automatic. */
+	level = $state(-1);
+	/** Level being played (what "Auto" currently means). */
+	currentLevel = $state(-1);
+
+	audioTracks = $state.raw<AudioOption[]>([]);
+	audioTrack = $state(-1);
+
+	subtitleOptions = $state.raw<SubtitleOption[]>([]);
+	subtitleId = $state<string | null>(null);
+	subtitleError = $state(false);
+	subtitleSize = $state<SubtitleSize>('m');
+	/** Seconds; positive shows subtitles later. */
+	subtitleOffset = $state(0);
+	/** Cues of the selected subtitles. */
+	cues = $state.raw<Cue[]>([]);
+
+	#options: HlsPlayerOptions;
+	#video: HTMLVideoElement | null = null;
+	#hls: Hls | null = null;
+	#hlsModule: HlsModule | null = null;
+	#fallback: FallbackState = initialState();
+	/** Bumped on every source start, so late events from a previous source are ignored. */
+	#generation = 0;
+	#sourceStarted = false;
+	#pendingStart = 0;
+	#startTimer: ReturnType<typeof setTimeout> | null = null;
+	#saver: ProgressSaver | null = null;
+	#externalSubtitles: SubtitleTrack[] = [];
+	#externalCues = new Map<string, Cue[]>();
+	#hlsCues = new Map<number, Cue[]>();
+	#hlsSubtitleOptions: SubtitleOption[] = [];
+	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
+	#subtitleChosen = false;
+	#lastSubtitleId: string | null = null;
+	/** A source start requested before `attach()`: run as soon as there is a <video>. */
+	#deferredStart: [index: number, resumeAt: number] | null = null;
+
+	constructor(options: HlsPlayerOptions = {}) {
+		this.#options = options;
+		const prefs = loadPreferences();
+		this.volume = prefs.volume;
+		this.muted = prefs.muted;
+		this.subtitleSize = prefs.subtitleSize;
+	}
+
+	get source(): StreamSource | null {
+		return this.sources[this.sourceIndex] ?? null;
+	}
+
+	#now(): number {
+		return this.#options.now?.() ?? Date.now();
+	}
+
+	// ---- Lifecycle ----
+
+	/**
+	 * Binds the player to its <video>; returns the teardown (for an `$effect`). Untracked: called
+	 * from an effect, reading `volume` here must not make a volume change re-attach the player.
+	 */
+	attach(video: HTMLVideoElement): () => void {
+		return untrack(() => this.#attach(video));
+	}
+
+	#attach(video: HTMLVideoElement): () => void {
+		this.#video = video;
+		video.volume = this.volume;
+		video.muted = this.muted;
+		const controller = new AbortController();
+		const on = <K extends keyof HTMLVideoElementEventMap>(
+			type: K,
+			listener: (event: HTMLVideoElementEventMap[K]) => void
+		) => video.addEventListener(type, listener, { signal: controller.signal });
+
+		on('playing', () => this.#onPlaying());
+		on('play', () => (this.paused = false));
+		on('pause', () => this.#onPause());
+		on('waiting', () => (this.buffering = true));
+		on('seeking', () => (this.buffering = true));
+		on('canplay', () => (this.buffering = false));
+		on('seeked', () => {
+			this.buffering = false;
+			this.currentTime = video.currentTime;
+		});
+		on('loadeddata', () => this.#clearStartTimer());
+		on('timeupdate', () => this.#onTimeUpdate());
+		on('durationchange', () => (this.duration = video.duration));
+		on('loadedmetadata', () => (this.duration = video.duration));
+		on('progress', () => this.#syncBuffered());
+		on('volumechange', () => {
+			this.volume = video.volume;
+			this.muted = video.muted;
+		});
+		on('ratechange', () => (this.rate = video.playbackRate));
+		on('ended', () => this.#onEnded());
+		on('error', () => {
+			// A stale error from a source we already left reads as null here (load() reset it).
+			const error = fromMediaError(video.error);
+			if (error && this.engine) this.#handleError(error);
+		});
+		on('enterpictureinpicture', () => (this.pictureInPicture = true));
+		on('leavepictureinpicture', () => (this.pictureInPicture = false));
+
+		// Save on the way out. `pagehide` covers closing and navigating away; `visibilitychange`
+		// covers mobile browsers that kill a background tab without a pagehide.
+		const leave = () => this.flushProgress(true);
+		window.addEventListener('pagehide', leave, { signal: controller.signal });
+		document.addEventListener(
+			'visibilitychange',
+			() => document.visibilityState === 'hidden' && leave(),
+			{ signal: controller.signal }
+		);
+
+		const stopClock = this.#startClock();
+		if (this.#deferredStart) {
+			const [index, resumeAt] = this.#deferredStart;
+			this.#deferredStart = null;
+			void this.#startSource(index, resumeAt);
+		}
+		return () => {
+			this.flushProgress(true);
+			controller.abort();
+			stopClock();
+			this.#teardownEngine();
+			this.#clearStartTimer();
+			this.#video = null;
+		};
+	}
+
+	/** Starts the best-ranked playable source of a resolve response (untracked, like `attach`). */
+	load(request: PlayerLoad): void {
+		untrack(() => this.#load(request));
+	}
+
+	#load(request: PlayerLoad): void {
+		this.unload();
+		this.sources = request.sources;
+		this.#externalSubtitles = request.subtitles;
+		this.#externalCues.clear();
+		this.#subtitleChosen = false;
+		this.subtitleOffset = 0;
+		this.#saver = request.saveProgress ? new ProgressSaver(request.saveProgress) : null;
+		this.#rebuildSubtitleOptions();
+		this.#applySubtitlePreference();
+
+		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
+		this.#fallback = { ...initialState(index ?? 0), failures: skipped };
+		this.failures = skipped;
+		if (index === null) {
+			this.#fail(skipped, this.sources.length ? 'expired' : 'noSources');
+			return;
+		}
+		void this.#startSource(index, request.startAt);
+	}
+
+	/** Stops playback (saving the position first) and forgets the current title. */
+	unload(): void {
+		this.flushProgress(true);
+		this.#saver = null;
+		this.#deferredStart = null;
+		this.#generation++;
+		this.#teardownEngine();
+		this.#clearStartTimer();
+		this.sources = [];
+		this.sourceIndex = -1;
+		this.failures = [];
+		this.errorDetails = null;
+		this.playerState = 'idle';
+		this.buffering = false;
+		this.currentTime = 0;
+		this.duration = NaN;
+		this.buffered = [];
+		this.subtitleId = null;
+		this.cues = [];
+	}
+
+	flushProgress(keepalive = false): void {
+		const video = this.#video;
+		if (!video || !this.#sourceStarted) return;
+		this.#saver?.flush(video.currentTime, video.duration, this.#now(), keepalive);
+	}
+
+	// ---- Sources and fallback ----
+
+	async #startSource(index: number, resumeAt: number): Promise<void> {
+		const video = this.#video;
+		if (!video) {
+			this.#deferredStart = [index, resumeAt];
+			this.sourceIndex = index;
+			this.playerState = 'loading';
+			return;
+		}
+		const generation = ++this.#generation;
+		this.#teardownEngine();
+		this.sourceIndex = index;
+		this.playerState = 'loading';
+		this.buffering = true;
+		this.#sourceStarted = false;
+		this.#pendingStart = resumeAt;
+		this.currentTime = resumeAt;
+		this.#armStartTimer(generation);
+
+		const source = this.sources[index];
+		const url = getProxyUrl(source);
+		if (source.type === 'mp4') {
+			this.#playDirect('file', url, resumeAt);
+			return;
+		}
+
+		let module: HlsModule;
+		try {
+			module = await this.#loadHlsModule();
+		} catch {
+			// The hls.js chunk could not be downloaded (offline, new deploy): treat it as a network failure.
+			if (generation === this.#generation) {
+				this.#handleError({ origin: 'player', type: 'network', details: 'hlsLoadFailed', fatal: true });
+			}
+			return;
+		}
+		if (generation !== this.#generation) return;
+
+		// hls.js first: Chrome now claims native HLS too, but then hls.js error events (and
+		// therefore the fallback) would be bypassed. Native only where hls.js cannot run.
+		if (module.Hls.isSupported()) {
+			this.#playWithHls(module, url, resumeAt, generation);
+		} else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+			this.#playDirect('native', url, resumeAt);
+		} else {
+			this.#handleError({ origin: 'player', type: 'other', details: 'hlsUnsupported', fatal: true });
+		}
+	}
+
+	#loadHlsModule(): Promise<HlsModule> {
+		if (this.#hlsModule) return Promise.resolve(this.#hlsModule);
+		const load = this.#options.loadHls ?? (() => import('./create-hls'));
+		return load().then((module) => (this.#hlsModule = module));
+	}
+
+	#playWithHls(module: HlsModule, url: string, resumeAt: number, generation: number): void {
+		const video = this.#video!;
+		const { Hls: HlsClass, createHls } = module;
+		const hls = createHls({ startPosition: resumeAt });
+		this.#hls = hls;
+		this.engine = 'hls';
+		const current = () => generation === this.#generation;
+		const Events = HlsClass.Events;
+
+		hls.on(Events.ERROR, (_event, data: ErrorData) => {
+			if (current()) this.#handleError(fromHlsError(data));
+		});
+		hls.on(Events.MANIFEST_PARSED, () => {
+			if (!current()) return;
+			this.#syncLevels();
+			void this.#autoplay(generation);
+		});
+		hls.on(Events.LEVELS_UPDATED, () => current() && this.#syncLevels());
+		hls.on(Events.LEVEL_SWITCHED, (_event, data) => {
+			if (current()) this.currentLevel = data.level;
+		});
+		hls.on(Events.AUDIO_TRACKS_UPDATED, () => current() && this.#syncAudioTracks());
+		hls.on(Events.AUDIO_TRACK_SWITCHED, (_event, data) => {
+			if (current()) this.audioTrack = data.id;
+		});
+		hls.on(Events.SUBTITLE_TRACKS_UPDATED, () => current() && this.#syncHlsSubtitles());
+		hls.on(Events.CUES_PARSED, (_event, data: CuesParsedData) => current() && this.#addHlsCues(data));
+
+		hls.attachMedia(video);
+		hls.loadSource(url);
+	}
+
+	/** A plain file (`type: mp4`), or HLS where the browser plays it itself (iOS without MSE). */
+	#playDirect(engine: Engine, url: string, resumeAt: number): void {
+		const video = this.#video!;
+		const generation = this.#generation;
+		this.engine = engine;
+		if (resumeAt > 0) {
+			video.addEventListener(
+				'loadedmetadata',
+				() => {
+					if (generation === this.#generation) video.currentTime = resumeAt;
+				},
+				{ once: true }
+			);
+		}
+		video.src = url;
+		void this.#autoplay(generation);
+	}
+
+	async #autoplay(generation: number): Promise<void> {
+		const video = this.#video;
+		if (!video) return;
+		try {
+			await video.play();
+		} catch (error) {
+			if (generation !== this.#generation) return;
+			const name = error instanceof DOMException ? error.name : '';
+			// Browsers refuse unmuted autoplay without a recent user gesture; muted is allowed.
+			if (name === 'NotAllowedError' && !video.muted) {
+				video.muted = true;
+				this.autoMuted = true;
+				try {
+					await video.play();
+					return;
+				} catch {
+					// Still refused: wait for the user to press play.
+				}
+			}
+			// AbortError means a newer load() replaced this one; anything else, let the user start.
+			if (name !== 'AbortError' && this.playerState === 'loading') {
+				this.playerState = 'paused';
+				this.buffering = false;
+			}
+		}
+	}
+
+	#handleError(error: PlaybackError): void {
+		if (!error.fatal) return;
+		console.warn('[player]', error.origin, error.type, error.details, error.status ?? '', 'FATAL');
+		this.errorDetails = error.details;
+		const now = this.#now();
+		const action = decide(this.sources, this.#fallback, error, {
+			now,
+			position: this.#resumePoint(),
+			engine: this.engine ?? 'file'
+		});
+		this.#fallback = applyAction(this.#fallback, action, now);
+
+		switch (action.kind) {
+			case 'ignore':
+				return;
+			case 'recover':
+				this.#hls?.recoverMediaError();
+				return;
+			case 'next':
+				this.failures = this.#fallback.failures;
+				void this.#startSource(action.index, action.resumeAt);
+				return;
+			case 'fail':
+				this.#fail(action.reasons, error.details);
+				return;
+		}
+	}
+
+	#fail(reasons: SourceFailure[], details: string): void {
+		this.flushProgress();
+		this.#generation++;
+		this.#teardownEngine();
+		this.#clearStartTimer();
+		this.failures = reasons;
+		this.errorDetails = details;
+		this.playerState = 'error';
+		this.buffering = false;
+	}
+
+	/** Where another source should pick up: the current time, or the resume point if nothing played yet. */
+	#resumePoint(): number {
+		const video = this.#video;
+		return this.#sourceStarted && video ? video.currentTime : this.#pendingStart;
+	}
+
+	#armStartTimer(generation: number): void {
+		this.#clearStartTimer();
+		this.#startTimer = setTimeout(() => {
+			if (generation === this.#generation && !this.#sourceStarted) {
+				this.#handleError({ origin: 'player', type: 'network', details: 'startTimeout', fatal: true });
+			}
+		}, this.#options.startTimeoutMs ?? START_TIMEOUT_MS);
+	}
+
+	#clearStartTimer(): void {
+		if (this.#startTimer !== null) clearTimeout(this.#startTimer);
+		this.#startTimer = null;
+	}
+
+	#teardownEngine(): void {
+		this.#hls?.destroy();
+		this.#hls = null;
+		this.engine = null;
+		this.levels = [];
+		this.level = -1;
+		this.currentLevel = -1;
+		this.audioTracks = [];
+		this.audioTrack = -1;
+		this.#hlsCues.clear();
+		this.#hlsSubtitleOptions = [];
+		this.#rebuildSubtitleOptions();
+		// Track ids of the next stream need not match; its SUBTITLE_TRACKS_UPDATED re-selects.
+		if (this.subtitleId?.startsWith('hls:')) this.cues = [];
+		const video = this.#video;
+		if (video && video.hasAttribute('src')) {
+			// removeAttribute + load() empties the element without the error event `src = ''` fires.
+			video.removeAttribute('src');
+			try {
+				video.load();
+			} catch {
+				// jsdom and very old engines: nothing to reset.
+			}
+		}
+	}
+
+	// ---- Media element events ----
+
+	#onPlaying(): void {
+		this.playerState = 'playing';
+		this.paused = false;
+		this.buffering = false;
+		if (!this.#sourceStarted) {
+			this.#sourceStarted = true;
+			this.#clearStartTimer();
+			// Only now is the position real (the resume point has been reached): start saving.
+			this.#saver?.arm();
+		}
+	}
+
+	#onPause(): void {
+		this.paused = true;
+		// Pauses caused by a source change or a failure are not the user's.
+		if (this.playerState === 'loading' || this.playerState === 'error') return;
+		this.playerState = 'paused';
+		this.flushProgress();
+	}
+
+	#onEnded(): void {
+		this.paused = true;
+		if (this.playerState !== 'error') this.playerState = 'paused';
+		this.flushProgress();
+		this.#options.onEnded?.();
+	}
+
+	#onTimeUpdate(): void {
+		const video = this.#video;
+		if (!video) return;
+		this.currentTime = video.currentTime;
+		if (this.#sourceStarted) this.#saver?.tick(video.currentTime, video.duration, this.#now());
+	}
+
+	#syncBuffered(): void {
+		const ranges = this.#video?.buffered;
+		if (!ranges) return;
+		const list: TimeRange[] = [];
+		for (let i = 0; i < ranges.length; i++) list.push({ start: ranges.start(i), end: ranges.end(i) });
+		this.buffered = list;
+	}
+
+	/** A ~10 Hz refresh of `currentTime` while playing, for smooth subtitles and seek bar. */
+	#startClock(): () => void {
+		if (typeof requestAnimationFrame !== 'function') return () => {};
+		let frame = 0;
+		let last = 0;
+		const loop = (time: number) => {
+			const video = this.#video;
+			if (video && !video.paused && time - last >= TIME_REFRESH_MS) {
+				last = time;
+				this.currentTime = video.currentTime;
+			}
+			frame = requestAnimationFrame(loop);
+		};
+		frame = requestAnimationFrame(loop);
+		return () => cancelAnimationFrame(frame);
+	}
+
+	// ---- Transport controls ----
+
+	play(): void {
+		const video = this.#video;
+		if (!video || this.playerState === 'error') return;
+		void Promise.resolve(video.play()).catch(() => {
+			// Refused or interrupted; the state stays as the element reports it.
+		});
+	}
+
+	togglePlay(): void {
+		if (!this.#video) return;
+		if (this.#video.paused) this.play();
+		else this.#video.pause();
+	}
+
+	seek(seconds: number): void {
+		const video = this.#video;
+		if (!video) return;
+		const end = Number.isFinite(this.duration) ? this.duration : Infinity;
+		const target = Math.max(0, Math.min(seconds, end));
+		if (!this.#sourceStarted) this.#pendingStart = target;
+		video.currentTime = target;
+		this.currentTime = target;
+	}
+
+	seekBy(delta: number): void {
+		this.seek((this.#video?.currentTime ?? this.currentTime) + delta);
+	}
+
+	seekToFraction(fraction: number): void {
+		if (Number.isFinite(this.duration)) this.seek(this.duration * fraction);
+	}
+
+	setVolume(volume: number): void {
+		const video = this.#video;
+		if (!video) return;
+		video.volume = Math.max(0, Math.min(1, volume));
+		if (video.volume > 0 && video.muted) video.muted = false;
+		this.autoMuted = false;
+		savePreferences({ volume: video.volume, muted: video.muted });
+	}
+
+	toggleMute(): void {
+		const video = this.#video;
+		if (!video) return;
+		video.muted = !video.muted;
+		if (!video.muted && video.volume === 0) video.volume = 0.5;
+		this.autoMuted = false;
+		savePreferences({ muted: video.muted, volume: video.volume });
+	}
+
+	setRate(rate: number): void {
+		if (this.#video) this.#video.playbackRate = rate;
+	}
+
+	// ---- Quality, sources, audio ----
+
+	setLevel(index: number): void {
+		if (!this.#hls) return;
+		// nextLevel switches at the next fragment, without flushing what is buffered.
+		this.#hls.nextLevel = index;
+		this.level = index;
+	}
+
+	/** The user picked a source: switch at the current position; failures seen so far stay known. */
+	selectSource(index: number): void {
+		if (!this.sources[index] || index === this.sourceIndex) return;
+		const position = this.#resumePoint();
+		this.#fallback = { ...initialState(index), failures: this.#fallback.failures };
+		void this.#startSource(index, position);
+	}
+
+	setAudioTrack(id: number): void {
+		if (!this.#hls) return;
+		this.#hls.audioTrack = id;
+		this.audioTrack = id;
+		const track = this.audioTracks.find((t) => t.id === id);
+		if (track) savePreferences({ audioLang: track.lang || track.name });
+	}
+
+	#syncLevels(): void {
+		const hls = this.#hls;
+		if (!hls) return;
+		this.levels = hls.levels.map((level, index) => ({
+			index,
+			height: level.height,
+			bitrate: level.bitrate
+		}));
+		this.currentLevel = hls.currentLevel;
+	}
+
+	#syncAudioTracks(): void {
+		const hls = this.#hls;
+		if (!hls) return;
+		this.audioTracks = hls.audioTracks.map((track) => ({
+			id: track.id,
+			lang: track.lang ?? '',
+			name: track.name
+		}));
+		this.audioTrack = hls.audioTrack;
+		// Carry the last audio choice over (next episode, next visit).
+		const wanted = loadPreferences().audioLang;
+		if (!wanted) return;
+		const match = this.audioTracks.find((t) => sameLanguage(t.lang, wanted) || t.name === wanted);
+		if (match && match.id !== hls.audioTrack) {
+			hls.audioTrack = match.id;
+			this.audioTrack = match.id;
+		}
+	}
+
+	// ---- Subtitles ----
+
+	#rebuildSubtitleOptions(): void {
+		const external = this.#externalSubtitles.map((track, i) => ({
+			id: `ext:${i}`,
+			lang: track.lang,
+			label: track.label || track.lang
+		}));
+		this.subtitleOptions = [...external, ...this.#hlsSubtitleOptions];
+	}
+
+	#syncHlsSubtitles(): void {
+		const hls = this.#hls;
+		if (!hls) return;
+		this.#hlsSubtitleOptions = hls.subtitleTracks.map((track) => ({
+			id: `hls:${track.id}`,
+			lang: track.lang ?? '',
+			label: track.name || track.lang || `#${track.id}`
+		}));
+		this.#rebuildSubtitleOptions();
+		if (!this.#subtitleChosen) this.#applySubtitlePreference();
+		else if (this.subtitleId?.startsWith('hls:')) void this.#showSubtitles(this.subtitleId);
+	}
+
+	#addHlsCues(data: CuesParsedData): void {
+		const trackId = data.subtitleTrack?.id;
+		if (data.type !== 'subtitles' || trackId === undefined) return;
+		const incoming: Cue[] = (data.cues as Array<{ startTime: number; endTime: number; text: string }>).map(
+			(cue) => ({ start: cue.startTime, end: cue.endTime, text: plainText(cue.text) })
+		);
+		const merged = mergeCues(this.#hlsCues.get(trackId) ?? [], incoming);
+		this.#hlsCues.set(trackId, merged);
+		if (this.subtitleId === `hls:${trackId}`) this.cues = merged;
+	}
+
+	/** Applies the stored subtitle language, if the current options offer it. */
+	#applySubtitlePreference(): void {
+		const wanted = loadPreferences().subtitleLang;
+		if (!wanted || wanted === 'off') {
+			void this.#showSubtitles(null);
+			return;
+		}
+		const match = this.subtitleOptions.find((o) => sameLanguage(o.lang, wanted));
+		void this.#showSubtitles(match?.id ?? null);
+	}
+
+	/** The user picked subtitles (`null` = off); remembered for the next episode. */
+	selectSubtitles(id: string | null): void {
+		this.#subtitleChosen = true;
+		const option = this.subtitleOptions.find((o) => o.id === id);
+		savePreferences({ subtitleLang: option ? option.lang || option.label : 'off' });
+		void this.#showSubtitles(option ? option.id : null);
+	}
+
+	toggleSubtitles(): void {
+		if (this.subtitleId) {
+			this.selectSubtitles(null);
+			return;
+		}
+		const previous = this.subtitleOptions.find((o) => o.id === this.#lastSubtitleId);
+		const wanted = loadPreferences().subtitleLang;
+		const preferred = wanted ? this.subtitleOptions.find((o) => sameLanguage(o.lang, wanted)) : undefined;
+		const option = previous ?? preferred ?? this.subtitleOptions[0];
+		if (option) this.selectSubtitles(option.id);
+	}
+
+	async #showSubtitles(id: string | null): Promise<void> {
+		this.subtitleId = id;
+		this.subtitleError = false;
+		if (id) this.#lastSubtitleId = id;
+		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
+		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
+		if (!id) {
+			this.cues = [];
+			return;
+		}
+		if (hlsTrack >= 0) {
+			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
+			return;
+		}
+		const track = this.#externalSubtitles[Number(id.slice(4))];
+		if (!track) return;
+		let cues = this.#externalCues.get(id);
+		if (!cues) {
+			this.cues = [];
+			try {
+				cues = parseSubtitles(await fetchSubtitleText(track));
+				this.#externalCues.set(id, cues);
+			} catch {
+				if (this.subtitleId === id) this.subtitleError = true;
+				return;
+			}
+		}
+		if (this.subtitleId === id) this.cues = cues;
+	}
+
+	setSubtitleSize(size: SubtitleSize): void {
+		this.subtitleSize = size;
+		savePreferences({ subtitleSize: size });
+	}
+
+	setSubtitleOffset(offset: number): void {
+		this.subtitleOffset = clampOffset(offset);
+	}
+
+	// ---- Picture-in-picture ----
+
+	get pictureInPictureSupported(): boolean {
+		return typeof document !== 'undefined' && 'pictureInPictureEnabled' in document && document.pictureInPictureEnabled;
+	}
+
+	async togglePictureInPicture(): Promise<void> {
+		const video = this.#video;
+		if (!video || !this.pictureInPictureSupported) return;
+		try {
+			if (document.pictureInPictureElement) await document.exitPictureInPicture();
+			else await video.requestPictureInPicture();
+		} catch {
+			// Refused (no metadata yet, or disabled by the page's policy): nothing to undo.
+		}
+	}
+}

@@ -1,0 +1,25 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_PREFERENCES, loadPreferences, PREFERENCES_KEY, savePreferences } from './preferences';
+
+beforeEach(() => localStorage.clear());
+
+describe('player preferences', () => {
+	it('defaults when nothing is stored', () => {
+		expect(loadPreferences()).toEqual(DEFAULT_PREFERENCES);
+	});
+
+	it('keeps audio and subtitle choices for the next episode', () => {
+		savePreferences({ audioLang: 'fr', subtitleLang: 'en' });
+		savePreferences({ subtitleSize: 'l' });
+
+		expect(loadPreferences()).toMatchObject({ audioLang: 'fr', subtitleLang: 'en', subtitleSize: 'l' });
+	});
+
+	it('ignores corrupt or out-of-range stored values', () => {
+		localStorage.setItem(PREFERENCES_KEY, JSON.stringify({ volume: 7, subtitleSize: 'huge', muted: 'yes', audioLang: 'de' }));
+		expect(loadPreferences()).toEqual({ ...DEFAULT_PREFERENCES, audioLang: 'de' });
+
+		localStorage.setItem(PREFERENCES_KEY, '{not json');
+		expect(loadPreferences()).toEqual(DEFAULT_PREFERENCES);
+	});
+});

@@ -1,0 +1,61 @@
+// Player choices that carry over to the next episode and the next visit (localStorage).
+// Subtitle timing offsets are deliberately not kept: they belong to one file, not to the next.
+import { SUBTITLE_SIZES, type SubtitleSize } from './subtitles';
+
+export interface PlayerPreferences {
+	/** Language (or name) of the last chosen audio track. */
+	audioLang: string | null;
+	/** Language of the last chosen subtitles; `off` when the user turned them off. */
+	subtitleLang: string | null;
+	subtitleSize: SubtitleSize;
+	volume: number;
+	muted: boolean;
+}
+
+export const PREFERENCES_KEY = 'sokoul.player';
+
+export const DEFAULT_PREFERENCES: PlayerPreferences = {
+	audioLang: null,
+	subtitleLang: null,
+	subtitleSize: 'm',
+	volume: 1,
+	muted: false
+};
+
+function storage(): Storage | null {
+	try {
+		return globalThis.localStorage ?? null;
+	} catch {
+		return null;
+	}
+}
+
+/** Stored values are checked field by field: an old or hand-edited entry must not break playback. */
+export function loadPreferences(): PlayerPreferences {
+	let raw: Record<string, unknown> = {};
+	try {
+		const parsed: unknown = JSON.parse(storage()?.getItem(PREFERENCES_KEY) ?? '{}');
+		if (parsed && typeof parsed === 'object') raw = parsed as Record<string, unknown>;
+	} catch {
+		// Corrupt JSON: start from the defaults.
+	}
+	const prefs = { ...DEFAULT_PREFERENCES };
+	if (typeof raw.audioLang === 'string') prefs.audioLang = raw.audioLang;
+	if (typeof raw.subtitleLang === 'string') prefs.subtitleLang = raw.subtitleLang;
+	if (SUBTITLE_SIZES.includes(raw.subtitleSize as SubtitleSize)) {
+		prefs.subtitleSize = raw.subtitleSize as SubtitleSize;
+	}
+	if (typeof raw.volume === 'number' && raw.volume >= 0 && raw.volume <= 1) prefs.volume = raw.volume;
+	if (typeof raw.muted === 'boolean') prefs.muted = raw.muted;
+	return prefs;
+}
+
+export function savePreferences(patch: Partial<PlayerPreferences>): PlayerPreferences {
+	const next = { ...loadPreferences(), ...patch };
+	try {
+		storage()?.setItem(PREFERENCES_KEY, JSON.stringify(next));
+	} catch {
+		// Quota or privacy mode: the choice still applies to this page.
+	}
+	return next;
+}
