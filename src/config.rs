@@ -507,12 +507,15 @@ impl Settings {
     /// Hosts (`host` or `host:port`) of the configured providers, which the proxy may reach
     /// even when they are private: the operator chose them.
     pub fn provider_hosts(&self) -> Vec<String> {
+        // TMDB only when a key enables it: a self-hosted TMDB mirror may be on the LAN.
+        let tmdb = self.tmdb.key.as_ref().map(|_| &self.tmdb.base_url);
         let urls = self
             .consumet
             .url
             .iter()
             .chain(self.jellyfin.url.iter())
-            .chain(self.stremio.addons.iter());
+            .chain(self.stremio.addons.iter())
+            .chain(tmdb);
         urls.filter_map(|u| url::Url::parse(u).ok())
             .filter_map(|u| {
                 let host = u.host_str()?.to_string();

@@ -15,4 +15,5 @@ pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tmdb;
 pub mod upstream;

@@ -28,10 +28,13 @@ use crate::library::Library;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels};
 use crate::providers::Provider;
 use crate::providers::consumet::Consumet;
+use crate::providers::jellyfin::Jellyfin;
 use crate::providers::library::LibraryProvider;
+use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
 use crate::store::Store;
+use crate::tmdb::Tmdb;
 use crate::{api, secret, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -49,6 +52,8 @@ pub struct AppState {
     pub store: Store,
     /// The local library, when enabled.
     pub library: Option<Arc<Library>>,
+    /// TMDB metadata; `None` without `SOKOUL_TMDB_KEY`.
+    pub tmdb: Option<Arc<Tmdb>>,
 }
 
 /// Things tests replace.
@@ -96,7 +101,11 @@ impl AppState {
                 crate::library::watch::spawn(library);
             }
         }
-        let providers = build_providers(&settings, &http, library.as_ref())?;
+        let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
+            .map_err(anyhow::Error::msg)
+            .context("configuring TMDB")?
+            .map(Arc::new);
+        let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
             cache = cache.backend(),
@@ -121,6 +130,7 @@ impl AppState {
             rendered: Arc::default(),
             store,
             library,
+            tmdb,
         })
     }
 }
@@ -129,6 +139,7 @@ fn build_providers(
     settings: &Settings,
     http: &reqwest::Client,
     library: Option<&Arc<Library>>,
+    tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
     if let Some(library) = library {
@@ -143,6 +154,30 @@ fn build_providers(
                 settings.provider_timeout(),
             )
             .context("configuring the Consumet provider")?,
+        ));
+    }
+    if !settings.stremio.addons.is_empty() {
+        providers.push(Arc::new(
+            Stremio::new(
+                http.clone(),
+                &settings.stremio.addons,
+                tmdb.cloned(),
+                settings.provider_timeout(),
+            )
+            .context("configuring the Stremio provider")?,
+        ));
+    }
+    if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
+        providers.push(Arc::new(
+            Jellyfin::new(
+                http.clone(),
+                url,
+                api_key.clone(),
+                settings.jellyfin.user_id.clone(),
+                tmdb.cloned(),
+                settings.provider_timeout(),
+            )
+            .context("configuring the Jellyfin provider")?,
         ));
     }
     Ok(providers)

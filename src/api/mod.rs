@@ -3,6 +3,7 @@
 pub mod health;
 pub mod library;
 pub mod media;
+pub mod metadata;
 pub mod present;
 pub mod streaming;
 
@@ -42,5 +43,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/media/{file_id}/subtitles/{track}",
             get(media::subtitle),
+        )
+        // TMDB metadata (docs/providers.md).
+        .route("/api/metadata/{media_type}/{tmdb_id}", get(metadata::title))
+        .route(
+            "/api/metadata/tv/{tmdb_id}/season/{season}",
+            get(metadata::season),
         )
 }

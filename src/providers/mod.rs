@@ -2,7 +2,9 @@
 //! adapter over a protocol its user runs (Consumet, Stremio addons, Jellyfin, local files).
 
 pub mod consumet;
+pub mod jellyfin;
 pub mod library;
+pub mod stremio;
 
 use async_trait::async_trait;
 

@@ -5,5 +5,12 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod fake_jellyfin;
+mod fake_tmdb;
+mod jellyfin;
 mod library;
+mod providers_all;
 mod resolve;
+mod stremio;
+mod stremio_addon;
+mod tmdb;

@@ -1,0 +1,99 @@
+//! `/api/metadata/…`: TMDB metadata for the dashboard. Without a TMDB key these answer 404
+//! `metadata_unavailable`, and the dashboard falls back to the library's own metadata.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::models::{MediaType, RequestError};
+use crate::startup::AppState;
+use crate::tmdb::{Tmdb, TmdbError};
+
+/// A metadata request waits at most this long for TMDB (one 429 wait included).
+const BUDGET: Duration = Duration::from_secs(10);
+
+impl From<TmdbError> for ApiError {
+    fn from(e: TmdbError) -> Self {
+        let status = match &e {
+            TmdbError::NotFound(_) => StatusCode::NOT_FOUND,
+            TmdbError::RateLimited { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            TmdbError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            TmdbError::Unauthorized
+            | TmdbError::Unreachable(_)
+            | TmdbError::Invalid(_)
+            | TmdbError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+fn tmdb(state: &AppState) -> Result<&Tmdb, ApiError> {
+    state.tmdb.as_deref().ok_or_else(|| {
+        ApiError::not_found(
+            "metadata_unavailable",
+            "TMDB metadata is not configured on this server (set SOKOUL_TMDB_KEY)",
+        )
+    })
+}
+
+fn tmdb_id(raw: &str) -> Result<u32, ApiError> {
+    match raw.parse::<u32>() {
+        Ok(id) if id > 0 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
+        _ => Err(RequestError::InvalidTmdbId(raw.chars().take(32).collect()).into()),
+    }
+}
+
+/// A rate-limited answer tells the client when to come back.
+fn with_retry_after(e: TmdbError) -> Response {
+    let retry = match &e {
+        TmdbError::RateLimited { retry_after } => *retry_after,
+        _ => None,
+    };
+    let mut response = ApiError::from(e).into_response();
+    if let Some(secs) = retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// `GET /api/metadata/{media_type}/{tmdb_id}`
+pub async fn title(
+    State(state): State<AppState>,
+    Path((media_type, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let media_type: MediaType = media_type.parse()?;
+    let id = tmdb_id(&id)?;
+    let tmdb = tmdb(&state)?;
+    match tmdb.title(media_type, id, Instant::now() + BUDGET).await {
+        Ok(meta) => Ok(Json(meta.as_ref()).into_response()),
+        Err(e) => Ok(with_retry_after(e)),
+    }
+}
+
+/// `GET /api/metadata/tv/{tmdb_id}/season/{season}`
+pub async fn season(
+    State(state): State<AppState>,
+    Path((id, season)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = tmdb_id(&id)?;
+    let season = season
+        .parse::<u32>()
+        .ok()
+        .filter(|_| season.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| RequestError::InvalidNumber {
+            name: "season",
+            value: season.chars().take(32).collect(),
+            rule: "≥ 0",
+        })?;
+    let tmdb = tmdb(&state)?;
+    match tmdb.season(id, season, Instant::now() + BUDGET).await {
+        Ok(s) => Ok(Json(s.as_ref()).into_response()),
+        Err(e) => Ok(with_retry_after(e)),
+    }
+}

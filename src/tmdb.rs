@@ -1,0 +1,573 @@
+//! TMDB metadata (`protocols.md` §5): titles, years, posters, seasons and episodes, and the
+//! IMDb id most Stremio addons need. Shared by the metadata API and the providers.
+//!
+//! A v3 key goes in the `api_key=` query; a read-access token (a JWT, `eyJ…`) goes in an
+//! `Authorization: Bearer` header, which keeps it out of URLs. Answers are cached per
+//! (media type, id): movie and tv ids share one number space. A `429` is honoured once,
+//! waiting its `Retry-After` when that fits in the caller's deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+use url::Url;
+
+use crate::config::{Secret, TmdbSettings};
+use crate::models::MediaType;
+use crate::upstream::{BodyError, read_body_limited};
+
+const IMAGE_BASE: &str = "https://image.tmdb.org/t/p";
+/// A season of a long-running soap is the largest answer we ask for; far below this.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The longest `Retry-After` we are willing to sit through inside a request.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
+/// Used when a 429 has no (or an unparseable) `Retry-After`.
+const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(1);
+/// Metadata changes rarely; new episodes appear at most daily.
+const CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
+const CACHE_CAPACITY: u64 = 20_000;
+
+/// Why TMDB gave no metadata. `code()` is stable (API error codes, provider messages).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TmdbError {
+    /// HTTP 401, TMDB `status_code` 7: the key or token is wrong.
+    #[error("TMDB rejected the configured key (SOKOUL_TMDB_KEY)")]
+    Unauthorized,
+    /// HTTP 404, TMDB `status_code` 34 (or 6, invalid id).
+    #[error("TMDB has no {0}")]
+    NotFound(String),
+    /// HTTP 429, TMDB `status_code` 25, still limited after waiting once.
+    #[error("TMDB is rate limiting this server")]
+    RateLimited { retry_after: Option<u64> },
+    #[error("cannot reach TMDB: {0}")]
+    Unreachable(String),
+    #[error("TMDB did not answer in time")]
+    Timeout,
+    #[error("TMDB's answer is not usable: {0}")]
+    Invalid(String),
+    #[error("TMDB answered HTTP {0}")]
+    Unavailable(u16),
+}
+
+impl TmdbError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TmdbError::Unauthorized => "tmdb_unauthorized",
+            TmdbError::NotFound(_) => "tmdb_not_found",
+            TmdbError::RateLimited { .. } => "tmdb_rate_limited",
+            TmdbError::Unreachable(_) => "tmdb_unreachable",
+            TmdbError::Timeout => "tmdb_timeout",
+            TmdbError::Invalid(_) => "tmdb_invalid_response",
+            TmdbError::Unavailable(_) => "tmdb_unavailable",
+        }
+    }
+}
+
+/// A film or a series, as the dashboard shows it (`GET /api/metadata/{media_type}/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Metadata {
+    pub media_type: MediaType,
+    pub tmdb_id: u32,
+    pub title: String,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backdrop_url: Option<String>,
+    /// `tt…`, what most Stremio addons key their streams on.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imdb_id: Option<String>,
+    /// Series only: the seasons, without their episodes (see the season route).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seasons: Option<Vec<SeasonSummary>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SeasonSummary {
+    /// 0 holds the specials.
+    pub season: u32,
+    pub name: String,
+    pub episode_count: u32,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub air_date: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
+}
+
+/// One season with its episodes (`GET /api/metadata/tv/{id}/season/{n}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Season {
+    pub tmdb_id: u32,
+    pub season: u32,
+    pub name: String,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
+    pub episodes: Vec<Episode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Episode {
+    pub season: u32,
+    pub episode: u32,
+    pub name: String,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub air_date: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub still_url: Option<String>,
+    /// Minutes.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<u32>,
+}
+
+// TMDB's own shapes: only the fields we read, all optional so that a missing one never
+// rejects the whole answer.
+#[derive(Debug, Deserialize)]
+struct RawTitle {
+    title: Option<String>,
+    name: Option<String>,
+    release_date: Option<String>,
+    first_air_date: Option<String>,
+    overview: Option<String>,
+    poster_path: Option<String>,
+    backdrop_path: Option<String>,
+    imdb_id: Option<String>,
+    external_ids: Option<RawExternalIds>,
+    seasons: Option<Vec<RawSeasonSummary>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawExternalIds {
+    imdb_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSeasonSummary {
+    season_number: Option<u32>,
+    name: Option<String>,
+    episode_count: Option<u32>,
+    air_date: Option<String>,
+    poster_path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSeason {
+    season_number: Option<u32>,
+    name: Option<String>,
+    overview: Option<String>,
+    poster_path: Option<String>,
+    #[serde(default)]
+    episodes: Vec<RawEpisode>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEpisode {
+    season_number: Option<u32>,
+    episode_number: Option<u32>,
+    name: Option<String>,
+    overview: Option<String>,
+    air_date: Option<String>,
+    still_path: Option<String>,
+    runtime: Option<u32>,
+}
+
+enum Auth {
+    /// A read-access token: `Authorization: Bearer …`.
+    Bearer(Secret),
+    /// A v3 key: `?api_key=…`.
+    Query(Secret),
+}
+
+pub struct Tmdb {
+    http: reqwest::Client,
+    base: Url,
+    auth: Auth,
+    titles: moka::future::Cache<(MediaType, u32), Arc<Metadata>>,
+    seasons: moka::future::Cache<(u32, u32), Arc<Season>>,
+}
+
+impl std::fmt::Debug for Tmdb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tmdb")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl Tmdb {
+    /// `None` without a key: metadata is then simply unavailable, nothing else breaks.
+    pub fn from_settings(
+        http: reqwest::Client,
+        settings: &TmdbSettings,
+    ) -> Result<Option<Self>, String> {
+        let Some(key) = settings
+            .key
+            .as_ref()
+            .filter(|k| !k.expose().trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut base = Url::parse(&settings.base_url)
+            .map_err(|e| format!("tmdb.base_url '{}' is not a URL: {e}", settings.base_url))?;
+        // `join("movie/1")` must keep the `/3/` of the base.
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let key = Secret::new(key.expose().trim());
+        let auth = if key.expose().starts_with("eyJ") {
+            Auth::Bearer(key)
+        } else {
+            Auth::Query(key)
+        };
+        Ok(Some(Tmdb {
+            http,
+            base,
+            auth,
+            titles: new_cache(),
+            seasons: new_cache(),
+        }))
+    }
+
+    /// A film's or a series' metadata (series: with its season list), cached.
+    pub async fn title(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+        deadline: Instant,
+    ) -> Result<Arc<Metadata>, TmdbError> {
+        self.titles
+            .try_get_with((media_type, tmdb_id), async {
+                let path = format!("{}/{tmdb_id}", media_type.as_str());
+                let raw: RawTitle = self
+                    .get(&path, &[("append_to_response", "external_ids")], deadline)
+                    .await?;
+                Ok(Arc::new(map_title(media_type, tmdb_id, raw)))
+            })
+            .await
+            .map_err(|e: Arc<TmdbError>| (*e).clone())
+    }
+
+    /// One season with its episodes, cached.
+    pub async fn season(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        deadline: Instant,
+    ) -> Result<Arc<Season>, TmdbError> {
+        self.seasons
+            .try_get_with((tmdb_id, season), async {
+                let raw: RawSeason = self
+                    .get(&format!("tv/{tmdb_id}/season/{season}"), &[], deadline)
+                    .await?;
+                Ok(Arc::new(map_season(tmdb_id, season, raw)))
+            })
+            .await
+            .map_err(|e: Arc<TmdbError>| (*e).clone())
+    }
+
+    /// The IMDb id of a film or a series (a series' id, also for its episodes).
+    pub async fn imdb_id(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+        deadline: Instant,
+    ) -> Result<Option<String>, TmdbError> {
+        Ok(self
+            .title(media_type, tmdb_id, deadline)
+            .await?
+            .imdb_id
+            .clone())
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<T, TmdbError> {
+        let mut url = self
+            .base
+            .join(path)
+            .expect("a relative path joins the base");
+        {
+            let mut q = url.query_pairs_mut();
+            q.extend_pairs(query);
+            if let Auth::Query(key) = &self.auth {
+                q.append_pair("api_key", key.expose());
+            }
+        }
+        let mut retried = false;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TmdbError::Timeout);
+            }
+            let mut request = self
+                .http
+                .get(url.clone())
+                .timeout(left)
+                .header("Accept", "application/json");
+            if let Auth::Bearer(token) = &self.auth {
+                request = request.bearer_auth(token.expose());
+            }
+            // `without_url`: the error text would otherwise carry the `api_key` query.
+            let response = request.send().await.map_err(|e| {
+                if e.is_timeout() {
+                    TmdbError::Timeout
+                } else {
+                    TmdbError::Unreachable(root_cause(&e.without_url()))
+                }
+            })?;
+            let status = response.status();
+            if status.as_u16() == 429 {
+                let wait = retry_after(response.headers());
+                let fits = Instant::now() + wait.unwrap_or(DEFAULT_RETRY_WAIT) < deadline;
+                if !retried && wait.is_none_or(|w| w <= MAX_RETRY_WAIT) && fits {
+                    retried = true;
+                    tokio::time::sleep(wait.unwrap_or(DEFAULT_RETRY_WAIT)).await;
+                    continue;
+                }
+                return Err(TmdbError::RateLimited {
+                    retry_after: wait.map(|w| w.as_secs()),
+                });
+            }
+            let body = read_body_limited(response, MAX_BODY)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge => TmdbError::Invalid("the answer is too large".into()),
+                    BodyError::Timeout => TmdbError::Timeout,
+                    BodyError::Io(m) => TmdbError::Unreachable(m),
+                })?;
+            if !status.is_success() {
+                return Err(classify(status.as_u16(), &body, path));
+            }
+            return serde_json::from_slice(&body).map_err(|e| TmdbError::Invalid(e.to_string()));
+        }
+    }
+}
+
+/// TMDB's error bodies are `{"success":false,"status_code":N,"status_message":"…"}`; the
+/// `status_code` is more precise than the HTTP status when present.
+fn classify(http_status: u16, body: &[u8], path: &str) -> TmdbError {
+    let code = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("status_code").and_then(Value::as_u64));
+    match (http_status, code) {
+        (_, Some(7)) | (401, _) => TmdbError::Unauthorized,
+        (_, Some(34 | 6)) | (404, _) => TmdbError::NotFound(describe(path)),
+        (_, Some(25)) => TmdbError::RateLimited { retry_after: None },
+        (status, _) => TmdbError::Unavailable(status),
+    }
+}
+
+fn new_cache<K, V>() -> moka::future::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::future::Cache::builder()
+        .max_capacity(CACHE_CAPACITY)
+        .time_to_live(CACHE_TTL)
+        .build()
+}
+
+/// `movie/603` → "movie 603", `tv/1396/season/9` → "tv 1396 season 9".
+fn describe(path: &str) -> String {
+    path.replace('/', " ")
+}
+
+/// `Retry-After` in seconds (TMDB sends seconds; an HTTP date is treated as absent).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+fn image(size: &str, path: Option<String>) -> Option<String> {
+    let path = path.filter(|p| p.starts_with('/'))?;
+    Some(format!("{IMAGE_BASE}/{size}{path}"))
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn year(date: Option<&str>) -> Option<i32> {
+    date?.get(..4)?.parse().ok()
+}
+
+fn map_title(media_type: MediaType, tmdb_id: u32, raw: RawTitle) -> Metadata {
+    let date = match media_type {
+        MediaType::Movie => raw.release_date.as_deref(),
+        MediaType::Tv => raw.first_air_date.as_deref(),
+    };
+    let imdb_id = non_empty(raw.imdb_id)
+        .or_else(|| non_empty(raw.external_ids.and_then(|x| x.imdb_id)))
+        .filter(|id| id.starts_with("tt"));
+    let seasons = (media_type == MediaType::Tv).then(|| {
+        raw.seasons
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| {
+                let season = s.season_number?;
+                Some(SeasonSummary {
+                    season,
+                    name: non_empty(s.name).unwrap_or_else(|| format!("Season {season}")),
+                    episode_count: s.episode_count.unwrap_or(0),
+                    air_date: non_empty(s.air_date),
+                    poster_url: image("w342", s.poster_path),
+                })
+            })
+            .collect()
+    });
+    Metadata {
+        media_type,
+        tmdb_id,
+        title: non_empty(raw.title)
+            .or_else(|| non_empty(raw.name))
+            .unwrap_or_else(|| format!("{media_type} {tmdb_id}")),
+        year: year(date),
+        overview: non_empty(raw.overview),
+        poster_url: image("w500", raw.poster_path),
+        backdrop_url: image("w1280", raw.backdrop_path),
+        imdb_id,
+        seasons,
+    }
+}
+
+fn map_season(tmdb_id: u32, season: u32, raw: RawSeason) -> Season {
+    let number = raw.season_number.unwrap_or(season);
+    Season {
+        tmdb_id,
+        season: number,
+        name: non_empty(raw.name).unwrap_or_else(|| format!("Season {number}")),
+        overview: non_empty(raw.overview),
+        poster_url: image("w342", raw.poster_path),
+        episodes: raw
+            .episodes
+            .into_iter()
+            .filter_map(|e| {
+                let episode = e.episode_number?;
+                Some(Episode {
+                    season: e.season_number.unwrap_or(number),
+                    episode,
+                    name: non_empty(e.name).unwrap_or_else(|| format!("Episode {episode}")),
+                    overview: non_empty(e.overview),
+                    air_date: non_empty(e.air_date),
+                    still_url: image("w300", e.still_path),
+                    runtime: e.runtime,
+                })
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_movie_maps_to_title_year_images_and_imdb_id() {
+        let raw: RawTitle = serde_json::from_value(json!({
+            "id": 603, "title": "The Matrix", "release_date": "1999-03-30",
+            "overview": "Set in the 22nd century…", "poster_path": "/p.jpg",
+            "backdrop_path": "/b.jpg", "imdb_id": "tt0133093"
+        }))
+        .unwrap();
+        let m = map_title(MediaType::Movie, 603, raw);
+        assert_eq!(m.title, "The Matrix");
+        assert_eq!(m.year, Some(1999));
+        assert_eq!(
+            m.poster_url.as_deref(),
+            Some("https://image.tmdb.org/t/p/w500/p.jpg")
+        );
+        assert_eq!(m.imdb_id.as_deref(), Some("tt0133093"));
+        assert_eq!(m.seasons, None, "films have no seasons");
+    }
+
+    #[test]
+    fn a_series_takes_its_imdb_id_from_external_ids_and_lists_its_seasons() {
+        let raw: RawTitle = serde_json::from_value(json!({
+            "id": 1396, "name": "Breaking Bad", "first_air_date": "2008-01-20",
+            "poster_path": null, "external_ids": {"imdb_id": "tt0903747", "tvdb_id": 81189},
+            "seasons": [
+                {"season_number": 0, "name": "Specials", "episode_count": 9},
+                {"season_number": 1, "name": "Season 1", "episode_count": 7, "air_date": "2008-01-20"}
+            ]
+        }))
+        .unwrap();
+        let m = map_title(MediaType::Tv, 1396, raw);
+        assert_eq!(m.title, "Breaking Bad");
+        assert_eq!(m.year, Some(2008));
+        assert_eq!(m.poster_url, None);
+        assert_eq!(m.imdb_id.as_deref(), Some("tt0903747"));
+        let seasons = m.seasons.unwrap();
+        assert_eq!(seasons.len(), 2);
+        assert_eq!((seasons[1].season, seasons[1].episode_count), (1, 7));
+    }
+
+    #[test]
+    fn an_empty_imdb_id_is_no_imdb_id() {
+        let raw: RawTitle =
+            serde_json::from_value(json!({"title": "Obscure", "imdb_id": ""})).unwrap();
+        assert_eq!(map_title(MediaType::Movie, 1, raw).imdb_id, None);
+    }
+
+    #[test]
+    fn error_bodies_map_to_stable_codes() {
+        let body = |n: u32| {
+            serde_json::to_vec(&json!({"success": false, "status_code": n, "status_message": "x"}))
+                .unwrap()
+        };
+        assert_eq!(
+            classify(401, &body(7), "movie/1").code(),
+            "tmdb_unauthorized"
+        );
+        assert_eq!(classify(404, &body(34), "movie/1").code(), "tmdb_not_found");
+        assert_eq!(classify(404, &body(6), "movie/1").code(), "tmdb_not_found");
+        assert_eq!(
+            classify(503, b"<html>", "movie/1").code(),
+            "tmdb_unavailable"
+        );
+    }
+}

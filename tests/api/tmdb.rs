@@ -1,0 +1,231 @@
+//! TMDB metadata (`/api/metadata/…`) against a fake TMDB: both kinds of credentials,
+//! caching per media type, and TMDB's 401, 404 and 429 with `Retry-After`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::fake_tmdb::{self as fake, BREAKING_BAD, MATRIX};
+use crate::helpers::{TestApp, spawn_app};
+
+async fn app_with(tmdb: &MockServer, key: &str) -> TestApp {
+    let base = fake::base_url(tmdb);
+    let key = key.to_string();
+    spawn_app(move |s| {
+        s.tmdb.base_url = base;
+        s.tmdb.key = Some(sokoul::config::Secret::new(key));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_film_has_its_title_year_overview_images_and_imdb_id() {
+    let tmdb = fake::start().await;
+    fake::mount_catalogue(&tmdb).await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    let body = app.get_json("/api/metadata/movie/603", 200).await;
+
+    assert_eq!(body["media_type"], "movie");
+    assert_eq!(body["tmdb_id"], MATRIX);
+    assert_eq!(body["title"], "The Matrix");
+    assert_eq!(body["year"], 1999);
+    assert!(body["overview"].as_str().unwrap().starts_with("Set in"));
+    assert_eq!(
+        body["poster_url"],
+        "https://image.tmdb.org/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"
+    );
+    assert_eq!(
+        body["backdrop_url"],
+        "https://image.tmdb.org/t/p/w1280/ncEsesgOJDNrTUED89hYbA117wo.jpg"
+    );
+    assert_eq!(body["imdb_id"], fake::MATRIX_IMDB);
+    assert!(body.get("seasons").is_none(), "a film has no seasons");
+}
+
+#[tokio::test]
+async fn a_v3_key_goes_in_the_query_and_a_read_access_token_in_a_bearer_header() {
+    for (key, in_query) in [(fake::KEY, true), (fake::TOKEN, false)] {
+        let tmdb = fake::start().await;
+        fake::mount_catalogue(&tmdb).await;
+        let app = app_with(&tmdb, key).await;
+
+        app.get_json("/api/metadata/movie/603", 200).await;
+
+        let requests = tmdb.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 1);
+        let r = &requests[0];
+        let query = r.url.query().unwrap_or("");
+        assert_eq!(query.contains(fake::KEY), in_query, "{query}");
+        assert!(!query.contains(fake::TOKEN), "a token never goes in a URL");
+        assert_eq!(
+            r.headers.get("authorization").is_some(),
+            !in_query,
+            "Bearer only for a read-access token"
+        );
+        assert!(query.contains("append_to_response=external_ids"), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_series_lists_its_seasons_and_a_season_lists_its_episodes() {
+    let tmdb = fake::start().await;
+    fake::mount_catalogue(&tmdb).await;
+    let app = app_with(&tmdb, fake::TOKEN).await;
+
+    let series = app.get_json("/api/metadata/tv/1396", 200).await;
+    assert_eq!(series["title"], "Breaking Bad");
+    assert_eq!(series["year"], 2008);
+    assert_eq!(series["imdb_id"], fake::BREAKING_BAD_IMDB);
+    assert_eq!(
+        series["seasons"][1],
+        json!({"season": 1, "name": "Season 1", "episode_count": 7, "air_date": "2008-01-20",
+               "poster_url": "https://image.tmdb.org/t/p/w342/s1.jpg"})
+    );
+    assert_eq!(series["seasons"][0]["name"], "Specials");
+
+    let season = app.get_json("/api/metadata/tv/1396/season/1", 200).await;
+    assert_eq!(season["tmdb_id"], BREAKING_BAD);
+    assert_eq!(season["season"], 1);
+    let episodes = season["episodes"].as_array().unwrap();
+    assert_eq!(episodes.len(), 2);
+    assert_eq!(
+        episodes[0],
+        json!({"season": 1, "episode": 1, "name": "Pilot",
+               "overview": "When an unassuming high school chemistry teacher…",
+               "air_date": "2008-01-20", "runtime": 58,
+               "still_url": "https://image.tmdb.org/t/p/w300/ydlY3iPfeOAvu8gVqrxPoMvzNCn.jpg"})
+    );
+    assert!(episodes[1].get("still_url").is_none());
+}
+
+#[tokio::test]
+async fn answers_are_cached_per_media_type_because_movie_and_tv_ids_overlap() {
+    let tmdb = fake::start().await;
+    Mock::given(method("GET"))
+        .and(path("/3/movie/1396"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"title": "A Film 1396"})))
+        .expect(1)
+        .mount(&tmdb)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/3/tv/1396"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fake::breaking_bad()))
+        .expect(1)
+        .mount(&tmdb)
+        .await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    for _ in 0..3 {
+        let film = app.get_json("/api/metadata/movie/1396", 200).await;
+        let series = app.get_json("/api/metadata/tv/1396", 200).await;
+        assert_eq!(film["title"], "A Film 1396");
+        assert_eq!(series["title"], "Breaking Bad");
+    }
+    // `expect(1)` on each route is verified when the fake drops.
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_a_502_tmdb_unauthorized() {
+    let tmdb = fake::start().await;
+    fake::mount_catalogue(&tmdb).await;
+    let app = app_with(&tmdb, "not-the-key").await;
+
+    let body = app.get_json("/api/metadata/movie/603", 502).await;
+
+    assert_eq!(body["error"]["code"], "tmdb_unauthorized");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("SOKOUL_TMDB_KEY"), "{message}");
+    assert!(!message.contains("not-the-key"), "the key is never echoed");
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_a_404_tmdb_not_found() {
+    let tmdb = fake::start().await;
+    fake::mount_catalogue(&tmdb).await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    let body = app.get_json("/api/metadata/movie/999999", 404).await;
+    assert_eq!(body["error"]["code"], "tmdb_not_found");
+    let body = app.get_json("/api/metadata/tv/1396/season/42", 404).await;
+    assert_eq!(body["error"]["code"], "tmdb_not_found");
+}
+
+#[tokio::test]
+async fn a_429_is_retried_once_after_its_retry_after() {
+    let tmdb = fake::start().await;
+    Mock::given(method("GET"))
+        .and(path("/3/movie/603"))
+        .respond_with(fake::rate_limited(1))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&tmdb)
+        .await;
+    fake::mount_catalogue(&tmdb).await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    let started = Instant::now();
+    let body = app.get_json("/api/metadata/movie/603", 200).await;
+
+    assert_eq!(body["title"], "The Matrix");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
+    assert_eq!(tmdb.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_429_with_a_long_retry_after_is_a_503_that_passes_the_retry_after_on() {
+    let tmdb = fake::start().await;
+    Mock::given(method("GET"))
+        .and(path("/3/movie/603"))
+        .respond_with(fake::rate_limited(30))
+        .mount(&tmdb)
+        .await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    let started = Instant::now();
+    let response = app.get("/api/metadata/movie/603").await;
+
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "30");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "tmdb_rate_limited");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "does not sit through a 30 s wait"
+    );
+    assert_eq!(tmdb.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_key_metadata_is_unavailable_and_tmdb_is_never_called() {
+    let tmdb = fake::start().await;
+    let base = fake::base_url(&tmdb);
+    let app = spawn_app(move |s| s.tmdb.base_url = base).await;
+
+    let body = app.get_json("/api/metadata/movie/603", 404).await;
+    assert_eq!(body["error"]["code"], "metadata_unavailable");
+    let body = app.get_json("/api/metadata/tv/1396/season/1", 404).await;
+    assert_eq!(body["error"]["code"], "metadata_unavailable");
+    assert!(tmdb.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_metadata_requests_are_400s() {
+    let tmdb = fake::start().await;
+    let app = app_with(&tmdb, fake::KEY).await;
+    for (path, code) in [
+        ("/api/metadata/anime/1", "unknown_media_type"),
+        ("/api/metadata/movie/abc", "invalid_tmdb_id"),
+        ("/api/metadata/movie/0", "invalid_tmdb_id"),
+        ("/api/metadata/tv/1396/season/-1", "invalid_episode"),
+    ] {
+        let body = app.get_json(path, 400).await;
+        assert_eq!(body["error"]["code"], code, "{path}");
+    }
+    assert!(tmdb.received_requests().await.unwrap().is_empty());
+}
