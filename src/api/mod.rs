@@ -5,6 +5,7 @@ pub mod library;
 pub mod media;
 pub mod metadata;
 pub mod present;
+pub mod progress;
 pub mod streaming;
 
 use axum::Router;
@@ -43,6 +44,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/media/{file_id}/subtitles/{track}",
             get(media::subtitle),
+        )
+        // Watch progress.
+        .route("/api/progress", get(progress::list))
+        .route(
+            "/api/progress/{media_type}/{tmdb_id}",
+            get(progress::get)
+                .put(progress::put)
+                .delete(progress::delete),
         )
         // TMDB metadata (docs/providers.md).
         .route("/api/metadata/{media_type}/{tmdb_id}", get(metadata::title))

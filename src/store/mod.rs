@@ -6,6 +6,7 @@
 //! (watch progress) adds its own migration and file here.
 
 pub mod media;
+pub mod progress;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,9 +26,10 @@ pub enum StoreError {
 }
 
 /// Numbered schema steps, applied in order once each. Never edit a released step: add one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE media_files (
         id            INTEGER PRIMARY KEY,
         path          TEXT NOT NULL UNIQUE,
@@ -63,7 +65,25 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         seen_at  INTEGER NOT NULL
     );
     "#,
-)];
+    ),
+    (
+        2,
+        r#"
+    -- Watch positions. Movies store season = episode = -1: NULL would defeat the primary key.
+    CREATE TABLE watch_progress (
+        media_type TEXT NOT NULL CHECK (media_type IN ('movie', 'tv')),
+        tmdb_id    INTEGER NOT NULL,
+        season     INTEGER NOT NULL,
+        episode    INTEGER NOT NULL,
+        position   REAL NOT NULL,
+        duration   REAL NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (media_type, tmdb_id, season, episode)
+    );
+    CREATE INDEX watch_progress_recent ON watch_progress (updated_at DESC);
+    "#,
+    ),
+];
 
 #[derive(Clone)]
 pub struct Store {

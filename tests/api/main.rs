@@ -9,6 +9,7 @@ mod fake_jellyfin;
 mod fake_tmdb;
 mod jellyfin;
 mod library;
+mod progress;
 mod providers_all;
 mod resolve;
 mod stremio;

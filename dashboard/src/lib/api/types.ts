@@ -6,6 +6,9 @@ import type { Markers } from './generated/Markers';
 import type { MediaInfo } from './generated/MediaInfo';
 import type { MediaType } from './generated/MediaType';
 import type { OutcomeStatus } from './generated/OutcomeStatus';
+import type { ProgressEntry } from './generated/ProgressEntry';
+import type { ProgressList } from './generated/ProgressList';
+import type { ProgressUpdate } from './generated/ProgressUpdate';
 import type { ProviderOutcome } from './generated/ProviderOutcome';
 import type { Range } from './generated/Range';
 import type { ResolveResponse } from './generated/ResolveResponse';
@@ -65,34 +68,12 @@ export interface LibraryItemDetail extends LibraryItem {
 	duration?: number | null;
 }
 
-// ---- Watch progress: /api/progress ----
+// ---- Watch progress: /api/progress (generated from src/store/progress.rs, src/api/progress.rs) ----
 
-export interface ProgressEntry {
-	media_type: MediaType;
-	tmdb_id: number;
-	season: number | null;
-	episode: number | null;
-	position: number;
-	duration: number;
-	/** RFC 3339. */
-	updated_at: string;
-	title: string | null;
-}
+export type { ProgressEntry, ProgressUpdate };
 
 /** GET /api/progress: most recent first. */
-export interface ProgressListResponse {
-	items: ProgressEntry[];
-}
+export type ProgressListResponse = ProgressList;
 
 /** GET /api/progress/{media_type}/{tmdb_id}[?season=&episode=] */
-export interface SavedProgress {
-	position: number;
-	duration: number;
-	updated_at: string;
-}
-
-/** PUT /api/progress/{media_type}/{tmdb_id}[?season=&episode=] body. */
-export interface ProgressUpdate {
-	position: number;
-	duration: number;
-}
+export type SavedProgress = ProgressEntry;
