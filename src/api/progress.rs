@@ -83,7 +83,7 @@ pub async fn put(
 ) -> Result<StatusCode, ApiError> {
     let req = request(&media_type, &tmdb_id, query)?;
     let Json(update) = body?;
-    let valid = |x: f64| x.is_finite() && x >= 0.0 && x < 1.0e7;
+    let valid = |x: f64| (0.0..1.0e7).contains(&x);
     if !valid(update.position) || !valid(update.duration) || update.duration == 0.0 {
         return Err(ApiError::bad_request(
             "invalid_position",
