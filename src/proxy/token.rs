@@ -8,6 +8,9 @@
 //! - `s` is a keyed BLAKE3 tag over `c`, `u` and the optional `v` (EXT-X-DEFINE variables a
 //!   media playlist imports), truncated to 128 bits.
 //!
+//! - `k=j` (optional, signed) marks a JSON document the proxy must rewrite (a content-steering
+//!   manifest or an interstitial asset list): these cannot be recognised by their bytes alone.
+//!
 //! Children minted while rewriting a playlist reuse the parent's `c` verbatim, so a playlist
 //! seals once and pays one keyed hash per URI: this is what keeps a 20,000-segment rewrite fast
 //! and every URL short. Nothing is stored server-side: any instance with the same secret
@@ -20,6 +23,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 /// The route every proxy URL starts with.
 pub const PROXY_PATH: &str = "/api/streaming/proxy";
+/// How a rewritten document names a child: relative to its own URL, which ends in `/proxy`.
+pub const CHILD_PREFIX: &str = "proxy";
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
@@ -52,6 +57,34 @@ pub struct ProxyContext {
     pub expires: u64,
 }
 
+/// What the proxy must do with the upstream body besides relaying it. Playlists are
+/// recognised by their content, so only JSON documents need a mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// A playlist (sniffed) or anything else (streamed through).
+    #[default]
+    Media,
+    /// A content-steering manifest or an interstitial asset list, rewritten as JSON.
+    Json,
+}
+
+impl Kind {
+    fn param(self) -> Option<&'static str> {
+        match self {
+            Kind::Media => None,
+            Kind::Json => Some("j"),
+        }
+    }
+
+    fn from_param(k: Option<&str>) -> Result<Kind, TokenError> {
+        match k {
+            None => Ok(Kind::Media),
+            Some("j") => Ok(Kind::Json),
+            Some(_) => Err(TokenError::Malformed),
+        }
+    }
+}
+
 /// A context sealed once, reused verbatim by every child URL of a playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedContext(String);
@@ -70,6 +103,7 @@ pub struct Verified {
     pub sealed: SealedContext,
     /// Variables (`name=value` lines) imported from a multivariant playlist, if any.
     pub vars: Option<String>,
+    pub kind: Kind,
 }
 
 #[derive(Clone)]
@@ -127,7 +161,13 @@ impl Signer {
         decode_context(&plain).ok_or(TokenError::Malformed)
     }
 
-    fn tag(&self, sealed: &str, upstream_b64: &str, vars_b64: Option<&str>) -> [u8; TAG_LEN] {
+    fn tag(
+        &self,
+        sealed: &str,
+        upstream_b64: &str,
+        vars_b64: Option<&str>,
+        kind: Kind,
+    ) -> [u8; TAG_LEN] {
         let mut h = blake3::Hasher::new_keyed(&self.mac_key);
         h.update(&[VERSION]);
         h.update(sealed.as_bytes());
@@ -136,6 +176,11 @@ impl Signer {
         if let Some(v) = vars_b64 {
             h.update(b"\0");
             h.update(v.as_bytes());
+        }
+        // `\x01` cannot occur in base64url, so the kind cannot be confused with `v`.
+        if let Some(k) = kind.param() {
+            h.update(b"\x01");
+            h.update(k.as_bytes());
         }
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&h.finalize().as_bytes()[..TAG_LEN]);
@@ -151,11 +196,38 @@ impl Signer {
         upstream: &str,
         vars: Option<&str>,
     ) {
+        out.push_str(PROXY_PATH);
+        self.write_query(out, sealed, upstream, vars, Kind::Media);
+    }
+
+    /// Appends a child URL for a rewritten playlist or JSON document: `proxy?c=…`, relative
+    /// to the parent's own proxy URL. It is shorter than an absolute path (20,000 segments
+    /// make it count) and keeps working behind a reverse proxy that mounts Sokoul under a
+    /// path prefix.
+    pub fn write_child(
+        &self,
+        out: &mut String,
+        sealed: &SealedContext,
+        upstream: &str,
+        vars: Option<&str>,
+        kind: Kind,
+    ) {
+        out.push_str(CHILD_PREFIX);
+        self.write_query(out, sealed, upstream, vars, kind);
+    }
+
+    fn write_query(
+        &self,
+        out: &mut String,
+        sealed: &SealedContext,
+        upstream: &str,
+        vars: Option<&str>,
+        kind: Kind,
+    ) {
         let u = B64.encode(upstream.as_bytes());
         let v = vars.map(|v| B64.encode(v.as_bytes()));
-        let tag = self.tag(&sealed.0, &u, v.as_deref());
-        out.reserve(PROXY_PATH.len() + sealed.0.len() + u.len() + 40);
-        out.push_str(PROXY_PATH);
+        let tag = self.tag(&sealed.0, &u, v.as_deref(), kind);
+        out.reserve(sealed.0.len() + u.len() + v.as_ref().map_or(0, |v| v.len() + 3) + 40);
         out.push_str("?c=");
         out.push_str(&sealed.0);
         out.push_str("&u=");
@@ -163,6 +235,10 @@ impl Signer {
         if let Some(v) = &v {
             out.push_str("&v=");
             out.push_str(v);
+        }
+        if let Some(k) = kind.param() {
+            out.push_str("&k=");
+            out.push_str(k);
         }
         out.push_str("&s=");
         B64.encode_string(tag, out);
@@ -188,13 +264,27 @@ impl Signer {
         v: Option<&str>,
         now: u64,
     ) -> Result<Verified, TokenError> {
+        self.verify_kind(c, u, s, v, None, now)
+    }
+
+    /// [`Signer::verify`] for a URL that may carry a `k` (kind) parameter.
+    pub fn verify_kind(
+        &self,
+        c: &str,
+        u: &str,
+        s: &str,
+        v: Option<&str>,
+        k: Option<&str>,
+        now: u64,
+    ) -> Result<Verified, TokenError> {
+        let kind = Kind::from_param(k)?;
         let given = B64
             .decode(s.as_bytes())
             .map_err(|_| TokenError::Malformed)?;
         if given.len() != TAG_LEN {
             return Err(TokenError::Malformed);
         }
-        let expected = self.tag(c, u, v);
+        let expected = self.tag(c, u, v, kind);
         // Constant-time comparison: a timing oracle on the tag would let a client forge one.
         let diff = expected
             .iter()
@@ -227,6 +317,7 @@ impl Signer {
             context,
             sealed: SealedContext(c.to_string()),
             vars,
+            kind,
         })
     }
 }
@@ -301,11 +392,12 @@ mod tests {
 
     fn verify_url(signer: &Signer, url: &str, now: u64) -> Result<Verified, TokenError> {
         let q = query(url);
-        signer.verify(
+        signer.verify_kind(
             param(&q, "c").unwrap(),
             param(&q, "u").unwrap(),
             param(&q, "s").unwrap(),
             param(&q, "v"),
+            param(&q, "k"),
             now,
         )
     }
@@ -408,6 +500,49 @@ mod tests {
             r,
             Err(TokenError::BadSignature),
             "dropping v breaks the tag"
+        );
+    }
+
+    #[test]
+    fn a_json_child_says_so_and_the_mark_cannot_be_removed_or_added() {
+        let s = Signer::new(b"secret");
+        let sealed = s.seal(&ProxyContext {
+            headers: headers(),
+            expires: 2_000,
+        });
+        let mut child = String::new();
+        s.write_child(
+            &mut child,
+            &sealed,
+            "https://cdn.example/steer.json",
+            None,
+            Kind::Json,
+        );
+        assert!(child.starts_with("proxy?c="), "{child}");
+        let v = verify_url(&s, &format!("/api/streaming/{child}"), 1_000).unwrap();
+        assert_eq!(v.kind, Kind::Json);
+        let stripped = child.replace("&k=j", "");
+        assert_eq!(
+            verify_url(&s, &format!("/{stripped}"), 1_000),
+            Err(TokenError::BadSignature)
+        );
+        let mut media = String::new();
+        s.write_child(
+            &mut media,
+            &sealed,
+            "https://cdn.example/x",
+            None,
+            Kind::Media,
+        );
+        let marked = media.replace("&s=", "&k=j&s=");
+        assert_eq!(
+            verify_url(&s, &format!("/{marked}"), 1_000),
+            Err(TokenError::BadSignature)
+        );
+        let unknown = media.replace("&s=", "&k=x&s=");
+        assert_eq!(
+            verify_url(&s, &format!("/{unknown}"), 1_000),
+            Err(TokenError::Malformed)
         );
     }
 
