@@ -40,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// The SSRF guard installed in `http`; the proxy also checks every URL and hop with it.
+    pub guard: Arc<upstream::guard::Guard>,
 }
 
 /// Things tests replace.
@@ -53,7 +55,9 @@ impl AppState {
         let settings = Arc::new(settings);
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let metrics = Arc::new(Metrics::new());
-        let http = upstream::build_client(&settings).context("building the HTTP client")?;
+        let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
+        let http =
+            upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),
             &settings.data_dir,
@@ -90,6 +94,7 @@ impl AppState {
             metrics,
             clock,
             http,
+            guard,
         })
     }
 }
