@@ -21,7 +21,9 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut s = Settings::default();
     s.bind = "127.0.0.1:0".parse().unwrap();
     s.data_dir = data_dir.to_path_buf();
-    s.secret = Some(sokoul::config::Secret::new("test secret, not for production"));
+    s.secret = Some(sokoul::config::Secret::new(
+        "test secret, not for production",
+    ));
     s.library.enabled = false;
     s.library.paths = vec![];
     s.dashboard_dir = data_dir.join("no-dashboard");
