@@ -170,7 +170,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if !path.starts_with("/api/") || path == crate::proxy::token::PROXY_PATH {
+    if !path.starts_with("/api/") || crate::proxy::token::is_proxy_path(path) {
         return next.run(request).await;
     }
     let given = request

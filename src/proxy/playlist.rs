@@ -445,6 +445,20 @@ impl Rewriter<'_> {
     }
 }
 
+/// The child proxy URL for one URI of a JSON document (steering manifest, asset list),
+/// resolved against `ctx.base`; `None` to keep it (not http(s), unresolvable).
+pub fn child_url(ctx: &RewriteContext<'_>, uri: &str, kind: Kind) -> Option<String> {
+    let uri = uri.trim();
+    if uri.is_empty() {
+        return None;
+    }
+    let resolved = resolve(ctx.base, uri)?;
+    let mut out = String::new();
+    ctx.signer
+        .write_child(&mut out, ctx.sealed, resolved.as_str(), None, kind);
+    Some(out)
+}
+
 /// RFC 3986 resolution of a URI the proxy may fetch: http(s) or relative, fragment dropped
 /// (it is never sent to a server). Percent-escapes are kept as they are: `%2F` stays `%2F`.
 pub fn resolve(base: &Url, uri: &str) -> Option<Url> {
@@ -502,7 +516,7 @@ fn is_plain_relative(uri: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::token::ProxyContext;
+    use crate::proxy::token::{CHILD_PREFIX, ProxyContext};
 
     fn signer() -> Signer {
         Signer::new(b"test")
@@ -537,10 +551,7 @@ mod tests {
 
     /// The upstream URL (and kind, vars) a child proxy URL carries, verified.
     fn decode(child: &str) -> (String, Kind, Option<String>) {
-        let full = Url::parse("http://sokoul/api/streaming/proxy?x")
-            .unwrap()
-            .join(child)
-            .unwrap();
+        let full = Url::parse("http://sokoul/").unwrap().join(child).unwrap();
         let q: Vec<(String, String)> = full.query_pairs().into_owned().collect();
         let p = |n: &str| q.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         let v = signer()
@@ -559,7 +570,7 @@ mod tests {
     fn proxy_urls(text: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut rest = text;
-        while let Some(i) = rest.find("proxy?c=") {
+        while let Some(i) = rest.find(CHILD_PREFIX) {
             let tail = &rest[i..];
             let s = tail.find("&s=").unwrap();
             out.push(tail[..s + 3 + 22].to_string());
@@ -667,7 +678,7 @@ mod tests {
         let input = "\u{feff}#EXTM3U\r\n#EXTINF:1,\r\n  seg 1.ts\t\n#EXTINF:1,\nseg2.ts";
         let out = run(input, "https://cdn.example/a/index.m3u8");
         assert!(
-            out.starts_with("\u{feff}#EXTM3U\r\n#EXTINF:1,\r\n  proxy?c="),
+            out.starts_with("\u{feff}#EXTM3U\r\n#EXTINF:1,\r\n  /api/streaming/proxy/f.ts?c="),
             "{out}"
         );
         let lines: Vec<&str> = out.split('\n').collect();
@@ -775,7 +786,9 @@ mod tests {
                 imported: None,
             },
         );
-        assert!(out.starts_with(b"#EXTM3U\n#EXTINF:1,\xff\xfe\nseg\xff.ts\n#EXTINF:1,\nproxy?c="));
+        assert!(out.starts_with(
+            b"#EXTM3U\n#EXTINF:1,\xff\xfe\nseg\xff.ts\n#EXTINF:1,\n/api/streaming/proxy/ok.ts?c="
+        ));
     }
 
     #[test]
@@ -834,7 +847,7 @@ mod tests {
             for (a, b) in in_lines.iter().zip(&out_lines) {
                 if a != b {
                     // Only URI lines and URI-carrying tags change, and they gain a proxy URL.
-                    proptest::prop_assert!(b.contains("proxy?c=") || b.starts_with("#EXT-X-DEFINE:NAME="), "{:?} → {:?}", a, b);
+                    proptest::prop_assert!(b.contains("/api/streaming/proxy/") || b.starts_with("#EXT-X-DEFINE:NAME="), "{:?} → {:?}", a, b);
                     proptest::prop_assert!(!a.trim_start().starts_with('#') || a.starts_with("#EXT"), "{:?}", a);
                     proptest::prop_assert_eq!(a.ends_with('\r'), b.ends_with('\r'));
                 }

@@ -23,8 +23,10 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 /// The route every proxy URL starts with.
 pub const PROXY_PATH: &str = "/api/streaming/proxy";
-/// How a rewritten document names a child: relative to its own URL, which ends in `/proxy`.
-pub const CHILD_PREFIX: &str = "proxy";
+/// How a rewritten document names a child: `/api/streaming/proxy/<file name>?c=…`. The
+/// name is cosmetic and unsigned (the server ignores it), but players that judge a segment
+/// by the extension of its URL path (ffmpeg's `allowed_segment_extensions`) need it.
+pub const CHILD_PREFIX: &str = "/api/streaming/proxy/";
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
@@ -200,10 +202,8 @@ impl Signer {
         self.write_query(out, sealed, upstream, vars, Kind::Media);
     }
 
-    /// Appends a child URL for a rewritten playlist or JSON document: `proxy?c=…`, relative
-    /// to the parent's own proxy URL. It is shorter than an absolute path (20,000 segments
-    /// make it count) and keeps working behind a reverse proxy that mounts Sokoul under a
-    /// path prefix.
+    /// Appends a child URL for a rewritten playlist or JSON document, named after the
+    /// upstream file (see [`CHILD_PREFIX`]).
     pub fn write_child(
         &self,
         out: &mut String,
@@ -213,6 +213,7 @@ impl Signer {
         kind: Kind,
     ) {
         out.push_str(CHILD_PREFIX);
+        push_file_name(out, upstream);
         self.write_query(out, sealed, upstream, vars, kind);
     }
 
@@ -319,6 +320,35 @@ impl Signer {
             vars,
             kind,
         })
+    }
+}
+
+/// Whether a request path is a proxy URL (signed, so exempt from the API token).
+pub fn is_proxy_path(path: &str) -> bool {
+    path == PROXY_PATH
+        || path
+            .strip_prefix(CHILD_PREFIX)
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// The upstream's last path segment when it is short and plain, else `f.<extension>`, else `f`.
+fn push_file_name(out: &mut String, upstream: &str) {
+    let path = upstream.split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if !last.is_empty() && last.len() <= 48 && plain(last) && !last.starts_with('.') {
+        out.push_str(last);
+        return;
+    }
+    out.push('f');
+    if let Some((_, ext)) = last.rsplit_once('.') {
+        if !ext.is_empty() && ext.len() <= 6 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.push('.');
+            out.push_str(ext);
+        }
     }
 }
 
@@ -518,12 +548,15 @@ mod tests {
             None,
             Kind::Json,
         );
-        assert!(child.starts_with("proxy?c="), "{child}");
-        let v = verify_url(&s, &format!("/api/streaming/{child}"), 1_000).unwrap();
+        assert!(
+            child.starts_with("/api/streaming/proxy/steer.json?c="),
+            "{child}"
+        );
+        let v = verify_url(&s, &child, 1_000).unwrap();
         assert_eq!(v.kind, Kind::Json);
         let stripped = child.replace("&k=j", "");
         assert_eq!(
-            verify_url(&s, &format!("/{stripped}"), 1_000),
+            verify_url(&s, &stripped, 1_000),
             Err(TokenError::BadSignature)
         );
         let mut media = String::new();
@@ -536,13 +569,27 @@ mod tests {
         );
         let marked = media.replace("&s=", "&k=j&s=");
         assert_eq!(
-            verify_url(&s, &format!("/{marked}"), 1_000),
+            verify_url(&s, &marked, 1_000),
             Err(TokenError::BadSignature)
         );
         let unknown = media.replace("&s=", "&k=x&s=");
+        assert_eq!(verify_url(&s, &unknown, 1_000), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn child_urls_are_named_after_the_upstream_file() {
+        let name = |u: &str| {
+            let mut out = String::new();
+            push_file_name(&mut out, u);
+            out
+        };
+        assert_eq!(name("https://c.example/a/seg-1_b.ts?x=/y.z"), "seg-1_b.ts");
+        assert_eq!(name("https://c.example/a/seg%201.ts"), "f.ts");
+        assert_eq!(name("https://c.example/a/"), "f");
+        assert_eq!(name("https://c.example/.hidden"), "f.hidden");
         assert_eq!(
-            verify_url(&s, &format!("/{unknown}"), 1_000),
-            Err(TokenError::Malformed)
+            name(&format!("https://c.example/{}.m4s", "x".repeat(60))),
+            "f.m4s"
         );
     }
 

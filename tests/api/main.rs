@@ -3,4 +3,6 @@
 mod helpers;
 
 mod consumet;
+mod proxy;
+mod proxy_fixtures;
 mod resolve;
