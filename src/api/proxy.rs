@@ -214,7 +214,14 @@ async fn handle(
             .is_some_and(|v| v.starts_with("bytes 0-"));
     let whole = status == 200 || (starts_at_zero && complete_range(&response));
 
-    if verified.kind == Kind::Json && (status == 200 || status == 206) {
+    if status != 200 && status != 206 {
+        // 204, 304, 416…: nothing to rewrite.
+        return Ok((
+            "segment",
+            relay(response, None, idle, state.metrics.clone()),
+        ));
+    }
+    if verified.kind == Kind::Json {
         if !whole {
             response = refetch_whole(state, &verified, &fetched.url).await?;
         }
@@ -222,46 +229,26 @@ async fn handle(
         let out = rewrite_json(&body, ctx(None)).map_err(|_| ProxyError::InvalidJson)?;
         return Ok(("json", document(out, "application/json", &response)));
     }
-    if status != 200 && !starts_at_zero && !declared_playlist(&response) {
-        return Ok((
-            "segment",
-            relay(response, None, idle, state.metrics.clone()),
-        ));
-    }
-    if status != 200 && status != 206 {
-        return Ok((
-            "segment",
-            relay(response, None, idle, state.metrics.clone()),
-        ));
-    }
 
-    let declared = declared_playlist(&response);
-    if !declared && response.content_length().is_some_and(|n| n < 7) {
-        return Ok((
-            "segment",
-            relay(response, None, idle, state.metrics.clone()),
-        ));
-    }
     // Sniff the first bytes: an extension or a wrong Content-Type proves nothing. A range
-    // that does not start at 0 cannot be sniffed, but a declared playlist is refetched.
+    // that does not start at 0 cannot be sniffed; a declared playlist is refetched whole.
+    let declared = declared_playlist(&response);
+    let sniffable =
+        (status == 200 || starts_at_zero) && !response.content_length().is_some_and(|n| n < 7);
     let mut head = BytesMut::new();
-    let is_playlist = if declared {
-        true
-    } else if !(status == 200 || starts_at_zero) {
-        false
-    } else {
-        loop {
-            match sniff(&head) {
-                Sniff::Playlist => break true,
-                Sniff::Other => break false,
-                Sniff::NeedMore => {}
-            }
-            match next_chunk(&mut response, idle).await? {
-                Some(chunk) => head.extend_from_slice(&chunk),
-                None => break matches!(sniff(&head), Sniff::Playlist),
-            }
-        }
-    };
+    let is_playlist = declared
+        || (sniffable
+            && loop {
+                match sniff(&head) {
+                    Sniff::Playlist => break true,
+                    Sniff::Other => break false,
+                    Sniff::NeedMore => {}
+                }
+                match next_chunk(&mut response, idle).await? {
+                    Some(chunk) => head.extend_from_slice(&chunk),
+                    None => break matches!(sniff(&head), Sniff::Playlist),
+                }
+            });
     if !is_playlist {
         let first = (!head.is_empty()).then(|| head.freeze());
         return Ok((
