@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use url::Url;
 
-use super::token::{Kind, SealedContext, Signer};
+use super::token::{ChildWriter, Kind, SealedContext, Signer};
 
 /// What a rewrite needs besides the bytes.
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +194,12 @@ struct Rewriter<'a> {
     /// Variables a child Media Playlist imports: every definition of this playlist.
     child_vars: Option<String>,
     imported: Vars,
+    writer: ChildWriter<'a>,
+    /// The resolved upstream URL of the URI being rewritten.
     scratch: String,
+    /// The proxy URL being written; reused, so a rewrite allocates per line only when a tag
+    /// line changes.
+    url: String,
 }
 
 /// Rewrites a playlist. Never fails: what cannot be understood is left as it is.
@@ -210,7 +215,9 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         vars: Vars::default(),
         child_vars: None,
         imported,
+        writer: ctx.signer.child_writer(ctx.sealed),
         scratch: String::with_capacity(256),
+        url: String::with_capacity(512),
     };
     if has_defines {
         // Every child playlist must get the same `v` whatever line names it (rendition
@@ -233,33 +240,29 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         let Ok(text) = std::str::from_utf8(line.content) else {
             continue;
         };
-        let replaced = if text.starts_with('#') {
-            rw.tag_line(text, &mut after_stream_inf)
-        } else {
-            let trimmed = text.trim_matches([' ', '\t']);
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                None
-            } else {
-                let target = if std::mem::take(&mut after_stream_inf) {
-                    Target::MediaPlaylist
-                } else {
-                    Target::Resource
-                };
-                rw.proxify(trimmed, target).map(|url| {
-                    let lead = text.len() - text.trim_start_matches([' ', '\t']).len();
-                    let trail = text.len() - text.trim_end_matches([' ', '\t']).len();
-                    let mut s = String::with_capacity(url.len() + lead + trail);
-                    s.push_str(&text[..lead]);
-                    s.push_str(&url);
-                    s.push_str(&text[text.len() - trail..]);
-                    s
-                })
+        if text.starts_with('#') {
+            if let Some(new) = rw.tag_line(text, &mut after_stream_inf) {
+                out.extend_from_slice(&input[copied..line.start]);
+                out.extend_from_slice(new.as_bytes());
+                copied = line.start + line.content.len();
             }
+            continue;
+        }
+        let trimmed = text.trim_matches([' ', '\t']);
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let target = if std::mem::take(&mut after_stream_inf) {
+            Target::MediaPlaylist
+        } else {
+            Target::Resource
         };
-        if let Some(new) = replaced {
-            out.extend_from_slice(&input[copied..line.start]);
-            out.extend_from_slice(new.as_bytes());
-            copied = line.start + line.content.len();
+        if rw.proxify(trimmed, target) {
+            // Only the URI is replaced: surrounding blanks stay where they were.
+            let lead = text.len() - text.trim_start_matches([' ', '\t']).len();
+            out.extend_from_slice(&input[copied..line.start + lead]);
+            out.extend_from_slice(rw.url.as_bytes());
+            copied = line.start + lead + trimmed.len();
         }
     }
     out.extend_from_slice(&input[copied..]);
@@ -358,7 +361,10 @@ impl Rewriter<'_> {
                 if trimmed.is_empty() {
                     return None;
                 }
-                let url = self.proxify(trimmed, Target::Resource)?;
+                if !self.proxify(trimmed, Target::Resource) {
+                    return None;
+                }
+                let url = &self.url;
                 let start = tag.len() + (list.len() - list.trim_start_matches([' ', '\t']).len());
                 let end = start + trimmed.len();
                 return Some(format!("{}{url}{}", &text[..start], &text[end..]));
@@ -402,12 +408,13 @@ impl Rewriter<'_> {
                 continue;
             }
             let value = &list[a.start..a.end];
-            let Some(url) = self.proxify(value.trim_matches([' ', '\t']), target) else {
+            if !self.proxify(value.trim_matches([' ', '\t']), target) {
                 continue;
-            };
+            }
+            let url = &self.url;
             let s = out.get_or_insert_with(|| String::with_capacity(text.len() + url.len()));
             s.push_str(&text[copied..tag.len() + a.start]);
-            s.push_str(&url);
+            s.push_str(url);
             copied = tag.len() + a.end;
         }
         let mut s = out?;
@@ -415,12 +422,15 @@ impl Rewriter<'_> {
         Some(s)
     }
 
-    /// The proxy URL for a URI as written in the playlist, or `None` to keep it.
-    fn proxify(&mut self, raw: &str, target: Target) -> Option<String> {
+    /// Writes the proxy URL for a URI as written in the playlist into `self.url`; `false`
+    /// to keep the URI.
+    fn proxify(&mut self, raw: &str, target: Target) -> bool {
         if raw.is_empty() {
-            return None;
+            return false;
         }
-        let uri = substitute(raw, &self.vars)?;
+        let Some(uri) = substitute(raw, &self.vars) else {
+            return false;
+        };
         let uri = uri.trim_matches([' ', '\t']);
         let (vars, kind) = match target {
             Target::Resource | Target::Asset => (None, Kind::Media),
@@ -433,15 +443,14 @@ impl Rewriter<'_> {
             self.scratch.push_str(self.base_dir);
             self.scratch.push_str(uri);
         } else {
-            let resolved = resolve(self.ctx.base, uri)?;
+            let Some(resolved) = resolve(self.ctx.base, uri) else {
+                return false;
+            };
             self.scratch.push_str(resolved.as_str());
         }
-        let mut out =
-            String::with_capacity(self.ctx.sealed.as_str().len() + self.scratch.len() * 2 + 64);
-        self.ctx
-            .signer
-            .write_child(&mut out, self.ctx.sealed, &self.scratch, vars, kind);
-        Some(out)
+        self.url.clear();
+        self.writer.write(&mut self.url, &self.scratch, vars, kind);
+        true
     }
 }
 
