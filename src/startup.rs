@@ -54,6 +54,8 @@ pub struct AppState {
     pub library: Option<Arc<Library>>,
     /// TMDB metadata; `None` without `SOKOUL_TMDB_KEY`.
     pub tmdb: Option<Arc<Tmdb>>,
+    /// The SSRF guard installed in `http`; the proxy also checks every URL and hop with it.
+    pub guard: Arc<upstream::guard::Guard>,
 }
 
 /// Things tests replace.
@@ -67,7 +69,9 @@ impl AppState {
         let settings = Arc::new(settings);
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let metrics = Arc::new(Metrics::new());
-        let http = upstream::build_client(&settings).context("building the HTTP client")?;
+        let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
+        let http =
+            upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),
             &settings.data_dir,
@@ -131,6 +135,7 @@ impl AppState {
             store,
             library,
             tmdb,
+            guard,
         })
     }
 }
@@ -267,7 +272,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if !path.starts_with("/api/") || path == crate::proxy::token::PROXY_PATH {
+    if !path.starts_with("/api/") || crate::proxy::token::is_proxy_path(path) {
         return next.run(request).await;
     }
     let given = request

@@ -6,6 +6,7 @@ pub mod media;
 pub mod metadata;
 pub mod present;
 pub mod progress;
+pub mod proxy;
 pub mod streaming;
 
 use axum::Router;
@@ -18,6 +19,15 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            crate::proxy::token::PROXY_PATH,
+            get(proxy::proxy).options(proxy::preflight),
+        )
+        // Child URLs carry a cosmetic file name: `/api/streaming/proxy/seg1.ts?c=…`.
+        .route(
+            "/api/streaming/proxy/{name}",
+            get(proxy::proxy).options(proxy::preflight),
+        )
         .route(
             "/api/streaming/resolve/{media_type}/{tmdb_id}",
             get(streaming::resolve_all),

@@ -1,4 +1,74 @@
 //! The HLS proxy: verify a signed URL → fetch upstream with its headers → rewrite a playlist
 //! or stream anything else through.
 
+pub mod json;
+pub mod playlist;
+pub mod segment;
 pub mod token;
+pub mod upstream;
+
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::upstream::guard::GuardError;
+use token::TokenError;
+
+/// Everything that can go wrong in a proxy request, each with a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the proxy may not reach this destination: {0}")]
+    Destination(#[from] GuardError),
+    #[error("the upstream redirected more than {0} times")]
+    TooManyRedirects(u8),
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    #[error("the upstream could not be reached")]
+    Unreachable,
+    #[error("the upstream answered {0}")]
+    Status(u16),
+    #[error("the upstream playlist is larger than {0} bytes")]
+    PlaylistTooLarge(u64),
+    #[error("the upstream document is not valid JSON")]
+    InvalidJson,
+    #[error("the upstream body was cut off")]
+    Body,
+}
+
+impl ProxyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyError::Token(e) => e.code(),
+            ProxyError::Destination(_) => "destination_not_allowed",
+            ProxyError::TooManyRedirects(_) => "too_many_redirects",
+            ProxyError::Timeout => "upstream_timeout",
+            ProxyError::Unreachable => "upstream_unreachable",
+            ProxyError::Status(403) => "upstream_forbidden",
+            ProxyError::Status(404) => "upstream_not_found",
+            ProxyError::Status(410) => "upstream_gone",
+            ProxyError::Status(_) => "upstream_error",
+            ProxyError::PlaylistTooLarge(_) => "playlist_too_large",
+            ProxyError::InvalidJson => "upstream_invalid_json",
+            ProxyError::Body => "upstream_body_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Token(_) | ProxyError::Destination(_) => StatusCode::FORBIDDEN,
+            // The player switches source on these, so they keep their meaning.
+            ProxyError::Status(s @ (403 | 404 | 410)) => {
+                StatusCode::from_u16(*s).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(e: ProxyError) -> Self {
+        ApiError::new(e.status(), e.code(), e.to_string())
+    }
+}

@@ -4,16 +4,26 @@
 //! check every hop and resolve playlist URIs against the final URL, and a provider that gets
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
+pub mod guard;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Settings;
+use guard::{Guard, GuardedResolver};
 
 pub const USER_AGENT: &str = concat!("sokoul/", env!("CARGO_PKG_VERSION"));
 
-pub fn build_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+/// The client resolves names through the SSRF guard, so no request (proxy or provider) can
+/// connect to a private address the guard did not allow.
+pub fn build_client(settings: &Settings, guard: Arc<Guard>) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver::new(guard)))
+        // An HTTP(S)_PROXY from the environment would resolve names on its side, out of the
+        // guard's reach.
+        .no_proxy()
         .connect_timeout(Duration::from_secs_f64(settings.proxy.connect_timeout))
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)

@@ -11,6 +11,8 @@ mod jellyfin;
 mod library;
 mod progress;
 mod providers_all;
+mod proxy;
+mod proxy_fixtures;
 mod resolve;
 mod stremio;
 mod stremio_addon;

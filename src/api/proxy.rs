@@ -1,0 +1,444 @@
+//! `GET /api/streaming/proxy?c=…&u=…&s=…[&v=…][&k=j]`: the HLS proxy's HTTP edge.
+//!
+//! Order: parse → verify the signature and expiry → SSRF guard → fetch (every redirect hop
+//! checked) → rewrite a playlist or a steering/asset-list JSON, or stream anything else.
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use url::Url;
+
+use crate::error::ApiError;
+use crate::metrics::ProxyLabels;
+use crate::proxy::ProxyError;
+use crate::proxy::json::rewrite_json;
+use crate::proxy::playlist::{RewriteContext, rewrite};
+use crate::proxy::segment::{add_common_headers, relay};
+use crate::proxy::token::{Kind, PROXY_PATH, TokenError, Verified};
+use crate::proxy::upstream::{FetchRequest, fetch, with_directives, without_directives};
+use crate::startup::AppState;
+
+/// The signed parameters and the player's delivery directives, from the raw query.
+#[derive(Debug, Default)]
+struct ProxyQuery {
+    c: Option<String>,
+    u: Option<String>,
+    s: Option<String>,
+    v: Option<String>,
+    k: Option<String>,
+    /// `_HLS_msn`, `_HLS_part`, `_HLS_skip`, `_HLS_report`, `_HLS_pathway`, `_HLS_throughput`:
+    /// they go upstream and nowhere else.
+    directives: Vec<(String, String)>,
+}
+
+fn parse_query(raw: Option<&str>) -> ProxyQuery {
+    let mut q = ProxyQuery::default();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let slot = match k.as_ref() {
+            "c" => &mut q.c,
+            "u" => &mut q.u,
+            "s" => &mut q.s,
+            "v" => &mut q.v,
+            "k" => &mut q.k,
+            name if name.starts_with("_HLS_") => {
+                q.directives.push((name.to_string(), v.into_owned()));
+                continue;
+            }
+            _ => continue,
+        };
+        // A repeated signed parameter is an attempt to confuse: keep the first, the
+        // signature decides.
+        if slot.is_none() {
+            *slot = Some(v.into_owned());
+        }
+    }
+    q
+}
+
+/// Keeps well-formed directives; `_HLS_report` names a rewritten (proxy) URI and is mapped
+/// back to the upstream URI it stands for, or dropped.
+fn upstream_directives(
+    state: &AppState,
+    directives: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    directives
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let ok = match k.as_str() {
+                "_HLS_msn" | "_HLS_part" => digits(&v),
+                "_HLS_throughput" => {
+                    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                }
+                "_HLS_skip" => v == "YES" || v == "v2",
+                "_HLS_pathway" => {
+                    !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+                }
+                "_HLS_report" => {
+                    return map_report_back(state, &v).map(|up| (k, up));
+                }
+                _ => false,
+            };
+            ok.then_some((k, v))
+        })
+        .collect()
+}
+
+fn map_report_back(state: &AppState, report: &str) -> Option<String> {
+    let base = Url::parse("http://sokoul.invalid")
+        .ok()?
+        .join(PROXY_PATH)
+        .ok()?;
+    let full = base.join(report).ok()?;
+    let q = parse_query(full.query());
+    let verified = state
+        .signer
+        .verify_kind(
+            q.c.as_deref()?,
+            q.u.as_deref()?,
+            q.s.as_deref()?,
+            q.v.as_deref(),
+            q.k.as_deref(),
+            state.clock.unix(),
+        )
+        .ok()?;
+    Some(verified.upstream)
+}
+
+pub async fn proxy(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match handle(&state, raw.as_deref(), &headers).await {
+        Ok((kind, response)) => {
+            count(&state, kind, response.status());
+            response
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            count(&state, "error", e.status);
+            let mut response = e.into_response();
+            add_common_headers(response.headers_mut());
+            response
+        }
+    }
+}
+
+fn count(state: &AppState, kind: &str, status: StatusCode) {
+    state
+        .metrics
+        .proxy_responses
+        .get_or_create(&ProxyLabels {
+            kind: kind.to_string(),
+            status: status.as_u16(),
+        })
+        .inc();
+}
+
+/// CORS preflight: a player on another origin may send `Range`.
+pub async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    add_common_headers(h);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Range, If-Range, If-None-Match, If-Modified-Since"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+async fn handle(
+    state: &AppState,
+    raw: Option<&str>,
+    client_headers: &HeaderMap,
+) -> Result<(&'static str, Response), ProxyError> {
+    let q = parse_query(raw);
+    let (Some(c), Some(u), Some(s)) = (&q.c, &q.u, &q.s) else {
+        return Err(TokenError::Malformed.into());
+    };
+    let verified: Verified =
+        state
+            .signer
+            .verify_kind(c, u, s, q.v.as_deref(), q.k.as_deref(), state.clock.unix())?;
+    let upstream = Url::parse(&verified.upstream).map_err(|_| TokenError::Malformed)?;
+    let directives = upstream_directives(state, q.directives);
+    let settings = &state.settings.proxy;
+    let fetched = fetch(
+        &state.http,
+        &state.guard,
+        FetchRequest {
+            url: with_directives(&upstream, &directives),
+            sealed_headers: &verified.context.headers,
+            client_headers,
+            max_redirects: settings.max_redirects,
+            first_byte_timeout: secs(settings.first_byte_timeout),
+        },
+    )
+    .await?;
+    let mut response = fetched.response;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) && status != 304 && status != 416 {
+        tracing::info!(host = fetched.url.host_str(), status, "upstream refused");
+        return Err(ProxyError::Status(status));
+    }
+    let idle = secs(settings.idle_timeout);
+    let max = settings.max_playlist_bytes;
+    let base = without_directives(&fetched.url);
+    let ctx = |imported| RewriteContext {
+        signer: &state.signer,
+        sealed: &verified.sealed,
+        base: &base,
+        imported,
+    };
+
+    // A playlist asked for with a Range (ffmpeg sends `bytes=0-`) is still rewritten, whole:
+    // a partial playlist cannot be rewritten, and ignoring a Range is always allowed.
+    let starts_at_zero = status == 206
+        && response
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("bytes 0-"));
+    let whole = status == 200 || (starts_at_zero && complete_range(&response));
+
+    if status != 200 && status != 206 {
+        // 204, 304, 416…: nothing to rewrite.
+        return Ok((
+            "segment",
+            relay(response, None, idle, state.metrics.clone()),
+        ));
+    }
+    if verified.kind == Kind::Json {
+        if !whole {
+            response = refetch_whole(state, &verified, &fetched.url).await?;
+        }
+        let body = read_bounded(&mut response, BytesMut::new(), max, idle).await?;
+        let out = rewrite_json(&body, ctx(None)).map_err(|_| ProxyError::InvalidJson)?;
+        return Ok(("json", document(out, "application/json", &response)));
+    }
+
+    // Sniff the first bytes: an extension or a wrong Content-Type proves nothing. A range
+    // that does not start at 0 cannot be sniffed; a declared playlist is refetched whole.
+    let declared = declared_playlist(&response);
+    let sniffable =
+        (status == 200 || starts_at_zero) && response.content_length().is_none_or(|n| n >= 7);
+    let mut head = BytesMut::new();
+    let is_playlist = declared
+        || (sniffable
+            && loop {
+                match sniff(&head) {
+                    Sniff::Playlist => break true,
+                    Sniff::Other => break false,
+                    Sniff::NeedMore => {}
+                }
+                match next_chunk(&mut response, idle).await? {
+                    Some(chunk) => head.extend_from_slice(&chunk),
+                    None => break matches!(sniff(&head), Sniff::Playlist),
+                }
+            });
+    if !is_playlist {
+        let first = (!head.is_empty()).then(|| head.freeze());
+        return Ok((
+            "segment",
+            relay(response, first, idle, state.metrics.clone()),
+        ));
+    }
+    if !whole {
+        response = refetch_whole(state, &verified, &fetched.url).await?;
+        head.clear();
+    }
+    let body = read_bounded(&mut response, head, max, idle).await?;
+    let out = rewrite(&body, ctx(verified.vars.as_deref()));
+    state.metrics.proxy_bytes.inc_by(out.len() as u64);
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| t.to_ascii_lowercase().contains("mpegurl"))
+        .unwrap_or("application/vnd.apple.mpegurl")
+        .to_string();
+    Ok(("playlist", document(out, &content_type, &response)))
+}
+
+fn declared_playlist(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().contains("mpegurl"))
+}
+
+/// Whether a 206's `Content-Range: bytes 0-E/T` covers the whole resource.
+fn complete_range(response: &reqwest::Response) -> bool {
+    let Some(v) = response
+        .headers()
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((range, total)) = v.strip_prefix("bytes 0-").and_then(|r| r.split_once('/')) else {
+        return false;
+    };
+    matches!((range.parse::<u64>(), total.parse::<u64>()), (Ok(end), Ok(total)) if end + 1 == total)
+}
+
+/// Fetches the final URL again without the client's Range and validators.
+async fn refetch_whole(
+    state: &AppState,
+    verified: &Verified,
+    url: &Url,
+) -> Result<reqwest::Response, ProxyError> {
+    let settings = &state.settings.proxy;
+    let fetched = fetch(
+        &state.http,
+        &state.guard,
+        FetchRequest {
+            url: url.clone(),
+            sealed_headers: &verified.context.headers,
+            client_headers: &HeaderMap::new(),
+            max_redirects: settings.max_redirects,
+            first_byte_timeout: secs(settings.first_byte_timeout),
+        },
+    )
+    .await?;
+    let status = fetched.response.status().as_u16();
+    if status != 200 {
+        return Err(ProxyError::Status(status));
+    }
+    Ok(fetched.response)
+}
+
+fn secs(s: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(s.max(0.001))
+}
+
+enum Sniff {
+    Playlist,
+    Other,
+    NeedMore,
+}
+
+/// `#EXTM3U` after an optional BOM and blank lines (some playlists start with a newline).
+fn sniff(head: &[u8]) -> Sniff {
+    const MAGIC: &[u8] = b"#EXTM3U";
+    let rest = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    if head.len() < 3 && b"\xEF\xBB\xBF".starts_with(head) {
+        return Sniff::NeedMore;
+    }
+    let start = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(rest.len());
+    if start > 64 {
+        return Sniff::Other;
+    }
+    let rest = &rest[start..];
+    if rest.len() >= MAGIC.len() {
+        if rest.starts_with(MAGIC) {
+            Sniff::Playlist
+        } else {
+            Sniff::Other
+        }
+    } else if MAGIC.starts_with(rest) {
+        Sniff::NeedMore
+    } else {
+        Sniff::Other
+    }
+}
+
+async fn next_chunk(
+    response: &mut reqwest::Response,
+    idle: std::time::Duration,
+) -> Result<Option<Bytes>, ProxyError> {
+    match tokio::time::timeout(idle, response.chunk()).await {
+        Err(_) => Err(ProxyError::Timeout),
+        Ok(Err(e)) if e.is_timeout() => Err(ProxyError::Timeout),
+        Ok(Err(_)) => Err(ProxyError::Body),
+        Ok(Ok(chunk)) => Ok(chunk),
+    }
+}
+
+/// Reads the rest of a document, refusing more than `max` bytes: an upstream cannot make the
+/// proxy buffer an unbounded answer.
+async fn read_bounded(
+    response: &mut reqwest::Response,
+    mut buf: BytesMut,
+    max: u64,
+    idle: std::time::Duration,
+) -> Result<Bytes, ProxyError> {
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(ProxyError::PlaylistTooLarge(max));
+    }
+    while let Some(chunk) = next_chunk(response, idle).await? {
+        if (buf.len() + chunk.len()) as u64 > max {
+            return Err(ProxyError::PlaylistTooLarge(max));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// A rewritten document: its own length and type, the upstream's caching headers.
+fn document(body: Vec<u8>, content_type: &str, upstream: &reqwest::Response) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    for name in [header::CACHE_CONTROL, header::EXPIRES] {
+        if let Some(v) = upstream.headers().get(&name) {
+            h.insert(name, v.clone());
+        }
+    }
+    add_common_headers(h);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlists_are_recognised_by_their_first_bytes() {
+        for head in [
+            &b"#EXTM3U\n"[..],
+            b"\xEF\xBB\xBF#EXTM3U",
+            b"\n\r\n#EXTM3U\n#EXT",
+        ] {
+            assert!(matches!(sniff(head), Sniff::Playlist), "{head:?}");
+        }
+        for head in [
+            &b"\x47\x40\x11"[..],
+            b"\0\0\0\x18ftyp",
+            b"#EXTINF",
+            b"<html>",
+            b"\xEF\xBB\xBFx",
+        ] {
+            assert!(matches!(sniff(head), Sniff::Other), "{head:?}");
+        }
+        for head in [&b""[..], b"\xEF", b"\xEF\xBB\xBF", b"#EXT", b"\n\n"] {
+            assert!(matches!(sniff(head), Sniff::NeedMore), "{head:?}");
+        }
+    }
+
+    #[test]
+    fn the_query_keeps_the_first_signed_value_and_collects_directives() {
+        let q = parse_query(Some("c=a&u=b&s=c&u=evil&_HLS_msn=3&_HLS_part=1&x=y"));
+        assert_eq!(q.u.as_deref(), Some("b"));
+        assert_eq!(q.directives.len(), 2);
+    }
+}
