@@ -264,7 +264,7 @@ impl ExtractedStream {
 
 /// A subtitle track as a provider found it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtractedSubtitle {
+pub struct Subtitle {
     pub source: StreamSource,
     /// Language code or free text (Consumet gives labels such as "English").
     pub lang: String,
@@ -301,7 +301,7 @@ impl Markers {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderStreams {
     pub streams: Vec<ExtractedStream>,
-    pub subtitles: Vec<ExtractedSubtitle>,
+    pub subtitles: Vec<Subtitle>,
     pub markers: Option<Markers>,
     pub title: Option<String>,
     /// Items the provider saw but cannot offer to a browser (torrents, external links…).
@@ -394,7 +394,7 @@ impl MediaInfo {
 pub struct Resolution {
     pub media: MediaInfo,
     pub streams: Vec<ExtractedStream>,
-    pub subtitles: Vec<ExtractedSubtitle>,
+    pub subtitles: Vec<Subtitle>,
     pub markers: Option<Markers>,
     pub outcomes: Vec<ProviderOutcome>,
     /// When this resolution stops being valid (earliest stream expiry, bounded by the cache).

@@ -8,8 +8,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::models::{
-    ExtractedStream, ExtractedSubtitle, Resolution, ResolveResponse, SourceDto, StreamSource,
-    SubtitleDto,
+    ExtractedStream, Resolution, ResolveResponse, SourceDto, StreamSource, Subtitle, SubtitleDto,
 };
 use crate::proxy::token::Signer;
 
@@ -106,7 +105,7 @@ fn source(stream: &ExtractedStream, signer: &Signer, proxy_expires: u64) -> Sour
     }
 }
 
-fn subtitle(sub: &ExtractedSubtitle, signer: &Signer, proxy_expires: u64) -> SubtitleDto {
+fn subtitle(sub: &Subtitle, signer: &Signer, proxy_expires: u64) -> SubtitleDto {
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),

@@ -19,8 +19,7 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
 use crate::config::ConsumetSettings;
 use crate::models::{
-    ExtractedStream, ExtractedSubtitle, Markers, MediaType, ProviderStreams, Range, StreamKind,
-    StreamSource,
+    ExtractedStream, Markers, MediaType, ProviderStreams, Range, StreamKind, StreamSource, Subtitle,
 };
 use crate::upstream::{BodyError, read_body_limited};
 
@@ -588,7 +587,7 @@ fn map_watch(watch: Watch, title: Option<String>) -> ProviderStreams {
             continue;
         }
         if let Some(url) = url {
-            out.subtitles.push(ExtractedSubtitle {
+            out.subtitles.push(Subtitle {
                 source: StreamSource::Remote {
                     url,
                     headers: headers.clone(),

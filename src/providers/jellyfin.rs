@@ -20,7 +20,7 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
-    ExtractedStream, ExtractedSubtitle, MediaType, ProviderStreams, StreamKind, StreamSource,
+    ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::tmdb::Tmdb;
 use crate::upstream::{BodyError, read_body_limited};
@@ -524,7 +524,7 @@ impl Jellyfin {
                         })
                         .unwrap_or(&lang)
                         .to_string();
-                    out.subtitles.push(ExtractedSubtitle {
+                    out.subtitles.push(Subtitle {
                         source: StreamSource::Remote {
                             url,
                             headers: headers.clone(),

@@ -10,7 +10,7 @@ use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
 use crate::library::Library;
 use crate::library::assets::subtitle_tracks;
 use crate::models::{
-    ExtractedStream, ExtractedSubtitle, MediaType, ProviderStreams, StreamKind, StreamSource,
+    ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::store::media::MediaFile;
 
@@ -76,7 +76,7 @@ impl LibraryProvider {
         if let Some(f) = files.first() {
             out.subtitles = subtitle_tracks(f)
                 .into_iter()
-                .map(|t| ExtractedSubtitle {
+                .map(|t| Subtitle {
                     source: StreamSource::Local {
                         path: format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
                     },

@@ -18,8 +18,7 @@ use url::Url;
 
 use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
 use crate::models::{
-    ExtractedStream, ExtractedSubtitle, MediaRequest, MediaType, ProviderStreams, StreamKind,
-    StreamSource,
+    ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::resolve::rank;
 use crate::tmdb::{Tmdb, TmdbError};
@@ -566,7 +565,7 @@ fn send_error(url: &Url, e: reqwest::Error) -> ProviderError {
 /// What one stream item is to a browser.
 #[derive(Debug, PartialEq)]
 enum Item {
-    Playable(Box<ExtractedStream>, Vec<ExtractedSubtitle>),
+    Playable(Box<ExtractedStream>, Vec<Subtitle>),
     /// A real source a browser cannot play (torrent, YouTube, external link, mkv…).
     Unplayable,
     /// Not a stream at all; dropped like stremio-core's `VecSkipError` does.
@@ -697,7 +696,7 @@ fn map_stream(item: &Value, addon: &str) -> Item {
                     } else {
                         BTreeMap::new()
                     };
-                    Some(ExtractedSubtitle {
+                    Some(Subtitle {
                         source: StreamSource::Remote {
                             url: sub_url,
                             headers,

@@ -239,7 +239,7 @@ impl Resolver {
                 for sub in found.subtitles {
                     if !subtitles
                         .iter()
-                        .any(|s: &crate::models::ExtractedSubtitle| s.source == sub.source)
+                        .any(|s: &crate::models::Subtitle| s.source == sub.source)
                     {
                         subtitles.push(sub);
                     }
