@@ -76,9 +76,7 @@ pub async fn assert_plays_with_headers(url: &Value, headers: &Value, expected_pr
     assert!(body.starts_with(expected_prefix), "{body}");
 }
 
-/// Fetches a signed `proxy_url` through the app and returns the status and body: the
-/// end-to-end check once the proxy route is in the branch.
-#[allow(dead_code)]
+/// Fetches a signed `proxy_url` through the app and returns the status and body.
 pub async fn fetch_through_proxy(app: &TestApp, proxy_url: &str) -> (u16, String) {
     let response = app.get(proxy_url).await;
     (response.status().as_u16(), response.text().await.unwrap())
@@ -160,6 +158,23 @@ async fn a_film_from_a_real_sdk_addon_resolves_to_its_hls_and_mp4_streams_with_t
 
     assert_plays_with_headers(&hls["url"], &hls["headers"], "#EXTM3U").await;
     assert_plays_with_headers(&sub["url"], &hls["headers"], "WEBVTT").await;
+
+    // What the player does: everything through our proxy, which adds the Referer.
+    let (status, master) = fetch_through_proxy(&app, hls["proxy_url"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{master}");
+    let variant = master
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .expect("a variant line");
+    assert!(
+        variant.starts_with("/api/streaming/proxy"),
+        "rewritten: {master}"
+    );
+    let (status, media) = fetch_through_proxy(&app, variant).await;
+    assert_eq!(status, 200, "{media}");
+    assert!(media.contains("#EXTINF:4.0,"), "{media}");
+    let (status, vtt) = fetch_through_proxy(&app, sub["proxy_url"].as_str().unwrap()).await;
+    assert_eq!((status, vtt.starts_with("WEBVTT")), (200, true), "{vtt}");
 }
 
 #[tokio::test]
