@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::streaming::{EpisodeQuery, request};
 use crate::error::ApiError;
-use crate::models::MediaRequest;
 use crate::startup::AppState;
 use crate::store::StoreError;
 use crate::store::progress::ProgressEntry;
@@ -17,12 +17,6 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::internal(format!("the database failed: {e}"))
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct EpisodeQuery {
-    season: Option<String>,
-    episode: Option<String>,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -38,20 +32,6 @@ pub struct ProgressUpdate {
 #[ts(export)]
 pub struct ProgressList {
     pub items: Vec<ProgressEntry>,
-}
-
-fn request(
-    media_type: &str,
-    tmdb_id: &str,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
-) -> Result<MediaRequest, ApiError> {
-    let Query(q) = query?;
-    Ok(MediaRequest::parse(
-        media_type,
-        tmdb_id,
-        q.season.as_deref(),
-        q.episode.as_deref(),
-    )?)
 }
 
 /// The most recent positions, newest first (the "continue watching" row).

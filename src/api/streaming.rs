@@ -31,7 +31,8 @@ impl From<ResolveError> for ApiError {
     }
 }
 
-fn request(
+/// Validates the path and query of a route about one title (resolve, progress).
+pub fn request(
     media_type: &str,
     tmdb_id: &str,
     query: Result<Query<EpisodeQuery>, QueryRejection>,
