@@ -234,7 +234,7 @@ async fn handle(
     // that does not start at 0 cannot be sniffed; a declared playlist is refetched whole.
     let declared = declared_playlist(&response);
     let sniffable =
-        (status == 200 || starts_at_zero) && !response.content_length().is_some_and(|n| n < 7);
+        (status == 200 || starts_at_zero) && response.content_length().is_none_or(|n| n >= 7);
     let mut head = BytesMut::new();
     let is_playlist = declared
         || (sniffable
