@@ -32,12 +32,17 @@ if ! need nginx || ! need wrk; then
     $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq nginx-light wrk
 fi
 
+# A leftover server on a bench port would be measured instead of the one started here.
+for p in $ORIGIN_PORT $NGINX_PROXY_PORT $MEDIAFLOW_PORT $SOKOUL_PORT; do
+    if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p is in use; stop what listens there" >&2; exit 1; fi
+done
 rm -rf "$BENCH_DIR/www" "$BENCH_DIR/nginx-"* "$BENCH_DIR/sokoul-data"
 mkdir -p "$BENCH_DIR/www" "$BENCH_DIR/nginx-origin" "$BENCH_DIR/nginx-proxy" "$BENCH_DIR/sokoul-data"
 : > "$RESULTS"
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    # Children first (uvicorn's workers), then the processes themselves.
+    for p in "${PIDS[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
     [ -f "$BENCH_DIR/nginx-origin/nginx.pid" ] && kill "$(cat "$BENCH_DIR/nginx-origin/nginx.pid")" 2>/dev/null || true
     [ -f "$BENCH_DIR/nginx-proxy/nginx.pid" ] && kill "$(cat "$BENCH_DIR/nginx-proxy/nginx.pid")" 2>/dev/null || true
 }
@@ -98,7 +103,7 @@ if [ -z "${SKIP_MEDIAFLOW:-}" ]; then
     fi
     if [ -x "$BENCH_DIR/venv/bin/uvicorn" ]; then
         (cd "$BENCH_DIR" && API_PASSWORD="$MEDIAFLOW_PW" LOG_LEVEL=WARNING \
-            "$BENCH_DIR/venv/bin/uvicorn" mediaflow_proxy.main:app --host 127.0.0.1 --port "$MEDIAFLOW_PORT" \
+            exec "$BENCH_DIR/venv/bin/uvicorn" mediaflow_proxy.main:app --host 127.0.0.1 --port "$MEDIAFLOW_PORT" \
             --workers 2 --log-level warning >"$BENCH_DIR/mediaflow.log" 2>&1) &
         MEDIAFLOW_PID=$!; PIDS+=("$MEDIAFLOW_PID")
     fi
@@ -133,8 +138,13 @@ cpu_of() {
 import os, sys
 hz = os.sysconf("SC_CLK_TCK")
 def kids(p):
-    try: return [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
-    except OSError: return []
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]) == p: out.append(int(d))
+            except (OSError, IndexError, ValueError): pass
+    return out
 todo, total = [int(sys.argv[1])], 0
 while todo:
     p = todo.pop()
@@ -148,10 +158,15 @@ EOF
 # Peak RSS (VmHWM, KiB) summed over a process tree.
 hwm_of() {
     python3 - "$1" <<'EOF'
-import sys
+import os, sys
 def kids(p):
-    try: return [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
-    except OSError: return []
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]) == p: out.append(int(d))
+            except (OSError, IndexError, ValueError): pass
+    return out
 todo, total = [int(sys.argv[1])], 0
 while todo:
     p = todo.pop()
@@ -176,7 +191,8 @@ units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 def size(s):
     m = re.match(r"([\d.]+)([KMGT]?B)", s); return float(m.group(1)) * units[m.group(2)]
 def ms(s):
-    m = re.match(r"([\d.]+)(us|ms|s)", s); return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", s)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)] if m else -1
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 tr = size(re.search(r"Transfer/sec:\s+(\S+)", out).group(1))
 total = size(re.search(r"requests in [\d.]+\w+, (\S+) read", out).group(1))
@@ -190,7 +206,7 @@ if bad or errs: print(out, file=sys.stderr)
 
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$RESULTS"; }
 
-for sys in nginx nginx-proxy mediaflow sokoul; do
+for sys in ${SYSTEMS:-nginx nginx-proxy mediaflow sokoul}; do
     pid="${PIDOF[$sys]}"
     [ -z "$pid" ] && { log "$sys: not running, skipped"; continue; }
     log "$sys"
