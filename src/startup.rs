@@ -13,6 +13,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -364,23 +368,51 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
         drain: Duration,
     ) -> std::io::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut drain_rx = stop_rx.clone();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining requests in flight");
-            let _ = stop_tx.send(true);
-        });
+        // hyper-util's server rather than `axum::serve`, for one setting axum does not expose:
+        // the per-connection buffer cap. hyper's default (~400 KiB) lets every slow viewer of
+        // a relayed segment hold that much; 64 KiB keeps 64 concurrent streams in a few MiB.
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .max_buf_size(64 * 1024)
+            .timer(TokioTimer::new())
+            // A client that never finishes its request headers (slow loris) is dropped.
+            .header_read_timeout(Duration::from_secs(30));
+        let graceful = GracefulShutdown::new();
+        let service = TowerToHyperService::new(self.router);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                // A client resetting its connection is not the server's error.
+                let _ = connection.await;
+            });
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: draining requests in flight");
         tokio::select! {
-            r = serve => r,
-            _ = async move {
-                let _ = drain_rx.wait_for(|stopped| *stopped).await;
-                tokio::time::sleep(drain).await;
-            } => {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(drain) => {
                 tracing::warn!(seconds = drain.as_secs(), "drain period over; closing remaining connections");
-                Ok(())
             }
         }
+        Ok(())
     }
 }
 
