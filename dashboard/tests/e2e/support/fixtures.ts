@@ -1,5 +1,6 @@
 // Shared pieces of the browser end-to-end suite: the servers scripts/e2e.sh started, a console
 // collector, and the proof that a <video> really plays.
+import { writeFileSync } from 'node:fs';
 import { test as base, expect, type APIRequestContext, type Page, type TestInfo } from '@playwright/test';
 
 function env(name: string): string {
@@ -29,14 +30,21 @@ export const servers = {
 };
 
 export const test = base.extend<{ consoleLines: string[] }>({
-	// Every console message and page error, attached to the report; `expectNoFatal` reads them.
+	// Every console message and page error, kept as console.txt next to the screenshots; `expectNoFatal` reads them.
 	consoleLines: [
 		async ({ page }, use, testInfo) => {
 			const lines: string[] = [];
 			page.on('console', (message) => lines.push(`[${message.type()}] ${message.text()}`));
 			page.on('pageerror', (error) => lines.push(`[pageerror] ${error.message}`));
+			page.on('response', (response) => {
+				if (response.status() >= 400) lines.push(`[http ${response.status()}] ${response.url()}`);
+			});
 			await use(lines);
-			if (lines.length) await testInfo.attach('console.txt', { body: lines.join('\n'), contentType: 'text/plain' });
+			if (lines.length) {
+				const path = testInfo.outputPath('console.txt');
+				writeFileSync(path, lines.join('\n') + '\n');
+				await testInfo.attach('console.txt', { path, contentType: 'text/plain' });
+			}
 		},
 		{ auto: true }
 	]

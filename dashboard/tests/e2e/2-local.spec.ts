@@ -44,6 +44,8 @@ test('a HEVC/AC-3 film plays, transcoded to HLS by the server', async ({ page, c
 	expectNoFatal(consoleLines);
 });
 
+// Resuming needs a position of at least 10 s and more than 60 s before the end (media.ts):
+// 20 s into the 90 s film.
 test('(e) after a reload, playback resumes near the saved position', async ({ page, request, consoleLines }, testInfo) => {
 	await page.goto('/watch/movie/603');
 	await expectPlays(page, { from: 0, seconds: 1 });

@@ -48,7 +48,11 @@ test('(c) the first source answers 403: the player switches to the second, which
 	await expect(page.getByTestId('player')).toHaveAttribute('data-source-index', '1');
 	// The 403 reached the player from the proxy (upstream_forbidden), once: no retry loop.
 	expect(media.filter((m) => m.status === 403)).toHaveLength(1);
-	expectNoFatal(consoleLines.filter((line) => !line.includes('403')));
+	// The only fatal error is the first source's 403; the second source played without any.
+	const fatal = consoleLines.filter((line) => line.includes('FATAL'));
+	expect(fatal).toHaveLength(1);
+	expect(fatal[0]).toContain('403');
+	expectNoFatal(consoleLines.filter((line) => line !== fatal[0]));
 });
 
 test('(d) with no source, the message gives each provider\'s reason', async ({ page, request }, testInfo) => {

@@ -2,6 +2,8 @@
 // (dashboard/test-results/ttff.json, docs/benchmarks.md "Browser"), not a timed assertion.
 // `performance.now()` counts from the navigation start of a fresh page load; the first frame is
 // the first `requestVideoFrameCallback` of the player's <video> (registered as soon as it exists).
+// This file runs first (files run in name order), so each title's first sample is cold: nothing
+// packaged yet for 604, nothing in the browser's cache (every sample gets a new context).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clearProgress, expect, expectPlays, servers, test } from './support/fixtures';
