@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, Rust unit and integration tests (real ffmpeg, a real
-# redis-server started by the tests), and the dashboard's checks and tests.
+# redis-server started by the tests), the dashboard's checks and tests, and the browser
+# end-to-end suite (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh test
@@ -21,5 +22,9 @@ fi
 if [ -f dashboard/package.json ]; then
   echo "== dashboard"
   (cd dashboard && npm ci --no-audit --no-fund && npm run check && npm test && npm run build)
+  # Playwright in Debian's Chromium against real `sokoul serve` instances (issue 5); artifacts
+  # (screenshots, traces of failures, ttff.json) in dashboard/test-results/.
+  echo "== browser end-to-end"
+  scripts/e2e.sh
 fi
 echo "== all tests passed"

@@ -102,6 +102,7 @@ export const fr = {
 	'outcome.ok_one': '{count} source trouvée',
 	'outcome.ok_other': '{count} sources trouvées',
 	'outcome.empty': 'aucune source',
+	'outcome.emptyBecause': 'aucune source : {message}',
 	'outcome.error': 'erreur : {message}',
 	'outcome.timeout': 'pas de réponse à temps',
 	'outcome.playback': 'lecture impossible',

@@ -34,6 +34,23 @@ describe('describeOutcomes', () => {
 		]);
 	});
 
+	it('gives the reason a provider found nothing, when the server says it', () => {
+		const [row] = describeOutcomes(
+			[
+				{
+					provider: 'library',
+					status: 'empty',
+					elapsed_ms: 2,
+					sources: 0,
+					code: 'not_in_library',
+					message: 'movie 404 is not in the library'
+				}
+			],
+			[]
+		);
+		expect(row.summary).toBe('aucune source : movie 404 is not in the library');
+	});
+
 	it('mentions items a browser cannot play (torrents, external links)', () => {
 		const [row] = describeOutcomes([{ provider: 'stremio', status: 'empty', elapsed_ms: 0, sources: 0, skipped: 3 }], []);
 		expect(row.summary).toBe('aucune source ; 3 ignorées (illisibles dans un navigateur)');

@@ -28,7 +28,8 @@ function statusText(outcome: ProviderOutcome): string {
 		case 'ok':
 			return outcome.sources != null ? tp('outcome.ok', outcome.sources) : t('outcome.playback');
 		case 'empty':
-			return t('outcome.empty');
+			// The server says why ("movie 404 is not in the library"): that is the useful part.
+			return outcome.message ? t('outcome.emptyBecause', { message: outcome.message }) : t('outcome.empty');
 		case 'timeout':
 			return t('outcome.timeout');
 		case 'error':

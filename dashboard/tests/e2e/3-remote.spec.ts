@@ -1,0 +1,102 @@
+// Remote sources through Sokoul's signed proxy: issue 5 (b), (c), (d) with the fake Consumet
+// (examples/fake_consumet.rs, whose CDN answers 403 without `Referer: https://embed.example/e/1`),
+// and issue 6's Stremio case with the real stremio-addon-sdk addon (tests/stremio-addon).
+import type { Page } from '@playwright/test';
+import type { ResolveResponse } from '../../src/lib/api/types';
+import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
+
+/** Every media request the page makes (playlists, segments, files), with its status. */
+function recordMedia(page: Page): { url: string; status: number }[] {
+	const seen: { url: string; status: number }[] = [];
+	page.on('response', (response) => {
+		const url = response.url();
+		if (/\/api\/streaming\/proxy|\.m3u8|\.ts(\?|$)|\/cdn\//.test(url)) seen.push({ url, status: response.status() });
+	});
+	return seen;
+}
+
+const proxyPrefix = (base: string) => `${base}/api/streaming/proxy`;
+
+test('(b) a source that needs a Referer plays through the proxy', async ({ page, request, consoleLines }, testInfo) => {
+	// The CDN refuses the browser's own request: a page cannot set Referer.
+	expect((await request.get(`${servers.consumet}/cdn/550/master.m3u8`)).status()).toBe(403);
+	const resolved = (await (await request.get(`${servers.remote}/api/streaming/resolve/movie/550`)).json()) as ResolveResponse;
+	expect(resolved.sources[0].provider).toBe('consumet');
+	expect(resolved.sources[0].proxy_url).toContain('/api/streaming/proxy');
+
+	const media = recordMedia(page);
+	await page.goto(`${servers.remote}/watch/movie/550`);
+	const info = await expectPlays(page, { from: 0 });
+	await attachInfo(testInfo, 'playback.json', { info, media });
+	await snap(page, testInfo, 'playing');
+	await expect(page.getByTestId('player')).toHaveAttribute('data-source-index', '0');
+	expect(media.length).toBeGreaterThan(2);
+	// Everything went through the proxy (the browser never talked to the CDN), and succeeded.
+	for (const m of media) {
+		expect(m.url.startsWith(proxyPrefix(servers.remote)), m.url).toBeTruthy();
+		expect(m.status, m.url).toBeLessThan(400);
+	}
+	expectNoFatal(consoleLines);
+});
+
+test('(c) the first source answers 403: the player switches to the second, which plays', async ({ page, consoleLines }, testInfo) => {
+	const media = recordMedia(page);
+	await page.goto(`${servers.remote}/watch/movie/403`);
+	const info = await expectPlays(page, { from: 0 });
+	await attachInfo(testInfo, 'playback.json', { info, media });
+	await snap(page, testInfo, 'playing-second-source');
+	await expect(page.getByTestId('player')).toHaveAttribute('data-source-index', '1');
+	// The 403 reached the player from the proxy (upstream_forbidden), once: no retry loop.
+	expect(media.filter((m) => m.status === 403)).toHaveLength(1);
+	// The only fatal error is the first source's 403; the second source played without any.
+	const fatal = consoleLines.filter((line) => line.includes('FATAL'));
+	expect(fatal).toHaveLength(1);
+	expect(fatal[0]).toContain('403');
+	expectNoFatal(consoleLines.filter((line) => line !== fatal[0]));
+});
+
+test('(d) with no source, the message gives each provider\'s reason', async ({ page, request }, testInfo) => {
+	const resolved = (await (await request.get(`${servers.remote}/api/streaming/resolve/movie/404`)).json()) as ResolveResponse;
+	expect(resolved.sources).toHaveLength(0);
+	const byProvider = new Map(resolved.outcomes.map((o) => [o.provider, o]));
+	expect([...byProvider.keys()].sort()).toEqual(['consumet', 'library']);
+	await attachInfo(testInfo, 'resolve.json', resolved);
+
+	await page.goto(`${servers.remote}/watch/movie/404`);
+	const player = page.getByTestId('player');
+	await expect(player).toHaveAttribute('data-state', 'error');
+	await expect(player).toHaveAttribute('data-error', 'noSources');
+	const message = page.getByTestId('player-error');
+	await expect(message).toBeVisible();
+	await expect(message).toContainText('Aucune source');
+	for (const outcome of resolved.outcomes) {
+		const row = message.locator(`li[data-provider="${outcome.provider}"]`);
+		await expect(row).toHaveAttribute('data-status', outcome.status);
+		await expect(row).toContainText(outcome.provider);
+		// Each provider's own reason (consumet: "TMDB does not know this id…", library: "…not in the library").
+		expect(outcome.message).toBeTruthy();
+		await expect(row).toContainText(outcome.message!);
+	}
+	await expect(page.getByTestId('retry')).toBeVisible();
+	await snap(page, testInfo, 'no-source');
+});
+
+test('Stremio: the SDK addon\'s header-requiring stream plays through the proxy', async ({ page, request, consoleLines }, testInfo) => {
+	expect((await request.get(`${servers.consumet}/cdn/matrix/master.m3u8`)).status()).toBe(403);
+	const resolved = (await (await request.get(`${servers.stremio}/api/streaming/resolve/movie/603`)).json()) as ResolveResponse;
+	expect(resolved.sources.length).toBeGreaterThan(0);
+	expect(resolved.sources[0].provider).toBe('stremio');
+	expect(resolved.sources[0].proxy_url).toContain('/api/streaming/proxy');
+
+	const media = recordMedia(page);
+	await page.goto(`${servers.stremio}/watch/movie/603`);
+	const info = await expectPlays(page, { from: 0 });
+	await attachInfo(testInfo, 'playback.json', { info, media });
+	await snap(page, testInfo, 'playing');
+	expect(media.length).toBeGreaterThan(2);
+	for (const m of media) {
+		expect(m.url.startsWith(proxyPrefix(servers.stremio)), m.url).toBeTruthy();
+		expect(m.status, m.url).toBeLessThan(400);
+	}
+	expectNoFatal(consoleLines);
+});

@@ -1,0 +1,160 @@
+// Shared pieces of the browser end-to-end suite: the servers scripts/e2e.sh started, a console
+// collector, and the proof that a <video> really plays.
+import { writeFileSync } from 'node:fs';
+import { test as base, expect, type APIRequestContext, type Page, type TestInfo } from '@playwright/test';
+
+function env(name: string): string {
+	const value = process.env[name];
+	if (!value) throw new Error(`${name} is not set: run the suite with scripts/e2e.sh`);
+	return value;
+}
+
+/** Base URLs of the servers started by scripts/e2e.sh. */
+export const servers = {
+	/** sokoul serve with the demo library only. */
+	get local() {
+		return env('E2E_LOCAL_URL');
+	},
+	/** sokoul serve with the fake Consumet (and the demo library). */
+	get remote() {
+		return env('E2E_REMOTE_URL');
+	},
+	/** sokoul serve with the Stremio SDK addon only. */
+	get stremio() {
+		return env('E2E_STREMIO_URL');
+	},
+	/** The fake Consumet, also the CDN that wants `Referer: https://embed.example/e/1`. */
+	get consumet() {
+		return env('E2E_CONSUMET_URL');
+	}
+};
+
+export const test = base.extend<{ consoleLines: string[] }>({
+	// Every console message and page error, kept as console.txt next to the screenshots; `expectNoFatal` reads them.
+	consoleLines: [
+		async ({ page }, use, testInfo) => {
+			const lines: string[] = [];
+			page.on('console', (message) => lines.push(`[${message.type()}] ${message.text()}`));
+			page.on('pageerror', (error) => lines.push(`[pageerror] ${error.message}`));
+			page.on('response', (response) => {
+				if (response.status() >= 400) lines.push(`[http ${response.status()}] ${response.url()}`);
+			});
+			await use(lines);
+			if (lines.length) {
+				const path = testInfo.outputPath('console.txt');
+				writeFileSync(path, lines.join('\n') + '\n');
+				await testInfo.attach('console.txt', { path, contentType: 'text/plain' });
+			}
+		},
+		{ auto: true }
+	]
+});
+export { expect };
+
+/** The player logs fatal errors as `console.warn('[player]', …, 'FATAL')` (dashboard/README.md). */
+export function expectNoFatal(lines: readonly string[]): void {
+	expect(lines.filter((line) => line.includes('FATAL'))).toEqual([]);
+	expect(lines.filter((line) => line.startsWith('[pageerror]'))).toEqual([]);
+}
+
+/** Saved positions would make a title resume elsewhere than a test expects. */
+export async function clearProgress(request: APIRequestContext, baseUrl: string): Promise<void> {
+	const response = await request.get(`${baseUrl}/api/progress`);
+	expect(response.ok()).toBeTruthy();
+	const { items } = (await response.json()) as {
+		items: { media_type: string; tmdb_id: number; season?: number | null; episode?: number | null }[];
+	};
+	for (const item of items) {
+		const query = item.season != null ? `?season=${item.season}&episode=${item.episode}` : '';
+		await request.delete(`${baseUrl}/api/progress/${item.media_type}/${item.tmdb_id}${query}`);
+	}
+}
+
+export interface PlaybackInfo {
+	currentTime: number;
+	duration: number;
+	width: number;
+	height: number;
+	frames: number;
+	dropped: number;
+	audioBytes: number;
+	/** Luminance variance of the frame drawn to a canvas: 0 is a flat (black) picture. */
+	variance: number;
+	src: string;
+}
+
+export function videoInfo(page: Page): Promise<PlaybackInfo> {
+	return page.evaluate(() => {
+		const v = document.querySelector<HTMLVideoElement>('[data-testid=player] video')!;
+		const quality = v.getVideoPlaybackQuality();
+		const canvas = document.createElement('canvas');
+		canvas.width = 64;
+		canvas.height = 36;
+		const g = canvas.getContext('2d', { willReadFrequently: true })!;
+		g.drawImage(v, 0, 0, 64, 36);
+		const data = g.getImageData(0, 0, 64, 36).data;
+		let sum = 0;
+		let sumSq = 0;
+		const n = data.length / 4;
+		for (let i = 0; i < data.length; i += 4) {
+			const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+			sum += y;
+			sumSq += y * y;
+		}
+		const mean = sum / n;
+		return {
+			currentTime: v.currentTime,
+			duration: v.duration,
+			width: v.videoWidth,
+			height: v.videoHeight,
+			frames: quality.totalVideoFrames,
+			dropped: quality.droppedVideoFrames,
+			audioBytes: (v as HTMLVideoElement & { webkitAudioDecodedByteCount?: number }).webkitAudioDecodedByteCount ?? -1,
+			variance: sumSq / n - mean * mean,
+			src: v.currentSrc
+		};
+	});
+}
+
+export function currentTime(page: Page): Promise<number> {
+	return page.evaluate(() => document.querySelector<HTMLVideoElement>('[data-testid=player] video')!.currentTime);
+}
+
+/**
+ * Proof that the player plays: state `playing`, the clock `seconds` past where it started
+ * (or past `from`), a decoded picture (videoWidth > 0, frames counted) that is not flat.
+ */
+export async function expectPlays(
+	page: Page,
+	options: { seconds?: number; from?: number; timeout?: number } = {}
+): Promise<PlaybackInfo> {
+	const { seconds = 2, timeout = 30_000 } = options;
+	const player = page.getByTestId('player');
+	await expect(player).toHaveAttribute('data-state', 'playing', { timeout });
+	const from = options.from ?? (await currentTime(page));
+	await page.waitForFunction(
+		(target) => {
+			const v = document.querySelector<HTMLVideoElement>('[data-testid=player] video');
+			return (
+				!!v && v.currentTime > target && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0
+			);
+		},
+		from + seconds,
+		{ timeout }
+	);
+	const info = await videoInfo(page);
+	expect(info.width).toBeGreaterThan(0);
+	expect(info.frames).toBeGreaterThan(0);
+	expect(info.variance, 'the picture drawn from the video is not flat').toBeGreaterThan(100);
+	return info;
+}
+
+/** A screenshot kept with the test's artifacts (dashboard/test-results/…). */
+export async function snap(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+	await page.screenshot({ path: testInfo.outputPath(`${name}.png`) });
+}
+
+/** Attaches the playback numbers to the report, for whoever reads a failure or a screenshot. */
+export async function attachInfo(testInfo: TestInfo, name: string, value: unknown): Promise<void> {
+	await testInfo.attach(name, { body: JSON.stringify(value, null, 2), contentType: 'application/json' });
+}
