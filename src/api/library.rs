@@ -93,6 +93,27 @@ pub async fn poster(
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
+    // With a TMDB key the real poster; without one (or when TMDB has none or fails) a frame
+    // taken from the file, so the library always has a picture.
+    if let Some(tmdb) = &state.tmdb {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        match tmdb.title(kind, id, deadline).await {
+            Ok(meta) => {
+                if let Some(url) = &meta.poster_url {
+                    let mut response = StatusCode::FOUND.into_response();
+                    if let Ok(location) = HeaderValue::from_str(url) {
+                        response.headers_mut().insert(header::LOCATION, location);
+                        response.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=86400"),
+                        );
+                        return Ok(response);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "no TMDB poster; using a frame from the file"),
+        }
+    }
     let path = library(&state)?.poster(kind, id).await?;
     let bytes = tokio::fs::read(&path)
         .await

@@ -641,3 +641,46 @@ async fn unknown_titles_files_tracks_and_segments_are_json_404s() {
     let body = disabled.get_json("/api/library/items", 404).await;
     assert_eq!(body["error"]["code"], "library_disabled");
 }
+
+#[tokio::test]
+async fn posters_come_from_tmdb_when_a_key_is_set_and_from_the_file_otherwise() {
+    let root = tempfile::tempdir().unwrap();
+    place(
+        root.path(),
+        "The Matrix (1999) [tmdbid-603]/The Matrix.mkv",
+        Synth::H264AacMkv,
+    );
+    place(
+        root.path(),
+        "Home Movie (2020) [tmdbid-999999]/Home Movie.mkv",
+        Synth::H264AacMkv,
+    );
+    let tmdb = crate::fake_tmdb::start().await;
+    crate::fake_tmdb::mount_catalogue(&tmdb).await;
+    let base = crate::fake_tmdb::base_url(&tmdb);
+    let root_path = root.path().to_path_buf();
+    let app = spawn_app(move |s| {
+        s.library.enabled = true;
+        s.library.paths = vec![root_path];
+        s.library.watch = false;
+        s.library.scan_on_start = false;
+        s.tmdb.base_url = base;
+        s.tmdb.key = Some(sokoul::config::Secret::new(crate::fake_tmdb::KEY));
+    })
+    .await;
+    app.scan().await;
+
+    let r = app.get("/api/library/poster/movie/603").await;
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://image.tmdb.org/t/p/")
+            && location.ends_with("/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"),
+        "{location}"
+    );
+
+    // TMDB does not know this one: a frame from the file instead.
+    let r = app.get("/api/library/poster/movie/999999").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+}
