@@ -3,6 +3,7 @@ import {
 	ApiError,
 	fetchSubtitleText,
 	getLibraryItems,
+	getMetadata,
 	getProgress,
 	getProxyUrl,
 	resolveConsumetStreams,
@@ -263,5 +264,31 @@ describe('library and progress', () => {
 		await expect(
 			saveProgress({ media_type: 'movie', tmdb_id: 603 }, { position: 1, duration: 2 }, { fetch: fetchMock })
 		).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+	});
+});
+
+describe('getMetadata', () => {
+	it('returns TMDB metadata for a title', async () => {
+		const meta = { media_type: 'movie', tmdb_id: 603, title: 'The Matrix', overview: 'Wake up.' };
+		const fetchMock = vi.fn().mockResolvedValue(json(meta));
+
+		const got = await getMetadata('movie', 603, { fetch: fetchMock });
+
+		expect(fetchMock.mock.calls[0][0]).toBe('/api/metadata/movie/603');
+		expect(got?.overview).toBe('Wake up.');
+	});
+
+	it('is null when the server has no TMDB key', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'metadata_unavailable', message: 'no key' } }, 404));
+
+		expect(await getMetadata('tv', 1396, { fetch: fetchMock })).toBeNull();
+	});
+
+	it('still reports other failures', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ error: { code: 'tmdb_unauthorized', message: 'bad key' } }, 502));
+
+		await expect(getMetadata('movie', 603, { fetch: fetchMock })).rejects.toMatchObject({ status: 502 });
 	});
 });

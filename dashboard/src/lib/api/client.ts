@@ -6,6 +6,7 @@ import type {
 	LibraryItemDetail,
 	LibraryItemsResponse,
 	MediaType,
+	Metadata,
 	ProgressEntry,
 	ProgressListResponse,
 	ProgressUpdate,
@@ -180,6 +181,25 @@ export function getLibraryItem(
 	options?: RequestOptions
 ): Promise<LibraryItemDetail> {
 	return getJson(`/api/library/items/${mediaPath({ media_type, tmdb_id })}`, options);
+}
+
+// ---- TMDB metadata ----
+
+/**
+ * Title, overview, poster… from TMDB, or null when the server has no TMDB key or TMDB does not
+ * know the title: the pages then use the library's own metadata.
+ */
+export async function getMetadata(
+	media_type: MediaType,
+	tmdb_id: number,
+	options?: RequestOptions
+): Promise<Metadata | null> {
+	try {
+		return await getJson<Metadata>(`/api/metadata/${mediaPath({ media_type, tmdb_id })}`, options);
+	} catch (cause) {
+		if (cause instanceof ApiError && cause.isNotFound) return null;
+		throw cause;
+	}
 }
 
 // ---- Watch progress ----

@@ -5,6 +5,7 @@
 import type { Markers } from './generated/Markers';
 import type { MediaInfo } from './generated/MediaInfo';
 import type { MediaType } from './generated/MediaType';
+import type { Metadata } from './generated/Metadata';
 import type { OutcomeStatus } from './generated/OutcomeStatus';
 import type { ProgressEntry } from './generated/ProgressEntry';
 import type { ProgressList } from './generated/ProgressList';
@@ -16,7 +17,7 @@ import type { SourceDto } from './generated/SourceDto';
 import type { StreamKind } from './generated/StreamKind';
 import type { SubtitleDto } from './generated/SubtitleDto';
 
-export type { Markers, MediaType, OutcomeStatus, ProviderOutcome, ResolveResponse };
+export type { Markers, MediaType, Metadata, OutcomeStatus, ProviderOutcome, ResolveResponse };
 
 /** `{"error":{"code","message"}}`: the body of every non-2xx API response. */
 export interface ApiErrorBody {

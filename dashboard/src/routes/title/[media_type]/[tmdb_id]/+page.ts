@@ -1,6 +1,6 @@
 import { error } from '@sveltejs/kit';
-import { ApiError, getLibraryItem, getProgressList } from '$lib/api/client';
-import type { LibraryItemDetail, ProgressEntry } from '$lib/api/types';
+import { ApiError, getLibraryItem, getMetadata, getProgressList } from '$lib/api/client';
+import type { LibraryItemDetail, Metadata, ProgressEntry } from '$lib/api/types';
 import { parseTitleParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
 
@@ -9,20 +9,23 @@ export const load = (async ({ params, fetch }) => {
 	if (!parsed.ok) error(parsed.status, parsed.message);
 	const { media_type, tmdb_id } = parsed.value;
 
-	const [item, progress] = await Promise.all([
+	const [item, progress, meta] = await Promise.all([
 		getLibraryItem(media_type, tmdb_id, { fetch }).catch((cause: unknown): LibraryItemDetail | null => {
 			// Not in the local library is fine: the streaming providers may still have it.
 			if (cause instanceof ApiError && cause.isNotFound) return null;
 			const status = cause instanceof ApiError && cause.status >= 400 ? cause.status : 500;
 			error(status, cause instanceof Error ? cause.message : String(cause));
 		}),
-		getProgressList({ fetch }).catch((): ProgressEntry[] => [])
+		getProgressList({ fetch }).catch((): ProgressEntry[] => []),
+		// TMDB enriches the page when configured; without it the library's metadata is enough.
+		getMetadata(media_type, tmdb_id, { fetch }).catch((): Metadata | null => null)
 	]);
 
 	return {
 		media_type,
 		tmdb_id,
 		item,
+		meta,
 		progress: progress.filter((p) => p.media_type === media_type && p.tmdb_id === tmdb_id)
 	};
 }) satisfies PageLoad;
