@@ -87,8 +87,8 @@ nginx -c "$BENCH_DIR/nginx-proxy/nginx.conf" -p "$BENCH_DIR/nginx-proxy" 2>/dev/
 
 log "building sokoul (release)"
 (cd "$ROOT" && cargo build --release --bin sokoul --quiet)
-(cd "$ROOT" && cargo bench --bench mint_proxy_url --no-run --quiet 2>/dev/null) || true
-mint() { (cd "$ROOT" && SOKOUL_SECRET="$SECRET" cargo bench --quiet --bench mint_proxy_url -- "$@" 2>/dev/null); }
+(cd "$ROOT" && cargo build --release --example mint_proxy_url --quiet 2>/dev/null) || true
+mint() { (cd "$ROOT" && SOKOUL_SECRET="$SECRET" cargo run --release --quiet --example mint_proxy_url -- "$@" 2>/dev/null); }
 SOKOUL_BIND="127.0.0.1:$SOKOUL_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/sokoul-data" SOKOUL_SECRET="$SECRET" \
     SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
     "$CARGO_TARGET_DIR/release/sokoul" serve >"$BENCH_DIR/sokoul.log" 2>&1 &

@@ -1,16 +1,12 @@
 //! Prints a signed proxy URL, for `scripts/bench-proxy.sh`:
-//! `SOKOUL_SECRET=… cargo bench --bench mint_proxy_url -- <upstream URL> ['Name: value'…]`.
+//! `SOKOUL_SECRET=… cargo run --release --example mint_proxy_url -- <upstream URL> ['Name: value'…]`.
 //! The URL is valid for a day and carries the given upstream headers.
 
 use sokoul::proxy::token::Signer;
 
 fn main() {
     let secret = std::env::var("SOKOUL_SECRET").expect("SOKOUL_SECRET must be set");
-    // `cargo bench` appends `--bench`; everything else is ours.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((upstream, headers)) = args.split_first() else {
         eprintln!("usage: mint_proxy_url <upstream URL> ['Name: value'…]");
         std::process::exit(2);
