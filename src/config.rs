@@ -254,7 +254,9 @@ impl Default for LibrarySettings {
             idle_timeout: 30.0,
             segment_wait: 30.0,
             cache_max_mb: 4096,
-            transcode_preset: "veryfast".into(),
+            // Real time with margin on a small machine: `veryfast` needs ~5 s of 2 cores to
+            // encode a 6 s 1080p segment, so playback would stall; `ultrafast` takes ~3 s.
+            transcode_preset: "ultrafast".into(),
             watch: true,
             scan_on_start: true,
         }
