@@ -11,7 +11,7 @@ use super::LibraryError;
 use super::naming::{normalize_lang, track_label};
 
 /// What the scanner keeps about a file, stored as JSON in the database.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeInfo {
     pub format: String,
     /// Seconds.
@@ -27,7 +27,7 @@ pub struct ProbeInfo {
     pub faststart: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct VideoTrack {
     pub index: u32,
     pub codec: String,

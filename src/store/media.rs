@@ -80,19 +80,13 @@ fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
             episode: r.get(10)?,
             episode_end: r.get(11)?,
             episode_title: r.get(12)?,
-            probe: placeholder_probe(),
+            // Decoded from its JSON column by `finish`, off the row-reading closure.
+            probe: ProbeInfo::default(),
             sidecars: Vec::new(),
         },
         probe,
         sidecars,
     ))
-}
-
-fn placeholder_probe() -> ProbeInfo {
-    serde_json::from_str(
-        r#"{"format":"","duration":0,"start_time":0,"bit_rate":null,"video":{"index":0,"codec":"","profile":null,"pix_fmt":null,"width":0,"height":0,"level":null},"audio":[],"subtitles":[],"faststart":false}"#,
-    )
-    .expect("valid placeholder")
 }
 
 fn finish(
