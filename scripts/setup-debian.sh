@@ -5,7 +5,7 @@ set -euo pipefail
 mode=${1:-run}
 packages=(ffmpeg)
 if [ "$mode" = test ]; then
-  packages+=(redis-server chromium nginx-light wrk)
+  packages+=(redis-server chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do
