@@ -71,9 +71,18 @@ impl Vars {
     }
 }
 
+/// Bytes that variable substitution may produce in one rewrite: this much per input byte,
+/// plus [`SUBSTITUTION_FLOOR`]. Definitions built from one another (`{$a}{$a}`, repeated)
+/// grow exponentially: without a bound, a 2 KB playlist asks for terabytes
+/// (`fuzz/seeds/playlist_rewrite/define-doubling-oom.m3u8`). Real playlists substitute a
+/// host or a token per URI, far below this.
+const SUBSTITUTION_PER_INPUT_BYTE: usize = 16;
+const SUBSTITUTION_FLOOR: usize = 1 << 20;
+
 /// Replaces `{$name}` references; `None` if one is undefined (the player would reject the
-/// playlist, so the URI is left for it to reject rather than proxied half-substituted).
-fn substitute<'s>(text: &'s str, vars: &Vars) -> Option<Cow<'s, str>> {
+/// playlist, so the URI is left for it to reject rather than proxied half-substituted), or
+/// if the values would exceed what is left of `budget`, which they are taken from.
+fn substitute<'s>(text: &'s str, vars: &Vars, budget: &mut usize) -> Option<Cow<'s, str>> {
     if !text.contains("{$") {
         return Some(Cow::Borrowed(text));
     }
@@ -91,7 +100,9 @@ fn substitute<'s>(text: &'s str, vars: &Vars) -> Option<Cow<'s, str>> {
         {
             return None;
         }
-        out.push_str(vars.get(name)?);
+        let value = vars.get(name)?;
+        *budget = budget.checked_sub(value.len())?;
+        out.push_str(value);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -200,6 +211,8 @@ struct Rewriter<'a> {
     /// The proxy URL being written; reused, so a rewrite allocates per line only when a tag
     /// line changes.
     url: String,
+    /// What variable substitution may still produce (see [`SUBSTITUTION_PER_INPUT_BYTE`]).
+    substitution_budget: usize,
 }
 
 /// Rewrites a playlist. Never fails: what cannot be understood is left as it is.
@@ -209,6 +222,10 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
     let base_dir = &base_str[..base_str[..path_end].rfind('/').map_or(path_end, |i| i + 1)];
     let imported = ctx.imported.map(Vars::parse_imported).unwrap_or_default();
     let has_defines = memchr::memmem::find(input, b"#EXT-X-DEFINE:").is_some();
+    let budget = input
+        .len()
+        .saturating_mul(SUBSTITUTION_PER_INPUT_BYTE)
+        .saturating_add(SUBSTITUTION_FLOOR);
     let mut rw = Rewriter {
         ctx,
         base_dir,
@@ -218,6 +235,7 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         writer: ctx.signer.child_writer(ctx.sealed),
         scratch: String::with_capacity(256),
         url: String::with_capacity(512),
+        substitution_budget: budget,
     };
     if has_defines {
         // Every child playlist must get the same `v` whatever line names it (rendition
@@ -231,6 +249,8 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
             }
         }
         rw.child_vars = all.serialize();
+        // The second pass must give every variable the value the first pass did.
+        rw.substitution_budget = budget;
     }
 
     let mut out = Vec::with_capacity(input.len() + input.len() / 2);
@@ -303,7 +323,7 @@ fn lines(input: &[u8]) -> impl Iterator<Item = Line<'_>> {
 impl Rewriter<'_> {
     /// Processes an `EXT-X-DEFINE` into `vars` and returns the replacement line for a
     /// QUERYPARAM definition (see `docs/proxy.md`).
-    fn define(&self, list: &str, vars: &mut Vars) -> Option<String> {
+    fn define(&mut self, list: &str, vars: &mut Vars) -> Option<String> {
         let attrs = parse_attrs(list)?;
         let get = |n: &str| {
             attrs
@@ -312,7 +332,8 @@ impl Rewriter<'_> {
                 .map(|a| &list[a.start..a.end])
         };
         if let (Some(name), Some(value)) = (get("NAME"), get("VALUE")) {
-            let value = substitute(value, vars).map(Cow::into_owned)?;
+            let value =
+                substitute(value, vars, &mut self.substitution_budget).map(Cow::into_owned)?;
             vars.set(name, value);
             None
         } else if let Some(name) = get("IMPORT") {
@@ -428,7 +449,7 @@ impl Rewriter<'_> {
         if raw.is_empty() {
             return false;
         }
-        let Some(uri) = substitute(raw, &self.vars) else {
+        let Some(uri) = substitute(raw, &self.vars, &mut self.substitution_budget) else {
             return false;
         };
         let uri = uri.trim_matches([' ', '\t']);
@@ -762,6 +783,21 @@ mod tests {
     fn a_queryparam_absent_upstream_is_left_for_the_player_to_reject() {
         let input = "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"token\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8?t={$token}\n";
         assert_eq!(run(input, "https://cdn.example/m.m3u8"), input);
+    }
+
+    #[test]
+    fn definitions_doubling_each_other_cannot_exhaust_memory() {
+        // Each definition doubles `a`: 2^40 × 8 bytes unbounded. The URI naming it is left
+        // for the player to reject; the rest of the playlist is still rewritten.
+        let mut input = String::from("#EXTM3U\n#EXT-X-DEFINE:NAME=\"a\",VALUE=\"xxxxxxxx\"\n");
+        for _ in 0..40 {
+            input.push_str("#EXT-X-DEFINE:NAME=\"a\",VALUE=\"{$a}{$a}\"\n");
+        }
+        input.push_str("#EXTINF:1,\n{$a}.ts\n#EXTINF:1,\nplain.ts\n");
+        let out = run(&input, "https://cdn.example/m.m3u8");
+        assert!(out.len() < input.len() + 1024, "{} bytes", out.len());
+        assert!(out.contains("\n{$a}.ts\n"));
+        assert_eq!(upstreams(&out), ["https://cdn.example/plain.ts"]);
     }
 
     #[test]
