@@ -6,11 +6,12 @@
 #   NO_CMIN=1 scripts/fuzz.sh                 # keep every new corpus entry (no minimisation)
 #
 # Not part of scripts/test.sh. One target at a time, one process each (a 2-core machine is
-# shared). Inputs come from fuzz/corpus/<target> and fuzz/seeds/<target> (plus
-# tests/fixtures/hls/public for the rewriter); new ones go to fuzz/corpus/<target>, which is
-# then minimised with `cargo fuzz cmin` (commit the result). A crash stops the run, its input
-# lands in fuzz/artifacts/<target>/ and the script exits 1. libFuzzer's final statistics of each target
-# (executions, exec/s, coverage) are printed at the end and kept in $FUZZ_LOGS.
+# shared). Inputs come from fuzz/corpus/<target> (for the rewriter, seeded with the public
+# playlists of tests/fixtures/hls/public) and fuzz/seeds/<target>; new ones go to
+# fuzz/corpus/<target>, which is then minimised with `cargo fuzz cmin` (commit the result).
+# A crash stops the run, its input lands in fuzz/artifacts/<target>/ and the script exits 1.
+# libFuzzer's final statistics of each target (executions, exec/s, coverage) are printed at
+# the end and kept in $FUZZ_LOGS.
 # Needs: a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`).
 set -euo pipefail
@@ -36,11 +37,10 @@ for t in $TARGETS; do
     corpus_before=$(find "corpus/$t" -type f | wc -l)
     status=0
     # -timeout: an input taking 10 s is a hang worth reporting (the default is 20 minutes).
-    # New inputs go to the first directory; the seeds (hand-written cases, and the public
-    # playlists of the tests for the rewriter) are read, never minimised away.
+    # New inputs go to the first directory; the hand-written seeds are read, never
+    # minimised away.
     dirs=("corpus/$t")
     [ -d "seeds/$t" ] && dirs+=("seeds/$t")
-    [ "$t" = playlist_rewrite ] && dirs+=("../tests/fixtures/hls/public")
     cargo +nightly fuzz run "$t" --target-dir "$FUZZ_TARGET_DIR" "${dirs[@]}" -- \
         -max_total_time="$SECONDS_EACH" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
