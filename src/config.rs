@@ -86,8 +86,20 @@ pub struct CacheSettings {
     pub expiry_margin: u64,
     /// Shared cache for several instances; unset = in-process cache.
     pub redis_url: Option<Secret>,
-    /// Entries kept by the in-process cache.
+    /// Entries kept by the in-process cache (also the near tier in front of Redis).
     pub memory_capacity: u64,
+    /// Time budget of one Redis operation, seconds; past it the instance serves from its
+    /// in-process cache and leaves Redis alone for a back-off.
+    pub redis_budget: f64,
+    /// Longest back-off, seconds, between two attempts to reach an unavailable Redis (the
+    /// first waits 1 s, or this when shorter, and each failed attempt doubles it).
+    pub redis_backoff_max: f64,
+    /// Lifetime of the cross-instance lock held while one instance resolves a title, seconds;
+    /// unset = the provider timeout plus 5 s (a resolve never takes longer than that).
+    pub lock_ttl: Option<f64>,
+    /// How long an instance waits for another one's resolve of the same title before
+    /// resolving it itself, seconds; unset = the lock's lifetime.
+    pub lock_wait: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +233,10 @@ impl Default for CacheSettings {
             expiry_margin: 30,
             redis_url: None,
             memory_capacity: 10_000,
+            redis_budget: 0.25,
+            redis_backoff_max: 30.0,
+            lock_ttl: None,
+            lock_wait: None,
         }
     }
 }
@@ -476,6 +492,23 @@ impl Settings {
         if self.cache.max_ttl == 0 {
             return invalid("cache.max_ttl", "must be at least 1 second");
         }
+        if !(self.cache.redis_budget > 0.0 && self.cache.redis_budget <= 10.0) {
+            return invalid("cache.redis_budget", "must be between 0 and 10 seconds");
+        }
+        if !(self.cache.redis_backoff_max > 0.0 && self.cache.redis_backoff_max <= 3600.0) {
+            return invalid(
+                "cache.redis_backoff_max",
+                "must be between 0 and 3600 seconds",
+            );
+        }
+        for (key, value) in [
+            ("cache.lock_ttl", self.cache.lock_ttl),
+            ("cache.lock_wait", self.cache.lock_wait),
+        ] {
+            if value.is_some_and(|v| !(v > 0.0 && v <= 600.0)) {
+                return invalid(key, "must be between 0 and 600 seconds");
+            }
+        }
         if !(self.resolve.provider_timeout > 0.0 && self.resolve.provider_timeout <= 300.0) {
             return invalid(
                 "resolve.provider_timeout",
@@ -504,6 +537,23 @@ impl Settings {
 
     pub fn provider_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.resolve.provider_timeout)
+    }
+
+    /// The cross-instance resolve lock's lifetime: long enough for a whole resolve (every
+    /// provider runs under `provider_timeout`, concurrently) so a slow one is not resolved
+    /// twice, short enough that a crashed holder blocks nobody for long.
+    pub fn lock_ttl(&self) -> Duration {
+        self.cache
+            .lock_ttl
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| self.provider_timeout() + Duration::from_secs(5))
+    }
+
+    pub fn lock_wait(&self) -> Duration {
+        self.cache
+            .lock_wait
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| self.lock_ttl())
     }
 
     /// Hosts (`host` or `host:port`) of the configured providers, which the proxy may reach

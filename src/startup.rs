@@ -23,6 +23,8 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::cache::Cache;
+use crate::cache::layered::LayeredCache;
+use crate::cache::lock::SharedFlight;
 use crate::cache::memory::MemoryCache;
 use crate::cache::redis::RedisCache;
 use crate::clock::{Clock, SystemClock};
@@ -36,7 +38,7 @@ use crate::providers::jellyfin::Jellyfin;
 use crate::providers::library::LibraryProvider;
 use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
-use crate::resolve::{Resolver, ResolverParts};
+use crate::resolve::{Resolver, ResolverParts, SharedParts};
 use crate::store::Store;
 use crate::tmdb::Tmdb;
 use crate::{api, secret, telemetry, upstream};
@@ -82,14 +84,31 @@ impl AppState {
         )
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
         let signer = Arc::new(Signer::new(&secret));
-        let cache: Arc<dyn Cache> = match &settings.cache.redis_url {
-            Some(url) => Arc::new(
-                RedisCache::connect(url.expose())
-                    .await
-                    .context("connecting to Redis (SOKOUL_REDIS_URL)")?,
+        // Redis being down does not stop the start: the in-process tier serves meanwhile.
+        let redis = match &settings.cache.redis_url {
+            Some(url) => Some(
+                RedisCache::start(
+                    url.expose(),
+                    Duration::from_secs_f64(settings.cache.redis_budget),
+                    Duration::from_secs_f64(settings.cache.redis_backoff_max),
+                    metrics.clone(),
+                )
+                .await
+                .context("SOKOUL_REDIS_URL is not a valid Redis URL")?,
             ),
-            None => Arc::new(MemoryCache::new(settings.cache.memory_capacity)),
+            None => None,
         };
+        let shared = redis.clone().map(|redis| SharedParts {
+            flight: redis as Arc<dyn SharedFlight>,
+            lock_ttl: settings.lock_ttl(),
+            lock_wait: settings.lock_wait(),
+        });
+        let cache: Arc<dyn Cache> = Arc::new(LayeredCache::new(
+            MemoryCache::new(settings.cache.memory_capacity),
+            redis,
+            clock.clone(),
+            metrics.clone(),
+        ));
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
         let library = settings
@@ -127,6 +146,7 @@ impl AppState {
             cache_settings: settings.cache.clone(),
             provider_timeout: settings.provider_timeout(),
             provider_order: settings.resolve.provider_order.clone(),
+            shared,
         });
         Ok(AppState {
             settings,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tracing::{Instrument, debug, info_span, warn};
 
+use crate::cache::lock::{Claim, Lease, SharedFlight};
 use crate::cache::{Cache, CacheKey, Scope, expiry, ttl_for};
 use crate::clock::Clock;
 use crate::config::CacheSettings;
@@ -57,6 +58,26 @@ pub struct Resolver {
     provider_timeout: Duration,
     provider_order: Vec<String>,
     flights: SingleFlight<CacheKey, Resolved>,
+    shared: Option<SharedParts>,
+}
+
+/// Cross-instance single flight, when instances share a Redis.
+pub struct SharedParts {
+    pub flight: Arc<dyn SharedFlight>,
+    /// Lifetime of the lock held while resolving.
+    pub lock_ttl: Duration,
+    /// Longest wait for another instance's answer before resolving here.
+    pub lock_wait: Duration,
+}
+
+/// The longest pause between two looks at another instance's resolve: what a waiting
+/// instance adds, at most, to the time that resolve takes.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// Whether this instance's flight leader asks the providers, and under which lock.
+enum Coordination {
+    Resolve(Option<Lease>),
+    Answered(Resolved),
 }
 
 pub struct ResolverParts {
@@ -67,6 +88,7 @@ pub struct ResolverParts {
     pub cache_settings: CacheSettings,
     pub provider_timeout: Duration,
     pub provider_order: Vec<String>,
+    pub shared: Option<SharedParts>,
 }
 
 impl Resolver {
@@ -80,6 +102,7 @@ impl Resolver {
             provider_timeout: parts.provider_timeout,
             provider_order: parts.provider_order,
             flights: SingleFlight::default(),
+            shared: parts.shared,
         })
     }
 
@@ -124,9 +147,17 @@ impl Resolver {
                 if let Some(hit) = this.cached(&key).await {
                     return hit;
                 }
+                let lease = match this.coordinate(&key).await {
+                    Coordination::Resolve(lease) => lease,
+                    Coordination::Answered(resolved) => return resolved,
+                };
                 this.metrics.cache_result(false);
                 let resolution = Arc::new(this.fan_out(&key).await);
-                this.store(&key, resolution.clone()).await;
+                let stored = this.store(&key, resolution.clone()).await;
+                if let (Some(shared), Some(lease)) = (&this.shared, lease) {
+                    let uncached = (!stored).then_some(&*resolution);
+                    shared.flight.release(lease, uncached).await;
+                }
                 Resolved {
                     resolution,
                     cached: false,
@@ -156,16 +187,68 @@ impl Resolver {
         }
     }
 
-    async fn store(&self, key: &CacheKey, resolution: Arc<Resolution>) {
+    /// Other instances may be resolving the same title: take the lock, or wait for the
+    /// holder's answer, or (Redis out of use, or waited too long) resolve without the lock.
+    async fn coordinate(&self, key: &CacheKey) -> Coordination {
+        let Some(shared) = &self.shared else {
+            return Coordination::Resolve(None);
+        };
+        let lock = |result: &str| self.metrics.scale.lock_result(result);
+        let deadline = Instant::now() + shared.lock_wait;
+        let mut holder: Option<String> = None;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match shared
+                .flight
+                .claim(key, holder.as_deref(), shared.lock_ttl)
+                .await
+            {
+                Claim::Leader(lease) => {
+                    lock("acquired");
+                    return Coordination::Resolve(Some(lease));
+                }
+                Claim::Busy(token) => holder = Some(token),
+                Claim::Done { resolution, cached } => {
+                    // Stored by an instance whose clock is ahead of ours: too old here.
+                    if cached && resolution.valid_until <= self.clock.now() {
+                        return Coordination::Resolve(None);
+                    }
+                    if holder.is_some() {
+                        lock("waited");
+                    }
+                    if cached {
+                        self.metrics.cache_result(true);
+                    }
+                    return Coordination::Answered(Resolved { resolution, cached });
+                }
+                Claim::Unavailable => {
+                    lock("unavailable");
+                    return Coordination::Resolve(None);
+                }
+            }
+            if Instant::now() + pause > deadline {
+                lock("timed_out");
+                warn!(key = %key, wait_s = shared.lock_wait.as_secs_f64(),
+                    "another instance's resolve did not finish in time; resolving here");
+                return Coordination::Resolve(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    /// Caches the resolution if its TTL policy allows; returns whether it did.
+    async fn store(&self, key: &CacheKey, resolution: Arc<Resolution>) -> bool {
         let now = self.clock.now();
         let Some(ttl) = ttl_for(&resolution, now, &self.cache_settings) else {
-            return;
+            return false;
         };
         let mut stored = (*resolution).clone();
         stored.valid_until = now + ttl;
         if let Err(e) = self.cache.put(key, Arc::new(stored), ttl).await {
             warn!(backend = self.cache.backend(), error = %e, "cache write failed");
         }
+        true
     }
 
     async fn fan_out(&self, key: &CacheKey) -> Resolution {
