@@ -67,7 +67,11 @@ fn note(op: &str, e: &CacheError) {
 #[async_trait]
 impl Cache for LayeredCache {
     async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Resolution>>, CacheError> {
-        if let Some(hit) = self.memory.get(key).await? {
+        // An entry too old for the clock (a test clock, or this instance's clock ahead of
+        // the writer's) may have a fresher replacement in Redis.
+        if let Some(hit) = self.memory.get(key).await?
+            && hit.valid_until > self.clock.now()
+        {
             self.hit("memory");
             return Ok(Some(hit));
         }

@@ -142,6 +142,8 @@ impl RedisCache {
         };
         let (kind, error) = match tokio::time::timeout(self.budget, f(conn)).await {
             Ok(Ok(value)) => return Ok(value),
+            // The connection's own response timeout is the budget too: whichever fires first.
+            Ok(Err(e)) if e.is_timeout() => ("timeout", CacheError::Timeout(self.budget)),
             Ok(Err(e)) => ("error", CacheError::from(e)),
             Err(_) => ("timeout", CacheError::Timeout(self.budget)),
         };

@@ -14,6 +14,7 @@ mod providers_all;
 mod proxy;
 mod proxy_fixtures;
 mod resolve;
+mod scale;
 mod stremio;
 mod stremio_addon;
 mod tmdb;

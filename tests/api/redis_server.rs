@@ -13,22 +13,28 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        let mut server = RedisServer::not_started();
+        server.spawn();
+        server
+    }
+
+    /// A server whose port is chosen but which is not running yet (`spawn` starts it): for
+    /// an application that starts while Redis is down.
+    pub fn not_started() -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let dir = tempfile::tempdir().unwrap();
-        let mut server = RedisServer {
+        RedisServer {
             child: None,
             port,
             dir,
-        };
-        server.spawn();
-        server
+        }
     }
 
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -70,6 +76,27 @@ impl RedisServer {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open and nothing answers, as with a
+    /// Redis stuck on a slow command or behind a network black hole.
+    #[allow(dead_code)]
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    #[allow(dead_code)]
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {sig} {pid}");
     }
 
     #[allow(dead_code)]
