@@ -89,6 +89,7 @@ impl AppState {
             Some(url) => Some(
                 RedisCache::start(
                     url.expose(),
+                    crate::cache::redis::namespace(&settings),
                     Duration::from_secs_f64(settings.cache.redis_budget),
                     Duration::from_secs_f64(settings.cache.redis_backoff_max),
                     metrics.clone(),

@@ -3,7 +3,8 @@
 //!
 //! Reads try this instance's memory first (no round trip for a hot title), then Redis; a
 //! Redis hit is kept in memory for what is left of its life, so it never outlives the
-//! earliest expiry of its stream URLs. Writes go to both. While Redis is out of use the
+//! earliest expiry of its stream URLs. Writes go to both, except resolutions naming files of
+//! this instance's library, which stay in its memory. While Redis is out of use the
 //! memory tier alone answers, and errors are not reported per request: the Redis tier logs
 //! an outage once and counts every bypassed operation in the metrics.
 
@@ -18,7 +19,7 @@ use super::redis::RedisCache;
 use super::{Cache, CacheError, CacheKey};
 use crate::clock::Clock;
 use crate::metrics::{Metrics, TierLabels};
-use crate::models::Resolution;
+use crate::models::{Resolution, StreamSource};
 
 pub struct LayeredCache {
     memory: MemoryCache,
@@ -64,6 +65,14 @@ fn note(op: &str, e: &CacheError) {
     }
 }
 
+/// Whether a resolution names files of this instance's library: their ids are this
+/// instance's (each one numbers the files it scans), meaningless on another.
+pub fn is_instance_local(resolution: &Resolution) -> bool {
+    let local = |s: &StreamSource| matches!(s, StreamSource::Local { .. });
+    resolution.streams.iter().any(|s| local(&s.source))
+        || resolution.subtitles.iter().any(|s| local(&s.source))
+}
+
 #[async_trait]
 impl Cache for LayeredCache {
     async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Resolution>>, CacheError> {
@@ -104,6 +113,7 @@ impl Cache for LayeredCache {
     ) -> Result<(), CacheError> {
         self.memory.put(key, value.clone(), ttl).await?;
         if let Some(shared) = &self.shared
+            && !is_instance_local(&value)
             && let Err(e) = shared.put(key, value, ttl).await
         {
             note("put", &e);

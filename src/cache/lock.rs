@@ -17,6 +17,7 @@ use redis::Script;
 use tracing::warn;
 
 use super::CacheKey;
+use super::layered::is_instance_local;
 use super::redis::RedisCache;
 use crate::models::Resolution;
 
@@ -65,10 +66,6 @@ pub trait SharedFlight: Send + Sync {
     async fn release(&self, lease: Lease, uncached: Option<&Resolution>);
 }
 
-pub fn lock_key(key: &CacheKey) -> String {
-    format!("sokoul:v1:lock:{}", key.scope_and_request())
-}
-
 fn answer_key(token: &str) -> String {
     format!("sokoul:v1:answer:{token}")
 }
@@ -107,8 +104,8 @@ fn new_token() -> String {
 impl SharedFlight for RedisCache {
     async fn claim(&self, key: &CacheKey, waiting_on: Option<&str>, ttl: Duration) -> Claim {
         let token = new_token();
-        let cache_key = key.to_string();
-        let lock = lock_key(key);
+        let cache_key = self.entry_key(key);
+        let lock = self.lock_key(key);
         // Before the first poll there is no answer to look for: a key that never exists.
         let answer = answer_key(waiting_on.unwrap_or("none"));
         let ttl_ms = ttl.as_millis().max(1) as u64;
@@ -159,6 +156,8 @@ impl SharedFlight for RedisCache {
     }
 
     async fn release(&self, lease: Lease, uncached: Option<&Resolution>) {
+        // Another instance's library numbers its files differently: it resolves by itself.
+        let uncached = uncached.filter(|r| !is_instance_local(r));
         let answer = match uncached.map(serde_json::to_vec).transpose() {
             Ok(answer) => answer.unwrap_or_default(),
             Err(e) => {

@@ -17,11 +17,39 @@ use tracing::{debug, info, warn};
 
 use super::breaker::{Breaker, Status};
 use super::{Cache, CacheError, CacheKey};
+use crate::config::Settings;
 use crate::metrics::{Metrics, OpLabels, RedisOpLabels, TierLabels};
 use crate::models::Resolution;
 
+/// The part of the Redis key space an instance shares: instances share resolutions only when
+/// they would have produced the same ones. Two instances with different providers (one with
+/// the local library, one without; another Consumet; another ranking) must not serve each
+/// other's answers, nor two versions whose stored format may differ during a rolling upgrade.
+pub fn namespace(settings: &Settings) -> String {
+    let mut parts = vec![format!("sokoul {}", env!("CARGO_PKG_VERSION"))];
+    if settings.library.enabled {
+        parts.push(format!("library {:?}", settings.library.paths));
+    }
+    let c = &settings.consumet;
+    if let Some(url) = &c.url {
+        parts.push(format!("consumet {url} {:?} {:?}", c.provider, c.server));
+    }
+    if !settings.stremio.addons.is_empty() {
+        // Without a TMDB key only the addons that take TMDB ids are asked.
+        let imdb = settings.tmdb.key.is_some();
+        parts.push(format!("stremio {:?} {imdb}", settings.stremio.addons));
+    }
+    if let (Some(url), Some(_)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
+        parts.push(format!("jellyfin {url} {:?}", settings.jellyfin.user_id));
+    }
+    parts.push(format!("order {:?}", settings.resolve.provider_order));
+    blake3::hash(parts.join("\n").as_bytes()).to_hex()[..8].to_string()
+}
+
 pub struct RedisCache {
     client: redis::Client,
+    /// From [`namespace`]: part of every resolution and lock key.
+    namespace: String,
     /// `None` until the first successful connection. A probe replaces it with a fresh one.
     conn: RwLock<Option<ConnectionManager>>,
     budget: Duration,
@@ -35,6 +63,7 @@ impl RedisCache {
     /// unreachable server is an outage to ride out, not a reason to refuse to start.
     pub async fn start(
         url: &str,
+        namespace: String,
         budget: Duration,
         backoff_max: Duration,
         metrics: Arc<Metrics>,
@@ -42,6 +71,7 @@ impl RedisCache {
         let client = redis::Client::open(url)?;
         let cache = Arc::new(RedisCache {
             client,
+            namespace,
             conn: RwLock::new(None),
             budget,
             breaker: Breaker::new(backoff_max),
@@ -99,6 +129,24 @@ impl RedisCache {
                 tier: "redis".into(),
             })
             .set(i64::from(up));
+    }
+
+    /// `sokoul:v1:<namespace>:resolve:all:movie/603`.
+    pub fn entry_key(&self, key: &CacheKey) -> String {
+        format!(
+            "sokoul:v1:{}:resolve:{}",
+            self.namespace,
+            key.scope_and_request()
+        )
+    }
+
+    /// `sokoul:v1:<namespace>:lock:all:movie/603`.
+    pub fn lock_key(&self, key: &CacheKey) -> String {
+        format!(
+            "sokoul:v1:{}:lock:{}",
+            self.namespace,
+            key.scope_and_request()
+        )
     }
 
     /// Whether requests use Redis now.
@@ -231,7 +279,7 @@ async fn probe_loop(cache: Weak<RedisCache>) {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Resolution>>, CacheError> {
-        let key = key.to_string();
+        let key = self.entry_key(key);
         let raw: Option<Vec<u8>> = self
             .run("get", |mut conn| async move { conn.get(key).await })
             .await?;
@@ -248,7 +296,7 @@ impl Cache for RedisCache {
         ttl: Duration,
     ) -> Result<(), CacheError> {
         let bytes = serde_json::to_vec(&*value)?;
-        let key = key.to_string();
+        let key = self.entry_key(key);
         self.run("put", |mut conn| async move {
             conn.set_ex::<_, _, ()>(key, bytes, ttl.as_secs().max(1))
                 .await

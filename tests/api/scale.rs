@@ -14,12 +14,17 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use sokoul::cache::layered::LayeredCache;
 use sokoul::cache::lock::{Claim, SharedFlight};
+use sokoul::cache::memory::MemoryCache;
 use sokoul::cache::redis::RedisCache;
 use sokoul::cache::{Cache, CacheKey, Scope};
+use sokoul::clock::SystemClock;
 use sokoul::config::{Secret, Settings};
 use sokoul::metrics::Metrics;
-use sokoul::models::{MediaInfo, MediaRequest, Resolution};
+use sokoul::models::{
+    ExtractedStream, MediaInfo, MediaRequest, Resolution, StreamKind, StreamSource,
+};
 
 use crate::fake_consumet as fake;
 use crate::helpers::{TestApp, spawn_app};
@@ -207,6 +212,21 @@ async fn an_entry_replaced_by_one_instance_is_the_one_the_other_serves() {
     assert_eq!(on_b["cached"], true, "{on_b}");
     assert_eq!(source_urls(&on_b), source_urls(&v2));
     assert_eq!(upstream_calls(&consumet, 102).await, 2);
+}
+
+#[tokio::test]
+async fn instances_that_would_resolve_differently_do_not_share_answers() {
+    let redis = RedisServer::start();
+    let consumet = consumet(Duration::ZERO).await;
+    let a = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let other_ranking = instance(&consumet, &redis, SECRET, |s| {
+        s.resolve.provider_order.reverse();
+    })
+    .await;
+
+    resolve(&a, 103).await;
+    assert_eq!(resolve(&other_ranking, 103).await["cached"], false);
+    assert_eq!(upstream_calls(&consumet, 103).await, 2);
 }
 
 #[tokio::test]
@@ -479,15 +499,15 @@ async fn a_hanging_redis_costs_one_budget_then_is_skipped_until_it_answers() {
     redis.resume();
     wait_until_redis_is_used(&a).await;
     assert_eq!(resolve(&a, 420).await["cached"], false);
-    let stored: Option<String> = redis_get(&redis, "sokoul:v1:resolve:all:movie/420").await;
-    assert!(stored.is_some(), "written to Redis again");
+    let stored = redis_keys(&redis, "sokoul:v1:*:resolve:all:movie/420").await;
+    assert_eq!(stored.len(), 1, "written to Redis again");
 }
 
-async fn redis_get(redis: &RedisServer, key: &str) -> Option<String> {
+async fn redis_keys(redis: &RedisServer, pattern: &str) -> Vec<String> {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("GET")
-        .arg(key)
+    redis::cmd("KEYS")
+        .arg(pattern)
         .query_async(&mut conn)
         .await
         .unwrap()
@@ -518,6 +538,7 @@ mod lock {
     async fn tier(redis: &RedisServer) -> Arc<RedisCache> {
         RedisCache::start(
             &redis.url(),
+            "test".into(),
             Duration::from_secs(1),
             Duration::from_millis(300),
             Arc::new(Metrics::new()),
@@ -618,6 +639,65 @@ mod lock {
         // Someone who did not wait on that resolve resolves anew.
         assert!(matches!(
             a.claim(&key(2), None, TTL).await,
+            Claim::Leader(_)
+        ));
+    }
+
+    /// A resolution naming files of an instance's library (whose ids that instance chose).
+    fn local_resolution(id: u32) -> Resolution {
+        let mut r = resolution(id);
+        r.streams.push(ExtractedStream {
+            source: StreamSource::Local {
+                path: "/api/media/7/file".into(),
+            },
+            kind: StreamKind::Mp4,
+            quality: None,
+            provider: "library".into(),
+            label: None,
+            expires_at: None,
+        });
+        r
+    }
+
+    #[tokio::test]
+    async fn files_of_an_instances_library_are_never_shared() {
+        let redis = RedisServer::start();
+        let (a, b) = (tier(&redis).await, tier(&redis).await);
+        let layered = LayeredCache::new(
+            MemoryCache::new(100),
+            Some(a.clone()),
+            Arc::new(SystemClock),
+            Arc::new(Metrics::new()),
+        );
+        let ttl = Duration::from_secs(60);
+        layered
+            .put(&key(1), Arc::new(local_resolution(1)), ttl)
+            .await
+            .unwrap();
+        layered
+            .put(&key(2), Arc::new(resolution(2)), ttl)
+            .await
+            .unwrap();
+        assert!(
+            layered.get(&key(1)).await.unwrap().is_some(),
+            "kept in memory"
+        );
+        assert!(b.get(&key(1)).await.unwrap().is_none(), "not in Redis");
+        assert!(
+            b.get(&key(2)).await.unwrap().is_some(),
+            "remote sources are shared"
+        );
+
+        // Nor published to the instances waiting on its resolve.
+        let Claim::Leader(lease) = a.claim(&key(3), None, TTL).await else {
+            panic!("lock");
+        };
+        let Claim::Busy(holder) = b.claim(&key(3), None, TTL).await else {
+            panic!("busy");
+        };
+        a.release(lease, Some(&local_resolution(3))).await;
+        assert!(matches!(
+            b.claim(&key(3), Some(&holder), TTL).await,
             Claim::Leader(_)
         ));
     }
