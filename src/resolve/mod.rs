@@ -209,7 +209,7 @@ impl Resolver {
                 }
                 Claim::Busy(token) => holder = Some(token),
                 Claim::Done { resolution, cached } => {
-                    // Stored by an instance whose clock is ahead of ours: too old here.
+                    // Our clock is ahead of the writer's: too old here, resolve anew.
                     if cached && resolution.valid_until <= self.clock.now() {
                         return Coordination::Resolve(None);
                     }
