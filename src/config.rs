@@ -683,6 +683,24 @@ mod tests {
     }
 
     #[test]
+    fn the_resolve_lock_outlives_a_whole_resolve_unless_set() {
+        let (mut s, _) =
+            Settings::load_from(None, &env(&[("SOKOUL_PROVIDER_TIMEOUT", "30")])).unwrap();
+        assert_eq!(s.lock_ttl(), Duration::from_secs(35));
+        assert_eq!(s.lock_wait(), Duration::from_secs(35));
+        s.cache.lock_ttl = Some(8.0);
+        assert_eq!(s.lock_wait(), Duration::from_secs(8));
+        s.cache.lock_wait = Some(2.5);
+        assert_eq!(s.lock_wait(), Duration::from_millis(2500));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(&path, "[cache]\nredis_budget = 0\n").unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(err.to_string().contains("cache.redis_budget"), "{err}");
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let (s, _) = Settings::load_from(None, &env(&[("SOKOUL_SECRET", "hunter2")])).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
