@@ -107,6 +107,12 @@ pub struct ProxySettings {
     pub idle_timeout: f64,
     /// Redirect hops followed (each one checked against the SSRF guard).
     pub max_redirects: u8,
+    /// Upstream requests in flight to one host (`host:port`) at once; more wait for a slot
+    /// until the first-byte deadline, then fail with 503.
+    pub max_per_host: usize,
+    /// Extra attempts for a fetch that failed before any byte was relayed (connection
+    /// refused or reset, 502/503/504), with backoff, within the first-byte deadline.
+    pub retries: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +242,8 @@ impl Default for ProxySettings {
             first_byte_timeout: 20.0,
             idle_timeout: 30.0,
             max_redirects: 5,
+            max_per_host: 128,
+            retries: 2,
         }
     }
 }

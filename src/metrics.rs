@@ -51,6 +51,7 @@ pub struct Metrics {
     pub proxy_responses: Family<ProxyLabels, Counter>,
     pub proxy_bytes: Counter,
     pub proxy_active: Gauge,
+    pub proxy_retries: Counter,
 }
 
 impl Default for Metrics {
@@ -106,6 +107,12 @@ impl Metrics {
             "Proxy bodies being relayed now",
             proxy_active.clone(),
         );
+        let proxy_retries = Counter::default();
+        registry.register(
+            "proxy_upstream_retries",
+            "Upstream fetches tried again after a failure before any byte was relayed",
+            proxy_retries.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -115,6 +122,7 @@ impl Metrics {
             proxy_responses,
             proxy_bytes,
             proxy_active,
+            proxy_retries,
         }
     }
 

@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
+    pub proxy_http: crate::proxy::client::ProxyClient,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
     /// The SQLite store in the data dir (library tables; later watch progress).
@@ -76,6 +78,8 @@ impl AppState {
         let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
         let http =
             upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
+        let proxy_http = crate::proxy::client::ProxyClient::new(&settings.proxy, guard.clone())
+            .context("building the proxy's HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),
             &settings.data_dir,
@@ -135,6 +139,7 @@ impl AppState {
             metrics,
             clock,
             http,
+            proxy_http,
             rendered: Arc::default(),
             store,
             library,
