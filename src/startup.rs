@@ -39,6 +39,7 @@ use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
 use crate::store::Store;
 use crate::tmdb::Tmdb;
+use crate::upstream::retry::RetryPolicy;
 use crate::{api, secret, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -112,7 +113,7 @@ impl AppState {
         let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
             .map_err(anyhow::Error::msg)
             .context("configuring TMDB")?
-            .map(Arc::new);
+            .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience))));
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
@@ -151,6 +152,7 @@ fn build_providers(
     tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    let retry = RetryPolicy::from_settings(&settings.resilience);
     if let Some(library) = library {
         providers.push(Arc::new(LibraryProvider::new(library.clone())));
     }
@@ -162,7 +164,8 @@ fn build_providers(
                 &settings.consumet,
                 settings.provider_timeout(),
             )
-            .context("configuring the Consumet provider")?,
+            .context("configuring the Consumet provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if !settings.stremio.addons.is_empty() {
@@ -173,7 +176,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Stremio provider")?,
+            .context("configuring the Stremio provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
@@ -186,7 +190,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Jellyfin provider")?,
+            .context("configuring the Jellyfin provider")?
+            .with_retry(retry.clone()),
         ));
     }
     Ok(providers)
