@@ -128,6 +128,7 @@ impl AppState {
             cache_settings: settings.cache.clone(),
             provider_timeout: settings.provider_timeout(),
             provider_order: settings.resolve.provider_order.clone(),
+            resilience: settings.resilience.clone(),
         });
         Ok(AppState {
             settings,

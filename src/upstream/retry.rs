@@ -160,7 +160,9 @@ fn retryable_error(e: &reqwest::Error) -> bool {
                 return true;
             }
         }
-        if c.to_string().contains("connection closed before message completed") {
+        if c.to_string()
+            .contains("connection closed before message completed")
+        {
             return true;
         }
         cause = c.source();
@@ -174,8 +176,8 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
-        .ok()?;
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let left = at - time::OffsetDateTime::now_utc();
     Some(left.try_into().unwrap_or(Duration::ZERO))
 }
@@ -368,7 +370,9 @@ mod tests {
                     drop(socket);
                 } else {
                     let _ = socket
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
                         .await;
                 }
             }
@@ -427,7 +431,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO), "a date in the past");
         let later = time::OffsetDateTime::now_utc() + time::Duration::seconds(120);
         let date = later

@@ -13,6 +13,7 @@ mod progress;
 mod providers_all;
 mod proxy;
 mod proxy_fixtures;
+mod resilience;
 mod resolve;
 mod stremio;
 mod stremio_addon;
