@@ -239,6 +239,10 @@ async fn handle(mut socket: TcpStream, shared: &Shared) {
             #[allow(deprecated)]
             let _ = socket.set_linger(Some(Duration::ZERO));
         }
+        "/reset-before-headers" => {
+            #[allow(deprecated)]
+            let _ = socket.set_linger(Some(Duration::ZERO));
+        }
         "/stall-headers" => until_closed(&mut socket).await,
         "/stall-body" => {
             let mut out = head(

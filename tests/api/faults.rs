@@ -253,6 +253,19 @@ async fn a_reset_in_the_middle_of_a_segment_cuts_the_response_and_the_next_reque
 }
 
 #[tokio::test]
+async fn a_reset_before_the_headers_is_a_502_upstream_unreachable() {
+    let _serial = SERIAL.lock().await;
+    let (app, server, baseline) = setup(|_| {}).await;
+
+    let r = tokio::time::timeout(PATIENCE, proxied(&app, &server, "/reset-before-headers"))
+        .await
+        .unwrap();
+    assert_eq!(error_of(r).await, (502, "upstream_unreachable".into()));
+
+    assert_healthy(&app, &server, &baseline).await;
+}
+
+#[tokio::test]
 async fn a_stall_before_the_headers_is_a_504_within_the_first_byte_timeout() {
     let _serial = SERIAL.lock().await;
     let (app, server, baseline) = setup(|s| s.proxy.first_byte_timeout = 1.0).await;
