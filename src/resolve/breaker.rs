@@ -213,7 +213,10 @@ impl Breaker {
             return;
         }
         match (&inner.phase, success) {
-            (Phase::Closed, true) => inner.failures = 0,
+            (Phase::Closed, true) => {
+                inner.failures = 0;
+                inner.last_error = None;
+            }
             (Phase::Closed, false) => {
                 inner.failures += 1;
                 if inner.failures >= self.threshold {

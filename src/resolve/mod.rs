@@ -122,7 +122,7 @@ impl Resolver {
         self.providers
             .iter()
             .position(|p| p.manifest().id == provider)
-            .map(|i| &self.breakers[i])
+            .and_then(|i| self.breakers.get(i))
     }
 
     /// Turns the `{provider}` path segment into a scope.
