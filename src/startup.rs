@@ -39,6 +39,7 @@ use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts};
 use crate::store::Store;
 use crate::tmdb::Tmdb;
+use crate::upstream::retry::RetryPolicy;
 use crate::{api, secret, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -116,7 +117,7 @@ impl AppState {
         let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
             .map_err(anyhow::Error::msg)
             .context("configuring TMDB")?
-            .map(Arc::new);
+            .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience))));
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
@@ -131,6 +132,7 @@ impl AppState {
             cache_settings: settings.cache.clone(),
             provider_timeout: settings.provider_timeout(),
             provider_order: settings.resolve.provider_order.clone(),
+            resilience: settings.resilience.clone(),
         });
         Ok(AppState {
             settings,
@@ -156,6 +158,7 @@ fn build_providers(
     tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    let retry = RetryPolicy::from_settings(&settings.resilience);
     if let Some(library) = library {
         providers.push(Arc::new(LibraryProvider::new(library.clone())));
     }
@@ -167,7 +170,8 @@ fn build_providers(
                 &settings.consumet,
                 settings.provider_timeout(),
             )
-            .context("configuring the Consumet provider")?,
+            .context("configuring the Consumet provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if !settings.stremio.addons.is_empty() {
@@ -178,7 +182,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Stremio provider")?,
+            .context("configuring the Stremio provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
@@ -191,7 +196,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Jellyfin provider")?,
+            .context("configuring the Jellyfin provider")?
+            .with_retry(retry.clone()),
         ));
     }
     Ok(providers)
