@@ -197,8 +197,26 @@ async fn handle(
         tracing::info!(host = fetched.url.host_str(), status, "upstream refused");
         return Err(ProxyError::Status(status));
     }
+    // We never send Accept-Encoding: a compressed answer is one the player could not use
+    // (the relayed headers never include Content-Encoding) and that we will not inflate.
+    if let Some(encoding) = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .filter(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        tracing::info!(
+            host = fetched.url.host_str(),
+            encoding = ?encoding,
+            "upstream answered in an encoding nobody asked for"
+        );
+        return Err(ProxyError::Encoding);
+    }
     let idle = secs(settings.idle_timeout);
     let max = settings.max_playlist_bytes;
+    // A document (playlist, steering JSON) is read whole before anything is sent: besides
+    // the idle timeout between chunks, the whole read has a deadline, or an upstream sending
+    // one byte at a time would hold the request for days.
+    let doc_deadline = secs(settings.first_byte_timeout);
     let base = without_directives(&fetched.url);
     let ctx = |imported| RewriteContext {
         signer: &state.signer,
@@ -228,7 +246,7 @@ async fn handle(
         if !whole {
             response = refetch_whole(state, &verified, &fetched.url).await?;
         }
-        let body = read_bounded(&mut response, BytesMut::new(), max, idle).await?;
+        let body = read_bounded(&mut response, BytesMut::new(), max, idle, doc_deadline).await?;
         let out = rewrite_json(&body, ctx(None)).map_err(|_| ProxyError::InvalidJson)?;
         return Ok(("json", document(out, "application/json", &response)));
     }
@@ -263,7 +281,7 @@ async fn handle(
         response = refetch_whole(state, &verified, &fetched.url).await?;
         head.clear();
     }
-    let body = read_bounded(&mut response, head, max, idle).await?;
+    let body = read_bounded(&mut response, head, max, idle, doc_deadline).await?;
     let out = rewrite(&body, ctx(verified.vars.as_deref()));
     state.metrics.proxy_bytes.inc_by(out.len() as u64);
     let content_type = response
@@ -376,24 +394,31 @@ async fn next_chunk(
     }
 }
 
-/// Reads the rest of a document, refusing more than `max` bytes: an upstream cannot make the
-/// proxy buffer an unbounded answer.
+/// Reads the rest of a document, refusing more than `max` bytes (an upstream cannot make the
+/// proxy buffer an unbounded answer) or taking longer than `total`.
 async fn read_bounded(
     response: &mut UpstreamResponse,
-    mut buf: BytesMut,
+    buf: BytesMut,
     max: u64,
     idle: std::time::Duration,
+    total: std::time::Duration,
 ) -> Result<Bytes, ProxyError> {
     if response.content_length().is_some_and(|n| n > max) {
         return Err(ProxyError::PlaylistTooLarge(max));
     }
-    while let Some(chunk) = next_chunk(response, idle).await? {
-        if (buf.len() + chunk.len()) as u64 > max {
-            return Err(ProxyError::PlaylistTooLarge(max));
+    let read = async move {
+        let mut buf = buf;
+        while let Some(chunk) = next_chunk(response, idle).await? {
+            if (buf.len() + chunk.len()) as u64 > max {
+                return Err(ProxyError::PlaylistTooLarge(max));
+            }
+            buf.extend_from_slice(&chunk);
         }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(total, read)
+        .await
+        .unwrap_or(Err(ProxyError::Timeout))
 }
 
 /// A rewritten document: its own length and type, the upstream's caching headers.

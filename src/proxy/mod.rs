@@ -29,6 +29,8 @@ pub enum ProxyError {
     Unreachable,
     #[error("too many requests are in flight to this upstream host")]
     Busy,
+    #[error("the upstream answered in a content encoding the proxy did not ask for")]
+    Encoding,
     #[error("the upstream answered {0}")]
     Status(u16),
     #[error("the upstream playlist is larger than {0} bytes")]
@@ -48,6 +50,7 @@ impl ProxyError {
             ProxyError::Timeout => "upstream_timeout",
             ProxyError::Unreachable => "upstream_unreachable",
             ProxyError::Busy => "upstream_busy",
+            ProxyError::Encoding => "upstream_encoding_unsupported",
             ProxyError::Status(403) => "upstream_forbidden",
             ProxyError::Status(404) => "upstream_not_found",
             ProxyError::Status(410) => "upstream_gone",
