@@ -9,6 +9,7 @@ mod fake_jellyfin;
 mod fake_tmdb;
 mod jellyfin;
 mod library;
+mod openapi;
 mod progress;
 mod providers_all;
 mod proxy;
