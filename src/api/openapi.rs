@@ -345,6 +345,21 @@ mod tests {
         );
     }
 
+    /// Like ts-rs next to it, `cargo test` refreshes the copy of the document the dashboard's
+    /// renderer is tested with; scripts/test.sh fails when the committed copy is stale.
+    #[test]
+    fn the_dashboard_test_copy_of_the_document_is_current() {
+        let Some(dir) = std::env::var_os("TS_RS_EXPORT_DIR") else {
+            return;
+        };
+        let path = std::path::Path::new(&dir).join("openapi.json");
+        let json = openapi().to_pretty_json().unwrap() + "\n";
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, json).unwrap();
+        }
+    }
+
     #[test]
     fn the_token_rule_spares_only_non_api_paths_and_the_signed_proxy() {
         assert!(needs_token("/api/streaming/resolve/{media_type}/{tmdb_id}"));

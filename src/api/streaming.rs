@@ -40,6 +40,7 @@ pub struct ProviderPath {
     pub provider: String,
     /// `movie` or `tv`.
     pub media_type: MediaType,
+    /// The TMDB id (movie and tv ids are separate number spaces).
     #[param(minimum = 1, example = 603)]
     pub tmdb_id: u32,
 }
