@@ -63,7 +63,7 @@ pub struct TitlePath {
 /// applies it.
 pub fn openapi() -> OpenApi {
     let (_, mut doc) = super::documented_routes().split_for_parts();
-    secure(&mut doc);
+    complete(&mut doc);
     doc
 }
 
@@ -89,7 +89,7 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 /// The bearer scheme and its 401 where the token middleware applies; required path parameters.
-fn secure(doc: &mut OpenApi) {
+fn complete(doc: &mut OpenApi) {
     doc.components
         .get_or_insert_with(Components::new)
         .add_security_scheme(
