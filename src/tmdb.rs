@@ -64,35 +64,41 @@ impl TmdbError {
 }
 
 /// A film or a series, as the dashboard shows it (`GET /api/metadata/{media_type}/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Metadata {
     pub media_type: MediaType,
     pub tmdb_id: u32,
     pub title: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backdrop_url: Option<String>,
     /// `tt…`, what most Stremio addons key their streams on.
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imdb_id: Option<String>,
     /// Series only: the seasons, without their episodes (see the season route).
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seasons: Option<Vec<SeasonSummary>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct SeasonSummary {
     /// 0 holds the specials.
@@ -100,46 +106,54 @@ pub struct SeasonSummary {
     pub name: String,
     pub episode_count: u32,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub air_date: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
 }
 
 /// One season with its episodes (`GET /api/metadata/tv/{id}/season/{n}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Season {
     pub tmdb_id: u32,
     pub season: u32,
     pub name: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
     pub episodes: Vec<Episode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Episode {
     pub season: u32,
     pub episode: u32,
     pub name: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub air_date: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub still_url: Option<String>,
     /// Minutes.
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<u32>,
 }

@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use url::Url;
+use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::metrics::ProxyLabels;
 use crate::proxy::ProxyError;
 use crate::proxy::client::UpstreamResponse;
@@ -110,6 +111,54 @@ fn map_report_back(state: &AppState, report: &str) -> Option<String> {
     Some(verified.upstream)
 }
 
+/// The signed parameters, for the documentation only: the handler reads the raw query.
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    /// Sealed context (headers, expiry).
+    pub c: String,
+    /// The upstream URL.
+    pub u: String,
+    /// Signature.
+    pub s: String,
+    /// Variables of a rewritten playlist (`EXT-X-DEFINE`), when any.
+    pub v: Option<String>,
+    /// `j` for a JSON document (content steering, interstitials).
+    pub k: Option<String>,
+}
+
+/// Relay a remote source with the headers it needs.
+///
+/// Only the server mints these URLs (see `proxy_url` in resolve answers): each is signed and
+/// expiring, and its query format is internal. Playlists come back rewritten so that every URI
+/// a player fetches returns through the proxy; everything else streams through unchanged, with
+/// Range support. LL-HLS delivery directives (`_HLS_msn`, `_HLS_part`, `_HLS_skip`…) are
+/// passed upstream. Needs no bearer token: the signature is the authorization.
+#[utoipa::path(
+    get,
+    path = "/api/streaming/proxy",
+    operation_id = "proxy",
+    tag = "proxy",
+    params(SignedQuery),
+    responses(
+        (status = 200, description = "The upstream body: a rewritten playlist or JSON document, or the bytes unchanged", content(
+            ("application/vnd.apple.mpegurl"),
+            ("application/json"),
+            ("application/octet-stream"),
+        )),
+        (status = 206, description = "A byte range of the upstream body (the request sent `Range`)"),
+        (status = 304, description = "Not modified (the request sent a validator)"),
+        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`, `destination_not_allowed`, \
+            or `upstream_forbidden` (the upstream answered 403: the player switches source)", body = ErrorBody),
+        (status = 404, description = "`upstream_not_found`: the upstream answered 404", body = ErrorBody),
+        (status = 410, description = "`upstream_gone`: the upstream answered 410", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable, as the upstream said"),
+        (status = 502, description = "`upstream_unreachable`, `upstream_error`, `too_many_redirects`, `playlist_too_large`, \
+            `upstream_invalid_json`, `upstream_body_error`", body = ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody),
+    ),
+    security(())
+)]
 pub async fn proxy(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -141,8 +190,66 @@ fn count(state: &AppState, kind: &str, status: StatusCode) {
         .inc();
 }
 
-/// CORS preflight: a player on another origin may send `Range`.
+/// The proxy with a file name, as in rewritten playlists.
+///
+/// Children of a rewritten document are named after the upstream file
+/// (`/api/streaming/proxy/seg1.ts?c=…`) because some players judge a segment by its extension.
+/// The name is cosmetic and unsigned; everything else is the plain proxy route.
+#[utoipa::path(
+    get,
+    path = "/api/streaming/proxy/{name}",
+    operation_id = "proxy_named",
+    tag = "proxy",
+    params(("name" = String, Path, description = "Cosmetic file name, ignored"), SignedQuery),
+    responses(
+        (status = 200, description = "As the plain proxy route", content(
+            ("application/vnd.apple.mpegurl"),
+            ("application/json"),
+            ("application/octet-stream"),
+        )),
+        (status = 206, description = "A byte range of the upstream body"),
+        (status = 304, description = "Not modified"),
+        (status = 403, description = "As the plain proxy route", body = ErrorBody),
+        (status = 404, description = "`upstream_not_found`", body = ErrorBody),
+        (status = 410, description = "`upstream_gone`", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable"),
+        (status = 502, description = "As the plain proxy route", body = ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody),
+    ),
+    security(())
+)]
+pub async fn proxy_named(state: State<AppState>, raw: RawQuery, headers: HeaderMap) -> Response {
+    proxy(state, raw, headers).await
+}
+
+/// CORS preflight of the proxy: a player on another origin may send `Range`.
+#[utoipa::path(
+    options,
+    path = "/api/streaming/proxy",
+    operation_id = "proxy_preflight",
+    tag = "proxy",
+    responses((status = 204, description = "Allowed methods and headers")),
+    security(())
+)]
 pub async fn preflight() -> Response {
+    preflight_response()
+}
+
+/// CORS preflight of the named proxy route.
+#[utoipa::path(
+    options,
+    path = "/api/streaming/proxy/{name}",
+    operation_id = "proxy_named_preflight",
+    tag = "proxy",
+    params(("name" = String, Path, description = "Cosmetic file name, ignored")),
+    responses((status = 204, description = "Allowed methods and headers")),
+    security(())
+)]
+pub async fn preflight_named() -> Response {
+    preflight_response()
+}
+
+fn preflight_response() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     add_common_headers(h);

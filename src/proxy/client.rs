@@ -250,12 +250,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn characters_http_refuses_are_percent_encoded() {
-        let url = Url::parse("https://cdn.example/a/seg.ts?sig=a|b{c}^d").unwrap();
-        let uri = to_uri(&url).unwrap();
-        assert_eq!(uri.host(), Some("cdn.example"));
-        assert!(!uri.to_string().contains('|'));
-        assert!(uri.to_string().contains("sig=a"));
+    fn every_url_becomes_a_uri_with_the_same_query() {
+        for q in ["sig=a|b{c}^d`e", "x=%7C&y=\\z", "t=a%2Fb+c"] {
+            let url = Url::parse(&format!("https://cdn.example/a/seg.ts?{q}")).unwrap();
+            let uri = to_uri(&url).unwrap();
+            assert_eq!(uri.host(), Some("cdn.example"));
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(s.as_bytes())
+                    .into_owned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                decode(uri.query().unwrap()),
+                decode(url.query().unwrap()),
+                "{q}"
+            );
+        }
     }
 
     #[tokio::test]

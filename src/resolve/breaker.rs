@@ -63,14 +63,17 @@ struct Inner {
 }
 
 /// What `/readyz` shows of a breaker.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Snapshot {
+    /// `closed`, `open` or `half_open`.
     pub state: &'static str,
     pub consecutive_failures: u32,
     /// When an open breaker lets its probe through (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_error: Option<String>,
 }
 

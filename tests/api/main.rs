@@ -11,6 +11,7 @@ mod fake_tmdb;
 mod faults;
 mod jellyfin;
 mod library;
+mod openapi;
 mod progress;
 mod providers_all;
 mod proxy;
