@@ -61,6 +61,8 @@ enum Command {
     },
     /// Print the environment variables this program reads.
     Env,
+    /// Print the OpenAPI document of the HTTP API (what `GET /api/openapi.json` serves).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -153,6 +155,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             for (name, meaning) in sokoul::config::ENV_VARS {
                 println!("{name:<36} {meaning}");
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", api::openapi::openapi().to_pretty_json()?);
             Ok(())
         }
     }

@@ -4,6 +4,7 @@ import {
 	fetchSubtitleText,
 	getLibraryItems,
 	getMetadata,
+	getOpenApiDocument,
 	getProgress,
 	getProxyUrl,
 	resolveConsumetStreams,
@@ -157,6 +158,29 @@ describe('authorization', () => {
 
 		const headers = firstCall(fetchMock)[1].headers as Record<string, string>;
 		expect(headers.Authorization).toBe('Bearer s3cret');
+	});
+
+	it('fetches the OpenAPI document with the token, like every /api route', async () => {
+		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+		const fetchMock = vi.fn().mockResolvedValue(json({ openapi: '3.1.0', info: {}, paths: {} }));
+
+		const doc = await getOpenApiDocument({ fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/openapi.json');
+		expect((init.headers as Record<string, string>).Authorization).toBe('Bearer s3cret');
+		expect(doc.openapi).toBe('3.1.0');
+	});
+
+	it('reports a missing token on the OpenAPI document as a 401 ApiError', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'unauthorized', message: 'token needed' } }, 401));
+
+		await expect(getOpenApiDocument({ fetch: fetchMock })).rejects.toMatchObject({
+			status: 401,
+			code: 'unauthorized'
+		});
 	});
 
 	it('sends no Authorization header without a token', async () => {

@@ -7,6 +7,7 @@ import type {
 	LibraryItemsResponse,
 	MediaType,
 	Metadata,
+	OpenApiDocument,
 	ProgressEntry,
 	ProgressListResponse,
 	ProgressUpdate,
@@ -200,6 +201,13 @@ export async function getMetadata(
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;
 	}
+}
+
+// ---- API documentation ----
+
+/** The OpenAPI document of the server, generated from its code (needs the token like all /api). */
+export function getOpenApiDocument(options?: RequestOptions): Promise<OpenApiDocument> {
+	return getJson('/api/openapi.json', options);
 }
 
 // ---- Watch progress ----
