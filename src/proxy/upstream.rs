@@ -122,8 +122,28 @@ fn classify(e: &reqwest::Error, url: &Url) -> ProxyError {
     if e.is_timeout() {
         return ProxyError::Timeout;
     }
-    tracing::info!(host = url.host_str(), error = %e, "upstream unreachable");
+    // Not `%e`: reqwest's own message names the whole URL, and its query may be a credential.
+    tracing::info!(host = url.host_str(), error = %root_cause(e), "upstream unreachable");
     ProxyError::Unreachable
+}
+
+/// The innermost cause of a reqwest error (connection refused, DNS…), which never names the
+/// URL; the error itself when it has no cause, with its URL stripped.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if std::ptr::addr_eq(cause, e) {
+        return if e.is_connect() {
+            "connection failed".into()
+        } else if e.is_body() || e.is_decode() {
+            "bad response body".into()
+        } else {
+            "request failed".into()
+        };
+    }
+    cause.to_string()
 }
 
 /// Adds the LL-HLS and steering directives the player put on the proxy URL to the upstream
