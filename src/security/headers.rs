@@ -56,7 +56,9 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 }
 
 /// The dashboard's policy on HTML responses. Media, JSON and playlists get none: a policy on
-/// a video opened in its own tab would block the video itself.
+/// a video opened in its own tab would block the video itself. A policy already set is kept:
+/// the proxy sandboxes whatever it relays (`default-src 'none'; sandbox`), and relayed HTML
+/// must never run with the dashboard's rights.
 async fn dashboard_csp(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let is_html = response
@@ -64,7 +66,11 @@ async fn dashboard_csp(State(state): State<AppState>, request: Request, next: Ne
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if is_html {
+    if is_html
+        && !response
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
         let policy = state.security.csp.header().await;
         response
             .headers_mut()
