@@ -24,7 +24,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::startup::AppState;
 
 /// Everything but the script hashes. Each source, and why:
-/// - `worker-src 'self' blob:`: hls.js starts its transmuxing worker from a blob URL;
+/// - `worker-src 'self' blob:`: hls.js's transmuxing worker. The dashboard loads it from our
+///   origin (`workerPath`); `blob:` is how hls.js starts it when the worker is bundled in.
 /// - `media-src 'self' blob:`: MediaSource object URLs (hls.js) and direct-play files;
 /// - `img-src … https://image.tmdb.org`: TMDB posters (`data:`: small inlined assets);
 /// - `connect-src 'self'`: the API and the proxy; remote media always comes through the proxy;
