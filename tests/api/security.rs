@@ -495,3 +495,39 @@ async fn a_zero_rate_turns_the_limit_off() {
         );
     }
 }
+
+#[tokio::test]
+async fn listening_beyond_loopback_needs_a_token_or_an_explicit_opt_out() {
+    use sokoul::startup::{Application, Overrides};
+    let data = tempfile::tempdir().unwrap();
+    let public = || {
+        let mut s = crate::helpers::test_settings(data.path());
+        s.bind = "0.0.0.0:0".parse().unwrap();
+        s
+    };
+    let refused = Application::build(public(), Overrides::default())
+        .await
+        .err()
+        .expect("no token, no opt-out: refused");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("SOKOUL_API_TOKEN")
+            && message.contains("SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN=true"),
+        "{message}"
+    );
+
+    let mut with_token = public();
+    with_token.api_token = Some(sokoul::config::Secret::new(TOKEN));
+    assert!(
+        Application::build(with_token, Overrides::default())
+            .await
+            .is_ok()
+    );
+    let mut opted_out = public();
+    opted_out.allow_public_without_token = true;
+    assert!(
+        Application::build(opted_out, Overrides::default())
+            .await
+            .is_ok()
+    );
+}
