@@ -57,6 +57,7 @@ pub struct Settings {
     pub stremio: StremioSettings,
     pub jellyfin: JellyfinSettings,
     pub tmdb: TmdbSettings,
+    pub resilience: ResilienceSettings,
     pub security: SecuritySettings,
 }
 
@@ -108,6 +109,12 @@ pub struct ProxySettings {
     pub idle_timeout: f64,
     /// Redirect hops followed (each one checked against the SSRF guard).
     pub max_redirects: u8,
+    /// Upstream requests in flight to one host (`host:port`) at once; more wait for a slot
+    /// until the first-byte deadline, then fail with 503.
+    pub max_per_host: usize,
+    /// Extra attempts for a fetch that failed before any byte was relayed (connection
+    /// refused or reset, 502/503/504), with backoff, within the first-byte deadline.
+    pub retries: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +178,25 @@ pub struct JellyfinSettings {
     pub user_id: Option<String>,
 }
 
+/// Provider health: the per-provider circuit breaker and the retries of providers' GETs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResilienceSettings {
+    /// Consecutive failed resolves (error or timeout) after which a provider is skipped;
+    /// 0 turns the breaker off.
+    pub breaker_threshold: u32,
+    /// First cool-down of an open breaker, seconds; doubled after each failed probe.
+    pub breaker_cooldown_min: f64,
+    /// Longest cool-down, seconds.
+    pub breaker_cooldown_max: f64,
+    /// Attempts of one idempotent provider request; 1 = no retry.
+    pub retry_attempts: u32,
+    /// Backoff before the first retry, seconds; doubled for each further one (with jitter).
+    pub retry_initial_backoff: f64,
+    /// Longest backoff between two attempts, seconds.
+    pub retry_max_backoff: f64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TmdbSettings {
@@ -230,6 +256,20 @@ impl Default for Settings {
             jellyfin: JellyfinSettings::default(),
             tmdb: TmdbSettings::default(),
             security: SecuritySettings::default(),
+            resilience: ResilienceSettings::default(),
+        }
+    }
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        ResilienceSettings {
+            breaker_threshold: 5,
+            breaker_cooldown_min: 30.0,
+            breaker_cooldown_max: 600.0,
+            retry_attempts: 3,
+            retry_initial_backoff: 0.2,
+            retry_max_backoff: 2.0,
         }
     }
 }
@@ -269,6 +309,8 @@ impl Default for ProxySettings {
             first_byte_timeout: 20.0,
             idle_timeout: 30.0,
             max_redirects: 5,
+            max_per_host: 128,
+            retries: 2,
         }
     }
 }
@@ -533,6 +575,7 @@ impl Settings {
                 "must be between 0 and 300 seconds",
             );
         }
+        self.resilience.validate()?;
         for (key, value) in [
             ("consumet.url", &self.consumet.url),
             ("jellyfin.url", &self.jellyfin.url),
@@ -612,6 +655,55 @@ impl Settings {
                 })
             })
             .collect()
+    }
+}
+
+impl ResilienceSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        let r = self;
+        if !(r.breaker_cooldown_min > 0.0 && r.breaker_cooldown_min <= 86_400.0) {
+            return invalid(
+                "resilience.breaker_cooldown_min",
+                "must be between 0 and 86400 seconds",
+            );
+        }
+        if !(r.breaker_cooldown_max >= r.breaker_cooldown_min && r.breaker_cooldown_max <= 86_400.0)
+        {
+            return invalid(
+                "resilience.breaker_cooldown_max",
+                "must be at least breaker_cooldown_min and at most 86400 seconds",
+            );
+        }
+        if !(1..=10).contains(&r.retry_attempts) {
+            return invalid("resilience.retry_attempts", "must be between 1 and 10");
+        }
+        if !(r.retry_initial_backoff >= 0.0 && r.retry_initial_backoff <= 60.0) {
+            return invalid(
+                "resilience.retry_initial_backoff",
+                "must be between 0 and 60 seconds",
+            );
+        }
+        if !(r.retry_max_backoff >= r.retry_initial_backoff && r.retry_max_backoff <= 60.0) {
+            return invalid(
+                "resilience.retry_max_backoff",
+                "must be at least retry_initial_backoff and at most 60 seconds",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn breaker_cooldown_min(&self) -> Duration {
+        Duration::from_secs_f64(self.breaker_cooldown_min)
+    }
+
+    pub fn breaker_cooldown_max(&self) -> Duration {
+        Duration::from_secs_f64(self.breaker_cooldown_max)
     }
 }
 

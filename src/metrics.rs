@@ -42,6 +42,13 @@ pub struct ProxyLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CircuitLabels {
+    pub provider: String,
+    /// `closed`, `open` or `half_open`.
+    pub state: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<RequestLabels, Counter>,
@@ -51,6 +58,9 @@ pub struct Metrics {
     pub proxy_responses: Family<ProxyLabels, Counter>,
     pub proxy_bytes: Counter,
     pub proxy_active: Gauge,
+    pub proxy_retries: Counter,
+    /// 1 for the state each provider's circuit breaker is in, 0 for the others.
+    pub provider_circuit: Family<CircuitLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -106,6 +116,18 @@ impl Metrics {
             "Proxy bodies being relayed now",
             proxy_active.clone(),
         );
+        let proxy_retries = Counter::default();
+        registry.register(
+            "proxy_upstream_retries",
+            "Upstream fetches tried again after a failure before any byte was relayed",
+            proxy_retries.clone(),
+        );
+        let provider_circuit = Family::<CircuitLabels, Gauge>::default();
+        registry.register(
+            "provider_circuit_state",
+            "Circuit breaker state per provider: 1 for the current state (closed, open, half_open)",
+            provider_circuit.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -115,6 +137,8 @@ impl Metrics {
             proxy_responses,
             proxy_bytes,
             proxy_active,
+            proxy_retries,
+            provider_circuit,
         }
     }
 

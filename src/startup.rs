@@ -40,6 +40,7 @@ use crate::resolve::{Resolver, ResolverParts};
 use crate::security::Security;
 use crate::store::Store;
 use crate::tmdb::Tmdb;
+use crate::upstream::retry::RetryPolicy;
 use crate::{api, secret, security, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
@@ -51,6 +52,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
+    pub proxy_http: crate::proxy::client::ProxyClient,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
     /// The SQLite store in the data dir (library tables; later watch progress).
@@ -79,6 +82,8 @@ impl AppState {
         let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
         let http =
             upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
+        let proxy_http = crate::proxy::client::ProxyClient::new(&settings.proxy, guard.clone())
+            .context("building the proxy's HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),
             &settings.data_dir,
@@ -116,7 +121,7 @@ impl AppState {
         let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
             .map_err(anyhow::Error::msg)
             .context("configuring TMDB")?
-            .map(Arc::new);
+            .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience))));
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
@@ -131,6 +136,7 @@ impl AppState {
             cache_settings: settings.cache.clone(),
             provider_timeout: settings.provider_timeout(),
             provider_order: settings.resolve.provider_order.clone(),
+            resilience: settings.resilience.clone(),
         });
         Ok(AppState {
             settings,
@@ -139,6 +145,7 @@ impl AppState {
             metrics,
             clock,
             http,
+            proxy_http,
             rendered: Arc::default(),
             store,
             library,
@@ -156,6 +163,7 @@ fn build_providers(
     tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    let retry = RetryPolicy::from_settings(&settings.resilience);
     if let Some(library) = library {
         providers.push(Arc::new(LibraryProvider::new(library.clone())));
     }
@@ -167,7 +175,8 @@ fn build_providers(
                 &settings.consumet,
                 settings.provider_timeout(),
             )
-            .context("configuring the Consumet provider")?,
+            .context("configuring the Consumet provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if !settings.stremio.addons.is_empty() {
@@ -178,7 +187,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Stremio provider")?,
+            .context("configuring the Stremio provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
@@ -191,7 +201,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Jellyfin provider")?,
+            .context("configuring the Jellyfin provider")?
+            .with_retry(retry.clone()),
         ));
     }
     Ok(providers)

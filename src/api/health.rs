@@ -27,16 +27,26 @@ pub async fn readyz(State(state): State<AppState>) -> Json<Value> {
             json!({"backend": cache.backend(), "ok": false, "message": "no answer within 1 s"})
         }
     };
-    let providers = join_all(state.resolver.providers().iter().map(|p| async move {
+    let resolver = &state.resolver;
+    let providers = join_all(resolver.providers().iter().map(|p| async move {
         let id = p.manifest().id;
-        let health = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
+        let mut health = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
             Ok(h) => serde_json::to_value(h).unwrap_or(Value::Null),
             Err(_) => json!({"ok": false, "message": "no answer within 2 s"}),
         };
+        if let (Some(breaker), Value::Object(map)) = (resolver.breaker(id), &mut health) {
+            let circuit = serde_json::to_value(breaker.snapshot()).unwrap_or(Value::Null);
+            map.insert("circuit".into(), circuit);
+        }
         (id, health)
     }))
     .await;
-    let all_ok = cache_check["ok"] == true && providers.iter().all(|(_, h)| h["ok"] == true);
+    // A provider skipped by its breaker degrades the instance even if it answers a health
+    // check: resolves do not ask it.
+    let all_ok = cache_check["ok"] == true
+        && providers
+            .iter()
+            .all(|(_, h)| h["ok"] == true && h["circuit"]["state"] == "closed");
     Json(json!({
         "status": if all_ok { "ok" } else { "degraded" },
         "cache": cache_check,

@@ -13,6 +13,7 @@ use url::Url;
 use crate::error::ApiError;
 use crate::metrics::ProxyLabels;
 use crate::proxy::ProxyError;
+use crate::proxy::client::UpstreamResponse;
 use crate::proxy::json::rewrite_json;
 use crate::proxy::playlist::{RewriteContext, rewrite};
 use crate::proxy::segment::{add_common_headers, relay};
@@ -177,14 +178,16 @@ async fn handle(
     let directives = upstream_directives(state, q.directives);
     let settings = &state.settings.proxy;
     let fetched = fetch(
-        &state.http,
+        &state.proxy_http,
         &state.guard,
+        &state.metrics,
         FetchRequest {
             url: with_directives(&upstream, &directives),
             sealed_headers: &verified.context.headers,
             client_headers,
             max_redirects: settings.max_redirects,
             first_byte_timeout: secs(settings.first_byte_timeout),
+            retries: settings.retries,
         },
     )
     .await?;
@@ -273,7 +276,7 @@ async fn handle(
     Ok(("playlist", document(out, &content_type, &response)))
 }
 
-fn declared_playlist(response: &reqwest::Response) -> bool {
+fn declared_playlist(response: &UpstreamResponse) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -282,7 +285,7 @@ fn declared_playlist(response: &reqwest::Response) -> bool {
 }
 
 /// Whether a 206's `Content-Range: bytes 0-E/T` covers the whole resource.
-fn complete_range(response: &reqwest::Response) -> bool {
+fn complete_range(response: &UpstreamResponse) -> bool {
     let Some(v) = response
         .headers()
         .get(header::CONTENT_RANGE)
@@ -301,17 +304,19 @@ async fn refetch_whole(
     state: &AppState,
     verified: &Verified,
     url: &Url,
-) -> Result<reqwest::Response, ProxyError> {
+) -> Result<UpstreamResponse, ProxyError> {
     let settings = &state.settings.proxy;
     let fetched = fetch(
-        &state.http,
+        &state.proxy_http,
         &state.guard,
+        &state.metrics,
         FetchRequest {
             url: url.clone(),
             sealed_headers: &verified.context.headers,
             client_headers: &HeaderMap::new(),
             max_redirects: settings.max_redirects,
             first_byte_timeout: secs(settings.first_byte_timeout),
+            retries: settings.retries,
         },
     )
     .await?;
@@ -361,12 +366,11 @@ fn sniff(head: &[u8]) -> Sniff {
 }
 
 async fn next_chunk(
-    response: &mut reqwest::Response,
+    response: &mut UpstreamResponse,
     idle: std::time::Duration,
 ) -> Result<Option<Bytes>, ProxyError> {
     match tokio::time::timeout(idle, response.chunk()).await {
         Err(_) => Err(ProxyError::Timeout),
-        Ok(Err(e)) if e.is_timeout() => Err(ProxyError::Timeout),
         Ok(Err(_)) => Err(ProxyError::Body),
         Ok(Ok(chunk)) => Ok(chunk),
     }
@@ -375,7 +379,7 @@ async fn next_chunk(
 /// Reads the rest of a document, refusing more than `max` bytes: an upstream cannot make the
 /// proxy buffer an unbounded answer.
 async fn read_bounded(
-    response: &mut reqwest::Response,
+    response: &mut UpstreamResponse,
     mut buf: BytesMut,
     max: u64,
     idle: std::time::Duration,
@@ -393,7 +397,7 @@ async fn read_bounded(
 }
 
 /// A rewritten document: its own length and type, the upstream's caching headers.
-fn document(body: Vec<u8>, content_type: &str, upstream: &reqwest::Response) -> Response {
+fn document(body: Vec<u8>, content_type: &str, upstream: &UpstreamResponse) -> Response {
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {

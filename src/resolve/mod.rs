@@ -1,6 +1,7 @@
 //! request → cache → plan → concurrent providers (each under its own timeout) → merge/rank →
 //! cache. One failing provider never fails the request: its failure becomes an outcome.
 
+pub mod breaker;
 pub mod rank;
 pub mod singleflight;
 
@@ -12,14 +13,16 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::cache::{Cache, CacheKey, Scope, expiry, ttl_for};
 use crate::clock::Clock;
-use crate::config::CacheSettings;
+use crate::config::{CacheSettings, ResilienceSettings};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::models::{
     MediaInfo, MediaRequest, OutcomeStatus, ProviderOutcome, ProviderStreams, Resolution,
     StreamSource,
 };
 use crate::providers::{PROVIDER_IDS, Provider, ProviderError};
+use breaker::{Admission, Breaker};
 use singleflight::SingleFlight;
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
@@ -57,6 +60,8 @@ pub struct Resolver {
     provider_timeout: Duration,
     provider_order: Vec<String>,
     flights: SingleFlight<CacheKey, Resolved>,
+    /// One per provider, in the order of `providers`.
+    breakers: Vec<Breaker>,
 }
 
 pub struct ResolverParts {
@@ -67,11 +72,32 @@ pub struct ResolverParts {
     pub cache_settings: CacheSettings,
     pub provider_timeout: Duration,
     pub provider_order: Vec<String>,
+    pub resilience: ResilienceSettings,
+}
+
+/// A fan-out's resolution, and when the earliest provider skipped by its breaker will be
+/// probed (the resolution must not be cached beyond that).
+struct FannedOut {
+    resolution: Resolution,
+    probe_at: Option<OffsetDateTime>,
 }
 
 impl Resolver {
     pub fn new(parts: ResolverParts) -> Arc<Self> {
+        let breakers = parts
+            .providers
+            .iter()
+            .map(|p| {
+                Breaker::new(
+                    p.manifest().id,
+                    &parts.resilience,
+                    parts.clock.clone(),
+                    parts.metrics.clone(),
+                )
+            })
+            .collect();
         Arc::new(Resolver {
+            breakers,
             providers: parts.providers,
             cache: parts.cache,
             clock: parts.clock,
@@ -89,6 +115,14 @@ impl Resolver {
 
     pub fn cache(&self) -> &Arc<dyn Cache> {
         &self.cache
+    }
+
+    /// The circuit breaker of an enabled provider.
+    pub fn breaker(&self, provider: &str) -> Option<&Breaker> {
+        self.providers
+            .iter()
+            .position(|p| p.manifest().id == provider)
+            .and_then(|i| self.breakers.get(i))
     }
 
     /// Turns the `{provider}` path segment into a scope.
@@ -125,8 +159,12 @@ impl Resolver {
                     return hit;
                 }
                 this.metrics.cache_result(false);
-                let resolution = Arc::new(this.fan_out(&key).await);
-                this.store(&key, resolution.clone()).await;
+                let FannedOut {
+                    resolution,
+                    probe_at,
+                } = this.fan_out(&key).await;
+                let resolution = Arc::new(resolution);
+                this.store(&key, resolution.clone(), probe_at).await;
                 Resolved {
                     resolution,
                     cached: false,
@@ -156,11 +194,25 @@ impl Resolver {
         }
     }
 
-    async fn store(&self, key: &CacheKey, resolution: Arc<Resolution>) {
+    async fn store(
+        &self,
+        key: &CacheKey,
+        resolution: Arc<Resolution>,
+        probe_at: Option<OffsetDateTime>,
+    ) {
         let now = self.clock.now();
-        let Some(ttl) = ttl_for(&resolution, now, &self.cache_settings) else {
+        let Some(mut ttl) = ttl_for(&resolution, now, &self.cache_settings) else {
             return;
         };
+        // A skipped provider is an error outcome, so the TTL is already short; it must also
+        // end when the provider may be probed, or the cache would hide its recovery.
+        if let Some(probe_at) = probe_at {
+            let left = (probe_at - now).whole_seconds();
+            if left <= 0 {
+                return;
+            }
+            ttl = ttl.min(Duration::from_secs(left as u64));
+        }
         let mut stored = (*resolution).clone();
         stored.valid_until = now + ttl;
         if let Err(e) = self.cache.put(key, Arc::new(stored), ttl).await {
@@ -168,24 +220,32 @@ impl Resolver {
         }
     }
 
-    async fn fan_out(&self, key: &CacheKey) -> Resolution {
+    async fn fan_out(&self, key: &CacheKey) -> FannedOut {
         let request = key.request;
         let planned: Vec<_> = self
             .providers
             .iter()
-            .filter(|p| match &key.scope {
+            .zip(&self.breakers)
+            .filter(|(p, _)| match &key.scope {
                 Scope::All => true,
                 Scope::One(id) => p.manifest().id == *id,
             })
-            .filter(|p| p.manifest().supports(&request))
-            .cloned()
+            .filter(|(p, _)| p.manifest().supports(&request))
             .collect();
         let timeout = self.provider_timeout;
-        let calls = planned.into_iter().map(|provider| {
+        let calls = planned.into_iter().map(|(provider, breaker)| {
             let id = provider.manifest().id;
             let span = info_span!("provider", provider = id, request = %request);
             async move {
                 let started = Instant::now();
+                let permit = match breaker.admit() {
+                    Admission::Go(permit) => permit,
+                    Admission::Skip(skipped) => {
+                        let error =
+                            ProviderError::upstream(breaker::CIRCUIT_OPEN, skipped.message());
+                        return (id, started.elapsed(), Err(error), Some(skipped));
+                    }
+                };
                 let result = match tokio::time::timeout(timeout, provider.resolve(&request)).await {
                     Ok(r) => r,
                     Err(_) => Err(ProviderError::Timeout(format!(
@@ -193,18 +253,31 @@ impl Resolver {
                         timeout.as_secs_f64()
                     ))),
                 };
-                (id, started.elapsed(), result)
+                let failed = match &result {
+                    Ok(_) | Err(ProviderError::NotFound { .. }) => false,
+                    Err(e) => {
+                        breaker.note_error(&e.to_string());
+                        true
+                    }
+                };
+                permit.record(!failed);
+                (id, started.elapsed(), result, None)
             }
             .instrument(span)
         });
         let results = join_all(calls).await;
+        let probe_at = results
+            .iter()
+            .filter_map(|(_, _, _, skipped)| skipped.as_ref())
+            .map(|s| s.until.unwrap_or_else(|| self.clock.now()))
+            .min();
 
         let mut streams = Vec::new();
         let mut subtitles = Vec::new();
         let mut markers = None;
         let mut title = None;
         let mut outcomes = Vec::with_capacity(results.len());
-        for (id, elapsed, result) in results {
+        for (id, elapsed, result, _) in results {
             let outcome = outcome(id, elapsed, &result);
             self.metrics
                 .resolve_outcomes
@@ -221,6 +294,10 @@ impl Resolver {
                         sources = outcome.sources,
                         "provider answered"
                     )
+                }
+                // The breaker logged its opening once; every skip is not news.
+                _ if outcome.code.as_deref() == Some(breaker::CIRCUIT_OPEN) => {
+                    debug!(provider = id, "provider skipped: circuit open")
                 }
                 _ => {
                     warn!(provider = id, status = outcome.status.as_str(), code = ?outcome.code, message = ?outcome.message, "provider failed")
@@ -254,13 +331,16 @@ impl Resolver {
             }
         }
         rank::rank(&mut streams, &self.provider_order);
-        Resolution {
-            media: MediaInfo::from_request(&request, title),
-            streams,
-            subtitles,
-            markers,
-            outcomes,
-            valid_until: self.clock.now(),
+        FannedOut {
+            resolution: Resolution {
+                media: MediaInfo::from_request(&request, title),
+                streams,
+                subtitles,
+                markers,
+                outcomes,
+                valid_until: self.clock.now(),
+            },
+            probe_at,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
 pub mod guard;
+pub mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
