@@ -49,7 +49,7 @@ serve() { # port, data dir, extra env...
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
   env SOKOUL_BIND=127.0.0.1:$port SOKOUL_DATA_DIR="$dir" SOKOUL_CONFIG="$work/sokoul.toml" SOKOUL_LOG=warn \
-    SOKOUL_SECRET="bench cluster secret" SOKOUL_REDIS_URL=redis://127.0.0.1:$REDIS/ \
+    SOKOUL_SECRET="bench cluster secret" SOKOUL_REDIS_URL=redis://127.0.0.1:$REDIS/ SOKOUL_RATE_LIMIT_PER_SECOND=0 \
     SOKOUL_CONSUMET_URL=http://127.0.0.1:$FAKE "$@" "$BIN/sokoul" serve &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done

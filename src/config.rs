@@ -58,6 +58,7 @@ pub struct Settings {
     pub jellyfin: JellyfinSettings,
     pub tmdb: TmdbSettings,
     pub resilience: ResilienceSettings,
+    pub security: SecuritySettings,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -216,6 +217,37 @@ pub struct TmdbSettings {
     pub base_url: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Resolves per second each client may make, refilled continuously; 0 disables the limit.
+    pub rate_limit_per_second: f64,
+    /// Resolves a client may make at once before the per-second rate applies.
+    pub rate_limit_burst: u32,
+    /// Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body accepted, bytes (413 beyond).
+    pub max_body_bytes: u64,
+    /// Longest request target (path and query) accepted, bytes (414 beyond).
+    pub max_uri_bytes: usize,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            // A household: a few players and a dashboard browsing titles never come close,
+            // while a script hammering resolves (each one can fan out to every provider) does.
+            rate_limit_per_second: 10.0,
+            rate_limit_burst: 40,
+            trusted_proxies: Vec::new(),
+            // The largest body the API takes is a watch-progress update (a few dozen bytes).
+            max_body_bytes: 64 * 1024,
+            // Signed proxy URLs carry sealed headers (cookies) and long CDN URLs: a few KiB.
+            max_uri_bytes: 16 * 1024,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -235,6 +267,7 @@ impl Default for Settings {
             stremio: StremioSettings::default(),
             jellyfin: JellyfinSettings::default(),
             tmdb: TmdbSettings::default(),
+            security: SecuritySettings::default(),
             resilience: ResilienceSettings::default(),
         }
     }
@@ -380,6 +413,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_CACHE_MAX_TTL", "cache.max_ttl"),
     ("SOKOUL_PROXY_ALLOW", "proxy.allow (','-separated)"),
     ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
+    (
+        "SOKOUL_RATE_LIMIT_PER_SECOND",
+        "security.rate_limit_per_second (0 disables)",
+    ),
+    ("SOKOUL_RATE_LIMIT_BURST", "security.rate_limit_burst"),
+    (
+        "SOKOUL_TRUSTED_PROXIES",
+        "security.trusted_proxies (','-separated)",
+    ),
 ];
 
 impl Settings {
@@ -521,6 +563,15 @@ impl Settings {
         if let Some(v) = get("SOKOUL_PROVIDER_TIMEOUT") {
             self.resolve.provider_timeout = parse("SOKOUL_PROVIDER_TIMEOUT", v)?;
         }
+        if let Some(v) = get("SOKOUL_RATE_LIMIT_PER_SECOND") {
+            self.security.rate_limit_per_second = parse("SOKOUL_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = get("SOKOUL_RATE_LIMIT_BURST") {
+            self.security.rate_limit_burst = parse("SOKOUL_RATE_LIMIT_BURST", v)?;
+        }
+        if let Some(v) = get("SOKOUL_TRUSTED_PROXIES") {
+            self.security.trusted_proxies = list(&v, ',');
+        }
         Ok(())
     }
 
@@ -569,11 +620,45 @@ impl Settings {
         for addon in &self.stremio.addons {
             check_http_url("stremio.addons", addon)?;
         }
+        self.validate_security()?;
         if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
             return invalid(
                 "jellyfin.api_key",
                 "SOKOUL_JELLYFIN_URL is set but SOKOUL_JELLYFIN_API_KEY is not",
             );
+        }
+        Ok(())
+    }
+
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        let s = &self.security;
+        if !(s.rate_limit_per_second >= 0.0 && s.rate_limit_per_second <= 1_000_000.0) {
+            return invalid(
+                "security.rate_limit_per_second",
+                "must be between 0 (no limit) and 1000000".into(),
+            );
+        }
+        if s.rate_limit_per_second > 0.0 && s.rate_limit_burst == 0 {
+            return invalid(
+                "security.rate_limit_burst",
+                "must be at least 1 when the rate limit is on".into(),
+            );
+        }
+        for entry in &s.trusted_proxies {
+            if crate::security::client_ip::parse_net(entry).is_none() {
+                return invalid(
+                    "security.trusted_proxies",
+                    format!("'{entry}' is neither an IP address nor a CIDR"),
+                );
+            }
+        }
+        if s.max_body_bytes == 0 {
+            return invalid("security.max_body_bytes", "must be at least 1".into());
+        }
+        // The dashboard's own routes and a minimal proxy URL must always fit.
+        if s.max_uri_bytes < 1024 {
+            return invalid("security.max_uri_bytes", "must be at least 1024".into());
         }
         Ok(())
     }

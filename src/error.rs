@@ -111,7 +111,13 @@ impl From<QueryRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        ApiError::new(e.status(), "invalid_body", e.body_text())
+        // A chunked body cut by the body limit (`security::limits`).
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(e.status(), code, e.body_text())
     }
 }
 

@@ -121,7 +121,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let response = api::present::present(
                 &resolved.resolution,
                 resolved.cached,
-                &state.signer,
+                api::present::Signing {
+                    proxy: &state.signer,
+                    security: None,
+                },
                 state.clock.unix() + state.settings.proxy.url_ttl,
             );
             println!("{}", serde_json::to_string_pretty(&response)?);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -39,10 +39,11 @@ use crate::providers::library::LibraryProvider;
 use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
 use crate::resolve::{Resolver, ResolverParts, SharedParts};
+use crate::security::Security;
 use crate::store::Store;
 use crate::tmdb::Tmdb;
 use crate::upstream::retry::RetryPolicy;
-use crate::{api, secret, telemetry, upstream};
+use crate::{api, secret, security, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
@@ -65,6 +66,8 @@ pub struct AppState {
     pub tmdb: Option<Arc<Tmdb>>,
     /// The SSRF guard installed in `http`; the proxy also checks every URL and hop with it.
     pub guard: Arc<upstream::guard::Guard>,
+    /// API token, media URLs, CSP, rate limit.
+    pub security: Arc<Security>,
 }
 
 /// Things tests replace.
@@ -89,6 +92,7 @@ impl AppState {
         )
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
         let signer = Arc::new(Signer::new(&secret));
+        let security = Arc::new(Security::new(&settings, &secret));
         // Redis being down does not stop the start: the in-process tier serves meanwhile.
         let redis = match &settings.cache.redis_url {
             Some(url) => Some(
@@ -168,6 +172,7 @@ impl AppState {
             library,
             tmdb,
             guard,
+            security,
         })
     }
 }
@@ -234,16 +239,30 @@ pub fn router(state: AppState) -> Router {
             .fallback(ServeFile::new(&index)),
         index,
     };
-    api::routes()
+    let max_body = usize::try_from(state.settings.security.max_body_bytes).unwrap_or(usize::MAX);
+    let app = api::routes()
         .fallback_service(Router::new().fallback(fallback).with_state(spa))
+        // Inside record_metrics, so that 429s are counted.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::rate_limit::limit_resolves,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::limits::limit_requests,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span::<Body>))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response));
+    security::headers::apply(app, &state).with_state(state)
 }
 
 #[derive(Clone)]
@@ -300,37 +319,6 @@ async fn fallback(State(spa): State<Spa>, request: Request) -> Response {
         }
         Err(never) => match never {},
     }
-}
-
-/// `SOKOUL_API_TOKEN`: every `/api/**` route but the signed proxy needs the bearer token.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.settings.api_token else {
-        return next.run(request).await;
-    };
-    let path = request.uri().path();
-    if !path.starts_with("/api/") || crate::proxy::token::is_proxy_path(path) {
-        return next.run(request).await;
-    }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => {
-            next.run(request).await
-        }
-        _ => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this server requires 'Authorization: Bearer <SOKOUL_API_TOKEN>'",
-        )
-        .into_response(),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -411,10 +399,9 @@ impl Application {
             // A client that never finishes its request headers (slow loris) is dropped.
             .header_read_timeout(Duration::from_secs(30));
         let graceful = GracefulShutdown::new();
-        let service = TowerToHyperService::new(self.router);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
@@ -427,8 +414,16 @@ impl Application {
                 _ = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.
+            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                self.router.clone(),
+                move |mut request: axum::http::Request<_>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
             let connection = graceful.watch(connection);
             tokio::spawn(async move {

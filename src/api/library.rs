@@ -96,8 +96,25 @@ const DISABLED: &str =
     )
 )]
 pub async fn items(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
-    let items: Vec<Item> = library(&state)?.items().await?;
+    let mut items: Vec<Item> = library(&state)?.items().await?;
+    for item in &mut items {
+        sign_poster(&state, item);
+    }
     Ok(Json(ItemList { items }))
+}
+
+/// Posters are loaded by `<img>`, which cannot send the API token: their URLs carry a media
+/// token instead (when the API needs one). The expiry moves once an hour, so a poster's URL,
+/// and the browser's cached copy of it, stay the same meanwhile.
+fn sign_poster(state: &AppState, item: &mut Item) {
+    if let Some(url) = &item.poster_url {
+        let expires = crate::security::media_url::stable_expiry(
+            state.clock.unix(),
+            state.settings.proxy.url_ttl,
+            3600,
+        );
+        item.poster_url = Some(state.security.media_url(url, expires));
+    }
 }
 
 /// One title of the library: a film's duration, or a series' seasons and episodes.
@@ -119,7 +136,9 @@ pub async fn item(
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
-    Ok(Json(library(&state)?.item(kind, id).await?))
+    let mut detail = library(&state)?.item(kind, id).await?;
+    sign_poster(&state, &mut detail.item);
+    Ok(Json(detail))
 }
 
 /// Rescan the library folders now.

@@ -112,8 +112,39 @@ fn complete(doc: &mut OpenApi) {
             Content::new(Some(Ref::from_schema_name("ErrorBody"))),
         )
         .build();
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    };
+    let rate_limited = error(
+        "`rate_limited`: this client sent more resolves than `security.rate_limit_per_second` \
+         allows (burst `security.rate_limit_burst`); `Retry-After` says when to try again",
+    );
+    let too_large = error("`payload_too_large`: the body is over `security.max_body_bytes`");
+    let uri_too_long =
+        error("`uri_too_long`: the path and query are over `security.max_uri_bytes`");
     for (path, item) in doc.paths.paths.iter_mut() {
+        let limited = crate::security::rate_limit::LIMITED_ROUTES.contains(&path.as_str());
         for operation in operations_mut(item) {
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("414".to_string())
+                .or_insert_with(|| RefOr::T(uri_too_long.clone()));
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".to_string())
+                    .or_insert_with(|| RefOr::T(too_large.clone()));
+            }
+            if limited {
+                responses
+                    .entry("429".to_string())
+                    .or_insert_with(|| RefOr::T(rate_limited.clone()));
+            }
             // OpenAPI requires it, and a `schema_with` parameter loses it.
             for parameter in operation.parameters.iter_mut().flatten() {
                 if parameter.parameter_in == ParameterIn::Path {

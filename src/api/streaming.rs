@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::openapi::TitlePath;
-use super::present::present;
+use super::present::{Signing, present};
 use crate::cache::CacheKey;
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
@@ -143,12 +143,16 @@ async fn resolve(
     let request = request(media_type, tmdb_id, query)?;
     let resolved = state.resolver.resolve(request, scope.clone()).await?;
     let now = state.clock.unix();
+    let signing = Signing {
+        proxy: &state.signer,
+        security: Some(&state.security),
+    };
     if resolved.cached {
         let key = CacheKey { scope, request }.to_string();
         let body = state.rendered.get_or_render(
             &key,
             &resolved.resolution,
-            &state.signer,
+            signing,
             now,
             state.settings.proxy.url_ttl,
         );
@@ -157,7 +161,7 @@ async fn resolve(
     Ok(Json(present(
         &resolved.resolution,
         false,
-        &state.signer,
+        signing,
         now + state.settings.proxy.url_ttl,
     ))
     .into_response())

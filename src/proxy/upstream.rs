@@ -172,6 +172,7 @@ fn classify(e: &hyper_util::client::legacy::Error, url: &Url) -> ProxyError {
         }
         source = err.source();
     }
+    // hyper-util's errors never name the URL (whose query may be a credential): `%e` is safe.
     tracing::info!(host = url.host_str(), error = %e, "upstream unreachable");
     ProxyError::Unreachable
 }

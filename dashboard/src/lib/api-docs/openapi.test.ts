@@ -50,7 +50,7 @@ describe('groupOperations', () => {
 		expect(byName.media_type.type).toEqual([{ text: 'MediaType', ref: 'MediaType' }]);
 		expect(byName.tmdb_id.constraint).toBe('≥ 1');
 		expect(byName.episode).toMatchObject({ location: 'query', required: false, constraint: '≥ 1' });
-		expect(resolve.responses.map((r) => r.status)).toEqual(['200', '400', '401', '500']);
+		expect(resolve.responses.map((r) => r.status)).toEqual(['200', '400', '401', '414', '429', '500']);
 		expect(resolve.responses[0].content).toEqual([
 			{ mediaType: 'application/json', type: [{ text: 'ResolveResponse', ref: 'ResolveResponse' }] }
 		]);

@@ -18,6 +18,15 @@ export const fr = {
 	'error.badId': 'Identifiant TMDB invalide : « {value} ».',
 	'error.badEpisode': 'Pour une série, la saison et l’épisode sont nécessaires.',
 
+	'login.title': 'Connexion',
+	'login.intro': 'Ce serveur Sokoul est protégé par un jeton d’accès (SOKOUL_API_TOKEN).',
+	'login.stale': 'Le jeton enregistré dans ce navigateur a été refusé.',
+	'login.token': 'Jeton d’accès',
+	'login.submit': 'Se connecter',
+	'login.checking': 'Vérification…',
+	'login.rejected': 'Jeton refusé.',
+	'login.unreachable': 'Impossible de joindre le serveur : {message}',
+
 	'home.continue': 'Reprendre la lecture',
 	'home.movies': 'Films',
 	'home.series': 'Séries',
