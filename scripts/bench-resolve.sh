@@ -24,7 +24,10 @@ if [ $BACKEND = redis ]; then
   redis-server --port $REDIS_PORT --save '' --appendonly no >/dev/null & pids+=($!)
   export SOKOUL_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/
 fi
+# One client (wrk) hammering resolves is exactly what the per-client rate limit stops: it is
+# turned off here (SOKOUL_RATE_LIMIT_PER_SECOND=0) to measure the resolve path itself.
 SOKOUL_BIND=127.0.0.1:$SOKOUL_PORT SOKOUL_DATA_DIR=$work SOKOUL_LIBRARY= SOKOUL_LOG=warn \
+  SOKOUL_RATE_LIMIT_PER_SECOND=0 \
   SOKOUL_CONSUMET_URL=http://127.0.0.1:$FAKE_PORT "$BIN/sokoul" serve & pids+=($!)
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$SOKOUL_PORT/healthz >/dev/null && break; sleep 0.1; done
 

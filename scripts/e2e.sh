@@ -5,10 +5,11 @@
 # directory) the demo library and a short H.264/AAC HLS stream; starts on free loopback ports:
 #   - fake_consumet --media HLS   (a Consumet stand-in that is also a Referer-checking CDN),
 #   - tests/stremio-addon          (the real stremio-addon-sdk addon; its origin is that CDN),
-#   - three `sokoul serve`, each with a fresh data dir:
-#       local   = the demo library only          (home page, resume, next episode, keyboard, TTFF)
+#   - four `sokoul serve`, each with a fresh data dir:
+#       local   = the demo library only          (home page, resume, next episode, keyboard, TTFF, CSP)
 #       remote  = fake Consumet + the library    (Referer through the proxy, 403 fallback, nothing found)
 #       stremio = the Stremio addon only         (a header-requiring stream through the proxy)
+#       secure  = the library + SOKOUL_API_TOKEN (login form, signed media URLs)
 # then runs `npx playwright test` in dashboard/ and always stops everything it started.
 # Artifacts (screenshots of every test, traces of failures, ttff.json): dashboard/test-results/.
 #
@@ -147,19 +148,23 @@ start() {
   start_sokoul "$@" >"$WORK/url"
   printf -v "$var" '%s' "$(cat "$WORK/url")"
 }
-LOCAL_URL=""; REMOTE_URL=""; STREMIO_URL=""
+LOCAL_URL=""; REMOTE_URL=""; STREMIO_URL=""; SECURE_URL=""
+E2E_TOKEN="e2e-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
 start LOCAL_URL local "$WORK/library"
 start REMOTE_URL remote "$WORK/library" SOKOUL_CONSUMET_URL="$CONSUMET"
 start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manifest.json" \
   SOKOUL_PROXY_ALLOW=127.0.0.1
-for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL"; do wait_http "$url/healthz" 60; done
+start SECURE_URL secure "$WORK/library" SOKOUL_API_TOKEN="$E2E_TOKEN"
+for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL" "$SECURE_URL"; do wait_http "$url/healthz" 60; done
 
 # The library scan runs in the background at start: wait for the three demo titles.
 for url in "$LOCAL_URL" "$REMOTE_URL"; do wait_http "$url/api/library/items" 60 3; done
-log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $REMOTE_URL, stremio $STREMIO_URL, consumet $CONSUMET"
+WAIT_TOKEN="$E2E_TOKEN" wait_http "$SECURE_URL/api/library/items" 60 3
+log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $REMOTE_URL, stremio $STREMIO_URL, secure $SECURE_URL, consumet $CONSUMET"
 
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
+export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN
 set +e
 (cd dashboard && timeout 600 npx playwright test "$@")
 STATUS=$?

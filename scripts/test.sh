@@ -12,10 +12,11 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --all-targets
-# `cargo test` regenerates the dashboard's TypeScript types from the Rust DTOs (ts-rs).
+# `cargo test` regenerates the dashboard's TypeScript types from the Rust DTOs (ts-rs) and the
+# copy of the OpenAPI document the dashboard's documentation page is tested with.
 if [ -n "$(git status --porcelain -- dashboard/src/lib/api/generated 2>/dev/null)" ]; then
   git status --short -- dashboard/src/lib/api/generated
-  echo "the generated TypeScript types are out of date: commit dashboard/src/lib/api/generated" >&2
+  echo "the generated TypeScript types or openapi.json are out of date: commit dashboard/src/lib/api/generated" >&2
   exit 1
 fi
 

@@ -57,6 +57,8 @@ pub struct Settings {
     pub stremio: StremioSettings,
     pub jellyfin: JellyfinSettings,
     pub tmdb: TmdbSettings,
+    pub resilience: ResilienceSettings,
+    pub security: SecuritySettings,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -86,8 +88,20 @@ pub struct CacheSettings {
     pub expiry_margin: u64,
     /// Shared cache for several instances; unset = in-process cache.
     pub redis_url: Option<Secret>,
-    /// Entries kept by the in-process cache.
+    /// Entries kept by the in-process cache (also the near tier in front of Redis).
     pub memory_capacity: u64,
+    /// Time budget of one Redis operation, seconds; past it the instance serves from its
+    /// in-process cache and leaves Redis alone for a back-off.
+    pub redis_budget: f64,
+    /// Longest back-off, seconds, between two attempts to reach an unavailable Redis (the
+    /// first waits 1 s, or this when shorter, and each failed attempt doubles it).
+    pub redis_backoff_max: f64,
+    /// Lifetime of the cross-instance lock held while one instance resolves a title, seconds;
+    /// unset = the provider timeout plus 5 s (a resolve never takes longer than that).
+    pub lock_ttl: Option<f64>,
+    /// How long an instance waits for another one's resolve of the same title before
+    /// resolving it itself, seconds; unset = the lock's lifetime.
+    pub lock_wait: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +121,12 @@ pub struct ProxySettings {
     pub idle_timeout: f64,
     /// Redirect hops followed (each one checked against the SSRF guard).
     pub max_redirects: u8,
+    /// Upstream requests in flight to one host (`host:port`) at once; more wait for a slot
+    /// until the first-byte deadline, then fail with 503.
+    pub max_per_host: usize,
+    /// Extra attempts for a fetch that failed before any byte was relayed (connection
+    /// refused or reset, 502/503/504), with backoff, within the first-byte deadline.
+    pub retries: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,12 +190,62 @@ pub struct JellyfinSettings {
     pub user_id: Option<String>,
 }
 
+/// Provider health: the per-provider circuit breaker and the retries of providers' GETs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResilienceSettings {
+    /// Consecutive failed resolves (error or timeout) after which a provider is skipped;
+    /// 0 turns the breaker off.
+    pub breaker_threshold: u32,
+    /// First cool-down of an open breaker, seconds; doubled after each failed probe.
+    pub breaker_cooldown_min: f64,
+    /// Longest cool-down, seconds.
+    pub breaker_cooldown_max: f64,
+    /// Attempts of one idempotent provider request; 1 = no retry.
+    pub retry_attempts: u32,
+    /// Backoff before the first retry, seconds; doubled for each further one (with jitter).
+    pub retry_initial_backoff: f64,
+    /// Longest backoff between two attempts, seconds.
+    pub retry_max_backoff: f64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TmdbSettings {
     /// TMDB v3 key or read-access token.
     pub key: Option<Secret>,
     pub base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Resolves per second each client may make, refilled continuously; 0 disables the limit.
+    pub rate_limit_per_second: f64,
+    /// Resolves a client may make at once before the per-second rate applies.
+    pub rate_limit_burst: u32,
+    /// Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body accepted, bytes (413 beyond).
+    pub max_body_bytes: u64,
+    /// Longest request target (path and query) accepted, bytes (414 beyond).
+    pub max_uri_bytes: usize,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            // A household: a few players and a dashboard browsing titles never come close,
+            // while a script hammering resolves (each one can fan out to every provider) does.
+            rate_limit_per_second: 10.0,
+            rate_limit_burst: 40,
+            trusted_proxies: Vec::new(),
+            // The largest body the API takes is a watch-progress update (a few dozen bytes).
+            max_body_bytes: 64 * 1024,
+            // Signed proxy URLs carry sealed headers (cookies) and long CDN URLs: a few KiB.
+            max_uri_bytes: 16 * 1024,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -197,6 +267,21 @@ impl Default for Settings {
             stremio: StremioSettings::default(),
             jellyfin: JellyfinSettings::default(),
             tmdb: TmdbSettings::default(),
+            security: SecuritySettings::default(),
+            resilience: ResilienceSettings::default(),
+        }
+    }
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        ResilienceSettings {
+            breaker_threshold: 5,
+            breaker_cooldown_min: 30.0,
+            breaker_cooldown_max: 600.0,
+            retry_attempts: 3,
+            retry_initial_backoff: 0.2,
+            retry_max_backoff: 2.0,
         }
     }
 }
@@ -221,6 +306,10 @@ impl Default for CacheSettings {
             expiry_margin: 30,
             redis_url: None,
             memory_capacity: 10_000,
+            redis_budget: 0.25,
+            redis_backoff_max: 30.0,
+            lock_ttl: None,
+            lock_wait: None,
         }
     }
 }
@@ -236,6 +325,8 @@ impl Default for ProxySettings {
             first_byte_timeout: 20.0,
             idle_timeout: 30.0,
             max_redirects: 5,
+            max_per_host: 128,
+            retries: 2,
         }
     }
 }
@@ -322,6 +413,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_CACHE_MAX_TTL", "cache.max_ttl"),
     ("SOKOUL_PROXY_ALLOW", "proxy.allow (','-separated)"),
     ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
+    (
+        "SOKOUL_RATE_LIMIT_PER_SECOND",
+        "security.rate_limit_per_second (0 disables)",
+    ),
+    ("SOKOUL_RATE_LIMIT_BURST", "security.rate_limit_burst"),
+    (
+        "SOKOUL_TRUSTED_PROXIES",
+        "security.trusted_proxies (','-separated)",
+    ),
 ];
 
 impl Settings {
@@ -463,6 +563,15 @@ impl Settings {
         if let Some(v) = get("SOKOUL_PROVIDER_TIMEOUT") {
             self.resolve.provider_timeout = parse("SOKOUL_PROVIDER_TIMEOUT", v)?;
         }
+        if let Some(v) = get("SOKOUL_RATE_LIMIT_PER_SECOND") {
+            self.security.rate_limit_per_second = parse("SOKOUL_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = get("SOKOUL_RATE_LIMIT_BURST") {
+            self.security.rate_limit_burst = parse("SOKOUL_RATE_LIMIT_BURST", v)?;
+        }
+        if let Some(v) = get("SOKOUL_TRUSTED_PROXIES") {
+            self.security.trusted_proxies = list(&v, ',');
+        }
         Ok(())
     }
 
@@ -476,12 +585,30 @@ impl Settings {
         if self.cache.max_ttl == 0 {
             return invalid("cache.max_ttl", "must be at least 1 second");
         }
+        if !(self.cache.redis_budget > 0.0 && self.cache.redis_budget <= 10.0) {
+            return invalid("cache.redis_budget", "must be between 0 and 10 seconds");
+        }
+        if !(self.cache.redis_backoff_max > 0.0 && self.cache.redis_backoff_max <= 3600.0) {
+            return invalid(
+                "cache.redis_backoff_max",
+                "must be between 0 and 3600 seconds",
+            );
+        }
+        for (key, value) in [
+            ("cache.lock_ttl", self.cache.lock_ttl),
+            ("cache.lock_wait", self.cache.lock_wait),
+        ] {
+            if value.is_some_and(|v| !(v > 0.0 && v <= 600.0)) {
+                return invalid(key, "must be between 0 and 600 seconds");
+            }
+        }
         if !(self.resolve.provider_timeout > 0.0 && self.resolve.provider_timeout <= 300.0) {
             return invalid(
                 "resolve.provider_timeout",
                 "must be between 0 and 300 seconds",
             );
         }
+        self.resilience.validate()?;
         for (key, value) in [
             ("consumet.url", &self.consumet.url),
             ("jellyfin.url", &self.jellyfin.url),
@@ -493,6 +620,7 @@ impl Settings {
         for addon in &self.stremio.addons {
             check_http_url("stremio.addons", addon)?;
         }
+        self.validate_security()?;
         if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
             return invalid(
                 "jellyfin.api_key",
@@ -502,8 +630,58 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        let s = &self.security;
+        if !(s.rate_limit_per_second >= 0.0 && s.rate_limit_per_second <= 1_000_000.0) {
+            return invalid(
+                "security.rate_limit_per_second",
+                "must be between 0 (no limit) and 1000000".into(),
+            );
+        }
+        if s.rate_limit_per_second > 0.0 && s.rate_limit_burst == 0 {
+            return invalid(
+                "security.rate_limit_burst",
+                "must be at least 1 when the rate limit is on".into(),
+            );
+        }
+        for entry in &s.trusted_proxies {
+            if crate::security::client_ip::parse_net(entry).is_none() {
+                return invalid(
+                    "security.trusted_proxies",
+                    format!("'{entry}' is neither an IP address nor a CIDR"),
+                );
+            }
+        }
+        if s.max_body_bytes == 0 {
+            return invalid("security.max_body_bytes", "must be at least 1".into());
+        }
+        // The dashboard's own routes and a minimal proxy URL must always fit.
+        if s.max_uri_bytes < 1024 {
+            return invalid("security.max_uri_bytes", "must be at least 1024".into());
+        }
+        Ok(())
+    }
+
     pub fn provider_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.resolve.provider_timeout)
+    }
+
+    /// The cross-instance resolve lock's lifetime: long enough for a whole resolve (every
+    /// provider runs under `provider_timeout`, concurrently) so a slow one is not resolved
+    /// twice, short enough that a crashed holder blocks nobody for long.
+    pub fn lock_ttl(&self) -> Duration {
+        self.cache
+            .lock_ttl
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| self.provider_timeout() + Duration::from_secs(5))
+    }
+
+    pub fn lock_wait(&self) -> Duration {
+        self.cache
+            .lock_wait
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| self.lock_ttl())
     }
 
     /// Hosts (`host` or `host:port`) of the configured providers, which the proxy may reach
@@ -527,6 +705,55 @@ impl Settings {
                 })
             })
             .collect()
+    }
+}
+
+impl ResilienceSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        let r = self;
+        if !(r.breaker_cooldown_min > 0.0 && r.breaker_cooldown_min <= 86_400.0) {
+            return invalid(
+                "resilience.breaker_cooldown_min",
+                "must be between 0 and 86400 seconds",
+            );
+        }
+        if !(r.breaker_cooldown_max >= r.breaker_cooldown_min && r.breaker_cooldown_max <= 86_400.0)
+        {
+            return invalid(
+                "resilience.breaker_cooldown_max",
+                "must be at least breaker_cooldown_min and at most 86400 seconds",
+            );
+        }
+        if !(1..=10).contains(&r.retry_attempts) {
+            return invalid("resilience.retry_attempts", "must be between 1 and 10");
+        }
+        if !(r.retry_initial_backoff >= 0.0 && r.retry_initial_backoff <= 60.0) {
+            return invalid(
+                "resilience.retry_initial_backoff",
+                "must be between 0 and 60 seconds",
+            );
+        }
+        if !(r.retry_max_backoff >= r.retry_initial_backoff && r.retry_max_backoff <= 60.0) {
+            return invalid(
+                "resilience.retry_max_backoff",
+                "must be at least retry_initial_backoff and at most 60 seconds",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn breaker_cooldown_min(&self) -> Duration {
+        Duration::from_secs_f64(self.breaker_cooldown_min)
+    }
+
+    pub fn breaker_cooldown_max(&self) -> Duration {
+        Duration::from_secs_f64(self.breaker_cooldown_max)
     }
 }
 
@@ -630,6 +857,24 @@ mod tests {
         std::fs::write(&path, "[cache]\nmax_tll = 5\n").unwrap();
         let err = Settings::load_from(Some(&path), &[]).unwrap_err();
         assert!(err.to_string().contains("max_tll"), "{err}");
+    }
+
+    #[test]
+    fn the_resolve_lock_outlives_a_whole_resolve_unless_set() {
+        let (mut s, _) =
+            Settings::load_from(None, &env(&[("SOKOUL_PROVIDER_TIMEOUT", "30")])).unwrap();
+        assert_eq!(s.lock_ttl(), Duration::from_secs(35));
+        assert_eq!(s.lock_wait(), Duration::from_secs(35));
+        s.cache.lock_ttl = Some(8.0);
+        assert_eq!(s.lock_wait(), Duration::from_secs(8));
+        s.cache.lock_wait = Some(2.5);
+        assert_eq!(s.lock_wait(), Duration::from_millis(2500));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(&path, "[cache]\nredis_budget = 0\n").unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(err.to_string().contains("cache.redis_budget"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::models::RequestError;
 
@@ -16,15 +17,19 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error answer (also the schema the OpenAPI document gives every error).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_tmdb_id", "message": "invalid TMDB id 'abc': expected a positive whole number"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what a program matches on.
+    pub code: &'static str,
+    /// A sentence for people; its wording may change.
+    pub message: String,
 }
 
 impl ApiError {
@@ -76,10 +81,10 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::warn!(status = self.status.as_u16(), code = self.code, message = %self.message, "request failed");
         }
-        let body = Body {
-            error: Inner {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
-                message: &self.message,
+                message: self.message,
             },
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -106,7 +111,13 @@ impl From<QueryRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        ApiError::new(e.status(), "invalid_body", e.body_text())
+        // A chunked body cut by the body limit (`security::limits`).
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(e.status(), code, e.body_text())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod providers;
 pub mod proxy;
 pub mod resolve;
 pub mod secret;
+pub mod security;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

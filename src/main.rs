@@ -61,6 +61,8 @@ enum Command {
     },
     /// Print the environment variables this program reads.
     Env,
+    /// Print the OpenAPI document of the HTTP API (what `GET /api/openapi.json` serves).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -119,7 +121,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let response = api::present::present(
                 &resolved.resolution,
                 resolved.cached,
-                &state.signer,
+                api::present::Signing {
+                    proxy: &state.signer,
+                    security: None,
+                },
                 state.clock.unix() + state.settings.proxy.url_ttl,
             );
             println!("{}", serde_json::to_string_pretty(&response)?);
@@ -153,6 +158,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             for (name, meaning) in sokoul::config::ENV_VARS {
                 println!("{name:<36} {meaning}");
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", api::openapi::openapi().to_pretty_json()?);
             Ok(())
         }
     }

@@ -42,8 +42,99 @@ pub struct ProxyLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierLabels {
+    /// `memory` (this instance) or `redis` (shared).
+    pub tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RedisOpLabels {
+    /// `get`, `put`, `lock`, `unlock`, `ping` or `probe` (the background reconnection).
+    pub op: String,
+    /// `error` or `timeout` (the budget ran out).
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    pub op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LockLabels {
+    /// `acquired`, `waited` (another instance's answer was used), `timed_out` or
+    /// `unavailable` (Redis out of use: resolved without the lock).
+    pub result: String,
+}
+
+/// The shared tier and cross-instance coordination (docs/scaling.md).
+pub struct ScaleMetrics {
+    /// 1 while the tier is in use, 0 while it is bypassed; only tiers that exist have a series.
+    pub tier_up: Family<TierLabels, Gauge>,
+    pub tier_hits: Family<TierLabels, Counter>,
+    pub redis_errors: Family<RedisOpLabels, Counter>,
+    /// Operations that skipped Redis because it was out of use.
+    pub redis_fallbacks: Family<OpLabels, Counter>,
+    pub lock: Family<LockLabels, Counter>,
+}
+
+impl ScaleMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let m = ScaleMetrics {
+            tier_up: Family::default(),
+            tier_hits: Family::default(),
+            redis_errors: Family::default(),
+            redis_fallbacks: Family::default(),
+            lock: Family::default(),
+        };
+        registry.register(
+            "cache_tier_up",
+            "Whether a cache tier is in use (redis: 0 while it is unreachable and bypassed)",
+            m.tier_up.clone(),
+        );
+        registry.register(
+            "cache_tier_hits",
+            "Resolution cache hits by the tier that answered",
+            m.tier_hits.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Redis operations that failed or ran out of their time budget",
+            m.redis_errors.clone(),
+        );
+        registry.register(
+            "redis_fallbacks",
+            "Operations that skipped Redis while it was out of use (served in process)",
+            m.redis_fallbacks.clone(),
+        );
+        registry.register(
+            "resolve_lock",
+            "Cross-instance resolve lock: acquired, waited, timed_out, unavailable",
+            m.lock.clone(),
+        );
+        m
+    }
+
+    pub fn lock_result(&self, result: &str) {
+        self.lock
+            .get_or_create(&LockLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CircuitLabels {
+    pub provider: String,
+    /// `closed`, `open` or `half_open`.
+    pub state: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub scale: ScaleMetrics,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_latency: Family<RouteLabels, Histogram>,
     pub resolve_outcomes: Family<OutcomeLabels, Counter>,
@@ -51,6 +142,9 @@ pub struct Metrics {
     pub proxy_responses: Family<ProxyLabels, Counter>,
     pub proxy_bytes: Counter,
     pub proxy_active: Gauge,
+    pub proxy_retries: Counter,
+    /// 1 for the state each provider's circuit breaker is in, 0 for the others.
+    pub provider_circuit: Family<CircuitLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -106,8 +200,22 @@ impl Metrics {
             "Proxy bodies being relayed now",
             proxy_active.clone(),
         );
+        let scale = ScaleMetrics::register(&mut registry);
+        let proxy_retries = Counter::default();
+        registry.register(
+            "proxy_upstream_retries",
+            "Upstream fetches tried again after a failure before any byte was relayed",
+            proxy_retries.clone(),
+        );
+        let provider_circuit = Family::<CircuitLabels, Gauge>::default();
+        registry.register(
+            "provider_circuit_state",
+            "Circuit breaker state per provider: 1 for the current state (closed, open, half_open)",
+            provider_circuit.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            scale,
             http_requests,
             http_latency,
             resolve_outcomes,
@@ -115,6 +223,8 @@ impl Metrics {
             proxy_responses,
             proxy_bytes,
             proxy_active,
+            proxy_retries,
+            provider_circuit,
         }
     }
 

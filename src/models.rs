@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use ts_rs::TS;
 use url::Url;
+use utoipa::ToSchema;
 
 /// TMDB's word for the kind of title. Movie and tv ids share one number space, so every key
 /// that identifies a title carries this too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum MediaType {
@@ -193,7 +194,7 @@ fn parse_number(
 }
 
 /// How the browser plays a source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum StreamKind {
@@ -273,21 +274,23 @@ pub struct Subtitle {
 }
 
 /// A time range in seconds, from the start of the video.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct Range {
     pub start: f64,
     pub end: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct Markers {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub intro: Option<Range>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub outro: Option<Range>,
 }
 
@@ -309,7 +312,7 @@ pub struct ProviderStreams {
 }
 
 /// How a provider's part of a resolve ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum OutcomeStatus {
@@ -331,7 +334,7 @@ impl OutcomeStatus {
 }
 
 /// One provider's outcome, as the player shows it when nothing plays.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct ProviderOutcome {
     pub provider: String,
@@ -339,9 +342,11 @@ pub struct ProviderOutcome {
     /// Stable snake_case code for `empty`, `error` and `timeout`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub message: Option<String>,
     pub sources: u32,
     /// Items found that a browser cannot play (torrents, YouTube, external links).
@@ -357,19 +362,22 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// The title a response is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct MediaInfo {
     pub media_type: MediaType,
     pub tmdb_id: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub season: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub episode: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub title: Option<String>,
 }
 
@@ -403,7 +411,7 @@ pub struct Resolution {
 }
 
 /// A source as the player receives it (`sources[]` of the contract).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct SourceDto {
     /// The upstream URL (credentials redacted) or a path on this server.
@@ -411,6 +419,7 @@ pub struct SourceDto {
     /// Signed proxy URL; the player uses it whenever it is present.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub proxy_url: Option<String>,
     #[serde(rename = "type")]
     pub kind: StreamKind,
@@ -420,21 +429,24 @@ pub struct SourceDto {
     pub headers: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub label: Option<String>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
     #[ts(optional, type = "string")]
+    #[schema(nullable = false)]
     pub expires_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct SubtitleDto {
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub proxy_url: Option<String>,
     pub lang: String,
     pub label: String,
@@ -442,7 +454,7 @@ pub struct SubtitleDto {
 }
 
 /// The resolve response of the contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct ResolveResponse {
     pub media: MediaInfo,
@@ -450,6 +462,7 @@ pub struct ResolveResponse {
     pub subtitles: Vec<SubtitleDto>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub markers: Option<Markers>,
     pub outcomes: Vec<ProviderOutcome>,
     /// Whether this answer came from the cache.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,8 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::cache::Cache;
+use crate::cache::layered::LayeredCache;
+use crate::cache::lock::SharedFlight;
 use crate::cache::memory::MemoryCache;
 use crate::cache::redis::RedisCache;
 use crate::clock::{Clock, SystemClock};
@@ -36,10 +38,12 @@ use crate::providers::jellyfin::Jellyfin;
 use crate::providers::library::LibraryProvider;
 use crate::providers::stremio::Stremio;
 use crate::proxy::token::Signer;
-use crate::resolve::{Resolver, ResolverParts};
+use crate::resolve::{Resolver, ResolverParts, SharedParts};
+use crate::security::Security;
 use crate::store::Store;
 use crate::tmdb::Tmdb;
-use crate::{api, secret, telemetry, upstream};
+use crate::upstream::retry::RetryPolicy;
+use crate::{api, secret, security, telemetry, upstream};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
@@ -50,6 +54,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
+    pub proxy_http: crate::proxy::client::ProxyClient,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
     /// The SQLite store in the data dir (library tables; later watch progress).
@@ -60,6 +66,8 @@ pub struct AppState {
     pub tmdb: Option<Arc<Tmdb>>,
     /// The SSRF guard installed in `http`; the proxy also checks every URL and hop with it.
     pub guard: Arc<upstream::guard::Guard>,
+    /// API token, media URLs, CSP, rate limit.
+    pub security: Arc<Security>,
 }
 
 /// Things tests replace.
@@ -76,20 +84,41 @@ impl AppState {
         let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
         let http =
             upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
+        let proxy_http = crate::proxy::client::ProxyClient::new(&settings.proxy, guard.clone())
+            .context("building the proxy's HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),
             &settings.data_dir,
         )
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
         let signer = Arc::new(Signer::new(&secret));
-        let cache: Arc<dyn Cache> = match &settings.cache.redis_url {
-            Some(url) => Arc::new(
-                RedisCache::connect(url.expose())
-                    .await
-                    .context("connecting to Redis (SOKOUL_REDIS_URL)")?,
+        let security = Arc::new(Security::new(&settings, &secret));
+        // Redis being down does not stop the start: the in-process tier serves meanwhile.
+        let redis = match &settings.cache.redis_url {
+            Some(url) => Some(
+                RedisCache::start(
+                    url.expose(),
+                    crate::cache::redis::namespace(&settings),
+                    Duration::from_secs_f64(settings.cache.redis_budget),
+                    Duration::from_secs_f64(settings.cache.redis_backoff_max),
+                    metrics.clone(),
+                )
+                .await
+                .context("SOKOUL_REDIS_URL is not a valid Redis URL")?,
             ),
-            None => Arc::new(MemoryCache::new(settings.cache.memory_capacity)),
+            None => None,
         };
+        let shared = redis.clone().map(|redis| SharedParts {
+            flight: redis as Arc<dyn SharedFlight>,
+            lock_ttl: settings.lock_ttl(),
+            lock_wait: settings.lock_wait(),
+        });
+        let cache: Arc<dyn Cache> = Arc::new(LayeredCache::new(
+            MemoryCache::new(settings.cache.memory_capacity),
+            redis,
+            clock.clone(),
+            metrics.clone(),
+        ));
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
         let library = settings
@@ -112,7 +141,7 @@ impl AppState {
         let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
             .map_err(anyhow::Error::msg)
             .context("configuring TMDB")?
-            .map(Arc::new);
+            .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience))));
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
@@ -127,6 +156,8 @@ impl AppState {
             cache_settings: settings.cache.clone(),
             provider_timeout: settings.provider_timeout(),
             provider_order: settings.resolve.provider_order.clone(),
+            shared,
+            resilience: settings.resilience.clone(),
         });
         Ok(AppState {
             settings,
@@ -135,11 +166,13 @@ impl AppState {
             metrics,
             clock,
             http,
+            proxy_http,
             rendered: Arc::default(),
             store,
             library,
             tmdb,
             guard,
+            security,
         })
     }
 }
@@ -151,6 +184,7 @@ fn build_providers(
     tmdb: Option<&Arc<Tmdb>>,
 ) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
     let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+    let retry = RetryPolicy::from_settings(&settings.resilience);
     if let Some(library) = library {
         providers.push(Arc::new(LibraryProvider::new(library.clone())));
     }
@@ -162,7 +196,8 @@ fn build_providers(
                 &settings.consumet,
                 settings.provider_timeout(),
             )
-            .context("configuring the Consumet provider")?,
+            .context("configuring the Consumet provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if !settings.stremio.addons.is_empty() {
@@ -173,7 +208,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Stremio provider")?,
+            .context("configuring the Stremio provider")?
+            .with_retry(retry.clone()),
         ));
     }
     if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
@@ -186,7 +222,8 @@ fn build_providers(
                 tmdb.cloned(),
                 settings.provider_timeout(),
             )
-            .context("configuring the Jellyfin provider")?,
+            .context("configuring the Jellyfin provider")?
+            .with_retry(retry.clone()),
         ));
     }
     Ok(providers)
@@ -202,16 +239,30 @@ pub fn router(state: AppState) -> Router {
             .fallback(ServeFile::new(&index)),
         index,
     };
-    api::routes()
+    let max_body = usize::try_from(state.settings.security.max_body_bytes).unwrap_or(usize::MAX);
+    let app = api::routes()
         .fallback_service(Router::new().fallback(fallback).with_state(spa))
+        // Inside record_metrics, so that 429s are counted.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::rate_limit::limit_resolves,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::limits::limit_requests,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span::<Body>))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response));
+    security::headers::apply(app, &state).with_state(state)
 }
 
 #[derive(Clone)]
@@ -268,37 +319,6 @@ async fn fallback(State(spa): State<Spa>, request: Request) -> Response {
         }
         Err(never) => match never {},
     }
-}
-
-/// `SOKOUL_API_TOKEN`: every `/api/**` route but the signed proxy needs the bearer token.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.settings.api_token else {
-        return next.run(request).await;
-    };
-    let path = request.uri().path();
-    if !path.starts_with("/api/") || crate::proxy::token::is_proxy_path(path) {
-        return next.run(request).await;
-    }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => {
-            next.run(request).await
-        }
-        _ => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this server requires 'Authorization: Bearer <SOKOUL_API_TOKEN>'",
-        )
-        .into_response(),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -379,10 +399,9 @@ impl Application {
             // A client that never finishes its request headers (slow loris) is dropped.
             .header_read_timeout(Duration::from_secs(30));
         let graceful = GracefulShutdown::new();
-        let service = TowerToHyperService::new(self.router);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
@@ -395,8 +414,16 @@ impl Application {
                 _ = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.
+            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                self.router.clone(),
+                move |mut request: axum::http::Request<_>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
             let connection = graceful.watch(connection);
             tokio::spawn(async move {

@@ -3,8 +3,9 @@
 //!
 //! A v3 key goes in the `api_key=` query; a read-access token (a JWT, `eyJ…`) goes in an
 //! `Authorization: Bearer` header, which keeps it out of URLs. Answers are cached per
-//! (media type, id): movie and tv ids share one number space. A `429` is honoured once,
-//! waiting its `Retry-After` when that fits in the caller's deadline.
+//! (media type, id): movie and tv ids share one number space. Failed requests are retried
+//! by the shared policy (`upstream::retry`): a `429` after its `Retry-After` when that is
+//! short and fits in the caller's deadline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,15 +17,12 @@ use url::Url;
 
 use crate::config::{Secret, TmdbSettings};
 use crate::models::MediaType;
+use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
 const IMAGE_BASE: &str = "https://image.tmdb.org/t/p";
 /// A season of a long-running soap is the largest answer we ask for; far below this.
 const MAX_BODY: usize = 4 * 1024 * 1024;
-/// The longest `Retry-After` we are willing to sit through inside a request.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
-/// Used when a 429 has no (or an unparseable) `Retry-After`.
-const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// Metadata changes rarely; new episodes appear at most daily.
 const CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
 const CACHE_CAPACITY: u64 = 20_000;
@@ -38,7 +36,7 @@ pub enum TmdbError {
     /// HTTP 404, TMDB `status_code` 34 (or 6, invalid id).
     #[error("TMDB has no {0}")]
     NotFound(String),
-    /// HTTP 429, TMDB `status_code` 25, still limited after waiting once.
+    /// HTTP 429, TMDB `status_code` 25, still limited after the retries.
     #[error("TMDB is rate limiting this server")]
     RateLimited { retry_after: Option<u64> },
     #[error("cannot reach TMDB: {0}")]
@@ -66,35 +64,41 @@ impl TmdbError {
 }
 
 /// A film or a series, as the dashboard shows it (`GET /api/metadata/{media_type}/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Metadata {
     pub media_type: MediaType,
     pub tmdb_id: u32,
     pub title: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backdrop_url: Option<String>,
     /// `tt…`, what most Stremio addons key their streams on.
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imdb_id: Option<String>,
     /// Series only: the seasons, without their episodes (see the season route).
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seasons: Option<Vec<SeasonSummary>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct SeasonSummary {
     /// 0 holds the specials.
@@ -102,46 +106,54 @@ pub struct SeasonSummary {
     pub name: String,
     pub episode_count: u32,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub air_date: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
 }
 
 /// One season with its episodes (`GET /api/metadata/tv/{id}/season/{n}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Season {
     pub tmdb_id: u32,
     pub season: u32,
     pub name: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
     pub episodes: Vec<Episode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Episode {
     pub season: u32,
     pub episode: u32,
     pub name: String,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overview: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub air_date: Option<String>,
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub still_url: Option<String>,
     /// Minutes.
     #[ts(optional)]
+    #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<u32>,
 }
@@ -210,6 +222,7 @@ pub struct Tmdb {
     auth: Auth,
     titles: moka::future::Cache<(MediaType, u32), Arc<Metadata>>,
     seasons: moka::future::Cache<(u32, u32), Arc<Season>>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Tmdb {
@@ -251,7 +264,14 @@ impl Tmdb {
             auth,
             titles: new_cache(),
             seasons: new_cache(),
+            retry: RetryPolicy::default(),
         }))
+    }
+
+    /// How failed requests are retried (`[resilience]`).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// A film's or a series' metadata (series: with its season list), cached.
@@ -322,53 +342,46 @@ impl Tmdb {
                 q.append_pair("api_key", key.expose());
             }
         }
-        let mut retried = false;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(TmdbError::Timeout);
-            }
-            let mut request = self
+        if deadline.saturating_duration_since(Instant::now()).is_zero() {
+            return Err(TmdbError::Timeout);
+        }
+        // `without_url`: the error text would otherwise carry the `api_key` query.
+        let response = retry::send(&self.retry, deadline, || {
+            let request = self
                 .http
                 .get(url.clone())
-                .timeout(left)
                 .header("Accept", "application/json");
-            if let Auth::Bearer(token) = &self.auth {
-                request = request.bearer_auth(token.expose());
+            match &self.auth {
+                Auth::Bearer(token) => request.bearer_auth(token.expose()),
+                Auth::Query(_) => request,
             }
-            // `without_url`: the error text would otherwise carry the `api_key` query.
-            let response = request.send().await.map_err(|e| {
-                if e.is_timeout() {
-                    TmdbError::Timeout
-                } else {
-                    TmdbError::Unreachable(root_cause(&e.without_url()))
-                }
-            })?;
-            let status = response.status();
-            if status.as_u16() == 429 {
-                let wait = retry_after(response.headers());
-                let fits = Instant::now() + wait.unwrap_or(DEFAULT_RETRY_WAIT) < deadline;
-                if !retried && wait.is_none_or(|w| w <= MAX_RETRY_WAIT) && fits {
-                    retried = true;
-                    tokio::time::sleep(wait.unwrap_or(DEFAULT_RETRY_WAIT)).await;
-                    continue;
-                }
-                return Err(TmdbError::RateLimited {
-                    retry_after: wait.map(|w| w.as_secs()),
-                });
+        })
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                TmdbError::Timeout
+            } else {
+                TmdbError::Unreachable(root_cause(&e.without_url()))
             }
-            let body = read_body_limited(response, MAX_BODY)
-                .await
-                .map_err(|e| match e {
-                    BodyError::TooLarge => TmdbError::Invalid("the answer is too large".into()),
-                    BodyError::Timeout => TmdbError::Timeout,
-                    BodyError::Io(m) => TmdbError::Unreachable(m),
-                })?;
-            if !status.is_success() {
-                return Err(classify(status.as_u16(), &body, path));
-            }
-            return serde_json::from_slice(&body).map_err(|e| TmdbError::Invalid(e.to_string()));
+        })?;
+        let status = response.status();
+        if status.as_u16() == 429 {
+            // Still limited after the retries, or asked to wait longer than fits.
+            return Err(TmdbError::RateLimited {
+                retry_after: retry::retry_after(response.headers()).map(|w| w.as_secs()),
+            });
         }
+        let body = read_body_limited(response, MAX_BODY)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => TmdbError::Invalid("the answer is too large".into()),
+                BodyError::Timeout => TmdbError::Timeout,
+                BodyError::Io(m) => TmdbError::Unreachable(m),
+            })?;
+        if !status.is_success() {
+            return Err(classify(status.as_u16(), &body, path));
+        }
+        serde_json::from_slice(&body).map_err(|e| TmdbError::Invalid(e.to_string()))
     }
 }
 
@@ -400,18 +413,6 @@ where
 /// `movie/603` → "movie 603", `tv/1396/season/9` → "tv 1396 season 9".
 fn describe(path: &str) -> String {
     path.replace('/', " ")
-}
-
-/// `Retry-After` in seconds (TMDB sends seconds; an HTTP date is treated as absent).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -140,7 +140,8 @@ fn check_line(index: usize, a: &[u8], b: &[u8], base: &Url) {
         assert_eq!(a, b, "line {index}: a line that is not UTF-8 changed");
         return;
     };
-    let trimmed = text.trim_matches([' ', '\t']);
+    // Any whitespace around a URI line, as the rewriter and hls.js read it.
+    let trimmed = text.trim_matches(char::is_whitespace);
     let is_uri_line = !text.starts_with('#') && !trimmed.is_empty() && !trimmed.starts_with('#');
     if a == b {
         // Only a URI the player could not fetch over HTTP, or one naming an undefined

@@ -1,5 +1,6 @@
 //! Liveness, readiness and Prometheus metrics.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
@@ -7,46 +8,139 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::providers::ProviderHealth;
 use crate::startup::AppState;
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `ok`: an answer at all is the signal.
+    #[schema(example = "ok")]
+    pub status: &'static str,
 }
 
-/// Ready as long as the process can serve. A failing dependency (Redis, a provider) makes the
-/// status `degraded`, not 503: resolves still work without it, and a load balancer that
-/// pulled every instance because a shared dependency blinked would take the service down.
-pub async fn readyz(State(state): State<AppState>) -> Json<Value> {
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadyStatus {
+    Ok,
+    Degraded,
+}
+
+/// `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: ReadyStatus,
+    pub cache: CacheCheck,
+    /// One entry per enabled provider, by id.
+    pub providers: BTreeMap<String, ProviderReadiness>,
+}
+
+/// A provider's own health check and its circuit breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderReadiness {
+    #[serde(flatten)]
+    pub health: ProviderHealth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub circuit: Option<crate::resolve::breaker::Snapshot>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CacheCheck {
+    /// `memory` or `redis`.
+    pub backend: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub message: Option<String>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = Liveness))
+)]
+pub async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
+}
+
+/// Readiness: the cache and every provider, checked now.
+///
+/// Always 200 while the process can serve: a failing dependency (Redis, a provider) makes the
+/// status `degraded`, not 503, because resolves still work without it, and a load balancer
+/// that pulled every instance because a shared dependency blinked would take the service down.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`, or `degraded` with what failed", body = Readiness))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Json<Readiness> {
     let cache = state.resolver.cache();
+    let backend = cache.backend();
     let cache_check = match tokio::time::timeout(Duration::from_secs(1), cache.ping()).await {
-        Ok(Ok(())) => json!({"backend": cache.backend(), "ok": true}),
-        Ok(Err(e)) => json!({"backend": cache.backend(), "ok": false, "message": e.to_string()}),
-        Err(_) => {
-            json!({"backend": cache.backend(), "ok": false, "message": "no answer within 1 s"})
-        }
+        Ok(Ok(())) => CacheCheck {
+            backend,
+            ok: true,
+            message: None,
+        },
+        Ok(Err(e)) => CacheCheck {
+            backend,
+            ok: false,
+            message: Some(e.to_string()),
+        },
+        Err(_) => CacheCheck {
+            backend,
+            ok: false,
+            message: Some("no answer within 1 s".into()),
+        },
     };
-    let providers = join_all(state.resolver.providers().iter().map(|p| async move {
+    let resolver = &state.resolver;
+    let providers = join_all(resolver.providers().iter().map(|p| async move {
         let id = p.manifest().id;
         let health = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
-            Ok(h) => serde_json::to_value(h).unwrap_or(Value::Null),
-            Err(_) => json!({"ok": false, "message": "no answer within 2 s"}),
+            Ok(h) => h,
+            Err(_) => ProviderHealth {
+                ok: false,
+                message: Some("no answer within 2 s".into()),
+            },
         };
-        (id, health)
+        let circuit = resolver.breaker(id).map(|b| b.snapshot());
+        (id.to_string(), ProviderReadiness { health, circuit })
     }))
     .await;
-    let all_ok = cache_check["ok"] == true && providers.iter().all(|(_, h)| h["ok"] == true);
-    Json(json!({
-        "status": if all_ok { "ok" } else { "degraded" },
-        "cache": cache_check,
-        "providers": providers
-            .into_iter()
-            .map(|(id, h)| (id.to_string(), h))
-            .collect::<serde_json::Map<String, Value>>(),
-    }))
+    // A provider skipped by its breaker degrades the instance even if it answers a health
+    // check: resolves do not ask it.
+    let all_ok = cache_check.ok
+        && providers
+            .iter()
+            .all(|(_, p)| p.health.ok && p.circuit.as_ref().is_none_or(|c| c.state == "closed"));
+    Json(Readiness {
+        status: if all_ok {
+            ReadyStatus::Ok
+        } else {
+            ReadyStatus::Degraded
+        },
+        cache: cache_check,
+        providers: providers.into_iter().collect(),
+    })
 }
 
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "get_metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

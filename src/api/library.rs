@@ -7,12 +7,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use super::openapi::TitlePath;
+use crate::error::{ApiError, ErrorBody};
 use crate::library::{Item, ItemDetail, Library, LibraryError, ScanSummary};
 use crate::models::MediaType;
 use crate::startup::AppState;
+use crate::store::media::Problem;
 
 impl From<LibraryError> for ApiError {
     fn from(e: LibraryError) -> Self {
@@ -65,29 +68,137 @@ pub fn tmdb_id(s: &str) -> Result<u32, ApiError> {
     }
 }
 
-pub async fn items(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Item> = library(&state)?.items().await?;
-    Ok(Json(json!({ "items": items })))
+/// `GET /api/library/items`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemList {
+    pub items: Vec<Item>,
 }
 
+/// `GET /api/library/problems`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemList {
+    pub problems: Vec<Problem>,
+}
+
+const DISABLED: &str =
+    "`library_disabled`: the local library is disabled (library.enabled = false)";
+
+/// The films and series of the local library.
+#[utoipa::path(
+    get,
+    path = "/api/library/items",
+    operation_id = "list_library_items",
+    tag = "library",
+    responses(
+        (status = 200, description = "Every title, films and series", body = ItemList),
+        (status = 404, description = DISABLED, body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
+pub async fn items(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
+    let mut items: Vec<Item> = library(&state)?.items().await?;
+    for item in &mut items {
+        sign_poster(&state, item);
+    }
+    Ok(Json(ItemList { items }))
+}
+
+/// Posters are loaded by `<img>`, which cannot send the API token: their URLs carry a media
+/// token instead (when the API needs one). The expiry moves once an hour, so a poster's URL,
+/// and the browser's cached copy of it, stay the same meanwhile.
+fn sign_poster(state: &AppState, item: &mut Item) {
+    if let Some(url) = &item.poster_url {
+        let expires = crate::security::media_url::stable_expiry(
+            state.clock.unix(),
+            state.settings.proxy.url_ttl,
+            3600,
+        );
+        item.poster_url = Some(state.security.media_url(url, expires));
+    }
+}
+
+/// One title of the library: a film's duration, or a series' seasons and episodes.
+#[utoipa::path(
+    get,
+    path = "/api/library/items/{media_type}/{tmdb_id}",
+    operation_id = "get_library_item",
+    tag = "library",
+    params(TitlePath),
+    responses(
+        (status = 200, description = "The title", body = ItemDetail),
+        (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
+        (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn item(
     State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
-    Ok(Json(library(&state)?.item(kind, id).await?))
+    let mut detail = library(&state)?.item(kind, id).await?;
+    sign_poster(&state, &mut detail.item);
+    Ok(Json(detail))
 }
 
+/// Rescan the library folders now.
+///
+/// New and changed files are probed with ffprobe; a scan already running is joined, not
+/// repeated. Files that cannot be used are listed in `failed`.
+#[utoipa::path(
+    post,
+    path = "/api/library/scan",
+    operation_id = "scan_library",
+    tag = "library",
+    responses(
+        (status = 200, description = "What the scan did", body = ScanSummary),
+        (status = 404, description = DISABLED, body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_unavailable`: ffprobe cannot run", body = ErrorBody),
+    )
+)]
 pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, ApiError> {
     let summary = library(&state)?.scan().await?;
     Ok(Json((*summary).clone()))
 }
 
-pub async fn problems(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Files of the library folders that could not be used, with the reason.
+#[utoipa::path(
+    get,
+    path = "/api/library/problems",
+    operation_id = "list_library_problems",
+    tag = "library",
+    responses(
+        (status = 200, description = "Every problem of the last scans", body = ProblemList),
+        (status = 404, description = DISABLED, body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
+pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>, ApiError> {
     let problems = library(&state)?.problems().await?;
-    Ok(Json(json!({ "problems": problems })))
+    Ok(Json(ProblemList { problems }))
 }
 
+/// A title's poster.
+///
+/// With a TMDB key, a redirect to TMDB's poster; otherwise (or when TMDB has none) a frame
+/// taken from the file.
+#[utoipa::path(
+    get,
+    path = "/api/library/poster/{media_type}/{tmdb_id}",
+    operation_id = "get_poster",
+    tag = "library",
+    params(TitlePath),
+    responses(
+        (status = 200, description = "A frame of the file", content(("image/jpeg"))),
+        (status = 302, description = "TMDB's poster", headers(("Location" = String, description = "The poster's URL"))),
+        (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
+        (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 500, description = "`internal`, `packaging_failed`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
+        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn poster(
     State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,

@@ -10,7 +10,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::library::library;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::library::package::Variant;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
@@ -32,7 +32,23 @@ fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static 
     response
 }
 
-/// The file itself, for direct play: `ServeFile` answers Range requests with 206/416.
+/// The file itself, for direct play, with Range requests.
+///
+/// `file_id` comes from the `url` of a library source in a resolve answer.
+#[utoipa::path(
+    get,
+    path = "/api/media/{file_id}/file",
+    operation_id = "get_media_file",
+    tag = "media",
+    params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
+    responses(
+        (status = 200, description = "The whole file, with its own type (`video/mp4`…)", content(("video/*"))),
+        (status = 206, description = "The requested range", content(("video/*"))),
+        (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable"),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn file(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -52,6 +68,25 @@ pub async fn file(
     Ok(response.map(Body::new))
 }
 
+/// The HLS master playlist of a library file, packaged on demand.
+///
+/// Remuxed when the codecs play in browsers, transcoded to H.264/AAC otherwise; every audio
+/// track is a rendition. The playlist is full-length, so the player can seek anywhere.
+#[utoipa::path(
+    get,
+    path = "/api/media/{file_id}/hls/master.m3u8",
+    operation_id = "get_hls_master",
+    tag = "media",
+    params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
+    responses(
+        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
+        (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 422, description = "`unreadable_media`", body = ErrorBody),
+        (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
+        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn master(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -61,7 +96,31 @@ pub async fn master(
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
 
-/// `{variant}/index.m3u8` or `{variant}/{n}.ts`.
+/// A media playlist (`{variant}/index.m3u8`) or a segment (`{variant}/{n}.ts`).
+///
+/// Names come from the master playlist; segments are packaged when first asked for.
+#[utoipa::path(
+    get,
+    path = "/api/media/{file_id}/hls/{variant}/{name}",
+    operation_id = "get_hls_media",
+    tag = "media",
+    params(
+        ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
+        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
+        ("name" = String, Path, description = "`index.m3u8`, or `{n}.ts`", example = "index.m3u8"),
+    ),
+    responses(
+        (status = 200, description = "The playlist or the segment", content(
+            (String = "application/vnd.apple.mpegurl"),
+            ("video/mp2t"),
+        )),
+        (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 422, description = "`unreadable_media`", body = ErrorBody),
+        (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
+        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn hls(
     State(state): State<AppState>,
     Path((id, variant, name)): Path<(String, String, String)>,
@@ -87,7 +146,27 @@ pub async fn hls(
     Ok(with_type(body, "video/mp2t", "no-cache"))
 }
 
-/// `{track}.vtt`: `x0` (sidecar) or `s0` (embedded).
+/// A subtitle track as WebVTT.
+///
+/// `{track}.vtt`: `x0`, `x1`… for sidecar files, `s0`, `s1`… for embedded text streams (SRT and
+/// ASS are converted).
+#[utoipa::path(
+    get,
+    path = "/api/media/{file_id}/subtitles/{track}",
+    operation_id = "get_subtitle",
+    tag = "media",
+    params(
+        ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
+        ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…", example = "x0.vtt"),
+    ),
+    responses(
+        (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
+        (status = 404, description = "`media_not_found`, `subtitle_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
+        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn subtitle(
     State(state): State<AppState>,
     Path((id, track)): Path<(String, String)>,

@@ -8,13 +8,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use super::openapi::TitlePath;
+use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaType, RequestError};
 use crate::startup::AppState;
-use crate::tmdb::{Tmdb, TmdbError};
+use crate::tmdb::{Metadata, Season, Tmdb, TmdbError};
 
 /// A metadata request waits at most this long for TMDB (one 429 wait included).
 const BUDGET: Duration = Duration::from_secs(10);
+
+const NOT_FOUND: &str = "`metadata_unavailable` (no SOKOUL_TMDB_KEY), or `tmdb_not_found`";
+const UPSTREAM: &str =
+    "`tmdb_unauthorized`, `tmdb_unreachable`, `tmdb_invalid_response`, `tmdb_unavailable`";
+const RATE_LIMITED: &str = "`tmdb_rate_limited`: TMDB asks to slow down";
 
 impl From<TmdbError> for ApiError {
     fn from(e: TmdbError) -> Self {
@@ -62,7 +68,26 @@ fn with_retry_after(e: TmdbError) -> Response {
     response
 }
 
-/// `GET /api/metadata/{media_type}/{tmdb_id}`
+/// A film's or a series' TMDB metadata.
+///
+/// Title, overview, poster, backdrop, IMDb id; for a series its seasons (without episodes).
+/// Without `SOKOUL_TMDB_KEY`, 404 `metadata_unavailable`.
+#[utoipa::path(
+    get,
+    path = "/api/metadata/{media_type}/{tmdb_id}",
+    operation_id = "get_metadata",
+    tag = "metadata",
+    params(TitlePath),
+    responses(
+        (status = 200, description = "The title", body = Metadata),
+        (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
+        (status = 404, description = NOT_FOUND, body = ErrorBody),
+        (status = 502, description = UPSTREAM, body = ErrorBody),
+        (status = 503, description = RATE_LIMITED, body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
+        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn title(
     State(state): State<AppState>,
     Path((media_type, id)): Path<(String, String)>,
@@ -76,7 +101,26 @@ pub async fn title(
     }
 }
 
-/// `GET /api/metadata/tv/{tmdb_id}/season/{season}`
+/// One season of a series, with its episodes.
+#[utoipa::path(
+    get,
+    path = "/api/metadata/tv/{tmdb_id}/season/{season}",
+    operation_id = "get_season_metadata",
+    tag = "metadata",
+    params(
+        ("tmdb_id" = u32, Path, minimum = 1, description = "The series' TMDB id"),
+        ("season" = u32, Path, minimum = 0, description = "0 holds the specials"),
+    ),
+    responses(
+        (status = 200, description = "The season", body = Season),
+        (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`", body = ErrorBody),
+        (status = 404, description = NOT_FOUND, body = ErrorBody),
+        (status = 502, description = UPSTREAM, body = ErrorBody),
+        (status = 503, description = RATE_LIMITED, body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
+        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+    )
+)]
 pub async fn season(
     State(state): State<AppState>,
     Path((id, season)): Path<(String, String)>,

@@ -4,69 +4,51 @@ pub mod health;
 pub mod library;
 pub mod media;
 pub mod metadata;
+pub mod openapi;
 pub mod present;
 pub mod progress;
 pub mod proxy;
 pub mod streaming;
 
 use axum::Router;
-use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::startup::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route(
-            crate::proxy::token::PROXY_PATH,
-            get(proxy::proxy).options(proxy::preflight),
-        )
+    documented_routes().split_for_parts().0
+}
+
+/// Every route with its OpenAPI description. A route is registered from its handler's
+/// `#[utoipa::path]` (method and path included), so the router and `/api/openapi.json` cannot
+/// disagree; never add a plain `.route(…)` here (a test reads this file to make sure).
+pub fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::document))
+        .routes(routes!(proxy::proxy, proxy::preflight))
         // Child URLs carry a cosmetic file name: `/api/streaming/proxy/seg1.ts?c=…`.
-        .route(
-            "/api/streaming/proxy/{name}",
-            get(proxy::proxy).options(proxy::preflight),
-        )
-        .route(
-            "/api/streaming/resolve/{media_type}/{tmdb_id}",
-            get(streaming::resolve_all),
-        )
-        .route(
-            "/api/streaming/{provider}/{media_type}/{tmdb_id}",
-            get(streaming::resolve_one),
-        )
+        .routes(routes!(proxy::proxy_named, proxy::preflight_named))
+        .routes(routes!(streaming::resolve_all))
+        .routes(routes!(streaming::resolve_one))
         // Local library (docs/library.md).
-        .route("/api/library/items", get(library::items))
-        .route(
-            "/api/library/items/{media_type}/{tmdb_id}",
-            get(library::item),
-        )
-        .route("/api/library/scan", post(library::scan))
-        .route("/api/library/problems", get(library::problems))
-        .route(
-            "/api/library/poster/{media_type}/{tmdb_id}",
-            get(library::poster),
-        )
-        .route("/api/media/{file_id}/file", get(media::file))
-        .route("/api/media/{file_id}/hls/master.m3u8", get(media::master))
-        .route("/api/media/{file_id}/hls/{variant}/{name}", get(media::hls))
-        .route(
-            "/api/media/{file_id}/subtitles/{track}",
-            get(media::subtitle),
-        )
+        .routes(routes!(library::items))
+        .routes(routes!(library::item))
+        .routes(routes!(library::scan))
+        .routes(routes!(library::problems))
+        .routes(routes!(library::poster))
+        .routes(routes!(media::file))
+        .routes(routes!(media::master))
+        .routes(routes!(media::hls))
+        .routes(routes!(media::subtitle))
         // Watch progress.
-        .route("/api/progress", get(progress::list))
-        .route(
-            "/api/progress/{media_type}/{tmdb_id}",
-            get(progress::get)
-                .put(progress::put)
-                .delete(progress::delete),
-        )
+        .routes(routes!(progress::list))
+        .routes(routes!(progress::get, progress::put, progress::delete))
         // TMDB metadata (docs/providers.md).
-        .route("/api/metadata/{media_type}/{tmdb_id}", get(metadata::title))
-        .route(
-            "/api/metadata/tv/{tmdb_id}/season/{season}",
-            get(metadata::season),
-        )
+        .routes(routes!(metadata::title))
+        .routes(routes!(metadata::season))
 }

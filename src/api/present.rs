@@ -11,6 +11,7 @@ use crate::models::{
     ExtractedStream, Resolution, ResolveResponse, SourceDto, StreamSource, Subtitle, SubtitleDto,
 };
 use crate::proxy::token::Signer;
+use crate::security::Security;
 
 const REDACTED: &str = "[redacted]";
 
@@ -82,7 +83,25 @@ fn header_list(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn source(stream: &ExtractedStream, signer: &Signer, proxy_expires: u64) -> SourceDto {
+/// What signs URLs in a response: the proxy's signer, and the media URLs of library files
+/// when the API needs a token (`None` for the command line, which has no browser).
+#[derive(Clone, Copy)]
+pub struct Signing<'a> {
+    pub proxy: &'a Signer,
+    pub security: Option<&'a Security>,
+}
+
+impl Signing<'_> {
+    fn local(&self, path: &str, expires: u64) -> String {
+        match self.security {
+            Some(s) => s.media_url(path, expires),
+            None => path.to_owned(),
+        }
+    }
+}
+
+fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) -> SourceDto {
+    let signer = signing.proxy;
     let (url, proxy_url, headers) = match &stream.source {
         // Remote sources are cross-origin by definition: they always go through the proxy,
         // which also carries the headers the browser cannot send.
@@ -91,7 +110,7 @@ fn source(stream: &ExtractedStream, signer: &Signer, proxy_expires: u64) -> Sour
             Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
             redact_headers(headers),
         ),
-        StreamSource::Local { path } => (path.clone(), None, BTreeMap::new()),
+        StreamSource::Local { path } => (signing.local(path, proxy_expires), None, BTreeMap::new()),
     };
     SourceDto {
         url,
@@ -105,13 +124,14 @@ fn source(stream: &ExtractedStream, signer: &Signer, proxy_expires: u64) -> Sour
     }
 }
 
-fn subtitle(sub: &Subtitle, signer: &Signer, proxy_expires: u64) -> SubtitleDto {
+fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> SubtitleDto {
+    let signer = signing.proxy;
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),
             Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
         ),
-        StreamSource::Local { path } => (path.clone(), None),
+        StreamSource::Local { path } => (signing.local(path, proxy_expires), None),
     };
     SubtitleDto {
         url,
@@ -125,7 +145,7 @@ fn subtitle(sub: &Subtitle, signer: &Signer, proxy_expires: u64) -> SubtitleDto 
 pub fn present(
     resolution: &Resolution,
     cached: bool,
-    signer: &Signer,
+    signing: Signing<'_>,
     proxy_expires: u64,
 ) -> ResolveResponse {
     ResolveResponse {
@@ -133,12 +153,12 @@ pub fn present(
         sources: resolution
             .streams
             .iter()
-            .map(|s| source(s, signer, proxy_expires))
+            .map(|s| source(s, signing, proxy_expires))
             .collect(),
         subtitles: resolution
             .subtitles
             .iter()
-            .map(|s| subtitle(s, signer, proxy_expires))
+            .map(|s| subtitle(s, signing, proxy_expires))
             .collect(),
         markers: resolution.markers.clone().filter(|m| !m.is_empty()),
         outcomes: resolution.outcomes.clone(),
@@ -173,7 +193,7 @@ impl RenderCache {
         &self,
         key: &str,
         resolution: &Resolution,
-        signer: &Signer,
+        signing: Signing<'_>,
         now: u64,
         url_ttl: u64,
     ) -> Bytes {
@@ -184,7 +204,7 @@ impl RenderCache {
             resolution.valid_until.unix_timestamp_nanos()
         );
         self.inner.get_with(render_key, || {
-            let body = present(resolution, true, signer, minute + url_ttl);
+            let body = present(resolution, true, signing, minute + url_ttl);
             Bytes::from(serde_json::to_vec(&body).expect("the response serializes"))
         })
     }

@@ -7,8 +7,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::streaming::{EpisodeQuery, request};
-use crate::error::ApiError;
+use utoipa::ToSchema;
+
+use super::openapi::TitlePath;
+use super::streaming::{BAD_TITLE, EpisodeQuery, request};
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store::StoreError;
 use crate::store::progress::ProgressEntry;
@@ -19,7 +22,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize, TS)]
+#[derive(Debug, Deserialize, TS, ToSchema)]
 #[ts(export)]
 pub struct ProgressUpdate {
     /// Seconds from the start.
@@ -28,19 +31,43 @@ pub struct ProgressUpdate {
     pub duration: f64,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(export)]
 pub struct ProgressList {
     pub items: Vec<ProgressEntry>,
 }
 
 /// The most recent positions, newest first (the "continue watching" row).
+#[utoipa::path(
+    get,
+    path = "/api/progress",
+    operation_id = "list_progress",
+    tag = "progress",
+    responses(
+        (status = 200, description = "Up to 50 saved positions, newest first", body = ProgressList),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, ApiError> {
     Ok(Json(ProgressList {
         items: state.store.recent_progress(50).await?,
     }))
 }
 
+/// The saved position of a film or an episode.
+#[utoipa::path(
+    get,
+    path = "/api/progress/{media_type}/{tmdb_id}",
+    operation_id = "get_progress",
+    tag = "progress",
+    params(TitlePath, EpisodeQuery),
+    responses(
+        (status = 200, description = "The saved position", body = ProgressEntry),
+        (status = 400, description = BAD_TITLE, body = ErrorBody),
+        (status = 404, description = "`no_progress`: nothing saved yet", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path((media_type, tmdb_id)): Path<(String, String)>,
@@ -55,6 +82,27 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("no_progress", format!("no saved position for {req}")))
 }
 
+/// Save the position of a film or an episode.
+///
+/// Kept in SQLite, so it survives restarts; the dashboard saves every 10 s while playing.
+#[utoipa::path(
+    put,
+    path = "/api/progress/{media_type}/{tmdb_id}",
+    operation_id = "save_progress",
+    tag = "progress",
+    params(TitlePath, EpisodeQuery),
+    request_body = ProgressUpdate,
+    responses(
+        (status = 204, description = "Saved"),
+        (status = 400, description = "`invalid_position` (not finite, negative, or duration 0), `invalid_body` (not JSON), \
+            or a bad title: `unknown_media_type`, `invalid_tmdb_id`, `missing_episode`, `invalid_episode`, \
+            `unexpected_episode`, `invalid_query`", body = ErrorBody),
+        (status = 413, description = "`invalid_body`: the body is over 2 MB", body = ErrorBody),
+        (status = 415, description = "`invalid_body`: the body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: JSON without a numeric `position` and `duration`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     Path((media_type, tmdb_id)): Path<(String, String)>,
@@ -77,6 +125,20 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Forget the position of a film or an episode.
+#[utoipa::path(
+    delete,
+    path = "/api/progress/{media_type}/{tmdb_id}",
+    operation_id = "delete_progress",
+    tag = "progress",
+    params(TitlePath, EpisodeQuery),
+    responses(
+        (status = 204, description = "Forgotten"),
+        (status = 400, description = BAD_TITLE, body = ErrorBody),
+        (status = 404, description = "`no_progress`: nothing was saved", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Path((media_type, tmdb_id)): Path<(String, String)>,

@@ -9,10 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use url::Url;
+use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::metrics::ProxyLabels;
 use crate::proxy::ProxyError;
+use crate::proxy::client::UpstreamResponse;
 use crate::proxy::json::rewrite_json;
 use crate::proxy::playlist::{RewriteContext, rewrite};
 use crate::proxy::segment::{add_common_headers, relay};
@@ -109,6 +111,54 @@ fn map_report_back(state: &AppState, report: &str) -> Option<String> {
     Some(verified.upstream)
 }
 
+/// The signed parameters, for the documentation only: the handler reads the raw query.
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    /// Sealed context (headers, expiry).
+    pub c: String,
+    /// The upstream URL.
+    pub u: String,
+    /// Signature.
+    pub s: String,
+    /// Variables of a rewritten playlist (`EXT-X-DEFINE`), when any.
+    pub v: Option<String>,
+    /// `j` for a JSON document (content steering, interstitials).
+    pub k: Option<String>,
+}
+
+/// Relay a remote source with the headers it needs.
+///
+/// Only the server mints these URLs (see `proxy_url` in resolve answers): each is signed and
+/// expiring, and its query format is internal. Playlists come back rewritten so that every URI
+/// a player fetches returns through the proxy; everything else streams through unchanged, with
+/// Range support. LL-HLS delivery directives (`_HLS_msn`, `_HLS_part`, `_HLS_skip`…) are
+/// passed upstream. Needs no bearer token: the signature is the authorization.
+#[utoipa::path(
+    get,
+    path = "/api/streaming/proxy",
+    operation_id = "proxy",
+    tag = "proxy",
+    params(SignedQuery),
+    responses(
+        (status = 200, description = "The upstream body: a rewritten playlist or JSON document, or the bytes unchanged", content(
+            ("application/vnd.apple.mpegurl"),
+            ("application/json"),
+            ("application/octet-stream"),
+        )),
+        (status = 206, description = "A byte range of the upstream body (the request sent `Range`)"),
+        (status = 304, description = "Not modified (the request sent a validator)"),
+        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`, `destination_not_allowed`, \
+            or `upstream_forbidden` (the upstream answered 403: the player switches source)", body = ErrorBody),
+        (status = 404, description = "`upstream_not_found`: the upstream answered 404", body = ErrorBody),
+        (status = 410, description = "`upstream_gone`: the upstream answered 410", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable, as the upstream said"),
+        (status = 502, description = "`upstream_unreachable`, `upstream_error`, `too_many_redirects`, `playlist_too_large`, \
+            `upstream_invalid_json`, `upstream_body_error`", body = ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody),
+    ),
+    security(())
+)]
 pub async fn proxy(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -140,8 +190,66 @@ fn count(state: &AppState, kind: &str, status: StatusCode) {
         .inc();
 }
 
-/// CORS preflight: a player on another origin may send `Range`.
+/// The proxy with a file name, as in rewritten playlists.
+///
+/// Children of a rewritten document are named after the upstream file
+/// (`/api/streaming/proxy/seg1.ts?c=…`) because some players judge a segment by its extension.
+/// The name is cosmetic and unsigned; everything else is the plain proxy route.
+#[utoipa::path(
+    get,
+    path = "/api/streaming/proxy/{name}",
+    operation_id = "proxy_named",
+    tag = "proxy",
+    params(("name" = String, Path, description = "Cosmetic file name, ignored"), SignedQuery),
+    responses(
+        (status = 200, description = "As the plain proxy route", content(
+            ("application/vnd.apple.mpegurl"),
+            ("application/json"),
+            ("application/octet-stream"),
+        )),
+        (status = 206, description = "A byte range of the upstream body"),
+        (status = 304, description = "Not modified"),
+        (status = 403, description = "As the plain proxy route", body = ErrorBody),
+        (status = 404, description = "`upstream_not_found`", body = ErrorBody),
+        (status = 410, description = "`upstream_gone`", body = ErrorBody),
+        (status = 416, description = "Range not satisfiable"),
+        (status = 502, description = "As the plain proxy route", body = ErrorBody),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody),
+    ),
+    security(())
+)]
+pub async fn proxy_named(state: State<AppState>, raw: RawQuery, headers: HeaderMap) -> Response {
+    proxy(state, raw, headers).await
+}
+
+/// CORS preflight of the proxy: a player on another origin may send `Range`.
+#[utoipa::path(
+    options,
+    path = "/api/streaming/proxy",
+    operation_id = "proxy_preflight",
+    tag = "proxy",
+    responses((status = 204, description = "Allowed methods and headers")),
+    security(())
+)]
 pub async fn preflight() -> Response {
+    preflight_response()
+}
+
+/// CORS preflight of the named proxy route.
+#[utoipa::path(
+    options,
+    path = "/api/streaming/proxy/{name}",
+    operation_id = "proxy_named_preflight",
+    tag = "proxy",
+    params(("name" = String, Path, description = "Cosmetic file name, ignored")),
+    responses((status = 204, description = "Allowed methods and headers")),
+    security(())
+)]
+pub async fn preflight_named() -> Response {
+    preflight_response()
+}
+
+fn preflight_response() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     add_common_headers(h);
@@ -177,14 +285,16 @@ async fn handle(
     let directives = upstream_directives(state, q.directives);
     let settings = &state.settings.proxy;
     let fetched = fetch(
-        &state.http,
+        &state.proxy_http,
         &state.guard,
+        &state.metrics,
         FetchRequest {
             url: with_directives(&upstream, &directives),
             sealed_headers: &verified.context.headers,
             client_headers,
             max_redirects: settings.max_redirects,
             first_byte_timeout: secs(settings.first_byte_timeout),
+            retries: settings.retries,
         },
     )
     .await?;
@@ -194,8 +304,26 @@ async fn handle(
         tracing::info!(host = fetched.url.host_str(), status, "upstream refused");
         return Err(ProxyError::Status(status));
     }
+    // We never send Accept-Encoding: a compressed answer is one the player could not use
+    // (the relayed headers never include Content-Encoding) and that we will not inflate.
+    if let Some(encoding) = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .filter(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        tracing::info!(
+            host = fetched.url.host_str(),
+            encoding = ?encoding,
+            "upstream answered in an encoding nobody asked for"
+        );
+        return Err(ProxyError::Encoding);
+    }
     let idle = secs(settings.idle_timeout);
     let max = settings.max_playlist_bytes;
+    // A document (playlist, steering JSON) is read whole before anything is sent: besides
+    // the idle timeout between chunks, the whole read has a deadline, or an upstream sending
+    // one byte at a time would hold the request for days.
+    let doc_deadline = secs(settings.first_byte_timeout);
     let base = without_directives(&fetched.url);
     let ctx = |imported| RewriteContext {
         signer: &state.signer,
@@ -225,7 +353,7 @@ async fn handle(
         if !whole {
             response = refetch_whole(state, &verified, &fetched.url).await?;
         }
-        let body = read_bounded(&mut response, BytesMut::new(), max, idle).await?;
+        let body = read_bounded(&mut response, BytesMut::new(), max, idle, doc_deadline).await?;
         let out = rewrite_json(&body, ctx(None)).map_err(|_| ProxyError::InvalidJson)?;
         return Ok(("json", document(out, "application/json", &response)));
     }
@@ -260,7 +388,7 @@ async fn handle(
         response = refetch_whole(state, &verified, &fetched.url).await?;
         head.clear();
     }
-    let body = read_bounded(&mut response, head, max, idle).await?;
+    let body = read_bounded(&mut response, head, max, idle, doc_deadline).await?;
     let out = rewrite(&body, ctx(verified.vars.as_deref()));
     state.metrics.proxy_bytes.inc_by(out.len() as u64);
     let content_type = response
@@ -273,7 +401,7 @@ async fn handle(
     Ok(("playlist", document(out, &content_type, &response)))
 }
 
-fn declared_playlist(response: &reqwest::Response) -> bool {
+fn declared_playlist(response: &UpstreamResponse) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -282,7 +410,7 @@ fn declared_playlist(response: &reqwest::Response) -> bool {
 }
 
 /// Whether a 206's `Content-Range: bytes 0-E/T` covers the whole resource.
-fn complete_range(response: &reqwest::Response) -> bool {
+fn complete_range(response: &UpstreamResponse) -> bool {
     let Some(v) = response
         .headers()
         .get(header::CONTENT_RANGE)
@@ -301,17 +429,19 @@ async fn refetch_whole(
     state: &AppState,
     verified: &Verified,
     url: &Url,
-) -> Result<reqwest::Response, ProxyError> {
+) -> Result<UpstreamResponse, ProxyError> {
     let settings = &state.settings.proxy;
     let fetched = fetch(
-        &state.http,
+        &state.proxy_http,
         &state.guard,
+        &state.metrics,
         FetchRequest {
             url: url.clone(),
             sealed_headers: &verified.context.headers,
             client_headers: &HeaderMap::new(),
             max_redirects: settings.max_redirects,
             first_byte_timeout: secs(settings.first_byte_timeout),
+            retries: settings.retries,
         },
     )
     .await?;
@@ -361,39 +491,45 @@ fn sniff(head: &[u8]) -> Sniff {
 }
 
 async fn next_chunk(
-    response: &mut reqwest::Response,
+    response: &mut UpstreamResponse,
     idle: std::time::Duration,
 ) -> Result<Option<Bytes>, ProxyError> {
     match tokio::time::timeout(idle, response.chunk()).await {
         Err(_) => Err(ProxyError::Timeout),
-        Ok(Err(e)) if e.is_timeout() => Err(ProxyError::Timeout),
         Ok(Err(_)) => Err(ProxyError::Body),
         Ok(Ok(chunk)) => Ok(chunk),
     }
 }
 
-/// Reads the rest of a document, refusing more than `max` bytes: an upstream cannot make the
-/// proxy buffer an unbounded answer.
+/// Reads the rest of a document, refusing more than `max` bytes (an upstream cannot make the
+/// proxy buffer an unbounded answer) or taking longer than `total`.
 async fn read_bounded(
-    response: &mut reqwest::Response,
-    mut buf: BytesMut,
+    response: &mut UpstreamResponse,
+    buf: BytesMut,
     max: u64,
     idle: std::time::Duration,
+    total: std::time::Duration,
 ) -> Result<Bytes, ProxyError> {
     if response.content_length().is_some_and(|n| n > max) {
         return Err(ProxyError::PlaylistTooLarge(max));
     }
-    while let Some(chunk) = next_chunk(response, idle).await? {
-        if (buf.len() + chunk.len()) as u64 > max {
-            return Err(ProxyError::PlaylistTooLarge(max));
+    let read = async move {
+        let mut buf = buf;
+        while let Some(chunk) = next_chunk(response, idle).await? {
+            if (buf.len() + chunk.len()) as u64 > max {
+                return Err(ProxyError::PlaylistTooLarge(max));
+            }
+            buf.extend_from_slice(&chunk);
         }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(total, read)
+        .await
+        .unwrap_or(Err(ProxyError::Timeout))
 }
 
 /// A rewritten document: its own length and type, the upstream's caching headers.
-fn document(body: Vec<u8>, content_type: &str, upstream: &reqwest::Response) -> Response {
+fn document(body: Vec<u8>, content_type: &str, upstream: &UpstreamResponse) -> Response {
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {

@@ -1,7 +1,10 @@
 //! The resolution cache: one trait, two backends (in-process by default, Redis when several
 //! instances share the load), and the TTL policy that keeps an entry from outliving its URLs.
 
+pub mod breaker;
 pub mod expiry;
+pub mod layered;
+pub mod lock;
 pub mod memory;
 pub mod redis;
 
@@ -30,13 +33,21 @@ pub struct CacheKey {
     pub request: MediaRequest,
 }
 
-impl fmt::Display for CacheKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CacheKey {
+    /// `all:movie/603`: what the key names, without the namespace (other Redis keys, such as
+    /// the resolve lock, name the same title).
+    pub fn scope_and_request(&self) -> String {
         let scope = match &self.scope {
             Scope::All => "all",
             Scope::One(id) => id,
         };
-        write!(f, "sokoul:v1:resolve:{scope}:{}", self.request)
+        format!("{scope}:{}", self.request)
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sokoul:v1:resolve:{}", self.scope_and_request())
     }
 }
 
@@ -46,6 +57,10 @@ pub enum CacheError {
     Redis(#[from] ::redis::RedisError),
     #[error("cached value is not valid: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("redis did not answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error("redis is {0}")]
+    Unavailable(String),
 }
 
 #[async_trait]

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::{LibrarySettings, Settings};
 use crate::models::MediaType;
@@ -119,36 +120,47 @@ impl std::fmt::Debug for Library {
 }
 
 /// A title in the library listing.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+// `required` on the `Option`s that serialize as `null` rather than being left out: the
+// OpenAPI document then says what the JSON really holds.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct Item {
     pub media_type: MediaType,
     pub tmdb_id: u32,
     pub title: String,
+    #[schema(required)]
     pub year: Option<u16>,
+    #[schema(required)]
     pub poster_url: Option<String>,
+    #[schema(required)]
     pub overview: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct ItemDetail {
     #[serde(flatten)]
     pub item: Item,
+    /// Seconds; films only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub duration: Option<f64>,
+    /// Series only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub seasons: Option<Vec<SeasonDetail>>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct SeasonDetail {
     pub season: u32,
     pub episodes: Vec<EpisodeDetail>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct EpisodeDetail {
     pub episode: u32,
+    #[schema(required)]
     pub title: Option<String>,
+    /// Seconds.
     pub duration: f64,
 }
 

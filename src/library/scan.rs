@@ -18,7 +18,7 @@ use crate::store::Store;
 use crate::store::media::{MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen};
 
 /// What a scan did, as `POST /api/library/scan` and `sokoul scan` report it.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ScanSummary {
     pub added: u32,
     pub updated: u32,

@@ -21,6 +21,7 @@ use crate::config::ConsumetSettings;
 use crate::models::{
     ExtractedStream, Markers, MediaType, ProviderStreams, Range, StreamKind, StreamSource, Subtitle,
 };
+use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
 const ID: &str = "consumet";
@@ -43,6 +44,7 @@ pub struct Consumet {
     provider: Option<String>,
     server: Option<String>,
     budget: Duration,
+    retry: RetryPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +124,14 @@ impl Consumet {
             provider: settings.provider.clone().filter(|p| !p.is_empty()),
             server: settings.server.clone().filter(|s| !s.is_empty()),
             budget,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// How failed requests are retried (`[resilience]`).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -144,14 +153,13 @@ impl Consumet {
                 "Consumet time budget exhausted".into(),
             ));
         }
-        let response = self
-            .http
-            .get(url.clone())
-            .timeout(left)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| send_error(&e))?;
+        let response = retry::send(&self.retry, deadline, || {
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json")
+        })
+        .await
+        .map_err(|e| send_error(&e))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response

@@ -23,6 +23,7 @@ use crate::models::{
     ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::tmdb::Tmdb;
+use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
 const ID: &str = "jellyfin";
@@ -55,6 +56,7 @@ pub struct Jellyfin {
     index: moka::future::Cache<String, Arc<Index>>,
     tmdb: Option<Arc<Tmdb>>,
     budget: Duration,
+    retry: RetryPolicy,
 }
 
 impl Jellyfin {
@@ -92,7 +94,14 @@ impl Jellyfin {
                 .build(),
             tmdb,
             budget,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// How failed requests are retried (`[resilience]`).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -118,15 +127,15 @@ impl Jellyfin {
                 "Jellyfin time budget exhausted".into(),
             ));
         }
-        let response = self
-            .http
-            .get(self.url(path, query))
-            .timeout(left)
-            .header("Accept", "application/json")
-            .header("Authorization", &self.api_auth)
-            .send()
-            .await
-            .map_err(send_error)?;
+        let url = self.url(path, query);
+        let response = retry::send(&self.retry, deadline, || {
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json")
+                .header("Authorization", &self.api_auth)
+        })
+        .await
+        .map_err(send_error)?;
         let status = response.status();
         let body = read_body_limited(response, MAX_BODY)
             .await

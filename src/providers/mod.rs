@@ -71,10 +71,11 @@ impl ProviderManifest {
 }
 
 /// Health of a provider for `/readyz`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ProviderHealth {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<String>,
 }
 

@@ -22,6 +22,7 @@ use crate::models::{
 };
 use crate::resolve::rank;
 use crate::tmdb::{Tmdb, TmdbError};
+use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
 const ID: &str = "stremio";
@@ -185,6 +186,7 @@ pub struct Stremio {
     manifests: moka::future::Cache<usize, Arc<Manifest>>,
     tmdb: Option<Arc<Tmdb>>,
     budget: Duration,
+    retry: RetryPolicy,
 }
 
 /// How asking one addon ended.
@@ -212,7 +214,14 @@ impl Stremio {
                 .build(),
             tmdb,
             budget,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// How failed requests are retried (`[resilience]`).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     async fn manifest(
@@ -248,14 +257,13 @@ impl Stremio {
                     "the addon did not answer in time".into(),
                 ));
             }
-            let response = self
-                .http
-                .get(url.clone())
-                .timeout(left)
-                .header("Accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| send_error(&url, e))?;
+            let response = retry::send(&self.retry, deadline, || {
+                self.http
+                    .get(url.clone())
+                    .header("Accept", "application/json")
+            })
+            .await
+            .map_err(|e| send_error(&url, e))?;
             let status = response.status();
             if status.is_redirection() {
                 let next = response

@@ -1,6 +1,7 @@
 //! The HLS proxy: verify a signed URL → fetch upstream with its headers → rewrite a playlist
 //! or stream anything else through.
 
+pub mod client;
 pub mod json;
 pub mod playlist;
 pub mod segment;
@@ -26,6 +27,10 @@ pub enum ProxyError {
     Timeout,
     #[error("the upstream could not be reached")]
     Unreachable,
+    #[error("too many requests are in flight to this upstream host")]
+    Busy,
+    #[error("the upstream answered in a content encoding the proxy did not ask for")]
+    Encoding,
     #[error("the upstream answered {0}")]
     Status(u16),
     #[error("the upstream playlist is larger than {0} bytes")]
@@ -44,6 +49,8 @@ impl ProxyError {
             ProxyError::TooManyRedirects(_) => "too_many_redirects",
             ProxyError::Timeout => "upstream_timeout",
             ProxyError::Unreachable => "upstream_unreachable",
+            ProxyError::Busy => "upstream_busy",
+            ProxyError::Encoding => "upstream_encoding_unsupported",
             ProxyError::Status(403) => "upstream_forbidden",
             ProxyError::Status(404) => "upstream_not_found",
             ProxyError::Status(410) => "upstream_gone",
@@ -62,6 +69,7 @@ impl ProxyError {
                 StatusCode::from_u16(*s).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         }
     }

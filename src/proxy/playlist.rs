@@ -268,7 +268,9 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
             }
             continue;
         }
-        let trimmed = text.trim_matches([' ', '\t']);
+        // Any whitespace, as hls.js reads it (`\s`): a line of `\v#…` is a comment to the
+        // player, and must not become a segment once rewritten.
+        let trimmed = text.trim_matches(char::is_whitespace);
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
@@ -279,7 +281,7 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         };
         if rw.proxify(trimmed, target) {
             // Only the URI is replaced: surrounding blanks stay where they were.
-            let lead = text.len() - text.trim_start_matches([' ', '\t']).len();
+            let lead = text.len() - text.trim_start_matches(char::is_whitespace).len();
             out.extend_from_slice(&input[copied..line.start + lead]);
             out.extend_from_slice(rw.url.as_bytes());
             copied = line.start + lead + trimmed.len();
@@ -701,6 +703,17 @@ mod tests {
             "skd://x\n",
         );
         assert_eq!(run(input, "https://cdn.example/a/index.m3u8"), input);
+    }
+
+    #[test]
+    fn a_comment_behind_other_whitespace_stays_a_comment() {
+        // hls.js skips any whitespace (`\s`) before a line's first character.
+        let input = "#EXTM3U\n\u{b}#not a segment\n#EXTINF:1,\n\u{b}seg.ts\n";
+        let out = run(input, "https://cdn.example/a/index.m3u8");
+        let lines: Vec<&str> = out.split('\n').collect();
+        assert_eq!(lines[1], "\u{b}#not a segment");
+        assert!(lines[3].starts_with("\u{b}/api/streaming/proxy/"), "{out}");
+        assert_eq!(upstreams(&out), ["https://cdn.example/a/seg.ts"]);
     }
 
     #[test]

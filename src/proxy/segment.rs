@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::time::{Instant, Sleep};
 
+use super::client::UpstreamResponse;
 use crate::metrics::Metrics;
 
 /// Upstream response headers a player may need; everything else (cookies, server
@@ -93,9 +94,10 @@ impl<S> Drop for RelayBody<S> {
     }
 }
 
-impl<S> Stream for RelayBody<S>
+impl<S, E> Stream for RelayBody<S>
 where
-    S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
 {
     type Item = std::io::Result<Bytes>;
 
@@ -136,7 +138,7 @@ where
 
 /// Streams an upstream response through, with its allowlisted headers.
 pub fn relay(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     first: Option<Bytes>,
     idle: Duration,
     metrics: Arc<Metrics>,
@@ -145,7 +147,7 @@ pub fn relay(
     let mut headers = HeaderMap::new();
     copy_allowed(response.headers(), &mut headers, &RELAYED_RESPONSE_HEADERS);
     add_common_headers(&mut headers);
-    let body = RelayBody::new(Box::pin(response.bytes_stream()), first, idle, metrics);
+    let body = RelayBody::new(response.into_stream(), first, idle, metrics);
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = status;
     *out.headers_mut() = headers;

@@ -1,12 +1,17 @@
 //! Fetching from the upstream: the sealed headers, the client's few forwarded headers, and
-//! a manual redirect loop that checks every hop against the SSRF guard.
+//! a manual redirect loop that checks every hop against the SSRF guard, and retries of
+//! failures that happened before any byte was relayed.
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use url::Url;
 
+use tokio::time::Instant;
+
 use super::ProxyError;
+use super::client::{ProxyClient, SendError, UpstreamResponse};
+use crate::metrics::Metrics;
 use crate::upstream::guard::{Guard, is_refusal};
 
 /// Client request headers that go upstream: ranges and validators, nothing that identifies
@@ -46,18 +51,22 @@ pub struct FetchRequest<'a> {
     pub sealed_headers: &'a [(String, String)],
     pub client_headers: &'a HeaderMap,
     pub max_redirects: u8,
+    /// The whole fetch (slot wait, redirects, retries) ends by then with `Timeout`.
     pub first_byte_timeout: Duration,
+    /// Extra attempts after a failure before any byte came back.
+    pub retries: u8,
 }
 
 pub struct Fetched {
-    pub response: reqwest::Response,
+    pub response: UpstreamResponse,
     /// The URL that finally answered, after redirects: relative URIs resolve against it.
     pub url: Url,
 }
 
 pub async fn fetch(
-    http: &reqwest::Client,
+    http: &ProxyClient,
     guard: &Guard,
+    metrics: &Metrics,
     req: FetchRequest<'_>,
 ) -> Result<Fetched, ProxyError> {
     let mut headers = HeaderMap::new();
@@ -78,50 +87,92 @@ pub async fn fetch(
         }
     }
 
+    let deadline = Instant::now() + req.first_byte_timeout;
     let mut url = req.url;
     let mut hops = 0u8;
+    let mut attempt = 0u8;
     loop {
         guard.check_url(&url)?;
-        let send = http.get(url.clone()).headers(headers.clone()).send();
-        let response = match tokio::time::timeout(req.first_byte_timeout, send).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let failure = match tokio::time::timeout(left, http.get(&url, &headers, left)).await {
             Err(_) => return Err(ProxyError::Timeout),
-            Ok(Err(e)) => return Err(classify(&e, &url)),
-            Ok(Ok(r)) => r,
-        };
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|l| l.to_str().ok());
-        if status.is_redirection() && status.as_u16() != 304 {
-            let Some(next) = location.and_then(|l| url.join(l).ok()) else {
-                return Err(ProxyError::Status(status.as_u16()));
-            };
-            hops += 1;
-            if hops > req.max_redirects {
-                return Err(ProxyError::TooManyRedirects(req.max_redirects));
+            Ok(Err(SendError::Busy(host))) => {
+                tracing::info!(host, "upstream host at its concurrency limit");
+                return Err(ProxyError::Busy);
             }
-            tracing::debug!(
-                from = url.host_str(),
-                to = next.host_str(),
-                "following an upstream redirect"
-            );
-            url = next;
-            continue;
+            Ok(Err(SendError::Url(e))) => {
+                tracing::info!(error = e, "upstream URL cannot be sent");
+                return Err(ProxyError::Unreachable);
+            }
+            Ok(Err(SendError::Client(e))) => classify(&e, &url),
+            Ok(Ok(response)) => {
+                let status = response.status();
+                if matches!(status.as_u16(), 502..=504) {
+                    ProxyError::Status(status.as_u16())
+                } else if status.is_redirection() && status.as_u16() != 304 {
+                    let location = response
+                        .headers()
+                        .get(header::LOCATION)
+                        .and_then(|l| l.to_str().ok());
+                    let Some(next) = location.and_then(|l| url.join(l).ok()) else {
+                        return Err(ProxyError::Status(status.as_u16()));
+                    };
+                    hops += 1;
+                    if hops > req.max_redirects {
+                        return Err(ProxyError::TooManyRedirects(req.max_redirects));
+                    }
+                    tracing::debug!(
+                        from = url.host_str(),
+                        to = next.host_str(),
+                        "following an upstream redirect"
+                    );
+                    url = next;
+                    continue;
+                } else {
+                    return Ok(Fetched { response, url });
+                }
+            }
+        };
+        // Only failures that happened before any byte was relayed reach here; a GET is
+        // idempotent, so trying again is safe — but never past the client's deadline.
+        let retryable = matches!(
+            failure,
+            ProxyError::Unreachable | ProxyError::Status(502..=504)
+        );
+        let pause = backoff(attempt);
+        if !retryable || attempt >= req.retries || Instant::now() + pause >= deadline {
+            return Err(failure);
         }
-        return Ok(Fetched { response, url });
+        attempt += 1;
+        metrics.proxy_retries.inc();
+        tracing::debug!(host = url.host_str(), attempt, error = %failure, "retrying the upstream");
+        tokio::time::sleep(pause).await;
     }
 }
 
-fn classify(e: &reqwest::Error, url: &Url) -> ProxyError {
+/// 100 ms, 200 ms, 400 ms… with ±50 % jitter so retries from many viewers do not line up.
+fn backoff(attempt: u8) -> Duration {
+    let base = 100u64 << attempt.min(6);
+    let jitter = rand::random::<u64>() % base;
+    Duration::from_millis(base / 2 + jitter)
+}
+
+fn classify(e: &hyper_util::client::legacy::Error, url: &Url) -> ProxyError {
     if is_refusal(e) {
         return ProxyError::Destination(crate::upstream::guard::GuardError::Forbidden(
             url.host_str().unwrap_or_default().to_string(),
         ));
     }
-    if e.is_timeout() {
-        return ProxyError::Timeout;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return ProxyError::Timeout;
+        }
+        source = err.source();
     }
+    // hyper-util's errors never name the URL (whose query may be a credential): `%e` is safe.
     tracing::info!(host = url.host_str(), error = %e, "upstream unreachable");
     ProxyError::Unreachable
 }

@@ -1,6 +1,7 @@
 //! request → cache → plan → concurrent providers (each under its own timeout) → merge/rank →
 //! cache. One failing provider never fails the request: its failure becomes an outcome.
 
+pub mod breaker;
 pub mod rank;
 pub mod singleflight;
 
@@ -10,16 +11,19 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tracing::{Instrument, debug, info_span, warn};
 
+use crate::cache::lock::{Claim, Lease, SharedFlight};
 use crate::cache::{Cache, CacheKey, Scope, expiry, ttl_for};
 use crate::clock::Clock;
-use crate::config::CacheSettings;
+use crate::config::{CacheSettings, ResilienceSettings};
 use crate::metrics::{Metrics, OutcomeLabels};
 use crate::models::{
     MediaInfo, MediaRequest, OutcomeStatus, ProviderOutcome, ProviderStreams, Resolution,
     StreamSource,
 };
 use crate::providers::{PROVIDER_IDS, Provider, ProviderError};
+use breaker::{Admission, Breaker};
 use singleflight::SingleFlight;
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
@@ -57,6 +61,28 @@ pub struct Resolver {
     provider_timeout: Duration,
     provider_order: Vec<String>,
     flights: SingleFlight<CacheKey, Resolved>,
+    /// One per provider, in the order of `providers`.
+    breakers: Vec<Breaker>,
+    shared: Option<SharedParts>,
+}
+
+/// Cross-instance single flight, when instances share a Redis.
+pub struct SharedParts {
+    pub flight: Arc<dyn SharedFlight>,
+    /// Lifetime of the lock held while resolving.
+    pub lock_ttl: Duration,
+    /// Longest wait for another instance's answer before resolving here.
+    pub lock_wait: Duration,
+}
+
+/// The longest pause between two looks at another instance's resolve: what a waiting
+/// instance adds, at most, to the time that resolve takes.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// Whether this instance's flight leader asks the providers, and under which lock.
+enum Coordination {
+    Resolve(Option<Lease>),
+    Answered(Resolved),
 }
 
 pub struct ResolverParts {
@@ -67,11 +93,33 @@ pub struct ResolverParts {
     pub cache_settings: CacheSettings,
     pub provider_timeout: Duration,
     pub provider_order: Vec<String>,
+    pub resilience: ResilienceSettings,
+    pub shared: Option<SharedParts>,
+}
+
+/// A fan-out's resolution, and when the earliest provider skipped by its breaker will be
+/// probed (the resolution must not be cached beyond that).
+struct FannedOut {
+    resolution: Resolution,
+    probe_at: Option<OffsetDateTime>,
 }
 
 impl Resolver {
     pub fn new(parts: ResolverParts) -> Arc<Self> {
+        let breakers = parts
+            .providers
+            .iter()
+            .map(|p| {
+                Breaker::new(
+                    p.manifest().id,
+                    &parts.resilience,
+                    parts.clock.clone(),
+                    parts.metrics.clone(),
+                )
+            })
+            .collect();
         Arc::new(Resolver {
+            breakers,
             providers: parts.providers,
             cache: parts.cache,
             clock: parts.clock,
@@ -80,6 +128,7 @@ impl Resolver {
             provider_timeout: parts.provider_timeout,
             provider_order: parts.provider_order,
             flights: SingleFlight::default(),
+            shared: parts.shared,
         })
     }
 
@@ -89,6 +138,14 @@ impl Resolver {
 
     pub fn cache(&self) -> &Arc<dyn Cache> {
         &self.cache
+    }
+
+    /// The circuit breaker of an enabled provider.
+    pub fn breaker(&self, provider: &str) -> Option<&Breaker> {
+        self.providers
+            .iter()
+            .position(|p| p.manifest().id == provider)
+            .and_then(|i| self.breakers.get(i))
     }
 
     /// Turns the `{provider}` path segment into a scope.
@@ -124,9 +181,21 @@ impl Resolver {
                 if let Some(hit) = this.cached(&key).await {
                     return hit;
                 }
+                let lease = match this.coordinate(&key).await {
+                    Coordination::Resolve(lease) => lease,
+                    Coordination::Answered(resolved) => return resolved,
+                };
                 this.metrics.cache_result(false);
-                let resolution = Arc::new(this.fan_out(&key).await);
-                this.store(&key, resolution.clone()).await;
+                let FannedOut {
+                    resolution,
+                    probe_at,
+                } = this.fan_out(&key).await;
+                let resolution = Arc::new(resolution);
+                let stored = this.store(&key, resolution.clone(), probe_at).await;
+                if let (Some(shared), Some(lease)) = (&this.shared, lease) {
+                    let uncached = (!stored).then_some(&*resolution);
+                    shared.flight.release(lease, uncached).await;
+                }
                 Resolved {
                     resolution,
                     cached: false,
@@ -156,36 +225,110 @@ impl Resolver {
         }
     }
 
-    async fn store(&self, key: &CacheKey, resolution: Arc<Resolution>) {
-        let now = self.clock.now();
-        let Some(ttl) = ttl_for(&resolution, now, &self.cache_settings) else {
-            return;
+    /// Other instances may be resolving the same title: take the lock, or wait for the
+    /// holder's answer, or (Redis out of use, or waited too long) resolve without the lock.
+    async fn coordinate(&self, key: &CacheKey) -> Coordination {
+        let Some(shared) = &self.shared else {
+            return Coordination::Resolve(None);
         };
+        let lock = |result: &str| self.metrics.scale.lock_result(result);
+        let deadline = Instant::now() + shared.lock_wait;
+        let mut holder: Option<String> = None;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match shared
+                .flight
+                .claim(key, holder.as_deref(), shared.lock_ttl)
+                .await
+            {
+                Claim::Leader(lease) => {
+                    lock("acquired");
+                    return Coordination::Resolve(Some(lease));
+                }
+                Claim::Busy(token) => holder = Some(token),
+                Claim::Done { resolution, cached } => {
+                    // Our clock is ahead of the writer's: too old here, resolve anew.
+                    if cached && resolution.valid_until <= self.clock.now() {
+                        return Coordination::Resolve(None);
+                    }
+                    if holder.is_some() {
+                        lock("waited");
+                    }
+                    if cached {
+                        self.metrics.cache_result(true);
+                    }
+                    return Coordination::Answered(Resolved { resolution, cached });
+                }
+                Claim::Unavailable => {
+                    lock("unavailable");
+                    return Coordination::Resolve(None);
+                }
+            }
+            if Instant::now() + pause > deadline {
+                lock("timed_out");
+                warn!(key = %key, wait_s = shared.lock_wait.as_secs_f64(),
+                    "another instance's resolve did not finish in time; resolving here");
+                return Coordination::Resolve(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    /// Caches the resolution if its TTL policy allows; returns whether it did.
+    async fn store(
+        &self,
+        key: &CacheKey,
+        resolution: Arc<Resolution>,
+        probe_at: Option<OffsetDateTime>,
+    ) -> bool {
+        let now = self.clock.now();
+        let Some(mut ttl) = ttl_for(&resolution, now, &self.cache_settings) else {
+            return false;
+        };
+        // A skipped provider is an error outcome, so the TTL is already short; it must also
+        // end when the provider may be probed, or the cache would hide its recovery.
+        if let Some(probe_at) = probe_at {
+            let left = (probe_at - now).whole_seconds();
+            if left <= 0 {
+                return false;
+            }
+            ttl = ttl.min(Duration::from_secs(left as u64));
+        }
         let mut stored = (*resolution).clone();
         stored.valid_until = now + ttl;
         if let Err(e) = self.cache.put(key, Arc::new(stored), ttl).await {
             warn!(backend = self.cache.backend(), error = %e, "cache write failed");
         }
+        true
     }
 
-    async fn fan_out(&self, key: &CacheKey) -> Resolution {
+    async fn fan_out(&self, key: &CacheKey) -> FannedOut {
         let request = key.request;
         let planned: Vec<_> = self
             .providers
             .iter()
-            .filter(|p| match &key.scope {
+            .zip(&self.breakers)
+            .filter(|(p, _)| match &key.scope {
                 Scope::All => true,
                 Scope::One(id) => p.manifest().id == *id,
             })
-            .filter(|p| p.manifest().supports(&request))
-            .cloned()
+            .filter(|(p, _)| p.manifest().supports(&request))
             .collect();
         let timeout = self.provider_timeout;
-        let calls = planned.into_iter().map(|provider| {
+        let calls = planned.into_iter().map(|(provider, breaker)| {
             let id = provider.manifest().id;
             let span = info_span!("provider", provider = id, request = %request);
             async move {
                 let started = Instant::now();
+                let permit = match breaker.admit() {
+                    Admission::Go(permit) => permit,
+                    Admission::Skip(skipped) => {
+                        let error =
+                            ProviderError::upstream(breaker::CIRCUIT_OPEN, skipped.message());
+                        return (id, started.elapsed(), Err(error), Some(skipped));
+                    }
+                };
                 let result = match tokio::time::timeout(timeout, provider.resolve(&request)).await {
                     Ok(r) => r,
                     Err(_) => Err(ProviderError::Timeout(format!(
@@ -193,18 +336,31 @@ impl Resolver {
                         timeout.as_secs_f64()
                     ))),
                 };
-                (id, started.elapsed(), result)
+                let failed = match &result {
+                    Ok(_) | Err(ProviderError::NotFound { .. }) => false,
+                    Err(e) => {
+                        breaker.note_error(&e.to_string());
+                        true
+                    }
+                };
+                permit.record(!failed);
+                (id, started.elapsed(), result, None)
             }
             .instrument(span)
         });
         let results = join_all(calls).await;
+        let probe_at = results
+            .iter()
+            .filter_map(|(_, _, _, skipped)| skipped.as_ref())
+            .map(|s| s.until.unwrap_or_else(|| self.clock.now()))
+            .min();
 
         let mut streams = Vec::new();
         let mut subtitles = Vec::new();
         let mut markers = None;
         let mut title = None;
         let mut outcomes = Vec::with_capacity(results.len());
-        for (id, elapsed, result) in results {
+        for (id, elapsed, result, _) in results {
             let outcome = outcome(id, elapsed, &result);
             self.metrics
                 .resolve_outcomes
@@ -221,6 +377,10 @@ impl Resolver {
                         sources = outcome.sources,
                         "provider answered"
                     )
+                }
+                // The breaker logged its opening once; every skip is not news.
+                _ if outcome.code.as_deref() == Some(breaker::CIRCUIT_OPEN) => {
+                    debug!(provider = id, "provider skipped: circuit open")
                 }
                 _ => {
                     warn!(provider = id, status = outcome.status.as_str(), code = ?outcome.code, message = ?outcome.message, "provider failed")
@@ -254,13 +414,16 @@ impl Resolver {
             }
         }
         rank::rank(&mut streams, &self.provider_order);
-        Resolution {
-            media: MediaInfo::from_request(&request, title),
-            streams,
-            subtitles,
-            markers,
-            outcomes,
-            valid_until: self.clock.now(),
+        FannedOut {
+            resolution: Resolution {
+                media: MediaInfo::from_request(&request, title),
+                streams,
+                subtitles,
+                markers,
+                outcomes,
+                valid_until: self.clock.now(),
+            },
+            probe_at,
         }
     }
 }

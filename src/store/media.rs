@@ -41,7 +41,7 @@ impl MediaFile {
 }
 
 /// A file the scanner could not identify or read.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Problem {
     pub path: String,
     pub reason: String,

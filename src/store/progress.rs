@@ -10,12 +10,15 @@ use super::{Store, StoreError};
 use crate::models::{MediaRequest, MediaType};
 
 /// A saved position.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+// `required` on the `Option`s: they serialize as `null`, never left out (ts-rs agrees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct ProgressEntry {
     pub media_type: MediaType,
     pub tmdb_id: u32,
+    #[schema(required)]
     pub season: Option<u32>,
+    #[schema(required)]
     pub episode: Option<u32>,
     /// Seconds from the start.
     pub position: f64,
@@ -25,6 +28,7 @@ pub struct ProgressEntry {
     #[ts(type = "string")]
     pub updated_at: OffsetDateTime,
     /// The title, when the local library knows it.
+    #[schema(required)]
     pub title: Option<String>,
 }
 

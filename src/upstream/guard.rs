@@ -244,29 +244,75 @@ impl GuardedResolver {
 #[error("{0} resolves only to private, loopback or reserved addresses")]
 pub struct ResolveRefused(pub String);
 
+impl Guard {
+    /// System resolution, then the guard's filter: only the addresses it returns are ever
+    /// connected to, so there is no window between the check and the connection.
+    pub async fn resolve_allowed(
+        &self,
+        name: &str,
+    ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let host = name.trim_end_matches('.').to_ascii_lowercase();
+        let resolved: Vec<SocketAddr> =
+            tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+        // The port-specific part of a `host:port` entry was checked by `check_url`.
+        let trusted = self.name_allowed_on_any_port(&host);
+        let allowed: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|a| trusted || self.ip_allowed(a.ip()))
+            .collect();
+        if allowed.is_empty() {
+            return Err(Box::new(ResolveRefused(host)));
+        }
+        Ok(allowed)
+    }
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let guard = self.guard.clone();
         Box::pin(async move {
-            let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            // The port-specific part of a `host:port` entry was checked by `check_url`.
-            let trusted = guard.name_allowed_on_any_port(&host);
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|a| trusted || guard.ip_allowed(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(Box::new(ResolveRefused(host)) as _);
-            }
+            let allowed = guard.resolve_allowed(name.as_str()).await?;
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
     }
 }
 
-/// Whether a reqwest error (anywhere in its source chain) is the guard refusing a name.
+/// The same resolver for the proxy's hyper client (a tower service over hyper-util names).
+#[derive(Debug, Clone)]
+pub struct GuardedHyperResolver {
+    guard: Arc<Guard>,
+}
+
+impl GuardedHyperResolver {
+    pub fn new(guard: Arc<Guard>) -> Self {
+        GuardedHyperResolver { guard }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedHyperResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let guard = self.guard.clone();
+        Box::pin(async move { Ok(guard.resolve_allowed(name.as_str()).await?.into_iter()) })
+    }
+}
+
+/// Whether an HTTP client error (anywhere in its source chain) is the guard refusing a name.
 pub fn is_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {

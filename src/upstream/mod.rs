@@ -5,6 +5,7 @@
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
 pub mod guard;
+pub mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +62,9 @@ pub async fn read_body_limited(
             }
             Ok(None) => return Ok(buf.freeze()),
             Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
-            Err(e) => return Err(BodyError::Io(e.to_string())),
+            // reqwest's message names the URL, whose query may be a credential (Jellyfin's
+            // ApiKey), and this text reaches logs and JSON errors.
+            Err(e) => return Err(BodyError::Io(e.without_url().to_string())),
         }
     }
 }

@@ -32,6 +32,9 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     s.library.enabled = false;
     s.library.paths = vec![];
     s.resolve.provider_timeout = 3.0;
+    // Every test is one client hammering the API (fifty concurrent resolves…); the rate limit
+    // has its own tests (security.rs), which turn it back on.
+    s.security.rate_limit_per_second = 0.0;
     s
 }
 

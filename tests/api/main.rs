@@ -1,19 +1,26 @@
 //! Integration tests: the real application on port 0, fakes only for remote services.
 
 mod fake_consumet;
+mod fault_server;
 mod helpers;
 mod redis_server;
 
 mod consumet;
 mod fake_jellyfin;
 mod fake_tmdb;
+mod faults;
 mod jellyfin;
 mod library;
+mod log_secrets;
+mod openapi;
 mod progress;
 mod providers_all;
 mod proxy;
 mod proxy_fixtures;
+mod resilience;
 mod resolve;
+mod scale;
+mod security;
 mod stremio;
 mod stremio_addon;
 mod tmdb;

@@ -84,7 +84,7 @@ impl Drop for NotifyOnDrop {
 }
 
 async fn serve(State(st): State<OriginState>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
+    let mut path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     st.log.lock().unwrap().push(Seen {
         path_and_query: req.uri().to_string(),
@@ -115,6 +115,23 @@ async fn serve(State(st): State<OriginState>, req: Request) -> Response {
             .1
             .into_owned();
         return (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
+    }
+    if let Some(rest) = path.strip_prefix("/flaky/") {
+        // `/flaky/N/file`: 503 for the first N requests of this exact URL, then the file.
+        let (n, target) = rest.split_once('/').unwrap();
+        let n: usize = n.parse().unwrap();
+        let uri = req.uri().to_string();
+        let seen = st
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path_and_query == uri)
+            .count();
+        if seen <= n {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        path = format!("/{target}");
     }
     if let Some(code) = path.strip_prefix("/status/") {
         return StatusCode::from_u16(code.parse().unwrap())
@@ -558,6 +575,93 @@ async fn upstream_refusals_keep_their_status_and_failures_become_502_or_504() {
         .get(&mint_with(&app, &origin.url("/hls/master.m3u8"), &[]))
         .await;
     assert_eq!(error_code(r).await, (403, "upstream_forbidden".into()));
+}
+
+#[tokio::test]
+async fn failures_before_the_first_byte_are_retried_but_refusals_are_not() {
+    let origin = start_origin(stream_files()).await;
+    let app = spawn_app(|s| {
+        allow_loopback(s);
+        s.proxy.retries = 2;
+    })
+    .await;
+    let count = |path: &str| {
+        origin
+            .seen()
+            .iter()
+            .filter(|s| s.path_and_query == path)
+            .count()
+    };
+    // Two 503s, then the segment: the viewer sees only the segment.
+    let r = app
+        .get(&mint(&app, &origin.url("/flaky/2/hls/v1/seg1.m4s")))
+        .await;
+    assert_eq!(r.status(), 200);
+    let expected: Vec<u8> = (0..70_000u32).map(|i| (i % 13) as u8).collect();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &expected[..]);
+    assert_eq!(count("/flaky/2/hls/v1/seg1.m4s"), 3);
+    assert_eq!(app.state.metrics.proxy_retries.get(), 2);
+
+    // Always 503: three attempts, then the failure.
+    let r = app.get(&mint(&app, &origin.url("/status/503"))).await;
+    assert_eq!(error_code(r).await, (502, "upstream_error".into()));
+    assert_eq!(count("/status/503"), 3);
+
+    // A refusal is an answer, not a fault: asked once.
+    let r = app.get(&mint(&app, &origin.url("/status/404"))).await;
+    assert_eq!(error_code(r).await, (404, "upstream_not_found".into()));
+    assert_eq!(count("/status/404"), 1);
+}
+
+#[tokio::test]
+async fn retries_never_run_past_the_first_byte_deadline() {
+    let origin = start_origin(stream_files()).await;
+    let app = spawn_app(|s| {
+        allow_loopback(s);
+        // Backoff starts at 50–150 ms: with a 60 ms deadline at most one retry fits.
+        s.proxy.retries = 10;
+        s.proxy.first_byte_timeout = 0.06;
+    })
+    .await;
+    let r = app.get(&mint(&app, &origin.url("/status/502"))).await;
+    assert_eq!(error_code(r).await, (502, "upstream_error".into()));
+    let attempts = origin
+        .seen()
+        .iter()
+        .filter(|s| s.path_and_query == "/status/502")
+        .count();
+    assert!((1..=2).contains(&attempts), "{attempts} attempts");
+}
+
+#[tokio::test]
+async fn a_host_at_its_concurrency_limit_makes_others_wait_then_fail_with_503() {
+    let origin = start_origin(stream_files()).await;
+    let app = spawn_app(|s| {
+        allow_loopback(s);
+        s.proxy.max_per_host = 1;
+        s.proxy.first_byte_timeout = 0.5;
+    })
+    .await;
+    // A stream in progress holds the host's only slot…
+    let mut streaming = app.get(&mint(&app, &origin.url("/endless"))).await;
+    assert_eq!(streaming.status(), 200);
+    let _ = streaming.chunk().await.unwrap();
+    // …so the next request to that host waits for it until the deadline.
+    let r = app.get(&mint(&app, &origin.url("/hls/master.m3u8"))).await;
+    assert_eq!(error_code(r).await, (503, "upstream_busy".into()));
+    // A waiting request gets the slot as soon as it is freed.
+    let waiting = {
+        let url = format!(
+            "{}{}",
+            app.address,
+            mint(&app, &origin.url("/hls/master.m3u8"))
+        );
+        let client = app.client.clone();
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(streaming);
+    assert_eq!(waiting.await.unwrap(), 200);
 }
 
 #[tokio::test]

@@ -13,22 +13,24 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = RedisServer {
-            child: None,
-            port,
-            dir,
-        };
+        let mut server = RedisServer::not_started();
         server.spawn();
         server
     }
 
-    fn spawn(&mut self) {
+    /// A server whose port is chosen but which is not running yet (`spawn` starts it): for
+    /// an application that starts while Redis is down.
+    pub fn not_started() -> RedisServer {
+        let port = free_port_below_ephemeral_range();
+        let dir = tempfile::tempdir().unwrap();
+        RedisServer {
+            child: None,
+            port,
+            dir,
+        }
+    }
+
+    pub fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -72,6 +74,27 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the process (SIGSTOP): connections stay open and nothing answers, as with a
+    /// Redis stuck on a slow command or behind a network black hole.
+    #[allow(dead_code)]
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    #[allow(dead_code)]
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {sig} {pid}");
+    }
+
     #[allow(dead_code)]
     pub fn restart(&mut self) {
         self.stop();
@@ -83,4 +106,23 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A free port below the kernel's ephemeral range. A port from that range (what binding port
+/// 0 gives) can be taken, while the server is stopped, by any outgoing connection on the
+/// machine, or by the application itself: a client that reconnects to a loopback port nobody
+/// listens on may get that very port as its source and connect to itself.
+fn free_port_below_ephemeral_range() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let range = low.saturating_sub(12_000).max(1024)..low;
+    for _ in 0..100 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), range.clone());
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {range:?}");
 }

@@ -1,14 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
 	ApiError,
+	checkToken,
 	fetchSubtitleText,
 	getLibraryItems,
 	getMetadata,
+	getOpenApiDocument,
 	getProgress,
 	getProxyUrl,
+	onUnauthorized,
 	resolveConsumetStreams,
 	resolveStreams,
 	saveProgress,
+	setToken,
 	TOKEN_STORAGE_KEY
 } from '$lib/api/client';
 import type { ResolveResponse } from '$lib/api/types';
@@ -159,6 +163,29 @@ describe('authorization', () => {
 		expect(headers.Authorization).toBe('Bearer s3cret');
 	});
 
+	it('fetches the OpenAPI document with the token, like every /api route', async () => {
+		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+		const fetchMock = vi.fn().mockResolvedValue(json({ openapi: '3.1.0', info: {}, paths: {} }));
+
+		const doc = await getOpenApiDocument({ fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/openapi.json');
+		expect((init.headers as Record<string, string>).Authorization).toBe('Bearer s3cret');
+		expect(doc.openapi).toBe('3.1.0');
+	});
+
+	it('reports a missing token on the OpenAPI document as a 401 ApiError', async () => {
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'unauthorized', message: 'token needed' } }, 401));
+
+		await expect(getOpenApiDocument({ fetch: fetchMock })).rejects.toMatchObject({
+			status: 401,
+			code: 'unauthorized'
+		});
+	});
+
 	it('sends no Authorization header without a token', async () => {
 		const fetchMock = vi.fn().mockResolvedValue(json({ items: [] }));
 
@@ -290,5 +317,46 @@ describe('getMetadata', () => {
 		const fetchMock = vi.fn().mockResolvedValue(json({ error: { code: 'tmdb_unauthorized', message: 'bad key' } }, 502));
 
 		await expect(getMetadata('movie', 603, { fetch: fetchMock })).rejects.toMatchObject({ status: 502 });
+	});
+});
+
+describe('a server that wants a token (401)', () => {
+	const unauthorized = () => json({ error: { code: 'unauthorized', message: 'token needed' } }, 401);
+
+	it('tells the listeners, also one subscribing after the fact, until a token is set', async () => {
+		setToken(null); // earlier tests' 401s
+		const early = vi.fn();
+		const stop = onUnauthorized(early);
+
+		await expect(getLibraryItems({ fetch: vi.fn().mockResolvedValue(unauthorized()) })).rejects.toMatchObject({
+			status: 401,
+			code: 'unauthorized'
+		});
+		expect(early).toHaveBeenCalledTimes(1);
+		// The page's load got the 401 before the layout subscribed: it still hears of it.
+		const late = vi.fn();
+		const stopLate = onUnauthorized(late);
+		expect(late).toHaveBeenCalledTimes(1);
+
+		stop();
+		stopLate();
+		setToken('new');
+		const after = vi.fn();
+		const stopAfter = onUnauthorized(after);
+		expect(after).not.toHaveBeenCalled();
+		stopAfter();
+		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBe('new');
+		setToken(null);
+		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBeNull();
+	});
+
+	it('checkToken tries a candidate without storing it', async () => {
+		const fetchMock = vi.fn().mockResolvedValueOnce(unauthorized()).mockResolvedValueOnce(json({ items: [] }));
+
+		expect(await checkToken('bad', { fetch: fetchMock })).toBe(false);
+		expect(await checkToken('good', { fetch: fetchMock })).toBe(true);
+		const headers = fetchMock.mock.calls[1][1].headers as Record<string, string>;
+		expect(headers.Authorization).toBe('Bearer good');
+		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBeNull();
 	});
 });

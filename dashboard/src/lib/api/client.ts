@@ -7,6 +7,7 @@ import type {
 	LibraryItemsResponse,
 	MediaType,
 	Metadata,
+	OpenApiDocument,
 	ProgressEntry,
 	ProgressListResponse,
 	ProgressUpdate,
@@ -64,6 +65,60 @@ function authHeaders(): Record<string, string> {
 	return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+// A 401 from the API means the server wants a token we do not have (or have wrong). Listeners
+// (the layout, which then shows the login form) hear of it. The flag is sticky because the
+// first 401 usually comes from a page's `load`, before any component has subscribed.
+let sawUnauthorized = false;
+const unauthorizedListeners = new Set<() => void>();
+
+/** Whether a token is stored (a 401 then means it was refused, not missing). */
+export function hasToken(): boolean {
+	return storedToken() !== null;
+}
+
+/** Stores the token every API call sends from now on; null forgets it. */
+export function setToken(token: string | null): void {
+	try {
+		if (token) globalThis.localStorage?.setItem(TOKEN_STORAGE_KEY, token);
+		else globalThis.localStorage?.removeItem(TOKEN_STORAGE_KEY);
+	} catch {
+		// Storage refused: calls go without a token and the login form comes back.
+	}
+	sawUnauthorized = false;
+}
+
+function reportUnauthorized(): void {
+	sawUnauthorized = true;
+	for (const listener of unauthorizedListeners) listener();
+}
+
+/** Calls `listener` on every 401 (at once if one was already seen). Returns the unsubscribe. */
+export function onUnauthorized(listener: () => void): () => void {
+	unauthorizedListeners.add(listener);
+	if (sawUnauthorized) listener();
+	return () => unauthorizedListeners.delete(listener);
+}
+
+/**
+ * Asks the server whether `token` opens the API, without storing it: true when accepted,
+ * false when refused (401). Other failures throw an ApiError.
+ */
+export async function checkToken(token: string, options: RequestOptions = {}): Promise<boolean> {
+	const doFetch = options.fetch ?? globalThis.fetch;
+	let response: Response;
+	try {
+		response = await doFetch('/api/progress', {
+			signal: options.signal,
+			headers: { Accept: 'application/json', Authorization: `Bearer ${token}` }
+		});
+	} catch (cause) {
+		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
+	}
+	if (response.status === 401) return false;
+	if (!response.ok) throw await errorFrom(response);
+	return true;
+}
+
 /** `?season=S&episode=E` for an episode, nothing for a movie (the server rejects them there). */
 export function mediaQuery(key: MediaKey): string {
 	if (key.media_type !== 'tv' || key.season == null || key.episode == null) return '';
@@ -102,6 +157,7 @@ async function send(path: string, init: RequestInit, options: RequestOptions): P
 		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
 		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
 	}
+	if (response.status === 401) reportUnauthorized();
 	if (!response.ok) throw await errorFrom(response);
 	return response;
 }
@@ -164,6 +220,7 @@ export async function fetchSubtitleText(
 		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
 		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
 	}
+	if (sameOrigin && response.status === 401) reportUnauthorized();
 	if (!response.ok) throw await errorFrom(response);
 	return response.text();
 }
@@ -200,6 +257,13 @@ export async function getMetadata(
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;
 	}
+}
+
+// ---- API documentation ----
+
+/** The OpenAPI document of the server, generated from its code (needs the token like all /api). */
+export function getOpenApiDocument(options?: RequestOptions): Promise<OpenApiDocument> {
+	return getJson('/api/openapi.json', options);
 }
 
 // ---- Watch progress ----

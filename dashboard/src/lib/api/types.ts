@@ -19,6 +19,9 @@ import type { SubtitleDto } from './generated/SubtitleDto';
 
 export type { Markers, MediaType, Metadata, OutcomeStatus, ProviderOutcome, ResolveResponse };
 
+/** `GET /api/openapi.json` (the subset of OpenAPI 3.1 the documentation page reads). */
+export type { OpenApiDocument } from '$lib/api-docs/openapi';
+
 /** `{"error":{"code","message"}}`: the body of every non-2xx API response. */
 export interface ApiErrorBody {
 	error: { code: string; message: string };

@@ -9,6 +9,8 @@ describe('hlsConfig', () => {
 
 		expect(config.lowLatencyMode).toBe(false);
 		expect(config.enableWorker).toBe(true);
+		// Without it the ESM build of hls.js has no worker to start.
+		expect(config.workerPath).toMatch(/hls\.worker\.js/);
 		expect(config.startPosition).toBe(321.5);
 		expect(config.renderTextTracksNatively).toBe(false);
 	});

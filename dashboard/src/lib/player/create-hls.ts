@@ -1,6 +1,10 @@
 // Every hls.js option the player uses, in one place, each with its reason. This module pulls in
 // hls.js itself, so the player imports it lazily: pages without a player never download it.
 import Hls, { type HlsConfig, type LoaderConfig, type RetryConfig } from 'hls.js';
+// The ESM build of hls.js carries no worker: without `workerPath`, `enableWorker` silently
+// transmuxes on the main thread. Vite copies the worker script into the build (fingerprinted,
+// same origin: the server's CSP allows it with `worker-src 'self'`).
+import workerPath from 'hls.js/dist/hls.worker.js?url';
 
 export { Hls };
 
@@ -51,6 +55,7 @@ export function hlsConfig({ startPosition }: CreateHlsOptions): Partial<HlsConfi
 	return {
 		// Transmuxing in a worker keeps the controls responsive on slow phones.
 		enableWorker: true,
+		workerPath,
 		// VOD: LL-HLS part loading only adds requests (each through the proxy) and blocking
 		// playlist reloads; hls.js turns it on by default.
 		lowLatencyMode: false,

@@ -26,7 +26,24 @@ export const servers = {
 	/** The fake Consumet, also the CDN that wants `Referer: https://embed.example/e/1`. */
 	get consumet() {
 		return env('E2E_CONSUMET_URL');
+	},
+	/** sokoul serve with the demo library and SOKOUL_API_TOKEN = `token`. */
+	get secure() {
+		return env('E2E_SECURE_URL');
+	},
+	get token() {
+		return env('E2E_TOKEN');
 	}
+};
+
+/**
+ * Reports Content-Security-Policy violations as console lines (`[csp] directive blocked-uri`),
+ * in addition to Chromium's own "Refused to … Content Security Policy" console errors.
+ */
+const reportCspViolations = () => {
+	document.addEventListener('securitypolicyviolation', (event) => {
+		console.error(`[csp] ${event.effectiveDirective} ${event.blockedURI || 'inline'}`);
+	});
 };
 
 export const test = base.extend<{ consoleLines: string[] }>({
@@ -34,6 +51,7 @@ export const test = base.extend<{ consoleLines: string[] }>({
 	consoleLines: [
 		async ({ page }, use, testInfo) => {
 			const lines: string[] = [];
+			await page.addInitScript(reportCspViolations);
 			page.on('console', (message) => lines.push(`[${message.type()}] ${message.text()}`));
 			page.on('pageerror', (error) => lines.push(`[pageerror] ${error.message}`));
 			page.on('response', (response) => {
@@ -51,10 +69,19 @@ export const test = base.extend<{ consoleLines: string[] }>({
 });
 export { expect };
 
-/** The player logs fatal errors as `console.warn('[player]', …, 'FATAL')` (dashboard/README.md). */
+/** CSP violations seen (the server's policy blocked something the page tried). */
+export function cspViolations(lines: readonly string[]): string[] {
+	return lines.filter((line) => line.includes('[csp]') || line.includes('Content Security Policy'));
+}
+
+/**
+ * The player logs fatal errors as `console.warn('[player]', …, 'FATAL')` (dashboard/README.md);
+ * no page error and no Content-Security-Policy violation either.
+ */
 export function expectNoFatal(lines: readonly string[]): void {
 	expect(lines.filter((line) => line.includes('FATAL'))).toEqual([]);
 	expect(lines.filter((line) => line.startsWith('[pageerror]'))).toEqual([]);
+	expect(cspViolations(lines)).toEqual([]);
 }
 
 /** Saved positions would make a title resume elsewhere than a test expects. */

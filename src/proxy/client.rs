@@ -1,0 +1,311 @@
+//! The proxy's own upstream HTTP client.
+//!
+//! Providers share the reqwest client in `crate::upstream`; the relay path does not, for one
+//! reason: memory. reqwest does not expose hyper's HTTP/1 read-buffer cap, which defaults to
+//! about 400 KiB per connection and grows to it under a fast upstream, so 64 concurrent
+//! segment streams cost 25 MiB of buffers alone. This client is hyper-util's pooled client
+//! with the cap at 64 KiB, HTTP/2 windows sized for streaming rather than bulk download, the
+//! same SSRF-guarded resolver, and a per-host limit on requests in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
+use bytes::Bytes;
+use futures::Stream;
+use http_body_util::{BodyDataStream, BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::ProxySettings;
+use crate::upstream::USER_AGENT;
+use crate::upstream::guard::{Guard, GuardedHyperResolver};
+
+/// hyper's smallest allowed cap is 8 KiB; 64 KiB keeps reads large enough for full speed
+/// (one read per 4 TLS records) while bounding what a stalled client can pin.
+const READ_BUFFER_CAP: usize = 64 * 1024;
+
+type Connector = HttpsConnector<HttpConnector<GuardedHyperResolver>>;
+
+#[derive(Clone)]
+pub struct ProxyClient {
+    client: Client<Connector, Empty<Bytes>>,
+    hosts: Arc<HostLimits>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the URL cannot be sent: {0}")]
+    Url(String),
+    #[error("too many requests in flight to {0}")]
+    Busy(String),
+    #[error(transparent)]
+    Client(#[from] hyper_util::client::legacy::Error),
+}
+
+impl ProxyClient {
+    pub fn new(settings: &ProxySettings, guard: Arc<Guard>) -> anyhow::Result<Self> {
+        let mut http = HttpConnector::new_with_resolver(GuardedHyperResolver::new(guard));
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs_f64(
+            settings.connect_timeout.max(0.001),
+        )));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .http1_max_buf_size(READ_BUFFER_CAP)
+            // The defaults (2 MiB per stream, 5 MiB per connection) let a CDN push megabytes
+            // ahead of a slow viewer; a few hundred KiB keeps a segment flowing at line rate.
+            .http2_initial_stream_window_size(256 * 1024)
+            .http2_initial_connection_window_size(1024 * 1024)
+            .build(https);
+        Ok(ProxyClient {
+            client,
+            hosts: Arc::new(HostLimits::new(settings.max_per_host)),
+        })
+    }
+
+    /// One GET, waiting at most `wait` for a free slot to the URL's host. The slot is held
+    /// until the response (and its body) is dropped.
+    pub async fn get(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        wait: Duration,
+    ) -> Result<UpstreamResponse, SendError> {
+        let uri = to_uri(url)?;
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let permit = self.hosts.acquire(&host, wait).await?;
+        let mut request = Request::get(uri)
+            .body(Empty::new())
+            .map_err(|e| SendError::Url(e.to_string()))?;
+        *request.headers_mut() = headers.clone();
+        let h = request.headers_mut();
+        if !h.contains_key(header::USER_AGENT) {
+            h.insert(
+                header::USER_AGENT,
+                header::HeaderValue::from_static(USER_AGENT),
+            );
+        }
+        if !h.contains_key(header::ACCEPT) {
+            h.insert(header::ACCEPT, header::HeaderValue::from_static("*/*"));
+        }
+        let response = self.client.request(request).await?;
+        let (parts, body) = response.into_parts();
+        Ok(UpstreamResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            _permit: permit,
+        })
+    }
+}
+
+/// `url` and `http` disagree on a few characters a URL may keep in its query (`|`, `{`, `}`,
+/// `^`, a backtick); those are percent-encoded, which servers read the same.
+fn to_uri(url: &Url) -> Result<Uri, SendError> {
+    if let Ok(uri) = url.as_str().parse::<Uri>() {
+        return Ok(uri);
+    }
+    let mut s = String::with_capacity(url.as_str().len() + 8);
+    for c in url.as_str().chars() {
+        match c {
+            '|' | '{' | '}' | '^' | '`' | '"' | '<' | '>' | '\\' => {
+                s.push_str(&format!("%{:02X}", c as u32))
+            }
+            c => s.push(c),
+        }
+    }
+    s.parse::<Uri>().map_err(|e| SendError::Url(format!("{e}")))
+}
+
+/// An upstream answer: status and headers, and the body read chunk by chunk.
+pub struct UpstreamResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Incoming,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl UpstreamResponse {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The next data chunk; `None` at the end (trailers are skipped).
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, hyper::Error> {
+        while let Some(frame) = self.body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The body as a stream; the host slot goes with it.
+    pub fn into_stream(self) -> Holding<BodyDataStream<Incoming>> {
+        Holding {
+            inner: self.body.into_data_stream(),
+            _keep: self._permit,
+        }
+    }
+}
+
+/// A stream that keeps something alive (a host slot) as long as it is.
+pub struct Holding<S> {
+    inner: S,
+    _keep: Option<OwnedSemaphorePermit>,
+}
+
+impl<S: Stream + Unpin> Stream for Holding<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// One semaphore per upstream host, created on first use. Idle entries are dropped when the
+/// map grows, so a long-running server that met many hosts does not keep them all.
+struct HostLimits {
+    max: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+const PRUNE_ABOVE: usize = 1024;
+
+impl HostLimits {
+    fn new(max: usize) -> Self {
+        HostLimits {
+            max,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn acquire(
+        &self,
+        host: &str,
+        wait: Duration,
+    ) -> Result<Option<OwnedSemaphorePermit>, SendError> {
+        if self.max == 0 {
+            return Ok(None);
+        }
+        let semaphore = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            if hosts.len() > PRUNE_ABOVE {
+                let max = self.max;
+                hosts.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < max);
+            }
+            hosts
+                .entry(host.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
+                .clone()
+        };
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Ok(Some(permit));
+        }
+        tracing::debug!(host, "waiting for a free slot to the upstream host");
+        match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(SendError::Busy(host.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_url_becomes_a_uri_with_the_same_query() {
+        for q in ["sig=a|b{c}^d`e", "x=%7C&y=\\z", "t=a%2Fb+c"] {
+            let url = Url::parse(&format!("https://cdn.example/a/seg.ts?{q}")).unwrap();
+            let uri = to_uri(&url).unwrap();
+            assert_eq!(uri.host(), Some("cdn.example"));
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(s.as_bytes())
+                    .into_owned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                decode(uri.query().unwrap()),
+                decode(url.query().unwrap()),
+                "{q}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_host_makes_the_next_request_wait_then_fail() {
+        let limits = HostLimits::new(2);
+        let a = limits
+            .acquire("h:443", Duration::from_millis(10))
+            .await
+            .unwrap();
+        let _b = limits
+            .acquire("h:443", Duration::from_millis(10))
+            .await
+            .unwrap();
+        let err = limits
+            .acquire("h:443", Duration::from_millis(20))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Busy(h) if h == "h:443"));
+        // Another host is not affected.
+        limits
+            .acquire("other:443", Duration::from_millis(10))
+            .await
+            .unwrap();
+        // A released slot is handed to a waiter.
+        let waiter = limits.acquire("h:443", Duration::from_secs(5));
+        drop(a);
+        assert!(waiter.await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn zero_means_no_limit() {
+        let limits = HostLimits::new(0);
+        for _ in 0..1000 {
+            assert!(
+                limits
+                    .acquire("h:80", Duration::ZERO)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    }
+}

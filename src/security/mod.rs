@@ -1,0 +1,63 @@
+//! Hardening at the HTTP edge (README, "Security"):
+//!
+//! - `auth`: `SOKOUL_API_TOKEN` on `/api/**`, and the signed media URLs that let `<img>`,
+//!   `<video>` and hls.js load library files, which cannot send an `Authorization` header;
+//! - `headers`: security headers on every response and the dashboard's Content-Security-Policy;
+//! - `limits`: request body and request target sizes;
+//! - `rate_limit`: a per-client token bucket on resolves, keyed by `client_ip`.
+
+mod auth;
+pub mod client_ip;
+pub mod headers;
+pub mod limits;
+pub mod media_url;
+pub mod rate_limit;
+
+pub use auth::require_token;
+
+use crate::config::Settings;
+
+/// The security state shared by the middleware, built once at startup.
+pub struct Security {
+    /// Signs and verifies media URLs; `None` without an API token (nothing to get past).
+    pub media_urls: Option<media_url::MediaUrls>,
+    /// `None` when the limit is off (`rate_limit_per_second = 0`).
+    pub rate_limit: Option<rate_limit::ResolveLimiter>,
+    pub trusted_proxies: client_ip::TrustedProxies,
+    pub csp: headers::DashboardCsp,
+}
+
+impl Security {
+    /// `secret` is the proxy signing secret: media URLs verify on every instance that shares it.
+    pub fn new(settings: &Settings, secret: &[u8]) -> Self {
+        Security {
+            media_urls: settings
+                .api_token
+                .as_ref()
+                .map(|token| media_url::MediaUrls::new(secret, token.expose())),
+            rate_limit: rate_limit::ResolveLimiter::from_settings(&settings.security),
+            trusted_proxies: client_ip::TrustedProxies::from_settings(
+                &settings.security.trusted_proxies,
+            ),
+            csp: headers::DashboardCsp::new(settings.dashboard_dir.join("index.html")),
+        }
+    }
+
+    /// A same-origin library path (`/api/media/…`, `/api/library/poster/…`) as the browser
+    /// must load it: with a media token when the API needs one, unchanged otherwise.
+    pub fn media_url(&self, path: &str, expires: u64) -> String {
+        match &self.media_urls {
+            Some(urls) => urls.sign(path, expires),
+            None => path.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("media_urls", &self.media_urls.is_some())
+            .field("rate_limit", &self.rate_limit.is_some())
+            .finish_non_exhaustive()
+    }
+}
