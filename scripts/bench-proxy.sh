@@ -87,8 +87,9 @@ nginx -c "$BENCH_DIR/nginx-proxy/nginx.conf" -p "$BENCH_DIR/nginx-proxy" 2>/dev/
 
 log "building sokoul (release)"
 (cd "$ROOT" && cargo build --release --bin sokoul --quiet)
-(cd "$ROOT" && cargo build --release --example mint_proxy_url --quiet 2>/dev/null) || true
-mint() { (cd "$ROOT" && SOKOUL_SECRET="$SECRET" cargo run --release --quiet --example mint_proxy_url -- "$@" 2>/dev/null); }
+(cd "$ROOT" && cargo build --release --example mint_proxy_url --quiet)
+# The built binary, not `cargo run`: editing the tree during a run must not rebuild mid-benchmark.
+mint() { SOKOUL_SECRET="$SECRET" "$CARGO_TARGET_DIR/release/examples/mint_proxy_url" "$@"; }
 SOKOUL_BIND="127.0.0.1:$SOKOUL_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/sokoul-data" SOKOUL_SECRET="$SECRET" \
     SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
     "$CARGO_TARGET_DIR/release/sokoul" serve >"$BENCH_DIR/sokoul.log" 2>&1 &
@@ -196,7 +197,8 @@ def ms(s):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 tr = size(re.search(r"Transfer/sec:\s+(\S+)", out).group(1))
 total = size(re.search(r"requests in [\d.]+\w+, (\S+) read", out).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
+# Anchored: a "+/- Stdev" column such as "93.50%" also ends in "50%".
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 errs = re.search(r"Socket errors: (.*)", out)
 print(f"{rps:.1f} {tr:.0f} {total:.0f} {p50:.3f} {bad.group(1) if bad else 0}")
