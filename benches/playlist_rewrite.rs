@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         sealed: &sealed,
         base: &base,
         imported: None,
+        max_output: usize::MAX,
     };
     let large = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

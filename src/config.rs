@@ -113,6 +113,9 @@ pub struct ProxySettings {
     pub url_ttl: u64,
     /// A playlist larger than this fails with 502 instead of being buffered.
     pub max_playlist_bytes: u64,
+    /// A playlist whose rewritten form would be larger than this fails with 502: every URI
+    /// grows into a proxy URL of about 250 bytes, so the input cap alone does not bound it.
+    pub max_rewritten_bytes: u64,
     /// Seconds to establish an upstream connection.
     pub connect_timeout: f64,
     /// Seconds until the upstream's response headers.
@@ -320,6 +323,8 @@ impl Default for ProxySettings {
             allow: Vec::new(),
             url_ttl: 6 * 3600,
             max_playlist_bytes: 16 * 1024 * 1024,
+            // About 120,000 segments; a day of 1-second segments rewrites to about 22 MB.
+            max_rewritten_bytes: 32 * 1024 * 1024,
             connect_timeout: 5.0,
             // LL-HLS blocking reloads hold the request for several target durations.
             first_byte_timeout: 20.0,

@@ -15,8 +15,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::metrics::ProxyLabels;
 use crate::proxy::ProxyError;
 use crate::proxy::client::UpstreamResponse;
-use crate::proxy::json::rewrite_json;
-use crate::proxy::playlist::{RewriteContext, rewrite};
+use crate::proxy::json::{MAX_JSON_BYTES, rewrite_json};
+use crate::proxy::playlist::{RewriteContext, RewriteError, rewrite};
 use crate::proxy::segment::{add_common_headers, relay};
 use crate::proxy::token::{Kind, PROXY_PATH, TokenError, Verified};
 use crate::proxy::upstream::{FetchRequest, fetch, with_directives, without_directives};
@@ -330,6 +330,7 @@ async fn handle(
         sealed: &verified.sealed,
         base: &base,
         imported,
+        max_output: usize::try_from(settings.max_rewritten_bytes).unwrap_or(usize::MAX),
     };
 
     // A playlist asked for with a Range (ffmpeg sends `bytes=0-`) is still rewritten, whole:
@@ -353,8 +354,13 @@ async fn handle(
         if !whole {
             response = refetch_whole(state, &verified, &fetched.url).await?;
         }
+        let max = max.min(MAX_JSON_BYTES);
         let body = read_bounded(&mut response, BytesMut::new(), max, idle, doc_deadline).await?;
-        let out = rewrite_json(&body, ctx(None)).map_err(|_| ProxyError::InvalidJson)?;
+        let ctx = ctx(None);
+        let out = rewrite_json(&body, ctx).map_err(|_| ProxyError::InvalidJson)?;
+        if out.len() > ctx.max_output {
+            return Err(RewriteError::OutputTooLarge(ctx.max_output).into());
+        }
         return Ok(("json", document(out, "application/json", &response)));
     }
 
@@ -389,7 +395,9 @@ async fn handle(
         head.clear();
     }
     let body = read_bounded(&mut response, head, max, idle, doc_deadline).await?;
-    let out = rewrite(&body, ctx(verified.vars.as_deref()));
+    let out = rewrite(&body, ctx(verified.vars.as_deref())).inspect_err(|e| {
+        tracing::info!(host = fetched.url.host_str(), error = %e, "playlist not rewritten");
+    })?;
     state.metrics.proxy_bytes.inc_by(out.len() as u64);
     let content_type = response
         .headers()

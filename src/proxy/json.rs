@@ -7,6 +7,10 @@ use serde_json::{Map, Value};
 use super::playlist::{RewriteContext, child_url};
 use super::token::Kind;
 
+/// Largest steering manifest or asset list read: real ones are a few kilobytes, a JSON tree
+/// takes several times its text in memory, and every URI in it grows into a proxy URL.
+pub const MAX_JSON_BYTES: u64 = 1 << 20;
+
 /// Rewrites `RELOAD-URI`, `PATHWAY-CLONES[].URI-REPLACEMENT` and `ASSETS[].URI`.
 ///
 /// A clone's `HOST` (and `PARAMS`) would be applied by the player to the rewritten proxy URLs,
@@ -72,6 +76,7 @@ mod tests {
             sealed: &sealed,
             base: &base,
             imported: None,
+            max_output: usize::MAX,
         };
         let out = rewrite_json(
             br#"{"VERSION":1,"TTL":300,"RELOAD-URI":"next.json?s=1","PATHWAY-PRIORITY":["A","B"],

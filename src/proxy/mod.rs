@@ -35,6 +35,8 @@ pub enum ProxyError {
     Status(u16),
     #[error("the upstream playlist is larger than {0} bytes")]
     PlaylistTooLarge(u64),
+    #[error(transparent)]
+    Rewrite(#[from] playlist::RewriteError),
     #[error("the upstream document is not valid JSON")]
     InvalidJson,
     #[error("the upstream body was cut off")]
@@ -55,7 +57,7 @@ impl ProxyError {
             ProxyError::Status(404) => "upstream_not_found",
             ProxyError::Status(410) => "upstream_gone",
             ProxyError::Status(_) => "upstream_error",
-            ProxyError::PlaylistTooLarge(_) => "playlist_too_large",
+            ProxyError::PlaylistTooLarge(_) | ProxyError::Rewrite(_) => "playlist_too_large",
             ProxyError::InvalidJson => "upstream_invalid_json",
             ProxyError::Body => "upstream_body_error",
         }

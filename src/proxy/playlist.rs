@@ -24,7 +24,28 @@ pub struct RewriteContext<'a> {
     /// Variables imported from the multivariant playlist (`name=value` lines), from the
     /// proxy URL's signed `v`.
     pub imported: Option<&'a str>,
+    /// Largest output a rewrite may produce (`proxy.max_rewritten_bytes`). Every URI grows
+    /// into a proxy URL of about 250 bytes, so the input cap alone does not bound the output:
+    /// 16 MiB of 2-byte lines would become gigabytes.
+    pub max_output: usize,
 }
+
+/// Why a playlist cannot be rewritten. Anything merely unusual is left as it is instead; these
+/// are the two ways a playlist can make the rewrite itself unbounded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    #[error("the rewritten playlist would be larger than {0} bytes")]
+    OutputTooLarge(usize),
+    #[error(
+        "the playlist's EXT-X-DEFINE variables take more than {MAX_CHILD_VARS} bytes, \
+         too many to carry in every variant's URL"
+    )]
+    TooManyVariables,
+}
+
+/// The serialized `EXT-X-DEFINE` variables a child playlist inherits travel, signed, in every
+/// variant URL (`v`): beyond this the URLs would pass the API's 16 KiB request-target limit.
+pub const MAX_CHILD_VARS: usize = 4096;
 
 /// `name=value` pairs in definition order. Playlists define a handful: a Vec beats a map.
 #[derive(Debug, Default, Clone)]
@@ -213,10 +234,15 @@ struct Rewriter<'a> {
     url: String,
     /// What variable substitution may still produce (see [`SUBSTITUTION_PER_INPUT_BYTE`]).
     substitution_budget: usize,
+    /// `child_vars` is over [`MAX_CHILD_VARS`]: harmless until a child playlist needs them.
+    child_vars_too_large: bool,
+    /// Set by a line that cannot be rewritten within the limits; ends the rewrite.
+    error: Option<RewriteError>,
 }
 
-/// Rewrites a playlist. Never fails: what cannot be understood is left as it is.
-pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
+/// Rewrites a playlist. What cannot be understood is left as it is; only a rewrite that would
+/// grow past its limits fails (see [`RewriteError`]).
+pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, RewriteError> {
     let base_str = ctx.base.as_str();
     let path_end = base_str.find(['?', '#']).unwrap_or(base_str.len());
     let base_dir = &base_str[..base_str[..path_end].rfind('/').map_or(path_end, |i| i + 1)];
@@ -236,6 +262,8 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         scratch: String::with_capacity(256),
         url: String::with_capacity(512),
         substitution_budget: budget,
+        child_vars_too_large: false,
+        error: None,
     };
     if has_defines {
         // Every child playlist must get the same `v` whatever line names it (rendition
@@ -249,14 +277,26 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
             }
         }
         rw.child_vars = all.serialize();
+        rw.child_vars_too_large = rw
+            .child_vars
+            .as_ref()
+            .is_some_and(|v| v.len() > MAX_CHILD_VARS);
         // The second pass must give every variable the value the first pass did.
         rw.substitution_budget = budget;
     }
 
-    let mut out = Vec::with_capacity(input.len() + input.len() / 2);
+    let max_output = ctx.max_output;
+    let mut out = Vec::with_capacity((input.len() + input.len() / 2).min(max_output));
     let mut copied = 0;
     let mut after_stream_inf = false;
     for line in lines(input) {
+        // Checked once a line: a line adds at most one URL (or one tag line) to `out`.
+        if out.len() > max_output {
+            return Err(RewriteError::OutputTooLarge(max_output));
+        }
+        if let Some(e) = rw.error.take() {
+            return Err(e);
+        }
         let Ok(text) = std::str::from_utf8(line.content) else {
             continue;
         };
@@ -288,7 +328,13 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Vec<u8> {
         }
     }
     out.extend_from_slice(&input[copied..]);
-    out
+    if out.len() > max_output {
+        return Err(RewriteError::OutputTooLarge(max_output));
+    }
+    match rw.error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 struct Line<'a> {
@@ -457,6 +503,10 @@ impl Rewriter<'_> {
         let uri = uri.trim_matches([' ', '\t']);
         let (vars, kind) = match target {
             Target::Resource | Target::Asset => (None, Kind::Media),
+            Target::MediaPlaylist if self.child_vars_too_large => {
+                self.error = Some(RewriteError::TooManyVariables);
+                return false;
+            }
             Target::MediaPlaylist => (self.child_vars.as_deref(), Kind::Media),
             Target::RenditionReport => (self.ctx.imported, Kind::Media),
             Target::Json => (None, Kind::Json),
@@ -566,6 +616,15 @@ mod tests {
     }
 
     fn run_with(input: &str, base: &str, imported: Option<&str>) -> String {
+        try_run(input, base, imported, usize::MAX).unwrap()
+    }
+
+    fn try_run(
+        input: &str,
+        base: &str,
+        imported: Option<&str>,
+        max_output: usize,
+    ) -> Result<String, RewriteError> {
         let s = signer();
         let c = sealed(&s);
         let base = Url::parse(base).unwrap();
@@ -576,9 +635,10 @@ mod tests {
                 sealed: &c,
                 base: &base,
                 imported,
+                max_output,
             },
-        );
-        String::from_utf8(out).unwrap()
+        )?;
+        Ok(String::from_utf8(out).unwrap())
     }
 
     /// The upstream URL (and kind, vars) a child proxy URL carries, verified.
@@ -814,6 +874,49 @@ mod tests {
     }
 
     #[test]
+    fn the_rewritten_output_is_capped_not_just_the_input() {
+        // 2-byte URIs: each grows into a proxy URL over a hundred times longer.
+        let mut input = String::from("#EXTM3U\n");
+        for _ in 0..1000 {
+            input.push_str("#EXTINF:1,\na\n");
+        }
+        let base = "https://cdn.example/m.m3u8";
+        let whole = run(&input, base);
+        assert!(whole.len() > 10 * input.len(), "{} bytes", whole.len());
+        assert_eq!(try_run(&input, base, None, whole.len()), Ok(whole.clone()));
+        assert_eq!(
+            try_run(&input, base, None, whole.len() - 1),
+            Err(RewriteError::OutputTooLarge(whole.len() - 1))
+        );
+        // It stops early rather than building the whole output first.
+        assert_eq!(
+            try_run(&input, base, None, 4096),
+            Err(RewriteError::OutputTooLarge(4096))
+        );
+    }
+
+    #[test]
+    fn variables_too_large_to_travel_in_every_variant_url_are_refused() {
+        let playlist = |value_len: usize| {
+            format!(
+                "#EXTM3U\n#EXT-X-DEFINE:NAME=\"big\",VALUE=\"{}\"\n\
+                 #EXT-X-STREAM-INF:BANDWIDTH=1\nv1.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nv2.m3u8\n",
+                "x".repeat(value_len)
+            )
+        };
+        let base = "https://cdn.example/m.m3u8";
+        let fits = run(&playlist(MAX_CHILD_VARS - 16), base);
+        assert_eq!(proxy_urls(&fits).len(), 2);
+        for url in proxy_urls(&fits) {
+            assert!(url.len() < 8 * 1024, "a variant URL of {} bytes", url.len());
+        }
+        assert_eq!(
+            try_run(&playlist(MAX_CHILD_VARS), base, None, usize::MAX),
+            Err(RewriteError::TooManyVariables)
+        );
+    }
+
+    #[test]
     fn unterminated_quotes_and_junk_leave_lines_unchanged() {
         let input = "#EXTM3U#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-KEY:METHOD=AES-128,URI=\"k.bin\n#EXT-X-MAP:URI\n#EXT-X-MAP:\n#EXT-X-MAP:URI=\"\"\n#\n\n \t\n";
         assert_eq!(run(input, "https://cdn.example/m.m3u8"), input);
@@ -842,8 +945,10 @@ mod tests {
                 sealed: &c,
                 base: &base,
                 imported: None,
+                max_output: usize::MAX,
             },
-        );
+        )
+        .unwrap();
         assert!(out.starts_with(
             b"#EXTM3U\n#EXTINF:1,\xff\xfe\nseg\xff.ts\n#EXTINF:1,\n/api/streaming/proxy/ok.ts?c="
         ));

@@ -22,6 +22,9 @@ pub const BEFORE_RESET: usize = 100_000;
 pub const BEFORE_STALL: usize = 64 * 1024;
 /// What `/huge-playlist` would send if it were read to the end.
 pub const HUGE: u64 = 100 * 1024 * 1024;
+/// What `/wide-playlist` sends: under the 16 MiB input cap, but every one of its 2-byte lines
+/// is a URI that would grow into a proxy URL of about 250 bytes.
+pub const WIDE: u64 = 15 * 1024 * 1024;
 /// The gap between two bytes of the slow-loris routes.
 pub const DRIBBLE: Duration = Duration::from_millis(100);
 
@@ -184,7 +187,11 @@ async fn dribble(socket: &mut TcpStream, bytes: impl Iterator<Item = u8>) {
 /// Writes `lines` over and over up to `limit` bytes, counting what got through, until the
 /// peer stops reading and goes away.
 async fn flood(socket: &mut TcpStream, shared: &Shared, limit: u64) {
-    let chunk = b"#EXTINF:4,\nsegment-000000.ts\n".repeat(2048);
+    flood_with(socket, shared, limit, b"#EXTINF:4,\nsegment-000000.ts\n").await
+}
+
+async fn flood_with(socket: &mut TcpStream, shared: &Shared, limit: u64, pattern: &[u8]) {
+    let chunk = pattern.repeat(64 * 1024 / pattern.len());
     let mut sent = 0u64;
     while sent < limit {
         let n = (limit - sent).min(chunk.len() as u64) as usize;
@@ -329,6 +336,19 @@ async fn handle(mut socket: TcpStream, shared: &Shared) {
             if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok()
             {
                 flood(&mut socket, shared, HUGE).await;
+            }
+        }
+        "/wide-playlist" => {
+            let out = head(
+                "200 OK",
+                &[
+                    ("Content-Type", M3U8.into()),
+                    ("Content-Length", (WIDE + 8).to_string()),
+                ],
+            );
+            if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok()
+            {
+                flood_with(&mut socket, shared, WIDE, b"a\n").await;
             }
         }
         "/loop" => {

@@ -62,9 +62,15 @@ async fn proxied(app: &TestApp, server: &FaultServer, path: &str) -> reqwest::Re
 }
 
 async fn error_of(r: reqwest::Response) -> (u16, String) {
+    let (status, code, _) = error_message(r).await;
+    (status, code)
+}
+
+async fn error_message(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.expect("a JSON error body");
-    (status, body["error"]["code"].as_str().unwrap().to_string())
+    let field = |name: &str| body["error"][name].as_str().unwrap().to_string();
+    (status, field("code"), field("message"))
 }
 
 fn open_fds() -> usize {
@@ -423,6 +429,30 @@ async fn a_100_mb_playlist_is_refused_with_502_without_being_buffered() {
     assert!(
         grown < HWM_GROWTH_LIMIT,
         "peak memory grew by {grown} B for a 100 MB playlist"
+    );
+    assert_healthy(&app, &server, &baseline).await;
+}
+
+#[tokio::test]
+async fn a_playlist_that_would_rewrite_to_gigabytes_is_refused_with_502() {
+    let _serial = SERIAL.lock().await;
+    // The default caps: 16 MiB in, 32 MiB out.
+    let (app, server, baseline) = setup(|_| {}).await;
+    let hwm = vm_hwm();
+
+    // 15 MiB of 2-byte URIs: 7.8 million proxy URLs, about 2 GB, if nothing stopped it.
+    let r = tokio::time::timeout(PATIENCE, proxied(&app, &server, "/wide-playlist"))
+        .await
+        .unwrap();
+    let (status, code, message) = error_message(r).await;
+    assert_eq!((status, code.as_str()), (502, "playlist_too_large"));
+    assert!(message.contains("rewritten"), "{message}");
+
+    let grown = vm_hwm().saturating_sub(hwm);
+    assert!(
+        grown < HWM_GROWTH_LIMIT,
+        "peak memory grew by {grown} B rewriting a {} B playlist",
+        fault::WIDE
     );
     assert_healthy(&app, &server, &baseline).await;
 }

@@ -212,8 +212,10 @@ fn every_fixture_round_trips_and_every_uri_is_proxied_and_correctly_resolved() {
                 sealed: &sealed,
                 base: &base,
                 imported: Some(IMPORTED),
+                max_output: usize::MAX,
             },
-        );
+        )
+        .unwrap();
         let input = String::from_utf8(input).unwrap();
         let out = String::from_utf8(out).unwrap();
         let vars = variables(&input);
@@ -300,8 +302,10 @@ fn key_system_lines_in_every_fixture_come_back_byte_for_byte() {
                 sealed: &sealed,
                 base: &base,
                 imported: None,
+                max_output: usize::MAX,
             },
-        );
+        )
+        .unwrap();
         let input = String::from_utf8(input).unwrap();
         let out = String::from_utf8(out).unwrap();
         for (a, b) in input.split('\n').zip(out.split('\n')) {
