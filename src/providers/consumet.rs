@@ -135,14 +135,7 @@ impl Consumet {
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        let mut url = self
-            .base
-            .join(path)
-            .expect("relative path joins a base URL");
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        crate::upstream::endpoint(&self.base, path, query)
     }
 
     /// GET + JSON decode, with every Consumet failure shape mapped to a code.

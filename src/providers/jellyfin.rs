@@ -105,14 +105,7 @@ impl Jellyfin {
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        let mut url = self
-            .base
-            .join(path)
-            .expect("a relative path joins the base");
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        crate::upstream::endpoint(&self.base, path, query)
     }
 
     async fn get_json(

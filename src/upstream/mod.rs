@@ -32,6 +32,16 @@ pub fn build_client(settings: &Settings, guard: Arc<Guard>) -> reqwest::Result<r
         .build()
 }
 
+/// `path` (relative, no leading `/`) under a provider's configured base URL, which always ends
+/// in `/` (so a base with a path prefix, `https://host/consumet/`, keeps it), plus a query.
+pub fn endpoint(base: &url::Url, path: &str, query: &[(&str, &str)]) -> url::Url {
+    let mut url = base.join(path).expect("a relative path joins a base URL");
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     #[error("the body is larger than the limit")]

@@ -186,11 +186,31 @@ async fn dribble(socket: &mut TcpStream, bytes: impl Iterator<Item = u8>) {
 
 /// Writes `lines` over and over up to `limit` bytes, counting what got through, until the
 /// peer stops reading and goes away.
-async fn flood(socket: &mut TcpStream, shared: &Shared, limit: u64) {
-    flood_with(socket, shared, limit, b"#EXTINF:4,\nsegment-000000.ts\n").await
+const M3U8: &str = "application/vnd.apple.mpegurl";
+
+/// The lines `/huge-playlist` repeats.
+const LINES: &[u8] = b"#EXTINF:4,\nsegment-000000.ts\n";
+
+/// `#EXTM3U` and then `limit` bytes of `pattern`, announced in a Content-Length or not.
+async fn flood_playlist(
+    socket: &mut TcpStream,
+    shared: &Shared,
+    limit: u64,
+    pattern: &[u8],
+    declared: bool,
+) {
+    let length = (limit + 8).to_string();
+    let mut headers = vec![("Content-Type", M3U8.into())];
+    if declared {
+        headers.push(("Content-Length", length));
+    }
+    let out = head("200 OK", &headers);
+    if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok() {
+        flood(socket, shared, limit, pattern).await;
+    }
 }
 
-async fn flood_with(socket: &mut TcpStream, shared: &Shared, limit: u64, pattern: &[u8]) {
+async fn flood(socket: &mut TcpStream, shared: &Shared, limit: u64, pattern: &[u8]) {
     let chunk = pattern.repeat(64 * 1024 / pattern.len());
     let mut sent = 0u64;
     while sent < limit {
@@ -217,7 +237,6 @@ async fn handle(mut socket: TcpStream, shared: &Shared) {
         .to_string();
     shared.heads.lock().unwrap().push(request);
     const TS: &str = "video/mp2t";
-    const M3U8: &str = "application/vnd.apple.mpegurl";
     match path.as_str() {
         "/segment" => answer(&mut socket, "200 OK", TS, &segment()).await,
         "/playlist.m3u8" => {
@@ -317,40 +336,10 @@ async fn handle(mut socket: TcpStream, shared: &Shared) {
                 dribble(&mut socket, segment().into_iter().cycle()).await;
             }
         }
-        "/huge-playlist" => {
-            // No length: the body ends when the connection closes.
-            let out = head("200 OK", &[("Content-Type", M3U8.into())]);
-            if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok()
-            {
-                flood(&mut socket, shared, HUGE).await;
-            }
-        }
-        "/huge-playlist-declared" => {
-            let out = head(
-                "200 OK",
-                &[
-                    ("Content-Type", M3U8.into()),
-                    ("Content-Length", (HUGE + 8).to_string()),
-                ],
-            );
-            if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok()
-            {
-                flood(&mut socket, shared, HUGE).await;
-            }
-        }
-        "/wide-playlist" => {
-            let out = head(
-                "200 OK",
-                &[
-                    ("Content-Type", M3U8.into()),
-                    ("Content-Length", (WIDE + 8).to_string()),
-                ],
-            );
-            if socket.write_all(&out).await.is_ok() && socket.write_all(b"#EXTM3U\n").await.is_ok()
-            {
-                flood_with(&mut socket, shared, WIDE, b"a\n").await;
-            }
-        }
+        // No length: the body ends when the connection closes.
+        "/huge-playlist" => flood_playlist(&mut socket, shared, HUGE, LINES, false).await,
+        "/huge-playlist-declared" => flood_playlist(&mut socket, shared, HUGE, LINES, true).await,
+        "/wide-playlist" => flood_playlist(&mut socket, shared, WIDE, b"a\n", true).await,
         "/loop" => {
             let out = head(
                 "302 Found",
