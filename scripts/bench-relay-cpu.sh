@@ -40,28 +40,9 @@ cleanup() {
 trap cleanup EXIT
 
 head -c 4194304 /dev/urandom > "$BENCH_DIR/www/seg.ts"
-nginx_conf() { # $1 dir, $2 server block
-    cat > "$1/nginx.conf" <<EOF
-worker_processes 2;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_requests 1000000;
-    client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;
-    $2
-}
-EOF
-}
-nginx_conf "$BENCH_DIR/origin" "server { listen 127.0.0.1:$ORIGIN_PORT; root $BENCH_DIR/www; }"
-nginx_conf "$BENCH_DIR/proxy" "upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 128; }
-    server { listen 127.0.0.1:$NGINX_PROXY_PORT;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\";
-                     proxy_buffers 16 64k; proxy_max_temp_file_size 0; } }"
-nginx -c "$BENCH_DIR/origin/nginx.conf" -p "$BENCH_DIR/origin" 2>/dev/null
-nginx -c "$BENCH_DIR/proxy/nginx.conf" -p "$BENCH_DIR/proxy" 2>/dev/null
+# shellcheck source=lib/nginx-bench.sh
+. "$ROOT/scripts/lib/nginx-bench.sh"
+start_nginx_pair "$BENCH_DIR/origin" "$BENCH_DIR/proxy" "$BENCH_DIR/www" "$ORIGIN_PORT" "$NGINX_PROXY_PORT"
 
 log "building sokoul (release)"
 (cd "$ROOT" && cargo build --release --quiet --bin sokoul --example mint_proxy_url)
