@@ -33,7 +33,7 @@ pub enum ProxyError {
     Encoding,
     #[error("the upstream answered {0}")]
     Status(u16),
-    #[error("the upstream playlist is larger than {0} bytes")]
+    #[error("the upstream playlist or JSON document is larger than {0} bytes")]
     PlaylistTooLarge(u64),
     #[error(transparent)]
     Rewrite(#[from] playlist::RewriteError),

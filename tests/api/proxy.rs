@@ -784,6 +784,32 @@ async fn a_steering_manifest_is_rewritten_as_json_with_its_own_directives() {
 }
 
 #[tokio::test]
+async fn a_steering_manifest_over_1_mib_is_refused_before_it_is_parsed() {
+    // Real steering manifests are a few hundred bytes; a JSON tree takes several times its
+    // text in memory, so JSON documents have a cap of their own, far below the playlists'.
+    let padding = "x".repeat(2 << 20);
+    let origin = start_origin(vec![
+        (
+            "/m.m3u8",
+            "application/vnd.apple.mpegurl",
+            b"#EXTM3U\n#EXT-X-CONTENT-STEERING:SERVER-URI=\"steer.json\"\n".to_vec(),
+        ),
+        (
+            "/steer.json",
+            "application/json",
+            format!(r#"{{"VERSION":1,"TTL":10,"PAD":"{padding}"}}"#).into_bytes(),
+        ),
+    ])
+    .await;
+    let app = spawn_app(allow_loopback).await;
+    let url = mint(&app, &origin.url("/m.m3u8"));
+    let master = app.get(&url).await.text().await.unwrap();
+    let steer = &children(&url, &master)[0];
+    let r = app.get(steer).await;
+    assert_eq!(error_code(r).await, (502, "playlist_too_large".into()));
+}
+
+#[tokio::test]
 async fn a_client_that_disconnects_cancels_the_upstream_request() {
     let mut origin = start_origin(vec![]).await;
     let app = spawn_app(allow_loopback).await;
