@@ -614,6 +614,17 @@ impl Settings {
             );
         }
         self.resilience.validate()?;
+        if self.proxy.max_playlist_bytes < 1024 {
+            return invalid("proxy.max_playlist_bytes", "must be at least 1024");
+        }
+        // Rewriting only makes a playlist longer: a smaller output cap would refuse every
+        // playlist that passed the input cap.
+        if self.proxy.max_rewritten_bytes < self.proxy.max_playlist_bytes {
+            return invalid(
+                "proxy.max_rewritten_bytes",
+                "must be at least proxy.max_playlist_bytes",
+            );
+        }
         for (key, value) in [
             ("consumet.url", &self.consumet.url),
             ("jellyfin.url", &self.jellyfin.url),
@@ -853,6 +864,25 @@ mod tests {
         let err =
             Settings::load_from(None, &env(&[("SOKOUL_CONSUMET_URL", "ftp://x")])).unwrap_err();
         assert!(err.to_string().contains("consumet.url"), "{err}");
+    }
+
+    #[test]
+    fn the_rewritten_playlist_cap_cannot_be_below_the_input_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(
+            &path,
+            "[proxy]\nmax_playlist_bytes = 1000000\nmax_rewritten_bytes = 999999\n",
+        )
+        .unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("proxy.max_rewritten_bytes"),
+            "{err}"
+        );
+        std::fs::write(&path, "[proxy]\nmax_playlist_bytes = 1000000\n").unwrap();
+        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.proxy.max_rewritten_bytes, 32 * 1024 * 1024);
     }
 
     #[test]

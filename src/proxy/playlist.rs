@@ -234,8 +234,6 @@ struct Rewriter<'a> {
     url: String,
     /// What variable substitution may still produce (see [`SUBSTITUTION_PER_INPUT_BYTE`]).
     substitution_budget: usize,
-    /// `child_vars` is over [`MAX_CHILD_VARS`]: harmless until a child playlist needs them.
-    child_vars_too_large: bool,
     /// Set by a line that cannot be rewritten within the limits; ends the rewrite.
     error: Option<RewriteError>,
 }
@@ -262,7 +260,6 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, Rewrite
         scratch: String::with_capacity(256),
         url: String::with_capacity(512),
         substitution_budget: budget,
-        child_vars_too_large: false,
         error: None,
     };
     if has_defines {
@@ -277,10 +274,6 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, Rewrite
             }
         }
         rw.child_vars = all.serialize();
-        rw.child_vars_too_large = rw
-            .child_vars
-            .as_ref()
-            .is_some_and(|v| v.len() > MAX_CHILD_VARS);
         // The second pass must give every variable the value the first pass did.
         rw.substitution_budget = budget;
     }
@@ -503,7 +496,14 @@ impl Rewriter<'_> {
         let uri = uri.trim_matches([' ', '\t']);
         let (vars, kind) = match target {
             Target::Resource | Target::Asset => (None, Kind::Media),
-            Target::MediaPlaylist if self.child_vars_too_large => {
+            // Only a child playlist inherits the definitions: a media playlist with large ones
+            // still plays.
+            Target::MediaPlaylist
+                if self
+                    .child_vars
+                    .as_ref()
+                    .is_some_and(|v| v.len() > MAX_CHILD_VARS) =>
+            {
                 self.error = Some(RewriteError::TooManyVariables);
                 return false;
             }
