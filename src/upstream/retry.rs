@@ -191,6 +191,16 @@ mod tests {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
+    /// A server that gives every `verb` request the same answer.
+    async fn always(verb: &str, answer: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method(verb))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        server
+    }
+
     fn fast() -> RetryPolicy {
         RetryPolicy {
             attempts: 3,
@@ -229,11 +239,7 @@ mod tests {
     #[tokio::test]
     async fn a_404_or_a_500_is_not_retried() {
         for status in [404, 400, 500] {
-            let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .respond_with(ResponseTemplate::new(status))
-                .mount(&server)
-                .await;
+            let server = always("GET", ResponseTemplate::new(status)).await;
             let http = reqwest::Client::new();
             let r = send(&fast(), in_secs(10), || http.get(server.uri()))
                 .await
@@ -245,11 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_stop_after_the_last_attempt_with_its_answer() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(502))
-            .mount(&server)
-            .await;
+        let server = always("GET", ResponseTemplate::new(502)).await;
         let http = reqwest::Client::new();
         let r = send(&fast(), in_secs(10), || http.get(server.uri()))
             .await
@@ -260,11 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_always_fails_is_given_up_before_the_deadline() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(503))
-            .mount(&server)
-            .await;
+        let server = always("GET", ResponseTemplate::new(503)).await;
         let http = reqwest::Client::new();
         let policy = RetryPolicy {
             attempts: 10,
@@ -306,11 +304,11 @@ mod tests {
         assert_eq!(r.status(), 200);
         assert!(started.elapsed() >= Duration::from_secs(1), "waited");
 
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
-            .mount(&server)
-            .await;
+        let server = always(
+            "GET",
+            ResponseTemplate::new(429).insert_header("retry-after", "30"),
+        )
+        .await;
         let r = send(&fast(), in_secs(60), || http.get(server.uri()))
             .await
             .unwrap();
@@ -320,11 +318,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_retry_after_beyond_the_deadline_is_not_waited_for() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3"))
-            .mount(&server)
-            .await;
+        let server = always(
+            "GET",
+            ResponseTemplate::new(503).insert_header("retry-after", "3"),
+        )
+        .await;
         let http = reqwest::Client::new();
         let started = Instant::now();
         let r = send(&fast(), Instant::now() + Duration::from_secs(1), || {
@@ -339,11 +337,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_post_is_never_retried() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(503))
-            .mount(&server)
-            .await;
+        let server = always("POST", ResponseTemplate::new(503)).await;
         let http = reqwest::Client::new();
         let r = send(&fast(), in_secs(10), || http.post(server.uri()))
             .await
