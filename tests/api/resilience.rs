@@ -206,9 +206,7 @@ async fn a_failing_provider_is_skipped_after_the_threshold_then_probed_and_close
 async fn a_failed_probe_reopens_for_a_longer_cool_down() {
     let consumet = fake::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
-            "statusCode": 500, "error": "Internal Server Error", "message": "boom"
-        })))
+        .respond_with(fake::fastify_500("boom"))
         .mount(&consumet)
         .await;
     let app = consumet_app(&consumet, |s| {
@@ -296,9 +294,7 @@ async fn working_addon() -> MockServer {
 async fn a_resolution_with_a_skipped_provider_is_cached_only_until_its_probe() {
     let consumet = fake::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
-            "statusCode": 500, "error": "Internal Server Error", "message": "boom"
-        })))
+        .respond_with(fake::fastify_500("boom"))
         .mount(&consumet)
         .await;
     let addon = working_addon().await;
