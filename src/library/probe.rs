@@ -189,12 +189,14 @@ pub async fn probe(
     }
     let raw: Raw = serde_json::from_slice(&output.stdout)
         .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
-    let mut info = from_raw(raw)?;
-    if let Some(demuxer) = confine::refused_demuxer(&info.format) {
+    // Before anything else about the file: a playlist's streams are those of other files.
+    let format_name = raw.format.as_ref().and_then(|f| f.format_name.as_deref());
+    if let Some(demuxer) = format_name.and_then(confine::refused_demuxer) {
         return Err(LibraryError::Probe(format!(
             "refused: ffprobe reads it as '{demuxer}', a list of other files rather than a video"
         )));
     }
+    let mut info = from_raw(raw)?;
     if info.format.contains("mp4") {
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
     }
