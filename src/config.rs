@@ -160,6 +160,9 @@ pub struct LibrarySettings {
     pub cache_max_mb: u64,
     /// x264 preset when transcoding (`ultrafast` … `medium`): speed against size.
     pub transcode_preset: String,
+    /// A sidecar subtitle file larger than this is refused (a scan problem), bytes: it is read
+    /// whole and converted in memory.
+    pub max_subtitle_bytes: u64,
     /// Rescan when files change (inotify; a 5-minute periodic rescan if watching fails).
     pub watch: bool,
     /// Scan in the background when the server starts (incremental, so cheap after the first).
@@ -353,6 +356,9 @@ impl Default for LibrarySettings {
             // Real time with margin on a small machine: `veryfast` needs ~5 s of 2 cores to
             // encode a 6 s 1080p segment, so playback would stall; `ultrafast` takes ~3 s.
             transcode_preset: "ultrafast".into(),
+            // An SRT of a 3-hour film is about 200 KB, a dense ASS with styling a few times
+            // that: 4 MiB leaves room for any real subtitle and bounds what one request reads.
+            max_subtitle_bytes: 4 * 1024 * 1024,
             watch: true,
             scan_on_start: true,
         }
@@ -636,6 +642,14 @@ impl Settings {
         for addon in &self.stremio.addons {
             check_http_url("stremio.addons", addon)?;
         }
+        // Converting a subtitle holds it about three times in memory; 64 MiB is already 100
+        // times any real one.
+        if !(1024..=64 * 1024 * 1024).contains(&self.library.max_subtitle_bytes) {
+            return invalid(
+                "library.max_subtitle_bytes",
+                "must be between 1024 and 67108864 (64 MiB)",
+            );
+        }
         self.validate_security()?;
         if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
             return invalid(
@@ -883,6 +897,25 @@ mod tests {
         std::fs::write(&path, "[proxy]\nmax_playlist_bytes = 1000000\n").unwrap();
         let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
         assert_eq!(s.proxy.max_rewritten_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_subtitle_size_cap_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        for bad in ["0", "1023", "67108865"] {
+            std::fs::write(&path, format!("[library]\nmax_subtitle_bytes = {bad}\n")).unwrap();
+            let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+            assert!(
+                err.to_string().contains("library.max_subtitle_bytes"),
+                "{bad}: {err}"
+            );
+        }
+        std::fs::write(&path, "[library]\nmax_subtitle_bytes = 1048576\n").unwrap();
+        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.library.max_subtitle_bytes, 1024 * 1024);
+        let (s, _) = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(s.library.max_subtitle_bytes, 4 * 1024 * 1024);
     }
 
     #[test]

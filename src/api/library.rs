@@ -163,6 +163,9 @@ pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, Ap
 }
 
 /// Files of the library folders that could not be used, with the reason.
+///
+/// Each path is relative to its library folder, which `root` names by its index in
+/// `library.paths`: the answer never shows where the server keeps its files.
 #[utoipa::path(
     get,
     path = "/api/library/problems",

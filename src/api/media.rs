@@ -44,8 +44,9 @@ fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static 
     responses(
         (status = 200, description = "The whole file, with its own type (`video/mp4`…)", content(("video/*"))),
         (status = 206, description = "The requested range", content(("video/*"))),
-        (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 404, description = "`media_not_found` (also when the file now links outside the library), or `library_disabled`", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
+        (status = 422, description = "`unreadable_media`: the file is a playlist, refused", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
@@ -55,13 +56,14 @@ pub async fn file(
     request: Request,
 ) -> Result<Response, ApiError> {
     let file = file_of(&state, &id).await?;
-    if tokio::fs::metadata(&file.path).await.is_err() {
-        return Err(ApiError::not_found(
-            "media_not_found",
-            "the file is gone from the disk; rescan the library",
-        ));
-    }
-    let response = ServeFile::new(&file.path)
+    // Checked at every request: since the scan, the file may have been replaced by a link out
+    // of the library.
+    let path = crate::library::confine::media_input(
+        library(&state)?.roots(),
+        &file.path,
+        &file.probe.format,
+    )?;
+    let response = ServeFile::new(&path)
         .oneshot(request)
         .await
         .map_err(|e| ApiError::internal(format!("cannot read the file: {e}")))?;

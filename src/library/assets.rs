@@ -10,7 +10,7 @@ use tokio::process::Command;
 
 use super::naming::track_label;
 use super::subtitles;
-use super::{Library, LibraryError};
+use super::{Library, LibraryError, confine};
 use crate::models::MediaType;
 use crate::store::media::MediaFile;
 
@@ -75,20 +75,8 @@ impl Library {
             "x" => {
                 let sidecar = file.sidecars.get(n).ok_or_else(missing)?;
                 let dir = file.path.parent().ok_or_else(missing)?;
-                let bytes = tokio::fs::read(dir.join(&sidecar.file_name))
+                self.sidecar_vtt(file, &dir.join(&sidecar.file_name), &sidecar.format)
                     .await
-                    .map_err(|e| {
-                        LibraryError::not_found(
-                            "subtitle_not_found",
-                            format!("cannot read the subtitle file: {e}"),
-                        )
-                    })?;
-                let text = subtitles::decode(&bytes);
-                Ok(match sidecar.format.as_str() {
-                    "srt" => subtitles::srt_to_vtt(&text),
-                    "ass" => subtitles::ass_to_vtt(&text),
-                    _ => subtitles::ensure_vtt(&text),
-                })
             }
             "s" => {
                 let stream = file.probe.subtitles.get(n).ok_or_else(missing)?;
@@ -101,9 +89,12 @@ impl Library {
                 if let Ok(text) = tokio::fs::read_to_string(&cache).await {
                     return Ok(text);
                 }
+                let input = confine::media_input(self.roots(), &file.path, &file.probe.format)?;
                 let out = Command::new(&self.config().ffmpeg)
-                    .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
-                    .arg(&file.path)
+                    .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+                    .args(confine::input_args(&file.probe.format))
+                    .arg("-i")
+                    .arg(&input)
                     .args([
                         "-map",
                         &format!("0:{}", stream.index),
@@ -139,6 +130,80 @@ impl Library {
         }
     }
 
+    /// A sidecar subtitle as WebVTT, converted once: the result is kept in
+    /// `data_dir/subtitles/` under the sidecar's path, size and mtime, so a changed file is
+    /// converted again and an unchanged one is never read again. The file is opened confined
+    /// to the library ([`confine::open_regular`]) and refused past `max_subtitle_bytes`.
+    async fn sidecar_vtt(
+        &self,
+        file: &MediaFile,
+        path: &Path,
+        format: &str,
+    ) -> Result<String, LibraryError> {
+        let refused = |e: confine::Refusal| {
+            // The reason stays in the log: the client only learns that there is no such track.
+            tracing::warn!(file = file.id, reason = %e, "sidecar subtitle refused");
+            LibraryError::not_found(
+                "subtitle_not_found",
+                format!(
+                    "the subtitle file is refused: {}",
+                    match e {
+                        confine::Refusal::TooLarge { .. } => "over library.max_subtitle_bytes",
+                        confine::Refusal::Io(_) => "it cannot be read",
+                        _ => "it is not a file inside the library",
+                    }
+                ),
+            )
+        };
+        let max = self.config().max_subtitle_bytes;
+        let roots = self.roots().to_vec();
+        let at = path.to_path_buf();
+        let (opened, meta) =
+            tokio::task::spawn_blocking(move || confine::open_regular(&roots, &at))
+                .await
+                .map_err(|_| LibraryError::Internal("the subtitle reader panicked".into()))?
+                .map_err(refused)?;
+        if meta.len() > max {
+            return Err(refused(confine::Refusal::TooLarge {
+                size: meta.len(),
+                max,
+            }));
+        }
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let key = blake3::hash(
+            format!("{}|{}|{}|{format}", path.display(), meta.len(), mtime_ns).as_bytes(),
+        );
+        let cache = self.data_dir().join("subtitles").join(format!(
+            "{}-x-{}.vtt",
+            file.id,
+            &key.to_hex()[..16]
+        ));
+        if let Ok(text) = tokio::fs::read_to_string(&cache).await {
+            return Ok(text);
+        }
+        let format = format.to_string();
+        let text = tokio::task::spawn_blocking(move || {
+            let bytes = confine::read_capped(opened, max)?;
+            let text = subtitles::decode(&bytes);
+            Ok::<_, confine::Refusal>(match format.as_str() {
+                "srt" => subtitles::srt_to_vtt(&text),
+                "ass" => subtitles::ass_to_vtt(&text),
+                _ => subtitles::ensure_vtt(&text),
+            })
+        })
+        .await
+        .map_err(|_| LibraryError::Internal("the subtitle converter panicked".into()))?
+        .map_err(refused)?;
+        self.subtitle_conversions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        write_atomically(&cache, text.as_bytes()).await;
+        Ok(text)
+    }
+
     /// A JPEG frame of the title (10% into the film or the first episode), cached on disk.
     pub async fn poster(
         &self,
@@ -163,6 +228,7 @@ impl Library {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| LibraryError::Internal(format!("cannot create the poster folder: {e}")))?;
+        let input = confine::media_input(self.roots(), &file.path, &file.probe.format)?;
         let tmp = dir.join(format!(".{}.jpg", rand::random::<u32>()));
         let at = (file.probe.duration * 0.1).min(300.0);
         let run = Command::new(&self.config().ffmpeg)
@@ -174,9 +240,10 @@ impl Library {
                 "-y",
                 "-ss",
                 &format!("{at:.3}"),
-                "-i",
             ])
-            .arg(&file.path)
+            .args(confine::input_args(&file.probe.format))
+            .arg("-i")
+            .arg(&input)
             .args([
                 "-frames:v",
                 "1",

@@ -4,6 +4,7 @@
 //! `api::library` and `api::media` serve the rest.
 
 pub mod assets;
+pub mod confine;
 pub mod demo;
 pub mod naming;
 pub mod package;
@@ -22,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::config::{LibrarySettings, Settings};
 use crate::models::MediaType;
-use crate::store::media::{MediaFile, Problem};
+use crate::store::media::{MediaFile, Problem, StoredProblem};
 use crate::store::{Store, StoreError};
 
 pub use scan::ScanSummary;
@@ -80,6 +81,7 @@ pub struct LibraryConfig {
     pub segment_wait: f64,
     pub cache_max_bytes: u64,
     pub transcode_preset: String,
+    pub max_subtitle_bytes: u64,
 }
 
 impl From<&LibrarySettings> for LibraryConfig {
@@ -95,6 +97,7 @@ impl From<&LibrarySettings> for LibraryConfig {
             segment_wait: s.segment_wait.max(1.0),
             cache_max_bytes: s.cache_max_mb.saturating_mul(1024 * 1024),
             transcode_preset: s.transcode_preset.clone(),
+            max_subtitle_bytes: s.max_subtitle_bytes,
         }
     }
 }
@@ -109,6 +112,9 @@ pub struct Library {
     data_dir: PathBuf,
     running: tokio::sync::Mutex<Option<SharedScan>>,
     pub packager: package::Packager,
+    /// Sidecar subtitles converted to WebVTT since the start (each is converted once, then
+    /// served from `data_dir/subtitles/`).
+    subtitle_conversions: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Library {
@@ -174,7 +180,7 @@ impl Library {
 
     pub fn with_store(settings: &Settings, store: Store) -> Arc<Library> {
         let config = LibraryConfig::from(&settings.library);
-        let roots = settings
+        let roots: Vec<PathBuf> = settings
             .library
             .paths
             .iter()
@@ -182,6 +188,7 @@ impl Library {
             .collect();
         let packager = package::Packager::new(
             config.clone(),
+            roots.clone(),
             settings.data_dir.join("hls-cache"),
             store.clone(),
         );
@@ -192,6 +199,7 @@ impl Library {
             data_dir: settings.data_dir.clone(),
             running: tokio::sync::Mutex::new(None),
             packager,
+            subtitle_conversions: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -209,6 +217,11 @@ impl Library {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn subtitle_conversions(&self) -> u64 {
+        self.subtitle_conversions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Starts a scan, or joins the one already running, and returns its summary.
@@ -248,8 +261,16 @@ impl Library {
         })
     }
 
+    /// Problems of the folders configured now (those of a folder just removed from the
+    /// settings are dropped by the next scan), with paths relative to their folder.
     pub async fn problems(&self) -> Result<Vec<Problem>, LibraryError> {
-        Ok(self.store.problems().await?)
+        Ok(self
+            .store
+            .problems()
+            .await?
+            .iter()
+            .filter_map(|p| shown(&self.roots, p))
+            .collect())
     }
 
     /// Every title, once, sorted by title.
@@ -343,6 +364,30 @@ fn item_of(f: &MediaFile) -> Item {
         )),
         overview: None,
     }
+}
+
+/// A stored problem as clients see it: its path relative to its root, and the root's index;
+/// `None` when its root is not configured any more.
+pub(crate) fn shown(roots: &[PathBuf], p: &StoredProblem) -> Option<Problem> {
+    let root = roots
+        .iter()
+        .position(|r| r.to_string_lossy() == p.root.as_str())?;
+    let path = Path::new(&p.path);
+    let relative = match path.strip_prefix(&roots[root]) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel.to_string_lossy().to_string(),
+        // Every stored path lies under its root; should one not, its name alone is still
+        // enough to find it and says nothing about the disk.
+        Err(_) => path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+    };
+    Some(Problem {
+        path: relative,
+        root,
+        reason: p.reason.clone(),
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -511,9 +511,68 @@ pub fn track_label(lang: &str, title: Option<&str>, forced: bool, sdh: bool) -> 
     label
 }
 
+/// A language as an HLS `LANGUAGE` attribute: the shape of an RFC 5646 tag (a primary
+/// subtag of 2–8 letters, then subtags of 1–8 letters or digits, 35 characters at most, which
+/// covers every real tag), else `und`. The value comes from the file's tags, which whoever
+/// made the file chose: anything else could close the quoted string.
+pub fn hls_language(lang: &str) -> &str {
+    let mut parts = lang.split('-');
+    let primary = parts.next().unwrap_or("");
+    let ok = lang.len() <= 35
+        && (2..=8).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if ok { lang } else { "und" }
+}
+
+/// A track name as an HLS `NAME` attribute: a quoted-string may hold neither a double quote
+/// nor a line break (RFC 8216 §4.2), so control characters and `"` are dropped, and the name is
+/// cut at 100 characters (a menu entry, not a text). An empty result becomes `Audio N`.
+pub fn hls_name(name: &str, index: usize) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(100)
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        format!("Audio {}", index + 1)
+    } else {
+        clean.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hls_attributes_keep_real_values_and_drop_hostile_ones() {
+        for good in ["en", "fr", "und", "pt-BR", "zh-Hant-TW", "es-419", "gsw"] {
+            assert_eq!(hls_language(good), good);
+        }
+        for bad in [
+            "e\"n",
+            "",
+            "e",
+            "en\n#EXT",
+            "en-",
+            "-en",
+            "en_US",
+            "fr,",
+            &"a".repeat(36),
+        ] {
+            assert_eq!(hls_language(bad), "und", "{bad:?}");
+        }
+        assert_eq!(hls_name("Français – VF", 0), "Français – VF");
+        assert_eq!(
+            hls_name("Evil\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\r\nhttps://x/", 0),
+            "Evil#EXT-X-STREAM-INF:BANDWIDTH=1https://x/"
+        );
+        assert_eq!(hls_name("\"\u{7}\n", 1), "Audio 2");
+        assert_eq!(hls_name(&"é".repeat(300), 0).chars().count(), 100);
+    }
 
     fn split(path: &str) -> (Vec<&str>, &str) {
         let mut parts: Vec<&str> = path.split('/').collect();

@@ -25,7 +25,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::{LibraryConfig, LibraryError};
+use super::naming::{hls_language, hls_name};
+use super::{LibraryConfig, LibraryError, confine};
 use crate::store::Store;
 use crate::store::media::MediaFile;
 
@@ -145,7 +146,9 @@ pub fn master_playlist(file: &MediaFile, plan: &Plan) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     let mut names: Vec<String> = Vec::new();
     for (n, a) in p.audio.iter().enumerate() {
-        let mut name = a.label();
+        // Both come from the file's own tags: whoever made the file chose them.
+        let lang = hls_language(&a.lang);
+        let mut name = hls_name(&a.label(), n);
         let base = name.clone();
         let mut k = 2;
         while names.contains(&name) {
@@ -160,8 +163,7 @@ pub fn master_playlist(file: &MediaFile, plan: &Plan) -> String {
         };
         out.push_str(&format!(
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",LANGUAGE=\"{}\",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"2\",URI=\"a{n}/index.m3u8\"\n",
-            a.lang,
-            name.replace('"', "'")
+            lang, name
         ));
     }
     if p.audio.is_empty() {
@@ -213,6 +215,8 @@ pub struct Packager {
 
 struct Inner {
     config: LibraryConfig,
+    /// The library folders (canonical): a file is packaged only from inside them.
+    roots: Vec<PathBuf>,
     cache_dir: PathBuf,
     store: Store,
     slots: Arc<Semaphore>,
@@ -270,7 +274,12 @@ impl Lru {
 }
 
 impl Packager {
-    pub fn new(config: LibraryConfig, cache_dir: PathBuf, store: Store) -> Packager {
+    pub fn new(
+        config: LibraryConfig,
+        roots: Vec<PathBuf>,
+        cache_dir: PathBuf,
+        store: Store,
+    ) -> Packager {
         let mut lru = Lru::default();
         // Segments from a previous run are still valid (their folder names carry the file's
         // fingerprint); half-written job folders are not.
@@ -300,6 +309,7 @@ impl Packager {
         let inner = Arc::new(Inner {
             slots: Arc::new(Semaphore::new(config.max_ffmpeg)),
             config,
+            roots,
             cache_dir,
             store,
             jobs: Mutex::new(HashMap::new()),
@@ -481,6 +491,7 @@ impl Packager {
         if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&key) {
             old.cancel.notify_one();
         }
+        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
         let permit = self.acquire_slot(key).await?;
         // Another request for the same stream may have started a job while we waited.
         if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&key) {
@@ -499,7 +510,15 @@ impl Packager {
         tokio::fs::create_dir_all(&work).await.map_err(|e| {
             LibraryError::Internal(format!("cannot create the HLS work folder: {e}"))
         })?;
-        let args = ffmpeg_args(file, plan, variant, index, &work, &self.inner.config);
+        let args = ffmpeg_args(
+            file,
+            &input,
+            plan,
+            variant,
+            index,
+            &work,
+            &self.inner.config,
+        );
         tracing::debug!(file = file.id, variant = %variant.name(), start = index, "starting ffmpeg: {}", args.join(" "));
         let mut child = Command::new(&self.inner.config.ffmpeg)
             .args(&args)
@@ -605,6 +624,7 @@ fn check_variant(file: &MediaFile, variant: Variant) -> Result<(), LibraryError>
 
 fn ffmpeg_args(
     file: &MediaFile,
+    input: &Path,
     plan: &Plan,
     variant: Variant,
     index: usize,
@@ -627,7 +647,8 @@ fn ffmpeg_args(
             };
         a.extend(["-ss".into(), format!("{ss:.6}")]);
     }
-    a.extend(["-i".into(), file.path.to_string_lossy().to_string()]);
+    a.extend(confine::input_args(&p.format));
+    a.extend(["-i".into(), input.to_string_lossy().to_string()]);
     // The source's own timestamps, so segments from different jobs line up.
     a.extend(["-copyts".into(), "-sn".into(), "-dn".into()]);
     match variant {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
-use super::LibraryError;
 use super::naming::{normalize_lang, track_label};
+use super::{LibraryError, confine};
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -167,6 +167,7 @@ pub async fn probe(
         "-show_format",
         "-show_streams",
     ])
+    .args(confine::input_args(""))
     .arg(path)
     .kill_on_drop(true)
     .stdin(std::process::Stdio::null());
@@ -188,6 +189,13 @@ pub async fn probe(
     }
     let raw: Raw = serde_json::from_slice(&output.stdout)
         .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
+    // Before anything else about the file: a playlist's streams are those of other files.
+    let format_name = raw.format.as_ref().and_then(|f| f.format_name.as_deref());
+    if let Some(demuxer) = format_name.and_then(confine::refused_demuxer) {
+        return Err(LibraryError::Probe(format!(
+            "refused: ffprobe reads it as '{demuxer}', a list of other files rather than a video"
+        )));
+    }
     let mut info = from_raw(raw)?;
     if info.format.contains("mp4") {
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
@@ -306,11 +314,13 @@ async fn moov_before_mdat(path: &Path) -> std::io::Result<bool> {
 pub async fn keyframes(
     ffprobe: &str,
     path: &Path,
+    format: &str,
     stream: u32,
     timeout: Duration,
 ) -> Result<Vec<f64>, LibraryError> {
     let mut cmd = Command::new(ffprobe);
-    cmd.args(["-v", "error", "-select_streams"])
+    cmd.args(confine::input_args(format))
+        .args(["-v", "error", "-select_streams"])
         .arg(stream.to_string())
         .args(["-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
         .arg(path)

@@ -4,6 +4,7 @@
 //! with its reason; it never stops the scan.
 
 use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -12,10 +13,12 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::naming::{self, Sidecar};
-use super::probe;
 use super::{LibraryConfig, LibraryError};
+use super::{confine, probe};
 use crate::store::Store;
-use crate::store::media::{MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen};
+use crate::store::media::{
+    MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen, StoredProblem,
+};
 
 /// What a scan did, as `POST /api/library/scan` and `sokoul scan` report it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
@@ -49,17 +52,31 @@ struct Walk {
     /// Roots that could not be listed at all: their stored files are kept (a disk that is not
     /// mounted right now should not empty the library).
     unreadable_roots: HashSet<String>,
+    /// Folders already walked, by `(device, inode)`: a link back to a folder being walked
+    /// (`a -> .`) or to one already walked is not entered again.
+    visited: HashSet<(u64, u64)>,
+    /// Videos already found, by canonical path: one reachable by two paths is indexed once.
+    videos: HashSet<PathBuf>,
 }
 
-/// Deeper than any sane library; stops symlink loops.
+/// Deeper than any sane library. Loops are stopped by `Walk::visited`; this bounds a chain of
+/// distinct links (each to a deeper folder) as well.
 const MAX_DEPTH: usize = 24;
 
-fn walk(roots: &[PathBuf]) -> Walk {
+fn walk(roots: &[PathBuf], max_subtitle_bytes: u64) -> Walk {
     let mut out = Walk::default();
     for root in roots {
         let root_s = root.to_string_lossy().to_string();
-        match std::fs::read_dir(root) {
-            Ok(_) => walk_dir(root, root, &mut Vec::new(), 0, &mut out),
+        match std::fs::read_dir(root).and_then(|_| std::fs::metadata(root)) {
+            Ok(meta) => {
+                out.visited.insert((meta.dev(), meta.ino()));
+                let ctx = Context {
+                    roots,
+                    root,
+                    max_subtitle_bytes,
+                };
+                walk_dir(&ctx, root, &mut Vec::new(), 0, &mut out);
+            }
             Err(e) => {
                 out.unreadable_roots.insert(root_s.clone());
                 out.problems.push(NewProblem {
@@ -71,7 +88,16 @@ fn walk(roots: &[PathBuf]) -> Walk {
             }
         }
     }
+    // A sidecar shared by two videos (`Film.mkv`, `Film.mp4`) is reported once.
+    let mut reported = HashSet::new();
+    out.problems.retain(|p| reported.insert(p.path.clone()));
     out
+}
+
+struct Context<'a> {
+    roots: &'a [PathBuf],
+    root: &'a Path,
+    max_subtitle_bytes: u64,
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -82,8 +108,14 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn walk_dir(root: &Path, dir: &Path, folders: &mut Vec<String>, depth: usize, out: &mut Walk) {
-    let root_s = root.to_string_lossy().to_string();
+fn walk_dir(
+    ctx: &Context<'_>,
+    dir: &Path,
+    folders: &mut Vec<String>,
+    depth: usize,
+    out: &mut Walk,
+) {
+    let root_s = ctx.root.to_string_lossy().to_string();
     let problem = |out: &mut Walk, path: &Path, seen: Option<Seen>, reason: String| {
         out.problems.push(NewProblem {
             path: path.to_string_lossy().to_string(),
@@ -151,13 +183,25 @@ fn walk_dir(root: &Path, dir: &Path, folders: &mut Vec<String>, depth: usize, ou
                 continue;
             }
         };
-        if meta.is_dir() {
-            folders.push(name.clone());
-            walk_dir(root, path, folders, depth + 1, out);
-            folders.pop();
+        if !(meta.is_dir() || naming::is_video(name)) {
             continue;
         }
-        if !naming::is_video(name) {
+        // Links are followed only to places inside a library folder.
+        let canonical = match confine::resolve(ctx.roots, path) {
+            Ok((canonical, _)) => canonical,
+            Err(e) => {
+                problem(out, path, None, format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            if !out.visited.insert((meta.dev(), meta.ino())) {
+                tracing::debug!(folder = %path.display(), "folder already scanned through another path");
+                continue;
+            }
+            folders.push(name.clone());
+            walk_dir(ctx, path, folders, depth + 1, out);
+            folders.pop();
             continue;
         }
         if !meta.is_file() {
@@ -167,6 +211,10 @@ fn walk_dir(root: &Path, dir: &Path, folders: &mut Vec<String>, depth: usize, ou
                 None,
                 "not a regular file (a pipe, socket or device)".into(),
             );
+            continue;
+        }
+        if !out.videos.insert(canonical) {
+            tracing::debug!(file = %path.display(), "file already found through another path");
             continue;
         }
         let mtime_ns = meta
@@ -180,10 +228,17 @@ fn walk_dir(root: &Path, dir: &Path, folders: &mut Vec<String>, depth: usize, ou
             .iter()
             .filter(|n| *n != name)
             .filter_map(|n| naming::sidecar(stem, n))
+            .filter(|s| match check_sidecar(ctx, &dir.join(&s.file_name)) {
+                Ok(()) => true,
+                Err(reason) => {
+                    problem(out, &dir.join(&s.file_name), None, reason);
+                    false
+                }
+            })
             .collect();
         out.found.push(Found {
             path: path.clone(),
-            root: root.to_path_buf(),
+            root: ctx.root.to_path_buf(),
             folders: folders.clone(),
             file_name: name.clone(),
             seen: Seen {
@@ -195,6 +250,25 @@ fn walk_dir(root: &Path, dir: &Path, folders: &mut Vec<String>, depth: usize, ou
     }
 }
 
+/// A sidecar is offered only when it is a regular file inside the library, under the size
+/// cap; serving it checks all this again on the opened file.
+fn check_sidecar(ctx: &Context<'_>, path: &Path) -> Result<(), String> {
+    let refused = |e: confine::Refusal| format!("subtitle refused: {e}");
+    let (canonical, _) = confine::resolve(ctx.roots, path).map_err(refused)?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| refused(e.into()))?;
+    if !meta.is_file() {
+        return Err(refused(confine::Refusal::NotRegular));
+    }
+    if meta.len() > ctx.max_subtitle_bytes {
+        return Err(format!(
+            "subtitle refused: {} bytes, over library.max_subtitle_bytes ({})",
+            meta.len(),
+            ctx.max_subtitle_bytes
+        ));
+    }
+    Ok(())
+}
+
 /// Scans `roots` into `store`.
 pub async fn scan(
     store: &Store,
@@ -203,7 +277,8 @@ pub async fn scan(
 ) -> Result<ScanSummary, LibraryError> {
     let started = Instant::now();
     let roots_owned = roots.to_vec();
-    let walk = tokio::task::spawn_blocking(move || walk(&roots_owned))
+    let max_subtitle_bytes = config.max_subtitle_bytes;
+    let walk = tokio::task::spawn_blocking(move || walk(&roots_owned, max_subtitle_bytes))
         .await
         .map_err(|_| LibraryError::Internal("the folder walk panicked".into()))?;
     let index = store.seen().await?;
@@ -259,6 +334,7 @@ pub async fn scan(
                         probe::keyframes(
                             &ffprobe,
                             &found.path,
+                            &info.format,
                             info.video.index,
                             probe_timeout * 20,
                         )
@@ -350,12 +426,13 @@ pub async fn scan(
         }
     }
     // A problem file that is unchanged keeps its stored row: report it again from the index.
-    let mut failed: Vec<Problem> = walk
+    let mut failed: Vec<StoredProblem> = walk
         .problems
         .iter()
         .chain(changes.problems.iter())
-        .map(|p| Problem {
+        .map(|p| StoredProblem {
             path: p.path.clone(),
+            root: p.root.clone(),
             reason: p.reason.clone(),
         })
         .collect();
@@ -370,6 +447,10 @@ pub async fn scan(
             .filter(|p| !reported.contains(&p.path)),
     );
     failed.sort_by(|a, b| a.path.cmp(&b.path));
+    let failed: Vec<Problem> = failed
+        .iter()
+        .filter_map(|p| super::shown(roots, p))
+        .collect();
     summary.failed = failed;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     tracing::info!(

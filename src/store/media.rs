@@ -40,10 +40,22 @@ impl MediaFile {
     }
 }
 
-/// A file the scanner could not identify or read.
+/// A file the scanner could not identify or read, as clients see it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// Relative to its library folder (`.` for the folder itself); never an absolute path,
+    /// which would tell a viewer about the server's disks.
     pub path: String,
+    /// Which library folder: its index in `library.paths` (`SOKOUL_LIBRARY`), from 0.
+    pub root: usize,
+    pub reason: String,
+}
+
+/// A problem as stored: absolute paths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProblem {
+    pub path: String,
+    pub root: String,
     pub reason: String,
 }
 
@@ -327,13 +339,15 @@ impl Store {
         .await
     }
 
-    pub async fn problems(&self) -> Result<Vec<Problem>, StoreError> {
+    pub async fn problems(&self) -> Result<Vec<StoredProblem>, StoreError> {
         self.call(|conn| {
-            let mut stmt = conn.prepare("SELECT path, reason FROM scan_problems ORDER BY path")?;
+            let mut stmt =
+                conn.prepare("SELECT path, root, reason FROM scan_problems ORDER BY path")?;
             let rows = stmt.query_map([], |r| {
-                Ok(Problem {
+                Ok(StoredProblem {
                     path: r.get(0)?,
-                    reason: r.get(1)?,
+                    root: r.get(1)?,
+                    reason: r.get(2)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -15,7 +15,7 @@ const SECONDS: u32 = 12;
 const SEGMENT: f64 = 2.0;
 
 /// Generated once per test run and hard-linked into each test's library.
-fn media(kind: Synth) -> PathBuf {
+pub(crate) fn media(kind: Synth) -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
@@ -53,7 +53,7 @@ pub fn place(root: &Path, rel: &str, kind: Synth) -> PathBuf {
     dest
 }
 
-async fn library_app(root: &Path) -> TestApp {
+pub(crate) async fn library_app(root: &Path) -> TestApp {
     let root = root.to_path_buf();
     spawn_app(move |s| {
         s.library.enabled = true;
@@ -66,7 +66,7 @@ async fn library_app(root: &Path) -> TestApp {
 }
 
 impl TestApp {
-    async fn scan(&self) -> Value {
+    pub(crate) async fn scan(&self) -> Value {
         let r = self
             .client
             .post(format!("{}/api/library/scan", self.address))
@@ -77,13 +77,13 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    async fn bytes(&self, path: &str) -> Vec<u8> {
+    pub(crate) async fn bytes(&self, path: &str) -> Vec<u8> {
         let r = self.get(path).await;
         assert_eq!(r.status(), 200, "GET {path}");
         r.bytes().await.unwrap().to_vec()
     }
 
-    async fn text(&self, path: &str) -> String {
+    pub(crate) async fn text(&self, path: &str) -> String {
         String::from_utf8(self.bytes(path).await).unwrap()
     }
 }

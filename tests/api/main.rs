@@ -11,6 +11,7 @@ mod fake_tmdb;
 mod faults;
 mod jellyfin;
 mod library;
+mod library_security;
 mod log_secrets;
 mod openapi;
 mod progress;
