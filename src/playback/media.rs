@@ -250,6 +250,7 @@ impl Stream {
         let flag = |k: &str| s.disposition.get(k).copied().unwrap_or(0) != 0;
         let (default, forced) = (flag("default"), flag("forced"));
         let codec = s.codec_name.clone().unwrap_or_default();
+        let profile = known(s.profile.clone());
         let kind = match s.codec_type.as_deref() {
             Some("video") if !flag("attached_pic") => StreamKind::Video(Video {
                 width: s.width.unwrap_or(0),
@@ -284,7 +285,7 @@ impl Stream {
         Stream {
             index: s.index,
             codec,
-            profile: s.profile,
+            profile,
             language: s.tags.get("language").filter(|l| *l != "und").cloned(),
             title: s.tags.get("title").cloned(),
             default,
