@@ -556,3 +556,309 @@ fn segment_format(video_out: Option<&str>, audio_out: Option<&str>) -> SegmentFo
         SegmentFormat::Fmp4
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playback::media::{Audio, Color, Subtitle};
+
+    fn video(codec: &str, profile: &str, depth: u8, w: u32, h: u32) -> Stream {
+        Stream {
+            index: 0,
+            codec: codec.into(),
+            profile: (!profile.is_empty()).then(|| profile.into()),
+            language: None,
+            title: None,
+            default: true,
+            forced: false,
+            kind: StreamKind::Video(Video {
+                width: w,
+                height: h,
+                pix_fmt: None,
+                bit_depth: depth,
+                field_order: FieldOrder::Progressive,
+                rotation: 0,
+                color: Color::default(),
+                frame_rate: Some(25.0),
+                level: None,
+            }),
+        }
+    }
+
+    fn audio(index: u32, codec: &str, channels: u32) -> Stream {
+        Stream {
+            index,
+            codec: codec.into(),
+            profile: None,
+            language: None,
+            title: None,
+            default: false,
+            forced: false,
+            kind: StreamKind::Audio(Audio {
+                channels,
+                channel_layout: None,
+                sample_rate: Some(48_000),
+            }),
+        }
+    }
+
+    fn subtitle(index: u32, codec: &str, kind: SubtitleKind) -> Stream {
+        Stream {
+            index,
+            codec: codec.into(),
+            profile: None,
+            language: None,
+            title: None,
+            default: false,
+            forced: false,
+            kind: StreamKind::Subtitle(Subtitle {
+                kind,
+                styled: kind == SubtitleKind::Ass,
+            }),
+        }
+    }
+
+    fn media(format: &str, streams: Vec<Stream>) -> Media {
+        Media {
+            format_name: format.into(),
+            duration: Some(60.0),
+            start_time: 0.0,
+            bit_rate: Some(4_000_000),
+            streams,
+            chapters: vec![],
+            faststart: format.contains("mp4").then_some(true),
+        }
+    }
+
+    fn with_video(mut s: Stream, f: impl FnOnce(&mut Video)) -> Stream {
+        if let StreamKind::Video(v) = &mut s.kind {
+            f(v);
+        }
+        s
+    }
+
+    const MP4: &str = "mov,mp4,m4a,3gp,3g2,mj2";
+    const MKV: &str = "matroska,webm";
+
+    fn chromium() -> ClientProfile {
+        ClientProfile::parse("1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm").unwrap()
+    }
+
+    fn safari_hdr() -> ClientProfile {
+        ClientProfile::parse("1:avc,hevc,hevc10,aac,aac51,mp3,flac,ac3,eac3,mp4,hdr").unwrap()
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum V {
+        Copy,
+        Transcode,
+    }
+
+    fn v_of(p: &Plan) -> V {
+        match p.video.as_ref().unwrap().action {
+            VideoAction::Copy => V::Copy,
+            VideoAction::TranscodeH264 { .. } => V::Transcode,
+        }
+    }
+
+    #[test]
+    fn decision_table() {
+        use AudioAction::{Copy as ACopy, TranscodeAac};
+        use Mode::*;
+        let h264 = || video("h264", "High", 8, 1920, 1080);
+        let cases: Vec<(&str, Media, ClientProfile, Mode, V, AudioAction)> = vec![
+            ("h264/aac mp4: the file as is", media(MP4, vec![h264(), audio(1, "aac", 2)]), ClientProfile::default(), DirectPlay, V::Copy, ACopy),
+            ("h264/aac mkv: remux", media(MKV, vec![h264(), audio(1, "aac", 2)]), ClientProfile::default(), DirectStream, V::Copy, ACopy),
+            ("h264/mp3 mp4 on the default profile: mp3 → aac", media(MP4, vec![h264(), audio(1, "mp3", 2)]), ClientProfile::default(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
+            ("5.1 aac without multichannel: downmix", media(MP4, vec![h264(), audio(1, "aac", 6)]), chromium(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
+            ("5.1 aac with multichannel: copy", media(MP4, vec![h264(), audio(1, "aac", 6)]), safari_hdr(), DirectPlay, V::Copy, ACopy),
+            ("eac3 5.1 where declared: copy", media(MKV, vec![h264(), audio(1, "eac3", 6)]), safari_hdr(), DirectStream, V::Copy, ACopy),
+            ("7.1 truehd with 5.1 aac: 5.1", media(MKV, vec![h264(), audio(1, "truehd", 8)]), safari_hdr(), Transcode, V::Copy, TranscodeAac { channels: 6 }),
+            ("hevc main in chromium", media(MP4, vec![video("hevc", "Main", 8, 1920, 1080), audio(1, "aac", 2)]), chromium(), Transcode, V::Transcode, ACopy),
+            ("hevc main10 in safari", media(MP4, vec![video("hevc", "Main 10", 10, 1920, 1080), audio(1, "aac", 2)]), safari_hdr(), DirectPlay, V::Copy, ACopy),
+            ("hevc rext nowhere", media(MP4, vec![video("hevc", "Rext", 8, 1920, 1080), audio(1, "aac", 2)]), safari_hdr(), Transcode, V::Transcode, ACopy),
+            ("hi10p nowhere", media(MKV, vec![video("h264", "High 10", 10, 1920, 1080), audio(1, "aac", 2)]), safari_hdr(), Transcode, V::Transcode, ACopy),
+            ("h264 4:4:4 nowhere", media(MKV, vec![video("h264", "High 4:4:4 Predictive", 8, 1920, 1080)]), chromium(), Transcode, V::Transcode, ACopy),
+            ("av1 10-bit opus webm in chromium", media(MKV, vec![video("av1", "Main", 10, 1920, 1080), audio(1, "opus", 2)]), chromium(), DirectPlay, V::Copy, ACopy),
+            ("av1 without av1_10", media(MKV, vec![video("av1", "Main", 10, 1920, 1080), audio(1, "opus", 2)]), ClientProfile { av1_10bit: false, ..chromium() }, Transcode, V::Transcode, ACopy),
+            ("vp9 profile 2 in chromium", media(MKV, vec![video("vp9", "Profile 2", 10, 1920, 1080), audio(1, "opus", 2)]), chromium(), DirectPlay, V::Copy, ACopy),
+            ("vp9 profile 1 nowhere", media(MKV, vec![video("vp9", "Profile 1", 8, 1920, 1080)]), chromium(), Transcode, V::Transcode, ACopy),
+            ("av1 + flac in mkv: not webm, remux", media(MKV, vec![video("av1", "Main", 8, 1920, 1080), audio(1, "flac", 2)]), chromium(), DirectStream, V::Copy, ACopy),
+            ("mpeg2 nowhere", media("mpegts", vec![video("mpeg2video", "Main", 8, 720, 576), audio(1, "mp2", 2)]), safari_hdr(), Transcode, V::Transcode, TranscodeAac { channels: 2 }),
+            ("vc1 nowhere", media(MKV, vec![video("vc1", "Advanced", 8, 1920, 1080), audio(1, "ac3", 6)]), safari_hdr(), Transcode, V::Transcode, ACopy),
+            ("mono pcm: mono aac", media(MKV, vec![h264(), audio(1, "pcm_s16le", 1)]), chromium(), Transcode, V::Copy, TranscodeAac { channels: 1 }),
+            ("mp4 without faststart: remux", { let mut m = media(MP4, vec![h264(), audio(1, "aac", 2)]); m.faststart = Some(false); m }, chromium(), DirectStream, V::Copy, ACopy),
+            ("avi h264: remux", media("avi", vec![h264(), audio(1, "mp3", 2)]), chromium(), DirectStream, V::Copy, ACopy),
+            ("webm in a browser without webm: remux", media(MKV, vec![video("vp9", "Profile 0", 8, 1920, 1080), audio(1, "opus", 2)]), ClientProfile { webm: false, ..chromium() }, DirectStream, V::Copy, ACopy),
+        ];
+        for (name, m, profile, mode, v, a) in cases {
+            let p = plan(&m, &profile, &Request::default()).unwrap();
+            assert_eq!(p.mode, mode, "{name}: {}", p.summary());
+            assert_eq!(v_of(&p), v, "{name}: {}", p.summary());
+            if m.audio().next().is_some() {
+                assert_eq!(p.audio.as_ref().unwrap().action, a, "{name}: {}", p.summary());
+            }
+            assert_eq!(p.segments.is_none(), mode == DirectPlay, "{name}");
+        }
+    }
+
+    fn filters(p: &Plan) -> Vec<VideoFilter> {
+        match &p.video.as_ref().unwrap().action {
+            VideoAction::TranscodeH264 { filters, .. } => filters.clone(),
+            VideoAction::Copy => vec![],
+        }
+    }
+
+    #[test]
+    fn an_interlaced_picture_is_never_remuxed() {
+        let v = with_video(video("h264", "High", 8, 1920, 1080), |v| v.field_order = FieldOrder::BottomFirst);
+        let p = plan(&media(MKV, vec![v, audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        assert_eq!(p.mode, Mode::Transcode);
+        assert_eq!(filters(&p), vec![VideoFilter::Deinterlace]);
+        assert!(p.video.unwrap().reason.contains("bottom field first"));
+    }
+
+    #[test]
+    fn hdr_is_kept_for_an_hdr_display_and_tone_mapped_otherwise() {
+        let hdr = |transfer: &str| {
+            with_video(video("hevc", "Main 10", 10, 3840, 2160), |v| {
+                v.color.transfer = Some(transfer.into());
+                v.color.primaries = Some("bt2020".into());
+            })
+        };
+        let p = plan(&media(MP4, vec![hdr("smpte2084")]), &safari_hdr(), &Request::default()).unwrap();
+        assert_eq!(p.mode, Mode::DirectPlay);
+        let sdr_hevc = ClientProfile { hdr: false, ..safari_hdr() };
+        let p = plan(&media(MP4, vec![hdr("arib-std-b67")]), &sdr_hevc, &Request::default()).unwrap();
+        assert_eq!(filters(&p), vec![VideoFilter::Tonemap(Hdr::Hlg)]);
+        assert!(p.video.unwrap().reason.contains("Hlg on an SDR display"));
+        // Transcoded for another reason on an HDR display: the H.264 output is SDR, so still
+        // tone-mapped rather than shown washed out.
+        let req = Request { quality: Quality::P1080, ..Request::default() };
+        let p = plan(&media(MP4, vec![hdr("smpte2084")]), &safari_hdr(), &req).unwrap();
+        assert_eq!(
+            filters(&p),
+            vec![VideoFilter::Tonemap(Hdr::Hdr10), VideoFilter::ScaleToHeight(1080)]
+        );
+    }
+
+    #[test]
+    fn filters_run_in_a_fixed_order() {
+        let v = with_video(video("mpeg2video", "Main", 8, 720, 1280), |v| {
+            v.field_order = FieldOrder::TopFirst;
+            v.rotation = 90;
+            v.color.transfer = Some("smpte2084".into());
+        });
+        let m = media(MKV, vec![v, subtitle(1, "dvd_subtitle", SubtitleKind::Image)]);
+        let req = Request { burn_subtitle: Some(1), quality: Quality::P480, ..Request::default() };
+        let p = plan(&m, &chromium(), &req).unwrap();
+        assert_eq!(
+            filters(&p),
+            vec![
+                VideoFilter::Deinterlace,
+                VideoFilter::Tonemap(Hdr::Hdr10),
+                VideoFilter::OverlayImageSubtitle(1),
+                VideoFilter::Rotate(90),
+                VideoFilter::ScaleToHeight(480),
+            ]
+        );
+    }
+
+    #[test]
+    fn rotation_is_copied_only_when_the_file_itself_is_played() {
+        let rotated = || with_video(video("h264", "High", 8, 1920, 1080), |v| v.rotation = 90);
+        let p = plan(&media(MP4, vec![rotated(), audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        assert_eq!(p.mode, Mode::DirectPlay);
+        assert!(p.video.unwrap().reason.contains("rotation 90° kept"));
+        // Remuxing into HLS would lose it: rotated by a transcode instead.
+        let p = plan(&media(MKV, vec![rotated(), audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        assert_eq!(p.mode, Mode::Transcode);
+        assert_eq!(filters(&p), vec![VideoFilter::Rotate(90)]);
+        let p = plan(&media(MP4, vec![rotated(), audio(1, "ac3", 2)]), &chromium(), &Request::default()).unwrap();
+        assert_eq!(p.mode, Mode::Transcode, "an audio transcode is HLS too");
+        assert_eq!(filters(&p), vec![VideoFilter::Rotate(90)]);
+    }
+
+    #[test]
+    fn a_lower_quality_scales_and_caps_the_bitrate() {
+        let m = media(MP4, vec![video("h264", "High", 8, 1920, 1080), audio(1, "aac", 2)]);
+        let at = |quality, cap| {
+            let req = Request { quality, max_video_kbps: cap, ..Request::default() };
+            plan(&m, &chromium(), &req).unwrap()
+        };
+        assert_eq!(at(Quality::P1080, None).mode, Mode::DirectPlay, "already 1080p");
+        let p = at(Quality::P720, None);
+        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![VideoFilter::ScaleToHeight(720)], max_kbps: 4_000 });
+        let p = at(Quality::P480, Some(1_000));
+        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![VideoFilter::ScaleToHeight(480)], max_kbps: 1_000 });
+        // A cap under the file's 4 Mb/s re-encodes even at the original size.
+        let p = at(Quality::Original, Some(2_000));
+        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![], max_kbps: 2_000 });
+        assert_eq!(at(Quality::Original, Some(10_000)).mode, Mode::DirectPlay);
+        // The profile's own height cap.
+        let small = ClientProfile { max_height: Some(720), ..chromium() };
+        let p = plan(&m, &small, &Request::default()).unwrap();
+        assert_eq!(filters(&p), vec![VideoFilter::ScaleToHeight(720)]);
+    }
+
+    #[test]
+    fn audio_track_choice() {
+        let mut fr = audio(1, "aac", 2);
+        fr.default = false;
+        let mut en = audio(2, "aac", 2);
+        en.default = true;
+        let m = media(MP4, vec![video("h264", "High", 8, 1280, 720), fr, en]);
+        let p = plan(&m, &chromium(), &Request::default()).unwrap();
+        assert_eq!(p.audio.as_ref().unwrap().stream, 2, "the default track");
+        assert_eq!(p.mode, Mode::DirectStream, "the browser would play the first track");
+        let p = plan(&m, &chromium(), &Request { audio: Some(1), ..Request::default() }).unwrap();
+        assert_eq!(p.mode, Mode::DirectPlay);
+        let err = plan(&m, &chromium(), &Request { audio: Some(0), ..Request::default() }).unwrap_err();
+        assert_eq!(err.code(), "unknown_audio_track");
+        let err = plan(&m, &chromium(), &Request { burn_subtitle: Some(7), ..Request::default() }).unwrap_err();
+        assert_eq!(err.code(), "unknown_subtitle_track");
+    }
+
+    #[test]
+    fn subtitles_are_offered_by_kind() {
+        let m = media(
+            MKV,
+            vec![
+                video("h264", "High", 8, 1280, 720),
+                subtitle(1, "subrip", SubtitleKind::Text),
+                subtitle(2, "ass", SubtitleKind::Ass),
+                subtitle(3, "hdmv_pgs_subtitle", SubtitleKind::Image),
+                subtitle(4, "eia_608", SubtitleKind::Unknown),
+            ],
+        );
+        let p = plan(&m, &chromium(), &Request::default()).unwrap();
+        let kinds: Vec<_> = p.subtitles.iter().map(|s| s.delivery).collect();
+        assert_eq!(
+            kinds,
+            [SubtitleDelivery::WebVtt, SubtitleDelivery::Ass, SubtitleDelivery::BurnIn, SubtitleDelivery::None]
+        );
+        assert_eq!(p.mode, Mode::DirectStream, "offering subtitles changes nothing");
+        let p = plan(&m, &chromium(), &Request { burn_subtitle: Some(2), ..Request::default() }).unwrap();
+        assert_eq!(filters(&p), vec![VideoFilter::BurnTextSubtitle(2)]);
+        assert!(p.video.unwrap().reason.contains("on request"));
+    }
+
+    #[test]
+    fn audio_only_and_empty_files() {
+        let p = plan(&media(MP4, vec![audio(0, "flac", 2)]), &chromium(), &Request::default()).unwrap();
+        assert!(p.video.is_none());
+        assert_eq!(p.mode, Mode::DirectPlay);
+        let err = plan(&media(MKV, vec![subtitle(0, "subrip", SubtitleKind::Text)]), &chromium(), &Request::default()).unwrap_err();
+        assert_eq!(err.code(), "no_playable_stream");
+    }
+
+    #[test]
+    fn segments_are_ts_only_for_h264_with_aac() {
+        let fmt = |m: Media, p: ClientProfile| plan(&m, &p, &Request::default()).unwrap().segments;
+        assert_eq!(fmt(media(MKV, vec![video("h264", "High", 8, 1280, 720), audio(1, "aac", 2)]), chromium()), Some(SegmentFormat::Ts));
+        assert_eq!(fmt(media(MKV, vec![video("h264", "High", 8, 1280, 720), audio(1, "ac3", 6)]), safari_hdr()), Some(SegmentFormat::Fmp4));
+        assert_eq!(fmt(media(MKV, vec![video("hevc", "Main", 8, 1280, 720), audio(1, "aac", 2)]), safari_hdr()), Some(SegmentFormat::Fmp4));
+        assert_eq!(fmt(media(MKV, vec![video("av1", "Main", 8, 1280, 720), audio(1, "flac", 2)]), chromium()), Some(SegmentFormat::Fmp4));
+        assert_eq!(fmt(media(MKV, vec![video("hevc", "Main", 8, 1280, 720), audio(1, "dts", 6)]), chromium()), Some(SegmentFormat::Ts));
+    }
+}

@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(ClientProfile::default().cache_key(), "p1-08101-0");
         assert_eq!(
             ClientProfile::parse(CHROMIUM).unwrap().cache_key(),
-            "p1-17ed1-0"
+            "p1-19df1-0"
         );
     }
 
