@@ -345,3 +345,198 @@ fn escape(s: &str, special: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playback::plan::{AudioDecision, VideoDecision};
+    use crate::playback::media::Hdr;
+
+    fn media() -> Media {
+        Media::from_ffprobe_json(
+            br#"{"streams":[{"index":0,"codec_type":"video","codec_name":"hevc"},
+                {"index":1,"codec_type":"audio","codec_name":"ac3","channels":6},
+                {"index":2,"codec_type":"subtitle","codec_name":"subrip"},
+                {"index":3,"codec_type":"subtitle","codec_name":"ass"}],
+                "format":{"format_name":"matroska,webm","duration":"60"}}"#,
+        )
+        .unwrap()
+    }
+
+    fn plan(video: VideoAction, audio: AudioAction, segments: SegmentFormat) -> Plan {
+        Plan {
+            mode: Mode::Transcode,
+            segments: Some(segments),
+            video: Some(VideoDecision { stream: 0, action: video, reason: String::new() }),
+            audio: Some(AudioDecision { stream: 1, action: audio, reason: String::new() }),
+            subtitles: vec![],
+            container_reason: String::new(),
+        }
+    }
+
+    fn build(plan: &Plan, input: &Input, window: SegmentWindow) -> Result<Vec<String>, ArgsError> {
+        let m = media();
+        args(&Job {
+            plan,
+            media: &m,
+            input,
+            window,
+            out_dir: Path::new("/work/job"),
+            threads: 2,
+            preset: "veryfast",
+            subtitle_file: None,
+        })
+    }
+
+    fn value<'a>(a: &'a [String], flag: &str) -> Option<&'a str> {
+        a.iter().position(|x| x == flag).map(|i| a[i + 1].as_str())
+    }
+
+    fn local() -> Input {
+        Input::Local(PathBuf::from("/media/Film: part 1.mkv"))
+    }
+
+    #[test]
+    fn a_remux_copies_into_fmp4_segments_with_an_init_segment() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(value(&a, "-c:v"), Some("copy"));
+        assert_eq!(value(&a, "-c:a"), Some("copy"));
+        assert_eq!(value(&a, "-hls_segment_type"), Some("fmp4"));
+        assert_eq!(value(&a, "-hls_fmp4_init_filename"), Some("init.mp4"));
+        assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.m4s"));
+        assert_eq!(value(&a, "-i"), Some("file:/media/Film: part 1.mkv"));
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("file,pipe"));
+        assert!(!a.contains(&"-ss".to_string()), "starts at the beginning");
+        assert!(!a.contains(&"-noautorotate".to_string()));
+        assert!(!a.contains(&"-filter_complex".to_string()));
+        assert_eq!(value(&a, "-hls_init_time"), Some("2.000"));
+        assert_eq!(value(&a, "-hls_time"), Some("6.000"));
+        assert_eq!(value(&a, "-hls_list_size"), Some("1"), "see SHORT_SEGMENTS");
+    }
+
+    #[test]
+    fn a_remote_file_is_read_only_through_the_loopback_proxy() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        let proxied = Input::Proxied(Url::parse("http://127.0.0.1:8080/api/proxy/file?t=abc").unwrap());
+        let a = build(&p, &proxied, SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("http,tcp"));
+        assert_eq!(value(&a, "-i"), Some("http://127.0.0.1:8080/api/proxy/file?t=abc"));
+        assert_eq!(value(&a, "-rw_timeout"), Some("20000000"));
+        let v6 = Input::Proxied(Url::parse("http://[::1]:8080/p").unwrap());
+        assert!(build(&p, &v6, SegmentWindow::at(0, 0.0)).is_ok());
+        for url in ["http://cdn.example.com/film.mkv", "https://127.0.0.1/p", "http://10.0.0.5/p", "http://localhost.evil.com/p"] {
+            let input = Input::Proxied(Url::parse(url).unwrap());
+            assert_eq!(build(&p, &input, SegmentWindow::at(0, 0.0)), Err(ArgsError::NotLoopback), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_seek_starts_at_its_time_with_its_segment_number() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Ts);
+        let a = build(&p, &local(), SegmentWindow::at(40, 230.5)).unwrap();
+        let ss = a.iter().position(|x| x == "-ss").unwrap();
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        assert!(ss < i, "input seeking");
+        assert_eq!(a[ss + 1], "230.500");
+        assert_eq!(value(&a, "-output_ts_offset"), Some("230.500"));
+        assert_eq!(value(&a, "-start_number"), Some("40"));
+        assert_eq!(value(&a, "-hls_segment_type"), Some("mpegts"));
+        assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.ts"));
+    }
+
+    #[test]
+    fn segment_boundaries_are_short_then_normal() {
+        let w = SegmentWindow::at(10, 100.0);
+        let b: Vec<f64> = (0..5).map(|k| w.boundary(k)).collect();
+        assert_eq!(b, vec![100.0, 102.0, 104.0, 110.0, 116.0]);
+        assert_eq!(
+            keyframe_expr(&w),
+            "expr:gte(t,if(lt(n_forced,2),n_forced*2,4+(n_forced-2)*6))"
+        );
+    }
+
+    #[test]
+    fn a_transcode_has_every_filter_in_order_and_sdr_signalling() {
+        let filters = vec![
+            VideoFilter::Deinterlace,
+            VideoFilter::Tonemap(Hdr::Hdr10),
+            VideoFilter::Rotate(90),
+            VideoFilter::ScaleToHeight(720),
+        ];
+        let p = plan(
+            VideoAction::TranscodeH264 { filters, max_kbps: 4_000 },
+            AudioAction::TranscodeAac { channels: 2 },
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        let graph = value(&a, "-filter_complex").unwrap();
+        assert_eq!(
+            graph,
+            "[0:0]bwdif=mode=send_frame:parity=auto:deint=all,zscale=t=linear:npl=100,format=gbrpf32le,\
+             zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,\
+             transpose=clock,scale=-2:720,format=yuv420p[v]"
+        );
+        assert!(a.contains(&"-noautorotate".to_string()), "no second rotation by ffmpeg");
+        assert_eq!(value(&a, "-map"), Some("[v]"));
+        assert_eq!(value(&a, "-c:v"), Some("libx264"));
+        assert_eq!(value(&a, "-preset"), Some("veryfast"));
+        assert_eq!(value(&a, "-maxrate"), Some("4000k"));
+        assert_eq!(value(&a, "-bufsize"), Some("8000k"));
+        assert_eq!(value(&a, "-color_trc"), Some("bt709"));
+        assert_eq!(value(&a, "-sc_threshold"), Some("0"));
+        assert!(value(&a, "-force_key_frames").unwrap().starts_with("expr:"));
+        assert_eq!(value(&a, "-threads"), Some("2"));
+        assert_eq!(value(&a, "-filter_complex_threads"), Some("2"));
+        assert_eq!(value(&a, "-c:a"), Some("aac"));
+        assert_eq!(value(&a, "-ac"), Some("2"));
+    }
+
+    #[test]
+    fn an_image_subtitle_is_overlaid_before_rotation_and_scaling() {
+        let p = plan(
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::OverlayImageSubtitle(2), VideoFilter::ScaleToHeight(480)],
+                max_kbps: 1_500,
+            },
+            AudioAction::TranscodeAac { channels: 6 },
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(
+            value(&a, "-filter_complex").unwrap(),
+            "[0:0]null[base];[base][0:2]overlay=eof_action=pass,scale=-2:480,format=yuv420p[v]"
+        );
+        assert_eq!(value(&a, "-ac"), Some("6"));
+        assert_eq!(value(&a, "-b:a"), Some("384k"));
+    }
+
+    #[test]
+    fn a_text_subtitle_is_burned_from_an_escaped_path_at_the_right_time() {
+        let p = plan(
+            VideoAction::TranscodeH264 { filters: vec![VideoFilter::BurnTextSubtitle(3)], max_kbps: 8_000 },
+            AudioAction::Copy,
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(3, 12.0)).unwrap();
+        assert_eq!(
+            value(&a, "-filter_complex").unwrap(),
+            r"[0:0]setpts=PTS+12.000/TB,subtitles=filename=/media/Film\\: part 1.mkv:si=1,setpts=PTS-12.000/TB,format=yuv420p[v]"
+        );
+        let remote = Input::Proxied(Url::parse("http://127.0.0.1:1/p").unwrap());
+        assert_eq!(build(&p, &remote, SegmentWindow::at(0, 0.0)), Err(ArgsError::SubtitleNotExtracted));
+    }
+
+    #[test]
+    fn filter_values_are_escaped_twice() {
+        assert_eq!(escape_graph(&escape_value("a'b:c,d[e];f\\g")), r"a\\\'b\\:c\,d\[e\]\;f\\\\g");
+    }
+
+    #[test]
+    fn direct_play_runs_no_ffmpeg() {
+        let mut p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        p.mode = Mode::DirectPlay;
+        p.segments = None;
+        assert_eq!(build(&p, &local(), SegmentWindow::at(0, 0.0)), Err(ArgsError::DirectPlay));
+    }
+}
