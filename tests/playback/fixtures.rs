@@ -1,7 +1,6 @@
 //! Real media for the playback tests, generated with the machine's ffmpeg (Debian 12's 5.1)
 //! and dvdauthor's `spumux`, never fetched. Each file is a few seconds at low resolution
-//! (the 4K one 2 s at 12 fps) and is made once per test run, on first use, in a temporary
-//! directory shared by the tests of this binary.
+//! (the 4K one 2 s at 12 fps), made on first use and kept for later runs (see `RECIPES`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,11 +59,14 @@ const FIVE_ONE: &str = "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0";
 const STEREO: &str = "pan=stereo|c0=c0|c1=c0";
 const SMALL: &str = "testsrc2=size=320x180:rate=25";
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
-    tempfile::Builder::new()
-        .prefix("sokoul-media-")
-        .tempdir()
-        .expect("temp dir")
+/// Bump when a recipe below changes: the files are kept between runs in cargo's test temp
+/// dir (`target/tmp`), so only the first run on a machine pays for generating them.
+const RECIPES: u32 = 1;
+
+static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("playback-media-v{RECIPES}"));
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    dir
 });
 static CELLS: [OnceLock<PathBuf>; 12] = [const { OnceLock::new() }; 12];
 
@@ -100,8 +102,17 @@ impl Fixture {
     pub fn path(self) -> &'static Path {
         let i = ALL.iter().position(|f| *f == self).expect("listed");
         CELLS[i].get_or_init(|| {
-            let path = DIR.path().join(format!("{}.{}", self.name(), self.extension()));
-            self.generate(&path);
+            let file = format!("{}.{}", self.name(), self.extension());
+            let path = DIR.join(&file);
+            if !path.exists() {
+                // Made in a directory of its own and renamed into place when complete, so a
+                // run stopped halfway, or another test binary running at the same time, never
+                // sees half a file.
+                let work = tempfile::tempdir_in(&*DIR).expect("work dir");
+                let tmp = work.path().join(&file);
+                self.generate(&tmp);
+                std::fs::rename(&tmp, &path).expect("move fixture into place");
+            }
             path
         })
     }
@@ -233,15 +244,16 @@ impl Fixture {
                 o,
             ]),
             Fixture::MkvImageSubtitle => {
-                // ffmpeg cannot draw text into bitmap subtitles; spumux muxes a PNG (2 colours:
-                // transparent and a yellow bar) as a DVD subpicture into an MPEG-PS.
+                // ffmpeg cannot draw text into bitmap subtitles; spumux muxes a PNG (a yellow
+                // bar on black, black declared transparent) as a DVD subpicture into an
+                // MPEG-PS at the DVD's own 720x480, which the subpicture's coordinates assume.
                 let png = dir.join("subpicture.png");
                 let base = dir.join("dvd_base.mpg");
                 let with = dir.join("dvd_with_subs.mpg");
                 let xml = dir.join("spumux.xml");
                 ffmpeg(&[
                     "-f", "lavfi",
-                    "-i", "color=c=black@0:s=320x180,format=rgba,drawbox=x=40:y=130:w=240:h=30:color=yellow@1:t=fill",
+                    "-i", "color=c=black:s=720x480,drawbox=x=100:y=400:w=520:h=40:color=yellow:t=fill,format=rgb24",
                     "-frames:v", "1", png.to_str().expect("utf-8"),
                 ]);
                 ffmpeg(&[
@@ -252,7 +264,7 @@ impl Fixture {
                 std::fs::write(
                     &xml,
                     format!(
-                        r#"<subpictures><stream><spu start="00:00:00.20" end="00:00:02.80" image="{}"/></stream></subpictures>"#,
+                        r#"<subpictures><stream><spu start="00:00:00.20" end="00:00:02.80" image="{}" transparent="000000" force="yes"/></stream></subpictures>"#,
                         png.display()
                     ),
                 )
@@ -266,11 +278,9 @@ impl Fixture {
                     .status()
                     .expect("spumux is missing: scripts/setup-debian.sh test installs dvdauthor");
                 assert!(status.success(), "spumux failed");
-                // The picture is scaled to the PNG's 320x180, so the subpicture sits on it
-                // where it was drawn.
                 ffmpeg(&[
                     "-i", with.to_str().expect("utf-8"), "-map", "0:v", "-map", "0:a", "-map", "0:s",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-vf", "scale=320:180",
+                    "-c:v", "libx264", "-preset", "ultrafast",
                     "-c:a", "copy", "-c:s", "copy", "-metadata:s:s:0", "language=fre",
                     o,
                 ]);
