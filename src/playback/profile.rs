@@ -148,6 +148,10 @@ impl ClientProfile {
             )));
         }
         let mut profile = ClientProfile::NONE;
+        if tokens.is_empty() {
+            // A browser that answered no to every probe: everything is transcoded.
+            return Ok(profile);
+        }
         for token in tokens.split(',') {
             if token.is_empty() {
                 return Err(ProfileError("empty token".into()));
@@ -284,6 +288,7 @@ mod tests {
     fn unknown_tokens_are_ignored() {
         let p = ClientProfile::parse("1:avc,aac,vvc,dolbyvision_p8,mp4").unwrap();
         assert_eq!(p, ClientProfile::default());
+        assert_eq!(ClientProfile::parse("1:").unwrap(), ClientProfile::NONE);
     }
 
     #[test]
