@@ -279,7 +279,11 @@ fn filter_graph(job: &Job<'_>, stream: u32, filters: &[VideoFilter]) -> Result<S
             VideoFilter::OverlayImageSubtitle(sub) => {
                 // ffmpeg turns the subtitle stream into a transparent video (sub2video) that
                 // `overlay` draws on the picture; the chain continues after it.
-                let body = if chain.is_empty() { "null".to_string() } else { chain.join(",") };
+                let body = if chain.is_empty() {
+                    "null".to_string()
+                } else {
+                    chain.join(",")
+                };
                 prefix = format!("{prefix}{body}[base];[base][0:{sub}]overlay=eof_action=pass,");
                 chain.clear();
             }
@@ -349,8 +353,8 @@ fn escape(s: &str, special: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playback::plan::{AudioDecision, VideoDecision};
     use crate::playback::media::Hdr;
+    use crate::playback::plan::{AudioDecision, VideoDecision};
 
     fn media() -> Media {
         Media::from_ffprobe_json(
@@ -367,8 +371,16 @@ mod tests {
         Plan {
             mode: Mode::Transcode,
             segments: Some(segments),
-            video: Some(VideoDecision { stream: 0, action: video, reason: String::new() }),
-            audio: Some(AudioDecision { stream: 1, action: audio, reason: String::new() }),
+            video: Some(VideoDecision {
+                stream: 0,
+                action: video,
+                reason: String::new(),
+            }),
+            audio: Some(AudioDecision {
+                stream: 1,
+                action: audio,
+                reason: String::new(),
+            }),
             subtitles: vec![],
             container_reason: String::new(),
         }
@@ -418,16 +430,29 @@ mod tests {
     #[test]
     fn a_remote_file_is_read_only_through_the_loopback_proxy() {
         let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
-        let proxied = Input::Proxied(Url::parse("http://127.0.0.1:8080/api/proxy/file?t=abc").unwrap());
+        let proxied =
+            Input::Proxied(Url::parse("http://127.0.0.1:8080/api/proxy/file?t=abc").unwrap());
         let a = build(&p, &proxied, SegmentWindow::at(0, 0.0)).unwrap();
         assert_eq!(value(&a, "-protocol_whitelist"), Some("http,tcp"));
-        assert_eq!(value(&a, "-i"), Some("http://127.0.0.1:8080/api/proxy/file?t=abc"));
+        assert_eq!(
+            value(&a, "-i"),
+            Some("http://127.0.0.1:8080/api/proxy/file?t=abc")
+        );
         assert_eq!(value(&a, "-rw_timeout"), Some("20000000"));
         let v6 = Input::Proxied(Url::parse("http://[::1]:8080/p").unwrap());
         assert!(build(&p, &v6, SegmentWindow::at(0, 0.0)).is_ok());
-        for url in ["http://cdn.example.com/film.mkv", "https://127.0.0.1/p", "http://10.0.0.5/p", "http://localhost.evil.com/p"] {
+        for url in [
+            "http://cdn.example.com/film.mkv",
+            "https://127.0.0.1/p",
+            "http://10.0.0.5/p",
+            "http://localhost.evil.com/p",
+        ] {
             let input = Input::Proxied(Url::parse(url).unwrap());
-            assert_eq!(build(&p, &input, SegmentWindow::at(0, 0.0)), Err(ArgsError::NotLoopback), "{url}");
+            assert_eq!(
+                build(&p, &input, SegmentWindow::at(0, 0.0)),
+                Err(ArgsError::NotLoopback),
+                "{url}"
+            );
         }
     }
 
@@ -465,7 +490,10 @@ mod tests {
             VideoFilter::ScaleToHeight(720),
         ];
         let p = plan(
-            VideoAction::TranscodeH264 { filters, max_kbps: 4_000 },
+            VideoAction::TranscodeH264 {
+                filters,
+                max_kbps: 4_000,
+            },
             AudioAction::TranscodeAac { channels: 2 },
             SegmentFormat::Ts,
         );
@@ -477,7 +505,10 @@ mod tests {
              zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,\
              transpose=clock,scale=-2:720,format=yuv420p[v]"
         );
-        assert!(a.contains(&"-noautorotate".to_string()), "no second rotation by ffmpeg");
+        assert!(
+            a.contains(&"-noautorotate".to_string()),
+            "no second rotation by ffmpeg"
+        );
         assert_eq!(value(&a, "-map"), Some("[v]"));
         assert_eq!(value(&a, "-c:v"), Some("libx264"));
         assert_eq!(value(&a, "-preset"), Some("veryfast"));
@@ -496,7 +527,10 @@ mod tests {
     fn an_image_subtitle_is_overlaid_before_rotation_and_scaling() {
         let p = plan(
             VideoAction::TranscodeH264 {
-                filters: vec![VideoFilter::OverlayImageSubtitle(2), VideoFilter::ScaleToHeight(480)],
+                filters: vec![
+                    VideoFilter::OverlayImageSubtitle(2),
+                    VideoFilter::ScaleToHeight(480),
+                ],
                 max_kbps: 1_500,
             },
             AudioAction::TranscodeAac { channels: 6 },
@@ -514,7 +548,10 @@ mod tests {
     #[test]
     fn a_text_subtitle_is_burned_from_an_escaped_path_at_the_right_time() {
         let p = plan(
-            VideoAction::TranscodeH264 { filters: vec![VideoFilter::BurnTextSubtitle(3)], max_kbps: 8_000 },
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::BurnTextSubtitle(3)],
+                max_kbps: 8_000,
+            },
             AudioAction::Copy,
             SegmentFormat::Ts,
         );
@@ -524,12 +561,18 @@ mod tests {
             r"[0:0]setpts=PTS+12.000/TB,subtitles=filename=/media/Film\\: part 1.mkv:si=1,setpts=PTS-12.000/TB,format=yuv420p[v]"
         );
         let remote = Input::Proxied(Url::parse("http://127.0.0.1:1/p").unwrap());
-        assert_eq!(build(&p, &remote, SegmentWindow::at(0, 0.0)), Err(ArgsError::SubtitleNotExtracted));
+        assert_eq!(
+            build(&p, &remote, SegmentWindow::at(0, 0.0)),
+            Err(ArgsError::SubtitleNotExtracted)
+        );
     }
 
     #[test]
     fn filter_values_are_escaped_twice() {
-        assert_eq!(escape_graph(&escape_value("a'b:c,d[e];f\\g")), r"a\\\'b\\:c\,d\[e\]\;f\\\\g");
+        assert_eq!(
+            escape_graph(&escape_value("a'b:c,d[e];f\\g")),
+            r"a\\\'b\\:c\,d\[e\]\;f\\\\g"
+        );
     }
 
     #[test]
@@ -537,6 +580,9 @@ mod tests {
         let mut p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
         p.mode = Mode::DirectPlay;
         p.segments = None;
-        assert_eq!(build(&p, &local(), SegmentWindow::at(0, 0.0)), Err(ArgsError::DirectPlay));
+        assert_eq!(
+            build(&p, &local(), SegmentWindow::at(0, 0.0)),
+            Err(ArgsError::DirectPlay)
+        );
     }
 }

@@ -237,7 +237,9 @@ impl Media {
     }
 
     pub fn is_mp4(&self) -> bool {
-        self.format_name.split(',').any(|f| f == "mp4" || f == "mov")
+        self.format_name
+            .split(',')
+            .any(|f| f == "mp4" || f == "mov")
     }
 
     pub fn is_matroska(&self) -> bool {
@@ -337,7 +339,11 @@ fn bit_depth(raw: Option<&str>, pix_fmt: Option<&str>) -> u8 {
         .collect();
     // `yuv420p10` ends in its depth; `yuv420p` ends in the `p` of planar, `nv12`/`rgb24` are 8-bit.
     match digits.parse::<u8>() {
-        Ok(d @ 9..=16) if fmt.len() > digits.len() && fmt.as_bytes()[fmt.len() - digits.len() - 1] == b'p' => d,
+        Ok(d @ 9..=16)
+            if fmt.len() > digits.len() && fmt.as_bytes()[fmt.len() - digits.len() - 1] == b'p' =>
+        {
+            d
+        }
         _ => 8,
     }
 }
@@ -353,7 +359,11 @@ fn rotation(s: &RawStream) -> u16 {
         .and_then(|d| d.rotation);
     let cw = match ccw {
         Some(r) => -r,
-        None => s.tags.get("rotate").and_then(|r| r.parse::<f64>().ok()).unwrap_or(0.0),
+        None => s
+            .tags
+            .get("rotate")
+            .and_then(|r| r.parse::<f64>().ok())
+            .unwrap_or(0.0),
     };
     // Quarter turns only: a matrix with another angle is a broken file, not a real recording.
     let quarter = ((cw / 90.0).round() as i64).rem_euclid(4);
@@ -372,7 +382,9 @@ pub fn moov_before_mdat<R: Read + Seek>(mut r: R) -> std::io::Result<bool> {
         r.seek(SeekFrom::Start(pos))?;
         let mut header = [0u8; 16];
         r.read_exact(&mut header[..8])?;
-        let size32 = u64::from(u32::from_be_bytes([header[0], header[1], header[2], header[3]]));
+        let size32 = u64::from(u32::from_be_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
         let size = match size32 {
             0 => len - pos,
             1 => {
@@ -458,7 +470,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Media {
-        let path = format!("{}/tests/fixtures/ffprobe/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/ffprobe/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let json = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         Media::from_ffprobe_json(&json).unwrap()
     }

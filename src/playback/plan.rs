@@ -104,7 +104,9 @@ pub struct VideoDecision {
 pub enum AudioAction {
     Copy,
     /// Re-encode to AAC with this many channels (2: ffmpeg's `-ac 2` downmix; 6: 5.1).
-    TranscodeAac { channels: u32 },
+    TranscodeAac {
+        channels: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -301,7 +303,10 @@ fn decide_video(
     if why.is_empty() {
         let mut reason = format!("video: copy — {} decoded by this browser", describe(s, v));
         if v.rotation != 0 {
-            reason.push_str(&format!(", rotation {}° kept in the track header", v.rotation));
+            reason.push_str(&format!(
+                ", rotation {}° kept in the track header",
+                v.rotation
+            ));
         }
         return VideoDecision {
             stream: s.index,
@@ -321,7 +326,9 @@ fn decide_video(
         }
     }
     match burn {
-        Some((sub, SubtitleKind::Image)) => filters.push(VideoFilter::OverlayImageSubtitle(sub.index)),
+        Some((sub, SubtitleKind::Image)) => {
+            filters.push(VideoFilter::OverlayImageSubtitle(sub.index))
+        }
         Some((sub, _)) => filters.push(VideoFilter::BurnTextSubtitle(sub.index)),
         None => {}
     }
@@ -384,7 +391,9 @@ fn decide_audio(s: &Stream, channels: u32, profile: &ClientProfile) -> AudioDeci
     AudioDecision {
         stream: s.index,
         action: AudioAction::TranscodeAac { channels: out },
-        reason: format!("audio: transcode to {how} — {name} {channels} ch not decoded by this browser"),
+        reason: format!(
+            "audio: transcode to {how} — {name} {channels} ch not decoded by this browser"
+        ),
     }
 }
 
@@ -393,7 +402,11 @@ fn decide_audio(s: &Stream, channels: u32, profile: &ClientProfile) -> AudioDeci
 /// what browsers' WebM demuxers accept.
 fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static str, String> {
     if media.is_mp4() {
-        return if profile.mp4 { Ok("MP4") } else { Err("MP4 not played directly".into()) };
+        return if profile.mp4 {
+            Ok("MP4")
+        } else {
+            Err("MP4 not played directly".into())
+        };
     }
     if media.is_matroska() {
         let webm_codecs = media.streams.iter().all(|s| match &s.kind {
@@ -458,14 +471,19 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
         })
         .collect();
 
-    let video_copied = video.as_ref().is_none_or(|(_, d)| d.action == VideoAction::Copy);
+    let video_copied = video
+        .as_ref()
+        .is_none_or(|(_, d)| d.action == VideoAction::Copy);
     let audio_copied = audio.as_ref().is_none_or(|d| d.action == AudioAction::Copy);
     let rotated_copy = video
         .as_ref()
         .is_some_and(|(v, d)| d.action == VideoAction::Copy && v.rotation != 0);
 
     let (mode, container_reason) = if !(video_copied && audio_copied) {
-        (Mode::Transcode, "container: HLS around the transcoded streams".to_string())
+        (
+            Mode::Transcode,
+            "container: HLS around the transcoded streams".to_string(),
+        )
     } else {
         match direct_container(media, profile) {
             Err(why) => (Mode::DirectStream, format!("container: remux — {why}")),
@@ -476,7 +494,8 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
                 if other_audio {
                     (
                         Mode::DirectStream,
-                        "container: remux — the browser plays only a file's first audio track".into(),
+                        "container: remux — the browser plays only a file's first audio track"
+                            .into(),
                     )
                 } else if name == "MP4" && media.faststart == Some(false) && !rotated_copy {
                     (
@@ -500,7 +519,9 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
     // segment of a remuxed rotated MP4 has none), so any HLS mode re-encodes a rotated
     // picture upright rather than lie it down.
     let (mode, video, container_reason) = match video {
-        Some((v, d)) if mode != Mode::DirectPlay && v.rotation != 0 && d.action == VideoAction::Copy => {
+        Some((v, d))
+            if mode != Mode::DirectPlay && v.rotation != 0 && d.action == VideoAction::Copy =>
+        {
             let (_, out_h) = v.display_size();
             let d = VideoDecision {
                 stream: d.stream,
@@ -661,6 +682,8 @@ mod tests {
         }
     }
 
+    // One row per case reads as the table it is.
+    #[rustfmt::skip]
     #[test]
     fn decision_table() {
         use AudioAction::{Copy as ACopy, TranscodeAac};
@@ -711,8 +734,15 @@ mod tests {
 
     #[test]
     fn an_interlaced_picture_is_never_remuxed() {
-        let v = with_video(video("h264", "High", 8, 1920, 1080), |v| v.field_order = FieldOrder::BottomFirst);
-        let p = plan(&media(MKV, vec![v, audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        let v = with_video(video("h264", "High", 8, 1920, 1080), |v| {
+            v.field_order = FieldOrder::BottomFirst
+        });
+        let p = plan(
+            &media(MKV, vec![v, audio(1, "aac", 2)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::Transcode);
         assert_eq!(filters(&p), vec![VideoFilter::Deinterlace]);
         assert!(p.video.unwrap().reason.contains("bottom field first"));
@@ -726,19 +756,38 @@ mod tests {
                 v.color.primaries = Some("bt2020".into());
             })
         };
-        let p = plan(&media(MP4, vec![hdr("smpte2084")]), &safari_hdr(), &Request::default()).unwrap();
+        let p = plan(
+            &media(MP4, vec![hdr("smpte2084")]),
+            &safari_hdr(),
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::DirectPlay);
-        let sdr_hevc = ClientProfile { hdr: false, ..safari_hdr() };
-        let p = plan(&media(MP4, vec![hdr("arib-std-b67")]), &sdr_hevc, &Request::default()).unwrap();
+        let sdr_hevc = ClientProfile {
+            hdr: false,
+            ..safari_hdr()
+        };
+        let p = plan(
+            &media(MP4, vec![hdr("arib-std-b67")]),
+            &sdr_hevc,
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(filters(&p), vec![VideoFilter::Tonemap(Hdr::Hlg)]);
         assert!(p.video.unwrap().reason.contains("Hlg on an SDR display"));
         // Transcoded for another reason on an HDR display: the H.264 output is SDR, so still
         // tone-mapped rather than shown washed out.
-        let req = Request { quality: Quality::P1080, ..Request::default() };
+        let req = Request {
+            quality: Quality::P1080,
+            ..Request::default()
+        };
         let p = plan(&media(MP4, vec![hdr("smpte2084")]), &safari_hdr(), &req).unwrap();
         assert_eq!(
             filters(&p),
-            vec![VideoFilter::Tonemap(Hdr::Hdr10), VideoFilter::ScaleToHeight(1080)]
+            vec![
+                VideoFilter::Tonemap(Hdr::Hdr10),
+                VideoFilter::ScaleToHeight(1080)
+            ]
         );
     }
 
@@ -749,8 +798,15 @@ mod tests {
             v.rotation = 90;
             v.color.transfer = Some("smpte2084".into());
         });
-        let m = media(MKV, vec![v, subtitle(1, "dvd_subtitle", SubtitleKind::Image)]);
-        let req = Request { burn_subtitle: Some(1), quality: Quality::P480, ..Request::default() };
+        let m = media(
+            MKV,
+            vec![v, subtitle(1, "dvd_subtitle", SubtitleKind::Image)],
+        );
+        let req = Request {
+            burn_subtitle: Some(1),
+            quality: Quality::P480,
+            ..Request::default()
+        };
         let p = plan(&m, &chromium(), &req).unwrap();
         assert_eq!(
             filters(&p),
@@ -767,36 +823,83 @@ mod tests {
     #[test]
     fn rotation_is_copied_only_when_the_file_itself_is_played() {
         let rotated = || with_video(video("h264", "High", 8, 1920, 1080), |v| v.rotation = 90);
-        let p = plan(&media(MP4, vec![rotated(), audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        let p = plan(
+            &media(MP4, vec![rotated(), audio(1, "aac", 2)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::DirectPlay);
         assert!(p.video.unwrap().reason.contains("rotation 90° kept"));
         // Remuxing into HLS would lose it: rotated by a transcode instead.
-        let p = plan(&media(MKV, vec![rotated(), audio(1, "aac", 2)]), &chromium(), &Request::default()).unwrap();
+        let p = plan(
+            &media(MKV, vec![rotated(), audio(1, "aac", 2)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::Transcode);
         assert_eq!(filters(&p), vec![VideoFilter::Rotate(90)]);
-        let p = plan(&media(MP4, vec![rotated(), audio(1, "ac3", 2)]), &chromium(), &Request::default()).unwrap();
+        let p = plan(
+            &media(MP4, vec![rotated(), audio(1, "ac3", 2)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::Transcode, "an audio transcode is HLS too");
         assert_eq!(filters(&p), vec![VideoFilter::Rotate(90)]);
     }
 
     #[test]
     fn a_lower_quality_scales_and_caps_the_bitrate() {
-        let m = media(MP4, vec![video("h264", "High", 8, 1920, 1080), audio(1, "aac", 2)]);
+        let m = media(
+            MP4,
+            vec![video("h264", "High", 8, 1920, 1080), audio(1, "aac", 2)],
+        );
         let at = |quality, cap| {
-            let req = Request { quality, max_video_kbps: cap, ..Request::default() };
+            let req = Request {
+                quality,
+                max_video_kbps: cap,
+                ..Request::default()
+            };
             plan(&m, &chromium(), &req).unwrap()
         };
-        assert_eq!(at(Quality::P1080, None).mode, Mode::DirectPlay, "already 1080p");
+        assert_eq!(
+            at(Quality::P1080, None).mode,
+            Mode::DirectPlay,
+            "already 1080p"
+        );
         let p = at(Quality::P720, None);
-        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![VideoFilter::ScaleToHeight(720)], max_kbps: 4_000 });
+        assert_eq!(
+            p.video.as_ref().unwrap().action,
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::ScaleToHeight(720)],
+                max_kbps: 4_000
+            }
+        );
         let p = at(Quality::P480, Some(1_000));
-        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![VideoFilter::ScaleToHeight(480)], max_kbps: 1_000 });
+        assert_eq!(
+            p.video.as_ref().unwrap().action,
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::ScaleToHeight(480)],
+                max_kbps: 1_000
+            }
+        );
         // A cap under the file's 4 Mb/s re-encodes even at the original size.
         let p = at(Quality::Original, Some(2_000));
-        assert_eq!(p.video.as_ref().unwrap().action, VideoAction::TranscodeH264 { filters: vec![], max_kbps: 2_000 });
+        assert_eq!(
+            p.video.as_ref().unwrap().action,
+            VideoAction::TranscodeH264 {
+                filters: vec![],
+                max_kbps: 2_000
+            }
+        );
         assert_eq!(at(Quality::Original, Some(10_000)).mode, Mode::DirectPlay);
         // The profile's own height cap.
-        let small = ClientProfile { max_height: Some(720), ..chromium() };
+        let small = ClientProfile {
+            max_height: Some(720),
+            ..chromium()
+        };
         let p = plan(&m, &small, &Request::default()).unwrap();
         assert_eq!(filters(&p), vec![VideoFilter::ScaleToHeight(720)]);
     }
@@ -810,12 +913,40 @@ mod tests {
         let m = media(MP4, vec![video("h264", "High", 8, 1280, 720), fr, en]);
         let p = plan(&m, &chromium(), &Request::default()).unwrap();
         assert_eq!(p.audio.as_ref().unwrap().stream, 2, "the default track");
-        assert_eq!(p.mode, Mode::DirectStream, "the browser would play the first track");
-        let p = plan(&m, &chromium(), &Request { audio: Some(1), ..Request::default() }).unwrap();
+        assert_eq!(
+            p.mode,
+            Mode::DirectStream,
+            "the browser would play the first track"
+        );
+        let p = plan(
+            &m,
+            &chromium(),
+            &Request {
+                audio: Some(1),
+                ..Request::default()
+            },
+        )
+        .unwrap();
         assert_eq!(p.mode, Mode::DirectPlay);
-        let err = plan(&m, &chromium(), &Request { audio: Some(0), ..Request::default() }).unwrap_err();
+        let err = plan(
+            &m,
+            &chromium(),
+            &Request {
+                audio: Some(0),
+                ..Request::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "unknown_audio_track");
-        let err = plan(&m, &chromium(), &Request { burn_subtitle: Some(7), ..Request::default() }).unwrap_err();
+        let err = plan(
+            &m,
+            &chromium(),
+            &Request {
+                burn_subtitle: Some(7),
+                ..Request::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "unknown_subtitle_track");
     }
 
@@ -835,30 +966,102 @@ mod tests {
         let kinds: Vec<_> = p.subtitles.iter().map(|s| s.delivery).collect();
         assert_eq!(
             kinds,
-            [SubtitleDelivery::WebVtt, SubtitleDelivery::Ass, SubtitleDelivery::BurnIn, SubtitleDelivery::None]
+            [
+                SubtitleDelivery::WebVtt,
+                SubtitleDelivery::Ass,
+                SubtitleDelivery::BurnIn,
+                SubtitleDelivery::None
+            ]
         );
-        assert_eq!(p.mode, Mode::DirectStream, "offering subtitles changes nothing");
-        let p = plan(&m, &chromium(), &Request { burn_subtitle: Some(2), ..Request::default() }).unwrap();
+        assert_eq!(
+            p.mode,
+            Mode::DirectStream,
+            "offering subtitles changes nothing"
+        );
+        let p = plan(
+            &m,
+            &chromium(),
+            &Request {
+                burn_subtitle: Some(2),
+                ..Request::default()
+            },
+        )
+        .unwrap();
         assert_eq!(filters(&p), vec![VideoFilter::BurnTextSubtitle(2)]);
         assert!(p.video.unwrap().reason.contains("on request"));
     }
 
     #[test]
     fn audio_only_and_empty_files() {
-        let p = plan(&media(MP4, vec![audio(0, "flac", 2)]), &chromium(), &Request::default()).unwrap();
+        let p = plan(
+            &media(MP4, vec![audio(0, "flac", 2)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap();
         assert!(p.video.is_none());
         assert_eq!(p.mode, Mode::DirectPlay);
-        let err = plan(&media(MKV, vec![subtitle(0, "subrip", SubtitleKind::Text)]), &chromium(), &Request::default()).unwrap_err();
+        let err = plan(
+            &media(MKV, vec![subtitle(0, "subrip", SubtitleKind::Text)]),
+            &chromium(),
+            &Request::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "no_playable_stream");
     }
 
     #[test]
     fn segments_are_ts_only_for_h264_with_aac() {
         let fmt = |m: Media, p: ClientProfile| plan(&m, &p, &Request::default()).unwrap().segments;
-        assert_eq!(fmt(media(MKV, vec![video("h264", "High", 8, 1280, 720), audio(1, "aac", 2)]), chromium()), Some(SegmentFormat::Ts));
-        assert_eq!(fmt(media(MKV, vec![video("h264", "High", 8, 1280, 720), audio(1, "ac3", 6)]), safari_hdr()), Some(SegmentFormat::Fmp4));
-        assert_eq!(fmt(media(MKV, vec![video("hevc", "Main", 8, 1280, 720), audio(1, "aac", 2)]), safari_hdr()), Some(SegmentFormat::Fmp4));
-        assert_eq!(fmt(media(MKV, vec![video("av1", "Main", 8, 1280, 720), audio(1, "flac", 2)]), chromium()), Some(SegmentFormat::Fmp4));
-        assert_eq!(fmt(media(MKV, vec![video("hevc", "Main", 8, 1280, 720), audio(1, "dts", 6)]), chromium()), Some(SegmentFormat::Ts));
+        assert_eq!(
+            fmt(
+                media(
+                    MKV,
+                    vec![video("h264", "High", 8, 1280, 720), audio(1, "aac", 2)]
+                ),
+                chromium()
+            ),
+            Some(SegmentFormat::Ts)
+        );
+        assert_eq!(
+            fmt(
+                media(
+                    MKV,
+                    vec![video("h264", "High", 8, 1280, 720), audio(1, "ac3", 6)]
+                ),
+                safari_hdr()
+            ),
+            Some(SegmentFormat::Fmp4)
+        );
+        assert_eq!(
+            fmt(
+                media(
+                    MKV,
+                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "aac", 2)]
+                ),
+                safari_hdr()
+            ),
+            Some(SegmentFormat::Fmp4)
+        );
+        assert_eq!(
+            fmt(
+                media(
+                    MKV,
+                    vec![video("av1", "Main", 8, 1280, 720), audio(1, "flac", 2)]
+                ),
+                chromium()
+            ),
+            Some(SegmentFormat::Fmp4)
+        );
+        assert_eq!(
+            fmt(
+                media(
+                    MKV,
+                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "dts", 6)]
+                ),
+                chromium()
+            ),
+            Some(SegmentFormat::Ts)
+        );
     }
 }

@@ -122,16 +122,14 @@ impl ClientProfile {
     pub fn from_query(value: Option<&str>) -> Result<ClientProfile, ProfileError> {
         match value {
             None => Ok(ClientProfile::default()),
-            Some(v) if v.is_empty() => Ok(ClientProfile::default()),
+            Some("") => Ok(ClientProfile::default()),
             Some(v) => ClientProfile::parse(v),
         }
     }
 
     pub fn parse(wire: &str) -> Result<ClientProfile, ProfileError> {
         if wire.len() > MAX_WIRE_LEN {
-            return Err(ProfileError(format!(
-                "longer than {MAX_WIRE_LEN} bytes"
-            )));
+            return Err(ProfileError(format!("longer than {MAX_WIRE_LEN} bytes")));
         }
         if let Some(c) = wire
             .chars()
@@ -303,20 +301,25 @@ mod tests {
     #[test]
     fn malformed_profiles_are_refused_with_a_stable_code() {
         for bad in [
-            "avc,aac",          // no version
-            "2:avc,aac",        // a version this server does not read
-            "1:avc,,aac",       // empty token
-            "1:AVC",            // upper case
-            "1:avc;aac",        // separator
-            "1:avc,max=0",      // impossible height
-            "1:avc,max=99999",  // impossible height
-            "1:avc,max=tall",   // not a number
-            "1:avc aac",        // space
+            "avc,aac",         // no version
+            "2:avc,aac",       // a version this server does not read
+            "1:avc,,aac",      // empty token
+            "1:AVC",           // upper case
+            "1:avc;aac",       // separator
+            "1:avc,max=0",     // impossible height
+            "1:avc,max=99999", // impossible height
+            "1:avc,max=tall",  // not a number
+            "1:avc aac",       // space
         ] {
             let err = ClientProfile::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_client_profile", "{bad}");
         }
         let long = format!("1:{}", "avc,".repeat(100));
-        assert!(ClientProfile::parse(&long).unwrap_err().to_string().contains("256"));
+        assert!(
+            ClientProfile::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("256")
+        );
     }
 }

@@ -66,8 +66,14 @@ fn h264_with_ac3_tracks_is_remuxed_for_an_ac3_browser_and_gets_aac_in_chromium()
         ..Request::default()
     };
     let h = planned(f, &hevc_hdr(), &en);
-    assert_eq!((h.audio.as_ref().unwrap().stream, audio(&h)), (2, AudioAction::Copy));
-    assert_eq!(audio(&planned(f, &chromium(), &en)), AudioAction::TranscodeAac { channels: 2 });
+    assert_eq!(
+        (h.audio.as_ref().unwrap().stream, audio(&h)),
+        (2, AudioAction::Copy)
+    );
+    assert_eq!(
+        audio(&planned(f, &chromium(), &en)),
+        AudioAction::TranscodeAac { channels: 2 }
+    );
 }
 
 #[test]
@@ -75,8 +81,16 @@ fn hdr10_is_tone_mapped_for_chromium_and_played_directly_on_an_hdr_display() {
     let f = Fixture::HevcMain10Hdr10;
     let c = original(f, &chromium());
     assert_eq!(c.mode, Mode::Transcode);
-    assert!(video_filters(&c).iter().any(|x| matches!(x, VideoFilter::Tonemap(_))));
-    assert!(c.video.as_ref().unwrap().reason.contains("HEVC Main10"), "{}", c.summary());
+    assert!(
+        video_filters(&c)
+            .iter()
+            .any(|x| matches!(x, VideoFilter::Tonemap(_)))
+    );
+    assert!(
+        c.video.as_ref().unwrap().reason.contains("HEVC Main10"),
+        "{}",
+        c.summary()
+    );
     assert_eq!(audio(&c), AudioAction::TranscodeAac { channels: 2 });
 
     let h = original(f, &hevc_hdr());
@@ -112,7 +126,10 @@ fn interlaced_mpeg2_is_deinterlaced_for_every_browser() {
         assert_eq!(p.mode, Mode::Transcode);
         assert_eq!(video_filters(&p).first(), Some(&VideoFilter::Deinterlace));
         assert!(p.video.as_ref().unwrap().reason.contains("interlaced"));
-        assert!(matches!(audio(&p), AudioAction::TranscodeAac { .. }), "MP2 is not decoded");
+        assert!(
+            matches!(audio(&p), AudioAction::TranscodeAac { .. }),
+            "MP2 is not decoded"
+        );
     }
 }
 
@@ -132,7 +149,11 @@ fn a_rotated_phone_video_is_turned_upright_in_chromium_and_played_as_is_in_safar
     assert_eq!(f.media().faststart, Some(false));
     let c = original(f, &chromium());
     assert_eq!(c.mode, Mode::Transcode);
-    assert!(video_filters(&c).iter().any(|x| matches!(x, VideoFilter::Rotate(90 | 270))));
+    assert!(
+        video_filters(&c)
+            .iter()
+            .any(|x| matches!(x, VideoFilter::Rotate(90 | 270)))
+    );
     assert_eq!(audio(&c), AudioAction::Copy);
 
     // HEVC decodes: the file itself, whose track header the browser rotates (a remux by
@@ -147,7 +168,11 @@ fn hi10p_is_transcoded_and_its_styled_ass_offered_for_a_libass_renderer() {
     for profile in [chromium(), hevc_hdr()] {
         let p = original(f, &profile);
         assert_eq!(p.mode, Mode::Transcode);
-        assert!(p.video.as_ref().unwrap().reason.contains("Hi10P"), "{}", p.summary());
+        assert!(
+            p.video.as_ref().unwrap().reason.contains("Hi10P"),
+            "{}",
+            p.summary()
+        );
         assert_eq!(audio(&p), AudioAction::Copy);
         assert_eq!(p.subtitles.len(), 1);
         assert_eq!(p.subtitles[0].delivery, SubtitleDelivery::Ass);
@@ -165,11 +190,20 @@ fn uhd_hevc_is_scaled_only_when_a_lower_quality_is_asked_for() {
     let f = Fixture::Hevc4k;
     let c = original(f, &chromium());
     assert_eq!(c.mode, Mode::Transcode);
-    assert!(!video_filters(&c).iter().any(|x| matches!(x, VideoFilter::ScaleToHeight(_))));
+    assert!(
+        !video_filters(&c)
+            .iter()
+            .any(|x| matches!(x, VideoFilter::ScaleToHeight(_)))
+    );
     assert!(c.audio.is_none());
 
     let h = original(f, &hevc_hdr());
-    assert_eq!(h.mode, Mode::DirectStream, "Matroska is remuxed: {}", h.summary());
+    assert_eq!(
+        h.mode,
+        Mode::DirectStream,
+        "Matroska is remuxed: {}",
+        h.summary()
+    );
     assert!(video_copied(&h));
 
     for (quality, height, kbps) in [(Quality::P1080, 1080, 8_000), (Quality::P720, 720, 4_000)] {
@@ -193,11 +227,21 @@ fn dts_and_truehd_become_aac_with_51_kept_where_declared() {
     for f in [Fixture::DtsLongFilm, Fixture::TrueHd] {
         let c = original(f, &chromium());
         assert!(video_copied(&c));
-        assert_eq!(audio(&c), AudioAction::TranscodeAac { channels: 2 }, "{}", f.name());
+        assert_eq!(
+            audio(&c),
+            AudioAction::TranscodeAac { channels: 2 },
+            "{}",
+            f.name()
+        );
         assert_eq!(c.segments, Some(SegmentFormat::Ts));
         let h = original(f, &hevc_hdr());
         assert!(video_copied(&h));
-        assert_eq!(audio(&h), AudioAction::TranscodeAac { channels: 6 }, "{}", f.name());
+        assert_eq!(
+            audio(&h),
+            AudioAction::TranscodeAac { channels: 6 },
+            "{}",
+            f.name()
+        );
     }
     assert!(Fixture::DtsLongFilm.media().duration.unwrap() >= 7199.0);
 }
@@ -217,7 +261,10 @@ fn an_image_subtitle_is_offered_and_burned_only_when_chosen() {
     for profile in [chromium(), hevc_hdr()] {
         let p = planned(f, &profile, &burn);
         assert_eq!(p.mode, Mode::Transcode);
-        assert_eq!(video_filters(&p), vec![VideoFilter::OverlayImageSubtitle(sub.stream)]);
+        assert_eq!(
+            video_filters(&p),
+            vec![VideoFilter::OverlayImageSubtitle(sub.stream)]
+        );
     }
 }
 

@@ -124,7 +124,12 @@ impl Fixture {
             .arg(self.path())
             .output()
             .expect("run ffprobe");
-        assert!(out.status.success(), "ffprobe {}: {}", self.name(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ffprobe {}: {}",
+            self.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 

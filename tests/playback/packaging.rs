@@ -12,7 +12,12 @@ use crate::chromium;
 use crate::fixtures::Fixture;
 
 /// Packages `f` for `profile` from `window` into a fresh directory; returns it.
-fn package(f: Fixture, profile: &ClientProfile, req: &Request, window: SegmentWindow) -> (Plan, tempfile::TempDir) {
+fn package(
+    f: Fixture,
+    profile: &ClientProfile,
+    req: &Request,
+    window: SegmentWindow,
+) -> (Plan, tempfile::TempDir) {
     let media = f.media();
     let plan = plan(&media, profile, req).unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -29,7 +34,12 @@ fn package(f: Fixture, profile: &ClientProfile, req: &Request, window: SegmentWi
     })
     .unwrap();
     // Generous: a few seconds of low-resolution video, on a loaded 2-core machine.
-    let run = Command::new("timeout").arg("120").arg("ffmpeg").args(&args).output().unwrap();
+    let run = Command::new("timeout")
+        .arg("120")
+        .arg("ffmpeg")
+        .args(&args)
+        .output()
+        .unwrap();
     assert!(
         run.status.success(),
         "ffmpeg {}: {}",
@@ -63,11 +73,23 @@ fn fmp4_concat(dir: &Path) -> String {
 /// ffprobe's description of the first video stream.
 fn probe(input: &str) -> serde_json::Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_streams", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
         .arg(input)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     json["streams"][0].clone()
 }
@@ -75,21 +97,41 @@ fn probe(input: &str) -> serde_json::Value {
 /// The MD5 of a stream's packets, copied (equal hashes: the very same coded frames).
 fn packet_md5(input: &str, map: &str) -> String {
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i", input, "-map", map, "-c", "copy", "-f", "md5", "-"])
+        .args([
+            "-v", "error", "-i", input, "-map", map, "-c", "copy", "-f", "md5", "-",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// ffmpeg's `idet` over a file: (interlaced frames, progressive frames), multi-frame detection.
 fn idet(input: &str) -> (u64, u64) {
     let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i", input, "-vf", "idet", "-an", "-f", "null", "-"])
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            input,
+            "-vf",
+            "idet",
+            "-an",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    let line = log.lines().find(|l| l.contains("Multi frame detection")).expect("idet summary");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Multi frame detection"))
+        .expect("idet summary");
     let count = |key: &str| -> u64 {
         let rest = &line[line.find(key).unwrap() + key.len()..];
         rest.split_whitespace().next().unwrap().parse().unwrap()
@@ -100,7 +142,10 @@ fn idet(input: &str) -> (u64, u64) {
 #[test]
 fn an_av1_opus_mkv_is_remuxed_into_fmp4_with_the_same_av1_frames() {
     let f = Fixture::Av1OpusMkv;
-    let hls_only = ClientProfile { webm: false, ..chromium() };
+    let hls_only = ClientProfile {
+        webm: false,
+        ..chromium()
+    };
     let (plan, dir) = package(f, &hls_only, &Request::default(), SegmentWindow::at(0, 0.0));
     assert_eq!(plan.mode, Mode::DirectStream);
     let init = std::fs::read(dir.path().join("init.mp4")).unwrap();
@@ -108,7 +153,11 @@ fn an_av1_opus_mkv_is_remuxed_into_fmp4_with_the_same_av1_frames() {
     assert!(has(b"av01"), "AV1 sample entry in the init segment");
     assert!(has(b"Opus"), "Opus sample entry in the init segment");
     let source = f.path().display().to_string();
-    assert_eq!(packet_md5(&fmp4_concat(dir.path()), "0:v"), packet_md5(&source, "0:v"), "not re-encoded");
+    assert_eq!(
+        packet_md5(&fmp4_concat(dir.path()), "0:v"),
+        packet_md5(&source, "0:v"),
+        "not re-encoded"
+    );
 }
 
 #[test]
@@ -116,30 +165,58 @@ fn an_interlaced_recording_comes_out_progressive() {
     let f = Fixture::Mpeg2InterlacedTs;
     let (interlaced, _) = idet(&f.path().display().to_string());
     assert!(interlaced > 50, "the fixture itself reads as interlaced");
-    let (plan, dir) = package(f, &chromium(), &Request::default(), SegmentWindow::at(0, 0.0));
+    let (plan, dir) = package(
+        f,
+        &chromium(),
+        &Request::default(),
+        SegmentWindow::at(0, 0.0),
+    );
     assert_eq!(plan.segments, Some(SegmentFormat::Ts));
     let first = &segments(dir.path(), "ts")[0];
     let (interlaced, progressive) = idet(&first.display().to_string());
-    assert!(progressive > 10 * interlaced.max(1), "idet: {interlaced} interlaced, {progressive} progressive");
+    assert!(
+        progressive > 10 * interlaced.max(1),
+        "idet: {interlaced} interlaced, {progressive} progressive"
+    );
 }
 
 #[test]
 fn a_rotated_phone_video_is_transcoded_upright() {
-    let (_, dir) = package(Fixture::PhonePortraitRotated, &chromium(), &Request::default(), SegmentWindow::at(0, 0.0));
+    let (_, dir) = package(
+        Fixture::PhonePortraitRotated,
+        &chromium(),
+        &Request::default(),
+        SegmentWindow::at(0, 0.0),
+    );
     let first = segments(dir.path(), "ts")[0].display().to_string();
     let v = probe(&first);
-    assert_eq!((&v["width"], &v["height"]), (&180.into(), &320.into()), "portrait");
+    assert_eq!(
+        (&v["width"], &v["height"]),
+        (&180.into(), &320.into()),
+        "portrait"
+    );
 }
 
 #[test]
 fn hdr10_is_tone_mapped_to_bt709_for_an_sdr_browser() {
-    let (_, dir) = package(Fixture::HevcMain10Hdr10, &chromium(), &Request::default(), SegmentWindow::at(0, 0.0));
+    let (_, dir) = package(
+        Fixture::HevcMain10Hdr10,
+        &chromium(),
+        &Request::default(),
+        SegmentWindow::at(0, 0.0),
+    );
     let first = segments(dir.path(), "ts")[0].display().to_string();
     let v = probe(&first);
-    let fields: Vec<&str> = ["codec_name", "profile", "pix_fmt", "color_transfer", "color_primaries"]
-        .iter()
-        .map(|k| v[k].as_str().unwrap_or("missing"))
-        .collect();
+    let fields: Vec<&str> = [
+        "codec_name",
+        "profile",
+        "pix_fmt",
+        "color_transfer",
+        "color_primaries",
+    ]
+    .iter()
+    .map(|k| v[k].as_str().unwrap_or("missing"))
+    .collect();
     assert_eq!(fields, ["h264", "High", "yuv420p", "bt709", "bt709"]);
 }
 
@@ -155,17 +232,30 @@ fn a_job_started_after_a_seek_writes_short_segments_numbered_from_there() {
     assert_eq!(first.file_name().unwrap(), "600.ts");
     let v = probe(&first.display().to_string());
     let start: f64 = v["start_time"].as_str().unwrap().parse().unwrap();
-    assert!((3599.0..3602.0).contains(&start), "first segment starts at {start}");
+    assert!(
+        (3599.0..3602.0).contains(&start),
+        "first segment starts at {start}"
+    );
 }
 
 /// The pixels (8-bit grey) of the region where the fixture's subpicture is drawn, one second in.
 fn subpicture_region(input: &str) -> Vec<u8> {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i", input, "-ss", "1", "-frames:v", "1"])
-        .args(["-vf", "crop=480:30:120:405,format=gray", "-f", "rawvideo", "-"])
+        .args([
+            "-vf",
+            "crop=480:30:120:405,format=gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -173,13 +263,24 @@ fn subpicture_region(input: &str) -> Vec<u8> {
 fn a_chosen_image_subtitle_is_burned_into_the_picture() {
     let f = Fixture::MkvImageSubtitle;
     let sub = f.media().subtitles().next().unwrap().0.index;
-    let burn = Request { burn_subtitle: Some(sub), ..Request::default() };
+    let burn = Request {
+        burn_subtitle: Some(sub),
+        ..Request::default()
+    };
     let (_, dir) = package(f, &chromium(), &burn, SegmentWindow::at(0, 0.0));
     let first = segments(dir.path(), "ts")[0].display().to_string();
     let spread = |px: &[u8]| px.iter().max().unwrap() - px.iter().min().unwrap();
     // The test pattern under the bar is busy; the burned bar is one flat colour.
     let source = subpicture_region(&f.path().display().to_string());
     let burned = subpicture_region(&first);
-    assert!(spread(&source) > 60, "source region spread {}", spread(&source));
-    assert!(spread(&burned) < 30, "burned region spread {}", spread(&burned));
+    assert!(
+        spread(&source) > 60,
+        "source region spread {}",
+        spread(&source)
+    );
+    assert!(
+        spread(&burned) < 30,
+        "burned region spread {}",
+        spread(&burned)
+    );
 }
