@@ -94,6 +94,27 @@ fn probe(input: &str) -> serde_json::Value {
     json["streams"][0].clone()
 }
 
+/// The mean luma (8-bit) of the first frame, as decoded without any colour conversion.
+fn mean_luma(input: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i", input, "-frames:v", "1"])
+        .args([
+            "-vf",
+            "format=yuv420p,signalstats,metadata=print",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("lavfi.signalstats.YAVG="))
+        .expect("signalstats");
+    line.rsplit('=').next().unwrap().trim().parse().unwrap()
+}
+
 /// The MD5 of a stream's packets, copied (equal hashes: the very same coded frames).
 fn packet_md5(input: &str, map: &str) -> String {
     let out = Command::new("ffmpeg")
@@ -218,6 +239,14 @@ fn hdr10_is_tone_mapped_to_bt709_for_an_sdr_browser() {
     .map(|k| v[k].as_str().unwrap_or("missing"))
     .collect();
     assert_eq!(fields, ["h264", "High", "yuv420p", "bt709", "bt709"]);
+    // Converted, not just relabelled: the PQ code values read as SDR would be far brighter
+    // (measured: mean luma 121 relabelled, 75 tone-mapped).
+    let source = mean_luma(&Fixture::HevcMain10Hdr10.path().display().to_string());
+    let mapped = mean_luma(&first);
+    assert!(
+        mapped < source - 25.0,
+        "mean luma {mapped} tone-mapped vs {source} as is"
+    );
 }
 
 #[test]
