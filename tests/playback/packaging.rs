@@ -313,3 +313,58 @@ fn a_chosen_image_subtitle_is_burned_into_the_picture() {
         spread(&burned)
     );
 }
+
+/// 8-bit grey pixels of a region of the first frame.
+fn region(input: &str, crop: &str) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", input, "-frames:v", "1"])
+        .args([
+            "-vf",
+            &format!("crop={crop},format=gray"),
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn a_styled_ass_sign_is_burned_at_its_position_on_request() {
+    let f = Fixture::H264Hi10pAss;
+    let sub = f.media().subtitles().next().unwrap().0.index;
+    let (_, plain) = package(
+        f,
+        &chromium(),
+        &Request::default(),
+        SegmentWindow::at(0, 0.0),
+    );
+    let burn = Request {
+        burn_subtitle: Some(sub),
+        ..Request::default()
+    };
+    let (_, burned) = package(f, &chromium(), &burn, SegmentWindow::at(0, 0.0));
+    let first = |dir: &Path| segments(dir, "ts")[0].display().to_string();
+    // The sign is `\pos(40,30)` with top-left alignment: it is drawn right of and below that
+    // point, and the bottom-centre line is not there.
+    let changed = |crop: &str| {
+        let a = region(&first(plain.path()), crop);
+        let b = region(&first(burned.path()), crop);
+        a.iter()
+            .zip(&b)
+            .filter(|(x, y)| x.abs_diff(**y) > 40)
+            .count()
+    };
+    assert!(changed("140:20:40:30") > 100, "the sign at its position");
+    assert_eq!(
+        changed("40:20:260:30"),
+        0,
+        "nothing drawn elsewhere on that line"
+    );
+}
