@@ -5,7 +5,8 @@ set -euo pipefail
 mode=${1:-run}
 packages=(ffmpeg)
 if [ "$mode" = test ]; then
-  packages+=(redis-server chromium)
+  # dvdauthor: its spumux makes the DVD (image) subtitle fixture of the playback tests.
+  packages+=(redis-server chromium dvdauthor)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@ pub mod error;
 pub mod library;
 pub mod metrics;
 pub mod models;
+pub mod playback;
 pub mod providers;
 pub mod proxy;
 pub mod resolve;

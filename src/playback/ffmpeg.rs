@@ -1,0 +1,588 @@
+//! The ffmpeg command for a plan: a pure argument builder, checked against ffmpeg 5.1
+//! (Debian 12). One job packages one plan from a start segment onwards into HLS segments
+//! (`<n>.m4s` + `init.mp4`, or `<n>.ts`) in a work directory; the engine writes the playlists
+//! itself from the same segment boundaries (`SegmentWindow::boundary`).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+use super::media::Media;
+use super::plan::{AudioAction, Mode, Plan, SegmentFormat, VideoAction, VideoFilter};
+
+/// Segments after a start or a seek: this many short ones, then the normal length, so the
+/// first frame needs only a short segment encoded. Two because that is what ffmpeg 5.1's HLS
+/// muxer does with `-hls_init_time` and `-hls_list_size 1` (measured: 2, 2, then
+/// `hls_time`); with `-hls_list_size 0` it would keep every segment short.
+pub const SHORT_SEGMENTS: u64 = 2;
+
+/// A stalled upstream (the loopback proxy waiting on a dead origin) ends the job instead of
+/// holding its ffmpeg slot: the proxy's own retries take well under this.
+const REMOTE_IO_TIMEOUT_US: u64 = 20_000_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A file on this machine.
+    Local(PathBuf),
+    /// A remote file through the signed proxy on the loopback listener: ffmpeg never resolves
+    /// or connects to a remote host itself, so every byte passes the SSRF guard.
+    Proxied(Url),
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArgsError {
+    #[error("a direct-play plan needs no ffmpeg")]
+    DirectPlay,
+    #[error("ffmpeg may read remote files only through the loopback proxy")]
+    NotLoopback,
+    #[error("burning a text subtitle of a remote file needs it extracted first")]
+    SubtitleNotExtracted,
+}
+
+/// Where a job starts and how it cuts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentWindow {
+    /// The number of the first segment written (`-start_number`).
+    pub start_segment: u64,
+    /// Seconds from the start of the file (the player's timeline) where it begins.
+    pub start: f64,
+    /// Length of the first `SHORT_SEGMENTS` segments.
+    pub short_seconds: f64,
+    /// Length of every later segment.
+    pub segment_seconds: f64,
+}
+
+impl SegmentWindow {
+    pub fn at(start_segment: u64, start: f64) -> SegmentWindow {
+        SegmentWindow {
+            start_segment,
+            start,
+            short_seconds: 2.0,
+            segment_seconds: 6.0,
+        }
+    }
+
+    /// Start of the k-th segment of this job, on the file's timeline (exact for a transcode,
+    /// where keyframes are forced there; for a copy the cut is the next source keyframe).
+    pub fn boundary(&self, k: u64) -> f64 {
+        let short = k.min(SHORT_SEGMENTS) as f64 * self.short_seconds;
+        let long = k.saturating_sub(SHORT_SEGMENTS) as f64 * self.segment_seconds;
+        self.start + short + long
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    pub plan: &'a Plan,
+    pub media: &'a Media,
+    pub input: &'a Input,
+    pub window: SegmentWindow,
+    /// The work directory the segments and ffmpeg's (unused) playlist go to.
+    pub out_dir: &'a Path,
+    /// Decoder, filter and encoder threads; see `default_threads`.
+    pub threads: usize,
+    /// x264 preset (the library's `transcode_preset`).
+    pub preset: &'a str,
+    /// An extracted copy of the text subtitle to burn, required for a remote input.
+    pub subtitle_file: Option<&'a Path>,
+}
+
+/// Every core: a job is what a viewer is waiting for, the semaphore (`max_ffmpeg`) bounds
+/// how many run, and x264's speed scales with threads up to far more cores than we have.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
+    let plan = job.plan;
+    let segments = match (plan.mode, plan.segments) {
+        (Mode::DirectPlay, _) | (_, None) => return Err(ArgsError::DirectPlay),
+        (_, Some(s)) => s,
+    };
+    let threads = job.threads.max(1).to_string();
+    let transcode_video = plan
+        .video
+        .as_ref()
+        .is_some_and(|v| matches!(v.action, VideoAction::TranscodeH264 { .. }));
+    let mut a: Vec<String> = strs(&["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
+
+    // Input options.
+    let input = match job.input {
+        Input::Local(path) => {
+            a.extend(strs(&["-protocol_whitelist", "file,pipe"]));
+            // `file:` so a name starting with '-' or holding ':' is never read as an option or
+            // another protocol.
+            format!("file:{}", path.display())
+        }
+        Input::Proxied(url) => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                _ => false,
+            };
+            if !loopback || url.scheme() != "http" {
+                return Err(ArgsError::NotLoopback);
+            }
+            a.extend(strs(&["-protocol_whitelist", "http,tcp"]));
+            a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
+            url.to_string()
+        }
+    };
+    a.extend(["-threads".into(), threads.clone()]);
+    if transcode_video {
+        // Rotation is applied by our own `transpose`, in a known place in the filter chain.
+        a.push("-noautorotate".into());
+    }
+    if job.window.start > 0.0 {
+        // Before `-i`: the demuxer seeks (a Range request for a remote file) instead of
+        // decoding everything up to the start.
+        a.extend(["-ss".into(), format!("{:.3}", job.window.start)]);
+    }
+    a.extend(["-i".into(), input]);
+
+    // Streams.
+    if let Some(v) = &plan.video {
+        match &v.action {
+            VideoAction::Copy => {
+                a.extend(["-map".into(), format!("0:{}", v.stream)]);
+                a.extend(strs(&["-c:v", "copy"]));
+            }
+            VideoAction::TranscodeH264 { filters, max_kbps } => {
+                let graph = filter_graph(job, v.stream, filters)?;
+                a.extend(["-filter_complex_threads".into(), threads.clone()]);
+                a.extend(["-filter_complex".into(), graph]);
+                a.extend(strs(&["-map", "[v]"]));
+                a.extend(strs(&["-c:v", "libx264", "-preset"]));
+                a.push(job.preset.into());
+                a.extend(strs(&["-profile:v", "high", "-crf", "23"]));
+                a.extend(["-maxrate".into(), format!("{max_kbps}k")]);
+                a.extend(["-bufsize".into(), format!("{}k", max_kbps * 2)]);
+                // Keyframes exactly at the segment boundaries and nowhere else, so every
+                // segment starts with one and the playlist's durations are true.
+                a.extend(strs(&["-sc_threshold", "0"]));
+                a.extend(["-force_key_frames".into(), keyframe_expr(&job.window)]);
+                if filters.iter().any(|f| matches!(f, VideoFilter::Tonemap(_))) {
+                    a.extend(strs(&[
+                        "-color_primaries",
+                        "bt709",
+                        "-color_trc",
+                        "bt709",
+                        "-colorspace",
+                        "bt709",
+                    ]));
+                }
+                a.extend(["-threads".into(), threads.clone()]);
+            }
+        }
+    }
+    if let Some(au) = &plan.audio {
+        a.extend(["-map".into(), format!("0:{}", au.stream)]);
+        match au.action {
+            AudioAction::Copy => a.extend(strs(&["-c:a", "copy"])),
+            AudioAction::TranscodeAac { channels } => {
+                // `-ac 2` uses libswresample's downmix matrix (centre and surrounds at -3 dB,
+                // normalised so the sum never clips), not a plain channel drop.
+                let rate = if channels > 2 { "384k" } else { "160k" };
+                a.extend(strs(&["-c:a", "aac", "-ac"]));
+                a.push(channels.to_string());
+                a.extend(["-b:a".into(), rate.into()]);
+            }
+        }
+    }
+    a.extend(strs(&["-sn", "-dn", "-map_chapters", "-1"]));
+    if job.window.start > 0.0 {
+        // Input seeking restarts timestamps at 0; the segments must sit at their place on the
+        // file's timeline so that segments of different jobs line up.
+        a.extend([
+            "-output_ts_offset".into(),
+            format!("{:.3}", job.window.start),
+        ]);
+    }
+
+    // HLS output.
+    let dir = job.out_dir;
+    a.extend(strs(&["-f", "hls"]));
+    a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
+    a.extend(["-hls_time".into(), secs(job.window.segment_seconds)]);
+    a.extend(strs(&["-hls_list_size", "1"]));
+    a.extend(["-start_number".into(), job.window.start_segment.to_string()]);
+    // Segments appear under their final name only once complete.
+    a.extend(strs(&["-hls_flags", "independent_segments+temp_file"]));
+    match segments {
+        SegmentFormat::Fmp4 => {
+            a.extend(strs(&["-hls_segment_type", "fmp4"]));
+            a.extend(strs(&["-hls_fmp4_init_filename", "init.mp4"]));
+            a.extend([
+                "-hls_segment_filename".into(),
+                dir.join("%d.m4s").display().to_string(),
+            ]);
+        }
+        SegmentFormat::Ts => {
+            a.extend(strs(&["-hls_segment_type", "mpegts"]));
+            a.extend([
+                "-hls_segment_filename".into(),
+                dir.join("%d.ts").display().to_string(),
+            ]);
+        }
+    }
+    a.push(dir.join("ffmpeg.m3u8").display().to_string());
+    Ok(a)
+}
+
+fn strs(s: &[&str]) -> Vec<String> {
+    s.iter().map(|s| s.to_string()).collect()
+}
+
+fn secs(s: f64) -> String {
+    format!("{s:.3}")
+}
+
+/// `-force_key_frames`: times relative to the job's first frame (input seeking restarts the
+/// clock; the offset is added at muxing). `n_forced` counts the keyframes already forced, the
+/// first at 0.
+fn keyframe_expr(w: &SegmentWindow) -> String {
+    let short = w.short_seconds;
+    let long = w.segment_seconds;
+    let n = SHORT_SEGMENTS;
+    format!(
+        "expr:gte(t,if(lt(n_forced,{n}),n_forced*{short},{}+(n_forced-{n})*{long}))",
+        n as f64 * short
+    )
+}
+
+/// The `-filter_complex` graph, ending in `[v]`.
+fn filter_graph(job: &Job<'_>, stream: u32, filters: &[VideoFilter]) -> Result<String, ArgsError> {
+    let mut chain: Vec<String> = Vec::new();
+    let mut prefix = format!("[0:{stream}]");
+    for f in filters {
+        match f {
+            VideoFilter::Deinterlace => {
+                // One frame per frame (not per field): the frame rate stays the source's.
+                chain.push("bwdif=mode=send_frame:parity=auto:deint=all".into());
+            }
+            VideoFilter::Tonemap(_) => {
+                // To linear light, tone-map in float RGB (hable keeps highlights), then BT.709.
+                // `npl=100`: SDR reference white at 100 nits, as BT.2408 maps it.
+                chain.extend(
+                    [
+                        "zscale=t=linear:npl=100",
+                        "format=gbrpf32le",
+                        "zscale=p=bt709",
+                        "tonemap=tonemap=hable:desat=0",
+                        "zscale=t=bt709:m=bt709:r=tv",
+                        "format=yuv420p",
+                    ]
+                    .map(String::from),
+                );
+            }
+            VideoFilter::OverlayImageSubtitle(sub) => {
+                // ffmpeg turns the subtitle stream into a transparent video (sub2video) that
+                // `overlay` draws on the picture; the chain continues after it.
+                let body = if chain.is_empty() {
+                    "null".to_string()
+                } else {
+                    chain.join(",")
+                };
+                prefix = format!("{prefix}{body}[base];[base][0:{sub}]overlay=eof_action=pass,");
+                chain.clear();
+            }
+            VideoFilter::BurnTextSubtitle(sub) => {
+                let (file, si) = match (job.subtitle_file, job.input) {
+                    (Some(f), _) => (f.to_path_buf(), 0),
+                    (None, Input::Local(p)) => {
+                        let ordinal = job
+                            .media
+                            .subtitles()
+                            .position(|(s, _)| s.index == *sub)
+                            .unwrap_or(0);
+                        (p.clone(), ordinal)
+                    }
+                    (None, Input::Proxied(_)) => return Err(ArgsError::SubtitleNotExtracted),
+                };
+                let path = escape_graph(&escape_value(&file.display().to_string()));
+                let start = job.window.start;
+                if start > 0.0 {
+                    // libass draws by the frame's timestamp: put the file's clock back for it.
+                    chain.push(format!("setpts=PTS+{start:.3}/TB"));
+                }
+                chain.push(format!("subtitles=filename={path}:si={si}"));
+                if start > 0.0 {
+                    chain.push(format!("setpts=PTS-{start:.3}/TB"));
+                }
+            }
+            VideoFilter::Rotate(deg) => chain.push(
+                match deg {
+                    90 => "transpose=clock",
+                    180 => "hflip,vflip",
+                    270 => "transpose=cclock",
+                    _ => "null",
+                }
+                .into(),
+            ),
+            VideoFilter::ScaleToHeight(h) => chain.push(format!("scale=-2:{h}")),
+        }
+    }
+    // 8-bit 4:2:0: what H.264 High decodes everywhere (a 10-bit source would otherwise give
+    // High 10, which no browser plays).
+    chain.push("format=yuv420p".into());
+    Ok(format!("{prefix}{}[v]", chain.join(",")))
+}
+
+/// Escapes an option value inside a filter description (`\`, `'`, `:`).
+fn escape_value(s: &str) -> String {
+    escape(s, "\\':")
+}
+
+/// Escapes a filter description inside a filtergraph (`\`, `'`, `[`, `]`, `,`, `;`).
+fn escape_graph(s: &str) -> String {
+    escape(s, "\\'[],;")
+}
+
+fn escape(s: &str, special: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if special.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playback::media::Hdr;
+    use crate::playback::plan::{AudioDecision, VideoDecision};
+
+    fn media() -> Media {
+        Media::from_ffprobe_json(
+            br#"{"streams":[{"index":0,"codec_type":"video","codec_name":"hevc"},
+                {"index":1,"codec_type":"audio","codec_name":"ac3","channels":6},
+                {"index":2,"codec_type":"subtitle","codec_name":"subrip"},
+                {"index":3,"codec_type":"subtitle","codec_name":"ass"}],
+                "format":{"format_name":"matroska,webm","duration":"60"}}"#,
+        )
+        .unwrap()
+    }
+
+    fn plan(video: VideoAction, audio: AudioAction, segments: SegmentFormat) -> Plan {
+        Plan {
+            mode: Mode::Transcode,
+            segments: Some(segments),
+            video: Some(VideoDecision {
+                stream: 0,
+                action: video,
+                reason: String::new(),
+            }),
+            audio: Some(AudioDecision {
+                stream: 1,
+                action: audio,
+                reason: String::new(),
+            }),
+            subtitles: vec![],
+            container_reason: String::new(),
+        }
+    }
+
+    fn build(plan: &Plan, input: &Input, window: SegmentWindow) -> Result<Vec<String>, ArgsError> {
+        let m = media();
+        args(&Job {
+            plan,
+            media: &m,
+            input,
+            window,
+            out_dir: Path::new("/work/job"),
+            threads: 2,
+            preset: "veryfast",
+            subtitle_file: None,
+        })
+    }
+
+    fn value<'a>(a: &'a [String], flag: &str) -> Option<&'a str> {
+        a.iter().position(|x| x == flag).map(|i| a[i + 1].as_str())
+    }
+
+    fn local() -> Input {
+        Input::Local(PathBuf::from("/media/Film: part 1.mkv"))
+    }
+
+    #[test]
+    fn a_remux_copies_into_fmp4_segments_with_an_init_segment() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(value(&a, "-c:v"), Some("copy"));
+        assert_eq!(value(&a, "-c:a"), Some("copy"));
+        assert_eq!(value(&a, "-hls_segment_type"), Some("fmp4"));
+        assert_eq!(value(&a, "-hls_fmp4_init_filename"), Some("init.mp4"));
+        assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.m4s"));
+        assert_eq!(value(&a, "-i"), Some("file:/media/Film: part 1.mkv"));
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("file,pipe"));
+        assert!(!a.contains(&"-ss".to_string()), "starts at the beginning");
+        assert!(!a.contains(&"-noautorotate".to_string()));
+        assert!(!a.contains(&"-filter_complex".to_string()));
+        assert_eq!(value(&a, "-hls_init_time"), Some("2.000"));
+        assert_eq!(value(&a, "-hls_time"), Some("6.000"));
+        assert_eq!(value(&a, "-hls_list_size"), Some("1"), "see SHORT_SEGMENTS");
+    }
+
+    #[test]
+    fn a_remote_file_is_read_only_through_the_loopback_proxy() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        let proxied =
+            Input::Proxied(Url::parse("http://127.0.0.1:8080/api/proxy/file?t=abc").unwrap());
+        let a = build(&p, &proxied, SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("http,tcp"));
+        assert_eq!(
+            value(&a, "-i"),
+            Some("http://127.0.0.1:8080/api/proxy/file?t=abc")
+        );
+        assert_eq!(value(&a, "-rw_timeout"), Some("20000000"));
+        let v6 = Input::Proxied(Url::parse("http://[::1]:8080/p").unwrap());
+        assert!(build(&p, &v6, SegmentWindow::at(0, 0.0)).is_ok());
+        for url in [
+            "http://cdn.example.com/film.mkv",
+            "https://127.0.0.1/p",
+            "http://10.0.0.5/p",
+            "http://localhost.evil.com/p",
+        ] {
+            let input = Input::Proxied(Url::parse(url).unwrap());
+            assert_eq!(
+                build(&p, &input, SegmentWindow::at(0, 0.0)),
+                Err(ArgsError::NotLoopback),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_seek_starts_at_its_time_with_its_segment_number() {
+        let p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Ts);
+        let a = build(&p, &local(), SegmentWindow::at(40, 230.5)).unwrap();
+        let ss = a.iter().position(|x| x == "-ss").unwrap();
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        assert!(ss < i, "input seeking");
+        assert_eq!(a[ss + 1], "230.500");
+        assert_eq!(value(&a, "-output_ts_offset"), Some("230.500"));
+        assert_eq!(value(&a, "-start_number"), Some("40"));
+        assert_eq!(value(&a, "-hls_segment_type"), Some("mpegts"));
+        assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.ts"));
+    }
+
+    #[test]
+    fn segment_boundaries_are_short_then_normal() {
+        let w = SegmentWindow::at(10, 100.0);
+        let b: Vec<f64> = (0..5).map(|k| w.boundary(k)).collect();
+        assert_eq!(b, vec![100.0, 102.0, 104.0, 110.0, 116.0]);
+        assert_eq!(
+            keyframe_expr(&w),
+            "expr:gte(t,if(lt(n_forced,2),n_forced*2,4+(n_forced-2)*6))"
+        );
+    }
+
+    #[test]
+    fn a_transcode_has_every_filter_in_order_and_sdr_signalling() {
+        let filters = vec![
+            VideoFilter::Deinterlace,
+            VideoFilter::Tonemap(Hdr::Hdr10),
+            VideoFilter::Rotate(90),
+            VideoFilter::ScaleToHeight(720),
+        ];
+        let p = plan(
+            VideoAction::TranscodeH264 {
+                filters,
+                max_kbps: 4_000,
+            },
+            AudioAction::TranscodeAac { channels: 2 },
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        let graph = value(&a, "-filter_complex").unwrap();
+        assert_eq!(
+            graph,
+            "[0:0]bwdif=mode=send_frame:parity=auto:deint=all,zscale=t=linear:npl=100,format=gbrpf32le,\
+             zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,\
+             transpose=clock,scale=-2:720,format=yuv420p[v]"
+        );
+        assert!(
+            a.contains(&"-noautorotate".to_string()),
+            "no second rotation by ffmpeg"
+        );
+        assert_eq!(value(&a, "-map"), Some("[v]"));
+        assert_eq!(value(&a, "-c:v"), Some("libx264"));
+        assert_eq!(value(&a, "-preset"), Some("veryfast"));
+        assert_eq!(value(&a, "-maxrate"), Some("4000k"));
+        assert_eq!(value(&a, "-bufsize"), Some("8000k"));
+        assert_eq!(value(&a, "-color_trc"), Some("bt709"));
+        assert_eq!(value(&a, "-sc_threshold"), Some("0"));
+        assert!(value(&a, "-force_key_frames").unwrap().starts_with("expr:"));
+        assert_eq!(value(&a, "-threads"), Some("2"));
+        assert_eq!(value(&a, "-filter_complex_threads"), Some("2"));
+        assert_eq!(value(&a, "-c:a"), Some("aac"));
+        assert_eq!(value(&a, "-ac"), Some("2"));
+    }
+
+    #[test]
+    fn an_image_subtitle_is_overlaid_before_rotation_and_scaling() {
+        let p = plan(
+            VideoAction::TranscodeH264 {
+                filters: vec![
+                    VideoFilter::OverlayImageSubtitle(2),
+                    VideoFilter::ScaleToHeight(480),
+                ],
+                max_kbps: 1_500,
+            },
+            AudioAction::TranscodeAac { channels: 6 },
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(
+            value(&a, "-filter_complex").unwrap(),
+            "[0:0]null[base];[base][0:2]overlay=eof_action=pass,scale=-2:480,format=yuv420p[v]"
+        );
+        assert_eq!(value(&a, "-ac"), Some("6"));
+        assert_eq!(value(&a, "-b:a"), Some("384k"));
+    }
+
+    #[test]
+    fn a_text_subtitle_is_burned_from_an_escaped_path_at_the_right_time() {
+        let p = plan(
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::BurnTextSubtitle(3)],
+                max_kbps: 8_000,
+            },
+            AudioAction::Copy,
+            SegmentFormat::Ts,
+        );
+        let a = build(&p, &local(), SegmentWindow::at(3, 12.0)).unwrap();
+        assert_eq!(
+            value(&a, "-filter_complex").unwrap(),
+            r"[0:0]setpts=PTS+12.000/TB,subtitles=filename=/media/Film\\: part 1.mkv:si=1,setpts=PTS-12.000/TB,format=yuv420p[v]"
+        );
+        let remote = Input::Proxied(Url::parse("http://127.0.0.1:1/p").unwrap());
+        assert_eq!(
+            build(&p, &remote, SegmentWindow::at(0, 0.0)),
+            Err(ArgsError::SubtitleNotExtracted)
+        );
+    }
+
+    #[test]
+    fn filter_values_are_escaped_twice() {
+        assert_eq!(
+            escape_graph(&escape_value("a'b:c,d[e];f\\g")),
+            r"a\\\'b\\:c\,d\[e\]\;f\\\\g"
+        );
+    }
+
+    #[test]
+    fn direct_play_runs_no_ffmpeg() {
+        let mut p = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        p.mode = Mode::DirectPlay;
+        p.segments = None;
+        assert_eq!(
+            build(&p, &local(), SegmentWindow::at(0, 0.0)),
+            Err(ArgsError::DirectPlay)
+        );
+    }
+}
