@@ -994,7 +994,10 @@ mod tests {
             message.contains("api_token") && message.contains("openssl rand -hex 32"),
             "{message}"
         );
-        assert!(!message.contains("'7'"), "the token is not echoed: {message}");
+        assert!(
+            !message.contains("'7'"),
+            "the token is not echoed: {message}"
+        );
         let long = "0123456789abcdef";
         let (s, _) = Settings::load_from(None, &env(&[("SOKOUL_API_TOKEN", long)])).unwrap();
         assert_eq!(s.api_token.unwrap().expose(), long);
@@ -1012,12 +1015,19 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(s.security.allowed_hosts, ["sokoul.example.org", "nas.lan:8080"]);
+        assert_eq!(
+            s.security.allowed_hosts,
+            ["sokoul.example.org", "nas.lan:8080"]
+        );
         assert_eq!(s.security.header_timeout, 2.5);
         assert_eq!(s.security.body_timeout, 4.0);
         assert_eq!(s.security.max_connections, 100);
         for (var, value, key) in [
-            ("SOKOUL_ALLOWED_HOSTS", "http://x.example/", "security.allowed_hosts"),
+            (
+                "SOKOUL_ALLOWED_HOSTS",
+                "http://x.example/",
+                "security.allowed_hosts",
+            ),
             ("SOKOUL_HEADER_TIMEOUT", "0", "security.header_timeout"),
             ("SOKOUL_BODY_TIMEOUT", "-1", "security.body_timeout"),
             ("SOKOUL_MAX_CONNECTIONS", "0", "security.max_connections"),

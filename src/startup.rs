@@ -393,8 +393,10 @@ async fn busy(request: Request, next: Next) -> Response {
         };
         // Not an ApiError: it would log every refused request at warn, in a flood.
         let mut r = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
         r
     };
     response.headers_mut().insert(
