@@ -50,7 +50,7 @@ impl HostPattern {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-        valid.then(|| HostPattern::Name(name, port))
+        valid.then_some(HostPattern::Name(name, port))
     }
 }
 
