@@ -61,6 +61,11 @@ pub struct Settings {
     pub security: SecuritySettings,
 }
 
+/// The shortest API token accepted. 16 random hex digits are 64 bits: with the failure
+/// throttle (10 guesses, then one per 6 s per client) a guess takes longer than the universe
+/// has existed; a word or a PIN falls to a dictionary in minutes.
+pub const MIN_API_TOKEN_CHARS: usize = 16;
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -236,6 +241,17 @@ pub struct SecuritySettings {
     pub max_body_bytes: u64,
     /// Longest request target (path and query) accepted, bytes (414 beyond).
     pub max_uri_bytes: usize,
+    /// Host names (`name` or `name:port`) the server answers to besides IP addresses and
+    /// `localhost`; `*` accepts any. Other `Host` headers get 421 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Seconds from accepting a connection to the end of its first request's headers (and
+    /// between two requests on a kept-alive connection); the connection is closed after.
+    pub header_timeout: f64,
+    /// Seconds to receive a whole request body; 408 after.
+    pub body_timeout: f64,
+    /// Client connections served at once (also capped at half the open-file limit); a few
+    /// beyond it only get `/healthz` and 503, more are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for SecuritySettings {
@@ -250,6 +266,14 @@ impl Default for SecuritySettings {
             max_body_bytes: 64 * 1024,
             // Signed proxy URLs carry sealed headers (cookies) and long CDN URLs: a few KiB.
             max_uri_bytes: 16 * 1024,
+            allowed_hosts: Vec::new(),
+            // hyper's own default; a browser sends its headers in the first packet.
+            header_timeout: 30.0,
+            // The largest body is 64 KiB: 30 s is about 2 KiB/s, slower than any real client.
+            body_timeout: 30.0,
+            // A household's players and dashboards use a few dozen; a proxy in front of several
+            // instances a few hundred.
+            max_connections: 4096,
         }
     }
 }
@@ -433,6 +457,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "SOKOUL_TRUSTED_PROXIES",
         "security.trusted_proxies (','-separated)",
     ),
+    (
+        "SOKOUL_ALLOWED_HOSTS",
+        "security.allowed_hosts (','-separated)",
+    ),
+    ("SOKOUL_HEADER_TIMEOUT", "security.header_timeout"),
+    ("SOKOUL_BODY_TIMEOUT", "security.body_timeout"),
+    ("SOKOUL_MAX_CONNECTIONS", "security.max_connections"),
 ];
 
 impl Settings {
@@ -583,6 +614,18 @@ impl Settings {
         if let Some(v) = get("SOKOUL_TRUSTED_PROXIES") {
             self.security.trusted_proxies = list(&v, ',');
         }
+        if let Some(v) = get("SOKOUL_ALLOWED_HOSTS") {
+            self.security.allowed_hosts = list(&v, ',');
+        }
+        if let Some(v) = get("SOKOUL_HEADER_TIMEOUT") {
+            self.security.header_timeout = parse("SOKOUL_HEADER_TIMEOUT", v)?;
+        }
+        if let Some(v) = get("SOKOUL_BODY_TIMEOUT") {
+            self.security.body_timeout = parse("SOKOUL_BODY_TIMEOUT", v)?;
+        }
+        if let Some(v) = get("SOKOUL_MAX_CONNECTIONS") {
+            self.security.max_connections = parse("SOKOUL_MAX_CONNECTIONS", v)?;
+        }
         Ok(())
     }
 
@@ -689,6 +732,37 @@ impl Settings {
         // The dashboard's own routes and a minimal proxy URL must always fit.
         if s.max_uri_bytes < 1024 {
             return invalid("security.max_uri_bytes", "must be at least 1024".into());
+        }
+        for entry in &s.allowed_hosts {
+            if crate::security::host::HostPattern::parse(entry).is_none() {
+                return invalid(
+                    "security.allowed_hosts",
+                    format!("'{entry}' is not a host name, host:port or '*'"),
+                );
+            }
+        }
+        for (key, value) in [
+            ("security.header_timeout", s.header_timeout),
+            ("security.body_timeout", s.body_timeout),
+        ] {
+            if !(value > 0.0 && value <= 3600.0) {
+                return invalid(key, "must be between 0 and 3600 seconds".into());
+            }
+        }
+        if s.max_connections == 0 {
+            return invalid("security.max_connections", "must be at least 1".into());
+        }
+        if let Some(token) = &self.api_token {
+            let chars = token.expose().chars().count();
+            if chars < MIN_API_TOKEN_CHARS {
+                return invalid(
+                    "api_token",
+                    format!(
+                        "SOKOUL_API_TOKEN has {chars} characters; at least {MIN_API_TOKEN_CHARS} are required \
+                         so that it cannot be guessed. Generate one with `openssl rand -hex 32`"
+                    ),
+                );
+            }
         }
         Ok(())
     }
@@ -943,6 +1017,57 @@ mod tests {
         std::fs::write(&path, "[cache]\nredis_budget = 0\n").unwrap();
         let err = Settings::load_from(Some(&path), &[]).unwrap_err();
         assert!(err.to_string().contains("cache.redis_budget"), "{err}");
+    }
+
+    #[test]
+    fn a_short_api_token_is_refused_with_a_way_to_make_one() {
+        let err = Settings::load_from(None, &env(&[("SOKOUL_API_TOKEN", "7")])).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("api_token") && message.contains("openssl rand -hex 32"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("'7'"),
+            "the token is not echoed: {message}"
+        );
+        let long = "0123456789abcdef";
+        let (s, _) = Settings::load_from(None, &env(&[("SOKOUL_API_TOKEN", long)])).unwrap();
+        assert_eq!(s.api_token.unwrap().expose(), long);
+    }
+
+    #[test]
+    fn edge_limits_are_read_from_the_environment_and_checked() {
+        let (s, _) = Settings::load_from(
+            None,
+            &env(&[
+                ("SOKOUL_ALLOWED_HOSTS", "sokoul.example.org, nas.lan:8080"),
+                ("SOKOUL_HEADER_TIMEOUT", "2.5"),
+                ("SOKOUL_BODY_TIMEOUT", "4"),
+                ("SOKOUL_MAX_CONNECTIONS", "100"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.security.allowed_hosts,
+            ["sokoul.example.org", "nas.lan:8080"]
+        );
+        assert_eq!(s.security.header_timeout, 2.5);
+        assert_eq!(s.security.body_timeout, 4.0);
+        assert_eq!(s.security.max_connections, 100);
+        for (var, value, key) in [
+            (
+                "SOKOUL_ALLOWED_HOSTS",
+                "http://x.example/",
+                "security.allowed_hosts",
+            ),
+            ("SOKOUL_HEADER_TIMEOUT", "0", "security.header_timeout"),
+            ("SOKOUL_BODY_TIMEOUT", "-1", "security.body_timeout"),
+            ("SOKOUL_MAX_CONNECTIONS", "0", "security.max_connections"),
+        ] {
+            let err = Settings::load_from(None, &env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{var}={value}: {err}");
+        }
     }
 
     #[test]

@@ -97,6 +97,12 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve { drain_seconds } => {
+            // Every client connection holds a descriptor; the usual soft limit (1024) is far
+            // below the hard one, and running out stops `accept` for everyone.
+            match rlimit::increase_nofile_limit(u64::MAX) {
+                Ok(limit) => tracing::info!(limit, "open-file limit"),
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+            }
             let app = Application::build(settings, Overrides::default()).await?;
             tracing::info!(address = %app.local_addr(), "listening on http://{}", app.local_addr());
             app.run_until_stopped(shutdown_signal(), Duration::from_secs(drain_seconds))

@@ -311,6 +311,43 @@ pub struct ProviderStreams {
     pub skipped: u32,
 }
 
+/// The longest title, label, quality or message a provider may give, in characters. A
+/// release name with its tags is about 150; a 100 KB "title" would otherwise be cached,
+/// rendered into every resolve answer and shown whole by the player.
+pub const MAX_PROVIDER_TEXT: usize = 300;
+
+/// Cuts `text` to `max` characters (on a character boundary), ending it with an ellipsis.
+pub fn cap_text(text: &mut String, max: usize) {
+    if let Some((cut, _)) = text.char_indices().nth(max.saturating_sub(1))
+        && text[cut..].chars().nth(1).is_some()
+    {
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
+impl ProviderStreams {
+    /// Caps every free text of a provider's answer (`MAX_PROVIDER_TEXT`): the resolver applies
+    /// it to every provider, so none can make answers, logs or the cache huge.
+    pub fn bounded(mut self) -> Self {
+        let cap = |t: &mut Option<String>| {
+            if let Some(t) = t {
+                cap_text(t, MAX_PROVIDER_TEXT);
+            }
+        };
+        cap(&mut self.title);
+        for s in &mut self.streams {
+            cap(&mut s.quality);
+            cap(&mut s.label);
+        }
+        for s in &mut self.subtitles {
+            cap_text(&mut s.lang, MAX_PROVIDER_TEXT);
+            cap(&mut s.label);
+        }
+        self
+    }
+}
+
 /// How a provider's part of a resolve ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -525,5 +562,26 @@ mod tests {
             MediaRequest::parse("movie", "603", Some("1"), None),
             Err(RequestError::UnexpectedEpisode)
         );
+    }
+}
+
+#[cfg(test)]
+mod text_cap {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary_with_an_ellipsis() {
+        let mut t = "é".repeat(1000);
+        cap_text(&mut t, 300);
+        assert_eq!(t.chars().count(), 300);
+        assert!(t.ends_with("é…"));
+        for short in ["", "1080p", &"x".repeat(300)] {
+            let mut t = short.to_string();
+            cap_text(&mut t, 300);
+            assert_eq!(t, short, "{} characters are kept whole", short.len());
+        }
+        let mut t = "x".repeat(301);
+        cap_text(&mut t, 300);
+        assert_eq!(t, format!("{}…", "x".repeat(299)));
     }
 }

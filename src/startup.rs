@@ -271,7 +271,16 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            security::limits::limit_body_time,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             security::limits::limit_requests,
+        ))
+        // Before the token: a rebound name learns nothing, not even that a token is needed.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::host::check_host_and_origin,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span::<Body>))
         .layer(CatchPanicLayer::custom(panic_response));
@@ -362,6 +371,84 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     response
 }
 
+/// Connections beyond `max_connections` that are still served, with `/healthz` only (503 for
+/// the rest), so that a flood of idle connections leaves the health check an answer. Beyond
+/// these, a connection is closed as soon as it is accepted.
+const BUSY_SLOTS: usize = 64;
+/// How long a connection in a busy slot may take to send its request: a health probe sends
+/// it at once, and short-lived slots are what keep some free under a flood.
+const BUSY_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Answers on a connection beyond the cap: `/healthz` as usual, everything else 503
+/// `server_busy`, and the connection closed after the answer.
+async fn busy(request: Request, next: Next) -> Response {
+    let mut response = if request.uri().path() == "/healthz" {
+        next.run(request).await
+    } else {
+        let body = crate::error::ErrorBody {
+            error: crate::error::ErrorDetail {
+                code: "server_busy",
+                message: "the server has too many connections open; retry shortly".into(),
+            },
+        };
+        // Not an ApiError: it would log every refused request at warn, in a flood.
+        let mut r = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        r
+    };
+    response.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// The connections served at once: `max_connections`, but never more than half the
+/// open-file limit, so that files, pipes and upstream connections always get descriptors.
+/// The busy slots come from the other half (an eighth of the limit at most).
+fn connection_slots(max_connections: usize) -> (usize, usize) {
+    let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
+        .unwrap_or(1024);
+    let served = max_connections.min(nofile / 2).max(1);
+    if served < max_connections {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = nofile,
+            served,
+            "the open-file limit allows fewer connections than security.max_connections"
+        );
+    }
+    (served, BUSY_SLOTS.min(nofile / 8))
+}
+
+/// Warns about closed connections at most once per interval, with their count: a flood must
+/// not become a flood of log lines.
+struct RefusalLog {
+    refused: u64,
+    last: Option<Instant>,
+}
+
+impl RefusalLog {
+    fn note(&mut self) {
+        self.refused += 1;
+        if self
+            .last
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(10))
+        {
+            tracing::warn!(
+                refused = self.refused,
+                "connection limit reached: closing new connections"
+            );
+            self.refused = 0;
+            self.last = Some(Instant::now());
+        }
+    }
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -404,13 +491,24 @@ impl Application {
         // hyper-util's server rather than `axum::serve`, for one setting axum does not expose:
         // the per-connection buffer cap. hyper's default (~400 KiB) lets every slow viewer of
         // a relayed segment hold that much; 64 KiB keeps 64 concurrent streams in a few MiB.
+        let security = &self.state.settings.security;
+        let header_timeout = Duration::from_secs_f64(security.header_timeout);
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()
             .max_buf_size(64 * 1024)
             .timer(TokioTimer::new())
-            // A client that never finishes its request headers (slow loris) is dropped.
-            .header_read_timeout(Duration::from_secs(30));
+            // Headers of every request after the first (whose deadline is below), and the
+            // idle time of a kept-alive connection: hyper starts it when it waits for a head.
+            .header_read_timeout(header_timeout);
+        let (served, busy_slots) = connection_slots(security.max_connections);
+        let slots = Arc::new(tokio::sync::Semaphore::new(served));
+        let busy_slots = Arc::new(tokio::sync::Semaphore::new(busy_slots));
+        let busy_router = self.router.clone().layer(middleware::from_fn(busy));
+        let mut refusals = RefusalLog {
+            refused: 0,
+            last: None,
+        };
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -426,11 +524,29 @@ impl Application {
                 },
                 _ = &mut shutdown => break,
             };
+            let (permit, router, first_request_deadline) =
+                if let Ok(permit) = slots.clone().try_acquire_owned() {
+                    (permit, self.router.clone(), header_timeout)
+                } else if let Ok(permit) = busy_slots.clone().try_acquire_owned() {
+                    (
+                        permit,
+                        busy_router.clone(),
+                        header_timeout.min(BUSY_HEADER_TIMEOUT),
+                    )
+                } else {
+                    // Closing at once frees the descriptor and tells the client to go away.
+                    drop(stream);
+                    refusals.note();
+                    continue;
+                };
             let _ = stream.set_nodelay(true);
+            let first_request = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = first_request.clone();
             // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.
             let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-                self.router.clone(),
+                router,
                 move |mut request: axum::http::Request<_>| {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request
                 },
@@ -440,8 +556,20 @@ impl Application {
                 .into_owned();
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
-                // A client resetting its connection is not the server's error.
-                let _ = connection.await;
+                let _permit = permit;
+                let mut connection = std::pin::pin!(connection);
+                // hyper's header timeout only starts once the protocol is known, which takes
+                // the first bytes: a connection that never sends one would stay forever.
+                // So the first request must be read within the deadline from accept.
+                tokio::select! {
+                    // A client resetting its connection is not the server's error.
+                    _ = connection.as_mut() => return,
+                    _ = tokio::time::sleep(first_request_deadline) => {}
+                }
+                if first_request.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = connection.await;
+                }
+                // Otherwise dropping the connection closes it.
             });
         }
         drop(self.listener);

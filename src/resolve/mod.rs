@@ -330,7 +330,7 @@ impl Resolver {
                     }
                 };
                 let result = match tokio::time::timeout(timeout, provider.resolve(&request)).await {
-                    Ok(r) => r,
+                    Ok(r) => r.map(ProviderStreams::bounded),
                     Err(_) => Err(ProviderError::Timeout(format!(
                         "{id} did not answer within {:.1} s",
                         timeout.as_secs_f64()
@@ -467,7 +467,10 @@ fn outcome(
                 _ => OutcomeStatus::Error,
             };
             o.code = Some(e.code().to_string());
-            o.message = Some(e.to_string());
+            // Error texts quote upstream answers.
+            let mut message = e.to_string();
+            crate::models::cap_text(&mut message, crate::models::MAX_PROVIDER_TEXT);
+            o.message = Some(message);
         }
     }
     o

@@ -1,9 +1,18 @@
 //! `SOKOUL_API_TOKEN`: every `/api/**` route needs `Authorization: Bearer <token>`, except
 //! signed proxy URLs (their signature is the credential) and library media URLs carrying a
 //! valid media token (`media_url`), which is how `<img>`, `<video>` and hls.js get through.
+//!
+//! Wrong tokens are throttled per client (`FailureThrottle`) and logged at `warn`, without the
+//! token: a client may get 10 wrong, then one more every 6 s; a throttled client gets 429
+//! `too_many_attempts` for every `Authorization` it sends, right or wrong, so that guessing
+//! faster does not even tell it when it got the token right.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -31,8 +40,17 @@ pub async fn require_token(
     if !crate::api::openapi::needs_token(path) {
         return next.run(request).await;
     }
-    if bearer_matches(&request, token) {
-        return next.run(request).await;
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        let client = state.security.trusted_proxies.client_ip(&request);
+        if let Err(wait) = state.security.auth_failures.admit(client) {
+            return too_many_attempts(wait);
+        }
+        if bearer_matches(&request, token) {
+            return next.run(request).await;
+        }
+        state.security.auth_failures.failed(client);
+        // The path only: a query may hold a signed credential.
+        tracing::warn!(%client, path = request.uri().path(), "wrong API token");
     }
     let media_token = media_url::token_in(request.uri().query());
     if let (Some(urls), Some(given)) = (&state.security.media_urls, media_token) {
@@ -69,4 +87,110 @@ fn bearer_matches(request: &Request, token: &Secret) -> bool {
     };
     scheme.eq_ignore_ascii_case("bearer")
         && blake3::hash(given.trim().as_bytes()) == blake3::hash(token.expose().as_bytes())
+}
+
+fn too_many_attempts(wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many wrong API tokens from this client; retry in {seconds} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// Wrong tokens a client may send before it is throttled.
+const FAILURE_BURST: f64 = 10.0;
+/// One more wrong token allowed per period: 14,400 guesses a day, against 16^16 tokens.
+const FAILURE_PERIOD: Duration = Duration::from_secs(6);
+/// Clients tracked at once; the least recently seen beyond it start afresh (bounded memory).
+const MAX_CLIENTS: u64 = 65_536;
+
+/// A token bucket per client (per /64 for IPv6) that only wrong tokens drain.
+pub struct FailureThrottle {
+    buckets: moka::sync::Cache<IpAddr, Arc<Mutex<Bucket>>>,
+}
+
+struct Bucket {
+    left: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: Instant) {
+        let earned = now.duration_since(self.at).as_secs_f64() / FAILURE_PERIOD.as_secs_f64();
+        self.left = (self.left + earned).min(FAILURE_BURST);
+        self.at = now;
+    }
+}
+
+impl Default for FailureThrottle {
+    fn default() -> Self {
+        // A bucket left alone this long is full again, the same as a new one: forget it.
+        let idle = FAILURE_PERIOD.mul_f64(FAILURE_BURST) + Duration::from_secs(1);
+        FailureThrottle {
+            buckets: moka::sync::Cache::builder()
+                .max_capacity(MAX_CLIENTS)
+                .time_to_idle(idle)
+                .build(),
+        }
+    }
+}
+
+impl FailureThrottle {
+    /// `Err(wait)` while the client has no wrong guess left.
+    pub fn admit(&self, client: IpAddr) -> Result<(), Duration> {
+        let Some(bucket) = self.buckets.get(&super::rate_limit::bucket_key(client)) else {
+            return Ok(());
+        };
+        let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
+        b.refill(Instant::now());
+        if b.left >= 1.0 {
+            Ok(())
+        } else {
+            Err(FAILURE_PERIOD.mul_f64(1.0 - b.left))
+        }
+    }
+
+    pub fn failed(&self, client: IpAddr) {
+        let bucket = self
+            .buckets
+            .get_with(super::rate_limit::bucket_key(client), || {
+                Arc::new(Mutex::new(Bucket {
+                    left: FAILURE_BURST,
+                    at: Instant::now(),
+                }))
+            });
+        let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
+        b.refill(Instant::now());
+        b.left = (b.left - 1.0).max(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_wrong_tokens_then_the_client_waits() {
+        let t = FailureThrottle::default();
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        for _ in 0..10 {
+            assert!(t.admit(a).is_ok());
+            t.failed(a);
+        }
+        let wait = t.admit(a).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= FAILURE_PERIOD, "{wait:?}");
+        assert!(t.admit("203.0.113.8".parse().unwrap()).is_ok());
+        // One /64 is one client.
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        for _ in 0..10 {
+            t.failed(v6);
+        }
+        assert!(t.admit("2001:db8::ffff".parse().unwrap()).is_err());
+    }
 }

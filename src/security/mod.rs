@@ -4,16 +4,18 @@
 //!   `<video>` and hls.js load library files, which cannot send an `Authorization` header;
 //! - `headers`: security headers on every response and the dashboard's Content-Security-Policy;
 //! - `limits`: request body and request target sizes;
-//! - `rate_limit`: a per-client token bucket on resolves, keyed by `client_ip`.
+//! - `rate_limit`: a per-client token bucket on resolves, keyed by `client_ip`;
+//! - `host`: the `Host` names answered (DNS rebinding) and cross-site state changes refused.
 
 mod auth;
 pub mod client_ip;
 pub mod headers;
+pub mod host;
 pub mod limits;
 pub mod media_url;
 pub mod rate_limit;
 
-pub use auth::require_token;
+pub use auth::{FailureThrottle, require_token};
 
 use crate::config::Settings;
 
@@ -25,6 +27,9 @@ pub struct Security {
     pub rate_limit: Option<rate_limit::ResolveLimiter>,
     pub trusted_proxies: client_ip::TrustedProxies,
     pub csp: headers::DashboardCsp,
+    pub allowed_hosts: host::AllowedHosts,
+    /// Wrong API tokens per client.
+    pub auth_failures: FailureThrottle,
 }
 
 impl Security {
@@ -40,6 +45,8 @@ impl Security {
                 &settings.security.trusted_proxies,
             ),
             csp: headers::DashboardCsp::new(settings.dashboard_dir.join("index.html")),
+            allowed_hosts: host::AllowedHosts::from_settings(&settings.security.allowed_hosts),
+            auth_failures: FailureThrottle::default(),
         }
     }
 

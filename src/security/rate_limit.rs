@@ -69,7 +69,7 @@ impl ResolveLimiter {
 }
 
 /// An IPv6 host usually has a whole /64 to pick addresses from: one bucket per /64.
-fn bucket_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
