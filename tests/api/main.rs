@@ -6,6 +6,7 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod doctor;
 mod fake_jellyfin;
 mod fake_tmdb;
 mod faults;
