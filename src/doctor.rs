@@ -426,6 +426,20 @@ fn data_dir_check(lang: Lang, settings: &Settings) -> Check {
             format!("{} n'est pas un dossier", existing.display()),
         )))
     };
+    if let Err(e) = written {
+        return problem(
+            "data_dir",
+            Status::Fail,
+            lang.t(
+                format!("data dir {shown} is not writable: {e}"),
+                format!("le dossier de données {shown} n'est pas accessible en écriture : {e}"),
+            ),
+            lang.t(
+                "set data_dir (SOKOUL_DATA_DIR) to a folder the server's user can write",
+                "indiquez dans data_dir (SOKOUL_DATA_DIR) un dossier où l'utilisateur du serveur peut écrire",
+            ),
+        );
+    }
     let shown = if existing == dir.as_path() {
         shown.to_string()
     } else {
