@@ -14,6 +14,7 @@ mod jellyfin;
 mod library;
 mod log_secrets;
 mod openapi;
+mod packaging;
 mod progress;
 mod providers_all;
 mod proxy;
