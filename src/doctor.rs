@@ -369,11 +369,7 @@ fn capability_checks(lang: Lang, caps: &Capabilities, needed: bool) -> Vec<Check
         ),
     ];
     for (id, set, names, all_needed, (en, fr)) in optional {
-        let present: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| set.contains(*n))
-            .collect();
+        let present: Vec<&str> = names.iter().copied().filter(|n| set.contains(*n)).collect();
         let enough = if all_needed {
             present.len() == names.len()
         } else {
@@ -416,7 +412,10 @@ fn data_dir_check(lang: Lang, settings: &Settings) -> Check {
     // question is whether its nearest existing parent lets the server create it. A probe file
     // tells what permission bits alone do not (read-only mounts, ACLs, root). Nothing is
     // created for good: the doctor only looks.
-    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(Path::new("."));
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
     let written = if existing.is_dir() {
         let probe = existing.join(format!(".sokoul-doctor-{}", std::process::id()));
         std::fs::write(&probe, b"probe").and_then(|()| std::fs::remove_file(&probe))
@@ -741,7 +740,10 @@ async fn provider_checks(lang: Lang, settings: &Settings) -> Vec<Check> {
                     format!("cannot build the HTTP client: {e}"),
                     format!("impossible de créer le client HTTP : {e}"),
                 ),
-                lang.t("check the [proxy] settings", "vérifiez les réglages [proxy]"),
+                lang.t(
+                    "check the [proxy] settings",
+                    "vérifiez les réglages [proxy]",
+                ),
             )];
         }
     };
@@ -800,8 +802,14 @@ async fn http_probe(
         return problem(
             id,
             Status::Fail,
-            lang.t(format!("{name}: invalid URL"), format!("{name} : URL invalide")),
-            lang.t("fix it in the configuration", "corrigez-la dans la configuration"),
+            lang.t(
+                format!("{name}: invalid URL"),
+                format!("{name} : URL invalide"),
+            ),
+            lang.t(
+                "fix it in the configuration",
+                "corrigez-la dans la configuration",
+            ),
         );
     };
     let shown = origin(&url);
@@ -832,8 +840,14 @@ async fn http_probe(
         Ok(Ok(status)) if status.is_success() => ok(
             id,
             lang.t(
-                format!("{name} {shown} reachable ({} ms)", started.elapsed().as_millis()),
-                format!("{name} {shown} joignable ({} ms)", started.elapsed().as_millis()),
+                format!(
+                    "{name} {shown} reachable ({} ms)",
+                    started.elapsed().as_millis()
+                ),
+                format!(
+                    "{name} {shown} joignable ({} ms)",
+                    started.elapsed().as_millis()
+                ),
             ),
         ),
         Ok(Ok(status)) => problem(
@@ -858,8 +872,14 @@ async fn http_probe(
             id,
             Status::Fail,
             lang.t(
-                format!("{name} {shown} did not answer within {:.1} s", budget.as_secs_f64()),
-                format!("{name} {shown} n'a pas répondu en {:.1} s", budget.as_secs_f64()),
+                format!(
+                    "{name} {shown} did not answer within {:.1} s",
+                    budget.as_secs_f64()
+                ),
+                format!(
+                    "{name} {shown} n'a pas répondu en {:.1} s",
+                    budget.as_secs_f64()
+                ),
             ),
             lang.t(
                 "raise resolve.provider_timeout if it is only slow",
@@ -890,7 +910,12 @@ async fn tmdb_probe(
         .unwrap_or_default();
     let tmdb = match crate::tmdb::Tmdb::from_settings(http, &settings.tmdb) {
         Ok(Some(tmdb)) => tmdb,
-        Ok(None) => return ok("provider.tmdb", lang.t("TMDB not configured", "TMDB non configuré")),
+        Ok(None) => {
+            return ok(
+                "provider.tmdb",
+                lang.t("TMDB not configured", "TMDB non configuré"),
+            );
+        }
         Err(e) => {
             return problem(
                 "provider.tmdb",
@@ -1077,8 +1102,14 @@ mod tests {
         let c = secret_check(Lang::En, &s, false);
         assert!(c.message.contains("not generated yet"), "{}", c.message);
         std::fs::write(dir.path().join("secret"), "a".repeat(64)).unwrap();
-        assert!(secret_check(Lang::En, &s, false).message.contains("generated, stored"));
-        s.secret = Some(crate::config::Secret::new("hunter2-hunter2-hunter2-hunter2-x"));
+        assert!(
+            secret_check(Lang::En, &s, false)
+                .message
+                .contains("generated, stored")
+        );
+        s.secret = Some(crate::config::Secret::new(
+            "hunter2-hunter2-hunter2-hunter2-x",
+        ));
         let c = secret_check(Lang::En, &s, true);
         assert!(c.message.contains("SOKOUL_SECRET") && !c.message.contains("hunter2"));
         s.secret = Some(crate::config::Secret::new("short"));

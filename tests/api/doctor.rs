@@ -21,13 +21,19 @@ impl Setup {
         let film = dir.path().join("media/Film (2020) [tmdbid-603]");
         std::fs::create_dir_all(&film).unwrap();
         std::fs::write(film.join("Film (2020).mkv"), b"").unwrap();
-        let mut setup = Setup { dir, env: Vec::new() };
+        let mut setup = Setup {
+            dir,
+            env: Vec::new(),
+        };
         let root = setup.dir.path().to_path_buf();
         setup.set("PATH", &std::env::var("PATH").unwrap_or_default());
         setup.set("LANG", "C.UTF-8");
         setup.set("SOKOUL_DATA_DIR", root.join("data").to_str().unwrap());
         setup.set("SOKOUL_LIBRARY", root.join("media").to_str().unwrap());
-        setup.set("SOKOUL_DASHBOARD_DIR", root.join("dashboard").to_str().unwrap());
+        setup.set(
+            "SOKOUL_DASHBOARD_DIR",
+            root.join("dashboard").to_str().unwrap(),
+        );
         // A broken provider must fail fast; a sound one answers in milliseconds.
         setup.set("SOKOUL_PROVIDER_TIMEOUT", "10");
         setup
@@ -114,7 +120,11 @@ fn a_sound_setup_passes_with_exit_0_and_its_json_parses() {
         assert!(c["id"].is_string() && c["message"].is_string());
         assert!(c["hint"].is_null() || c["hint"].is_string());
     }
-    assert_eq!(check(&report, "dashboard")["status"], "warn", "not built here");
+    assert_eq!(
+        check(&report, "dashboard")["status"],
+        "warn",
+        "not built here"
+    );
     assert!(
         check(&report, "secret")["message"]
             .as_str()
@@ -143,7 +153,11 @@ fn a_missing_ffmpeg_gives_its_line_and_a_non_zero_exit() {
     let (_, report) = setup.json();
     assert_eq!(report["ok"], false);
     assert_eq!(check(&report, "ffmpeg")["status"], "fail");
-    assert_eq!(check(&report, "data_dir")["status"], "ok", "only ffmpeg is wrong");
+    assert_eq!(
+        check(&report, "data_dir")["status"],
+        "ok",
+        "only ffmpeg is wrong"
+    );
 }
 
 #[test]
@@ -162,7 +176,11 @@ fn an_unwritable_data_dir_gives_its_line_and_a_non_zero_exit() {
     );
     let (_, report) = setup.json();
     assert_eq!(check(&report, "data_dir")["status"], "fail");
-    assert_eq!(check(&report, "ffmpeg")["status"], "ok", "only the data dir is wrong");
+    assert_eq!(
+        check(&report, "ffmpeg")["status"],
+        "ok",
+        "only the data dir is wrong"
+    );
 }
 
 #[test]

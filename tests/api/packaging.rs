@@ -44,5 +44,8 @@ fn the_packaged_config_is_the_example_with_the_packages_paths() {
     assert_eq!(s.data_dir, Path::new("/var/lib/sokoul"));
     assert_eq!(s.dashboard_dir, Path::new("/usr/share/sokoul/dashboard"));
     assert_eq!(s.library.paths, vec![Path::new("/var/lib/sokoul/media")]);
-    assert!(s.bind.ip().is_loopback(), "a fresh install listens on loopback only");
+    assert!(
+        s.bind.ip().is_loopback(),
+        "a fresh install listens on loopback only"
+    );
 }
