@@ -102,7 +102,7 @@ impl Lang {
     pub fn from_locale(get: impl Fn(&str) -> Option<String>) -> Lang {
         let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
             .into_iter()
-            .filter_map(|v| get(v))
+            .filter_map(&get)
             .find(|v| !v.is_empty())
             .unwrap_or_default();
         if locale.to_ascii_lowercase().starts_with("fr") {
