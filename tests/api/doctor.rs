@@ -264,3 +264,23 @@ fn the_messages_are_french_under_a_french_locale() {
     let (_, stdout) = setup.run(&[]);
     line(&stdout, "✗ data dir");
 }
+
+#[test]
+fn redis_is_pinged_and_a_stopped_one_fails() {
+    let mut redis = crate::redis_server::RedisServer::start();
+    let mut setup = Setup::new();
+    // The server's 0.25 s per operation is tight for a loaded test machine; the check uses
+    // whatever budget the config gives.
+    let config = setup.root().join("sokoul.toml");
+    std::fs::write(&config, "[cache]\nredis_budget = 5.0\n").unwrap();
+    setup.set("SOKOUL_REDIS_URL", &redis.url());
+    let config = config.to_str().unwrap();
+    let (code, stdout) = setup.run(&["--config", config]);
+    assert_eq!(code, 0, "{stdout}");
+    line(&stdout, "✓ Redis answers PING");
+
+    redis.stop();
+    let (code, stdout) = setup.run(&["--config", config]);
+    assert_ne!(code, 0, "{stdout}");
+    line(&stdout, "✗ Redis unreachable");
+}
