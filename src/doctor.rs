@@ -936,12 +936,25 @@ async fn tmdb_probe(
         Err(e) => problem(
             "provider.tmdb",
             Status::Fail,
-            format!("TMDB {shown}: {e} ({})", e.code()),
+            format!("TMDB {shown}: {} ({})", tmdb_error(lang, &e), e.code()),
             lang.t(
                 "check tmdb.key (SOKOUL_TMDB_KEY) and this machine's access to TMDB",
                 "vérifiez tmdb.key (SOKOUL_TMDB_KEY) et l'accès de cette machine à TMDB",
             ),
         ),
+    }
+}
+
+fn tmdb_error(lang: Lang, e: &crate::tmdb::TmdbError) -> String {
+    use crate::tmdb::TmdbError as E;
+    match (lang, e) {
+        (Lang::En, e) => e.to_string(),
+        (Lang::Fr, E::Unauthorized) => "TMDB refuse la clé configurée (SOKOUL_TMDB_KEY)".into(),
+        (Lang::Fr, E::Unreachable(detail)) => format!("TMDB injoignable : {detail}"),
+        (Lang::Fr, E::Timeout) => "TMDB n'a pas répondu à temps".into(),
+        (Lang::Fr, E::RateLimited { .. }) => "TMDB limite le débit de ce serveur".into(),
+        (Lang::Fr, E::Unavailable(status)) => format!("TMDB a répondu HTTP {status}"),
+        (Lang::Fr, e) => format!("TMDB : {e}"),
     }
 }
 

@@ -284,3 +284,36 @@ fn redis_is_pinged_and_a_stopped_one_fails() {
     assert_ne!(code, 0, "{stdout}");
     line(&stdout, "✗ Redis unreachable");
 }
+
+#[tokio::test]
+async fn a_refused_tmdb_key_fails_without_the_key_being_printed() {
+    let tmdb = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/3/configuration"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "status_code": 7, "status_message": "Invalid API key", "success": false
+        })))
+        .mount(&tmdb)
+        .await;
+    let mut setup = Setup::new();
+    setup
+        .set("SOKOUL_TMDB_URL", &format!("{}/3", tmdb.uri()))
+        .set("SOKOUL_TMDB_KEY", "tmdb-key-91c3e7a2");
+    let env = setup.env.clone();
+    let (code, stdout) = tokio::task::spawn_blocking(move || run_doctor(&env, &[]))
+        .await
+        .unwrap();
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        line(&stdout, "✗ TMDB").contains("rejected the configured key"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("tmdb-key-91c3"), "{stdout}");
+    let requests = tmdb.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.url.query() == Some("api_key=tmdb-key-91c3e7a2")),
+        "the check authenticates like the server does"
+    );
+}
