@@ -5,7 +5,7 @@
 #
 # It installs a package system-wide (that is its job in CI): it refuses to run when a sokoul
 # package or a sokoul user is already there, so it never purges somebody's real install.
-# Needs root or sudo. Usage: scripts/test-deb.sh
+# Needs root or sudo. Usage: scripts/test-deb.sh [already-built.deb]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,33 +17,36 @@ if dpkg -s sokoul >/dev/null 2>&1 || getent passwd sokoul >/dev/null; then
   exit 1
 fi
 
-# The version is pinned so CI builds the same packaging tool every time; installing it takes
-# about 50 s on 2 cores (measured), once per machine.
-CARGO_DEB_VERSION=3.8.0
-if ! cargo deb --version >/dev/null 2>&1; then
-  echo "== cargo install cargo-deb $CARGO_DEB_VERSION"
-  time cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
-fi
-
-if [ ! -f dashboard/build/index.html ]; then
-  echo "== dashboard build"
-  (cd dashboard && npm ci --no-audit --no-fund && npm run build)
-fi
-
-echo "== cargo deb"
-cargo deb --locked
 version=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="sokoul"))')
-deb="target/debian/sokoul_${version}_amd64.deb"
-[ -f "$deb" ] || { echo "test-deb: $deb was not built" >&2; ls target/debian >&2; exit 1; }
+deb=${1:-target/debian/sokoul_${version}_amd64.deb}
+if [ $# -eq 0 ]; then
+  # The version is pinned so CI builds the same packaging tool every time; installing it takes
+  # about 50 s on 2 cores (measured), once per machine.
+  CARGO_DEB_VERSION=3.8.0
+  if ! cargo deb --version >/dev/null 2>&1; then
+    echo "== cargo install cargo-deb $CARGO_DEB_VERSION"
+    time cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+  fi
+
+  if [ ! -f dashboard/build/index.html ]; then
+    echo "== dashboard build"
+    (cd dashboard && npm ci --no-audit --no-fund && npm run build)
+  fi
+
+  echo "== cargo deb"
+  cargo deb --locked
+  [ -f "$deb" ] || { echo "test-deb: $deb was not built" >&2; ls target/debian >&2; exit 1; }
+fi
+deb=$(realpath "$deb")
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 
 purge() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq sokoul >/dev/null 2>&1 || true; }
 trap purge EXIT
 
 echo "== install $deb"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
-for f in /usr/bin/sokoul /etc/sokoul/sokoul.toml /lib/systemd/system/sokoul.service \
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null
+for f in /usr/bin/sokoul /etc/sokoul/sokoul.toml /usr/lib/systemd/system/sokoul.service \
   /usr/share/sokoul/dashboard/index.html; do
   [ -e "$f" ] || { echo "test-deb: $f is not installed" >&2; exit 1; }
 done
@@ -65,7 +68,7 @@ echo "$report" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 for c in r["checks"]:
-    print(f"  {c[\"status\"]:4} {c[\"id\"]}: {c[\"message\"]}")
+    print("  %-4s %s: %s" % (c["status"], c["id"], c["message"]))
 assert isinstance(r["ok"], bool)
 '
 [ "$status" = 0 ] || { echo "test-deb: doctor failed with the packaged config (exit $status)" >&2; exit 1; }
@@ -73,9 +76,9 @@ assert isinstance(r["ok"], bool)
 echo "== systemd-analyze verify"
 if command -v systemd-analyze >/dev/null; then
   # Verifying loads the unit's ExecStart binary and user: both exist now.
-  $SUDO systemd-analyze verify /lib/systemd/system/sokoul.service
+  $SUDO systemd-analyze verify /usr/lib/systemd/system/sokoul.service
   echo "  unit verified; exposure score (lower is safer):"
-  $SUDO systemd-analyze security --offline=true /lib/systemd/system/sokoul.service 2>/dev/null |
+  $SUDO systemd-analyze security --offline=true /usr/lib/systemd/system/sokoul.service 2>/dev/null |
     tail -1 || echo "  (this systemd cannot score a unit offline)"
 else
   echo "  systemd-analyze is not available here: skipped"
@@ -85,7 +88,7 @@ echo "== purge"
 trap - EXIT
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq sokoul >/dev/null
 left=()
-for f in /usr/bin/sokoul /etc/sokoul /lib/systemd/system/sokoul.service /usr/share/sokoul \
+for f in /usr/bin/sokoul /etc/sokoul /usr/lib/systemd/system/sokoul.service /usr/share/sokoul \
   /var/lib/sokoul; do
   [ -e "$f" ] && left+=("$f")
 done
