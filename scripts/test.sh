@@ -28,4 +28,7 @@ if [ -f dashboard/package.json ]; then
   echo "== browser end-to-end"
   scripts/e2e.sh
 fi
+# After the dashboard build, which the package ships.
+echo "== Debian package"
+scripts/test-deb.sh
 echo "== all tests passed"

@@ -4,6 +4,7 @@ pub mod api;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod library;
 pub mod metrics;

@@ -59,6 +59,13 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         seconds: u32,
     },
+    /// Check what the server needs here (ffmpeg, data dir, library, providers, Redis, secret,
+    /// exposure) and explain what is wrong. Exit status 0 when every needed check passes.
+    Doctor {
+        /// Print `{"ok":…,"checks":[{"id","status","message","hint"}]}` instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the environment variables this program reads.
     Env,
     /// Print the OpenAPI document of the HTTP API (what `GET /api/openapi.json` serves).
@@ -85,12 +92,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Doctor { json } = cli.command {
+        return runtime.block_on(doctor(&settings, json));
+    }
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sokoul: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints the doctor's report; the exit status says whether every needed check passed.
+async fn doctor(settings: &Settings, json: bool) -> ExitCode {
+    let env = sokoul::doctor::Environment::from_process();
+    let report = sokoul::doctor::run(settings, &env).await;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("sokoul: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", report.render_text(env.lang));
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -160,6 +192,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Doctor { .. } => unreachable!("handled in main: it sets the exit status"),
         Command::Env => {
             for (name, meaning) in sokoul::config::ENV_VARS {
                 println!("{name:<36} {meaning}");

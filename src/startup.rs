@@ -585,7 +585,7 @@ impl Application {
 }
 
 /// Refuses to listen beyond loopback without an API token unless the operator opted out.
-fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
+pub fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
     if !settings.bind.ip().is_loopback()
         && settings.api_token.is_none()
         && !settings.allow_public_without_token

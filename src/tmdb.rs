@@ -274,6 +274,14 @@ impl Tmdb {
         self
     }
 
+    /// The cheapest authenticated request, `/configuration`: reachable and the key accepted
+    /// (`sokoul doctor`).
+    pub async fn check(&self, deadline: Instant) -> Result<(), TmdbError> {
+        self.get::<serde::de::IgnoredAny>("configuration", &[], deadline)
+            .await
+            .map(|_| ())
+    }
+
     /// A film's or a series' metadata (series: with its season list), cached.
     pub async fn title(
         &self,

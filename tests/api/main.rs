@@ -6,6 +6,7 @@ mod helpers;
 mod redis_server;
 
 mod consumet;
+mod doctor;
 mod edge;
 mod fake_jellyfin;
 mod fake_tmdb;
@@ -15,6 +16,7 @@ mod library;
 mod library_security;
 mod log_secrets;
 mod openapi;
+mod packaging;
 mod progress;
 mod providers_all;
 mod proxy;
