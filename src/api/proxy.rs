@@ -21,6 +21,7 @@ use crate::proxy::playlist::{RewriteContext, RewriteError, rewrite};
 use crate::proxy::segment::{add_common_headers, only_player_types, relay};
 use crate::proxy::token::{Kind, PROXY_PATH, TokenError, Verified};
 use crate::proxy::upstream::{FetchRequest, fetch, with_directives, without_directives};
+use crate::security::rate_limit::bucket_key;
 use crate::startup::AppState;
 
 /// The signed parameters and the player's delivery directives, from the raw query.
@@ -165,7 +166,8 @@ pub async fn proxy(
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> Response {
-    let client = state.security.trusted_proxies.client_ip(&request);
+    // The client as the rate limit sees it: one share of a host's slots per address (/64).
+    let client = bucket_key(state.security.trusted_proxies.client_ip(&request));
     match handle(&state, raw.as_deref(), request.headers(), client).await {
         Ok((kind, mut response)) => {
             count(&state, kind, response.status());

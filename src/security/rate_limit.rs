@@ -68,8 +68,9 @@ impl ResolveLimiter {
     }
 }
 
-/// An IPv6 host usually has a whole /64 to pick addresses from: one bucket per /64.
-fn bucket_key(ip: IpAddr) -> IpAddr {
+/// An IPv6 host usually has a whole /64 to pick addresses from: one bucket per /64. The
+/// proxy's per-client share of a host's slots counts clients the same way.
+pub fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
