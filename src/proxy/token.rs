@@ -9,10 +9,10 @@
 //! - `s` is a keyed BLAKE3 tag over `c`, the *plaintext* upstream URL, the optional `v`
 //!   (EXT-X-DEFINE variables a media playlist imports, which may hold a query credential)
 //!   and `k`, truncated to 128 bits.
-//! - `u` (and `v`) are the upstream URL (and variables) encrypted with XChaCha20 under its
-//!   own key, the nonce being `s` itself, base64url.
+//! - `u` (and `v`) are the upstream URL (and variables) encrypted with ChaCha20 under its
+//!   own key, the nonce being the first 96 bits of `s`, base64url.
 //!
-//! This is SIV (synthetic IV, RFC 5297's construction with BLAKE3 as the PRF and XChaCha20
+//! This is SIV (synthetic IV, RFC 5297's construction with BLAKE3 as the PRF and ChaCha20
 //! as the cipher): the tag is computed over the plaintext, then used as the nonce.
 //! - It is deterministic on purpose: one upstream URI under one context always gives one
 //!   proxy URL (players and caches key on URLs), and deterministic encryption leaks only
@@ -23,8 +23,11 @@
 //!   compares in constant time: any altered byte of `c`, `u`, `v`, `k` or `s` changes either
 //!   the plaintext or the nonce, so the tag no longer matches. The keystream is XORed only
 //!   (no padding, no parsing before the check), so a forged `u` teaches the client nothing.
-//! - The full 128-bit tag is the nonce (XChaCha20 takes 192 bits; the rest is zero), so two
-//!   different URLs share a keystream only if their tags collide (birthday bound 2^64 URLs).
+//! - Two different URLs share a keystream only if their tags agree on the 96 bits that are
+//!   the nonce: the birthday bound is 2^48 URLs per secret, some 10^7 days of rewriting a
+//!   20,000-segment playlist 1,000 times a day. XChaCha20 would take the whole tag (2^64) for
+//!   one more ChaCha block per URL, a third of the encryption's cost: measured, it made the
+//!   20,000-segment rewrite about 30 % slower than before encryption, against the 10 ms budget.
 //! - `v` is encrypted with the same keystream from 1 GiB on, far past any URL's length, so
 //!   `u` and `v` never reuse a keystream byte.
 //! - What remains visible: the length of the upstream URL, and the cosmetic child file name
@@ -41,7 +44,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use chacha20::XChaCha20;
+use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -180,10 +183,9 @@ impl Signer {
     }
 
     /// The keystream that encrypts a URL's `u` (from 0) and `v` (from [`VARS_OFFSET`]).
-    fn keystream(&self, tag: &[u8; TAG_LEN]) -> XChaCha20 {
-        let mut nonce = [0u8; 24];
-        nonce[..TAG_LEN].copy_from_slice(tag);
-        XChaCha20::new(&self.url_key.into(), &nonce.into())
+    fn keystream(&self, tag: &[u8; TAG_LEN]) -> ChaCha20 {
+        let nonce: [u8; NONCE_LEN] = tag[..NONCE_LEN].try_into().expect("a tag has 16 bytes");
+        ChaCha20::new(&self.url_key.into(), &nonce.into())
     }
 
     pub fn seal(&self, ctx: &ProxyContext) -> SealedContext {
