@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
             ),
         ],
         expires: 4_000_000_000,
+        provider: None,
     });
     let base = Url::parse("https://cdn.example.com/hls/movie/1080p/index.m3u8?token=abc").unwrap();
     let ctx = RewriteContext {

@@ -790,23 +790,25 @@ impl Settings {
 
     /// Hosts (`host` or `host:port`) of the configured providers, which the proxy may reach
     /// even when they are private: the operator chose them.
-    pub fn provider_hosts(&self) -> Vec<String> {
+    /// The configured providers' `host:port`s, each with the id of the provider that owns it
+    /// (the id its sources carry): a proxy URL minted for that provider may reach it.
+    pub fn provider_hosts(&self) -> Vec<(&'static str, String)> {
         // TMDB only when a key enables it: a self-hosted TMDB mirror may be on the LAN.
         let tmdb = self.tmdb.key.as_ref().map(|_| &self.tmdb.base_url);
-        let urls = self
-            .consumet
-            .url
-            .iter()
-            .chain(self.jellyfin.url.iter())
-            .chain(self.stremio.addons.iter())
-            .chain(tmdb);
-        urls.filter_map(|u| url::Url::parse(u).ok())
-            .filter_map(|u| {
+        let urls = (self.consumet.url.iter().map(|u| ("consumet", u)))
+            .chain(self.jellyfin.url.iter().map(|u| ("jellyfin", u)))
+            .chain(self.stremio.addons.iter().map(|u| ("stremio", u)))
+            .chain(tmdb.map(|u| ("tmdb", u)));
+        urls.filter_map(|(owner, u)| Some((owner, url::Url::parse(u).ok()?)))
+            .filter_map(|(owner, u)| {
                 let host = u.host_str()?.to_string();
-                Some(match u.port_or_known_default() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host,
-                })
+                Some((
+                    owner,
+                    match u.port_or_known_default() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    },
+                ))
             })
             .collect()
     }

@@ -55,6 +55,7 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| {
     let context = ProxyContext {
         headers: vec![("Referer".into(), "https://embed.example/".into())],
         expires: 4_000_000_000,
+        provider: None,
     };
     let sealed = signer.seal(&context);
     Keys {

@@ -11,7 +11,8 @@
 //! - a mutated URL is refused, or verifies to exactly what one of the two genuine URLs
 //!   carries: no mutation yields another upstream, other headers, another expiry, other
 //!   variables or another kind;
-//! - a mutated context opens to a genuine context or not at all.
+//! - a mutated context opens to a genuine context or not at all;
+//! - the upstream URL is not readable in `u`: its base64url never decodes to the plaintext.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -27,6 +28,7 @@ struct Mint {
     upstream: String,
     headers: Vec<(String, String)>,
     expires: u64,
+    provider: Option<String>,
     /// A playlist child (named after the upstream file, may carry `v` and `k`) or a
     /// top-level URL.
     child: bool,
@@ -116,6 +118,7 @@ fn mint(m: &Mint) -> Params {
     let ctx = ProxyContext {
         headers: m.headers.clone(),
         expires: m.expires,
+        provider: m.provider.clone(),
     };
     let sealed = SIGNER.seal(&ctx);
     let mut url = String::new();
@@ -126,6 +129,7 @@ fn mint(m: &Mint) -> Params {
         SIGNER.write_url(&mut url, &sealed, &m.upstream, None);
     }
     let (_, query) = url.split_once('?').expect("a proxy URL has a query");
+
     let mut params = Params::default();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()).into_owned() {
         let p = match k.as_str() {
@@ -141,11 +145,20 @@ fn mint(m: &Mint) -> Params {
             "duplicate {k} in {url}"
         );
     }
+    // 16 bytes: the chance that a keystream leaves them all unchanged is 2^-128.
+    if m.upstream.len() >= 16 {
+        use base64::Engine;
+        let u = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(params.get(Param::U).unwrap_or_default())
+            .expect("u is base64url");
+        assert_ne!(u, m.upstream.as_bytes(), "u is the plain upstream URL");
+    }
     params
 }
 
 /// What a genuine URL must verify to: the headers the context format can carry (names up
-/// to 255 bytes, values up to 65,535, at most 255 of them), the rest verbatim.
+/// to 255 bytes, values up to 65,535, at most 255 of them) and provider (up to 254 bytes),
+/// the rest verbatim.
 fn expected(m: &Mint) -> (String, ProxyContext, Option<String>, Kind) {
     let headers = m
         .headers
@@ -162,6 +175,8 @@ fn expected(m: &Mint) -> (String, ProxyContext, Option<String>, Kind) {
     let ctx = ProxyContext {
         headers,
         expires: m.expires,
+        // The context format drops a provider id of 255 bytes or more.
+        provider: m.provider.clone().filter(|p| p.len() < 255),
     };
     (m.upstream.clone(), ctx, vars, kind)
 }

@@ -31,7 +31,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
         .routes(routes!(proxy::proxy, proxy::preflight))
-        // Child URLs carry a cosmetic file name: `/api/streaming/proxy/seg1.ts?c=…`.
+        // Child URLs carry a cosmetic file name: `/api/streaming/proxy/f.ts?c=…` (the extension only).
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))
         .routes(routes!(streaming::resolve_all))
         .routes(routes!(streaming::resolve_one))

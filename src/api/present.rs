@@ -29,7 +29,8 @@ fn is_credential_header(name: &str) -> bool {
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// Query parameter names whose values are credentials (Jellyfin's `ApiKey`, …).
+/// Query parameter names whose values are credentials (Jellyfin's `ApiKey`, a provider's or
+/// CDN's `token`, `key`, …). The player never needs them: it plays `proxy_url`.
 fn is_credential_param(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "apikey",
@@ -37,6 +38,10 @@ fn is_credential_param(name: &str) -> bool {
         "x-emby-token",
         "access_token",
         "password",
+        "token",
+        "key",
+        "auth",
+        "secret",
     ];
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
@@ -107,7 +112,12 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
         // which also carries the headers the browser cannot send.
         StreamSource::Remote { url, headers } => (
             redact_url(url),
-            Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
+            Some(signer.mint_for(
+                &stream.provider,
+                url.as_str(),
+                &header_list(headers),
+                proxy_expires,
+            )),
             redact_headers(headers),
         ),
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None, BTreeMap::new()),
@@ -129,7 +139,12 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),
-            Some(signer.mint(url.as_str(), &header_list(headers), proxy_expires)),
+            Some(signer.mint_for(
+                &sub.provider,
+                url.as_str(),
+                &header_list(headers),
+                proxy_expires,
+            )),
         ),
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None),
     };

@@ -4,10 +4,11 @@
 //! checked) → rewrite a playlist or a steering/asset-list JSON, or stream anything else.
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use std::net::IpAddr;
 use url::Url;
 use utoipa::IntoParams;
 
@@ -17,9 +18,10 @@ use crate::proxy::ProxyError;
 use crate::proxy::client::UpstreamResponse;
 use crate::proxy::json::{MAX_JSON_BYTES, rewrite_json};
 use crate::proxy::playlist::{RewriteContext, RewriteError, rewrite};
-use crate::proxy::segment::{add_common_headers, relay};
+use crate::proxy::segment::{add_common_headers, only_player_types, relay};
 use crate::proxy::token::{Kind, PROXY_PATH, TokenError, Verified};
 use crate::proxy::upstream::{FetchRequest, fetch, with_directives, without_directives};
+use crate::security::rate_limit::bucket_key;
 use crate::startup::AppState;
 
 /// The signed parameters and the player's delivery directives, from the raw query.
@@ -117,7 +119,7 @@ fn map_report_back(state: &AppState, report: &str) -> Option<String> {
 pub struct SignedQuery {
     /// Sealed context (headers, expiry).
     pub c: String,
-    /// The upstream URL.
+    /// The upstream URL, encrypted.
     pub u: String,
     /// Signature.
     pub s: String,
@@ -162,11 +164,15 @@ pub struct SignedQuery {
 pub async fn proxy(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    match handle(&state, raw.as_deref(), &headers).await {
-        Ok((kind, response)) => {
+    // The client as the rate limit sees it: one share of a host's slots per address (/64).
+    let client = bucket_key(state.security.trusted_proxies.client_ip(&request));
+    match handle(&state, raw.as_deref(), request.headers(), client).await {
+        Ok((kind, mut response)) => {
             count(&state, kind, response.status());
+            // Relayed or rewritten, a body keeps its upstream type only if a player needs it.
+            only_player_types(response.headers_mut());
             response
         }
         Err(e) => {
@@ -192,8 +198,8 @@ fn count(state: &AppState, kind: &str, status: StatusCode) {
 
 /// The proxy with a file name, as in rewritten playlists.
 ///
-/// Children of a rewritten document are named after the upstream file
-/// (`/api/streaming/proxy/seg1.ts?c=…`) because some players judge a segment by its extension.
+/// Children of a rewritten document are named after the upstream file's extension
+/// (`/api/streaming/proxy/f.ts?c=…`) because some players judge a segment by its extension.
 /// The name is cosmetic and unsigned; everything else is the plain proxy route.
 #[utoipa::path(
     get,
@@ -218,8 +224,8 @@ fn count(state: &AppState, kind: &str, status: StatusCode) {
     ),
     security(())
 )]
-pub async fn proxy_named(state: State<AppState>, raw: RawQuery, headers: HeaderMap) -> Response {
-    proxy(state, raw, headers).await
+pub async fn proxy_named(state: State<AppState>, raw: RawQuery, request: Request) -> Response {
+    proxy(state, raw, request).await
 }
 
 /// CORS preflight of the proxy: a player on another origin may send `Range`.
@@ -272,6 +278,7 @@ async fn handle(
     state: &AppState,
     raw: Option<&str>,
     client_headers: &HeaderMap,
+    client: IpAddr,
 ) -> Result<(&'static str, Response), ProxyError> {
     let q = parse_query(raw);
     let (Some(c), Some(u), Some(s)) = (&q.c, &q.u, &q.s) else {
@@ -290,6 +297,8 @@ async fn handle(
         &state.metrics,
         FetchRequest {
             url: with_directives(&upstream, &directives),
+            provider: verified.context.provider.as_deref(),
+            client,
             sealed_headers: &verified.context.headers,
             client_headers,
             max_redirects: settings.max_redirects,
@@ -352,7 +361,7 @@ async fn handle(
     }
     if verified.kind == Kind::Json {
         if !whole {
-            response = refetch_whole(state, &verified, &fetched.url).await?;
+            response = refetch_whole(state, &verified, &fetched.url, client).await?;
         }
         let max = max.min(MAX_JSON_BYTES);
         let body = read_bounded(&mut response, BytesMut::new(), max, idle, doc_deadline).await?;
@@ -391,7 +400,7 @@ async fn handle(
         ));
     }
     if !whole {
-        response = refetch_whole(state, &verified, &fetched.url).await?;
+        response = refetch_whole(state, &verified, &fetched.url, client).await?;
         head.clear();
     }
     let body = read_bounded(&mut response, head, max, idle, doc_deadline).await?;
@@ -437,6 +446,7 @@ async fn refetch_whole(
     state: &AppState,
     verified: &Verified,
     url: &Url,
+    client: IpAddr,
 ) -> Result<UpstreamResponse, ProxyError> {
     let settings = &state.settings.proxy;
     let fetched = fetch(
@@ -445,6 +455,8 @@ async fn refetch_whole(
         &state.metrics,
         FetchRequest {
             url: url.clone(),
+            provider: verified.context.provider.as_deref(),
+            client,
             sealed_headers: &verified.context.headers,
             client_headers: &HeaderMap::new(),
             max_redirects: settings.max_redirects,

@@ -5,9 +5,11 @@
 //! about 400 KiB per connection and grows to it under a fast upstream, so 64 concurrent
 //! segment streams cost 25 MiB of buffers alone. This client is hyper-util's pooled client
 //! with the cap at 256 KiB, HTTP/2 windows sized for streaming rather than bulk download, the
-//! same SSRF-guarded resolver, and a per-host limit on requests in flight.
+//! same SSRF-guarded resolver, and a per-host limit on requests in flight, of which one
+//! client may hold at most half.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,12 +83,13 @@ impl ProxyClient {
         })
     }
 
-    /// One GET, waiting at most `wait` for a free slot to the URL's host. The slot is held
-    /// until the response (and its body) is dropped.
+    /// One GET for `client`, waiting at most `wait` for a free slot to the URL's host. The
+    /// slot is held until the response (and its body) is dropped.
     pub async fn get(
         &self,
         url: &Url,
         headers: &HeaderMap,
+        client: IpAddr,
         wait: Duration,
     ) -> Result<UpstreamResponse, SendError> {
         let uri = to_uri(url)?;
@@ -95,7 +98,7 @@ impl ProxyClient {
             url.host_str().unwrap_or_default(),
             url.port_or_known_default().unwrap_or_default()
         );
-        let permit = self.hosts.acquire(&host, wait).await?;
+        let permit = self.hosts.acquire(&host, client, wait).await?;
         let mut request = Request::get(uri)
             .body(Empty::new())
             .map_err(|e| SendError::Url(e.to_string()))?;
@@ -144,7 +147,7 @@ pub struct UpstreamResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Incoming,
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: Option<Slot>,
 }
 
 impl UpstreamResponse {
@@ -185,7 +188,7 @@ impl UpstreamResponse {
 /// A stream that keeps something alive (a host slot) as long as it is.
 pub struct Holding<S> {
     inner: S,
-    _keep: Option<OwnedSemaphorePermit>,
+    _keep: Option<Slot>,
 }
 
 impl<S: Stream + Unpin> Stream for Holding<S> {
@@ -199,11 +202,23 @@ impl<S: Stream + Unpin> Stream for Holding<S> {
     }
 }
 
-/// One semaphore per upstream host, created on first use. Idle entries are dropped when the
-/// map grows, so a long-running server that met many hosts does not keep them all.
+/// A slot to a host, and the client's share of that host it counts against.
+pub struct Slot {
+    _host: OwnedSemaphorePermit,
+    _client: OwnedSemaphorePermit,
+}
+
+/// One semaphore per upstream host, created on first use, and one per (host, client): a
+/// client gets at most half of a host's slots (at least one), so one viewer's hundreds of slow
+/// requests cannot starve another viewer of that host. A client waits for its own share
+/// before it takes a host slot, so its queue never holds slots others could use. Idle entries
+/// are dropped when a map grows, so a long-running server that met many hosts and clients does
+/// not keep them all.
 struct HostLimits {
     max: usize,
+    per_client: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    clients: Mutex<HashMap<(String, IpAddr), Arc<Semaphore>>>,
 }
 
 const PRUNE_ABOVE: usize = 1024;
@@ -212,37 +227,55 @@ impl HostLimits {
     fn new(max: usize) -> Self {
         HostLimits {
             max,
+            per_client: (max / 2).max(1),
             hosts: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn semaphore<K: std::hash::Hash + Eq + Clone>(
+        map: &Mutex<HashMap<K, Arc<Semaphore>>>,
+        key: &K,
+        permits: usize,
+    ) -> Arc<Semaphore> {
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > PRUNE_ABOVE {
+            map.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < permits);
+        }
+        map.entry(key.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(permits)))
+            .clone()
     }
 
     async fn acquire(
         &self,
         host: &str,
+        client: IpAddr,
         wait: Duration,
-    ) -> Result<Option<OwnedSemaphorePermit>, SendError> {
+    ) -> Result<Option<Slot>, SendError> {
         if self.max == 0 {
             return Ok(None);
         }
-        let semaphore = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-            if hosts.len() > PRUNE_ABOVE {
-                let max = self.max;
-                hosts.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < max);
+        let share = Self::semaphore(&self.clients, &(host.to_string(), client), self.per_client);
+        let slots = Self::semaphore(&self.hosts, &host.to_string(), self.max);
+        let deadline = tokio::time::Instant::now() + wait;
+        let take = |semaphore: Arc<Semaphore>| async move {
+            if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+                return Some(permit);
             }
-            hosts
-                .entry(host.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
-                .clone()
+            tracing::debug!(host, "waiting for a free slot to the upstream host");
+            match tokio::time::timeout_at(deadline, semaphore.acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => None,
+            }
         };
-        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
-            return Ok(Some(permit));
-        }
-        tracing::debug!(host, "waiting for a free slot to the upstream host");
-        match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(Some(permit)),
-            _ => Err(SendError::Busy(host.to_string())),
-        }
+        let busy = || SendError::Busy(host.to_string());
+        let client_permit = take(share).await.ok_or_else(busy)?;
+        let host_permit = take(slots).await.ok_or_else(busy)?;
+        Ok(Some(Slot {
+            _host: host_permit,
+            _client: client_permit,
+        }))
     }
 }
 
@@ -269,31 +302,72 @@ mod tests {
         }
     }
 
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, last])
+    }
+
     #[tokio::test]
     async fn a_full_host_makes_the_next_request_wait_then_fail() {
         let limits = HostLimits::new(2);
         let a = limits
-            .acquire("h:443", Duration::from_millis(10))
+            .acquire("h:443", ip(1), Duration::from_millis(10))
             .await
             .unwrap();
         let _b = limits
-            .acquire("h:443", Duration::from_millis(10))
+            .acquire("h:443", ip(2), Duration::from_millis(10))
             .await
             .unwrap();
         let err = limits
-            .acquire("h:443", Duration::from_millis(20))
+            .acquire("h:443", ip(3), Duration::from_millis(20))
             .await
-            .unwrap_err();
+            .err()
+            .unwrap();
         assert!(matches!(err, SendError::Busy(h) if h == "h:443"));
         // Another host is not affected.
         limits
-            .acquire("other:443", Duration::from_millis(10))
+            .acquire("other:443", ip(1), Duration::from_millis(10))
             .await
             .unwrap();
         // A released slot is handed to a waiter.
-        let waiter = limits.acquire("h:443", Duration::from_secs(5));
+        let waiter = limits.acquire("h:443", ip(3), Duration::from_secs(5));
         drop(a);
         assert!(waiter.await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn one_client_gets_at_most_half_of_a_hosts_slots() {
+        let limits = HostLimits::new(4);
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(
+                limits
+                    .acquire("h:443", ip(1), Duration::from_millis(10))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // The greedy client's third request waits for its own share…
+        let third = limits
+            .acquire("h:443", ip(1), Duration::from_millis(20))
+            .await;
+        assert!(matches!(third, Err(SendError::Busy(_))));
+        // …while another client still finds the host's other half free.
+        for _ in 0..2 {
+            let slot = limits
+                .acquire("h:443", ip(2), Duration::from_millis(10))
+                .await
+                .unwrap();
+            assert!(slot.is_some());
+            held.push(slot);
+        }
+        // The greedy client's share is per host.
+        assert!(
+            limits
+                .acquire("other:443", ip(1), Duration::from_millis(10))
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -302,7 +376,7 @@ mod tests {
         for _ in 0..1000 {
             assert!(
                 limits
-                    .acquire("h:80", Duration::ZERO)
+                    .acquire("h:80", ip(1), Duration::ZERO)
                     .await
                     .unwrap()
                     .is_none()

@@ -69,6 +69,7 @@ mod tests {
         let sealed = signer.seal(&ProxyContext {
             headers: vec![],
             expires: 10,
+            provider: None,
         });
         let base = Url::parse("https://steer.example/v1/manifest.json").unwrap();
         let ctx = RewriteContext {

@@ -608,6 +608,7 @@ mod tests {
         s.seal(&ProxyContext {
             headers: vec![("Referer".into(), "https://embed.example/".into())],
             expires: 4_000_000_000,
+            provider: None,
         })
     }
 
@@ -950,7 +951,7 @@ mod tests {
         )
         .unwrap();
         assert!(out.starts_with(
-            b"#EXTM3U\n#EXTINF:1,\xff\xfe\nseg\xff.ts\n#EXTINF:1,\n/api/streaming/proxy/ok.ts?c="
+            b"#EXTM3U\n#EXTINF:1,\xff\xfe\nseg\xff.ts\n#EXTINF:1,\n/api/streaming/proxy/f.ts?c="
         ));
     }
 

@@ -52,6 +52,62 @@ pub fn add_common_headers(headers: &mut HeaderMap) {
     );
 }
 
+/// The content types a player needs from the proxy: HLS playlists, media segments and init
+/// sections, text subtitles, JSON (content steering, asset lists), still images (image
+/// playlists, thumbnails), and raw bytes (keys). Nothing a browser would run: the proxy
+/// relays provider content on Sokoul's own origin, and a relayed `application/javascript`
+/// would pass the dashboard's `script-src`.
+const PLAYER_TYPES: &[&str] = &[
+    "application/vnd.apple.mpegurl",
+    "application/x-mpegurl",
+    "audio/mpegurl",
+    "audio/x-mpegurl",
+    "video/mp2t",
+    "video/mp4",
+    "audio/mp4",
+    "application/mp4",
+    "video/iso.segment",
+    "audio/aac",
+    "audio/mpeg",
+    "audio/ac3",
+    "audio/eac3",
+    "audio/flac",
+    "audio/ogg",
+    "audio/opus",
+    "video/webm",
+    "audio/webm",
+    "video/x-matroska",
+    "video/quicktime",
+    "text/vtt",
+    "text/plain",
+    "application/x-subrip",
+    "text/srt",
+    "text/x-ssa",
+    "text/x-ass",
+    "application/ttml+xml",
+    "application/json",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "application/octet-stream",
+];
+
+/// Replaces a relayed `Content-Type` the player does not need (or a missing one) with
+/// `application/octet-stream`, which no browser runs or renders, `nosniff` being set.
+pub fn only_player_types(headers: &mut HeaderMap) {
+    let allowed = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
+        .is_some_and(|essence| PLAYER_TYPES.iter().any(|t| t.eq_ignore_ascii_case(essence)));
+    if !allowed {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+    }
+}
+
 pub fn copy_allowed(from: &HeaderMap, to: &mut HeaderMap, names: &[HeaderName]) {
     for name in names {
         if let Some(v) = from.get(name) {
@@ -152,4 +208,49 @@ pub fn relay(
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(value: Option<&str>) -> Option<String> {
+        let mut h = HeaderMap::new();
+        if let Some(v) = value {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+        }
+        only_player_types(&mut h);
+        h.get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
+    #[test]
+    fn only_the_types_a_player_needs_are_relayed() {
+        for kept in [
+            "video/MP2T",
+            "application/vnd.apple.mpegurl; charset=utf-8",
+            "video/mp4",
+            "text/vtt",
+            "application/json",
+            "application/octet-stream",
+        ] {
+            assert_eq!(typed(Some(kept)).as_deref(), Some(kept));
+        }
+        for replaced in [
+            Some("application/javascript"),
+            Some("text/javascript; charset=utf-8"),
+            Some("text/html"),
+            Some("image/svg+xml"),
+            Some("application/xhtml+xml"),
+            Some("text/css"),
+            Some("application/wasm"),
+            None,
+        ] {
+            assert_eq!(
+                typed(replaced).as_deref(),
+                Some("application/octet-stream"),
+                "{replaced:?}"
+            );
+        }
+    }
 }

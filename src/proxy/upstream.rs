@@ -48,6 +48,10 @@ fn is_reserved(name: &HeaderName) -> bool {
 
 pub struct FetchRequest<'a> {
     pub url: Url,
+    /// The provider the proxy URL was minted for: its configured host is reachable.
+    pub provider: Option<&'a str>,
+    /// Who asks (as the rate limit sees it): one client gets a share of a host's slots.
+    pub client: std::net::IpAddr,
     pub sealed_headers: &'a [(String, String)],
     pub client_headers: &'a HeaderMap,
     pub max_redirects: u8,
@@ -92,9 +96,10 @@ pub async fn fetch(
     let mut hops = 0u8;
     let mut attempt = 0u8;
     loop {
-        guard.check_url(&url)?;
+        guard.check_url_for(&url, req.provider)?;
         let left = deadline.saturating_duration_since(Instant::now());
-        let failure = match tokio::time::timeout(left, http.get(&url, &headers, left)).await {
+        let sent = http.get(&url, &headers, req.client, left);
+        let failure = match tokio::time::timeout(left, sent).await {
             Err(_) => return Err(ProxyError::Timeout),
             Ok(Err(SendError::Busy(host))) => {
                 tracing::info!(host, "upstream host at its concurrency limit");

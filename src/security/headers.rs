@@ -1,7 +1,7 @@
 //! Security headers on every response, and the dashboard's Content-Security-Policy.
 //!
-//! The CSP allows scripts from our origin plus the SHA-256 of each inline `<script>` of the
-//! dashboard's `index.html`, computed here from the file the server actually serves (rather
+//! The CSP allows scripts from the dashboard's own script path (`/_app/`, where SvelteKit puts
+//! them) plus the SHA-256 of each inline `<script>` of the dashboard's `index.html`, computed here from the file the server actually serves (rather
 //! than with SvelteKit's `kit.csp`): the policy then lives in a header, where
 //! `frame-ancestors` works (it is ignored in a `<meta>` tag), in one place with the other
 //! headers, and it follows a rebuilt dashboard without a restart (the hashes are recomputed
@@ -23,7 +23,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::startup::AppState;
 
-/// Everything but the script hashes. Each source, and why:
+/// Everything but the script sources. Each source, and why:
+/// - `script-src <host>/_app/`: not `'self'`, which cannot carry a path: the same origin
+///   relays provider content (the proxy), and a relayed script must never be the dashboard's.
+///   The proxy also serves only player types (`only_player_types`), so this is the second
+///   wall. The source is built per request from `Host`, without a scheme so that it matches
+///   both `http:` and an `https:` reverse proxy in front (which must pass `Host` through);
 /// - `worker-src 'self' blob:`: hls.js's transmuxing worker. The dashboard loads it from our
 ///   origin (`workerPath`); `blob:` is how hls.js starts it when the worker is bundled in.
 /// - `media-src 'self' blob:`: MediaSource object URLs (hls.js) and direct-play files;
@@ -31,7 +36,9 @@ use crate::startup::AppState;
 /// - `connect-src 'self'`: the API and the proxy; remote media always comes through the proxy;
 /// - `style-src 'unsafe-inline'`: Svelte writes `style` attributes and transitions insert
 ///   `<style>` elements at run time; styles cannot run code.
-const POLICY_HEAD: &str = "default-src 'self'; script-src 'self'";
+const POLICY_HEAD: &str = "default-src 'self'; script-src";
+/// Where SvelteKit puts the dashboard's scripts.
+const SCRIPT_PATH: &str = "/_app/";
 const POLICY_TAIL: &str = "; worker-src 'self' blob:; media-src 'self' blob:; \
     img-src 'self' data: https://image.tmdb.org; connect-src 'self'; \
     style-src 'self' 'unsafe-inline'; font-src 'self'; object-src 'none'; base-uri 'none'; \
@@ -61,6 +68,12 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 /// the proxy sandboxes whatever it relays (`default-src 'none'; sandbox`), and relayed HTML
 /// must never run with the dashboard's rights.
 async fn dashboard_csp(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .map(str::to_owned);
     let mut response = next.run(request).await;
     let is_html = response
         .headers()
@@ -72,7 +85,7 @@ async fn dashboard_csp(State(state): State<AppState>, request: Request, next: Ne
             .headers()
             .contains_key(header::CONTENT_SECURITY_POLICY)
     {
-        let policy = state.security.csp.header().await;
+        let policy = state.security.csp.header(host.as_deref()).await;
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -89,7 +102,7 @@ pub struct DashboardCsp {
 struct Cached {
     modified: Option<SystemTime>,
     len: u64,
-    value: HeaderValue,
+    hashes: Vec<String>,
 }
 
 impl DashboardCsp {
@@ -100,7 +113,13 @@ impl DashboardCsp {
         }
     }
 
-    pub async fn header(&self) -> HeaderValue {
+    /// The policy for a page requested with this `Host`.
+    pub async fn header(&self, host: Option<&str>) -> HeaderValue {
+        let hashes = self.hashes().await;
+        HeaderValue::from_str(&policy(host, &hashes)).expect("the policy is ASCII")
+    }
+
+    async fn hashes(&self) -> Vec<String> {
         let meta = tokio::fs::metadata(&self.index).await.ok();
         let stamp = meta.as_ref().map(|m| (m.modified().ok(), m.len()));
         if let Some((modified, len)) = stamp {
@@ -109,28 +128,46 @@ impl DashboardCsp {
                 .as_ref()
                 .filter(|c| c.modified == modified && c.len == len)
             {
-                return c.value.clone();
+                return c.hashes.clone();
             }
         }
         let html = tokio::fs::read_to_string(&self.index)
             .await
             .unwrap_or_default();
-        let value = HeaderValue::from_str(&policy(&inline_script_hashes(&html)))
-            .expect("the policy is ASCII");
+        let hashes = inline_script_hashes(&html);
         if let Some((modified, len)) = stamp {
             *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
                 modified,
                 len,
-                value: value.clone(),
+                hashes: hashes.clone(),
             });
         }
-        value
+        hashes
     }
 }
 
-/// The full policy allowing the given `'sha256-…'` sources.
-pub fn policy(script_hashes: &[String]) -> String {
+/// `<host>/_app/` when `Host` is a name or an IPv4 address with an optional port (what a CSP
+/// host-source can express), else `'self'`: a browser always sends such a `Host`, except for
+/// an IPv6 literal, which CSP sources cannot name.
+fn script_source(host: Option<&str>) -> String {
+    let valid = host.filter(|h| {
+        !h.is_empty()
+            && h.len() <= 255
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+            && h.split(':').count() <= 2
+    });
+    match valid {
+        Some(h) => format!("{}{SCRIPT_PATH}", h.to_ascii_lowercase()),
+        None => "'self'".to_string(),
+    }
+}
+
+/// The full policy for a page requested with `host`, allowing the given `'sha256-…'` sources.
+pub fn policy(host: Option<&str>, script_hashes: &[String]) -> String {
     let mut p = String::from(POLICY_HEAD);
+    p.push(' ');
+    p.push_str(&script_source(host));
     for h in script_hashes {
         p.push(' ');
         p.push_str(h);
@@ -191,10 +228,35 @@ mod tests {
 
     #[test]
     fn the_policy_lets_hls_js_start_its_worker_and_blocks_framing() {
-        let p = policy(&["'sha256-abc'".into()]);
-        assert!(p.starts_with("default-src 'self'; script-src 'self' 'sha256-abc'; "));
+        let p = policy(Some("127.0.0.1:8080"), &["'sha256-abc'".into()]);
+        assert!(
+            p.starts_with("default-src 'self'; script-src 127.0.0.1:8080/_app/ 'sha256-abc'; "),
+            "{p}"
+        );
         assert!(p.contains("worker-src 'self' blob:"));
         assert!(p.contains("frame-ancestors 'none'"));
         assert!(!p.contains("script-src 'self' 'unsafe-inline'"));
+    }
+
+    #[test]
+    fn scripts_are_trusted_from_the_app_path_not_the_whole_origin() {
+        let script_src = |host| {
+            let p = policy(host, &[]);
+            p.split(';')
+                .find_map(|d| d.trim().strip_prefix("script-src ").map(String::from))
+                .unwrap()
+        };
+        assert_eq!(script_src(Some("Sokoul.lan:8080")), "sokoul.lan:8080/_app/");
+        assert_eq!(script_src(Some("localhost")), "localhost/_app/");
+        // A Host that could inject sources or directives, or that CSP cannot express.
+        for host in [
+            Some("evil.example; script-src *"),
+            Some("a b"),
+            Some("[::1]:8080"),
+            Some(""),
+            None,
+        ] {
+            assert_eq!(script_src(host), "'self'", "{host:?}");
+        }
     }
 }

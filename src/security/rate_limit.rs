@@ -68,7 +68,9 @@ impl ResolveLimiter {
     }
 }
 
-/// An IPv6 host usually has a whole /64 to pick addresses from: one bucket per /64.
+/// An IPv6 host usually has a whole /64 to pick addresses from: one bucket per /64. The
+/// auth failure throttle and the proxy's per-client share of a host's slots count clients the
+/// same way.
 pub(crate) fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {

@@ -8,7 +8,10 @@
 //!   that was checked: there is no window for DNS rebinding between check and connect.
 //!
 //! The operator can open holes with `SOKOUL_PROXY_ALLOW` (CIDRs, `host` or `host:port`), and
-//! the hosts of configured providers are always allowed (the operator chose them).
+//! the hosts of configured providers are allowed (the operator chose them): to the providers'
+//! own clients always, and through the proxy only for URLs minted for that provider's sources
+//! ([`Guard::check_url_for`]). Otherwise a source from one provider (or a redirect from it)
+//! could reach another provider's host, say a LAN Jellyfin's, through the proxy.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -49,19 +52,28 @@ struct AllowedHost {
 #[derive(Debug, Default)]
 pub struct Guard {
     nets: Vec<IpNet>,
+    /// `SOKOUL_PROXY_ALLOW`'s names and `host:port`s, and every provider's host.
     hosts: Vec<AllowedHost>,
+    /// The configured providers' hosts, each with the provider that owns it.
+    providers: Vec<(String, AllowedHost)>,
 }
 
 impl Guard {
     /// `SOKOUL_PROXY_ALLOW` plus the configured providers' hosts.
     pub fn from_settings(settings: &Settings) -> Self {
-        let entries = settings
-            .proxy
-            .allow
-            .iter()
-            .cloned()
-            .chain(settings.provider_hosts());
-        Guard::new(entries)
+        let mut guard = Guard::new(settings.proxy.allow.iter().cloned());
+        let operator_hosts = guard.hosts.clone();
+        for (owner, entry) in settings.provider_hosts() {
+            let Some(host) = parse_host_port(&entry) else {
+                continue;
+            };
+            // A host the operator allowed for everyone stays so.
+            if !operator_hosts.contains(&host) {
+                guard.providers.push((owner.to_string(), host.clone()));
+            }
+            guard.hosts.push(host);
+        }
+        guard
     }
 
     /// Entries are CIDRs (`10.0.0.0/8`), IPs (`127.0.0.1`, `[::1]:8080`) or names
@@ -93,6 +105,7 @@ impl Guard {
         Guard {
             nets: vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()],
             hosts: Vec::new(),
+            providers: Vec::new(),
         }
     }
 
@@ -135,6 +148,32 @@ impl Guard {
                 Ok(())
             }
         }
+    }
+
+    /// [`Guard::check_url`] for a proxy URL minted for `provider`'s source: a configured
+    /// provider's host is allowed only to its own provider's URLs (or when the operator's
+    /// `SOKOUL_PROXY_ALLOW` names it); to any other it is refused as a private destination
+    /// would be, whether it is on the LAN or not.
+    pub fn check_url_for(&self, url: &Url, provider: Option<&str>) -> Result<(), GuardError> {
+        if let Some(host) = url.host() {
+            let (name, ip) = match host {
+                Host::Domain(d) => (d.trim_end_matches('.').to_ascii_lowercase(), None),
+                Host::Ipv4(ip) => (ip.to_string(), Some(IpAddr::V4(ip))),
+                Host::Ipv6(ip) => (ip.to_string(), Some(IpAddr::V6(ip))),
+            };
+            // An address inside an operator's CIDR is named by SOKOUL_PROXY_ALLOW.
+            let operator_net = ip.is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip)));
+            let port = url.port_or_known_default();
+            let matches = |h: &AllowedHost| h.host == name && (h.port.is_none() || h.port == port);
+            let owners = || self.providers.iter().filter(|(_, h)| matches(h));
+            if !operator_net
+                && owners().next().is_some()
+                && !owners().any(|(o, _)| Some(o.as_str()) == provider)
+            {
+                return Err(GuardError::Forbidden(name));
+            }
+        }
+        self.check_url(url)
     }
 
     fn check_ip(&self, ip: IpAddr, port: Option<u16>) -> Result<(), GuardError> {
@@ -438,6 +477,41 @@ mod tests {
         assert!(g.check_url(&url("http://192.168.0.1/x")).is_err());
         assert!(g.ip_allowed("10.1.1.1".parse().unwrap()));
         assert!(!g.ip_allowed("192.168.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_provider_host_is_reachable_only_through_its_own_providers_urls() {
+        let mut settings = Settings::default();
+        settings.consumet.url = Some("http://127.0.0.1:3000".into());
+        settings.jellyfin.url = Some("http://jf.lan:8096/".into());
+        settings.stremio.addons = vec!["http://127.0.0.1:7000/manifest.json".into()];
+        settings.proxy.allow = vec!["127.0.0.1:7000".into(), "10.0.0.0/8".into()];
+        settings.tmdb.key = Some(crate::config::Secret::new("k"));
+        settings.tmdb.base_url = "http://10.1.1.1:8080/3".into();
+        let g = Guard::from_settings(&settings);
+        let jf = url("http://jf.lan:8096/Videos/1/stream");
+        let consumet = url("http://127.0.0.1:3000/x.m3u8");
+        assert!(g.check_url_for(&jf, Some("jellyfin")).is_ok());
+        assert!(g.check_url_for(&consumet, Some("consumet")).is_ok());
+        for (u, p) in [
+            (&jf, Some("consumet")),
+            (&jf, Some("stremio")),
+            (&jf, None),
+            (&consumet, Some("jellyfin")),
+            (&consumet, None),
+        ] {
+            assert!(
+                matches!(g.check_url_for(u, p), Err(GuardError::Forbidden(_))),
+                "{u} for {p:?}"
+            );
+        }
+        // Named by SOKOUL_PROXY_ALLOW: open to every URL.
+        let addon = url("http://127.0.0.1:7000/stream.m3u8");
+        assert!(g.check_url_for(&addon, Some("consumet")).is_ok());
+        let tmdb = url("http://10.1.1.1:8080/3/movie/1");
+        assert!(g.check_url_for(&tmdb, Some("consumet")).is_ok());
+        // The providers' own clients still reach every provider.
+        assert!(g.check_url(&jf).is_ok() && g.check_url(&consumet).is_ok());
     }
 
     #[tokio::test]

@@ -535,7 +535,7 @@ async fn a_playlist_with_invalid_utf8_is_rewritten_around_the_bad_bytes() {
     // Lines that are not UTF-8 are copied byte for byte (a player skips or rejects them);
     // every other line is rewritten as usual.
     let expected_prefix: &[u8] =
-        b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\xff\xfe caf\xe9\nseg\xff.ts\n#EXTINF:4,\n/api/streaming/proxy/ok.ts?c=";
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\xff\xfe caf\xe9\nseg\xff.ts\n#EXTINF:4,\n/api/streaming/proxy/f.ts?c=";
     assert!(
         body.starts_with(expected_prefix),
         "{}",

@@ -28,3 +28,4 @@ mod security;
 mod stremio;
 mod stremio_addon;
 mod tmdb;
+mod url_secrets;

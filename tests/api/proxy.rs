@@ -281,7 +281,7 @@ async fn master_variant_key_init_and_segments_play_through_the_proxy_byte_for_by
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
     let master = r.text().await.unwrap();
     assert!(master.starts_with(
-        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n/api/streaming/proxy/index.m3u8?c="
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n/api/streaming/proxy/f.m3u8?c="
     ));
     let variant_url = &children(&master_url, &master)[0];
 
@@ -665,6 +665,85 @@ async fn a_host_at_its_concurrency_limit_makes_others_wait_then_fail_with_503() 
 }
 
 #[tokio::test]
+async fn one_client_cannot_take_every_slot_of_a_host_from_another_viewer() {
+    let origin = start_origin(stream_files()).await;
+    let app = spawn_app(|s| {
+        allow_loopback(s);
+        s.proxy.max_per_host = 2;
+        s.proxy.first_byte_timeout = 1.0;
+    })
+    .await;
+    // One client opens as many endless streams as it can: each that gets an answer holds
+    // a slot to the host for as long as it is read.
+    let url = mint(&app, &origin.url("/endless"));
+    let greedy = (0..4).map(|_| app.get(&url));
+    let mut held = Vec::new();
+    for r in futures::future::join_all(greedy).await {
+        if r.status() == 200 {
+            held.push(r);
+        } else {
+            assert_eq!(error_code(r).await, (503, "upstream_busy".into()));
+        }
+    }
+    assert!(!held.is_empty());
+    // Another viewer (another address on loopback) still gets a slot to that host.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = other
+        .get(format!(
+            "{}{}",
+            app.address,
+            mint(&app, &origin.url("/hls/master.m3u8"))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    drop(held);
+}
+
+#[tokio::test]
+async fn relayed_bodies_keep_only_the_content_types_a_player_needs() {
+    let origin = start_origin(vec![
+        (
+            "/x.js",
+            "application/javascript",
+            b"alert(document.domain)".to_vec(),
+        ),
+        (
+            "/x.html",
+            "text/html",
+            b"<script>alert(1)</script>".to_vec(),
+        ),
+        ("/x.svg", "image/svg+xml", b"<svg onload=alert(1)>".to_vec()),
+        ("/seg.ts", "video/mp2t", vec![0x47; 188]),
+        ("/sub.vtt", "text/vtt", b"WEBVTT\n".to_vec()),
+        (
+            "/p.m3u8",
+            "application/vnd.apple.mpegurl",
+            b"#EXTM3U\n#EXTINF:1,\ns.ts\n".to_vec(),
+        ),
+    ])
+    .await;
+    let app = spawn_app(allow_loopback).await;
+    for (path, expected) in [
+        ("/x.js", "application/octet-stream"),
+        ("/x.html", "application/octet-stream"),
+        ("/x.svg", "application/octet-stream"),
+        ("/seg.ts", "video/mp2t"),
+        ("/sub.vtt", "text/vtt"),
+        ("/p.m3u8", "application/vnd.apple.mpegurl"),
+    ] {
+        let r = app.get(&mint(&app, &origin.url(path))).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], expected, "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn a_playlist_over_the_cap_fails_with_502_instead_of_being_buffered() {
     let mut big = b"#EXTM3U\n".to_vec();
     while big.len() < 200_000 {
@@ -701,7 +780,7 @@ async fn playlists_are_recognised_by_content_not_by_extension() {
     assert_eq!(a.headers()["content-type"], "application/vnd.apple.mpegurl");
     let a = a.text().await.unwrap();
     assert!(
-        a.starts_with("\u{feff}#EXTM3U\n#EXTINF:1,\n/api/streaming/proxy/s.ts?c="),
+        a.starts_with("\u{feff}#EXTM3U\n#EXTINF:1,\n/api/streaming/proxy/f.ts?c="),
         "{a}"
     );
     let b = app
@@ -775,7 +854,7 @@ async fn a_steering_manifest_is_rewritten_as_json_with_its_own_directives() {
         json["RELOAD-URI"]
             .as_str()
             .unwrap()
-            .starts_with("/api/streaming/proxy/steer.json?c=")
+            .starts_with("/api/streaming/proxy/f.json?c=")
     );
     assert_eq!(
         origin.seen().pop().unwrap().path_and_query,

@@ -201,6 +201,7 @@ fn every_fixture_round_trips_and_every_uri_is_proxied_and_correctly_resolved() {
     let sealed = signer.seal(&ProxyContext {
         headers: vec![("Referer".into(), "https://embed.example/".into())],
         expires: 4_000_000_000,
+        provider: None,
     });
     let base = Url::parse(BASE).unwrap();
     let mut total = 0;
@@ -291,6 +292,7 @@ fn key_system_lines_in_every_fixture_come_back_byte_for_byte() {
     let sealed = signer.seal(&ProxyContext {
         headers: vec![],
         expires: 1,
+        provider: None,
     });
     let base = Url::parse("https://cdn.example/x/y.m3u8").unwrap();
     let mut checked = 0;
