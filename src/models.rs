@@ -509,6 +509,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_tmdb_id_is_positive_plain_digits_that_fit_u32() {
+        assert_eq!("603".parse::<TmdbId>().map(TmdbId::get), Ok(603));
+        assert_eq!("00603".parse::<TmdbId>().map(TmdbId::get), Ok(603));
+        for bad in ["", "0", "-4", "+7", " 7", "abc", "4294967296"] {
+            assert_eq!(
+                bad.parse::<TmdbId>().unwrap_err().code(),
+                "invalid_tmdb_id",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_movie_request_parses() {
         assert_eq!(
             MediaRequest::parse("movie", "603", None, None),

@@ -199,6 +199,7 @@ mod tests {
 
     use super::*;
     use crate::api::progress::{ProgressList, ProgressUpdate};
+    use crate::models::MediaType;
     use crate::models::{
         Markers, MediaInfo, OutcomeStatus, ProviderOutcome, Range, ResolveResponse, SourceDto,
         StreamKind, SubtitleDto,

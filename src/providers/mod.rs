@@ -163,3 +163,21 @@ impl std::str::FromStr for ProviderId {
             .ok_or_else(|| UnknownProviderId(s.chars().take(32).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_id_round_trips_through_its_text() {
+        for id in ProviderId::ALL {
+            assert_eq!(id.as_str().parse::<ProviderId>(), Ok(id));
+            assert_eq!(id.to_string(), id.as_str());
+        }
+        assert_eq!(
+            "Jellyfin".parse::<ProviderId>(),
+            Err(UnknownProviderId("Jellyfin".into())),
+            "ids are exact"
+        );
+    }
+}
