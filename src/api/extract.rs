@@ -190,6 +190,11 @@ mod tests {
             rejected("unexpected_episode")
         );
         assert_eq!(
+            title("/movie/%FF").await,
+            rejected("invalid_path"),
+            "not UTF-8: JSON like every other error"
+        );
+        assert_eq!(
             title("/movie/abc?season=1&season=2").await,
             rejected("invalid_query"),
             "a repeated key is not a query of this route, and it is read first"
