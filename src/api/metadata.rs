@@ -81,18 +81,10 @@ fn with_retry_after(e: TmdbError) -> Response {
         (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
     )
 )]
-pub async fn title(
-    State(state): State<AppState>,
-    TitlePath {
-        media_type,
-        tmdb_id,
-    }: TitlePath,
-) -> Result<Response, ApiError> {
+pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
+    let (media_type, id) = (title.media_type, title.tmdb_id.get());
     let tmdb = tmdb(&state)?;
-    match tmdb
-        .title(media_type, tmdb_id.get(), Instant::now() + BUDGET)
-        .await
-    {
+    match tmdb.title(media_type, id, Instant::now() + BUDGET).await {
         Ok(meta) => Ok(Json(meta.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }
