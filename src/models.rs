@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -115,14 +116,7 @@ impl MediaRequest {
         episode: Option<&str>,
     ) -> Result<Self, RequestError> {
         let media_type: MediaType = media_type.parse()?;
-        let tmdb_id = match tmdb_id.parse::<u32>() {
-            Ok(id) if id > 0 && tmdb_id.bytes().all(|b| b.is_ascii_digit()) => id,
-            _ => {
-                return Err(RequestError::InvalidTmdbId(
-                    tmdb_id.chars().take(32).collect(),
-                ));
-            }
-        };
+        let tmdb_id = tmdb_id.parse::<TmdbId>()?.get();
         match media_type {
             MediaType::Movie => {
                 if season.is_some() || episode.is_some() {
@@ -134,7 +128,7 @@ impl MediaRequest {
                 let (Some(season), Some(episode)) = (season, episode) else {
                     return Err(RequestError::MissingEpisode);
                 };
-                let season = parse_number("season", season, 0, "≥ 0")?;
+                let season = parse_season(season)?;
                 let episode = parse_number("episode", episode, 1, "≥ 1")?;
                 Ok(MediaRequest::episode(tmdb_id, season, episode))
             }
@@ -175,6 +169,47 @@ impl fmt::Display for MediaRequest {
             } => write!(f, "tv/{tmdb_id}/S{season:02}E{episode:02}"),
         }
     }
+}
+
+/// A TMDB id: a positive whole number. Movie and tv ids are separate number spaces, so a
+/// `TmdbId` names a title only together with its [`MediaType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TmdbId(NonZeroU32);
+
+impl TmdbId {
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for TmdbId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for TmdbId {
+    type Err = RequestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_positive(s)
+            .and_then(|n| u32::try_from(n.get()).ok())
+            .and_then(NonZeroU32::new)
+            .map(TmdbId)
+            .ok_or_else(|| RequestError::InvalidTmdbId(s.chars().take(32).collect()))
+    }
+}
+
+/// A positive id written in plain ASCII digits: `u64::from_str` alone would also take `+7`.
+pub fn parse_positive(s: &str) -> Option<NonZeroU64> {
+    s.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| s.parse::<NonZeroU64>().ok())
+        .flatten()
+}
+
+/// A season number (0 holds the specials), from a path segment or a query value.
+pub fn parse_season(value: &str) -> Result<u32, RequestError> {
+    parse_number("season", value, 0, "≥ 0")
 }
 
 fn parse_number(
@@ -509,6 +544,19 @@ pub struct ResolveResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tmdb_id_is_positive_plain_digits_that_fit_u32() {
+        assert_eq!("603".parse::<TmdbId>().map(TmdbId::get), Ok(603));
+        assert_eq!("00603".parse::<TmdbId>().map(TmdbId::get), Ok(603));
+        for bad in ["", "0", "-4", "+7", " 7", "abc", "4294967296"] {
+            assert_eq!(
+                bad.parse::<TmdbId>().unwrap_err().code(),
+                "invalid_tmdb_id",
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_movie_request_parses() {

@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::openapi::TitlePath;
+use super::extract::TitlePath;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::{Item, ItemDetail, Library, LibraryError, ScanSummary};
-use crate::models::MediaType;
 use crate::startup::AppState;
 use crate::store::media::Problem;
 
@@ -49,23 +48,6 @@ pub fn library(state: &AppState) -> Result<&Arc<Library>, ApiError> {
             "the local library is disabled (library.enabled = false)",
         )
     })
-}
-
-pub fn media_type(s: &str) -> Result<MediaType, ApiError> {
-    Ok(s.parse::<MediaType>()?)
-}
-
-pub fn tmdb_id(s: &str) -> Result<u32, ApiError> {
-    match s.parse::<u32>() {
-        Ok(id) if id > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
-        _ => Err(ApiError::bad_request(
-            "invalid_tmdb_id",
-            format!(
-                "invalid TMDB id '{}'",
-                s.chars().take(32).collect::<String>()
-            ),
-        )),
-    }
 }
 
 /// `GET /api/library/items`.
@@ -133,9 +115,9 @@ fn sign_poster(state: &AppState, item: &mut Item) {
 )]
 pub async fn item(
     State(state): State<AppState>,
-    Path((kind, id)): Path<(String, String)>,
+    title: TitlePath,
 ) -> Result<Json<ItemDetail>, ApiError> {
-    let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
+    let (kind, id) = (title.media_type, title.tmdb_id.get());
     let mut detail = library(&state)?.item(kind, id).await?;
     sign_poster(&state, &mut detail.item);
     Ok(Json(detail))
@@ -202,11 +184,8 @@ pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>
         (status = 504, description = "`packaging_timeout`", body = ErrorBody),
     )
 )]
-pub async fn poster(
-    State(state): State<AppState>,
-    Path((kind, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let (kind, id) = (media_type(&kind)?, tmdb_id(&id)?);
+pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
+    let (kind, id) = (title.media_type, title.tmdb_id.get());
     // With a TMDB key the real poster; without one (or when TMDB has none or fails) a frame
     // taken from the file, so the library always has a picture.
     if let Some(tmdb) = &state.tmdb {

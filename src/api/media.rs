@@ -17,10 +17,9 @@ use crate::store::media::MediaFile;
 
 async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
     let not_found = || ApiError::not_found("media_not_found", "no such media file in the library");
-    let id: i64 = match id.parse() {
-        Ok(n) if n > 0 && id.bytes().all(|b| b.is_ascii_digit()) => n,
-        _ => return Err(not_found()),
-    };
+    let id = crate::models::parse_positive(id)
+        .and_then(|n| i64::try_from(n.get()).ok())
+        .ok_or_else(not_found)?;
     Ok(library(state)?.file(id).await?)
 }
 

@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::openapi::TitlePath;
+use super::extract::TitlePath;
 use crate::error::{ApiError, ErrorBody};
-use crate::models::{MediaType, RequestError};
+use crate::models::{TmdbId, parse_season};
 use crate::startup::AppState;
 use crate::tmdb::{Metadata, Season, Tmdb, TmdbError};
 
@@ -44,13 +44,6 @@ fn tmdb(state: &AppState) -> Result<&Tmdb, ApiError> {
             "TMDB metadata is not configured on this server (set SOKOUL_TMDB_KEY)",
         )
     })
-}
-
-fn tmdb_id(raw: &str) -> Result<u32, ApiError> {
-    match raw.parse::<u32>() {
-        Ok(id) if id > 0 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
-        _ => Err(RequestError::InvalidTmdbId(raw.chars().take(32).collect()).into()),
-    }
 }
 
 /// A rate-limited answer tells the client when to come back.
@@ -88,12 +81,8 @@ fn with_retry_after(e: TmdbError) -> Response {
         (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
     )
 )]
-pub async fn title(
-    State(state): State<AppState>,
-    Path((media_type, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let media_type: MediaType = media_type.parse()?;
-    let id = tmdb_id(&id)?;
+pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
+    let (media_type, id) = (title.media_type, title.tmdb_id.get());
     let tmdb = tmdb(&state)?;
     match tmdb.title(media_type, id, Instant::now() + BUDGET).await {
         Ok(meta) => Ok(Json(meta.as_ref()).into_response()),
@@ -125,18 +114,10 @@ pub async fn season(
     State(state): State<AppState>,
     Path((id, season)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = tmdb_id(&id)?;
-    let season = season
-        .parse::<u32>()
-        .ok()
-        .filter(|_| season.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| RequestError::InvalidNumber {
-            name: "season",
-            value: season.chars().take(32).collect(),
-            rule: "≥ 0",
-        })?;
+    let id: TmdbId = id.parse()?;
+    let season = parse_season(&season)?;
     let tmdb = tmdb(&state)?;
-    match tmdb.season(id, season, Instant::now() + BUDGET).await {
+    match tmdb.season(id.get(), season, Instant::now() + BUDGET).await {
         Ok(s) => Ok(Json(s.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }

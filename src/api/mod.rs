@@ -1,5 +1,6 @@
 //! The HTTP edge: thin handlers that validate input, call the pipeline and render JSON.
 
+pub mod extract;
 pub mod health;
 pub mod library;
 pub mod media;

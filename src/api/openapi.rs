@@ -10,14 +10,11 @@ use std::sync::LazyLock;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::models::MediaType;
 
 /// Name of the security scheme in the document.
 pub const BEARER: &str = "bearer";
@@ -46,18 +43,6 @@ pub const BEARER: &str = "bearer";
     components(schemas(ErrorBody))
 )]
 pub struct ApiDoc;
-
-/// `{media_type}/{tmdb_id}` of the routes about one title. Handlers take them as text so that
-/// a bad value gets our own error code; this type only describes them.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct TitlePath {
-    /// `movie` or `tv`.
-    pub media_type: MediaType,
-    /// The TMDB id (movie and tv ids are separate number spaces).
-    #[param(minimum = 1, example = 603)]
-    pub tmdb_id: u32,
-}
 
 /// The whole document, with the bearer scheme applied exactly where the token middleware
 /// applies it.
@@ -214,6 +199,7 @@ mod tests {
 
     use super::*;
     use crate::api::progress::{ProgressList, ProgressUpdate};
+    use crate::models::MediaType;
     use crate::models::{
         Markers, MediaInfo, OutcomeStatus, ProviderOutcome, Range, ResolveResponse, SourceDto,
         StreamKind, SubtitleDto,

@@ -1,16 +1,15 @@
 //! `/api/progress/**`: save and read watch positions (resume, "continue watching").
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use utoipa::ToSchema;
 
-use super::openapi::TitlePath;
-use super::streaming::{BAD_TITLE, EpisodeQuery, request};
+use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
+use super::streaming::BAD_TITLE;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store::StoreError;
@@ -70,10 +69,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, A
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Path((media_type, tmdb_id)): Path<(String, String)>,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
+    Title(req): Title,
 ) -> Result<Json<ProgressEntry>, ApiError> {
-    let req = request(&media_type, &tmdb_id, query)?;
     state
         .store
         .progress(req)
@@ -105,12 +102,9 @@ pub async fn get(
 )]
 pub async fn put(
     State(state): State<AppState>,
-    Path((media_type, tmdb_id)): Path<(String, String)>,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
-    body: Result<Json<ProgressUpdate>, JsonRejection>,
+    Title(req): Title,
+    ApiJson(update): ApiJson<ProgressUpdate>,
 ) -> Result<StatusCode, ApiError> {
-    let req = request(&media_type, &tmdb_id, query)?;
-    let Json(update) = body?;
     let valid = |x: f64| (0.0..1.0e7).contains(&x);
     if !valid(update.position) || !valid(update.duration) || update.duration == 0.0 {
         return Err(ApiError::bad_request(
@@ -141,10 +135,8 @@ pub async fn put(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    Path((media_type, tmdb_id)): Path<(String, String)>,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
+    Title(req): Title,
 ) -> Result<StatusCode, ApiError> {
-    let req = request(&media_type, &tmdb_id, query)?;
     if state.store.delete_progress(req).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

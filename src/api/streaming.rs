@@ -1,8 +1,7 @@
 //! `/api/streaming/resolve/…` and `/api/streaming/{provider}/…`.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,26 +9,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
-use super::openapi::TitlePath;
+use super::extract::{EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
-use crate::providers::PROVIDER_IDS;
+use crate::providers::ProviderId;
 use crate::resolve::ResolveError;
 use crate::startup::AppState;
-
-/// `season` and `episode` arrive as text so that a bad value gets our own clear error.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EpisodeQuery {
-    /// `tv` only, and then required: the season (0 holds the specials).
-    #[param(value_type = Option<u32>, minimum = 0)]
-    season: Option<String>,
-    /// `tv` only, and then required: the episode within the season.
-    #[param(value_type = Option<u32>, minimum = 1)]
-    episode: Option<String>,
-}
 
 /// `{provider}/{media_type}/{tmdb_id}`: the resolve route of one provider.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,7 +35,7 @@ pub struct ProviderPath {
 fn provider_ids() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(PROVIDER_IDS.iter().copied()))
+        .enum_values(Some(ProviderId::ALL.map(ProviderId::as_str)))
         .build()
 }
 
@@ -64,21 +51,6 @@ impl From<ResolveError> for ApiError {
             ResolveError::Internal => ApiError::internal(e.to_string()),
         }
     }
-}
-
-/// Validates the path and query of a route about one title (resolve, progress).
-pub fn request(
-    media_type: &str,
-    tmdb_id: &str,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
-) -> Result<MediaRequest, ApiError> {
-    let Query(q) = query?;
-    Ok(MediaRequest::parse(
-        media_type,
-        tmdb_id,
-        q.season.as_deref(),
-        q.episode.as_deref(),
-    )?)
 }
 
 /// Resolve a title with every enabled provider.
@@ -101,10 +73,9 @@ pub fn request(
 )]
 pub async fn resolve_all(
     State(state): State<AppState>,
-    Path((media_type, tmdb_id)): Path<(String, String)>,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
+    Title(request): Title,
 ) -> Result<Response, ApiError> {
-    resolve(state, "resolve", &media_type, &tmdb_id, query).await
+    resolve(state, Scope::All, request).await
 }
 
 /// Resolve a title with one provider.
@@ -126,21 +97,26 @@ pub async fn resolve_all(
 )]
 pub async fn resolve_one(
     State(state): State<AppState>,
-    Path((provider, media_type, tmdb_id)): Path<(String, String, String)>,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
+    Path(ProviderSegment { provider }): Path<ProviderSegment>,
+    title: Result<Title, ApiError>,
 ) -> Result<Response, ApiError> {
-    resolve(state, &provider, &media_type, &tmdb_id, query).await
+    // The provider is judged before the title: `unknown_provider` and `provider_disabled`
+    // win over a bad title.
+    let scope = state.resolver.scope(&provider)?;
+    resolve(state, scope, title?.0).await
+}
+
+/// The `{provider}` segment as text: an unknown id is `unknown_provider`, not a path error.
+#[derive(Deserialize)]
+pub struct ProviderSegment {
+    provider: String,
 }
 
 async fn resolve(
     state: AppState,
-    provider: &str,
-    media_type: &str,
-    tmdb_id: &str,
-    query: Result<Query<EpisodeQuery>, QueryRejection>,
+    scope: Scope,
+    request: MediaRequest,
 ) -> Result<Response, ApiError> {
-    let scope = state.resolver.scope(provider)?;
-    let request = request(media_type, tmdb_id, query)?;
     let resolved = state.resolver.resolve(request, scope.clone()).await?;
     let now = state.clock.unix();
     let signing = Signing {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tracing::{debug, instrument};
 use url::Url;
 
-use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::ConsumetSettings;
 use crate::models::{
     ExtractedStream, Markers, MediaType, ProviderStreams, Range, StreamKind, StreamSource, Subtitle,
@@ -24,7 +24,7 @@ use crate::models::{
 use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
-const ID: &str = "consumet";
+const ID: &str = ProviderId::Consumet.as_str();
 /// `/meta/tmdb/info` for a long show carries every season's episodes, `similar[]`… but never
 /// megabytes: anything bigger is not a Consumet answer.
 const MAX_BODY: usize = 8 * 1024 * 1024;

@@ -17,7 +17,7 @@ use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use url::Url;
 
-use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
     ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
@@ -26,7 +26,7 @@ use crate::tmdb::Tmdb;
 use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
-const ID: &str = "jellyfin";
+const ID: &str = ProviderId::Jellyfin.as_str();
 /// A page of the library index with `Fields=ProviderIds` is ~1 KiB per item.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 const PAGE: usize = 500;

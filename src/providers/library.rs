@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::library::Library;
 use crate::library::assets::subtitle_tracks;
 use crate::models::{
@@ -14,7 +14,7 @@ use crate::models::{
 };
 use crate::store::media::MediaFile;
 
-const ID: &str = "library";
+const ID: &str = ProviderId::Library.as_str();
 
 static MANIFEST: ProviderManifest = ProviderManifest {
     id: ID,

@@ -6,6 +6,8 @@ pub mod jellyfin;
 pub mod library;
 pub mod stremio;
 
+use std::fmt;
+
 use async_trait::async_trait;
 
 use crate::models::{MediaRequest, MediaType, ProviderStreams};
@@ -112,5 +114,70 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Known provider ids, for validating `/api/streaming/{provider}/…`.
-pub const PROVIDER_IDS: &[&str] = &["consumet", "stremio", "jellyfin", "library"];
+/// The providers Sokoul knows: the one list of their ids (the `{provider}` of
+/// `/api/streaming/{provider}/…`, the manifests' ids, the OpenAPI enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderId {
+    Consumet,
+    Stremio,
+    Jellyfin,
+    Library,
+}
+
+impl ProviderId {
+    /// Every provider, in the order the OpenAPI document lists them.
+    pub const ALL: [ProviderId; 4] = [
+        ProviderId::Consumet,
+        ProviderId::Stremio,
+        ProviderId::Jellyfin,
+        ProviderId::Library,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProviderId::Consumet => "consumet",
+            ProviderId::Stremio => "stremio",
+            ProviderId::Jellyfin => "jellyfin",
+            ProviderId::Library => "library",
+        }
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Not one of [`ProviderId::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider '{0}'")]
+pub struct UnknownProviderId(pub String);
+
+impl std::str::FromStr for ProviderId {
+    type Err = UnknownProviderId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderId::ALL
+            .into_iter()
+            .find(|id| id.as_str() == s)
+            .ok_or_else(|| UnknownProviderId(s.chars().take(32).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_id_round_trips_through_its_text() {
+        for id in ProviderId::ALL {
+            assert_eq!(id.as_str().parse::<ProviderId>(), Ok(id));
+            assert_eq!(id.to_string(), id.as_str());
+        }
+        assert_eq!(
+            "Jellyfin".parse::<ProviderId>(),
+            Err(UnknownProviderId("Jellyfin".into())),
+            "ids are exact"
+        );
+    }
+}

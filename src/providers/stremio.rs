@@ -16,7 +16,7 @@ use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use url::Url;
 
-use super::{Provider, ProviderError, ProviderHealth, ProviderManifest};
+use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::models::{
     ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
@@ -25,7 +25,7 @@ use crate::tmdb::{Tmdb, TmdbError};
 use crate::upstream::retry::{self, RetryPolicy};
 use crate::upstream::{BodyError, read_body_limited};
 
-const ID: &str = "stremio";
+const ID: &str = ProviderId::Stremio.as_str();
 /// Stream lists of big torrent addons run to a few hundred KiB.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Manifests change when an addon is updated: an hour is what Stremio itself tolerates.

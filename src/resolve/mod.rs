@@ -20,14 +20,14 @@ use crate::models::{
     MediaInfo, MediaRequest, OutcomeStatus, ProviderOutcome, ProviderStreams, Resolution,
     StreamSource,
 };
-use crate::providers::{PROVIDER_IDS, Provider, ProviderError};
+use crate::providers::{Provider, ProviderError, ProviderId};
 use breaker::{Admission, Breaker};
 use singleflight::SingleFlight;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
-    #[error("unknown provider '{0}': expected one of consumet, stremio, jellyfin, library")]
+    #[error("unknown provider '{0}': expected one of {list}", list = provider_list())]
     UnknownProvider(String),
     #[error("the {0} provider is not enabled on this server")]
     ProviderDisabled(&'static str),
@@ -43,6 +43,11 @@ impl ResolveError {
             ResolveError::Internal => "internal",
         }
     }
+}
+
+/// `consumet, stremio, jellyfin, library`: the ids an unknown provider could have been.
+fn provider_list() -> String {
+    ProviderId::ALL.map(ProviderId::as_str).join(", ")
 }
 
 /// The resolver's answer: the resolution and whether it came from the cache.
@@ -153,11 +158,11 @@ impl Resolver {
         if provider == "resolve" {
             return Ok(Scope::All);
         }
-        let id = PROVIDER_IDS
-            .iter()
-            .find(|id| **id == provider)
-            .ok_or_else(|| ResolveError::UnknownProvider(provider.chars().take(32).collect()))?;
-        if self.providers.iter().any(|p| p.manifest().id == *id) {
+        let id = provider
+            .parse::<ProviderId>()
+            .map_err(|e| ResolveError::UnknownProvider(e.0))?
+            .as_str();
+        if self.providers.iter().any(|p| p.manifest().id == id) {
             Ok(Scope::One(id))
         } else {
             Err(ResolveError::ProviderDisabled(id))
