@@ -35,8 +35,8 @@ pub fn segment() -> Vec<u8> {
         .collect()
 }
 
-/// Segments of `/long-playlist.m3u8`, as in the audit of issue 12: a 2.5 MB playlist that
-/// rewrites to about 30 MB (every 10-byte URI becomes a 250-byte proxy URL).
+/// Segments of `/long-playlist.m3u8`, as in the audit of issue 12: a 2.4 MB playlist that
+/// rewrites to 20 MB (every URI of about 10 bytes becomes a proxy URL of about 160).
 pub const LONG_SEGMENTS: usize = 120_000;
 
 /// The body of `/long-playlist.m3u8`, built once.

@@ -478,6 +478,7 @@ async fn slow_readers(
     app: &TestApp,
     url: &str,
     readers: usize,
+    patience: Duration,
 ) -> Vec<Result<reqwest::Response, (u16, String)>> {
     let read = futures::future::join_all((0..readers).map(|_| async {
         let mut r = get(app, url).await;
@@ -488,7 +489,7 @@ async fn slow_readers(
         assert!(first.starts_with(b"#EXTM3U\n"), "{first:?}");
         Ok(r)
     }));
-    tokio::time::timeout(PATIENCE, read)
+    tokio::time::timeout(patience, read)
         .await
         .expect("every reader was answered")
 }
@@ -496,7 +497,7 @@ async fn slow_readers(
 #[tokio::test]
 async fn slow_readers_of_a_huge_playlist_are_held_to_the_rewrite_memory_budget() {
     let _serial = SERIAL.lock().await;
-    // Two readers of the 2.5 MB playlist fit (each reserves its input and 256 KiB of output
+    // Two readers of the 2.4 MB playlist fit (each reserves its input and 256 KiB of output
     // in flight), three do not.
     const BUDGET: u64 = 6 * 1024 * 1024;
     const READERS: usize = 20;
@@ -511,11 +512,11 @@ async fn slow_readers_of_a_huge_playlist_are_held_to_the_rewrite_memory_budget()
     let url = mint(&app, &server.url("/long-playlist.m3u8"));
     let hwm = vm_hwm();
 
-    let (held, refused): (Vec<_>, Vec<_>) = slow_readers(&app, &url, READERS)
+    let (held, refused): (Vec<_>, Vec<_>) = slow_readers(&app, &url, READERS, PATIENCE)
         .await
         .into_iter()
         .partition(Result::is_ok);
-    // Before the budget, each reader held the whole 30 MB output: 20 of them, 475 MiB.
+    // Before the budget, each reader held the whole 20 MB output.
     let grown = vm_hwm().saturating_sub(hwm);
     assert!(
         grown < HWM_GROWTH_LIMIT,
@@ -556,7 +557,7 @@ async fn slow_readers_of_a_huge_playlist_are_held_to_the_rewrite_memory_budget()
         tail = piece.to_vec();
     }
     assert_eq!(length, Some(got as u64));
-    assert!(got > 10 * playlist.len(), "{got} B");
+    assert!(got > 5 * playlist.len(), "{got} B");
     assert_eq!(lines, memchr_count(playlist));
     assert!(tail.ends_with(b"\n#EXT-X-ENDLIST\n"));
 
@@ -576,11 +577,17 @@ async fn memory_of_slow_readers() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let (app, server, _) = setup(|s| s.proxy.idle_timeout = PATIENCE.as_secs_f64()).await;
+    // Every reader is admitted by the default budget, and rewriting in a debug build is slow.
+    let patience = Duration::from_secs(600);
+    let (app, server, _) = setup(|s| {
+        s.proxy.first_byte_timeout = patience.as_secs_f64();
+        s.proxy.idle_timeout = patience.as_secs_f64();
+    })
+    .await;
     fault::long_playlist();
     let url = mint(&app, &server.url("/long-playlist.m3u8"));
     let (hwm, rss) = (vm_hwm(), vm_rss());
-    let answers = slow_readers(&app, &url, readers).await;
+    let answers = slow_readers(&app, &url, readers, patience).await;
     let served = answers.iter().filter(|a| a.is_ok()).count();
     let peak = vm_hwm().saturating_sub(hwm);
     drop(answers);
