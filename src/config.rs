@@ -121,6 +121,10 @@ pub struct ProxySettings {
     /// A playlist whose rewritten form would be larger than this fails with 502: every URI
     /// grows into a proxy URL of about 250 bytes, so the input cap alone does not bound it.
     pub max_rewritten_bytes: u64,
+    /// Memory all playlist and JSON rewrites may hold at once, bytes: each reserves its input
+    /// and its output in flight; past the budget a request waits for it until the first-byte
+    /// deadline, then fails with 503.
+    pub rewrite_memory_budget: u64,
     /// Seconds to establish an upstream connection.
     pub connect_timeout: f64,
     /// Seconds until the upstream's response headers.
@@ -352,6 +356,9 @@ impl Default for ProxySettings {
             max_playlist_bytes: 16 * 1024 * 1024,
             // About 120,000 segments; a day of 1-second segments rewrites to about 22 MB.
             max_rewritten_bytes: 32 * 1024 * 1024,
+            // About 24 readers of a 120,000-segment playlist (2.4 MB) at once, or a thousand of
+            // a 120-segment one; the process idles near 50 MiB.
+            rewrite_memory_budget: 64 * 1024 * 1024,
             connect_timeout: 5.0,
             // LL-HLS blocking reloads hold the request for several target durations.
             first_byte_timeout: 20.0,
@@ -674,6 +681,13 @@ impl Settings {
                 "must be at least proxy.max_playlist_bytes",
             );
         }
+        // A playlist the input cap admits must fit in the budget, or it could never be served.
+        if self.proxy.rewrite_memory_budget < self.proxy.max_playlist_bytes {
+            return invalid(
+                "proxy.rewrite_memory_budget",
+                "must be at least proxy.max_playlist_bytes",
+            );
+        }
         for (key, value) in [
             ("consumet.url", &self.consumet.url),
             ("jellyfin.url", &self.jellyfin.url),
@@ -992,6 +1006,31 @@ mod tests {
         assert_eq!(s.library.max_subtitle_bytes, 1024 * 1024);
         let (s, _) = Settings::load_from(None, &[]).unwrap();
         assert_eq!(s.library.max_subtitle_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_rewrite_memory_budget_must_hold_the_largest_playlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        let (s, _) = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(s.proxy.rewrite_memory_budget, 64 * 1024 * 1024);
+        std::fs::write(
+            &path,
+            "[proxy]\nmax_playlist_bytes = 1000000\nrewrite_memory_budget = 999999\n",
+        )
+        .unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("proxy.rewrite_memory_budget"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[proxy]\nmax_playlist_bytes = 1000000\nrewrite_memory_budget = 8000000\n",
+        )
+        .unwrap();
+        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.proxy.rewrite_memory_budget, 8_000_000);
     }
 
     #[test]

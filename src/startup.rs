@@ -69,6 +69,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
     pub proxy_http: crate::proxy::client::ProxyClient,
+    /// Memory that playlist and JSON rewrites may hold at once (see `proxy::budget`).
+    pub rewrite_budget: crate::proxy::budget::RewriteBudget,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
     /// The SQLite store in the data dir (library tables; later watch progress).
@@ -172,6 +174,8 @@ impl AppState {
             shared,
             resilience: settings.resilience.clone(),
         });
+        let rewrite_budget =
+            crate::proxy::budget::RewriteBudget::new(settings.proxy.rewrite_memory_budget);
         Ok(AppState(Arc::new(Shared {
             settings,
             resolver,
@@ -180,6 +184,7 @@ impl AppState {
             clock,
             http,
             proxy_http,
+            rewrite_budget,
             rendered: Arc::default(),
             store,
             library,

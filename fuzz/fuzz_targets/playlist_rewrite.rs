@@ -6,6 +6,8 @@
 //!
 //! What must hold, whatever the bytes:
 //! - no panic, and the same output for the same input (rewriting is a pure function);
+//! - the same output when rewritten in pieces (`RewriteState::fill`, as the proxy streams
+//!   it), each piece ending after a line feed;
 //! - the same lines, with the same terminators;
 //! - a line changes only if it carries a URI (a URI line or a URI-carrying tag), and then
 //!   only the URI bytes are replaced, by child proxy URLs that verify under the playlist's
@@ -18,7 +20,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use sokoul::proxy::playlist::{RewriteContext, RewriteError, resolve, rewrite};
+use sokoul::proxy::playlist::{RewriteContext, RewriteError, RewriteState, resolve, rewrite};
 use sokoul::proxy::token::{CHILD_PREFIX, ProxyContext, SealedContext, Signer, Verified};
 use url::Url;
 
@@ -277,6 +279,21 @@ fuzz_target!(|data: &[u8]| {
         Ok(&out) == rewrite(playlist, ctx).as_ref(),
         "rewriting is not deterministic"
     );
+    let at_least = 1 + data.len() % 257;
+    let mut state = RewriteState::new(playlist, ctx);
+    let mut pieces = Vec::with_capacity(out.len());
+    loop {
+        let before = pieces.len();
+        let done = state
+            .fill(playlist, ctx, &mut pieces, at_least)
+            .expect("the whole rewrite succeeded");
+        if done {
+            break;
+        }
+        assert!(pieces.len() - before >= at_least, "a short piece");
+        assert!(pieces.ends_with(b"\n"), "a piece ends inside a line");
+    }
+    assert!(pieces == out, "the rewrite in pieces differs from the whole one");
 
     let ins: Vec<&[u8]> = playlist.split(|&b| b == b'\n').collect();
     let outs: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();

@@ -15,10 +15,12 @@ use utoipa::IntoParams;
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::ProxyLabels;
 use crate::proxy::ProxyError;
+use crate::proxy::budget::{Reservation, RewriteBudget};
 use crate::proxy::client::UpstreamResponse;
 use crate::proxy::json::{MAX_JSON_BYTES, rewrite_json};
-use crate::proxy::playlist::{RewriteContext, RewriteError, rewrite};
+use crate::proxy::playlist::{RewriteContext, RewriteError};
 use crate::proxy::segment::{add_common_headers, only_player_types, relay};
+use crate::proxy::streamed::{self, OUTPUT_WINDOW, Owned, held};
 use crate::proxy::token::{Kind, PROXY_PATH, TokenError, Verified};
 use crate::proxy::upstream::{FetchRequest, fetch, with_directives, without_directives};
 use crate::security::rate_limit::bucket_key;
@@ -157,6 +159,8 @@ pub struct SignedQuery {
         (status = 416, description = "Range not satisfiable, as the upstream said"),
         (status = 502, description = "`upstream_unreachable`, `upstream_error`, `too_many_redirects`, `playlist_too_large`, \
             `upstream_invalid_json`, `upstream_body_error`", body = ErrorBody),
+        (status = 503, description = "`upstream_busy`: too many requests in flight to the upstream host, or too many \
+            playlists being rewritten at once (`proxy.rewrite_memory_budget`)", body = ErrorBody),
         (status = 504, description = "`upstream_timeout`", body = ErrorBody),
     ),
     security(())
@@ -364,12 +368,25 @@ async fn handle(
             response = refetch_whole(state, &verified, &fetched.url, client).await?;
         }
         let max = max.min(MAX_JSON_BYTES);
-        let body = read_bounded(&mut response, BytesMut::new(), max, idle, doc_deadline).await?;
+        let mut reserve = Reserve::new(&state.rewrite_budget, secs(settings.first_byte_timeout));
+        let body = read_bounded(
+            &mut response,
+            BytesMut::new(),
+            max,
+            idle,
+            doc_deadline,
+            &mut reserve,
+        )
+        .await?;
         let ctx = ctx(None);
         let out = rewrite_json(&body, ctx).map_err(|_| ProxyError::InvalidJson)?;
         if out.len() > ctx.max_output {
             return Err(RewriteError::OutputTooLarge(ctx.max_output).into());
         }
+        drop(body);
+        // Documents of at most 1 MiB: rewritten whole, then held within the budget until sent.
+        reserve.to(out.capacity() as u64).await?;
+        let out = Body::from(held(out, reserve.held));
         return Ok(("json", document(out, "application/json", &response)));
     }
 
@@ -403,11 +420,21 @@ async fn handle(
         response = refetch_whole(state, &verified, &fetched.url, client).await?;
         head.clear();
     }
-    let body = read_bounded(&mut response, head, max, idle, doc_deadline).await?;
-    let out = rewrite(&body, ctx(verified.vars.as_deref())).inspect_err(|e| {
-        tracing::info!(host = fetched.url.host_str(), error = %e, "playlist not rewritten");
-    })?;
-    state.metrics.proxy_bytes.inc_by(out.len() as u64);
+    let mut reserve = Reserve::new(&state.rewrite_budget, secs(settings.first_byte_timeout));
+    let body = read_bounded(&mut response, head, max, idle, doc_deadline, &mut reserve).await?;
+    let owned = Owned {
+        signer: state.signer.clone(),
+        sealed: verified.sealed.clone(),
+        base,
+        imported: verified.vars.clone(),
+        max_output: usize::try_from(settings.max_rewritten_bytes).unwrap_or(usize::MAX),
+    };
+    let out = streamed::rewrite(owned, body, reserve.held, idle)
+        .await
+        .inspect_err(|e| {
+            tracing::info!(host = fetched.url.host_str(), error = %e, "playlist not rewritten");
+        })?;
+    state.metrics.proxy_bytes.inc_by(out.len);
     let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -415,7 +442,10 @@ async fn handle(
         .filter(|t| t.to_ascii_lowercase().contains("mpegurl"))
         .unwrap_or("application/vnd.apple.mpegurl")
         .to_string();
-    Ok(("playlist", document(out, &content_type, &response)))
+    let mut doc = document(out.body, &content_type, &response);
+    doc.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(out.len));
+    Ok(("playlist", doc))
 }
 
 fn declared_playlist(response: &UpstreamResponse) -> bool {
@@ -521,36 +551,87 @@ async fn next_chunk(
     }
 }
 
+/// A document's share of the rewrite memory budget, grown as the document is read: what it
+/// holds (its buffer's capacity) and [`OUTPUT_WINDOW`] for its output in flight.
+struct Reserve<'a> {
+    budget: &'a RewriteBudget,
+    held: Reservation,
+    /// Every wait for the budget ends by then.
+    deadline: tokio::time::Instant,
+}
+
+impl<'a> Reserve<'a> {
+    fn new(budget: &'a RewriteBudget, wait: std::time::Duration) -> Self {
+        Reserve {
+            budget,
+            held: budget.none(),
+            deadline: tokio::time::Instant::now() + wait,
+        }
+    }
+
+    async fn to(&mut self, bytes: u64) -> Result<(), ProxyError> {
+        let wait = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        self.budget
+            .grow(&mut self.held, bytes + OUTPUT_WINDOW as u64, wait)
+            .await
+            .map_err(|_| {
+                tracing::info!(bytes, "rewrite memory budget exhausted");
+                ProxyError::RewriteBusy
+            })
+    }
+}
+
 /// Reads the rest of a document, refusing more than `max` bytes (an upstream cannot make the
-/// proxy buffer an unbounded answer) or taking longer than `total`.
+/// proxy buffer an unbounded answer) or taking longer than `total` (time spent waiting for
+/// the budget aside: that wait has its own deadline). The buffer grows only within `reserve`.
 async fn read_bounded(
     response: &mut UpstreamResponse,
-    buf: BytesMut,
+    mut buf: BytesMut,
     max: u64,
     idle: std::time::Duration,
     total: std::time::Duration,
+    reserve: &mut Reserve<'_>,
 ) -> Result<Bytes, ProxyError> {
-    if response.content_length().is_some_and(|n| n > max) {
-        return Err(ProxyError::PlaylistTooLarge(max));
-    }
-    let read = async move {
-        let mut buf = buf;
-        while let Some(chunk) = next_chunk(response, idle).await? {
-            if (buf.len() + chunk.len()) as u64 > max {
-                return Err(ProxyError::PlaylistTooLarge(max));
-            }
-            buf.extend_from_slice(&chunk);
+    if let Some(n) = response.content_length() {
+        if n > max {
+            return Err(ProxyError::PlaylistTooLarge(max));
         }
-        Ok(buf.freeze())
-    };
-    tokio::time::timeout(total, read)
-        .await
-        .unwrap_or(Err(ProxyError::Timeout))
+        let n = n.max(buf.len() as u64);
+        reserve.to(n).await?;
+        buf.reserve(n as usize - buf.len());
+    } else {
+        reserve.to(buf.capacity() as u64).await?;
+    }
+    let mut deadline = tokio::time::Instant::now() + total;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, next_chunk(response, idle)).await {
+            Err(_) => return Err(ProxyError::Timeout),
+            Ok(chunk) => chunk?,
+        };
+        let Some(chunk) = chunk else {
+            return Ok(buf.freeze());
+        };
+        let need = buf.len() + chunk.len();
+        if need as u64 > max {
+            return Err(ProxyError::PlaylistTooLarge(max));
+        }
+        if need > buf.capacity() {
+            // What the buffer grows to (it doubles), reserved before it is allocated.
+            let grown = need.max(2 * buf.capacity()).min(max as usize);
+            let waited = tokio::time::Instant::now();
+            reserve.to(grown as u64).await?;
+            deadline += waited.elapsed();
+            buf.reserve(grown - buf.len());
+        }
+        buf.extend_from_slice(&chunk);
+    }
 }
 
-/// A rewritten document: its own length and type, the upstream's caching headers.
-fn document(body: Vec<u8>, content_type: &str, upstream: &UpstreamResponse) -> Response {
-    let mut response = Response::new(Body::from(body));
+/// A rewritten document: its own type, the upstream's caching headers.
+fn document(body: Body, content_type: &str, upstream: &UpstreamResponse) -> Response {
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         h.insert(header::CONTENT_TYPE, v);

@@ -1,10 +1,12 @@
 //! The HLS proxy: verify a signed URL → fetch upstream with its headers → rewrite a playlist
 //! or stream anything else through.
 
+pub mod budget;
 pub mod client;
 pub mod json;
 pub mod playlist;
 pub mod segment;
+pub mod streamed;
 pub mod token;
 pub mod upstream;
 
@@ -29,6 +31,8 @@ pub enum ProxyError {
     Unreachable,
     #[error("too many requests are in flight to this upstream host")]
     Busy,
+    #[error("too many playlists are being rewritten at once")]
+    RewriteBusy,
     #[error("the upstream answered in a content encoding the proxy did not ask for")]
     Encoding,
     #[error("the upstream answered {0}")]
@@ -51,7 +55,7 @@ impl ProxyError {
             ProxyError::TooManyRedirects(_) => "too_many_redirects",
             ProxyError::Timeout => "upstream_timeout",
             ProxyError::Unreachable => "upstream_unreachable",
-            ProxyError::Busy => "upstream_busy",
+            ProxyError::Busy | ProxyError::RewriteBusy => "upstream_busy",
             ProxyError::Encoding => "upstream_encoding_unsupported",
             ProxyError::Status(403) => "upstream_forbidden",
             ProxyError::Status(404) => "upstream_not_found",
@@ -71,7 +75,7 @@ impl ProxyError {
                 StatusCode::from_u16(*s).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Busy | ProxyError::RewriteBusy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         }
     }

@@ -241,60 +241,142 @@ struct Rewriter<'a> {
 /// Rewrites a playlist. What cannot be understood is left as it is; only a rewrite that would
 /// grow past its limits fails (see [`RewriteError`]).
 pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, RewriteError> {
-    let base_str = ctx.base.as_str();
-    let path_end = base_str.find(['?', '#']).unwrap_or(base_str.len());
-    let base_dir = &base_str[..base_str[..path_end].rfind('/').map_or(path_end, |i| i + 1)];
-    let imported = ctx.imported.map(Vars::parse_imported).unwrap_or_default();
-    let has_defines = memchr::memmem::find(input, b"#EXT-X-DEFINE:").is_some();
-    let budget = input
-        .len()
-        .saturating_mul(SUBSTITUTION_PER_INPUT_BYTE)
-        .saturating_add(SUBSTITUTION_FLOOR);
-    let mut rw = Rewriter {
-        ctx,
-        base_dir,
-        vars: Vars::default(),
-        child_vars: None,
-        imported,
-        writer: ctx.signer.child_writer(ctx.sealed),
-        scratch: String::with_capacity(256),
-        url: String::with_capacity(512),
-        substitution_budget: budget,
-        error: None,
-    };
-    if has_defines {
-        // Every child playlist must get the same `v` whatever line names it (rendition
-        // reports are matched by URL), so collect all definitions first.
-        let mut all = Vars::default();
-        for line in lines(input) {
-            if let Ok(text) = std::str::from_utf8(line.content) {
-                if let Some(list) = text.strip_prefix("#EXT-X-DEFINE:") {
-                    rw.define(list, &mut all);
+    let mut out = Vec::with_capacity((input.len() + input.len() / 2).min(ctx.max_output));
+    RewriteState::new(input, ctx).fill(input, ctx, &mut out, usize::MAX)?;
+    Ok(out)
+}
+
+/// A rewrite done piece by piece, so that its output need never be held whole: the proxy
+/// streams each piece to the player as the player takes it (a 120,000-segment playlist
+/// rewrites to 22 MB; held whole, 30 slow readers took 700 MiB).
+///
+/// The state borrows nothing: every [`RewriteState::fill`] takes the input and the context
+/// again, which must be the ones given to [`RewriteState::new`]. The pieces, in order, are
+/// exactly [`rewrite`]'s output, and the same limits fail the same way. After an error the
+/// state is spent.
+#[derive(Debug, Clone)]
+pub struct RewriteState {
+    vars: Vars,
+    child_vars: Option<String>,
+    imported: Vars,
+    substitution_budget: usize,
+    at: Position,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Position {
+    /// Where the next line starts.
+    next: usize,
+    /// Input before this is in the output already.
+    copied: usize,
+    after_stream_inf: bool,
+    /// Output bytes produced by earlier pieces, for `max_output`.
+    written: usize,
+    done: bool,
+}
+
+impl RewriteState {
+    /// Starts a rewrite: collects the playlist's variable definitions (one pass over the
+    /// input when it has any), produces nothing yet.
+    pub fn new(input: &[u8], ctx: RewriteContext<'_>) -> RewriteState {
+        let imported = ctx.imported.map(Vars::parse_imported).unwrap_or_default();
+        let budget = input
+            .len()
+            .saturating_mul(SUBSTITUTION_PER_INPUT_BYTE)
+            .saturating_add(SUBSTITUTION_FLOOR);
+        let mut rw = Rewriter::new(ctx, Vars::default(), None, imported, budget);
+        if memchr::memmem::find(input, b"#EXT-X-DEFINE:").is_some() {
+            // Every child playlist must get the same `v` whatever line names it (rendition
+            // reports are matched by URL), so collect all definitions first.
+            let mut all = Vars::default();
+            for line in lines(input, 0) {
+                if let Ok(text) = std::str::from_utf8(line.content) {
+                    if let Some(list) = text.strip_prefix("#EXT-X-DEFINE:") {
+                        rw.define(list, &mut all);
+                    }
                 }
             }
+            rw.child_vars = all.serialize();
+            // The second pass must give every variable the value the first pass did.
+            rw.substitution_budget = budget;
         }
-        rw.child_vars = all.serialize();
-        // The second pass must give every variable the value the first pass did.
-        rw.substitution_budget = budget;
+        RewriteState {
+            vars: rw.vars,
+            child_vars: rw.child_vars,
+            imported: rw.imported,
+            substitution_budget: rw.substitution_budget,
+            at: Position::default(),
+        }
     }
 
-    let max_output = ctx.max_output;
-    let mut out = Vec::with_capacity((input.len() + input.len() / 2).min(max_output));
-    let mut copied = 0;
-    let mut after_stream_inf = false;
-    for line in lines(input) {
+    /// Whether the whole output has been produced.
+    pub fn is_done(&self) -> bool {
+        self.at.done
+    }
+
+    /// Appends the next piece of the output to `out`: whole lines, until the piece holds at
+    /// least `at_least` bytes or the playlist ends. `Ok(true)` once the output is complete
+    /// (later calls add nothing).
+    pub fn fill(
+        &mut self,
+        input: &[u8],
+        ctx: RewriteContext<'_>,
+        out: &mut Vec<u8>,
+        at_least: usize,
+    ) -> Result<bool, RewriteError> {
+        if self.at.done {
+            return Ok(true);
+        }
+        let mut rw = Rewriter::new(
+            ctx,
+            std::mem::take(&mut self.vars),
+            self.child_vars.take(),
+            std::mem::take(&mut self.imported),
+            self.substitution_budget,
+        );
+        let result = run(&mut rw, &mut self.at, input, out, at_least);
+        self.vars = rw.vars;
+        self.child_vars = rw.child_vars;
+        self.imported = rw.imported;
+        self.substitution_budget = rw.substitution_budget;
+        result
+    }
+}
+
+/// The line loop of [`RewriteState::fill`].
+fn run(
+    rw: &mut Rewriter<'_>,
+    at: &mut Position,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    at_least: usize,
+) -> Result<bool, RewriteError> {
+    let max_output = rw.ctx.max_output;
+    let base_len = out.len();
+    let mut copied = at.copied;
+    for line in lines(input, at.next) {
+        let piece = out.len() - base_len;
         // Checked once a line: a line adds at most one URL (or one tag line) to `out`.
-        if out.len() > max_output {
+        if at.written + piece > max_output {
             return Err(RewriteError::OutputTooLarge(max_output));
         }
         if let Some(e) = rw.error.take() {
             return Err(e);
         }
+        let pending = piece + (line.start - copied);
+        // Pieces end after a line feed (not between a BOM and the first line).
+        if pending >= at_least.max(1) && input[..line.start].ends_with(b"\n") {
+            out.extend_from_slice(&input[copied..line.start]);
+            at.copied = line.start;
+            at.next = line.start;
+            at.written += out.len() - base_len;
+            return Ok(false);
+        }
         let Ok(text) = std::str::from_utf8(line.content) else {
             continue;
         };
         if text.starts_with('#') {
-            if let Some(new) = rw.tag_line(text, &mut after_stream_inf) {
+            if let Some(new) = rw.tag_line(text, &mut at.after_stream_inf) {
                 out.extend_from_slice(&input[copied..line.start]);
                 out.extend_from_slice(new.as_bytes());
                 copied = line.start + line.content.len();
@@ -307,7 +389,7 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, Rewrite
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let target = if std::mem::take(&mut after_stream_inf) {
+        let target = if std::mem::take(&mut at.after_stream_inf) {
             Target::MediaPlaylist
         } else {
             Target::Resource
@@ -321,12 +403,44 @@ pub fn rewrite(input: &[u8], ctx: RewriteContext<'_>) -> Result<Vec<u8>, Rewrite
         }
     }
     out.extend_from_slice(&input[copied..]);
-    if out.len() > max_output {
+    at.copied = input.len();
+    at.next = input.len();
+    at.written += out.len() - base_len;
+    if at.written > max_output {
         return Err(RewriteError::OutputTooLarge(max_output));
     }
-    match rw.error {
+    match rw.error.take() {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => {
+            at.done = true;
+            Ok(true)
+        }
+    }
+}
+
+impl<'a> Rewriter<'a> {
+    fn new(
+        ctx: RewriteContext<'a>,
+        vars: Vars,
+        child_vars: Option<String>,
+        imported: Vars,
+        substitution_budget: usize,
+    ) -> Rewriter<'a> {
+        let base_str = ctx.base.as_str();
+        let path_end = base_str.find(['?', '#']).unwrap_or(base_str.len());
+        let base_dir = &base_str[..base_str[..path_end].rfind('/').map_or(path_end, |i| i + 1)];
+        Rewriter {
+            ctx,
+            base_dir,
+            vars,
+            child_vars,
+            imported,
+            writer: ctx.signer.child_writer(ctx.sealed),
+            scratch: String::with_capacity(256),
+            url: String::with_capacity(512),
+            substitution_budget,
+            error: None,
+        }
     }
 }
 
@@ -336,8 +450,9 @@ struct Line<'a> {
     content: &'a [u8],
 }
 
-fn lines(input: &[u8]) -> impl Iterator<Item = Line<'_>> {
-    let mut pos = 0;
+/// The lines of `input` from the one starting at `from`.
+fn lines(input: &[u8], from: usize) -> impl Iterator<Item = Line<'_>> {
+    let mut pos = from;
     std::iter::from_fn(move || {
         if pos >= input.len() {
             return None;
@@ -599,6 +714,7 @@ fn is_plain_relative(uri: &str) -> bool {
 mod tests {
     use super::*;
     use crate::proxy::token::{CHILD_PREFIX, ProxyContext};
+    use proptest::strategy::Strategy as _;
 
     fn signer() -> Signer {
         Signer::new(b"test")
@@ -896,6 +1012,118 @@ mod tests {
         );
     }
 
+    /// The output of a rewrite done in pieces of at least `at_least` bytes: the pieces, or the
+    /// error that ended it.
+    fn pieces(
+        input: &[u8],
+        base: &str,
+        imported: Option<&str>,
+        max_output: usize,
+        at_least: usize,
+    ) -> Result<Vec<Vec<u8>>, RewriteError> {
+        let s = signer();
+        let c = sealed(&s);
+        let base = Url::parse(base).unwrap();
+        let ctx = RewriteContext {
+            signer: &s,
+            sealed: &c,
+            base: &base,
+            imported,
+            max_output,
+        };
+        let mut state = RewriteState::new(input, ctx);
+        let mut out = Vec::new();
+        loop {
+            let mut piece = Vec::new();
+            let done = state.fill(input, ctx, &mut piece, at_least)?;
+            if !done {
+                assert!(piece.len() >= at_least, "a short piece before the end");
+                assert!(piece.ends_with(b"\n"), "a piece ends inside a line");
+            }
+            out.push(piece);
+            if done {
+                assert!(state.is_done());
+                return Ok(out);
+            }
+        }
+    }
+
+    fn whole(
+        input: &[u8],
+        base: &str,
+        imported: Option<&str>,
+        max_output: usize,
+    ) -> Result<Vec<u8>, RewriteError> {
+        let s = signer();
+        let c = sealed(&s);
+        let base = Url::parse(base).unwrap();
+        rewrite(
+            input,
+            RewriteContext {
+                signer: &s,
+                sealed: &c,
+                base: &base,
+                imported,
+                max_output,
+            },
+        )
+    }
+
+    #[test]
+    fn a_rewrite_in_pieces_is_the_whole_rewrite_for_every_fixture() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hls/public");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "m3u8") {
+                continue;
+            }
+            let input = std::fs::read(&path).unwrap();
+            // A query for QUERYPARAM definitions; variables for IMPORT ones.
+            let base = "https://cdn.example/a/b/index.m3u8?token=t";
+            let imported = Some("host=cdn2.example\n");
+            let expected = whole(&input, base, imported, usize::MAX);
+            for at_least in [1, 700, 64 * 1024] {
+                let got = pieces(&input, base, imported, usize::MAX, at_least).map(|p| p.concat());
+                assert!(
+                    got == expected,
+                    "{} in pieces of {at_least}",
+                    path.display()
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen >= 40, "{seen} fixtures");
+    }
+
+    #[test]
+    fn a_rewrite_in_pieces_fails_at_the_output_cap_like_the_whole_rewrite() {
+        let mut input = String::from("#EXTM3U\n");
+        for _ in 0..1000 {
+            input.push_str("#EXTINF:1,\na\n");
+        }
+        let base = "https://cdn.example/m.m3u8";
+        let all = whole(input.as_bytes(), base, None, usize::MAX).unwrap();
+        for at_least in [1, 4096] {
+            let fits = pieces(input.as_bytes(), base, None, all.len(), at_least).unwrap();
+            assert_eq!(fits.concat(), all);
+            assert_eq!(
+                pieces(input.as_bytes(), base, None, all.len() - 1, at_least),
+                Err(RewriteError::OutputTooLarge(all.len() - 1))
+            );
+        }
+        // The variables error, found on a variant line, ends a piecewise rewrite too.
+        let big = format!(
+            "#EXTM3U\n#EXT-X-DEFINE:NAME=\"big\",VALUE=\"{}\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv1.m3u8\n",
+            "x".repeat(MAX_CHILD_VARS)
+        );
+        assert_eq!(
+            pieces(big.as_bytes(), base, None, usize::MAX, 1),
+            Err(RewriteError::TooManyVariables)
+        );
+    }
+
     #[test]
     fn variables_too_large_to_travel_in_every_variant_url_are_refused() {
         let playlist = |value_len: usize| {
@@ -987,6 +1215,22 @@ mod tests {
                 let joined = resolve(&base, &uri).map(|u| u.to_string());
                 proptest::prop_assert_eq!(Some(format!("https://cdn.example/a/b/{uri}")), joined);
             }
+        }
+
+        #[test]
+        fn any_playlist_in_any_pieces_is_the_whole_rewrite(input in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex("#EXT-X-(KEY|MAP|MEDIA|STREAM-INF|DEFINE|PREFETCH):([A-Z-]{1,10}=(\"[^\"\r\n]{0,12}\"?|[a-z0-9{}$]{0,6}),?){0,4}").unwrap(),
+                proptest::string::string_regex("[ -~\t]{0,30}").unwrap(),
+                proptest::string::string_regex("[^\n]{0,20}").unwrap(),
+            ],
+            0..16,
+        ).prop_map(|lines| lines.join("\n")), at_least in 1usize..300) {
+            let base = "https://cdn.example/a/m.m3u8?token=t";
+            let expected = whole(input.as_bytes(), base, Some("host=h.example\n"), usize::MAX);
+            let got = pieces(input.as_bytes(), base, Some("host=h.example\n"), usize::MAX, at_least)
+                .map(|p| p.concat());
+            proptest::prop_assert!(got == expected);
         }
 
         #[test]

@@ -35,6 +35,24 @@ pub fn segment() -> Vec<u8> {
         .collect()
 }
 
+/// Segments of `/long-playlist.m3u8`, as in the audit of issue 12: a 2.4 MB playlist that
+/// rewrites to 20 MB (every URI of about 10 bytes becomes a proxy URL of about 160).
+pub const LONG_SEGMENTS: usize = 120_000;
+
+/// The body of `/long-playlist.m3u8`, built once.
+pub fn long_playlist() -> &'static [u8] {
+    static PLAYLIST: OnceLock<Vec<u8>> = OnceLock::new();
+    PLAYLIST.get_or_init(|| {
+        use std::io::Write;
+        let mut out = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n".to_vec();
+        for i in 0..LONG_SEGMENTS {
+            write!(out, "#EXTINF:4,\n{i}.ts\n").unwrap();
+        }
+        out.extend_from_slice(b"#EXT-X-ENDLIST\n");
+        out
+    })
+}
+
 pub const BAD_UTF8_PLAYLIST: &[u8] =
     b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\xff\xfe caf\xe9\nseg\xff.ts\n#EXTINF:4,\nok.ts\n#EXT-X-ENDLIST\n";
 
@@ -362,6 +380,20 @@ async fn handle(mut socket: TcpStream, shared: &Shared) {
             let _ = socket.write_all(&out).await;
         }
         "/bad-utf8.m3u8" => answer(&mut socket, "200 OK", M3U8, BAD_UTF8_PLAYLIST).await,
+        "/long-playlist.m3u8" => {
+            // Written from the shared copy: twenty connections must not cost twenty copies.
+            let body = long_playlist();
+            let out = head(
+                "200 OK",
+                &[
+                    ("Content-Type", M3U8.into()),
+                    ("Content-Length", body.len().to_string()),
+                ],
+            );
+            if socket.write_all(&out).await.is_ok() && socket.write_all(body).await.is_ok() {
+                let _ = socket.shutdown().await;
+            }
+        }
         p if p.starts_with("/html/") => answer(
             &mut socket,
             "200 OK",
