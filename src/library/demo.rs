@@ -270,7 +270,8 @@ pub fn episode_args(ep: DemoEpisode, out: &Path) -> Vec<String> {
             "aevalsrc='0.4*sin(2*PI*t*({a}+55*mod(floor(t*3),7)))+0.3*sin(2*PI*t*({b}+61*mod(floor(t*5),5)))':s=44100:d={d}"
         )
     };
-    // Noise would not do: its chroma is flat, so two noises fingerprint alike.
+    // Noise would not do: its chroma is flat, so two noises fingerprint alike. Each tune has
+    // its own notes and rhythm, from `k`.
     let own = |d: f64, k: u32| {
         let (f, r, m) = (150 + 41 * k, 2 + k % 5, 3 + k % 4);
         format!(

@@ -13,6 +13,7 @@ mod jellyfin;
 mod library;
 mod library_security;
 mod log_secrets;
+mod markers;
 mod openapi;
 mod progress;
 mod providers_all;
