@@ -433,10 +433,10 @@ pub async fn detect_season(
             m.source = MarkerSource::Chapters;
             m.confidence = 1.0;
             if chap.intro.is_some() {
-                m.intro = chap.intro.clone();
+                m.intro = chap.intro;
             }
             if chap.outro.is_some() {
-                m.credits = chap.outro.clone();
+                m.credits = chap.outro;
             }
         }
         let mut problem = problems[i].clone();
@@ -712,7 +712,7 @@ mod tests {
     #[test]
     fn chapter_titles_in_english_and_french_name_intros_and_credits() {
         for t in ["Opening", "OP", "Intro", "Générique", "Opening Credits"] {
-            assert_eq!(chapter_kind(t).is_some(), true, "{t}");
+            assert!(chapter_kind(t).is_some(), "{t}");
         }
         assert_eq!(chapter_kind("Opening"), Some(ChapterKind::Intro));
         assert_eq!(chapter_kind("Générique de fin"), Some(ChapterKind::Credits));

@@ -41,8 +41,8 @@ impl StoredMarkers {
     /// As the resolve answer carries them (credits are the `outro`).
     pub fn markers(&self) -> Markers {
         Markers {
-            intro: self.intro.clone(),
-            outro: self.credits.clone(),
+            intro: self.intro,
+            outro: self.credits,
         }
     }
 }
