@@ -206,3 +206,73 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::probe::ProbeInfo;
+    use crate::models::MediaType;
+    use crate::store::media::MediaFile;
+
+    #[tokio::test]
+    async fn a_result_is_reused_only_for_the_file_it_was_computed_for() {
+        let store = Store::in_memory().unwrap();
+        store
+            .call(|conn| {
+                conn.execute(
+                    "INSERT INTO media_files (id, path, root, size, mtime_ns, media_type, tmdb_id, title, \
+                     duration, probe, sidecars, scanned_at) \
+                     VALUES (7, '/m/S01E01.mkv', '/m', 100, 5, 'tv', 1, 'Show', 60, '{}', '[]', 0)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let file = MediaFile {
+            id: 7,
+            path: "/m/S01E01.mkv".into(),
+            root: "/m".into(),
+            size: 100,
+            mtime_ns: 5,
+            media_type: MediaType::Tv,
+            tmdb_id: 1,
+            title: "Show".into(),
+            year: None,
+            season: Some(1),
+            episode: Some(1),
+            episode_end: None,
+            episode_title: None,
+            probe: ProbeInfo::default(),
+            sidecars: Vec::new(),
+        };
+        let markers = StoredMarkers {
+            size: 100,
+            mtime_ns: 5,
+            intro: Some(Range {
+                start: 4.0,
+                end: 19.0,
+            }),
+            credits: None,
+            confidence: 0.5,
+            source: MarkerSource::Fingerprint,
+        };
+        let found = |problem: Option<&str>| Found {
+            file: file.clone(),
+            markers: markers.clone(),
+            problem: problem.map(|p| format!("{PROBLEM_PREFIX}: {p}")),
+        };
+        store
+            .save_markers(vec![found(Some("alone"))])
+            .await
+            .unwrap();
+        assert_eq!(store.problems().await.unwrap().len(), 1);
+        store.save_markers(vec![found(None)]).await.unwrap();
+        assert_eq!(store.problems().await.unwrap(), vec![]);
+        assert_eq!(store.markers_of(7, 100, 5).await.unwrap(), Some(markers));
+        // The file changed since: the stored result is not its result any more.
+        assert_eq!(store.markers_of(7, 101, 5).await.unwrap(), None);
+        assert_eq!(store.markers_of(7, 100, 6).await.unwrap(), None);
+        assert_eq!(store.all_markers().await.unwrap().len(), 1);
+    }
+}
