@@ -176,6 +176,10 @@ pub struct LibrarySettings {
     pub watch: bool,
     /// Scan in the background when the server starts (incremental, so cheap after the first).
     pub scan_on_start: bool,
+    /// Find the intro and credits of series episodes after each scan (background, niced).
+    pub detect_markers: bool,
+    /// Seconds of audio fingerprinted at the start and at the end of each episode.
+    pub markers_window: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -392,6 +396,10 @@ impl Default for LibrarySettings {
             max_subtitle_bytes: 4 * 1024 * 1024,
             watch: true,
             scan_on_start: true,
+            detect_markers: true,
+            // Intros start within the first minutes (after a cold open) and credits roll in the
+            // last ones; 5 minutes of audio is ~2400 fingerprint items, a second of CPU.
+            markers_window: 300.0,
         }
     }
 }
@@ -705,6 +713,14 @@ impl Settings {
             return invalid(
                 "library.max_subtitle_bytes",
                 "must be between 1024 and 67108864 (64 MiB)",
+            );
+        }
+        // Under a minute cannot hold a cold open and an intro; past 20 minutes the search
+        // covers most of an episode, costs more CPU and finds shared scenes that are not intros.
+        if !(60.0..=1200.0).contains(&self.library.markers_window) {
+            return invalid(
+                "library.markers_window",
+                "must be between 60 and 1200 seconds",
             );
         }
         self.validate_security()?;
@@ -1031,6 +1047,31 @@ mod tests {
         .unwrap();
         let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
         assert_eq!(s.proxy.rewrite_memory_budget, 8_000_000);
+    }
+
+    #[test]
+    fn marker_detection_can_be_turned_off_and_its_window_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        let (s, _) = Settings::load_from(None, &[]).unwrap();
+        assert!(s.library.detect_markers);
+        assert_eq!(s.library.markers_window, 300.0);
+        std::fs::write(
+            &path,
+            "[library]\ndetect_markers = false\nmarkers_window = 120.0\n",
+        )
+        .unwrap();
+        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
+        assert!(!s.library.detect_markers);
+        assert_eq!(s.library.markers_window, 120.0);
+        for bad in ["59.0", "1201.0", "nan"] {
+            std::fs::write(&path, format!("[library]\nmarkers_window = {bad}\n")).unwrap();
+            let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+            assert!(
+                err.to_string().contains("library.markers_window"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

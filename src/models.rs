@@ -270,6 +270,9 @@ pub struct ExtractedStream {
     /// When the stream URL stops working, if the URL says so.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Intro and credits of this very source (timings differ between cuts of a title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markers: Option<Markers>,
 }
 
 impl ExtractedStream {
@@ -287,6 +290,7 @@ impl ExtractedStream {
             provider: provider.to_string(),
             label: None,
             expires_at: None,
+            markers: None,
         }
     }
 
@@ -510,6 +514,12 @@ pub struct SourceDto {
     #[ts(optional, type = "string")]
     #[schema(nullable = false)]
     pub expires_at: Option<OffsetDateTime>,
+    /// Intro and credits of this source, when known (library files: detected or from their
+    /// chapters). The top-level `markers` stays the first source's that has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    pub markers: Option<Markers>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]

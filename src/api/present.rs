@@ -131,6 +131,7 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
         headers,
         label: stream.label.clone(),
         expires_at: stream.expires_at,
+        markers: stream.markers.clone().filter(|m| !m.is_empty()),
     }
 }
 

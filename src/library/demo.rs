@@ -238,3 +238,94 @@ pub async fn generate(
     }
     Ok(created)
 }
+
+/// One episode of a made-up season whose episodes share an opening and an ending, as intro
+/// detection sees real series: a cold open of its own, the opening, its own story, the ending.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoEpisode {
+    /// Episode number: seeds its own noise, so no two episodes share anything else.
+    pub number: u32,
+    /// Seconds before the opening (or before the story when there is no opening).
+    pub cold_open: f64,
+    /// Seconds of story after the opening.
+    pub story: f64,
+    pub with_opening: bool,
+}
+
+/// Seconds of the shared opening and ending of [`episode_args`].
+pub const DEMO_OPENING: f64 = 15.0;
+pub const DEMO_ENDING: f64 = 10.0;
+
+/// ffmpeg arguments writing `ep` to `out` (Matroska, 160×90 H.264 and AAC). The opening is a
+/// melody of two voices whose notes change 3 and 5 times a second (silence or one steady
+/// tone would match anything, or nothing, in a fingerprint); the ending is another melody;
+/// cold open and story are tunes of their own, from the episode number. The opening also has its own
+/// picture (a white box).
+pub fn episode_args(ep: DemoEpisode, out: &Path) -> Vec<String> {
+    let n = ep.number;
+    let opening = if ep.with_opening { DEMO_OPENING } else { 0.0 };
+    let total = ep.cold_open + opening + ep.story + DEMO_ENDING;
+    let melody = |d: f64, a: u32, b: u32| {
+        format!(
+            "aevalsrc='0.4*sin(2*PI*t*({a}+55*mod(floor(t*3),7)))+0.3*sin(2*PI*t*({b}+61*mod(floor(t*5),5)))':s=44100:d={d}"
+        )
+    };
+    // Noise would not do: its chroma is flat, so two noises fingerprint alike. Each tune has
+    // its own notes and rhythm, from `k`.
+    let own = |d: f64, k: u32| {
+        let (f, r, m) = (150 + 41 * k, 2 + k % 5, 3 + k % 4);
+        format!(
+            "aevalsrc='0.5*sin(2*PI*t*({f}+{}*mod(floor(t*{r}),{m})))+0.2*sin(2*PI*t*{}*(1+0.5*mod(floor(t*{}),2)))':s=44100:d={d}",
+            17 + k,
+            700 + 29 * k,
+            r + 1
+        )
+    };
+    let mut parts = vec![own(ep.cold_open, n * 2)];
+    if ep.with_opening {
+        parts.push(melody(DEMO_OPENING, 220, 440));
+    }
+    parts.push(own(ep.story, n * 2 + 1));
+    parts.push(melody(DEMO_ENDING, 330, 587));
+    let mut graph = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        graph.push_str(&format!("{p}[a{i}];"));
+    }
+    for i in 0..parts.len() {
+        graph.push_str(&format!("[a{i}]"));
+    }
+    graph.push_str(&format!("concat=n={}:v=0:a=1[a];", parts.len()));
+    let hue = (n * 67) % 256;
+    graph.push_str(&format!(
+        "color=c=0x{hue:02x}4080:s=160x90:r=10:d={total},drawbox=x=40:y=20:w=80:h=50:c=white:t=fill:enable='between(t,{},{})'[v]",
+        ep.cold_open,
+        ep.cold_open + opening
+    ));
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-filter_complex",
+        &graph,
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}

@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod confine;
 pub mod demo;
+pub mod markers;
 pub mod naming;
 pub mod package;
 pub mod probe;
@@ -82,6 +83,8 @@ pub struct LibraryConfig {
     pub cache_max_bytes: u64,
     pub transcode_preset: String,
     pub max_subtitle_bytes: u64,
+    pub detect_markers: bool,
+    pub markers_window: f64,
 }
 
 impl From<&LibrarySettings> for LibraryConfig {
@@ -98,6 +101,8 @@ impl From<&LibrarySettings> for LibraryConfig {
             cache_max_bytes: s.cache_max_mb.saturating_mul(1024 * 1024),
             transcode_preset: s.transcode_preset.clone(),
             max_subtitle_bytes: s.max_subtitle_bytes,
+            detect_markers: s.detect_markers,
+            markers_window: s.markers_window,
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct Library {
     /// Sidecar subtitles converted to WebVTT since the start (each is converted once, then
     /// served from `data_dir/subtitles/`).
     subtitle_conversions: std::sync::atomic::AtomicU64,
+    /// The intro/credits detection job (one at a time).
+    pub markers: Arc<markers::Detector>,
 }
 
 impl std::fmt::Debug for Library {
@@ -200,6 +207,7 @@ impl Library {
             running: tokio::sync::Mutex::new(None),
             packager,
             subtitle_conversions: std::sync::atomic::AtomicU64::new(0),
+            markers: Arc::new(markers::Detector::default()),
         })
     }
 
@@ -234,9 +242,15 @@ impl Library {
                     let store = self.store.clone();
                     let config = self.config.clone();
                     let roots = self.roots.clone();
+                    let detector = self.markers.clone();
                     // Spawned, so a client that disconnects does not abort the scan half-way.
                     let task = tokio::spawn(async move {
-                        scan::scan(&store, &config, &roots).await.map(Arc::new)
+                        let summary = scan::scan(&store, &config, &roots).await.map(Arc::new);
+                        // After the scan and apart from it: the summary never waits for it.
+                        if summary.is_ok() && config.detect_markers {
+                            detector.kick(store, markers::DetectConfig::from(&config), roots);
+                        }
+                        summary
                     });
                     let f = async move {
                         task.await

@@ -30,6 +30,39 @@ impl LibraryProvider {
         LibraryProvider { library }
     }
 
+    /// The streams of `files`, each with its stored intro/credits when they are current.
+    async fn streams_with_markers(&self, files: &[MediaFile]) -> ProviderStreams {
+        let mut markers = Vec::with_capacity(files.len());
+        for f in files {
+            // A failed read only loses the markers: never the resolve.
+            let m = match self
+                .library
+                .store()
+                .markers_of(f.id, f.size, f.mtime_ns)
+                .await
+            {
+                Ok(m) => m.map(|m| m.markers()).filter(|m| !m.is_empty()),
+                Err(e) => {
+                    tracing::warn!(error = %e, file_id = f.id, "cannot read stored markers");
+                    None
+                }
+            };
+            markers.push(m);
+        }
+        let mut out = Self::streams(files);
+        for stream in &mut out.streams {
+            if let StreamSource::Local { path } = &stream.source {
+                let id = files
+                    .iter()
+                    .position(|f| path.starts_with(&format!("/api/media/{}/", f.id)));
+                stream.markers = id.and_then(|i| markers[i].clone());
+            }
+        }
+        // The answer's own `markers` (what players read before per-source ones): the first file's.
+        out.markers = markers.first().cloned().flatten();
+        out
+    }
+
     fn streams(files: &[MediaFile]) -> ProviderStreams {
         let mut out = ProviderStreams {
             title: files
@@ -103,6 +136,7 @@ fn local(
         provider: ID.to_string(),
         label,
         expires_at: None,
+        markers: None,
     }
 }
 
@@ -129,7 +163,7 @@ impl Provider for LibraryProvider {
                 format!("movie {tmdb_id} is not in the library"),
             ));
         }
-        Ok(Self::streams(&files))
+        Ok(self.streams_with_markers(&files).await)
     }
 
     async fn resolve_episode(
@@ -150,7 +184,7 @@ impl Provider for LibraryProvider {
                 format!("tv {tmdb_id} S{season:02}E{episode:02} is not in the library"),
             ));
         }
-        Ok(Self::streams(&files))
+        Ok(self.streams_with_markers(&files).await)
     }
 
     async fn health(&self) -> ProviderHealth {

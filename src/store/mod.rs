@@ -5,6 +5,7 @@
 //! Tables belong to the feature that owns them (`media.rs` for the library); a later feature
 //! (watch progress) adds its own migration and file here.
 
+pub mod markers;
 pub mod media;
 pub mod progress;
 
@@ -81,6 +82,25 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (media_type, tmdb_id, season, episode)
     );
     CREATE INDEX watch_progress_recent ON watch_progress (updated_at DESC);
+    "#,
+    ),
+    (
+        3,
+        r#"
+    -- Intro and credits of library files (seconds), for the size and mtime they were computed
+    -- for; a row with no spans records that nothing was found, so it is not looked for again.
+    CREATE TABLE media_markers (
+        file_id       INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        size          INTEGER NOT NULL,
+        mtime_ns      INTEGER NOT NULL,
+        intro_start   REAL,
+        intro_end     REAL,
+        credits_start REAL,
+        credits_end   REAL,
+        confidence    REAL NOT NULL,
+        source        TEXT NOT NULL CHECK (source IN ('chapters', 'fingerprint')),
+        computed_at   INTEGER NOT NULL
+    );
     "#,
     ),
 ];

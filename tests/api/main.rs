@@ -15,6 +15,7 @@ mod jellyfin;
 mod library;
 mod library_security;
 mod log_secrets;
+mod markers;
 mod openapi;
 mod packaging;
 mod progress;

@@ -655,6 +655,7 @@ mod lock {
             provider: "library".into(),
             label: None,
             expires_at: None,
+            markers: None,
         });
         r
     }
