@@ -19,6 +19,7 @@ const API_TOKEN: &str = "api-token-8d1f9c7e2b";
 const SECRET: &str = "signing-secret-5e0a7c3d91f2b4a6";
 const CDN_TOKEN: &str = "cdntoken4c9e1a";
 const CDN_COOKIE: &str = "session=cookie7f3b2d";
+const WRONG_TOKEN: &str = "not-the-token-3b7a9c2e";
 
 /// Kills the server when the test ends, passed or not.
 struct Server {
@@ -218,10 +219,28 @@ async fn no_credential_reaches_the_logs_at_debug_level() {
     }
 
     // Failures: a wrong token, a forged media token, a bad body.
-    let r = get("/api/progress".into(), Some("not-the-token-3b7a"))
+    let r = get("/api/progress".into(), Some(WRONG_TOKEN))
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    secrets.push(WRONG_TOKEN.into());
+    // Refused before any handler (issue 12): a rebound host name, a cross-site state change.
+    let r = client
+        .get(format!("{base}/api/library/items"))
+        .header("host", "rebind.attacker.example")
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 421);
+    let r = client
+        .post(format!("{base}/api/library/scan"))
+        .header("sec-fetch-site", "cross-site")
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     let r = get(
         "/api/media/1/file?st=99999999999.forgedmediatoken0".into(),
         None,
@@ -259,6 +278,8 @@ async fn no_credential_reaches_the_logs_at_debug_level() {
     assert!(log.contains("/api/streaming/proxy"), "{log}");
     assert!(log.contains("upstream unreachable"), "{log}");
     assert!(log.contains("DEBUG"), "{log}");
+    // A wrong token is logged (issue 12, finding 10), without the token.
+    assert!(log.contains("wrong API token"), "{log}");
     for secret in &secrets {
         assert!(
             !log.contains(secret.as_str()),
