@@ -107,10 +107,21 @@ describe('schemaViews', () => {
 	it('lists the properties of an object, required ones marked', () => {
 		const props = Object.fromEntries(views.SourceDto.properties.map((p) => [p.name, p]));
 		expect(Object.keys(props).sort()).toEqual(
-			['expires_at', 'headers', 'label', 'provider', 'proxy_url', 'quality', 'type', 'url'].sort()
+			[
+				'expires_at',
+				'headers',
+				'label',
+				'markers',
+				'provider',
+				'proxy_url',
+				'quality',
+				'type',
+				'url'
+			].sort()
 		);
 		expect(props.url.required).toBe(true);
 		expect(props.proxy_url.required).toBe(false);
+		expect(props.markers.required).toBe(false);
 		expect(props.type.type).toEqual([{ text: 'StreamKind', ref: 'StreamKind' }]);
 	});
 
