@@ -36,9 +36,9 @@ if [ $# -eq 0 ]; then
 
   # --strip: the release profile keeps line tables (backtraces), which make the binary 110 MB;
   # stripped it is 18 MB (a 5.4 MB package). scripts/test.sh packages the dev build its tests
-  # already made (SOKOUL_DEB_PROFILE=dev): what this script checks is the packaging, and a
+  # already made (DEB_PROFILE=dev): what this script checks is the packaging, and a
   # release build would add about 10 minutes of CI on 2 cores.
-  profile=${SOKOUL_DEB_PROFILE:-release}
+  profile=${DEB_PROFILE:-release}
   echo "== cargo deb (profile $profile)"
   cargo deb --locked --strip --profile "$profile"
   [ -f "$deb" ] || { echo "test-deb: $deb was not built" >&2; ls target/debian >&2; exit 1; }

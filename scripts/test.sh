@@ -30,5 +30,5 @@ if [ -f dashboard/package.json ]; then
 fi
 # After the dashboard build, which the package ships.
 echo "== Debian package"
-SOKOUL_DEB_PROFILE=dev scripts/test-deb.sh
+DEB_PROFILE=dev scripts/test-deb.sh
 echo "== all tests passed"
