@@ -257,6 +257,9 @@ pub struct SecuritySettings {
     pub header_timeout: f64,
     /// Seconds to receive a whole request body; 408 after.
     pub body_timeout: f64,
+    /// Seconds a response may wait for the client to accept a single byte; the connection is
+    /// closed after (nginx's `send_timeout`).
+    pub send_timeout: f64,
     /// Client connections served at once (also capped at half the open-file limit); a few
     /// beyond it only get `/healthz` and 503, more are closed at once.
     pub max_connections: usize,
@@ -279,6 +282,8 @@ impl Default for SecuritySettings {
             header_timeout: 30.0,
             // The largest body is 64 KiB: 30 s is about 2 KiB/s, slower than any real client.
             body_timeout: 30.0,
+            // nginx's default `send_timeout`: a player that paused reads again long before.
+            send_timeout: 60.0,
             // A household's players and dashboards use a few dozen; a proxy in front of several
             // instances a few hundred.
             max_connections: 4096,
@@ -478,6 +483,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("SOKOUL_HEADER_TIMEOUT", "security.header_timeout"),
     ("SOKOUL_BODY_TIMEOUT", "security.body_timeout"),
+    ("SOKOUL_SEND_TIMEOUT", "security.send_timeout"),
     ("SOKOUL_MAX_CONNECTIONS", "security.max_connections"),
 ];
 
@@ -638,6 +644,9 @@ impl Settings {
         if let Some(v) = get("SOKOUL_BODY_TIMEOUT") {
             self.security.body_timeout = parse("SOKOUL_BODY_TIMEOUT", v)?;
         }
+        if let Some(v) = get("SOKOUL_SEND_TIMEOUT") {
+            self.security.send_timeout = parse("SOKOUL_SEND_TIMEOUT", v)?;
+        }
         if let Some(v) = get("SOKOUL_MAX_CONNECTIONS") {
             self.security.max_connections = parse("SOKOUL_MAX_CONNECTIONS", v)?;
         }
@@ -774,6 +783,7 @@ impl Settings {
         for (key, value) in [
             ("security.header_timeout", s.header_timeout),
             ("security.body_timeout", s.body_timeout),
+            ("security.send_timeout", s.send_timeout),
         ] {
             if !(value > 0.0 && value <= 3600.0) {
                 return invalid(key, "must be between 0 and 3600 seconds".into());
@@ -1126,6 +1136,7 @@ mod tests {
                 ("SOKOUL_ALLOWED_HOSTS", "sokoul.example.org, nas.lan:8080"),
                 ("SOKOUL_HEADER_TIMEOUT", "2.5"),
                 ("SOKOUL_BODY_TIMEOUT", "4"),
+                ("SOKOUL_SEND_TIMEOUT", "7.5"),
                 ("SOKOUL_MAX_CONNECTIONS", "100"),
             ]),
         )
@@ -1136,6 +1147,7 @@ mod tests {
         );
         assert_eq!(s.security.header_timeout, 2.5);
         assert_eq!(s.security.body_timeout, 4.0);
+        assert_eq!(s.security.send_timeout, 7.5);
         assert_eq!(s.security.max_connections, 100);
         for (var, value, key) in [
             (
@@ -1145,6 +1157,7 @@ mod tests {
             ),
             ("SOKOUL_HEADER_TIMEOUT", "0", "security.header_timeout"),
             ("SOKOUL_BODY_TIMEOUT", "-1", "security.body_timeout"),
+            ("SOKOUL_SEND_TIMEOUT", "0", "security.send_timeout"),
             ("SOKOUL_MAX_CONNECTIONS", "0", "security.max_connections"),
         ] {
             let err = Settings::load_from(None, &env(&[(var, value)])).unwrap_err();

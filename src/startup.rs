@@ -498,6 +498,7 @@ impl Application {
         // a relayed segment hold that much; 64 KiB keeps 64 concurrent streams in a few MiB.
         let security = &self.state.settings.security;
         let header_timeout = Duration::from_secs_f64(security.header_timeout);
+        let send_timeout = Duration::from_secs_f64(security.send_timeout);
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -545,6 +546,9 @@ impl Application {
                     continue;
                 };
             let _ = stream.set_nodelay(true);
+            // A client that stops reading would otherwise hold its response (and the rewrite
+            // budget or proxy slot behind it) forever.
+            let stream = security::send_timeout::SendTimeout::new(stream, send_timeout);
             let first_request = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let seen = first_request.clone();
             // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.

@@ -5,7 +5,8 @@
 //! - `headers`: security headers on every response and the dashboard's Content-Security-Policy;
 //! - `limits`: request body and request target sizes;
 //! - `rate_limit`: a per-client token bucket on resolves, keyed by `client_ip`;
-//! - `host`: the `Host` names answered (DNS rebinding) and cross-site state changes refused.
+//! - `host`: the `Host` names answered (DNS rebinding) and cross-site state changes refused;
+//! - `send_timeout`: a client that accepts no byte of its response for a while is disconnected.
 
 mod auth;
 pub mod client_ip;
@@ -14,6 +15,7 @@ pub mod host;
 pub mod limits;
 pub mod media_url;
 pub mod rate_limit;
+pub mod send_timeout;
 
 pub use auth::{FailureThrottle, require_token};
 

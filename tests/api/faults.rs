@@ -567,6 +567,65 @@ async fn slow_readers_of_a_huge_playlist_are_held_to_the_rewrite_memory_budget()
     assert_eq!(app.state.rewrite_budget.in_use(), 0);
 }
 
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_after_the_send_timeout_and_frees_the_budget() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _serial = SERIAL.lock().await;
+    let (app, server, baseline) = setup(|s| {
+        s.proxy.max_playlist_bytes = 4 * 1024 * 1024;
+        // Only the send timeout may end the response: the upstream side waits far longer
+        // than the test.
+        s.proxy.idle_timeout = 4.0 * PATIENCE.as_secs_f64();
+        s.security.send_timeout = 2.0;
+    })
+    .await;
+    let url = mint(&app, &server.url("/long-playlist.m3u8"));
+    // A tiny receive window, and no read: the 20 MB rewrite stalls once the kernel buffers
+    // are full, the client's socket staying open.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = socket.connect(addr).await.unwrap();
+    stalled
+        .write_all(format!("GET {url} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    while app.state.rewrite_budget.in_use() == 0 && started.elapsed() < PATIENCE {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        app.state.rewrite_budget.in_use() > 0,
+        "the rewrite never started"
+    );
+    // The server gives up on the client and the response's budget comes back.
+    let started = Instant::now();
+    while app.state.rewrite_budget.in_use() > 0 && started.elapsed() < PATIENCE {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.state.rewrite_budget.in_use(),
+        0,
+        "a client that reads nothing still holds the rewrite budget"
+    );
+    // And the connection is closed: what the kernels buffered, then the end (or a reset).
+    let mut sink = vec![0; 64 * 1024];
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match stalled.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+    drop(stalled);
+
+    assert_healthy(&app, &server, &baseline).await;
+}
+
 /// Not a test: the memory figures of issue 12 in this process. `SLOW_READERS=30 cargo test
 /// --test api faults::memory_of_slow_readers -- --ignored --nocapture` prints the peak growth
 /// with that many slow readers of the 120,000-segment playlist (default budget) and the
