@@ -83,14 +83,18 @@ impl ProxyClient {
         })
     }
 
-    /// One GET for `client`, waiting at most `wait` for a free slot to the URL's host. The
-    /// slot is held until the response (and its body) is dropped.
+    /// One GET for `client`, waiting until `deadline` at most for a free slot to the URL's
+    /// host. The slot is held until the response (and its body) is dropped.
+    ///
+    /// A deadline rather than a duration: the caller times the whole request out at the same
+    /// instant, and a slot wait must end on that very tick with `Busy` (503), not lose the race
+    /// to the caller's timer and surface as a timeout (504), as it did on a loaded machine.
     pub async fn get(
         &self,
         url: &Url,
         headers: &HeaderMap,
         client: IpAddr,
-        wait: Duration,
+        deadline: tokio::time::Instant,
     ) -> Result<UpstreamResponse, SendError> {
         let uri = to_uri(url)?;
         let host = format!(
@@ -98,7 +102,7 @@ impl ProxyClient {
             url.host_str().unwrap_or_default(),
             url.port_or_known_default().unwrap_or_default()
         );
-        let permit = self.hosts.acquire(&host, client, wait).await?;
+        let permit = self.hosts.acquire_until(&host, client, deadline).await?;
         let mut request = Request::get(uri)
             .body(Empty::new())
             .map_err(|e| SendError::Url(e.to_string()))?;
@@ -247,18 +251,28 @@ impl HostLimits {
             .clone()
     }
 
+    #[cfg(test)]
     async fn acquire(
         &self,
         host: &str,
         client: IpAddr,
         wait: Duration,
     ) -> Result<Option<Slot>, SendError> {
+        self.acquire_until(host, client, tokio::time::Instant::now() + wait)
+            .await
+    }
+
+    async fn acquire_until(
+        &self,
+        host: &str,
+        client: IpAddr,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Slot>, SendError> {
         if self.max == 0 {
             return Ok(None);
         }
         let share = Self::semaphore(&self.clients, &(host.to_string(), client), self.per_client);
         let slots = Self::semaphore(&self.hosts, &host.to_string(), self.max);
-        let deadline = tokio::time::Instant::now() + wait;
         let take = |semaphore: Arc<Semaphore>| async move {
             if let Ok(permit) = semaphore.clone().try_acquire_owned() {
                 return Some(permit);

@@ -97,9 +97,8 @@ pub async fn fetch(
     let mut attempt = 0u8;
     loop {
         guard.check_url_for(&url, req.provider)?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let sent = http.get(&url, &headers, req.client, left);
-        let failure = match tokio::time::timeout(left, sent).await {
+        let sent = http.get(&url, &headers, req.client, deadline);
+        let failure = match tokio::time::timeout_at(deadline, sent).await {
             Err(_) => return Err(ProxyError::Timeout),
             Ok(Err(SendError::Busy(host))) => {
                 tracing::info!(host, "upstream host at its concurrency limit");
