@@ -4,7 +4,6 @@
 //! lines or bloat answers. Where the process matters (its descriptor limit, its stderr) the
 //! real binary runs; the rest uses `spawn_app`.
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -56,34 +55,7 @@ impl Server {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("sh starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = String::new();
-            let mut sent = false;
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if !sent && let Some(at) = line.find("listening on http://") {
-                    let rest = &line[at + "listening on http://".len()..];
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-            let mut rest = String::new();
-            let _ = reader.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("sokoul did not start: {}", log.lock().unwrap()));
+        let (log, address) = crate::helpers::serve_log(&mut child);
         Server {
             child,
             log,

@@ -93,3 +93,39 @@ fn init_logs() {
         sokoul::telemetry::init("debug", sokoul::config::LogFormat::Pretty);
     }
 }
+
+/// Collects a spawned `sokoul serve`'s stderr on a thread (the binary's log, read by tests that
+/// check what it logs) and waits, generously, for its "listening on" line: returns the log so
+/// far (still growing) and the address it listens on.
+pub fn serve_log(child: &mut std::process::Child) -> (Arc<std::sync::Mutex<String>>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    const LISTENING: &str = "listening on http://";
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let mut sent = false;
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if !sent && let Some(at) = line.find(LISTENING) {
+                let addr: String = line[at + LISTENING.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+        let mut rest = String::new();
+        let _ = reader.read_to_string(&mut rest);
+        sink.lock().unwrap().push_str(&rest);
+    });
+    let address = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("sokoul did not start: {}", log.lock().unwrap()));
+    (log, address)
+}

@@ -3,7 +3,6 @@
 //! their `c`/`s`/`u`, a Jellyfin API key, a TMDB key, a CDN token and cookie inside a proxied
 //! source, a media token), including failures that log errors; its stderr must hold none.
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,36 +46,7 @@ fn start(envs: &[(&str, String)]) -> Server {
         command.env(k, v);
     }
     let mut child = command.spawn().expect("the sokoul binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stderr);
-        let mut sent = false;
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 {
-            if !sent {
-                if let Some(at) = line.find("listening on http://") {
-                    let rest = &line[at + "listening on http://".len()..];
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-            }
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-        let mut rest = String::new();
-        let _ = reader.read_to_string(&mut rest);
-        sink.lock().unwrap().push_str(&rest);
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("sokoul did not start: {}", log.lock().unwrap()));
+    let (log, address) = crate::helpers::serve_log(&mut child);
     Server {
         child,
         log,
