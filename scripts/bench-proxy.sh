@@ -3,6 +3,8 @@
 #
 #   scripts/bench-proxy.sh            # everything, about 6 minutes
 #   DURATION=5 SKIP_MEDIAFLOW=1 scripts/bench-proxy.sh
+#   SOKOUL_BIN=/path/to/old/sokoul SYSTEMS=sokoul SKIP_MEDIAFLOW=1 scripts/bench-proxy.sh
+#                                     # another build (before/after a change, in one sitting)
 #
 # Everything listens on 127.0.0.1 only. One loopback nginx is the origin; each system under
 # test relays the same 4 MB segment and the same playlists from it. Measured, in one run:
@@ -66,12 +68,13 @@ start_nginx_pair "$BENCH_DIR/nginx-origin" "$BENCH_DIR/nginx-proxy" "$BENCH_DIR/
 
 log "building sokoul (release)"
 (cd "$ROOT" && cargo build --release --bin sokoul --quiet)
+SOKOUL_BIN="${SOKOUL_BIN:-$CARGO_TARGET_DIR/release/sokoul}"
 (cd "$ROOT" && cargo build --release --example mint_proxy_url --quiet)
 # The built binary, not `cargo run`: editing the tree during a run must not rebuild mid-benchmark.
 mint() { SOKOUL_SECRET="$SECRET" "$CARGO_TARGET_DIR/release/examples/mint_proxy_url" "$@"; }
 SOKOUL_BIND="127.0.0.1:$SOKOUL_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/sokoul-data" SOKOUL_SECRET="$SECRET" \
     SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
-    "$CARGO_TARGET_DIR/release/sokoul" serve >"$BENCH_DIR/sokoul.log" 2>&1 &
+    "$SOKOUL_BIN" serve >"$BENCH_DIR/sokoul.log" 2>&1 &
 SOKOUL_PID=$!; PIDS+=("$SOKOUL_PID")
 
 MEDIAFLOW_PID=""
