@@ -1150,6 +1150,31 @@ mod tests {
     }
 
     #[test]
+    fn a_data_dir_yet_to_be_created_is_judged_by_its_nearest_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().join("sokoul/data"),
+            ..Settings::default()
+        };
+        let c = data_dir_check(Lang::En, &settings);
+        // Ok, or a warning on a nearly full disk: never a failure.
+        assert_ne!(c.status, Status::Fail, "{}", c.message);
+        let parent = format!("(to be created in {})", dir.path().display());
+        assert!(c.message.contains(&parent), "{}", c.message);
+        assert!(!dir.path().join("sokoul").exists(), "the doctor only looks");
+
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let settings = Settings {
+            data_dir: file.join("data"),
+            ..Settings::default()
+        };
+        let c = data_dir_check(Lang::En, &settings);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.message.contains("is not a folder"), "{}", c.message);
+    }
+
+    #[test]
     fn exposure_follows_the_servers_rule() {
         let mut s = Settings::default();
         assert_eq!(exposure_check(Lang::En, &s).status, Status::Ok);

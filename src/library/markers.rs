@@ -600,6 +600,7 @@ mod tests {
     }
 
     use crate::library::demo::{DEMO_ENDING, DEMO_OPENING, DemoEpisode, episode_args};
+    use crate::library::probe::ProbeInfo;
 
     /// The demo season: (episode, cold open, story, with an opening).
     const SEASON: &[(u32, f64, f64, bool)] = &[
@@ -641,23 +642,7 @@ mod tests {
             let probe = super::super::probe::probe("ffprobe", &path, Duration::from_secs(60))
                 .await
                 .unwrap();
-            files.push(MediaFile {
-                id: number as i64,
-                path,
-                root: root.clone(),
-                size: 1,
-                mtime_ns: 1,
-                media_type: MediaType::Tv,
-                tmdb_id: 1,
-                title: "Show".into(),
-                year: None,
-                season: Some(1),
-                episode: Some(number),
-                episode_end: None,
-                episode_title: None,
-                probe,
-                sidecars: Vec::new(),
-            });
+            files.push(episode(number, &root, probe));
         }
         (vec![root], files)
     }
@@ -727,11 +712,11 @@ mod tests {
         assert_eq!(m.outro, range(1300.0, 1390.0));
     }
 
-    fn episode(number: u32, duration: f64) -> MediaFile {
+    fn episode(number: u32, root: &Path, probe: ProbeInfo) -> MediaFile {
         MediaFile {
             id: i64::from(number),
-            path: PathBuf::from(format!("/lib/Show/S01E{number:02}.mkv")),
-            root: PathBuf::from("/lib"),
+            path: root.join(format!("Show S01E{number:02}.mkv")),
+            root: root.to_path_buf(),
             size: 1,
             mtime_ns: 1,
             media_type: MediaType::Tv,
@@ -742,10 +727,7 @@ mod tests {
             episode: Some(number),
             episode_end: None,
             episode_title: None,
-            probe: super::super::probe::ProbeInfo {
-                duration,
-                ..Default::default()
-            },
+            probe,
             sidecars: Vec::new(),
         }
     }
@@ -775,7 +757,11 @@ mod tests {
             problem: Some("it has no audio track to fingerprint".into()),
             ..Sampled::default()
         };
-        let files = [episode(1, 600.0), episode(2, 600.0), episode(3, 600.0)];
+        let probe = ProbeInfo {
+            duration: 600.0,
+            ..ProbeInfo::default()
+        };
+        let files = [1, 2, 3].map(|n| episode(n, Path::new("/lib"), probe.clone()));
 
         let found = season_markers(300.0, &files, &[sampled(1), sampled(2), chaptered]);
 
