@@ -315,32 +315,41 @@ fn capability_checks(lang: Lang, caps: &Capabilities, needed: bool) -> Vec<Check
     let mut checks = vec![encoders_check(lang, caps, needed)];
     // Optional: features that degrade without them instead of failing.
     let optional = [
-        Feature {
-            id: "ffmpeg.hdr",
-            set: &caps.filters,
-            names: &["zscale", "tonemap"],
-            all_needed: true,
-            what: ("HDR to SDR tone mapping", "conversion HDR vers SDR"),
-        },
-        Feature {
-            id: "ffmpeg.deinterlace",
-            set: &caps.filters,
-            names: &["bwdif", "yadif"],
-            all_needed: false,
-            what: ("deinterlacing", "désentrelacement"),
-        },
-        Feature {
-            id: "ffmpeg.chromaprint",
-            set: &caps.muxers,
-            names: &["chromaprint"],
-            all_needed: true,
-            what: (
+        (
+            "ffmpeg.hdr",
+            &caps.filters,
+            &["zscale", "tonemap"][..],
+            true,
+            ("HDR to SDR tone mapping", "conversion HDR vers SDR"),
+        ),
+        (
+            "ffmpeg.deinterlace",
+            &caps.filters,
+            &["bwdif", "yadif"][..],
+            false,
+            ("deinterlacing", "désentrelacement"),
+        ),
+        (
+            "ffmpeg.chromaprint",
+            &caps.muxers,
+            &["chromaprint"][..],
+            true,
+            (
                 "audio fingerprints (intro detection)",
                 "empreintes audio (détection des génériques)",
             ),
-        },
+        ),
     ];
-    checks.extend(optional.iter().map(|f| feature_check(lang, f)));
+    for (id, set, names, all_needed, what) in optional {
+        let feature = Feature {
+            id,
+            set,
+            names,
+            all_needed,
+            what,
+        };
+        checks.push(feature_check(lang, &feature));
+    }
     checks
 }
 
