@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
 use serde::Serialize;
 
 use crate::config::Settings;
@@ -311,36 +312,7 @@ fn parse_list(text: &str) -> HashSet<String> {
 }
 
 fn capability_checks(lang: Lang, caps: &Capabilities, needed: bool) -> Vec<Check> {
-    let mut checks = Vec::new();
-    // What the packager runs today (src/library/package.rs): x264 when the video cannot be
-    // remuxed, AAC when the audio cannot be copied.
-    let missing: Vec<&str> = [("libx264", &caps.encoders), ("aac", &caps.encoders)]
-        .into_iter()
-        .filter(|(name, set)| !set.contains(*name))
-        .map(|(name, _)| name)
-        .collect();
-    checks.push(if missing.is_empty() {
-        ok(
-            "ffmpeg.encoders",
-            lang.t(
-                "ffmpeg encoders: libx264, aac",
-                "encodeurs ffmpeg : libx264, aac",
-            ),
-        )
-    } else {
-        problem(
-            "ffmpeg.encoders",
-            if needed { Status::Fail } else { Status::Warn },
-            lang.t(
-                format!("ffmpeg lacks the encoder(s) {}", missing.join(", ")),
-                format!("il manque à ffmpeg le(s) encodeur(s) {}", missing.join(", ")),
-            ),
-            lang.t(
-                "files that are not H.264/AAC cannot be transcoded: install a full ffmpeg build (Debian's ffmpeg package has both)",
-                "les fichiers qui ne sont pas en H.264/AAC ne peuvent pas être transcodés : installez un ffmpeg complet (le paquet ffmpeg de Debian a les deux)",
-            ),
-        )
-    });
+    let mut checks = vec![encoders_check(lang, caps, needed)];
     // Optional: features that degrade without them instead of failing.
     let optional = [
         (
@@ -368,38 +340,94 @@ fn capability_checks(lang: Lang, caps: &Capabilities, needed: bool) -> Vec<Check
             ),
         ),
     ];
-    for (id, set, names, all_needed, (en, fr)) in optional {
-        let present: Vec<&str> = names.iter().copied().filter(|n| set.contains(*n)).collect();
-        let enough = if all_needed {
-            present.len() == names.len()
-        } else {
-            !present.is_empty()
+    for (id, set, names, all_needed, what) in optional {
+        let feature = Feature {
+            id,
+            set,
+            names,
+            all_needed,
+            what,
         };
-        checks.push(if enough {
-            ok(
-                id,
-                lang.t(
-                    format!("ffmpeg {}: {en}", present.join(", ")),
-                    format!("ffmpeg {} : {fr}", present.join(", ")),
-                ),
-            )
-        } else {
-            let wanted = names.join(if all_needed { " + " } else { " / " });
-            problem(
-                id,
-                Status::Warn,
-                lang.t(
-                    format!("ffmpeg has no {wanted}: {en} unavailable (optional)"),
-                    format!("ffmpeg n'a pas {wanted} : {fr} indisponible (facultatif)"),
-                ),
-                lang.t(
-                    "a full ffmpeg build (Debian's ffmpeg package) has it",
-                    "un ffmpeg complet (le paquet ffmpeg de Debian) l'a",
-                ),
-            )
-        });
+        checks.push(feature_check(lang, &feature));
     }
     checks
+}
+
+/// What the packager runs today (src/library/package.rs): x264 when the video cannot be
+/// remuxed, AAC when the audio cannot be copied.
+fn encoders_check(lang: Lang, caps: &Capabilities, needed: bool) -> Check {
+    let missing: Vec<&str> = ["libx264", "aac"]
+        .into_iter()
+        .filter(|name| !caps.encoders.contains(*name))
+        .collect();
+    if missing.is_empty() {
+        return ok(
+            "ffmpeg.encoders",
+            lang.t(
+                "ffmpeg encoders: libx264, aac",
+                "encodeurs ffmpeg : libx264, aac",
+            ),
+        );
+    }
+    problem(
+        "ffmpeg.encoders",
+        if needed { Status::Fail } else { Status::Warn },
+        lang.t(
+            format!("ffmpeg lacks the encoder(s) {}", missing.join(", ")),
+            format!("il manque à ffmpeg le(s) encodeur(s) {}", missing.join(", ")),
+        ),
+        lang.t(
+            "files that are not H.264/AAC cannot be transcoded: install a full ffmpeg build (Debian's ffmpeg package has both)",
+            "les fichiers qui ne sont pas en H.264/AAC ne peuvent pas être transcodés : installez un ffmpeg complet (le paquet ffmpeg de Debian a les deux)",
+        ),
+    )
+}
+
+/// An optional ffmpeg feature: the filters or muxers it takes, and what it is (en, fr).
+struct Feature<'a> {
+    id: &'static str,
+    set: &'a HashSet<String>,
+    names: &'static [&'static str],
+    /// Every name is needed (`zscale` + `tonemap`), rather than any one (`bwdif` / `yadif`).
+    all_needed: bool,
+    what: (&'static str, &'static str),
+}
+
+fn feature_check(lang: Lang, f: &Feature<'_>) -> Check {
+    let (en, fr) = f.what;
+    let present: Vec<&str> = f
+        .names
+        .iter()
+        .copied()
+        .filter(|n| f.set.contains(*n))
+        .collect();
+    let enough = if f.all_needed {
+        present.len() == f.names.len()
+    } else {
+        !present.is_empty()
+    };
+    if enough {
+        return ok(
+            f.id,
+            lang.t(
+                format!("ffmpeg {}: {en}", present.join(", ")),
+                format!("ffmpeg {} : {fr}", present.join(", ")),
+            ),
+        );
+    }
+    let wanted = f.names.join(if f.all_needed { " + " } else { " / " });
+    problem(
+        f.id,
+        Status::Warn,
+        lang.t(
+            format!("ffmpeg has no {wanted}: {en} unavailable (optional)"),
+            format!("ffmpeg n'a pas {wanted} : {fr} indisponible (facultatif)"),
+        ),
+        lang.t(
+            "a full ffmpeg build (Debian's ffmpeg package) has it",
+            "un ffmpeg complet (le paquet ffmpeg de Debian) l'a",
+        ),
+    )
 }
 
 /// Below this much free space the HLS cache and the database can fill the disk soon.
@@ -407,11 +435,33 @@ const LOW_SPACE: u64 = 1024 * 1024 * 1024;
 
 fn data_dir_check(lang: Lang, settings: &Settings) -> Check {
     let dir = &settings.data_dir;
+    let existing = match writable_ancestor(lang, dir) {
+        Ok(existing) => existing,
+        Err(check) => return check,
+    };
+    let shown = if existing == dir.as_path() {
+        dir.display().to_string()
+    } else {
+        lang.t(
+            format!(
+                "{} (to be created in {})",
+                dir.display(),
+                existing.display()
+            ),
+            format!("{} (à créer dans {})", dir.display(), existing.display()),
+        )
+    };
+    let free = rustix::fs::statvfs(existing)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .ok();
+    space_check(lang, settings, &shown, free)
+}
+
+/// The data dir, or its nearest existing parent when the server has yet to create it, if a
+/// file can be written there. A probe file tells what permission bits alone do not
+/// (read-only mounts, ACLs, root); it is removed at once: the doctor only looks.
+fn writable_ancestor(lang: Lang, dir: &Path) -> Result<&Path, Check> {
     let shown = dir.display();
-    // The server creates the directory on its first start: when it does not exist yet, the
-    // question is whether its nearest existing parent lets the server create it. A probe file
-    // tells what permission bits alone do not (read-only mounts, ACLs, root). Nothing is
-    // created for good: the doctor only looks.
     let existing = dir
         .ancestors()
         .find(|a| a.exists())
@@ -425,8 +475,9 @@ fn data_dir_check(lang: Lang, settings: &Settings) -> Check {
             format!("{} n'est pas un dossier", existing.display()),
         )))
     };
-    if let Err(e) = written {
-        return problem(
+    match written {
+        Ok(()) => Ok(existing),
+        Err(e) => Err(problem(
             "data_dir",
             Status::Fail,
             lang.t(
@@ -437,19 +488,12 @@ fn data_dir_check(lang: Lang, settings: &Settings) -> Check {
                 "set data_dir (SOKOUL_DATA_DIR) to a folder the server's user can write",
                 "indiquez dans data_dir (SOKOUL_DATA_DIR) un dossier où l'utilisateur du serveur peut écrire",
             ),
-        );
+        )),
     }
-    let shown = if existing == dir.as_path() {
-        shown.to_string()
-    } else {
-        lang.t(
-            format!("{shown} (to be created in {})", existing.display()),
-            format!("{shown} (à créer dans {})", existing.display()),
-        )
-    };
-    let free = rustix::fs::statvfs(existing)
-        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
-        .ok();
+}
+
+/// A writable data dir, told with its free space (`None`: unknown) against the HLS cache's cap.
+fn space_check(lang: Lang, settings: &Settings, shown: &str, free: Option<u64>) -> Check {
     let cache = settings.library.cache_max_mb.saturating_mul(1024 * 1024);
     match free {
         Some(free) if free < LOW_SPACE => problem(
@@ -820,56 +864,16 @@ async fn http_probe(
         url = upstream::endpoint(&url, path, &[]);
     }
     let started = Instant::now();
-    let answer = tokio::time::timeout(budget, async {
-        let response = http
-            .get(url)
-            .header("Accept", "application/json")
-            .send()
-            .await?;
-        let status = response.status();
-        // Drain a little so the answer is a real one, bounded like every provider read.
-        let _ = upstream::read_body_limited(response, MAX_BODY).await;
-        Ok::<_, reqwest::Error>(status)
-    })
-    .await;
-    let unreachable_hint = lang.t(
-        format!("check that {name} runs at {shown} and that this machine can reach it"),
-        format!("vérifiez que {name} tourne à {shown} et que cette machine peut l'atteindre"),
-    );
+    let answer = tokio::time::timeout(budget, get_status(http, url)).await;
+    let target = Target {
+        id,
+        name,
+        shown: &shown,
+    };
     match answer {
-        Ok(Ok(status)) if status.is_success() => ok(
-            id,
-            lang.t(
-                format!(
-                    "{name} {shown} reachable ({} ms)",
-                    started.elapsed().as_millis()
-                ),
-                format!(
-                    "{name} {shown} joignable ({} ms)",
-                    started.elapsed().as_millis()
-                ),
-            ),
-        ),
-        Ok(Ok(status)) => problem(
-            id,
-            Status::Fail,
-            lang.t(
-                format!("{name} {shown} answered HTTP {}", status.as_u16()),
-                format!("{name} {shown} a répondu HTTP {}", status.as_u16()),
-            ),
-            unreachable_hint,
-        ),
-        Ok(Err(e)) => problem(
-            id,
-            Status::Fail,
-            lang.t(
-                format!("{name} {shown} unreachable: {}", root_cause(&e)),
-                format!("{name} {shown} injoignable : {}", root_cause(&e)),
-            ),
-            unreachable_hint,
-        ),
+        Ok(answer) => answer_check(lang, target, answer, started.elapsed()),
         Err(_) => problem(
-            id,
+            target.id,
             Status::Fail,
             lang.t(
                 format!(
@@ -885,6 +889,67 @@ async fn http_probe(
                 "raise resolve.provider_timeout if it is only slow",
                 "augmentez resolve.provider_timeout s'il est seulement lent",
             ),
+        ),
+    }
+}
+
+async fn get_status(http: &reqwest::Client, url: url::Url) -> reqwest::Result<StatusCode> {
+    let response = http
+        .get(url)
+        .header("Accept", "application/json")
+        .send()
+        .await?;
+    let status = response.status();
+    // Drain a little so the answer is a real one, bounded like every provider read.
+    let _ = upstream::read_body_limited(response, MAX_BODY).await;
+    Ok(status)
+}
+
+/// The service a probe asked, as its check names it: `shown` is its origin only.
+struct Target<'a> {
+    id: String,
+    name: &'a str,
+    shown: &'a str,
+}
+
+/// What the service's answer (within the budget) says of it.
+fn answer_check(
+    lang: Lang,
+    target: Target<'_>,
+    answer: reqwest::Result<StatusCode>,
+    took: Duration,
+) -> Check {
+    let Target { id, name, shown } = target;
+    let unreachable_hint = lang.t(
+        format!("check that {name} runs at {shown} and that this machine can reach it"),
+        format!("vérifiez que {name} tourne à {shown} et que cette machine peut l'atteindre"),
+    );
+    let ms = took.as_millis();
+    match answer {
+        Ok(status) if status.is_success() => ok(
+            id,
+            lang.t(
+                format!("{name} {shown} reachable ({ms} ms)"),
+                format!("{name} {shown} joignable ({ms} ms)"),
+            ),
+        ),
+        Ok(status) => problem(
+            id,
+            Status::Fail,
+            lang.t(
+                format!("{name} {shown} answered HTTP {}", status.as_u16()),
+                format!("{name} {shown} a répondu HTTP {}", status.as_u16()),
+            ),
+            unreachable_hint,
+        ),
+        Err(e) => problem(
+            id,
+            Status::Fail,
+            lang.t(
+                format!("{name} {shown} unreachable: {}", root_cause(&e)),
+                format!("{name} {shown} injoignable : {}", root_cause(&e)),
+            ),
+            unreachable_hint,
         ),
     }
 }
@@ -1091,6 +1156,31 @@ mod tests {
         assert_eq!(status("ffmpeg.chromaprint"), Status::Warn);
         let without_library = capability_checks(Lang::En, &caps, false);
         assert_eq!(without_library[0].status, Status::Warn);
+    }
+
+    #[test]
+    fn a_data_dir_yet_to_be_created_is_judged_by_its_nearest_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().join("sokoul/data"),
+            ..Settings::default()
+        };
+        let c = data_dir_check(Lang::En, &settings);
+        // Ok, or a warning on a nearly full disk: never a failure.
+        assert_ne!(c.status, Status::Fail, "{}", c.message);
+        let parent = format!("(to be created in {})", dir.path().display());
+        assert!(c.message.contains(&parent), "{}", c.message);
+        assert!(!dir.path().join("sokoul").exists(), "the doctor only looks");
+
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let settings = Settings {
+            data_dir: file.join("data"),
+            ..Settings::default()
+        };
+        let c = data_dir_check(Lang::En, &settings);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.message.contains("is not a folder"), "{}", c.message);
     }
 
     #[test]

@@ -43,99 +43,97 @@ pub enum Synth {
 
 /// The ffmpeg arguments that write `kind` to `out`.
 pub fn synth_args(kind: Synth, options: DemoOptions, out: &Path) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        .map(String::from)
+        .to_vec();
+    a.extend(synth_inputs(kind, options));
+    a.extend(synth_codecs(kind).into_iter().map(String::from));
+    a.push(out.to_string_lossy().to_string());
+    a
+}
+
+/// The lavfi sources: a test picture and a tone, and a second tone for a second audio track.
+fn synth_inputs(kind: Synth, options: DemoOptions) -> Vec<String> {
     let DemoOptions {
         seconds,
         width,
         height,
     } = options;
-    let mut a: Vec<String> = [
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-    ]
-    .map(String::from)
-    .to_vec();
-    a.push(format!(
-        "testsrc2=size={width}x{height}:rate=25:duration={seconds}"
-    ));
-    a.extend(["-f".into(), "lavfi".into(), "-i".into()]);
-    a.push(format!(
-        "sine=frequency=440:sample_rate=48000:duration={seconds}"
-    ));
-    match kind {
-        Synth::H264AacMp4 | Synth::H264AacMkv => {
-            a.extend(
-                [
-                    "-map",
-                    "0:v",
-                    "-map",
-                    "1:a",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-g",
-                    "50",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "96k",
-                    "-metadata:s:a:0",
-                    "language=eng",
-                ]
-                .map(String::from),
-            );
-            if kind == Synth::H264AacMp4 {
-                a.extend(["-movflags".into(), "+faststart".into()]);
-            }
-        }
-        Synth::HevcAc3Mkv => {
-            a.extend(["-f".into(), "lavfi".into(), "-i".into()]);
-            a.push(format!(
-                "sine=frequency=660:sample_rate=48000:duration={seconds}"
-            ));
-            a.extend(
-                [
-                    "-map",
-                    "0:v",
-                    "-map",
-                    "1:a",
-                    "-map",
-                    "2:a",
-                    "-c:v",
-                    "libx265",
-                    "-preset",
-                    "ultrafast",
-                    "-x265-params",
-                    "log-level=error",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a:0",
-                    "ac3",
-                    "-c:a:1",
-                    "eac3",
-                    "-b:a",
-                    "192k",
-                    "-ac",
-                    "2",
-                    "-metadata:s:a:0",
-                    "language=eng",
-                    "-metadata:s:a:1",
-                    "language=fre",
-                ]
-                .map(String::from),
-            );
-        }
+    let mut sources = vec![
+        format!("testsrc2=size={width}x{height}:rate=25:duration={seconds}"),
+        format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+    ];
+    if kind == Synth::HevcAc3Mkv {
+        sources.push(format!(
+            "sine=frequency=660:sample_rate=48000:duration={seconds}"
+        ));
     }
-    a.push(out.to_string_lossy().to_string());
-    a
+    sources
+        .into_iter()
+        .flat_map(|s| ["-f".into(), "lavfi".into(), "-i".into(), s])
+        .collect()
+}
+
+/// H.264 + AAC, one English track: plays directly from MP4, is remuxed from MKV.
+const H264_AAC: &[&str] = &[
+    "-map",
+    "0:v",
+    "-map",
+    "1:a",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    "50",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "96k",
+    "-metadata:s:a:0",
+    "language=eng",
+];
+
+/// HEVC + AC-3 (English) + E-AC-3 (French): no browser plays either, so it is transcoded.
+const HEVC_AC3: &[&str] = &[
+    "-map",
+    "0:v",
+    "-map",
+    "1:a",
+    "-map",
+    "2:a",
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-x265-params",
+    "log-level=error",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a:0",
+    "ac3",
+    "-c:a:1",
+    "eac3",
+    "-b:a",
+    "192k",
+    "-ac",
+    "2",
+    "-metadata:s:a:0",
+    "language=eng",
+    "-metadata:s:a:1",
+    "language=fre",
+];
+
+/// The mapping and encoder settings that decide which playback path the file exercises.
+fn synth_codecs(kind: Synth) -> Vec<&'static str> {
+    match kind {
+        // `moov` first, so a browser starts playing from the first bytes.
+        Synth::H264AacMp4 => [H264_AAC, &["-movflags", "+faststart"]].concat(),
+        Synth::H264AacMkv => H264_AAC.to_vec(),
+        Synth::HevcAc3Mkv => HEVC_AC3.to_vec(),
+    }
 }
 
 /// Runs ffmpeg to write one synthetic video.

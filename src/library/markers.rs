@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::process::Command;
 
 use super::{LibraryError, confine};
 use crate::models::{Markers, MediaType, Range};
+use crate::playback::media::{Chapter, Media};
 use crate::store::Store;
 use crate::store::markers::{MarkerSource, StoredMarkers};
 use crate::store::media::MediaFile;
@@ -161,24 +161,15 @@ pub async fn fingerprint(
     if to_end {
         cmd.args(["-af", "apad=pad_dur=3"]);
     }
-    cmd.args(["-f", "chromaprint", "-fp_format", "raw", "-"])
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null());
-    let out = tokio::time::timeout(FINGERPRINT_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| LibraryError::Probe("fingerprinting took too long".into()))?
-        .map_err(|e| LibraryError::Tool(format!("cannot run {ffmpeg}: {e}")))?;
+    cmd.args(["-f", "chromaprint", "-fp_format", "raw", "-"]);
+    let out = run(&mut cmd, ffmpeg, "fingerprinting took too long").await?;
     if !out.status.success() {
+        // The path is the user's business, not the problem list's.
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let first = stderr
-            .lines()
-            .next()
-            .unwrap_or("no error message")
-            .replace(&path.display().to_string(), "file");
-        return Err(LibraryError::Probe(format!(
-            "its audio cannot be fingerprinted: {}",
-            first.trim()
-        )));
+        let first = stderr.lines().next().unwrap_or("no error message");
+        let first = first.replace(&path.display().to_string(), "file");
+        let reason = format!("its audio cannot be fingerprinted: {}", first.trim());
+        return Err(LibraryError::Probe(reason));
     }
     let items: Vec<u32> = out
         .stdout
@@ -191,6 +182,20 @@ pub async fn fingerprint(
         ));
     }
     Ok(items)
+}
+
+/// Runs `cmd` (which starts `program`) with no input, killed past `FINGERPRINT_TIMEOUT`;
+/// `slow` is the problem then.
+async fn run(
+    cmd: &mut Command,
+    program: &str,
+    slow: &str,
+) -> Result<std::process::Output, LibraryError> {
+    cmd.kill_on_drop(true).stdin(std::process::Stdio::null());
+    match tokio::time::timeout(FINGERPRINT_TIMEOUT, cmd.output()).await {
+        Err(_) => Err(LibraryError::Probe(slow.into())),
+        Ok(out) => out.map_err(|e| LibraryError::Tool(format!("cannot run {program}: {e}"))),
+    }
 }
 
 /// `program` run at the lowest CPU priority through `nice(1)` when the system has it (the
@@ -211,20 +216,6 @@ fn niced(program: &str) -> Command {
         }
         None => Command::new(program),
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct RawChapters {
-    #[serde(default)]
-    chapters: Vec<RawChapter>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawChapter {
-    start_time: Option<String>,
-    end_time: Option<String>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,31 +255,23 @@ pub async fn chapter_markers(
     let mut cmd = Command::new(ffprobe);
     cmd.args(["-v", "error", "-print_format", "json", "-show_chapters"])
         .args(confine::input_args(format))
-        .arg(path)
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null());
-    let out = tokio::time::timeout(FINGERPRINT_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| LibraryError::Probe("ffprobe took too long to list chapters".into()))?
-        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+        .arg(path);
+    let out = run(&mut cmd, ffprobe, "ffprobe took too long to list chapters").await?;
     if !out.status.success() {
         return Err(LibraryError::Probe(
             "ffprobe cannot list its chapters".into(),
         ));
     }
-    let raw: RawChapters = serde_json::from_slice(&out.stdout)
-        .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
-    Ok(markers_of_chapters(&raw.chapters))
+    let media =
+        Media::from_ffprobe_json(&out.stdout).map_err(|e| LibraryError::Probe(e.to_string()))?;
+    Ok(markers_of_chapters(&media.chapters))
 }
 
-fn markers_of_chapters(chapters: &[RawChapter]) -> Markers {
+fn markers_of_chapters(chapters: &[Chapter]) -> Markers {
     let mut markers = Markers::default();
     for c in chapters {
-        let title = c.tags.get("title").map(String::as_str).unwrap_or("");
-        let parse = |s: &Option<String>| s.as_deref().and_then(|s| s.parse::<f64>().ok());
-        let (Some(start), Some(end)) = (parse(&c.start_time), parse(&c.end_time)) else {
-            continue;
-        };
+        let title = c.title.as_deref().unwrap_or("");
+        let (start, end) = (c.start, c.end);
         if !(start.is_finite() && end.is_finite() && end > start) {
             continue;
         }
@@ -337,75 +320,93 @@ fn search_window(duration: f64, window: f64) -> f64 {
     window.min(duration / 2.0).max(0.0)
 }
 
+/// What one episode gives to its season's detection: the fingerprints of its two ends, its
+/// chapters' markers, and why something is missing.
+#[derive(Debug, Default)]
+struct Sampled {
+    head: Option<Vec<u32>>,
+    tail: Option<Vec<u32>>,
+    chapters: Markers,
+    problem: Option<String>,
+}
+
 /// Detects the markers of one season's episodes.
 pub async fn detect_season(
     config: &DetectConfig,
     roots: &[PathBuf],
     files: &[MediaFile],
 ) -> Vec<Found> {
-    let mut heads: Vec<Option<Vec<u32>>> = Vec::with_capacity(files.len());
-    let mut tails: Vec<Option<Vec<u32>>> = Vec::with_capacity(files.len());
-    let mut chapters: Vec<Markers> = Vec::with_capacity(files.len());
-    let mut problems: Vec<Option<String>> = Vec::with_capacity(files.len());
+    let mut sampled = Vec::with_capacity(files.len());
     for f in files {
-        let window = search_window(f.probe.duration, config.window);
-        let input = confine::media_input(roots, &f.path, &f.probe.format);
-        let mut problem = None;
-        let (mut head, mut tail, mut chap) = (None, None, Markers::default());
-        match input {
-            Err(e) => problem = Some(e.to_string()),
-            Ok(path) => {
-                chap = chapter_markers(&config.ffprobe, &path, &f.probe.format)
-                    .await
-                    .unwrap_or_default();
-                if f.probe.audio.is_empty() {
-                    problem = Some("it has no audio track to fingerprint".into());
-                } else if window < MIN_SPAN_SECONDS {
-                    problem = Some("it is too short to hold an intro".into());
-                } else {
-                    let fmt = &f.probe.format;
-                    match fingerprint(&config.ffmpeg, &path, fmt, 0.0, window, false).await {
-                        Ok(h) => {
-                            head = Some(h);
-                            let from = (f.probe.duration - window).max(0.0);
-                            match fingerprint(&config.ffmpeg, &path, fmt, from, window, true).await
-                            {
-                                Ok(t) => tail = Some(t),
-                                Err(e) => problem = Some(e.to_string()),
-                            }
-                        }
-                        Err(e) => problem = Some(e.to_string()),
-                    }
-                }
-            }
-        }
-        heads.push(head);
-        tails.push(tail);
-        chapters.push(chap);
-        problems.push(problem);
+        sampled.push(sample(config, roots, f).await);
     }
+    season_markers(config.window, files, &sampled)
+}
 
-    // Only fingerprinted episodes are compared; indexes map back to `files`.
-    let spans = |prints: &[Option<Vec<u32>>]| -> Vec<Option<(f64, f64)>> {
-        let present: Vec<usize> = (0..prints.len()).filter(|&i| prints[i].is_some()).collect();
-        let list: Vec<Vec<u32>> = present
-            .iter()
-            .map(|&i| prints[i].clone().unwrap_or_default())
-            .collect();
-        let found = shared_spans(&list);
-        let mut out = vec![None; prints.len()];
-        for (k, &i) in present.iter().enumerate() {
-            out[i] = found[k];
+/// Reads one episode's chapters and fingerprints its opening and closing `window`.
+async fn sample(config: &DetectConfig, roots: &[PathBuf], f: &MediaFile) -> Sampled {
+    let mut out = Sampled::default();
+    let path = match confine::media_input(roots, &f.path, &f.probe.format) {
+        Ok(path) => path,
+        Err(e) => {
+            out.problem = Some(e.to_string());
+            return out;
         }
-        out
     };
-    let intros = spans(&heads);
-    let credits = spans(&tails);
-    let fingerprinted = heads.iter().filter(|h| h.is_some()).count();
+    out.chapters = chapter_markers(&config.ffprobe, &path, &f.probe.format)
+        .await
+        .unwrap_or_default();
+    let window = search_window(f.probe.duration, config.window);
+    if f.probe.audio.is_empty() {
+        out.problem = Some("it has no audio track to fingerprint".into());
+    } else if window < MIN_SPAN_SECONDS {
+        out.problem = Some("it is too short to hold an intro".into());
+    } else if let Err(e) = fingerprint_ends(config, &path, f, window, &mut out).await {
+        out.problem = Some(e.to_string());
+    }
+    out
+}
 
+/// The head first: when the tail fails, the head still takes part in the intros' comparison.
+async fn fingerprint_ends(
+    config: &DetectConfig,
+    path: &Path,
+    f: &MediaFile,
+    window: f64,
+    out: &mut Sampled,
+) -> Result<(), LibraryError> {
+    let fmt = &f.probe.format;
+    out.head = Some(fingerprint(&config.ffmpeg, path, fmt, 0.0, window, false).await?);
+    let from = (f.probe.duration - window).max(0.0);
+    out.tail = Some(fingerprint(&config.ffmpeg, path, fmt, from, window, true).await?);
+    Ok(())
+}
+
+/// `shared_spans` over the episodes that were fingerprinted; indexes map back to `prints`.
+fn spans_of(prints: &[Option<Vec<u32>>]) -> Vec<Option<(f64, f64)>> {
+    let present: Vec<usize> = (0..prints.len()).filter(|&i| prints[i].is_some()).collect();
+    let list: Vec<Vec<u32>> = present
+        .iter()
+        .map(|&i| prints[i].clone().unwrap_or_default())
+        .collect();
+    let found = shared_spans(&list);
+    let mut out = vec![None; prints.len()];
+    for (k, &i) in present.iter().enumerate() {
+        out[i] = found[k];
+    }
+    out
+}
+
+/// Each episode's markers from its season's samples (`sampled[i]` is `files[i]`'s).
+fn season_markers(window: f64, files: &[MediaFile], sampled: &[Sampled]) -> Vec<Found> {
+    let heads: Vec<Option<Vec<u32>>> = sampled.iter().map(|s| s.head.clone()).collect();
+    let tails: Vec<Option<Vec<u32>>> = sampled.iter().map(|s| s.tail.clone()).collect();
+    let intros = spans_of(&heads);
+    let credits = spans_of(&tails);
+    let fingerprinted = heads.iter().filter(|h| h.is_some()).count();
     let mut out = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        let from = (f.probe.duration - search_window(f.probe.duration, config.window)).max(0.0);
+    for (i, (f, sample)) in files.iter().zip(sampled).enumerate() {
+        let from = (f.probe.duration - search_window(f.probe.duration, window)).max(0.0);
         let mut m = StoredMarkers {
             size: f.size,
             mtime_ns: f.mtime_ns,
@@ -421,25 +422,11 @@ pub async fn detect_season(
             source: MarkerSource::Fingerprint,
         };
         // Agreement: the share of the season's other episodes it could be compared with.
-        if m.intro.is_some() || m.credits.is_some() {
-            m.confidence = if fingerprinted > 1 {
-                1.0 - 1.0 / fingerprinted as f64
-            } else {
-                0.0
-            };
+        if (m.intro.is_some() || m.credits.is_some()) && fingerprinted > 1 {
+            m.confidence = 1.0 - 1.0 / fingerprinted as f64;
         }
-        let chap = &chapters[i];
-        if chap.intro.is_some() || chap.outro.is_some() {
-            m.source = MarkerSource::Chapters;
-            m.confidence = 1.0;
-            if chap.intro.is_some() {
-                m.intro = chap.intro;
-            }
-            if chap.outro.is_some() {
-                m.credits = chap.outro;
-            }
-        }
-        let mut problem = problems[i].clone();
+        prefer_chapters(&mut m, &sample.chapters);
+        let mut problem = sample.problem.clone();
         if problem.is_none() && fingerprinted < 2 && m.source != MarkerSource::Chapters {
             problem = Some("no other episode of its season to compare with".into());
         }
@@ -453,6 +440,21 @@ pub async fn detect_season(
         });
     }
     out
+}
+
+/// Chapters named like an intro or credits are the author's word: they win over fingerprints.
+fn prefer_chapters(m: &mut StoredMarkers, chapters: &Markers) {
+    if chapters.intro.is_none() && chapters.outro.is_none() {
+        return;
+    }
+    m.source = MarkerSource::Chapters;
+    m.confidence = 1.0;
+    if chapters.intro.is_some() {
+        m.intro = chapters.intro;
+    }
+    if chapters.outro.is_some() {
+        m.credits = chapters.outro;
+    }
 }
 
 /// Runs detection over the whole library: each season with a file whose stored result is
@@ -598,6 +600,7 @@ mod tests {
     }
 
     use crate::library::demo::{DEMO_ENDING, DEMO_OPENING, DemoEpisode, episode_args};
+    use crate::library::probe::ProbeInfo;
 
     /// The demo season: (episode, cold open, story, with an opening).
     const SEASON: &[(u32, f64, f64, bool)] = &[
@@ -639,23 +642,7 @@ mod tests {
             let probe = super::super::probe::probe("ffprobe", &path, Duration::from_secs(60))
                 .await
                 .unwrap();
-            files.push(MediaFile {
-                id: number as i64,
-                path,
-                root: root.clone(),
-                size: 1,
-                mtime_ns: 1,
-                media_type: MediaType::Tv,
-                tmdb_id: 1,
-                title: "Show".into(),
-                year: None,
-                season: Some(1),
-                episode: Some(number),
-                episode_end: None,
-                episode_title: None,
-                probe,
-                sidecars: Vec::new(),
-            });
+            files.push(episode(number, &root, probe));
         }
         (vec![root], files)
     }
@@ -707,6 +694,99 @@ mod tests {
                 "E{number}: {credits:?}"
             );
         }
+    }
+
+    #[test]
+    fn ffprobe_chapters_give_the_first_intro_and_credits_and_skip_empty_ones() {
+        let json = br#"{"chapters":[
+            {"id":0,"start_time":"0.000000","end_time":"0.000000","tags":{"title":"Intro"}},
+            {"id":1,"start_time":"5.000000","end_time":"95.500000","tags":{"title":"Opening"}},
+            {"id":2,"start_time":"95.500000","end_time":"1300.000000","tags":{"title":"Chapter 2"}},
+            {"id":3,"start_time":"1300.000000","end_time":"1390.000000","tags":{"title":"Ending"}},
+            {"id":4,"start_time":"1390.000000","end_time":"1400.000000","tags":{"title":"Credits"}}
+        ]}"#;
+        let media = Media::from_ffprobe_json(json).unwrap();
+        let m = markers_of_chapters(&media.chapters);
+        let range = |start, end| Some(Range { start, end });
+        assert_eq!(m.intro, range(5.0, 95.5));
+        assert_eq!(m.outro, range(1300.0, 1390.0));
+    }
+
+    fn episode(number: u32, root: &Path, probe: ProbeInfo) -> MediaFile {
+        MediaFile {
+            id: i64::from(number),
+            path: root.join(format!("Show S01E{number:02}.mkv")),
+            root: root.to_path_buf(),
+            size: 1,
+            mtime_ns: 1,
+            media_type: MediaType::Tv,
+            tmdb_id: 1,
+            title: "Show".into(),
+            year: None,
+            season: Some(1),
+            episode: Some(number),
+            episode_end: None,
+            episode_title: None,
+            probe,
+            sidecars: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_season_shares_its_intro_and_chapters_win_over_fingerprints() {
+        let intro = noise(9, 121);
+        let print = |seed: u64| {
+            let mut v = noise(seed, 10);
+            v.extend(&intro);
+            v.extend(noise(seed + 100, 200));
+            v
+        };
+        let sampled = |seed: u64| Sampled {
+            head: Some(print(seed)),
+            tail: Some(noise(seed + 50, 300)),
+            ..Sampled::default()
+        };
+        let chaptered = Sampled {
+            chapters: Markers {
+                intro: Some(Range {
+                    start: 1.0,
+                    end: 2.0,
+                }),
+                outro: None,
+            },
+            problem: Some("it has no audio track to fingerprint".into()),
+            ..Sampled::default()
+        };
+        let probe = ProbeInfo {
+            duration: 600.0,
+            ..ProbeInfo::default()
+        };
+        let files = [1, 2, 3].map(|n| episode(n, Path::new("/lib"), probe.clone()));
+
+        let found = season_markers(300.0, &files, &[sampled(1), sampled(2), chaptered]);
+
+        for f in &found[..2] {
+            let intro = f.markers.intro.unwrap();
+            assert!((intro.start - (10.0 * ITEM_SECONDS + START_LEAD_SECONDS)).abs() < 1e-9);
+            assert_eq!(f.markers.credits, None);
+            assert_eq!(f.markers.source, MarkerSource::Fingerprint);
+            assert!((f.markers.confidence - 0.5).abs() < 1e-9);
+            assert_eq!(f.problem, None);
+        }
+        let m = &found[2].markers;
+        assert_eq!((m.source, m.confidence), (MarkerSource::Chapters, 1.0));
+        assert_eq!(m.intro.unwrap().end, 2.0);
+        assert_eq!(
+            found[2].problem.as_deref(),
+            Some("no intro/credits markers: it has no audio track to fingerprint")
+        );
+
+        let alone = season_markers(300.0, &files[..1], &[sampled(1)]);
+        assert_eq!(alone[0].markers.intro, None);
+        assert_eq!(
+            alone[0].problem.as_deref(),
+            Some("no intro/credits markers: no other episode of its season to compare with")
+        );
     }
 
     #[test]

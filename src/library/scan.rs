@@ -6,18 +6,18 @@
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde::Serialize;
 
+use super::confine;
 use super::naming::{self, Sidecar};
+use super::probe::{self, ProbeInfo};
 use super::{LibraryConfig, LibraryError};
-use super::{confine, probe};
 use crate::store::Store;
 use crate::store::media::{
-    MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen, StoredProblem,
+    MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen, SeenIndex, StoredProblem,
 };
 
 /// What a scan did, as `POST /api/library/scan` and `sokoul scan` report it.
@@ -108,6 +108,18 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+impl Context<'_> {
+    /// Records a problem found by the walk: the file itself could not be stat'ed or used.
+    fn problem(&self, out: &mut Walk, path: &Path, reason: String) {
+        out.problems.push(NewProblem {
+            path: path.to_string_lossy().to_string(),
+            root: self.root.to_string_lossy().to_string(),
+            seen: None,
+            reason,
+        })
+    }
+}
+
 fn walk_dir(
     ctx: &Context<'_>,
     dir: &Path,
@@ -115,73 +127,18 @@ fn walk_dir(
     depth: usize,
     out: &mut Walk,
 ) {
-    let root_s = ctx.root.to_string_lossy().to_string();
-    let problem = |out: &mut Walk, path: &Path, seen: Option<Seen>, reason: String| {
-        out.problems.push(NewProblem {
-            path: path.to_string_lossy().to_string(),
-            root: root_s.clone(),
-            seen,
-            reason,
-        })
-    };
     if depth > MAX_DEPTH {
-        problem(
-            out,
-            dir,
-            None,
-            "folder nested too deeply (symlink loop?)".into(),
-        );
+        ctx.problem(out, dir, "folder nested too deeply (symlink loop?)".into());
         return;
     }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            problem(
-                out,
-                dir,
-                None,
-                format!("cannot read the folder: {}", io_reason(&e)),
-            );
-            return;
-        }
+    let Some(names) = list_dir(ctx, dir, out) else {
+        return;
     };
-    let mut names: Vec<(String, PathBuf)> = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => {
-                let name = entry.file_name().to_string_lossy().to_string();
-                // Hidden files and folders (.trash, .DS_Store, ._AppleDouble) are not media.
-                if !name.starts_with('.') {
-                    names.push((name, entry.path()));
-                }
-            }
-            Err(e) => problem(
-                out,
-                dir,
-                None,
-                format!("cannot list the folder: {}", io_reason(&e)),
-            ),
-        }
-    }
-    names.sort();
     let all_names: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
     for (name, path) in &names {
         // `metadata` follows symlinks, so a linked folder or file is scanned like a real one.
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => {
-                if naming::is_video(name) || std::fs::symlink_metadata(path).is_ok() {
-                    let why = if std::fs::symlink_metadata(path)
-                        .is_ok_and(|m| m.file_type().is_symlink())
-                    {
-                        format!("broken symbolic link: {}", io_reason(&e))
-                    } else {
-                        io_reason(&e)
-                    };
-                    problem(out, path, None, format!("cannot read: {why}"));
-                }
-                continue;
-            }
+        let Some(meta) = entry_metadata(ctx, name, path, out) else {
+            continue;
         };
         if !(meta.is_dir() || naming::is_video(name)) {
             continue;
@@ -190,7 +147,7 @@ fn walk_dir(
         let canonical = match confine::resolve(ctx.roots, path) {
             Ok((canonical, _)) => canonical,
             Err(e) => {
-                problem(out, path, None, format!("cannot read: {e}"));
+                ctx.problem(out, path, format!("cannot read: {e}"));
                 continue;
             }
         };
@@ -205,49 +162,116 @@ fn walk_dir(
             continue;
         }
         if !meta.is_file() {
-            problem(
-                out,
-                path,
-                None,
-                "not a regular file (a pipe, socket or device)".into(),
-            );
+            let reason = "not a regular file (a pipe, socket or device)";
+            ctx.problem(out, path, reason.into());
             continue;
         }
         if !out.videos.insert(canonical) {
             tracing::debug!(file = %path.display(), "file already found through another path");
             continue;
         }
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-        let sidecars = all_names
-            .iter()
-            .filter(|n| *n != name)
-            .filter_map(|n| naming::sidecar(stem, n))
-            .filter(|s| match check_sidecar(ctx, &dir.join(&s.file_name)) {
-                Ok(()) => true,
-                Err(reason) => {
-                    problem(out, &dir.join(&s.file_name), None, reason);
-                    false
-                }
-            })
-            .collect();
+        let sidecars = sidecars_of(ctx, dir, name, &all_names, out);
         out.found.push(Found {
             path: path.clone(),
             root: ctx.root.to_path_buf(),
             folders: folders.clone(),
             file_name: name.clone(),
-            seen: Seen {
-                size: meta.len(),
-                mtime_ns,
-            },
+            seen: seen_of(&meta),
             sidecars,
         });
     }
+}
+
+/// The folder's visible entries, sorted by name; `None` when it cannot be read at all.
+fn list_dir(ctx: &Context<'_>, dir: &Path, out: &mut Walk) -> Option<Vec<(String, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            ctx.problem(
+                out,
+                dir,
+                format!("cannot read the folder: {}", io_reason(&e)),
+            );
+            return None;
+        }
+    };
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => {
+                let name = entry.file_name().to_string_lossy().to_string();
+                // Hidden files and folders (.trash, .DS_Store, ._AppleDouble) are not media.
+                if !name.starts_with('.') {
+                    names.push((name, entry.path()));
+                }
+            }
+            Err(e) => {
+                let reason = format!("cannot list the folder: {}", io_reason(&e));
+                ctx.problem(out, dir, reason)
+            }
+        }
+    }
+    names.sort();
+    Some(names)
+}
+
+/// The entry's metadata through links; a video or a link that cannot be followed is a problem.
+fn entry_metadata(
+    ctx: &Context<'_>,
+    name: &str,
+    path: &Path,
+    out: &mut Walk,
+) -> Option<std::fs::Metadata> {
+    let e = match std::fs::metadata(path) {
+        Ok(m) => return Some(m),
+        Err(e) => e,
+    };
+    if naming::is_video(name) || std::fs::symlink_metadata(path).is_ok() {
+        let why = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            format!("broken symbolic link: {}", io_reason(&e))
+        } else {
+            io_reason(&e)
+        };
+        ctx.problem(out, path, format!("cannot read: {why}"));
+    }
+    None
+}
+
+fn seen_of(meta: &std::fs::Metadata) -> Seen {
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Seen {
+        size: meta.len(),
+        mtime_ns,
+    }
+}
+
+/// The sidecar subtitles of video `name` among the folder's `all_names`; a refused one is a
+/// problem.
+fn sidecars_of(
+    ctx: &Context<'_>,
+    dir: &Path,
+    name: &str,
+    all_names: &[&str],
+    out: &mut Walk,
+) -> Vec<Sidecar> {
+    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+    all_names
+        .iter()
+        .filter(|n| **n != name)
+        .filter_map(|n| naming::sidecar(stem, n))
+        .filter(|s| match check_sidecar(ctx, &dir.join(&s.file_name)) {
+            Ok(()) => true,
+            Err(reason) => {
+                ctx.problem(out, &dir.join(&s.file_name), reason);
+                false
+            }
+        })
+        .collect()
 }
 
 /// A sidecar is offered only when it is a regular file inside the library, under the size
@@ -269,7 +293,37 @@ fn check_sidecar(ctx: &Context<'_>, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Scans `roots` into `store`.
+/// A video the walk found and its name identified: probed when new or changed.
+#[derive(Debug)]
+struct Candidate {
+    found: Found,
+    identity: naming::Identity,
+}
+
+/// A candidate after ffprobe: what it holds or why it cannot be read, and the keyframes of a
+/// video that will be remuxed.
+#[derive(Debug)]
+struct Probed {
+    candidate: Candidate,
+    probe: Result<ProbeInfo, LibraryError>,
+    keyframes: Option<Vec<f64>>,
+}
+
+/// The walk's videos sorted against the stored index, before any ffprobe run.
+#[derive(Debug, Default)]
+struct Classified {
+    /// Every video the walk found, identified or not, by path.
+    present: HashSet<String>,
+    /// New or changed files.
+    to_probe: Vec<Candidate>,
+    unchanged: u32,
+    /// Unchanged videos whose sidecar subtitles changed.
+    sidecars: Vec<(String, Vec<Sidecar>)>,
+    /// Videos whose names do not say what they are.
+    problems: Vec<NewProblem>,
+}
+
+/// Scans `roots` into `store`: walk → classify → probe → reconcile.
 pub async fn scan(
     store: &Store,
     config: &LibraryConfig,
@@ -278,23 +332,49 @@ pub async fn scan(
     let started = Instant::now();
     let roots_owned = roots.to_vec();
     let max_subtitle_bytes = config.max_subtitle_bytes;
-    let walk = tokio::task::spawn_blocking(move || walk(&roots_owned, max_subtitle_bytes))
+    let mut walk = tokio::task::spawn_blocking(move || walk(&roots_owned, max_subtitle_bytes))
         .await
         .map_err(|_| LibraryError::Internal("the folder walk panicked".into()))?;
     let index = store.seen().await?;
-    let mut changes = ScanChanges::default();
-    let mut summary = ScanSummary::default();
-    let mut present: HashSet<String> = HashSet::new();
-    let mut to_probe: Vec<(Found, naming::Identity)> = Vec::new();
+    let Classified {
+        present,
+        to_probe,
+        unchanged,
+        sidecars,
+        problems,
+    } = classify(std::mem::take(&mut walk.found), &index);
+    let probed = probe_all(config, to_probe).await;
+    let mut summary = ScanSummary {
+        unchanged,
+        ..ScanSummary::default()
+    };
+    let mut changes = ScanChanges {
+        problems,
+        sidecars,
+        ..ScanChanges::default()
+    };
+    record_probes(probed, &index, &mut changes, &mut summary)?;
+    sweep(&index, roots, &present, &walk, &mut changes, &mut summary);
+    summary.failed = apply_and_report(store, roots, walk.problems, changes).await?;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    log_summary(&summary);
+    Ok(summary)
+}
 
-    for found in walk.found {
+/// Sorts the walk's videos against `index`: an unchanged file is counted (its sidecars
+/// updated when they changed), a file known to be broken and unchanged is left alone (not
+/// worth another ffprobe run), a file whose name says nothing is a problem, and the rest is to
+/// be probed.
+fn classify(found: Vec<Found>, index: &SeenIndex) -> Classified {
+    let mut out = Classified::default();
+    for found in found {
         let key = found.path.to_string_lossy().to_string();
-        present.insert(key.clone());
+        out.present.insert(key.clone());
         let folders: Vec<&str> = found.folders.iter().map(String::as_str).collect();
         let identity = match naming::identify(&folders, &found.file_name) {
             Ok(id) => id,
             Err(e) => {
-                changes.problems.push(NewProblem {
+                out.problems.push(NewProblem {
                     path: key,
                     root: found.root.to_string_lossy().to_string(),
                     seen: Some(found.seen),
@@ -305,10 +385,10 @@ pub async fn scan(
         };
         if let Some((seen, sidecars_json, _)) = index.files.get(&key) {
             if *seen == found.seen {
-                summary.unchanged += 1;
+                out.unchanged += 1;
                 let now = serde_json::to_string(&found.sidecars).unwrap_or_default();
                 if now != *sidecars_json {
-                    changes.sidecars.push((key, found.sidecars));
+                    out.sidecars.push((key, found.sidecars));
                 }
                 continue;
             }
@@ -318,77 +398,74 @@ pub async fn scan(
                 continue;
             }
         }
-        to_probe.push((found, identity));
+        out.to_probe.push(Candidate { found, identity });
     }
+    out
+}
 
-    let probe_timeout = Duration::from_secs_f64(config.probe_timeout);
-    let ffprobe = Arc::new(config.ffprobe.clone());
-    let results: Vec<_> = futures::stream::iter(to_probe)
-        .map(|(found, identity)| {
-            let ffprobe = ffprobe.clone();
-            async move {
-                let probed = probe::probe(&ffprobe, &found.path, probe_timeout).await;
-                let keyframes = match &probed {
-                    Ok(info) if info.remux_video() => {
-                        // Generous: reading a large file's packet index is I/O-bound.
-                        probe::keyframes(
-                            &ffprobe,
-                            &found.path,
-                            &info.format,
-                            info.video.index,
-                            probe_timeout * 20,
-                        )
-                        .await
-                        .ok()
-                        .filter(|k| !k.is_empty())
-                    }
-                    _ => None,
-                };
-                (found, identity, probed, keyframes)
-            }
-        })
+/// ffprobe on every candidate, `library.probe_concurrency` at a time.
+async fn probe_all(config: &LibraryConfig, candidates: Vec<Candidate>) -> Vec<Probed> {
+    let timeout = Duration::from_secs_f64(config.probe_timeout);
+    let ffprobe = config.ffprobe.as_str();
+    futures::stream::iter(candidates)
+        .map(|candidate| probe_one(ffprobe, candidate, timeout))
         .buffer_unordered(config.probe_concurrency.max(1))
         .collect()
-        .await;
+        .await
+}
 
-    for (found, identity, probed, keyframes) in results {
+async fn probe_one(ffprobe: &str, candidate: Candidate, timeout: Duration) -> Probed {
+    let path = &candidate.found.path;
+    let probe = probe::probe(ffprobe, path, timeout).await;
+    let keyframes = match &probe {
+        Ok(info) if info.remux_video() => {
+            // Generous: reading a large file's packet index is I/O-bound.
+            let index = info.video.index;
+            probe::keyframes(ffprobe, path, &info.format, index, timeout * 20)
+                .await
+                .ok()
+                .filter(|k| !k.is_empty())
+        }
+        _ => None,
+    };
+    Probed {
+        candidate,
+        probe,
+        keyframes,
+    }
+}
+
+/// A probed file joins the library (added or updated); one ffprobe cannot read becomes a
+/// problem and leaves the library if it was in it. ffprobe itself missing or broken stops the
+/// scan: no file could be read, and storing that would empty the library.
+fn record_probes(
+    probed: Vec<Probed>,
+    index: &SeenIndex,
+    changes: &mut ScanChanges,
+    summary: &mut ScanSummary,
+) -> Result<(), LibraryError> {
+    for Probed {
+        candidate: Candidate { found, identity },
+        probe,
+        keyframes,
+    } in probed
+    {
         summary.probed += 1;
         let key = found.path.to_string_lossy().to_string();
-        match probed {
+        let known = index.files.contains_key(&key);
+        match probe {
             Ok(info) => {
-                if index.files.contains_key(&key) {
+                if known {
                     summary.updated += 1;
                 } else {
                     summary.added += 1;
                 }
-                let (season, episode, episode_end) = match identity.episode {
-                    Some((s, a, b)) => (Some(s), Some(a), Some(b)),
-                    None => (None, None, None),
-                };
-                changes.upserts.push(NewFile {
-                    file: MediaFile {
-                        id: 0,
-                        path: found.path,
-                        root: found.root,
-                        size: found.seen.size,
-                        mtime_ns: found.seen.mtime_ns,
-                        media_type: identity.media_type,
-                        tmdb_id: identity.tmdb_id,
-                        title: identity.title,
-                        year: identity.year,
-                        season,
-                        episode,
-                        episode_end,
-                        episode_title: identity.episode_title,
-                        probe: info,
-                        sidecars: found.sidecars,
-                    },
-                    keyframes,
-                });
+                let file = media_file(found, identity, info);
+                changes.upserts.push(NewFile { file, keyframes });
             }
-            Err(LibraryError::Tool(reason)) => return Err(LibraryError::Tool(reason)),
+            Err(e @ LibraryError::Tool(_)) => return Err(e),
             Err(e) => {
-                if index.files.contains_key(&key) {
+                if known {
                     summary.removed += 1;
                 }
                 changes.problems.push(NewProblem {
@@ -400,7 +477,44 @@ pub async fn scan(
             }
         }
     }
+    Ok(())
+}
 
+fn media_file(found: Found, identity: naming::Identity, probe: ProbeInfo) -> MediaFile {
+    let (season, episode, episode_end) = match identity.episode {
+        Some((s, a, b)) => (Some(s), Some(a), Some(b)),
+        None => (None, None, None),
+    };
+    MediaFile {
+        id: 0,
+        path: found.path,
+        root: found.root,
+        size: found.seen.size,
+        mtime_ns: found.seen.mtime_ns,
+        media_type: identity.media_type,
+        tmdb_id: identity.tmdb_id,
+        title: identity.title,
+        year: identity.year,
+        season,
+        episode,
+        episode_end,
+        episode_title: identity.episode_title,
+        probe,
+        sidecars: found.sidecars,
+    }
+}
+
+/// Stored files the walk no longer finds leave the library, and stored problems that no longer
+/// apply are cleared. A root that could not be listed keeps both (a disk that is not mounted
+/// right now should not empty the library); a root no longer configured keeps neither.
+fn sweep(
+    index: &SeenIndex,
+    roots: &[PathBuf],
+    present: &HashSet<String>,
+    walk: &Walk,
+    changes: &mut ScanChanges,
+    summary: &mut ScanSummary,
+) {
     let roots_s: HashSet<String> = roots
         .iter()
         .map(|r| r.to_string_lossy().to_string())
@@ -425,9 +539,17 @@ pub async fn scan(
             changes.cleared_problems.push(path.clone());
         }
     }
-    // A problem file that is unchanged keeps its stored row: report it again from the index.
-    let mut failed: Vec<StoredProblem> = walk
-        .problems
+}
+
+/// Stores `changes` and lists every problem of the library, sorted by path: this scan's, and
+/// those of unchanged problem files, whose stored rows are kept and reported again.
+async fn apply_and_report(
+    store: &Store,
+    roots: &[PathBuf],
+    walk_problems: Vec<NewProblem>,
+    mut changes: ScanChanges,
+) -> Result<Vec<Problem>, LibraryError> {
+    let mut failed: Vec<StoredProblem> = walk_problems
         .iter()
         .chain(changes.problems.iter())
         .map(|p| StoredProblem {
@@ -436,7 +558,7 @@ pub async fn scan(
             reason: p.reason.clone(),
         })
         .collect();
-    changes.problems.extend(walk.problems);
+    changes.problems.extend(walk_problems);
     store.apply_scan(changes).await?;
     let reported: HashSet<String> = failed.iter().map(|p| p.path.clone()).collect();
     failed.extend(
@@ -447,14 +569,16 @@ pub async fn scan(
             .filter(|p| !reported.contains(&p.path)),
     );
     failed.sort_by(|a, b| a.path.cmp(&b.path));
-    let failed: Vec<Problem> = failed
+    Ok(failed
         .iter()
         .filter_map(|p| super::shown(roots, p))
-        .collect();
-    summary.failed = failed;
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        .collect())
+}
+
+fn log_summary(summary: &ScanSummary) {
+    let files = summary.added + summary.updated + summary.unchanged;
     tracing::info!(
-        files = summary.added + summary.updated + summary.unchanged,
+        files,
         probed = summary.probed,
         added = summary.added,
         updated = summary.updated,
@@ -462,10 +586,175 @@ pub async fn scan(
         failed = summary.failed.len(),
         elapsed_ms = summary.elapsed_ms,
         "scan finished: {} files, {} probed, {} failed in {} ms",
-        summary.added + summary.updated + summary.unchanged,
+        files,
         summary.probed,
         summary.failed.len(),
         summary.elapsed_ms
     );
-    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "/lib";
+    const FILM: &str = "Film (2020) [tmdbid-603]";
+
+    fn seen(size: u64) -> Seen {
+        Seen { size, mtime_ns: 7 }
+    }
+
+    fn found(file_name: &str, size: u64, sidecars: Vec<Sidecar>) -> Found {
+        Found {
+            path: Path::new(ROOT).join(FILM).join(file_name),
+            root: PathBuf::from(ROOT),
+            folders: vec![FILM.into()],
+            file_name: file_name.into(),
+            seen: seen(size),
+            sidecars,
+        }
+    }
+
+    fn key(file_name: &str) -> String {
+        format!("{ROOT}/{FILM}/{file_name}")
+    }
+
+    fn english() -> Sidecar {
+        naming::sidecar("a", "a.en.srt").expect("a sidecar name")
+    }
+
+    fn stored(index: &mut SeenIndex, file_name: &str, size: u64, sidecars: &[Sidecar]) {
+        let json = serde_json::to_string(sidecars).unwrap();
+        index
+            .files
+            .insert(key(file_name), (seen(size), json, ROOT.into()));
+    }
+
+    #[test]
+    fn classify_probes_only_new_or_changed_files_and_names_the_unidentified() {
+        let mut index = SeenIndex::default();
+        stored(&mut index, "same.mkv", 1, &[]);
+        stored(&mut index, "subs.mkv", 1, &[]);
+        stored(&mut index, "grown.mkv", 1, &[]);
+        index
+            .problems
+            .insert(key("broken.mkv"), (Some(seen(1)), ROOT.into()));
+        let mut unnamed = found("x.mkv", 1, Vec::new());
+        unnamed.folders.clear();
+        unnamed.path = Path::new(ROOT).join("x.mkv");
+        let walked = vec![
+            found("same.mkv", 1, Vec::new()),
+            found("subs.mkv", 1, vec![english()]),
+            found("grown.mkv", 2, Vec::new()),
+            found("new.mkv", 1, Vec::new()),
+            found("broken.mkv", 1, Vec::new()),
+            unnamed,
+        ];
+
+        let c = classify(walked, &index);
+
+        let probed: Vec<&str> = c
+            .to_probe
+            .iter()
+            .map(|p| p.found.file_name.as_str())
+            .collect();
+        assert_eq!(probed, ["grown.mkv", "new.mkv"]);
+        assert_eq!(c.to_probe[1].identity.tmdb_id, 603);
+        assert_eq!(c.unchanged, 2);
+        assert_eq!(c.sidecars, vec![(key("subs.mkv"), vec![english()])]);
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].path, format!("{ROOT}/x.mkv"));
+        assert_eq!(
+            c.problems[0].seen,
+            Some(seen(1)),
+            "kept so it is not retried"
+        );
+        assert_eq!(c.present.len(), 6, "every video found counts as present");
+    }
+
+    fn probed(file_name: &str, probe: Result<ProbeInfo, LibraryError>) -> Probed {
+        let found = found(file_name, 1, Vec::new());
+        let identity = naming::identify(&[FILM], file_name).unwrap();
+        Probed {
+            candidate: Candidate { found, identity },
+            probe,
+            keyframes: None,
+        }
+    }
+
+    #[test]
+    fn an_unreadable_file_leaves_the_library_and_a_missing_ffprobe_stops_the_scan() {
+        let mut index = SeenIndex::default();
+        stored(&mut index, "old.mkv", 1, &[]);
+        stored(&mut index, "bad.mkv", 1, &[]);
+        let results = vec![
+            probed("new.mkv", Ok(ProbeInfo::default())),
+            probed("old.mkv", Ok(ProbeInfo::default())),
+            probed(
+                "bad.mkv",
+                Err(LibraryError::Probe("no video stream".into())),
+            ),
+        ];
+        let (mut changes, mut summary) = (ScanChanges::default(), ScanSummary::default());
+
+        record_probes(results, &index, &mut changes, &mut summary).unwrap();
+
+        assert_eq!(
+            (
+                summary.probed,
+                summary.added,
+                summary.updated,
+                summary.removed
+            ),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(changes.upserts.len(), 2);
+        assert_eq!(changes.upserts[0].file.tmdb_id, 603);
+        assert_eq!(changes.problems[0].path, key("bad.mkv"));
+        assert_eq!(changes.problems[0].reason, "no video stream");
+
+        let tool = vec![probed(
+            "a.mkv",
+            Err(LibraryError::Tool("no ffprobe".into())),
+        )];
+        let outcome = record_probes(tool, &index, &mut changes, &mut summary);
+        assert!(matches!(outcome, Err(LibraryError::Tool(_))));
+    }
+
+    #[test]
+    fn sweep_keeps_an_unreadable_roots_files_and_drops_an_unconfigured_roots() {
+        let mut index = SeenIndex::default();
+        let at = |root: &str, name: &str| format!("{root}/{name}");
+        for (root, name) in [
+            ("/a", "here"),
+            ("/a", "gone"),
+            ("/b", "offline"),
+            ("/c", "old"),
+        ] {
+            index
+                .files
+                .insert(at(root, name), (seen(1), "[]".into(), root.into()));
+        }
+        for (root, name) in [("/a", "fixed"), ("/a", "still"), ("/b", "offline-problem")] {
+            index.problems.insert(at(root, name), (None, root.into()));
+        }
+        let roots = [PathBuf::from("/a"), PathBuf::from("/b")];
+        let present = HashSet::from([at("/a", "here")]);
+        let mut walk = Walk::default();
+        walk.unreadable_roots.insert("/b".into());
+        walk.problems.push(NewProblem {
+            path: at("/a", "still"),
+            root: "/a".into(),
+            seen: None,
+            reason: "permission denied".into(),
+        });
+        let (mut changes, mut summary) = (ScanChanges::default(), ScanSummary::default());
+
+        sweep(&index, &roots, &present, &walk, &mut changes, &mut summary);
+
+        changes.removed.sort();
+        assert_eq!(changes.removed, [at("/a", "gone"), at("/c", "old")]);
+        assert_eq!(summary.removed, 2);
+        assert_eq!(changes.cleared_problems, [at("/a", "fixed")]);
+    }
 }
