@@ -22,6 +22,12 @@ export const DEFAULT_PREFERENCES: PlayerPreferences = {
 	muted: false
 };
 
+/** `en-US` and `en` are the same language for carrying a choice over. */
+export function sameLanguage(a: string, b: string): boolean {
+	const primary = (s: string) => s.toLowerCase().split(/[-_]/)[0];
+	return a !== '' && b !== '' && primary(a) === primary(b);
+}
+
 function storage(): Storage | null {
 	try {
 		return globalThis.localStorage ?? null;
