@@ -180,6 +180,75 @@ describe('CustomPlayer', () => {
 		expect(onNextEpisode).toHaveBeenCalledOnce();
 	});
 
+	it('skips the intro with the S key, and only during the intro', async () => {
+		render(CustomPlayer, {
+			resolution: resolveResponse({ markers: { intro: { start: 30, end: 95.5 } } })
+		});
+		const video = videoEl();
+		await waitFor(() => expect(video.getAttribute('src')).not.toBeNull());
+
+		setMedia(video, { currentTime: 10 });
+		await fireEvent.timeUpdate(video);
+		await fireEvent.keyDown(window, { key: 's' });
+		expect(video.currentTime).toBe(10);
+
+		setMedia(video, { currentTime: 40 });
+		await fireEvent.timeUpdate(video);
+		expect(screen.getByTestId('skip-intro')).toHaveAttribute('aria-keyshortcuts', 's');
+		await fireEvent.keyDown(window, { key: 's' });
+		expect(video.currentTime).toBe(95.5);
+	});
+
+	it('skips the intro by itself once auto-skip is on, and lets the viewer go back into it', async () => {
+		render(CustomPlayer, {
+			resolution: resolveResponse({ markers: { intro: { start: 30, end: 95.5 } } })
+		});
+		const video = videoEl();
+		await waitFor(() => expect(video.getAttribute('src')).not.toBeNull());
+		await fireEvent(video, new Event('playing'));
+
+		// Turned on in the settings menu, and remembered.
+		await fireEvent.click(screen.getByRole('button', { name: 'Réglages' }));
+		const toggle = screen.getByTestId('auto-skip');
+		expect(toggle).toHaveAttribute('aria-checked', 'false');
+		await fireEvent.click(toggle);
+		expect(toggle).toHaveAttribute('aria-checked', 'true');
+		expect(JSON.parse(localStorage.getItem(PREFERENCES_KEY)!).autoSkip).toBe(true);
+
+		setMedia(video, { currentTime: 31 });
+		await fireEvent.timeUpdate(video);
+		await waitFor(() => expect(video.currentTime).toBe(95.5));
+
+		setMedia(video, { currentTime: 40 });
+		await fireEvent.timeUpdate(video);
+		expect(video.currentTime).toBe(40);
+		expect(screen.getByTestId('skip-intro')).toBeInTheDocument();
+	});
+
+	it('at the credits, resolves the next episode early and "Regarder le générique" dismisses the card', async () => {
+		const onNextEpisodeSoon = vi.fn();
+		render(CustomPlayer, {
+			resolution: resolveResponse({ markers: { outro: { start: 1300, end: 1380 } } }),
+			nextEpisode: 'S1 · É3 — Suite',
+			onNextEpisodeSoon
+		});
+		const video = videoEl();
+		await waitFor(() => expect(video.getAttribute('src')).not.toBeNull());
+		setMedia(video, { duration: 1400, currentTime: 1301 });
+		await fireEvent(video, new Event('durationchange'));
+		await fireEvent.timeUpdate(video);
+		expect(screen.getByTestId('next-episode')).toBeInTheDocument();
+		expect(onNextEpisodeSoon).toHaveBeenCalledOnce();
+
+		await fireEvent.click(screen.getByRole('button', { name: 'Regarder le générique' }));
+
+		expect(screen.queryByTestId('next-episode')).toBeNull();
+		setMedia(video, { currentTime: 1310 });
+		await fireEvent.timeUpdate(video);
+		expect(screen.queryByTestId('next-episode')).toBeNull();
+		expect(onNextEpisodeSoon).toHaveBeenCalledOnce();
+	});
+
 	it('goes to the next episode by itself when the video ends', async () => {
 		const onNextEpisode = vi.fn();
 		render(CustomPlayer, { resolution: resolveResponse(), nextEpisode: 'S1 · É3', onNextEpisode });

@@ -10,6 +10,8 @@ export interface PlayerPreferences {
 	subtitleSize: SubtitleSize;
 	volume: number;
 	muted: boolean;
+	/** Skip intros and recaps without asking (once each per title). */
+	autoSkip: boolean;
 }
 
 export const PREFERENCES_KEY = 'sokoul.player';
@@ -19,7 +21,8 @@ export const DEFAULT_PREFERENCES: PlayerPreferences = {
 	subtitleLang: null,
 	subtitleSize: 'm',
 	volume: 1,
-	muted: false
+	muted: false,
+	autoSkip: false
 };
 
 /** `en-US` and `en` are the same language for carrying a choice over. */
@@ -53,6 +56,7 @@ export function loadPreferences(): PlayerPreferences {
 	}
 	if (typeof raw.volume === 'number' && raw.volume >= 0 && raw.volume <= 1) prefs.volume = raw.volume;
 	if (typeof raw.muted === 'boolean') prefs.muted = raw.muted;
+	if (typeof raw.autoSkip === 'boolean') prefs.autoSkip = raw.autoSkip;
 	return prefs;
 }
 
