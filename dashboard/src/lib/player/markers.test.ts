@@ -60,8 +60,11 @@ describe('skipSegmentAt', () => {
 		expect(skipSegmentAt({ recap, intro: { start: 40, end: 100 } }, 50)?.kind).toBe('intro');
 	});
 
-	it('never offers to skip the credits', () => {
+	it('never offers to skip the credits, nor an intro that runs into them', () => {
 		expect(skipSegmentAt({ outro }, 1320)).toBeNull();
+		const overlapping = { intro: { start: 0, end: 88 }, outro: { start: 60, end: 90 } };
+		expect(skipSegmentAt(overlapping, 59)?.kind).toBe('intro');
+		expect(skipSegmentAt(overlapping, 60)).toBeNull();
 	});
 });
 

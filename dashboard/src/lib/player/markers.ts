@@ -51,8 +51,13 @@ export function markersFor(
 	return top!;
 }
 
-/** The intro or recap the position is in, while skipping it still means something. */
+/**
+ * The intro or recap the position is in, while skipping it still means something. Never during
+ * the credits: detection on near-identical episodes can give an intro that runs into them, and
+ * the next-episode card is the offer there.
+ */
 export function skipSegmentAt(markers: PlayerMarkers, time: number): SkipSegment | null {
+	if (markers.outro && time >= markers.outro.start) return null;
 	for (const kind of ['recap', 'intro'] as const) {
 		const range = markers[kind];
 		if (range && time >= range.start && time < range.end - SKIP_END_MARGIN) return { kind, range };
