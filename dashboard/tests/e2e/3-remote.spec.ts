@@ -4,17 +4,7 @@
 import type { Page } from '@playwright/test';
 import type { ResolveResponse } from '../../src/lib/api/types';
 import { PREFERENCES_KEY } from '../../src/lib/player/preferences';
-import {
-	attachInfo,
-	clearProgress,
-	currentTime,
-	expect,
-	expectNoFatal,
-	expectPlays,
-	servers,
-	snap,
-	test
-} from './support/fixtures';
+import { attachInfo, clearProgress, currentTime, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
 
 /** Every media request the page makes (playlists, segments, files), with its status. */
 function recordMedia(page: Page): { url: string; status: number }[] {
