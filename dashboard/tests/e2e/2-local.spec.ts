@@ -77,6 +77,10 @@ test('(e) after a reload, playback resumes near the saved position', async ({ pa
 });
 
 test('(f) "next episode" starts the next episode', async ({ page, consoleLines }, testInfo) => {
+	// Registered first: the next episode is resolved as soon as its card shows (issue 15), before the click.
+	const resolveNext = page.waitForRequest((r) =>
+		r.url().includes('/api/streaming/resolve/tv/1396?season=1&episode=2')
+	);
 	await page.goto('/watch/tv/1396?season=1&episode=1');
 	await expectPlays(page, { from: 0, seconds: 1 });
 	// 8 → 80 % of the 90 s episode: inside the last 30 s, where the prompt appears.
@@ -84,12 +88,9 @@ test('(f) "next episode" starts the next episode', async ({ page, consoleLines }
 	const next = page.getByTestId('next-episode');
 	await expect(next).toBeVisible();
 	await snap(page, testInfo, 'prompt');
-
-	const resolveNext = page.waitForRequest((r) =>
-		r.url().includes('/api/streaming/resolve/tv/1396?season=1&episode=2')
-	);
-	await next.click();
 	await resolveNext;
+
+	await next.click();
 	await expect(page).toHaveURL(/\/watch\/tv\/1396\?season=1&episode=2$/);
 	await expect(page.getByTestId('player')).toContainText('É2');
 	// The new episode starts from the beginning (the old one was at 72 s).

@@ -3,7 +3,8 @@
 // and issue 6's Stremio case with the real stremio-addon-sdk addon (tests/stremio-addon).
 import type { Page } from '@playwright/test';
 import type { ResolveResponse } from '../../src/lib/api/types';
-import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
+import { PREFERENCES_KEY } from '../../src/lib/player/preferences';
+import { attachInfo, clearProgress, currentTime, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
 
 /** Every media request the page makes (playlists, segments, files), with its status. */
 function recordMedia(page: Page): { url: string; status: number }[] {
@@ -98,5 +99,39 @@ test('Stremio: the SDK addon\'s header-requiring stream plays through the proxy'
 		expect(m.url.startsWith(proxyPrefix(servers.stremio)), m.url).toBeTruthy();
 		expect(m.status, m.url).toBeLessThan(400);
 	}
+	expectNoFatal(consoleLines);
+});
+
+test('the intro: the S key lands after it, and with auto-skip on the player skips it by itself', async ({ page, request, consoleLines }, testInfo) => {
+	await clearProgress(request, servers.remote);
+	const resolved = (await (await request.get(`${servers.remote}/api/streaming/resolve/movie/550`)).json()) as ResolveResponse;
+	// The fake Consumet's intro, on the 20 s stream.
+	expect(resolved.markers?.intro).toEqual({ start: 5, end: 12 });
+	// Every seek the page makes (media events do not bubble, but they are captured at the document).
+	await page.addInitScript(() => {
+		const w = window as unknown as { seeks: number[] };
+		w.seeks = [];
+		document.addEventListener('seeking', (e) => w.seeks.push((e.target as HTMLVideoElement).currentTime), true);
+	});
+	const landedAtIntroEnd = () =>
+		(window as unknown as { seeks: number[] }).seeks.some((t) => Math.abs(t - 12) < 0.01);
+
+	await page.goto(`${servers.remote}/watch/movie/550`);
+	await expectPlays(page, { from: 0, seconds: 1 });
+	const skip = page.getByTestId('skip-intro');
+	await expect(skip).toBeVisible();
+	await expect(skip).toContainText('Passer l’intro');
+	await snap(page, testInfo, 'skip-intro');
+	await page.keyboard.press('s');
+	await expect(skip).toBeHidden();
+	expect(await page.evaluate(landedAtIntroEnd)).toBe(true);
+	await expectPlays(page, { seconds: 1 });
+
+	// Auto-skip on (what the settings switch stores), the same film from the start.
+	await page.evaluate((key) => localStorage.setItem(key, JSON.stringify({ autoSkip: true })), PREFERENCES_KEY);
+	await page.reload();
+	await page.waitForFunction(landedAtIntroEnd);
+	await expectPlays(page, { seconds: 1 });
+	expect(await currentTime(page)).toBeGreaterThan(12);
 	expectNoFatal(consoleLines);
 });

@@ -3,13 +3,14 @@ import {
 	ApiError,
 	checkToken,
 	fetchSubtitleText,
+	getLibraryItem,
 	getLibraryItems,
 	getMetadata,
 	getOpenApiDocument,
 	getProgress,
+	getProgressList,
 	getProxyUrl,
 	onUnauthorized,
-	resolveConsumetStreams,
 	resolveStreams,
 	saveProgress,
 	setToken,
@@ -94,16 +95,60 @@ describe('resolveStreams', () => {
 	});
 });
 
-describe('resolveConsumetStreams', () => {
-	it('calls the consumet provider route', async () => {
-		const fetchMock = vi.fn().mockResolvedValue(json(resolved));
+/** Every call of the client, each with the arguments it needs: they all share one request path. */
+const everyCall: Array<[string, (fetch: typeof globalThis.fetch) => Promise<unknown>]> = [
+	['resolveStreams', (fetch) => resolveStreams({ media_type: 'movie', tmdb_id: 603 }, { fetch })],
+	['getLibraryItems', (fetch) => getLibraryItems({ fetch })],
+	['getLibraryItem', (fetch) => getLibraryItem('tv', 1396, { fetch })],
+	['getMetadata', (fetch) => getMetadata('movie', 603, { fetch })],
+	['getOpenApiDocument', (fetch) => getOpenApiDocument({ fetch })],
+	['getProgressList', (fetch) => getProgressList({ fetch })],
+	['getProgress', (fetch) => getProgress({ media_type: 'movie', tmdb_id: 603 }, { fetch })],
+	[
+		'saveProgress',
+		(fetch) => saveProgress({ media_type: 'movie', tmdb_id: 603 }, { position: 1, duration: 2 }, { fetch })
+	],
+	['checkToken', (fetch) => checkToken('candidate', { fetch })],
+	[
+		'fetchSubtitleText',
+		(fetch) =>
+			fetchSubtitleText({ url: '/api/streaming/proxy?s', lang: 'fr', label: 'Français', provider: 'x' }, { fetch })
+	]
+];
 
-		await resolveConsumetStreams(
-			{ media_type: 'tv', tmdb_id: 1396, season: 0, episode: 3 },
-			{ fetch: fetchMock }
-		);
+describe.each(everyCall)('%s maps failures like every other call', (_name, call) => {
+	it('a network failure is network_error with status 0', async () => {
+		const error = await call(vi.fn().mockRejectedValue(new TypeError('Failed to fetch'))).catch((e: unknown) => e);
 
-		expect(firstCall(fetchMock)[0]).toBe('/api/streaming/consumet/tv/1396?season=0&episode=3');
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({ status: 0, code: 'network_error', message: 'Failed to fetch' });
+	});
+
+	it('an {error:{code,message}} body keeps its code, message and status', async () => {
+		const body = { error: { code: 'upstream_unavailable', message: 'the provider did not answer' } };
+
+		const error = await call(vi.fn().mockResolvedValue(json(body, 503))).catch((e: unknown) => e);
+
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({ status: 503, code: 'upstream_unavailable', message: 'the provider did not answer' });
+	});
+
+	it('a 5xx that is not JSON is http_<status>', async () => {
+		const html = new Response('<html><body>502 Bad Gateway</body></html>', {
+			status: 502,
+			headers: { 'Content-Type': 'text/html' }
+		});
+
+		const error = await call(vi.fn().mockResolvedValue(html)).catch((e: unknown) => e);
+
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({ status: 502, code: 'http_502', message: 'HTTP 502' });
+	});
+
+	it('the caller’s abort comes back as is, not as a failure', async () => {
+		const abort = new DOMException('The operation was aborted.', 'AbortError');
+
+		await expect(call(vi.fn().mockRejectedValue(abort))).rejects.toBe(abort);
 	});
 });
 

@@ -60,11 +60,6 @@ function storedToken(): string | null {
 	}
 }
 
-function authHeaders(): Record<string, string> {
-	const token = storedToken();
-	return token ? { Authorization: `Bearer ${token}` } : {};
-}
-
 // A 401 from the API means the server wants a token we do not have (or have wrong). Listeners
 // (the layout, which then shows the login form) hear of it. The flag is sticky because the
 // first 401 usually comes from a page's `load`, before any component has subscribed.
@@ -104,19 +99,13 @@ export function onUnauthorized(listener: () => void): () => void {
  * false when refused (401). Other failures throw an ApiError.
  */
 export async function checkToken(token: string, options: RequestOptions = {}): Promise<boolean> {
-	const doFetch = options.fetch ?? globalThis.fetch;
-	let response: Response;
 	try {
-		response = await doFetch('/api/progress', {
-			signal: options.signal,
-			headers: { Accept: 'application/json', Authorization: `Bearer ${token}` }
-		});
+		await request('/api/progress', { headers: ACCEPT_JSON }, options, { candidate: token });
+		return true;
 	} catch (cause) {
-		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
+		if (cause instanceof ApiError && cause.status === 401) return false;
+		throw cause;
 	}
-	if (response.status === 401) return false;
-	if (!response.ok) throw await errorFrom(response);
-	return true;
 }
 
 /** `?season=S&episode=E` for an episode, nothing for a movie (the server rejects them there). */
@@ -143,27 +132,48 @@ async function errorFrom(response: Response): Promise<ApiError> {
 	return new ApiError(response.status, `http_${response.status}`, `HTTP ${response.status}`);
 }
 
-async function send(path: string, init: RequestInit, options: RequestOptions): Promise<Response> {
+/**
+ * Whose token a request carries: the stored one (a call to our API), a candidate being checked
+ * (its 401 is an answer, not a reason to show the login form), or none (a third-party host must
+ * never see our token).
+ */
+type Credentials = 'stored' | 'none' | { candidate: string };
+
+const ACCEPT_JSON = { Accept: 'application/json' };
+
+/**
+ * The one request path: every call goes through here, so a transport failure, a 401 and an error
+ * body mean the same thing everywhere. Resolves with an ok response; throws an ApiError otherwise
+ * (the caller's abort is rethrown as is).
+ */
+async function request(
+	url: string,
+	init: RequestInit,
+	options: RequestOptions,
+	credentials: Credentials = 'stored'
+): Promise<Response> {
 	const doFetch = options.fetch ?? globalThis.fetch;
+	const token =
+		credentials === 'stored' ? storedToken() : credentials === 'none' ? null : credentials.candidate;
 	let response: Response;
 	try {
-		response = await doFetch(path, {
+		response = await doFetch(url, {
 			...init,
 			signal: options.signal,
-			headers: { Accept: 'application/json', ...authHeaders(), ...init.headers }
+			headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...init.headers }
 		});
 	} catch (cause) {
 		// An abort is the caller's decision, not a failure to report.
 		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
 		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
 	}
-	if (response.status === 401) reportUnauthorized();
+	if (response.status === 401 && credentials === 'stored') reportUnauthorized();
 	if (!response.ok) throw await errorFrom(response);
 	return response;
 }
 
 async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T> {
-	const response = await send(path, { method: 'GET' }, options);
+	const response = await request(path, { method: 'GET', headers: ACCEPT_JSON }, options);
 	return (await response.json()) as T;
 }
 
@@ -172,25 +182,6 @@ async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T
 /** Every enabled provider, concurrently. Status 200 even when nothing was found. */
 export function resolveStreams(key: MediaKey, options?: RequestOptions): Promise<ResolveResponse> {
 	return getJson(`/api/streaming/resolve/${mediaPath(key)}${mediaQuery(key)}`, options);
-}
-
-/** One provider by id (`consumet`, `stremio`, `jellyfin`, `library`). */
-export function resolveProviderStreams(
-	provider: string,
-	key: MediaKey,
-	options?: RequestOptions
-): Promise<ResolveResponse> {
-	return getJson(
-		`/api/streaming/${encodeURIComponent(provider)}/${mediaPath(key)}${mediaQuery(key)}`,
-		options
-	);
-}
-
-export function resolveConsumetStreams(
-	key: MediaKey,
-	options?: RequestOptions
-): Promise<ResolveResponse> {
-	return resolveProviderStreams('consumet', key, options);
 }
 
 /**
@@ -207,21 +198,9 @@ export async function fetchSubtitleText(
 	options: RequestOptions = {}
 ): Promise<string> {
 	const url = getProxyUrl(track);
-	const doFetch = options.fetch ?? globalThis.fetch;
 	// Never send our bearer token to a third-party subtitle host.
 	const sameOrigin = url.startsWith('/') && !url.startsWith('//');
-	let response: Response;
-	try {
-		response = await doFetch(url, {
-			signal: options.signal,
-			headers: sameOrigin ? authHeaders() : {}
-		});
-	} catch (cause) {
-		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
-		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
-	}
-	if (sameOrigin && response.status === 401) reportUnauthorized();
-	if (!response.ok) throw await errorFrom(response);
+	const response = await request(url, {}, options, sameOrigin ? 'stored' : 'none');
 	return response.text();
 }
 
@@ -295,12 +274,12 @@ export async function saveProgress(
 	update: ProgressUpdate,
 	options: RequestOptions & { keepalive?: boolean } = {}
 ): Promise<void> {
-	await send(
+	await request(
 		`/api/progress/${mediaPath(key)}${mediaQuery(key)}`,
 		{
 			method: 'PUT',
 			keepalive: options.keepalive ?? false,
-			headers: { 'Content-Type': 'application/json' },
+			headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' },
 			body: JSON.stringify({ position: update.position, duration: update.duration })
 		},
 		options

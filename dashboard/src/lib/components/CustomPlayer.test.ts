@@ -1,4 +1,5 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import type { ComponentProps } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PREFERENCES_KEY } from '$lib/player/preferences';
 import { resolveResponse, streamSource } from '../../test-data/resolve';
@@ -32,6 +33,23 @@ function setMedia(video: HTMLVideoElement, values: Partial<Record<'currentTime' 
 		Object.defineProperty(video, name, { value, writable: true, configurable: true });
 	}
 }
+
+/** Renders the player and waits until it has given the <video> its source. */
+async function renderLoaded(props: ComponentProps<typeof CustomPlayer>): Promise<HTMLVideoElement> {
+	render(CustomPlayer, props);
+	const video = videoEl();
+	await waitFor(() => expect(video.getAttribute('src')).not.toBeNull());
+	return video;
+}
+
+/** The position (and duration) as the browser reports them, with the events that carry them. */
+async function moveTo(video: HTMLVideoElement, currentTime: number, duration?: number) {
+	setMedia(video, duration === undefined ? { currentTime } : { currentTime, duration });
+	if (duration !== undefined) await fireEvent(video, new Event('durationchange'));
+	await fireEvent.timeUpdate(video);
+}
+
+const withIntro = () => ({ resolution: resolveResponse({ markers: { intro: { start: 30, end: 95.5 } } }) });
 
 describe('CustomPlayer', () => {
 	it('shows a spinner while the sources are being resolved', () => {
@@ -178,6 +196,58 @@ describe('CustomPlayer', () => {
 
 		await fireEvent.click(next);
 		expect(onNextEpisode).toHaveBeenCalledOnce();
+	});
+
+	it('skips the intro with the S key, and only during the intro', async () => {
+		const video = await renderLoaded(withIntro());
+
+		await moveTo(video, 10);
+		await fireEvent.keyDown(window, { key: 's' });
+		expect(video.currentTime).toBe(10);
+
+		await moveTo(video, 40);
+		expect(screen.getByTestId('skip-intro')).toHaveAttribute('aria-keyshortcuts', 's');
+		await fireEvent.keyDown(window, { key: 's' });
+		expect(video.currentTime).toBe(95.5);
+	});
+
+	it('skips the intro by itself once auto-skip is on, and lets the viewer go back into it', async () => {
+		const video = await renderLoaded(withIntro());
+		await fireEvent(video, new Event('playing'));
+
+		// Turned on in the settings menu, and remembered.
+		await fireEvent.click(screen.getByRole('button', { name: 'Réglages' }));
+		const toggle = screen.getByTestId('auto-skip');
+		expect(toggle).toHaveAttribute('aria-checked', 'false');
+		await fireEvent.click(toggle);
+		expect(toggle).toHaveAttribute('aria-checked', 'true');
+		expect(JSON.parse(localStorage.getItem(PREFERENCES_KEY)!).autoSkip).toBe(true);
+
+		await moveTo(video, 31);
+		await waitFor(() => expect(video.currentTime).toBe(95.5));
+
+		await moveTo(video, 40);
+		expect(video.currentTime).toBe(40);
+		expect(screen.getByTestId('skip-intro')).toBeInTheDocument();
+	});
+
+	it('at the credits, resolves the next episode early and "Regarder le générique" dismisses the card', async () => {
+		const onNextEpisodeSoon = vi.fn();
+		const video = await renderLoaded({
+			resolution: resolveResponse({ markers: { outro: { start: 1300, end: 1380 } } }),
+			nextEpisode: 'S1 · É3 — Suite',
+			onNextEpisodeSoon
+		});
+		await moveTo(video, 1301, 1400);
+		expect(screen.getByTestId('next-episode')).toBeInTheDocument();
+		expect(onNextEpisodeSoon).toHaveBeenCalledOnce();
+
+		await fireEvent.click(screen.getByRole('button', { name: 'Regarder le générique' }));
+
+		expect(screen.queryByTestId('next-episode')).toBeNull();
+		await moveTo(video, 1310);
+		expect(screen.queryByTestId('next-episode')).toBeNull();
+		expect(onNextEpisodeSoon).toHaveBeenCalledOnce();
 	});
 
 	it('goes to the next episode by itself when the video ends', async () => {

@@ -1,9 +1,10 @@
-// The one class that owns playback: the <video> element, hls.js, source fallback, tracks,
-// subtitles and progress saving. Components only read its $state fields and call its methods.
+// The one class that owns playback: the <video> element, hls.js, source fallback, tracks and
+// progress saving; subtitles are its `subtitles` controller. Components only read $state fields
+// and call methods.
 import { untrack } from 'svelte';
 import type Hls from 'hls.js';
-import type { CuesParsedData, ErrorData } from 'hls.js';
-import { fetchSubtitleText, getProxyUrl } from '$lib/api/client';
+import type { ErrorData } from 'hls.js';
+import { getProxyUrl } from '$lib/api/client';
 import type { StreamSource, SubtitleTrack } from '$lib/api/types';
 import {
 	applyAction,
@@ -17,9 +18,11 @@ import {
 	type PlaybackError,
 	type SourceFailure
 } from './fallback';
-import { loadPreferences, savePreferences } from './preferences';
+import { loadPreferences, sameLanguage, savePreferences } from './preferences';
 import { ProgressSaver, type SaveProgress } from './progress-saver';
-import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
+import { SubtitleController, type SubtitleControllerOptions } from './subtitle-controller.svelte';
+
+export type { SubtitleOption } from './subtitle-controller.svelte';
 
 export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
 
@@ -34,13 +37,6 @@ export interface AudioOption {
 	id: number;
 	lang: string;
 	name: string;
-}
-
-export interface SubtitleOption {
-	/** `ext:<n>` for a file from the resolve response, `hls:<id>` for a track of the HLS stream. */
-	id: string;
-	lang: string;
-	label: string;
 }
 
 export interface TimeRange {
@@ -66,18 +62,13 @@ export interface HlsPlayerOptions {
 	loadHls?: () => Promise<HlsModule>;
 	/** A source that has not produced a frame by then counts as failed. */
 	startTimeoutMs?: number;
+	subtitles?: SubtitleControllerOptions;
 }
 
 export const PLAYBACK_RATES = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2] as const;
 const START_TIMEOUT_MS = 30_000;
 /** How often the displayed time is refreshed while playing (timeupdate alone is ~4 Hz: too coarse for subtitles). */
 const TIME_REFRESH_MS = 100;
-
-/** `en-US` and `en` are the same language for carrying a choice over. */
-function sameLanguage(a: string, b: string): boolean {
-	const primary = (s: string) => s.toLowerCase().split(/[-_]/)[0];
-	return a !== '' && b !== '' && primary(a) === primary(b);
-}
 
 export class HlsPlayer {
 	playerState = $state<PlayerState>('idle');
@@ -112,14 +103,7 @@ export class HlsPlayer {
 	audioTracks = $state.raw<AudioOption[]>([]);
 	audioTrack = $state(-1);
 
-	subtitleOptions = $state.raw<SubtitleOption[]>([]);
-	subtitleId = $state<string | null>(null);
-	subtitleError = $state(false);
-	subtitleSize = $state<SubtitleSize>('m');
-	/** Seconds; positive shows subtitles later. */
-	subtitleOffset = $state(0);
-	/** Cues of the selected subtitles. */
-	cues = $state.raw<Cue[]>([]);
+	readonly subtitles: SubtitleController;
 
 	#options: HlsPlayerOptions;
 	#video: HTMLVideoElement | null = null;
@@ -132,22 +116,17 @@ export class HlsPlayer {
 	#pendingStart = 0;
 	#startTimer: ReturnType<typeof setTimeout> | null = null;
 	#saver: ProgressSaver | null = null;
-	#externalSubtitles: SubtitleTrack[] = [];
-	#externalCues = new Map<string, Cue[]>();
-	#hlsCues = new Map<number, Cue[]>();
-	#hlsSubtitleOptions: SubtitleOption[] = [];
-	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
-	#subtitleChosen = false;
-	#lastSubtitleId: string | null = null;
+	/** Teardown of `subtitles.attach(hls)` for the current hls.js instance. */
+	#detachSubtitles: (() => void) | null = null;
 	/** A source start requested before `attach()`: run as soon as there is a <video>. */
 	#deferredStart: [index: number, resumeAt: number] | null = null;
 
 	constructor(options: HlsPlayerOptions = {}) {
 		this.#options = options;
+		this.subtitles = new SubtitleController(options.subtitles);
 		const prefs = loadPreferences();
 		this.volume = prefs.volume;
 		this.muted = prefs.muted;
-		this.subtitleSize = prefs.subtitleSize;
 	}
 
 	get source(): StreamSource | null {
@@ -241,13 +220,8 @@ export class HlsPlayer {
 	#load(request: PlayerLoad): void {
 		this.unload();
 		this.sources = request.sources;
-		this.#externalSubtitles = request.subtitles;
-		this.#externalCues.clear();
-		this.#subtitleChosen = false;
-		this.subtitleOffset = 0;
 		this.#saver = request.saveProgress ? new ProgressSaver(request.saveProgress) : null;
-		this.#rebuildSubtitleOptions();
-		this.#applySubtitlePreference();
+		this.subtitles.load(request.subtitles);
 
 		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
 		this.#fallback = { ...initialState(index ?? 0), failures: skipped };
@@ -276,8 +250,7 @@ export class HlsPlayer {
 		this.currentTime = 0;
 		this.duration = NaN;
 		this.buffered = [];
-		this.subtitleId = null;
-		this.cues = [];
+		this.subtitles.clear();
 	}
 
 	flushProgress(keepalive = false): void {
@@ -367,8 +340,7 @@ export class HlsPlayer {
 		hls.on(Events.AUDIO_TRACK_SWITCHED, (_event, data) => {
 			if (current()) this.audioTrack = data.id;
 		});
-		hls.on(Events.SUBTITLE_TRACKS_UPDATED, () => current() && this.#syncHlsSubtitles());
-		hls.on(Events.CUES_PARSED, (_event, data: CuesParsedData) => current() && this.#addHlsCues(data));
+		this.#detachSubtitles = this.subtitles.attach(hls, Events);
 
 		hls.attachMedia(video);
 		hls.loadSource(url);
@@ -479,6 +451,8 @@ export class HlsPlayer {
 	}
 
 	#teardownEngine(): void {
+		this.#detachSubtitles?.();
+		this.#detachSubtitles = null;
 		this.#hls?.destroy();
 		this.#hls = null;
 		this.engine = null;
@@ -487,11 +461,6 @@ export class HlsPlayer {
 		this.currentLevel = -1;
 		this.audioTracks = [];
 		this.audioTrack = -1;
-		this.#hlsCues.clear();
-		this.#hlsSubtitleOptions = [];
-		this.#rebuildSubtitleOptions();
-		// Track ids of the next stream need not match; its SUBTITLE_TRACKS_UPDATED re-selects.
-		if (this.subtitleId?.startsWith('hls:')) this.cues = [];
 		const video = this.#video;
 		if (video && video.hasAttribute('src')) {
 			// removeAttribute + load() empties the element without the error event `src = ''` fires.
@@ -674,111 +643,6 @@ export class HlsPlayer {
 			hls.audioTrack = match.id;
 			this.audioTrack = match.id;
 		}
-	}
-
-	// ---- Subtitles ----
-
-	#rebuildSubtitleOptions(): void {
-		const external = this.#externalSubtitles.map((track, i) => ({
-			id: `ext:${i}`,
-			lang: track.lang,
-			label: track.label || track.lang
-		}));
-		this.subtitleOptions = [...external, ...this.#hlsSubtitleOptions];
-	}
-
-	#syncHlsSubtitles(): void {
-		const hls = this.#hls;
-		if (!hls) return;
-		this.#hlsSubtitleOptions = hls.subtitleTracks.map((track) => ({
-			id: `hls:${track.id}`,
-			lang: track.lang ?? '',
-			label: track.name || track.lang || `#${track.id}`
-		}));
-		this.#rebuildSubtitleOptions();
-		if (!this.#subtitleChosen) this.#applySubtitlePreference();
-		else if (this.subtitleId?.startsWith('hls:')) void this.#showSubtitles(this.subtitleId);
-	}
-
-	#addHlsCues(data: CuesParsedData): void {
-		const trackId = data.subtitleTrack?.id;
-		if (data.type !== 'subtitles' || trackId === undefined) return;
-		const incoming: Cue[] = (data.cues as Array<{ startTime: number; endTime: number; text: string }>).map(
-			(cue) => ({ start: cue.startTime, end: cue.endTime, text: plainText(cue.text) })
-		);
-		const merged = mergeCues(this.#hlsCues.get(trackId) ?? [], incoming);
-		this.#hlsCues.set(trackId, merged);
-		if (this.subtitleId === `hls:${trackId}`) this.cues = merged;
-	}
-
-	/** Applies the stored subtitle language, if the current options offer it. */
-	#applySubtitlePreference(): void {
-		const wanted = loadPreferences().subtitleLang;
-		if (!wanted || wanted === 'off') {
-			void this.#showSubtitles(null);
-			return;
-		}
-		const match = this.subtitleOptions.find((o) => sameLanguage(o.lang, wanted));
-		void this.#showSubtitles(match?.id ?? null);
-	}
-
-	/** The user picked subtitles (`null` = off); remembered for the next episode. */
-	selectSubtitles(id: string | null): void {
-		this.#subtitleChosen = true;
-		const option = this.subtitleOptions.find((o) => o.id === id);
-		savePreferences({ subtitleLang: option ? option.lang || option.label : 'off' });
-		void this.#showSubtitles(option ? option.id : null);
-	}
-
-	toggleSubtitles(): void {
-		if (this.subtitleId) {
-			this.selectSubtitles(null);
-			return;
-		}
-		const previous = this.subtitleOptions.find((o) => o.id === this.#lastSubtitleId);
-		const wanted = loadPreferences().subtitleLang;
-		const preferred = wanted ? this.subtitleOptions.find((o) => sameLanguage(o.lang, wanted)) : undefined;
-		const option = previous ?? preferred ?? this.subtitleOptions[0];
-		if (option) this.selectSubtitles(option.id);
-	}
-
-	async #showSubtitles(id: string | null): Promise<void> {
-		this.subtitleId = id;
-		this.subtitleError = false;
-		if (id) this.#lastSubtitleId = id;
-		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
-		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
-		if (!id) {
-			this.cues = [];
-			return;
-		}
-		if (hlsTrack >= 0) {
-			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
-			return;
-		}
-		const track = this.#externalSubtitles[Number(id.slice(4))];
-		if (!track) return;
-		let cues = this.#externalCues.get(id);
-		if (!cues) {
-			this.cues = [];
-			try {
-				cues = parseSubtitles(await fetchSubtitleText(track));
-				this.#externalCues.set(id, cues);
-			} catch {
-				if (this.subtitleId === id) this.subtitleError = true;
-				return;
-			}
-		}
-		if (this.subtitleId === id) this.cues = cues;
-	}
-
-	setSubtitleSize(size: SubtitleSize): void {
-		this.subtitleSize = size;
-		savePreferences({ subtitleSize: size });
-	}
-
-	setSubtitleOffset(offset: number): void {
-		this.subtitleOffset = clampOffset(offset);
 	}
 
 	// ---- Picture-in-picture ----

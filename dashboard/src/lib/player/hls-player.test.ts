@@ -75,16 +75,16 @@ describe('HlsPlayer', () => {
 		const detach = first.attach(document.createElement('video'));
 		first.setVolume(0.3);
 		first.toggleMute();
-		first.setSubtitleSize('xl');
+		first.subtitles.setSize('xl');
 		detach();
 
 		const next = new HlsPlayer();
-		expect([next.volume, next.muted, next.subtitleSize]).toEqual([0.3, true, 'xl']);
+		expect([next.volume, next.muted, next.subtitles.size]).toEqual([0.3, true, 'xl']);
 	});
 
 	it('clamps the subtitle offset to tenths of a second', () => {
 		const player = new HlsPlayer();
-		player.setSubtitleOffset(0.1 + 0.2);
-		expect(player.subtitleOffset).toBe(0.3);
+		player.subtitles.setOffset(0.1 + 0.2);
+		expect(player.subtitles.offset).toBe(0.3);
 	});
 });

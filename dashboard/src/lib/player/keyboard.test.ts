@@ -15,6 +15,8 @@ describe('keyToCommand', () => {
 		['f', { kind: 'toggle-fullscreen' }],
 		['m', { kind: 'toggle-mute' }],
 		['c', { kind: 'toggle-subtitles' }],
+		['s', { kind: 'skip-segment' }],
+		['S', { kind: 'skip-segment' }],
 		['0', { kind: 'seek-to-fraction', fraction: 0 }],
 		['5', { kind: 'seek-to-fraction', fraction: 0.5 }],
 		['9', { kind: 'seek-to-fraction', fraction: 0.9 }]

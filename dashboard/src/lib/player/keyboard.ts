@@ -8,7 +8,8 @@ export type PlayerCommand =
 	| { kind: 'volume-by'; delta: number }
 	| { kind: 'toggle-mute' }
 	| { kind: 'toggle-fullscreen' }
-	| { kind: 'toggle-subtitles' };
+	| { kind: 'toggle-subtitles' }
+	| { kind: 'skip-segment' };
 
 export interface KeyInput {
 	key: string;
@@ -65,6 +66,8 @@ export function keyToCommand(input: KeyInput): PlayerCommand | null {
 			return { kind: 'toggle-mute' };
 		case 'c':
 			return { kind: 'toggle-subtitles' };
+		case 's':
+			return { kind: 'skip-segment' };
 	}
 	if (/^[0-9]$/.test(key)) return { kind: 'seek-to-fraction', fraction: Number(key) / 10 };
 	return null;

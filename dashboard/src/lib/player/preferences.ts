@@ -10,6 +10,8 @@ export interface PlayerPreferences {
 	subtitleSize: SubtitleSize;
 	volume: number;
 	muted: boolean;
+	/** Skip intros and recaps without asking (once each per title). */
+	autoSkip: boolean;
 }
 
 export const PREFERENCES_KEY = 'sokoul.player';
@@ -19,8 +21,15 @@ export const DEFAULT_PREFERENCES: PlayerPreferences = {
 	subtitleLang: null,
 	subtitleSize: 'm',
 	volume: 1,
-	muted: false
+	muted: false,
+	autoSkip: false
 };
+
+/** `en-US` and `en` are the same language for carrying a choice over. */
+export function sameLanguage(a: string, b: string): boolean {
+	const primary = (s: string) => s.toLowerCase().split(/[-_]/)[0];
+	return a !== '' && b !== '' && primary(a) === primary(b);
+}
 
 function storage(): Storage | null {
 	try {
@@ -47,6 +56,7 @@ export function loadPreferences(): PlayerPreferences {
 	}
 	if (typeof raw.volume === 'number' && raw.volume >= 0 && raw.volume <= 1) prefs.volume = raw.volume;
 	if (typeof raw.muted === 'boolean') prefs.muted = raw.muted;
+	if (typeof raw.autoSkip === 'boolean') prefs.autoSkip = raw.autoSkip;
 	return prefs;
 }
 

@@ -1,0 +1,200 @@
+// The player's subtitles: the files of the resolve response and the subtitle tracks of an HLS
+// stream, one selection, the cues to draw, their size and offset. HlsPlayer owns one and attaches
+// it to each hls.js instance it starts; components read its $state fields.
+import type { CuesParsedData } from 'hls.js';
+import type Hls from 'hls.js';
+import { fetchSubtitleText } from '$lib/api/client';
+import type { SubtitleTrack } from '$lib/api/types';
+import { loadPreferences, sameLanguage, savePreferences } from './preferences';
+import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
+
+export interface SubtitleOption {
+	/** `ext:<n>` for a file from the resolve response, `hls:<id>` for a track of the HLS stream. */
+	id: string;
+	lang: string;
+	label: string;
+}
+
+/** What the controller uses of an hls.js instance (a fake in tests). */
+export type SubtitleHls = Pick<Hls, 'subtitleTracks' | 'subtitleTrack' | 'on' | 'off'>;
+
+/** The two hls.js event names it listens to; passed in so this module never loads hls.js itself. */
+export interface SubtitleEvents {
+	SUBTITLE_TRACKS_UPDATED: (typeof Hls.Events)['SUBTITLE_TRACKS_UPDATED'];
+	CUES_PARSED: (typeof Hls.Events)['CUES_PARSED'];
+}
+
+export interface SubtitleControllerOptions {
+	/** Replaceable in tests. */
+	fetchText?: (track: SubtitleTrack) => Promise<string>;
+}
+
+export class SubtitleController {
+	options = $state.raw<SubtitleOption[]>([]);
+	/** The shown option's id, null when off. */
+	selected = $state<string | null>(null);
+	/** The selected file could not be loaded. */
+	error = $state(false);
+	size = $state<SubtitleSize>('m');
+	/** Seconds; positive shows subtitles later. */
+	offset = $state(0);
+	/** Cues of the selected subtitles. */
+	cues = $state.raw<Cue[]>([]);
+
+	#fetchText: (track: SubtitleTrack) => Promise<string>;
+	#hls: SubtitleHls | null = null;
+	#external: SubtitleTrack[] = [];
+	#externalCues = new Map<string, Cue[]>();
+	#hlsCues = new Map<number, Cue[]>();
+	#hlsOptions: SubtitleOption[] = [];
+	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
+	#chosen = false;
+	#lastSelected: string | null = null;
+
+	constructor(options: SubtitleControllerOptions = {}) {
+		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
+		this.size = loadPreferences().subtitleSize;
+	}
+
+	/** A new title: its subtitle files, the stored language applied, the offset back to zero. */
+	load(tracks: SubtitleTrack[]): void {
+		this.#external = tracks;
+		this.#externalCues.clear();
+		this.#chosen = false;
+		this.offset = 0;
+		this.#rebuildOptions();
+		this.#applyPreference();
+	}
+
+	/** No title any more: nothing shown. */
+	clear(): void {
+		this.selected = null;
+		this.cues = [];
+	}
+
+	/**
+	 * Follows the subtitle tracks of one hls.js instance; returns the teardown, to run before the
+	 * instance is destroyed (track ids of the next stream need not match: its own
+	 * SUBTITLE_TRACKS_UPDATED re-selects).
+	 */
+	attach(hls: SubtitleHls, events: SubtitleEvents): () => void {
+		this.#hls = hls;
+		const onTracks = () => this.#syncHlsTracks();
+		const onCues = (_event: unknown, data: CuesParsedData) => this.#addHlsCues(data);
+		hls.on(events.SUBTITLE_TRACKS_UPDATED, onTracks);
+		hls.on(events.CUES_PARSED, onCues);
+		return () => {
+			hls.off(events.SUBTITLE_TRACKS_UPDATED, onTracks);
+			hls.off(events.CUES_PARSED, onCues);
+			if (this.#hls === hls) this.#hls = null;
+			this.#hlsCues.clear();
+			this.#hlsOptions = [];
+			this.#rebuildOptions();
+			if (this.selected?.startsWith('hls:')) this.cues = [];
+		};
+	}
+
+	/** The user picked subtitles (`null` = off); remembered for the next episode. */
+	select(id: string | null): void {
+		this.#chosen = true;
+		const option = this.options.find((o) => o.id === id);
+		savePreferences({ subtitleLang: option ? option.lang || option.label : 'off' });
+		void this.#show(option ? option.id : null);
+	}
+
+	/** Off when on; otherwise the last shown, else the stored language, else the first. */
+	toggle(): void {
+		if (this.selected) {
+			this.select(null);
+			return;
+		}
+		const previous = this.options.find((o) => o.id === this.#lastSelected);
+		const wanted = loadPreferences().subtitleLang;
+		const preferred = wanted ? this.options.find((o) => sameLanguage(o.lang, wanted)) : undefined;
+		const option = previous ?? preferred ?? this.options[0];
+		if (option) this.select(option.id);
+	}
+
+	setSize(size: SubtitleSize): void {
+		this.size = size;
+		savePreferences({ subtitleSize: size });
+	}
+
+	setOffset(offset: number): void {
+		this.offset = clampOffset(offset);
+	}
+
+	#rebuildOptions(): void {
+		const external = this.#external.map((track, i) => ({
+			id: `ext:${i}`,
+			lang: track.lang,
+			label: track.label || track.lang
+		}));
+		this.options = [...external, ...this.#hlsOptions];
+	}
+
+	#syncHlsTracks(): void {
+		const hls = this.#hls;
+		if (!hls) return;
+		this.#hlsOptions = hls.subtitleTracks.map((track) => ({
+			id: `hls:${track.id}`,
+			lang: track.lang ?? '',
+			label: track.name || track.lang || `#${track.id}`
+		}));
+		this.#rebuildOptions();
+		if (!this.#chosen) this.#applyPreference();
+		else if (this.selected?.startsWith('hls:')) void this.#show(this.selected);
+	}
+
+	#addHlsCues(data: CuesParsedData): void {
+		const trackId = data.subtitleTrack?.id;
+		if (data.type !== 'subtitles' || trackId === undefined) return;
+		const incoming: Cue[] = (data.cues as Array<{ startTime: number; endTime: number; text: string }>).map(
+			(cue) => ({ start: cue.startTime, end: cue.endTime, text: plainText(cue.text) })
+		);
+		const merged = mergeCues(this.#hlsCues.get(trackId) ?? [], incoming);
+		this.#hlsCues.set(trackId, merged);
+		if (this.selected === `hls:${trackId}`) this.cues = merged;
+	}
+
+	/** Applies the stored subtitle language, if the current options offer it. */
+	#applyPreference(): void {
+		const wanted = loadPreferences().subtitleLang;
+		if (!wanted || wanted === 'off') {
+			void this.#show(null);
+			return;
+		}
+		const match = this.options.find((o) => sameLanguage(o.lang, wanted));
+		void this.#show(match?.id ?? null);
+	}
+
+	async #show(id: string | null): Promise<void> {
+		this.selected = id;
+		this.error = false;
+		if (id) this.#lastSelected = id;
+		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
+		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
+		if (!id) {
+			this.cues = [];
+			return;
+		}
+		if (hlsTrack >= 0) {
+			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
+			return;
+		}
+		const track = this.#external[Number(id.slice(4))];
+		if (!track) return;
+		let cues = this.#externalCues.get(id);
+		if (!cues) {
+			this.cues = [];
+			try {
+				cues = parseSubtitles(await this.#fetchText(track));
+				this.#externalCues.set(id, cues);
+			} catch {
+				if (this.selected === id) this.error = true;
+				return;
+			}
+		}
+		if (this.selected === id) this.cues = cues;
+	}
+}

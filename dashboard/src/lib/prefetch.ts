@@ -1,0 +1,22 @@
+// A request started before it is needed (the next episode's resolve while the credits roll),
+// handed over once to whoever needs it, so "Épisode suivant" starts at once.
+
+export class Prefetch<T> {
+	#entry: { id: string; value: Promise<T> } | null = null;
+
+	/** Starts `load` for `id`, unless it is already under way. */
+	start(id: string, load: () => Promise<T>): void {
+		if (this.#entry?.id === id) return;
+		const value = load();
+		// Unused if the viewer goes elsewhere; a failure is retried by `take`.
+		value.catch(() => {});
+		this.#entry = { id, value };
+	}
+
+	/** The value prefetched for `id` (handed over once), else a fresh `load`, also when the prefetch failed. */
+	take(id: string, load: () => Promise<T>): Promise<T> {
+		const early = this.#entry?.id === id ? this.#entry.value : null;
+		this.#entry = null;
+		return early ? early.catch(load) : load();
+	}
+}
