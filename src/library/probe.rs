@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
 use super::naming::{normalize_lang, track_label};
+use crate::playback::Media;
+use crate::playback::media::FFPROBE_ARGS;
 use super::{LibraryError, confine};
 
 /// What the scanner keeps about a file, stored as JSON in the database.
@@ -113,6 +115,13 @@ impl ProbeInfo {
     pub fn remux_video(&self) -> bool {
         self.video.browser_playable()
     }
+
+    /// Some browser may get the video copied (H.264 8-bit, HEVC, AV1, VP9: the playback
+    /// engine decides per client), so the scan lists its keyframes: a remux's segment
+    /// boundaries must be real keyframes.
+    pub fn video_may_be_copied(&self) -> bool {
+        self.video.browser_playable() || matches!(self.video.codec.as_str(), "hevc" | "av1" | "vp9")
+    }
 }
 
 #[derive(Deserialize)]
@@ -201,6 +210,35 @@ pub async fn probe(
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
     }
     Ok(info)
+}
+
+/// The playback engine's view of a file (every stream with its profile, bit depth,
+/// interlacing, rotation and HDR signalling), read with `playback::media::FFPROBE_ARGS`.
+/// `input` is what `confine::media_input` returned, and `format` the demuxer the scan found,
+/// so the probe is held to the same demuxer and protocol as ffmpeg; `timeout` bounds a file
+/// that hangs the demuxer.
+pub async fn media(
+    ffprobe: &str,
+    input: &Path,
+    format: &str,
+    timeout: Duration,
+) -> Result<Media, LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args(confine::input_args(format))
+        .args(FFPROBE_ARGS)
+        .arg(input)
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
+    let output = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+    if !output.status.success() {
+        return Err(LibraryError::Probe(
+            "ffprobe cannot read it any more; rescan the library".into(),
+        ));
+    }
+    Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
 }
 
 fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {

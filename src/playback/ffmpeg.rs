@@ -86,6 +86,10 @@ pub struct Job<'a> {
     pub preset: &'a str,
     /// An extracted copy of the text subtitle to burn, required for a remote input.
     pub subtitle_file: Option<&'a Path>,
+    /// For a local file: the only demuxer ffmpeg may use (ffprobe's `format_name`, as
+    /// `library::confine::input_args` passes it), so a file replaced by a playlist after the
+    /// probe is not followed. Ignored unless plain (`[A-Za-z0-9_,]`).
+    pub format_whitelist: Option<&'a str>,
 }
 
 /// Every core: a job is what a viewer is waiting for, the semaphore (`max_ffmpeg`) bounds
@@ -110,7 +114,17 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
     // Input options.
     let input = match job.input {
         Input::Local(path) => {
-            a.extend(strs(&["-protocol_whitelist", "file,pipe"]));
+            // Only the `file` protocol, as `library::confine::input_args`: no `concat:`,
+            // `subfile:` or network protocol a crafted file could name.
+            a.extend(strs(&["-protocol_whitelist", "file"]));
+            let plain = |f: &str| {
+                !f.is_empty()
+                    && f.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b',')
+            };
+            if let Some(format) = job.format_whitelist.filter(|f| plain(f)) {
+                a.extend(["-format_whitelist".into(), format.to_string()]);
+            }
             // `file:` so a name starting with '-' or holding ':' is never read as an option or
             // another protocol.
             format!("file:{}", path.display())
@@ -202,8 +216,16 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
 
     // HLS output.
     let dir = job.out_dir;
+    // A copied stream seeks to the demuxer's seek point before the start (Matroska: the
+    // cluster's); what lies before the start is dropped, so the job's first segment begins
+    // at the keyframe it was started at, as the engine's playlist says.
+    a.extend(strs(&["-copypriorss", "0"]));
     a.extend(strs(&["-f", "hls"]));
-    a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
+    if job.window.short_seconds < job.window.segment_seconds {
+        // Only when shorter: ffmpeg 5.1 with `-hls_init_time` equal to `-hls_time` cuts a
+        // copied stream at every keyframe after the first two segments (measured).
+        a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
+    }
     a.extend(["-hls_time".into(), secs(job.window.segment_seconds)]);
     a.extend(strs(&["-hls_list_size", "1"]));
     a.extend(["-start_number".into(), job.window.start_segment.to_string()]);
@@ -213,6 +235,10 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         SegmentFormat::Fmp4 => {
             a.extend(strs(&["-hls_segment_type", "fmp4"]));
             a.extend(strs(&["-hls_fmp4_init_filename", "init.mp4"]));
+            // Fragment times (`tfdt`) on the file's timeline rather than from the job's start,
+            // and the same init segment whichever job wrote it (checked with ffmpeg 5.1): a
+            // job started by a seek continues the segments of another.
+            a.extend(strs(&["-hls_segment_options", "movflags=+frag_discont"]));
             a.extend([
                 "-hls_segment_filename".into(),
                 dir.join("%d.m4s").display().to_string(),
@@ -397,6 +423,7 @@ mod tests {
             threads: 2,
             preset: "veryfast",
             subtitle_file: None,
+            format_whitelist: Some("matroska,webm"),
         })
     }
 
@@ -418,7 +445,8 @@ mod tests {
         assert_eq!(value(&a, "-hls_fmp4_init_filename"), Some("init.mp4"));
         assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.m4s"));
         assert_eq!(value(&a, "-i"), Some("file:/media/Film: part 1.mkv"));
-        assert_eq!(value(&a, "-protocol_whitelist"), Some("file,pipe"));
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("file"));
+        assert_eq!(value(&a, "-format_whitelist"), Some("matroska,webm"));
         assert!(!a.contains(&"-ss".to_string()), "starts at the beginning");
         assert!(!a.contains(&"-noautorotate".to_string()));
         assert!(!a.contains(&"-filter_complex".to_string()));

@@ -47,6 +47,9 @@ pub struct Request {
     pub quality: Quality,
     /// The viewer's cap on the video bitrate, kb/s.
     pub max_video_kbps: Option<u32>,
+    /// The player asked for HLS (the library's playlists): direct play is not an option, so
+    /// what would play as is is remuxed instead.
+    pub hls: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -487,6 +490,10 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
     } else {
         match direct_container(media, profile) {
             Err(why) => (Mode::DirectStream, format!("container: remux — {why}")),
+            Ok(_) if req.hls => (
+                Mode::DirectStream,
+                "container: remux — HLS asked for".to_string(),
+            ),
             Ok(name) => {
                 // A browser plays only the first audio track of a file; another choice needs HLS.
                 let first_audio = audio_tracks.first().map(|(s, _)| s.index);

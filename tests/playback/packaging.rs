@@ -31,6 +31,7 @@ fn package(
         threads: ffmpeg::default_threads(),
         preset: "veryfast",
         subtitle_file: None,
+        format_whitelist: None,
     })
     .unwrap();
     // Generous: a few seconds of low-resolution video, on a loaded 2-core machine.
