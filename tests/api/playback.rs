@@ -1,0 +1,259 @@
+//! The playback engine wired into the library, over HTTP, with real ffmpeg on the files the
+//! playback tests generate (`tests/playback/fixtures.rs`): what a browser's profile changes in
+//! the playlists and in the segments it is served, checked with ffprobe.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+use crate::library::library_app;
+
+#[allow(dead_code)]
+#[path = "../playback/fixtures.rs"]
+mod fixtures;
+
+use fixtures::Fixture;
+
+/// Debian's Chromium, as `capabilities.ts` measures it (`docs/playback.md`).
+const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
+
+/// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
+async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
+    for (f, id) in fixtures {
+        let src = f.path();
+        let ext = src.extension().unwrap().to_str().unwrap();
+        let dest = root.join(format!("{id}/Film (2020) [tmdbid-{id}].{ext}"));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::hard_link(src, &dest)
+            .or_else(|_| std::fs::copy(src, &dest).map(|_| ()))
+            .unwrap();
+    }
+    let app = library_app(root).await;
+    let scan = app.scan().await;
+    assert_eq!(scan["added"], fixtures.len(), "{scan}");
+    app
+}
+
+/// The film's HLS base URL (`/api/media/<id>/hls`), from the resolve answer.
+async fn hls_base(app: &TestApp, tmdb: u32) -> String {
+    let body = app
+        .get_json(&format!("/api/streaming/library/movie/{tmdb}"), 200)
+        .await;
+    let url = body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "hls")
+        .and_then(|s| s["url"].as_str())
+        .unwrap_or_else(|| panic!("an HLS source: {body}"))
+        .to_string();
+    url.trim_end_matches("/master.m3u8").to_string()
+}
+
+/// `?profile=…` or nothing.
+fn q(profile: Option<&str>) -> String {
+    profile.map(|p| format!("?profile={p}")).unwrap_or_default()
+}
+
+/// The first segment of a rendition as one playable file (the init segment first for fMP4),
+/// fetched as a player does: the URIs the playlists name, their queries included.
+async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option<&str>) -> Vec<u8> {
+    let playlist = app
+        .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
+        .await;
+    let mut out = Vec::new();
+    if let Some(rest) = playlist.split("#EXT-X-MAP:URI=\"").nth(1) {
+        let init = rest.split('"').next().unwrap();
+        out.extend(app.bytes(&format!("{base}/{variant}/{init}")).await);
+    }
+    let first = playlist
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap();
+    out.extend(app.bytes(&format!("{base}/{variant}/{first}")).await);
+    out
+}
+
+/// ffprobe's first stream of a file's bytes.
+fn stream_of(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment");
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_streams", "-of", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["streams"][0].clone()
+}
+
+fn mode_of(master: &str) -> &str {
+    master
+        .split("DATA-ID=\"com.sokoul.playback.mode\",VALUE=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("the master playlist names its mode: {master}"))
+}
+
+#[tokio::test]
+async fn av1_and_vp9_with_opus_reach_chromium_without_reencoding_and_h264_without_a_profile() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(
+        root.path(),
+        &[(Fixture::Av1OpusMkv, 1001), (Fixture::Vp9OpusWebm, 1002)],
+    )
+    .await;
+    for (tmdb, codec) in [(1001, "av1"), (1002, "vp9")] {
+        let base = hls_base(&app, tmdb).await;
+        let master = app
+            .text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM))))
+            .await;
+        assert_eq!(mode_of(&master), "direct_stream", "{master}");
+        assert!(
+            master.contains(&format!("v/index.m3u8?profile={CHROMIUM}")),
+            "the profile is carried into the child URIs: {master}"
+        );
+        let video = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+        assert_eq!(stream_of(&video)["codec_name"], codec, "copied, not re-encoded");
+        let audio = first_segment(&app, &base, "a0", Some(CHROMIUM)).await;
+        assert_eq!(stream_of(&audio)["codec_name"], "opus");
+
+        // The same file, the same URLs, no profile: the conservative default.
+        let master = app.text(&format!("{base}/master.m3u8")).await;
+        assert_eq!(mode_of(&master), "transcode", "{master}");
+        assert!(!master.contains("profile="), "{master}");
+        let video = first_segment(&app, &base, "v", None).await;
+        assert_eq!(stream_of(&video)["codec_name"], "h264");
+        let audio = first_segment(&app, &base, "a0", None).await;
+        assert_eq!(stream_of(&audio)["codec_name"], "aac");
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr10_sdr() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(
+        root.path(),
+        &[
+            (Fixture::PhonePortraitRotated, 2001),
+            (Fixture::Mpeg2InterlacedTs, 2002),
+            (Fixture::HevcMain10Hdr10, 2003),
+        ],
+    )
+    .await;
+
+    let base = hls_base(&app, 2001).await;
+    let master = app.text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM)))).await;
+    assert!(master.contains("RESOLUTION=180x320"), "{master}");
+    let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(180), Some(320)));
+
+    let base = hls_base(&app, 2002).await;
+    let source = std::fs::read(Fixture::Mpeg2InterlacedTs.path()).unwrap();
+    let (interlaced, _) = idet(&source);
+    assert!(interlaced > 50, "the file itself reads as interlaced");
+    let segment = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+    let (interlaced, progressive) = idet(&segment);
+    // idet calls a few frames of a clean progressive picture interlaced (as it does in
+    // tests/playback); a combed picture is the other way round.
+    assert!(
+        progressive > 10 * interlaced.max(1),
+        "idet: {interlaced} interlaced, {progressive} progressive frames"
+    );
+
+    let base = hls_base(&app, 2003).await;
+    let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(v["color_transfer"], "bt709", "{v}");
+}
+
+/// ffmpeg's `idet` over a file: (interlaced, progressive) frames, by its multi-frame verdict.
+fn idet(bytes: &[u8]) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment.ts");
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(&path)
+        .args(["-vf", "idet", "-an", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("Multi frame detection"))
+        .unwrap_or_else(|| panic!("idet ran: {log}"));
+    let count = |key: &str| -> u64 {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    (count("TFF:") + count("BFF:"), count("Progressive:"))
+}
+
+#[tokio::test]
+async fn a_bad_profile_is_a_400_with_the_api_error_shape() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(root.path(), &[(Fixture::Vp9OpusWebm, 3001)]).await;
+    let base = hls_base(&app, 3001).await;
+    for path in [
+        format!("{base}/master.m3u8?profile=avc,aac"),
+        format!("{base}/v/index.m3u8?profile=2:avc"),
+        format!("{base}/v/0.ts?profile=1:AVC"),
+        format!("{base}/a0/init.mp4?profile={}", "1:avc,".repeat(60)),
+    ] {
+        let body = app.get_json(&path, 400).await;
+        assert_eq!(body["error"]["code"], "invalid_client_profile", "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("profile"));
+    }
+    // Percent-encoded, as `URLSearchParams` writes it, is the same profile.
+    let master = app
+        .text(&format!(
+            "{base}/master.m3u8?profile={}",
+            CHROMIUM.replace(':', "%3A").replace(',', "%2C")
+        ))
+        .await;
+    assert_eq!(mode_of(&master), "direct_stream");
+}
+
+/// ffmpeg processes this test process started whose command line names `needle`.
+fn ffmpeg_children_reading(needle: &str) -> usize {
+    let mut n = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("ffmpeg") && cmdline.contains(needle) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_file_corrupted_after_the_scan_is_a_clear_error_and_runs_no_ffmpeg() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(root.path(), &[(Fixture::Av1OpusMkv, 4001)]).await;
+    let base = hls_base(&app, 4001).await;
+    // Replaced in place (a new inode, not the shared fixture): garbage with a Matroska name.
+    let path = root.path().join("4001/Film (2020) [tmdbid-4001].mkv");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, vec![0x5a; 64 * 1024]).unwrap();
+    for url in [
+        format!("{base}/master.m3u8{}", q(Some(CHROMIUM))),
+        format!("{base}/v/0.m4s{}", q(Some(CHROMIUM))),
+        format!("{base}/v/0.ts"),
+    ] {
+        let body = app.get_json(&url, 422).await;
+        assert_eq!(body["error"]["code"], "unreadable_media", "{url}: {body}");
+    }
+    assert_eq!(ffmpeg_children_reading(&root.path().display().to_string()), 0);
+}
