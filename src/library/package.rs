@@ -205,7 +205,11 @@ impl Timeline {
         } else {
             index
         };
-        let eps = if self.keyframed && start > 0 { EPS } else { 0.0 };
+        let eps = if self.keyframed && start > 0 {
+            EPS
+        } else {
+            0.0
+        };
         SegmentWindow {
             start_segment: start as u64,
             start: self.starts[start] - eps,
@@ -302,8 +306,13 @@ fn alone(plan: &Plan, keep_audio: bool) -> Plan {
         p.audio = None;
     }
     p.subtitles.clear();
-    let copied = p.video.as_ref().is_none_or(|v| v.action == VideoAction::Copy)
-        && p.audio.as_ref().is_none_or(|a| a.action == AudioAction::Copy);
+    let copied = p
+        .video
+        .as_ref()
+        .is_none_or(|v| v.action == VideoAction::Copy)
+        && p.audio
+            .as_ref()
+            .is_none_or(|a| a.action == AudioAction::Copy);
     p.mode = if copied {
         Mode::DirectStream
     } else {
@@ -444,11 +453,14 @@ fn package(
     } else {
         SegmentFormat::Fmp4
     };
-    let codecs = [video_codec(file, &media, &whole), audio_codec(&media, &whole).map(String::from)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(",");
+    let codecs = [
+        video_codec(file, &media, &whole),
+        audio_codec(&media, &whole).map(String::from),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(",");
     let resolution = whole
         .video
         .as_ref()
@@ -496,7 +508,10 @@ fn master_playlist(file: &MediaFile, pkg: &Packaging, query: &str) -> String {
         }
         names.push(name.clone());
         let default = if n == default { "YES" } else { "NO" };
-        let channels = pkg.audio.get(n).map_or(2, |r| channels_out(&r.plan, a.channels));
+        let channels = pkg
+            .audio
+            .get(n)
+            .map_or(2, |r| channels_out(&r.plan, a.channels));
         out.push_str(&format!(
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",LANGUAGE=\"{lang}\",NAME=\"{name}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{channels}\",URI=\"a{n}/index.m3u8{query}\"\n",
         ));
@@ -732,8 +747,13 @@ impl Packager {
         }
         let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
         let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
-        let mut media =
-            probe::media(&self.inner.config.ffprobe, &input, &file.probe.format, timeout).await?;
+        let mut media = probe::media(
+            &self.inner.config.ffprobe,
+            &input,
+            &file.probe.format,
+            timeout,
+        )
+        .await?;
         if media.is_mp4() {
             media.faststart = Some(file.probe.faststart);
         }
@@ -819,7 +839,9 @@ impl Packager {
         file: &MediaFile,
         profile: Option<&ClientProfile>,
     ) -> Result<String, LibraryError> {
-        let pkg = self.packaging(file, &profile.copied().unwrap_or_default()).await?;
+        let pkg = self
+            .packaging(file, &profile.copied().unwrap_or_default())
+            .await?;
         Ok(master_playlist(file, &pkg, &profile_query(profile)))
     }
 
@@ -829,7 +851,9 @@ impl Packager {
         variant: Variant,
         profile: Option<&ClientProfile>,
     ) -> Result<String, LibraryError> {
-        let pkg = self.packaging(file, &profile.copied().unwrap_or_default()).await?;
+        let pkg = self
+            .packaging(file, &profile.copied().unwrap_or_default())
+            .await?;
         let rendition = pkg.rendition(variant)?;
         Ok(rendition
             .timeline
@@ -926,7 +950,13 @@ impl Packager {
         let path = w.dir.join(name);
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.segment_wait);
         loop {
-            let job = self.inner.jobs.lock().expect("jobs lock").get(&w.key).cloned();
+            let job = self
+                .inner
+                .jobs
+                .lock()
+                .expect("jobs lock")
+                .get(&w.key)
+                .cloned();
             if tokio::fs::metadata(&path).await.is_ok() {
                 self.inner.lru.lock().expect("lru lock").touch(&path);
                 if let Some(job) = job {
@@ -1157,7 +1187,9 @@ impl Run {
     /// once it is complete; the init segment is written before the first segment is named.
     fn promote(&self) -> i64 {
         let mut done = match self.job.state() {
-            JobState::Running { done } | JobState::Ended { done } | JobState::Failed { done, .. } => done,
+            JobState::Running { done }
+            | JobState::Ended { done }
+            | JobState::Failed { done, .. } => done,
         };
         let mut moved = false;
         loop {
@@ -1236,12 +1268,15 @@ mod tests {
     #[test]
     fn a_transcode_starts_with_two_short_segments() {
         let t = Timeline::grid(30.0, 2.0, 6.0);
-        assert_eq!(t.starts, vec![0.0, 2.0, 4.0, 10.0, 16.0, 22.0]);
+        assert_eq!(t.starts, vec![0.0, 2.0, 4.0, 10.0, 16.0, 22.0, 28.0]);
         // A seek into the fast start restarts from 0, whose job writes the short segments.
         assert_eq!(t.window(1).start_segment, 0);
         let w = t.window(3);
         assert_eq!((w.start_segment, w.start), (3, 10.0));
-        assert_eq!(w.short_seconds, 6.0, "after a seek every segment is full length");
+        assert_eq!(
+            w.short_seconds, 6.0,
+            "after a seek every segment is full length"
+        );
     }
 
     #[test]
@@ -1252,7 +1287,10 @@ mod tests {
         assert_eq!(t.starts, vec![0.0, 7.5, 12.5, 20.0, 25.0]);
         let w = t.window(2);
         assert_eq!(w.start_segment, 2);
-        assert!((w.start - 12.5 + EPS).abs() < 1e-9, "just before its keyframe");
+        assert!(
+            (w.start - 12.5 + EPS).abs() < 1e-9,
+            "just before its keyframe"
+        );
         assert_eq!(t.window(0).start, 0.0);
     }
 
@@ -1277,8 +1315,19 @@ mod tests {
             Part::parse("12.m4s"),
             Some(Part::Segment(12, SegmentFormat::Fmp4))
         );
-        assert_eq!(Part::parse("3.ts"), Some(Part::Segment(3, SegmentFormat::Ts)));
-        for bad in ["", ".ts", "x.ts", "12345678.ts", "1.mp4", "../0.ts", "-1.ts"] {
+        assert_eq!(
+            Part::parse("3.ts"),
+            Some(Part::Segment(3, SegmentFormat::Ts))
+        );
+        for bad in [
+            "",
+            ".ts",
+            "x.ts",
+            "12345678.ts",
+            "1.mp4",
+            "../0.ts",
+            "-1.ts",
+        ] {
             assert_eq!(Part::parse(bad), None, "{bad}");
         }
     }
@@ -1289,7 +1338,11 @@ mod tests {
         assert_eq!(step(None, 0), Step::Start);
         assert_eq!(step(Some((2, &running)), 3), Step::Wait);
         assert_eq!(step(Some((2, &running)), 5 + AHEAD as i64), Step::Wait);
-        assert_eq!(step(Some((2, &running)), 6 + AHEAD as i64), Step::Start, "a seek ahead");
+        assert_eq!(
+            step(Some((2, &running)), 6 + AHEAD as i64),
+            Step::Start,
+            "a seek ahead"
+        );
         assert_eq!(step(Some((2, &running)), 1), Step::Start, "a seek back");
         let ended = JobState::Ended { done: 9 };
         assert_eq!(step(Some((0, &ended)), 5), Step::Start, "evicted since");
@@ -1298,7 +1351,10 @@ mod tests {
             done: 1,
             error: "ffmpeg failed: x".into(),
         };
-        assert_eq!(step(Some((0, &failed)), 3), Step::Fail("ffmpeg failed: x".into()));
+        assert_eq!(
+            step(Some((0, &failed)), 3),
+            Step::Fail("ffmpeg failed: x".into())
+        );
     }
 
     #[test]

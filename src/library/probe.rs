@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
 use super::naming::{normalize_lang, track_label};
+use super::{LibraryError, confine};
 use crate::playback::Media;
 use crate::playback::media::FFPROBE_ARGS;
-use super::{LibraryError, confine};
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -114,13 +114,6 @@ impl ProbeInfo {
     /// The HLS video stream is copied (remux) rather than re-encoded.
     pub fn remux_video(&self) -> bool {
         self.video.browser_playable()
-    }
-
-    /// Some browser may get the video copied (H.264 8-bit, HEVC, AV1, VP9: the playback
-    /// engine decides per client), so the scan lists its keyframes: a remux's segment
-    /// boundaries must be real keyframes.
-    pub fn video_may_be_copied(&self) -> bool {
-        self.video.browser_playable() || matches!(self.video.codec.as_str(), "hevc" | "av1" | "vp9")
     }
 }
 

@@ -329,7 +329,7 @@ pub async fn scan(
             async move {
                 let probed = probe::probe(&ffprobe, &found.path, probe_timeout).await;
                 let keyframes = match &probed {
-                    Ok(info) if info.video_may_be_copied() => {
+                    Ok(info) if info.remux_video() => {
                         // Generous: reading a large file's packet index is I/O-bound.
                         probe::keyframes(
                             &ffprobe,

@@ -104,14 +104,41 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         (Mode::DirectPlay, _) | (_, None) => return Err(ArgsError::DirectPlay),
         (_, Some(s)) => s,
     };
-    let threads = job.threads.max(1).to_string();
-    let transcode_video = plan
-        .video
-        .as_ref()
-        .is_some_and(|v| matches!(v.action, VideoAction::TranscodeH264 { .. }));
     let mut a: Vec<String> = strs(&["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
+    input_args(job, &mut a)?;
+    if let Some(v) = &plan.video {
+        video_args(job, v.stream, &v.action, &mut a)?;
+    }
+    if let Some(au) = &plan.audio {
+        a.extend(["-map".into(), format!("0:{}", au.stream)]);
+        match au.action {
+            AudioAction::Copy => a.extend(strs(&["-c:a", "copy"])),
+            AudioAction::TranscodeAac { channels } => {
+                // `-ac 2` uses libswresample's downmix matrix (centre and surrounds at -3 dB,
+                // normalised so the sum never clips), not a plain channel drop.
+                let rate = if channels > 2 { "384k" } else { "160k" };
+                a.extend(strs(&["-c:a", "aac", "-ac"]));
+                a.push(channels.to_string());
+                a.extend(["-b:a".into(), rate.into()]);
+            }
+        }
+    }
+    a.extend(strs(&["-sn", "-dn", "-map_chapters", "-1"]));
+    if job.window.start > 0.0 {
+        // Input seeking restarts timestamps at 0; the segments must sit at their place on the
+        // file's timeline so that segments of different jobs line up.
+        a.extend([
+            "-output_ts_offset".into(),
+            format!("{:.3}", job.window.start),
+        ]);
+    }
+    hls_args(job, segments, &mut a);
+    Ok(a)
+}
 
-    // Input options.
+/// Input options and the input itself: a local file held to the `file` protocol (and its
+/// demuxer), or the loopback proxy only.
+fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
     let input = match job.input {
         Input::Local(path) => {
             // Only the `file` protocol, as `library::confine::input_args`: no `concat:`,
@@ -143,7 +170,12 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
             url.to_string()
         }
     };
-    a.extend(["-threads".into(), threads.clone()]);
+    a.extend(["-threads".into(), job.threads.max(1).to_string()]);
+    let transcode_video = job
+        .plan
+        .video
+        .as_ref()
+        .is_some_and(|v| matches!(v.action, VideoAction::TranscodeH264 { .. }));
     if transcode_video {
         // Rotation is applied by our own `transpose`, in a known place in the filter chain.
         a.push("-noautorotate".into());
@@ -154,67 +186,55 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         a.extend(["-ss".into(), format!("{:.3}", job.window.start)]);
     }
     a.extend(["-i".into(), input]);
+    Ok(())
+}
 
-    // Streams.
-    if let Some(v) = &plan.video {
-        match &v.action {
-            VideoAction::Copy => {
-                a.extend(["-map".into(), format!("0:{}", v.stream)]);
-                a.extend(strs(&["-c:v", "copy"]));
-            }
-            VideoAction::TranscodeH264 { filters, max_kbps } => {
-                let graph = filter_graph(job, v.stream, filters)?;
-                a.extend(["-filter_complex_threads".into(), threads.clone()]);
-                a.extend(["-filter_complex".into(), graph]);
-                a.extend(strs(&["-map", "[v]"]));
-                a.extend(strs(&["-c:v", "libx264", "-preset"]));
-                a.push(job.preset.into());
-                a.extend(strs(&["-profile:v", "high", "-crf", "23"]));
-                a.extend(["-maxrate".into(), format!("{max_kbps}k")]);
-                a.extend(["-bufsize".into(), format!("{}k", max_kbps * 2)]);
-                // Keyframes exactly at the segment boundaries and nowhere else, so every
-                // segment starts with one and the playlist's durations are true.
-                a.extend(strs(&["-sc_threshold", "0"]));
-                a.extend(["-force_key_frames".into(), keyframe_expr(&job.window)]);
-                if filters.iter().any(|f| matches!(f, VideoFilter::Tonemap(_))) {
-                    a.extend(strs(&[
-                        "-color_primaries",
-                        "bt709",
-                        "-color_trc",
-                        "bt709",
-                        "-colorspace",
-                        "bt709",
-                    ]));
-                }
-                a.extend(["-threads".into(), threads.clone()]);
-            }
+/// The video stream: copied, or filtered and encoded to H.264 with keyframes on the
+/// segment boundaries.
+fn video_args(
+    job: &Job<'_>,
+    stream: u32,
+    action: &VideoAction,
+    a: &mut Vec<String>,
+) -> Result<(), ArgsError> {
+    let (filters, max_kbps) = match action {
+        VideoAction::Copy => {
+            a.extend(["-map".into(), format!("0:{stream}")]);
+            a.extend(strs(&["-c:v", "copy"]));
+            return Ok(());
         }
+        VideoAction::TranscodeH264 { filters, max_kbps } => (filters, max_kbps),
+    };
+    let threads = job.threads.max(1).to_string();
+    let graph = filter_graph(job, stream, filters)?;
+    a.extend(["-filter_complex_threads".into(), threads.clone()]);
+    a.extend(["-filter_complex".into(), graph]);
+    a.extend(strs(&["-map", "[v]"]));
+    a.extend(strs(&["-c:v", "libx264", "-preset"]));
+    a.push(job.preset.into());
+    a.extend(strs(&["-profile:v", "high", "-crf", "23"]));
+    a.extend(["-maxrate".into(), format!("{max_kbps}k")]);
+    a.extend(["-bufsize".into(), format!("{}k", max_kbps * 2)]);
+    // Keyframes exactly at the segment boundaries and nowhere else, so every segment starts
+    // with one and the playlist's durations are true.
+    a.extend(strs(&["-sc_threshold", "0"]));
+    a.extend(["-force_key_frames".into(), keyframe_expr(&job.window)]);
+    if filters.iter().any(|f| matches!(f, VideoFilter::Tonemap(_))) {
+        a.extend(strs(&[
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-colorspace",
+            "bt709",
+        ]));
     }
-    if let Some(au) = &plan.audio {
-        a.extend(["-map".into(), format!("0:{}", au.stream)]);
-        match au.action {
-            AudioAction::Copy => a.extend(strs(&["-c:a", "copy"])),
-            AudioAction::TranscodeAac { channels } => {
-                // `-ac 2` uses libswresample's downmix matrix (centre and surrounds at -3 dB,
-                // normalised so the sum never clips), not a plain channel drop.
-                let rate = if channels > 2 { "384k" } else { "160k" };
-                a.extend(strs(&["-c:a", "aac", "-ac"]));
-                a.push(channels.to_string());
-                a.extend(["-b:a".into(), rate.into()]);
-            }
-        }
-    }
-    a.extend(strs(&["-sn", "-dn", "-map_chapters", "-1"]));
-    if job.window.start > 0.0 {
-        // Input seeking restarts timestamps at 0; the segments must sit at their place on the
-        // file's timeline so that segments of different jobs line up.
-        a.extend([
-            "-output_ts_offset".into(),
-            format!("{:.3}", job.window.start),
-        ]);
-    }
+    a.extend(["-threads".into(), threads]);
+    Ok(())
+}
 
-    // HLS output.
+/// The HLS muxer: short segments first, numbered from the job's start, into the work folder.
+fn hls_args(job: &Job<'_>, segments: SegmentFormat, a: &mut Vec<String>) {
     let dir = job.out_dir;
     // A copied stream seeks to the demuxer's seek point before the start (Matroska: the
     // cluster's); what lies before the start is dropped, so the job's first segment begins
@@ -253,7 +273,6 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         }
     }
     a.push(dir.join("ffmpeg.m3u8").display().to_string());
-    Ok(a)
 }
 
 fn strs(s: &[&str]) -> Vec<String> {

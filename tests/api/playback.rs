@@ -86,7 +86,11 @@ fn stream_of(bytes: &[u8]) -> Value {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["streams"][0].clone()
 }
@@ -118,7 +122,11 @@ async fn av1_and_vp9_with_opus_reach_chromium_without_reencoding_and_h264_withou
             "the profile is carried into the child URIs: {master}"
         );
         let video = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
-        assert_eq!(stream_of(&video)["codec_name"], codec, "copied, not re-encoded");
+        assert_eq!(
+            stream_of(&video)["codec_name"],
+            codec,
+            "copied, not re-encoded"
+        );
         let audio = first_segment(&app, &base, "a0", Some(CHROMIUM)).await;
         assert_eq!(stream_of(&audio)["codec_name"], "opus");
 
@@ -147,10 +155,15 @@ async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr1
     .await;
 
     let base = hls_base(&app, 2001).await;
-    let master = app.text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM)))).await;
+    let master = app
+        .text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM))))
+        .await;
     assert!(master.contains("RESOLUTION=180x320"), "{master}");
     let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(180), Some(320)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(180), Some(320))
+    );
 
     let base = hls_base(&app, 2002).await;
     let source = std::fs::read(Fixture::Mpeg2InterlacedTs.path()).unwrap();
@@ -209,8 +222,16 @@ async fn a_bad_profile_is_a_400_with_the_api_error_shape() {
         format!("{base}/a0/init.mp4?profile={}", "1:avc,".repeat(60)),
     ] {
         let body = app.get_json(&path, 400).await;
-        assert_eq!(body["error"]["code"], "invalid_client_profile", "{path}: {body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains("profile"));
+        assert_eq!(
+            body["error"]["code"], "invalid_client_profile",
+            "{path}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("profile")
+        );
     }
     // Percent-encoded, as `URLSearchParams` writes it, is the same profile.
     let master = app
@@ -255,5 +276,8 @@ async fn a_file_corrupted_after_the_scan_is_a_clear_error_and_runs_no_ffmpeg() {
         let body = app.get_json(&url, 422).await;
         assert_eq!(body["error"]["code"], "unreadable_media", "{url}: {body}");
     }
-    assert_eq!(ffmpeg_children_reading(&root.path().display().to_string()), 0);
+    assert_eq!(
+        ffmpeg_children_reading(&root.path().display().to_string()),
+        0
+    );
 }
