@@ -19,6 +19,7 @@ import {
 } from './fallback';
 import { loadPreferences, savePreferences } from './preferences';
 import { ProgressSaver, type SaveProgress } from './progress-saver';
+import { withBrowserProfile } from './capabilities';
 import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
 
 export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
@@ -307,7 +308,8 @@ export class HlsPlayer {
 		this.#armStartTimer(generation);
 
 		const source = this.sources[index];
-		const url = getProxyUrl(source);
+		// Library HLS is packaged for what this browser decodes (`docs/playback.md`).
+		const url = withBrowserProfile(getProxyUrl(source));
 		if (source.type === 'mp4') {
 			this.#playDirect('file', url, resumeAt);
 			return;
