@@ -1337,9 +1337,9 @@ mod tests {
         let running = JobState::Running { done: 4 };
         assert_eq!(step(None, 0), Step::Start);
         assert_eq!(step(Some((2, &running)), 3), Step::Wait);
-        assert_eq!(step(Some((2, &running)), 5 + AHEAD as i64), Step::Wait);
+        assert_eq!(step(Some((2, &running)), 5 + AHEAD), Step::Wait);
         assert_eq!(
-            step(Some((2, &running)), 6 + AHEAD as i64),
+            step(Some((2, &running)), 6 + AHEAD),
             Step::Start,
             "a seek ahead"
         );

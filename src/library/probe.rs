@@ -170,13 +170,8 @@ pub async fn probe(
         "-show_streams",
     ])
     .args(confine::input_args(""))
-    .arg(path)
-    .kill_on_drop(true)
-    .stdin(std::process::Stdio::null());
-    let output = tokio::time::timeout(timeout, cmd.output())
-        .await
-        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
-        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+    .arg(path);
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr
@@ -219,19 +214,27 @@ pub async fn media(
     let mut cmd = Command::new(ffprobe);
     cmd.args(confine::input_args(format))
         .args(FFPROBE_ARGS)
-        .arg(input)
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null());
-    let output = tokio::time::timeout(timeout, cmd.output())
-        .await
-        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
-        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+        .arg(input);
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
     if !output.status.success() {
         return Err(LibraryError::Probe(
             "ffprobe cannot read it any more; rescan the library".into(),
         ));
     }
     Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
+}
+
+/// Runs an ffprobe command to its end within `timeout` (killed past it).
+async fn run_ffprobe(
+    mut cmd: Command,
+    ffprobe: &str,
+    timeout: Duration,
+) -> Result<std::process::Output, LibraryError> {
+    cmd.kill_on_drop(true).stdin(std::process::Stdio::null());
+    tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))
 }
 
 fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {

@@ -3,7 +3,6 @@
 //! the playlists and in the segments it is served, checked with ffprobe.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -76,23 +75,26 @@ async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option
     out
 }
 
-/// ffprobe's first stream of a file's bytes.
+/// ffprobe's first stream of a segment's bytes (the video, or the audio if none).
 fn stream_of(bytes: &[u8]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("segment");
     std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_streams", "-of", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["streams"][0].clone()
+    let path = path.to_str().unwrap();
+    let video = fixtures::first_video_stream(path);
+    if video.is_null() {
+        fixtures::first_stream(path, "a:0")
+    } else {
+        video
+    }
+}
+
+/// ffmpeg's `idet` over a segment's bytes: (interlaced, progressive) frames.
+fn idet(bytes: &[u8]) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment.ts");
+    std::fs::write(&path, bytes).unwrap();
+    fixtures::idet(path.to_str().unwrap())
 }
 
 fn mode_of(master: &str) -> &str {
@@ -182,32 +184,6 @@ async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr1
     let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
     assert_eq!(v["codec_name"], "h264");
     assert_eq!(v["color_transfer"], "bt709", "{v}");
-}
-
-/// ffmpeg's `idet` over a file: (interlaced, progressive) frames, by its multi-frame verdict.
-fn idet(bytes: &[u8]) -> (u64, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("segment.ts");
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i"])
-        .arg(&path)
-        .args(["-vf", "idet", "-an", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    let line = log
-        .lines()
-        .find(|l| l.contains("Multi frame detection"))
-        .unwrap_or_else(|| panic!("idet ran: {log}"));
-    let count = |key: &str| -> u64 {
-        line.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap()
-    };
-    (count("TFF:") + count("BFF:"), count("Progressive:"))
 }
 
 #[tokio::test]
