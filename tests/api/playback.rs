@@ -257,3 +257,91 @@ async fn a_file_corrupted_after_the_scan_is_a_clear_error_and_runs_no_ffmpeg() {
         0
     );
 }
+
+/// The first video packet's time and the number of video packets in an fMP4 segment.
+fn first_pts_and_frames(init: &[u8], segment: &[u8]) -> (f64, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment.mp4");
+    std::fs::write(&path, [init, segment].concat()).unwrap();
+    let out = fixtures::stdout_of(
+        std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0"])
+            .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+            .arg(&path),
+    );
+    let times: Vec<f64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    (
+        times.iter().copied().fold(f64::INFINITY, f64::min),
+        times.len(),
+    )
+}
+
+#[tokio::test]
+async fn a_remuxed_segment_asked_for_first_far_into_the_file_sits_at_its_playlist_place() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("5001");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Film (2020) [tmdbid-5001].webm");
+    // 9 s, a keyframe every second (25 frames), so the 2 s segments are cut on real keyframes.
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "9",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-g",
+        "25",
+        "-c:a",
+        "libopus",
+        "-ac",
+        "2",
+        file.to_str().unwrap(),
+    ]);
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5001).await;
+    let p = q(Some(CHROMIUM));
+    let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
+    let durations: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert!(durations.len() >= 4, "{playlist}");
+    let far = durations.len() - 2;
+
+    // The seek first (a job started there), then the start (another job).
+    let far_bytes = app.bytes(&format!("{base}/v/{far}.m4s{p}")).await;
+    let init = app.bytes(&format!("{base}/v/init.mp4{p}")).await;
+    let first = app.bytes(&format!("{base}/v/0.m4s{p}")).await;
+    let (far_start, far_frames) = first_pts_and_frames(&init, &far_bytes);
+    let (start, _) = first_pts_and_frames(&init, &first);
+    let expected: f64 = durations[..far].iter().sum();
+    assert!(
+        (far_start - start - expected).abs() < 0.05,
+        "segment {far} starts at {} s on the file's clock, the playlist says {expected} s",
+        far_start - start
+    );
+    assert_eq!(
+        far_frames,
+        (durations[far] * 25.0).round() as usize,
+        "segment {far} holds its own frames, no more"
+    );
+}
