@@ -107,6 +107,20 @@ WEBVTT
 Sokoul end-to-end subtitle
 EOF
 wait "$DEMO" || { cat "$WORK/demo-library.log" >&2; exit 1; }
+# Two films for the playback engine (tests/e2e/5-engine.spec.ts, docs/playback.md): a VP9 +
+# Opus WebM that Chromium decodes (remuxed, never re-encoded), and a phone video lying on its
+# side with a 90° display matrix and `moov` at the end (turned upright by a transcode).
+mkdir -p "$WORK/library/Sokoul VP9 (2024) [tmdbid-905]" "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 600k -g 50 -c:a libopus -ac 2 \
+  "$WORK/library/Sokoul VP9 (2024) [tmdbid-905]/Sokoul VP9 (2024).webm"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 "$WORK/portrait-unrotated.mp4"
+# ffmpeg 5.1 has no -display_rotation; on a stream copy the `rotate` tag becomes the matrix.
+ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/portrait-unrotated.mp4" -c copy -metadata:s:v:0 rotate=90 \
+  "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024).mp4"
 
 # ---- Fake Consumet (also the Referer-checking CDN) ----
 CONSUMET_PORT=$(free_port)
@@ -157,9 +171,10 @@ start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manif
 start SECURE_URL secure "$WORK/library" SOKOUL_API_TOKEN="$E2E_TOKEN"
 for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL" "$SECURE_URL"; do wait_http "$url/healthz" 60; done
 
-# The library scan runs in the background at start: wait for the three demo titles.
-for url in "$LOCAL_URL" "$REMOTE_URL"; do wait_http "$url/api/library/items" 60 3; done
-WAIT_TOKEN="$E2E_TOKEN" wait_http "$SECURE_URL/api/library/items" 60 3
+# The library scan runs in the background at start: wait for the three demo titles and the
+# engine's two films.
+for url in "$LOCAL_URL" "$REMOTE_URL"; do wait_http "$url/api/library/items" 60 5; done
+WAIT_TOKEN="$E2E_TOKEN" wait_http "$SECURE_URL/api/library/items" 60 5
 log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $REMOTE_URL, stremio $STREMIO_URL, secure $SECURE_URL, consumet $CONSUMET"
 
 # ---- Playwright ----

@@ -3,15 +3,17 @@
 //! a path, so nothing outside the library can be reached.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::library::library;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::package::Variant;
+use crate::library::package::{Part, Variant};
+use crate::playback::ClientProfile;
+use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
 
@@ -21,6 +23,20 @@ async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
         .and_then(|n| i64::try_from(n.get()).ok())
         .ok_or_else(not_found)?;
     Ok(library(state)?.file(id).await?)
+}
+
+/// The client's profile (`profile=` in the query), when it sent one; `None` means the
+/// conservative default. 400 `invalid_client_profile` when it cannot be read.
+fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile>, ApiError> {
+    let Some(wire) = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == QUERY_PARAM)
+        .map(|(_, v)| v)
+    else {
+        return Ok(None);
+    };
+    ClientProfile::parse(&wire)
+        .map(Some)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))
 }
 
 fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
@@ -78,9 +94,13 @@ pub async fn file(
     path = "/api/media/{file_id}/hls/master.m3u8",
     operation_id = "get_hls_master",
     tag = "media",
-    params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
+    params(
+        ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
+        ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`), e.g. `1:avc,av1,vp9,aac,opus,mp4,webm`; carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+    ),
     responses(
         (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
+        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
         (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -91,15 +111,22 @@ pub async fn file(
 pub async fn master(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, &id).await?;
-    let text = library(&state)?.packager.master_playlist(&file).await?;
+    let text = library(&state)?
+        .packager
+        .master_playlist(&file, profile.as_ref())
+        .await?;
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
 
-/// A media playlist (`{variant}/index.m3u8`) or a segment (`{variant}/{n}.ts`).
+/// A media playlist (`{variant}/index.m3u8`) or a segment (`{variant}/{n}.ts`, or
+/// `{variant}/{n}.m4s` after `{variant}/init.mp4` for fMP4).
 ///
-/// Names come from the master playlist; segments are packaged when first asked for.
+/// Names come from the master playlist; segments are packaged when first asked for, for the
+/// client's `profile`.
 #[utoipa::path(
     get,
     path = "/api/media/{file_id}/hls/{variant}/{name}",
@@ -108,13 +135,16 @@ pub async fn master(
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
-        ("name" = String, Path, description = "`index.m3u8`, or `{n}.ts`", example = "index.m3u8"),
+        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
+        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
     ),
     responses(
         (status = 200, description = "The playlist or the segment", content(
             (String = "application/vnd.apple.mpegurl"),
             ("video/mp2t"),
+            ("video/mp4"),
         )),
+        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
         (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -125,26 +155,29 @@ pub async fn master(
 pub async fn hls(
     State(state): State<AppState>,
     Path((id, variant, name)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, &id).await?;
     let variant = Variant::parse(&variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
     let packager = &library(&state)?.packager;
     if name == "index.m3u8" {
-        let text = packager.media_playlist(&file, variant).await?;
+        let text = packager
+            .media_playlist(&file, variant, profile.as_ref())
+            .await?;
         return Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"));
     }
-    let index: usize = name
-        .strip_suffix(".ts")
-        .filter(|n| !n.is_empty() && n.len() < 8 && n.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|n| n.parse().ok())
+    let part = Part::parse(&name)
         .ok_or_else(|| ApiError::not_found("segment_not_found", "no such HLS segment"))?;
-    let path = packager.segment(&file, variant, index).await?;
+    let path = packager
+        .segment(&file, variant, part, &profile.unwrap_or_default())
+        .await?;
     let f = tokio::fs::File::open(&path)
         .await
         .map_err(|_| ApiError::not_found("segment_not_found", "the segment was evicted; retry"))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
-    Ok(with_type(body, "video/mp2t", "no-cache"))
+    Ok(with_type(body, part.content_type(), "no-cache"))
 }
 
 /// A subtitle track as WebVTT.

@@ -1,23 +1,29 @@
-//! HLS packaging on demand with ffmpeg.
+//! HLS packaging of library files on demand, decided by the playback engine.
 //!
-//! The playlists are computed from the probe before any ffmpeg runs, so the player sees the
-//! whole duration at once and can seek anywhere. Segment boundaries are fixed per file:
-//! - remux (H.264 video copied): each boundary is a real keyframe, the first one at least
-//!   `segment_seconds` after the previous boundary (keyframes were listed during the scan);
-//! - transcode: every `segment_seconds`, with keyframes forced exactly there.
+//! For each file and client profile, `playback::plan` decides what every rendition needs (the
+//! video, and each audio track): copied as it is (direct stream) or re-encoded, and in MPEG-TS
+//! or CMAF/fMP4 segments; `playback::ffmpeg::args` builds the command. What stays here is what
+//! the engine leaves to its caller: the probe cache, the segment boundaries the playlists
+//! announce, the jobs (one ffmpeg per rendition from a start segment), the segment cache,
+//! seeking, idle reaping and the `max_ffmpeg` bound.
 //!
-//! A job is one ffmpeg process for one variant (`v` = video, `aN` = audio track N) that
-//! starts at segment K (`-ss` to K's boundary) and cuts the following segments at the same
-//! boundaries with the segment muxer (`-segment_times`) and `-copyts`, so whichever job
-//! produced a segment, its timestamps and its place in the playlist agree. A request far from
-//! what the running job is producing restarts it there (a seek); a job nobody asked anything
-//! for `idle_timeout` seconds is killed; a semaphore bounds the ffmpeg processes; finished
-//! segments are kept in `data_dir/hls-cache/` under an LRU size limit.
+//! The playlists are computed before any ffmpeg runs, so the player sees the whole duration at
+//! once and can seek anywhere. Segment boundaries, on the file's timeline (seconds from its
+//! start):
+//! - a copied video: real keyframes, chosen the way ffmpeg's HLS muxer cuts (the first
+//!   keyframe at or after `n × segment_seconds`, one cut per keyframe at most), so a job that
+//!   starts at 0 writes exactly the announced segments;
+//! - a transcoded video, and every audio rendition: two short segments (fast start), then every
+//!   `segment_seconds`; a transcode forces its keyframes exactly there.
+//!
+//! A request far from what the running job is producing restarts it there (a seek); a job
+//! nobody asked anything for `idle_timeout` seconds is killed; a semaphore bounds the ffmpeg
+//! processes; finished segments are kept in `data_dir/hls-cache/<file>/<profile>/<rendition>/`
+//! under an LRU size limit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,17 +32,33 @@ use tokio::process::Command;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::naming::{hls_language, hls_name};
-use super::{LibraryConfig, LibraryError, confine};
+use super::{LibraryConfig, LibraryError, confine, probe};
+use crate::playback::ffmpeg::{self, Input, SHORT_SEGMENTS, SegmentWindow};
+use crate::playback::media::Video;
+use crate::playback::plan::{AudioAction, Mode, SegmentFormat, VideoAction, VideoFilter};
+use crate::playback::{self, ClientProfile, Media, Plan, Request};
 use crate::store::Store;
 use crate::store::media::MediaFile;
 
 /// A request for a segment this many segments beyond what the job has produced waits for the
 /// job rather than restarting it: hls.js asks sequentially, a seek jumps much further.
 const AHEAD: i64 = 3;
-/// Keyframe timestamps are printed with 6 decimals; cut points sit just before them.
+/// `-ss` is printed with 3 decimals: a copy job starts this far before its keyframe, so that
+/// the keyframe is the first packet kept (`-copypriorss 0` drops what precedes the start).
 const EPS: f64 = 0.001;
+/// The short segments after the start (see `ffmpeg::SHORT_SEGMENTS`), when `segment_seconds`
+/// is longer: the first frame needs only 2 s encoded.
+const SHORT_SECONDS: f64 = 2.0;
+/// A transcode is at most 1080 lines high: 2 cores cannot encode 4K in real time. A client
+/// that decodes the codec gets the 4K picture copied.
+const MAX_TRANSCODE_HEIGHT: u32 = 1080;
+/// Plans kept in memory. The profile comes from the client, so the map is bounded: when full
+/// it is emptied (a plan is recomputed from the cached probe in microseconds).
+const MAX_PLANS: usize = 512;
+/// Idle time after which a job may be stopped to free a slot for another viewer.
+const STEAL_AFTER_MS: u64 = 2_000;
 
-/// Which stream a playlist carries.
+/// A rendition, as the master playlist names it: `v` (the video) or `aN` (audio track N).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
     Video,
@@ -65,35 +87,101 @@ impl Variant {
     }
 }
 
-/// Segment boundaries of one file (absolute source timestamps, seconds).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub starts: Vec<f64>,
-    pub end: f64,
-    pub remux: bool,
+/// A file inside a rendition's folder, as named by its media playlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// `init.mp4`: the fMP4 initialization segment (`EXT-X-MAP`).
+    Init,
+    /// `<n>.ts` or `<n>.m4s`.
+    Segment(usize, SegmentFormat),
 }
 
-impl Plan {
-    pub fn build(file: &MediaFile, keyframes: Option<&[f64]>, segment: f64) -> Plan {
-        let start = file.probe.start_time;
-        let end = start + file.probe.duration;
-        let remux = file.probe.remux_video() && keyframes.is_some();
-        let mut starts = vec![start];
-        if let (true, Some(kf)) = (remux, keyframes) {
-            for &k in kf {
-                let last = *starts.last().expect("non-empty");
-                if k >= last + segment && k < end - 0.5 {
-                    starts.push(k);
-                }
+impl Part {
+    pub fn parse(name: &str) -> Option<Part> {
+        if name == "init.mp4" {
+            return Some(Part::Init);
+        }
+        let (n, format) = match name.strip_suffix(".ts") {
+            Some(n) => (n, SegmentFormat::Ts),
+            None => (name.strip_suffix(".m4s")?, SegmentFormat::Fmp4),
+        };
+        if n.is_empty() || n.len() >= 8 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Part::Segment(n.parse().ok()?, format))
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Part::Segment(_, SegmentFormat::Ts) => "video/mp2t",
+            _ => "video/mp4",
+        }
+    }
+}
+
+fn extension(format: SegmentFormat) -> &'static str {
+    match format {
+        SegmentFormat::Ts => "ts",
+        SegmentFormat::Fmp4 => "m4s",
+    }
+}
+
+/// Segment boundaries on the file's timeline (seconds from its start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub starts: Vec<f64>,
+    pub end: f64,
+    /// The first `SHORT_SEGMENTS` segments' length (the fast start).
+    short: f64,
+    segment: f64,
+    /// Boundaries are the source's keyframes (a copied video).
+    keyframed: bool,
+}
+
+impl Timeline {
+    /// `SHORT_SEGMENTS` segments of `short`, then every `segment`, up to `end`.
+    pub fn grid(end: f64, short: f64, segment: f64) -> Timeline {
+        let window = SegmentWindow {
+            start_segment: 0,
+            start: 0.0,
+            short_seconds: short.min(segment),
+            segment_seconds: segment,
+        };
+        let mut starts = vec![0.0];
+        for k in 1.. {
+            let t = window.boundary(k);
+            if t >= end - 0.5 {
+                break;
             }
-        } else {
-            let mut t = start + segment;
-            while t < end - 0.5 {
-                starts.push(t);
-                t += segment;
+            starts.push(t);
+        }
+        Timeline {
+            starts,
+            end,
+            short: window.short_seconds,
+            segment,
+            keyframed: false,
+        }
+    }
+
+    /// Where ffmpeg's HLS muxer cuts a copied stream started at 0: at the first keyframe at or
+    /// after `n × segment` for the n-th cut, at most one cut per keyframe. `keyframes` are on
+    /// the file's timeline.
+    pub fn keyframes(end: f64, keyframes: &[f64], segment: f64) -> Timeline {
+        let mut starts = vec![0.0];
+        for &k in keyframes {
+            let n = starts.len() as f64;
+            if k > starts[starts.len() - 1] && k >= n * segment - EPS && k < end - 0.5 {
+                starts.push(k);
             }
         }
-        Plan { starts, end, remux }
+        Timeline {
+            starts,
+            end,
+            short: segment,
+            segment,
+            keyframed: true,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -109,41 +197,304 @@ impl Plan {
         (next - self.starts[i]).max(0.0)
     }
 
-    /// The VOD media playlist, complete from the first request.
-    pub fn media_playlist(&self) -> String {
+    /// Where a job serving segment `index` starts: at `index`, except inside the fast start,
+    /// whose short segments only a job started at 0 writes.
+    pub fn window(&self, index: usize) -> SegmentWindow {
+        let start = if !self.keyframed && index < SHORT_SEGMENTS as usize {
+            0
+        } else {
+            index
+        };
+        let eps = if self.keyframed && start > 0 {
+            EPS
+        } else {
+            0.0
+        };
+        SegmentWindow {
+            start_segment: start as u64,
+            start: self.starts[start] - eps,
+            short_seconds: if start == 0 { self.short } else { self.segment },
+            segment_seconds: self.segment,
+        }
+    }
+
+    /// The VOD media playlist, complete from the first request; `query` (`?profile=…`) is
+    /// appended to every URI.
+    pub fn media_playlist(&self, format: SegmentFormat, query: &str) -> String {
         let target = (0..self.len())
             .map(|i| self.duration_of(i))
             .fold(0.0f64, f64::max)
             .ceil()
             .max(1.0) as u64;
+        // fMP4 segments need version 6 for EXT-X-MAP in a playlist without I-frames only.
+        let version = match format {
+            SegmentFormat::Ts => 3,
+            SegmentFormat::Fmp4 => 7,
+        };
         let mut out = format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+            "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
         );
+        if format == SegmentFormat::Fmp4 {
+            out.push_str(&format!("#EXT-X-MAP:URI=\"init.mp4{query}\"\n"));
+        }
+        let ext = extension(format);
         for i in 0..self.len() {
-            out.push_str(&format!("#EXTINF:{:.6},\n{i}.ts\n", self.duration_of(i)));
+            out.push_str(&format!(
+                "#EXTINF:{:.6},\n{i}.{ext}{query}\n",
+                self.duration_of(i)
+            ));
         }
         out.push_str("#EXT-X-ENDLIST\n");
         out
     }
+}
 
-    /// The segment that contains source time `t` (seconds from the file's start).
-    pub fn segment_at(&self, t: f64) -> usize {
-        let abs = self.starts[0] + t;
-        self.starts.partition_point(|s| *s <= abs).saturating_sub(1)
+/// One rendition as the engine planned it: the video, or one audio track, alone.
+#[derive(Debug, Clone)]
+struct Rendition {
+    plan: Plan,
+    timeline: Arc<Timeline>,
+}
+
+/// A file packaged for one client profile.
+#[derive(Debug)]
+pub struct Packaging {
+    /// For the whole file (the video and the default audio track): what the master playlist
+    /// announces in `EXT-X-SESSION-DATA` (`com.sokoul.playback.mode`).
+    pub mode: Mode,
+    /// The engine's reasons, for logs.
+    pub summary: String,
+    /// One format for every rendition: hls.js aligns alternate audio on the video's clock,
+    /// and MPEG-TS timestamps are offset from fMP4 ones by the TS muxer's delay.
+    pub format: SegmentFormat,
+    video: Option<Rendition>,
+    /// Indexed by the library's audio track number (`aN`).
+    audio: Vec<Rendition>,
+    codecs: String,
+    resolution: Option<(u32, u32)>,
+}
+
+impl Packaging {
+    fn rendition(&self, variant: Variant) -> Result<&Rendition, LibraryError> {
+        match variant {
+            Variant::Video => self.video.as_ref(),
+            Variant::Audio(n) => self.audio.get(n),
+        }
+        .ok_or_else(|| {
+            LibraryError::not_found(
+                "track_not_found",
+                format!("{} does not exist", variant.name()),
+            )
+        })
+    }
+
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::DirectPlay => "direct_play",
+            Mode::DirectStream => "direct_stream",
+            Mode::Transcode => "transcode",
+        }
     }
 }
 
-/// The master playlist: one video variant, every audio track as a selectable rendition.
-pub fn master_playlist(file: &MediaFile, plan: &Plan) -> String {
-    let p = &file.probe;
-    let video_codec = if plan.remux {
-        p.video.rfc6381()
+/// The engine's plan with only the video (`keep_audio` false) or only the audio.
+fn alone(plan: &Plan, keep_audio: bool) -> Plan {
+    let mut p = plan.clone();
+    if keep_audio {
+        p.video = None;
     } else {
-        "avc1.640028".to_string()
+        p.audio = None;
+    }
+    p.subtitles.clear();
+    let copied = p
+        .video
+        .as_ref()
+        .is_none_or(|v| v.action == VideoAction::Copy)
+        && p.audio
+            .as_ref()
+            .is_none_or(|a| a.action == AudioAction::Copy);
+    p.mode = if copied {
+        Mode::DirectStream
+    } else {
+        Mode::Transcode
     };
-    let (w, h) = output_size(p.video.width, p.video.height, plan.remux);
+    p
+}
+
+/// Caps a transcode's height at `MAX_TRANSCODE_HEIGHT` when nothing smaller was asked for.
+fn cap_transcode_height(plan: &mut Plan, media: &Media) {
+    let Some(decision) = plan.video.as_mut() else {
+        return;
+    };
+    let Some((_, v)) = media.video() else { return };
+    if let VideoAction::TranscodeH264 { filters, .. } = &mut decision.action {
+        let scaled = filters
+            .iter()
+            .any(|f| matches!(f, VideoFilter::ScaleToHeight(_)));
+        if !scaled && v.display_size().1 > MAX_TRANSCODE_HEIGHT {
+            filters.push(VideoFilter::ScaleToHeight(MAX_TRANSCODE_HEIGHT));
+        }
+    }
+}
+
+/// The picture's size as sent: turned by `Rotate`, scaled by `ScaleToHeight`.
+fn output_size(v: &Video, action: &VideoAction) -> (u32, u32) {
+    let VideoAction::TranscodeH264 { filters, .. } = action else {
+        return (v.width, v.height);
+    };
+    let (mut w, mut h) = (v.width, v.height);
+    for f in filters {
+        match f {
+            VideoFilter::Rotate(90 | 270) => (w, h) = (h, w),
+            VideoFilter::ScaleToHeight(target) if h > 0 => {
+                w = ((u64::from(w) * u64::from(*target) / u64::from(h)) as u32) & !1;
+                h = *target;
+            }
+            _ => {}
+        }
+    }
+    (w, h)
+}
+
+/// RFC 6381 codec strings for the master playlist's `CODECS` (hls.js checks them with
+/// `MediaSource.isTypeSupported` before loading; the init segment then tells the exact one).
+fn video_codec(file: &MediaFile, media: &Media, plan: &Plan) -> Option<String> {
+    let d = plan.video.as_ref()?;
+    if !matches!(d.action, VideoAction::Copy) {
+        return Some("avc1.640028".into());
+    }
+    let (s, v) = media.video()?;
+    let ten = v.bit_depth > 8;
+    Some(match s.codec.as_str() {
+        "hevc" if ten => "hvc1.2.4.L120.90".into(),
+        "hevc" => "hvc1.1.6.L120.90".into(),
+        "av1" => format!("av01.0.08M.{:02}", v.bit_depth.max(8)),
+        "vp9" if ten => "vp09.02.40.10".into(),
+        "vp9" => "vp09.00.40.08".into(),
+        _ => file.probe.video.rfc6381(),
+    })
+}
+
+fn audio_codec(media: &Media, plan: &Plan) -> Option<&'static str> {
+    let d = plan.audio.as_ref()?;
+    if !matches!(d.action, AudioAction::Copy) {
+        return Some("mp4a.40.2");
+    }
+    Some(match media.stream(d.stream)?.codec.as_str() {
+        "mp3" => "mp4a.40.34",
+        "opus" => "opus",
+        "flac" => "fLaC",
+        "ac3" => "ac-3",
+        "eac3" => "ec-3",
+        _ => "mp4a.40.2",
+    })
+}
+
+/// What a rendition's segments hold once packaged: H.264 and AAC go into MPEG-TS as before
+/// the engine; anything else needs fMP4.
+fn ts_compatible(media: &Media, plan: &Plan) -> bool {
+    let video = plan.video.as_ref().is_none_or(|d| match d.action {
+        VideoAction::TranscodeH264 { .. } => true,
+        VideoAction::Copy => media.stream(d.stream).is_some_and(|s| s.codec == "h264"),
+    });
+    let audio = plan.audio.as_ref().is_none_or(|d| match d.action {
+        AudioAction::TranscodeAac { .. } => true,
+        AudioAction::Copy => media.stream(d.stream).is_some_and(|s| s.codec == "aac"),
+    });
+    video && audio
+}
+
+/// Plans every rendition of `file` for `profile`. `keyframes` (on the file's timeline) are
+/// needed only when the video is copied; `None` then falls back to a grid, which the muxer
+/// follows to the nearest keyframe.
+fn package(
+    file: &MediaFile,
+    media: Arc<Media>,
+    profile: &ClientProfile,
+    keyframes: Option<&[f64]>,
+    segment: f64,
+) -> Result<Packaging, LibraryError> {
+    let plan_for = |audio: Option<u32>| {
+        let req = Request {
+            audio,
+            hls: true,
+            ..Request::default()
+        };
+        playback::plan(&media, profile, &req)
+            .map(|mut p| {
+                cap_transcode_height(&mut p, &media);
+                p
+            })
+            .map_err(|e| LibraryError::Probe(e.to_string()))
+    };
+    let whole = plan_for(None)?;
+    let mut audio_plans = Vec::with_capacity(file.probe.audio.len());
+    for track in &file.probe.audio {
+        audio_plans.push(alone(&plan_for(Some(track.index))?, true));
+    }
+    let video_plan = whole.video.is_some().then(|| alone(&whole, false));
+    let end = media.duration.unwrap_or(file.probe.duration);
+    let video_copied = video_plan
+        .as_ref()
+        .and_then(|p| p.video.as_ref())
+        .is_some_and(|v| v.action == VideoAction::Copy);
+    let short = if video_copied { segment } else { SHORT_SECONDS };
+    let grid = Arc::new(Timeline::grid(end, short, segment));
+    let video_timeline = match keyframes {
+        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, segment)),
+        _ => grid.clone(),
+    };
+    let all_ts = video_plan
+        .iter()
+        .chain(&audio_plans)
+        .all(|p| ts_compatible(&media, p));
+    let format = if all_ts {
+        SegmentFormat::Ts
+    } else {
+        SegmentFormat::Fmp4
+    };
+    let codecs = [
+        video_codec(file, &media, &whole),
+        audio_codec(&media, &whole).map(String::from),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(",");
+    let resolution = whole
+        .video
+        .as_ref()
+        .zip(media.video())
+        .map(|(d, (_, v))| output_size(v, &d.action));
+    let with_format = |mut plan: Plan, timeline: Arc<Timeline>| {
+        plan.segments = Some(format);
+        Rendition { plan, timeline }
+    };
+    Ok(Packaging {
+        mode: whole.mode,
+        summary: whole.summary(),
+        format,
+        video: video_plan.map(|p| with_format(p, video_timeline)),
+        audio: audio_plans
+            .into_iter()
+            .map(|p| with_format(p, grid.clone()))
+            .collect(),
+        codecs,
+        resolution,
+    })
+}
+
+/// The master playlist: one video variant, every audio track as a selectable rendition;
+/// `query` (`?profile=…`) is appended to every URI.
+fn master_playlist(file: &MediaFile, pkg: &Packaging, query: &str) -> String {
+    let p = &file.probe;
     let bandwidth = p.bit_rate.unwrap_or(4_000_000).clamp(200_000, 60_000_000) * 11 / 10;
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    out.push_str(&format!(
+        "#EXT-X-SESSION-DATA:DATA-ID=\"com.sokoul.playback.mode\",VALUE=\"{}\"\n",
+        pkg.mode_name()
+    ));
+    let default = p.audio.iter().position(|a| a.default).unwrap_or(0);
     let mut names: Vec<String> = Vec::new();
     for (n, a) in p.audio.iter().enumerate() {
         // Both come from the file's own tags: whoever made the file chose them.
@@ -156,55 +507,116 @@ pub fn master_playlist(file: &MediaFile, plan: &Plan) -> String {
             k += 1;
         }
         names.push(name.clone());
-        let default = if n == default_audio(file) {
-            "YES"
-        } else {
-            "NO"
-        };
+        let default = if n == default { "YES" } else { "NO" };
+        let channels = pkg
+            .audio
+            .get(n)
+            .map_or(2, |r| channels_out(&r.plan, a.channels));
         out.push_str(&format!(
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",LANGUAGE=\"{}\",NAME=\"{}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"2\",URI=\"a{n}/index.m3u8\"\n",
-            lang, name
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",LANGUAGE=\"{lang}\",NAME=\"{name}\",DEFAULT={default},AUTOSELECT=YES,CHANNELS=\"{channels}\",URI=\"a{n}/index.m3u8{query}\"\n",
         ));
     }
-    if p.audio.is_empty() {
-        out.push_str(&format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{video_codec}\",RESOLUTION={w}x{h}\nv/index.m3u8\n"
-        ));
+    let resolution = pkg
+        .resolution
+        .map(|(w, h)| format!(",RESOLUTION={w}x{h}"))
+        .unwrap_or_default();
+    let audio = if p.audio.is_empty() {
+        ""
     } else {
-        out.push_str(&format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{video_codec},mp4a.40.2\",RESOLUTION={w}x{h},AUDIO=\"audio\"\nv/index.m3u8\n"
-        ));
-    }
+        ",AUDIO=\"audio\""
+    };
+    out.push_str(&format!(
+        "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{}\"{resolution}{audio}\nv/index.m3u8{query}\n",
+        pkg.codecs
+    ));
     out
 }
 
-fn default_audio(file: &MediaFile) -> usize {
-    file.probe.audio.iter().position(|a| a.default).unwrap_or(0)
-}
-
-/// Transcoded video is at most 1080 lines high: 2 cores cannot encode 4K in real time.
-fn output_size(w: u32, h: u32, remux: bool) -> (u32, u32) {
-    if remux || h <= 1080 || h == 0 {
-        return (w, h);
+fn channels_out(plan: &Plan, source: u32) -> u32 {
+    match plan.audio.as_ref().map(|a| a.action) {
+        Some(AudioAction::TranscodeAac { channels }) => channels,
+        _ => source.max(1),
     }
-    let nw = ((w as u64 * 1080 / h as u64) as u32) & !1;
-    (nw, 1080)
 }
 
+/// Where a packaging job is, one state at a time.
+#[derive(Debug, Clone, PartialEq)]
+enum JobState {
+    /// ffmpeg runs; `done` is the highest segment promoted into the cache (start - 1 before
+    /// the first).
+    Running { done: i64 },
+    /// ffmpeg ended: it finished the file, or it was stopped.
+    Ended { done: i64 },
+    /// ffmpeg failed: the last line it printed.
+    Failed { done: i64, error: String },
+}
+
+#[derive(Debug)]
+struct JobStatus {
+    state: JobState,
+    /// Milliseconds since the packager's epoch.
+    last_request: u64,
+}
+
+#[derive(Debug)]
 struct Job {
     start: i64,
-    /// Highest segment promoted into the cache by this job (start - 1 before the first).
-    done: AtomicI64,
-    last_request: AtomicU64,
-    exited: AtomicBool,
-    error: Mutex<Option<String>>,
+    status: Mutex<JobStatus>,
     cancel: Notify,
     changed: Notify,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+impl Job {
+    fn state(&self) -> JobState {
+        self.status.lock().expect("job lock").state.clone()
+    }
+
+    fn touch(&self, now: u64) {
+        self.status.lock().expect("job lock").last_request = now;
+    }
+
+    fn idle_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.status.lock().expect("job lock").last_request)
+    }
+
+    fn running(&self) -> bool {
+        matches!(self.state(), JobState::Running { .. })
+    }
+}
+
+/// What a request for segment `i` does, given the job of its rendition.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// The job will write it soon.
+    Wait,
+    /// Start a job at the segment (none, or the job is elsewhere, or it was evicted).
+    Start,
+    Fail(String),
+    /// ffmpeg finished the file without it: the probe's duration was longer than the content.
+    NoContent,
+}
+
+fn step(job: Option<(i64, &JobState)>, i: i64) -> Step {
+    match job {
+        Some((start, JobState::Running { done })) if start <= i && i <= done + 1 + AHEAD => {
+            Step::Wait
+        }
+        Some((start, JobState::Ended { done } | JobState::Failed { done, .. }))
+            if start <= i && *done >= i =>
+        {
+            // Produced, then evicted before we looked: package it again.
+            Step::Start
+        }
+        Some((start, JobState::Failed { error, .. })) if start <= i => Step::Fail(error.clone()),
+        Some((start, JobState::Ended { .. })) if start <= i => Step::NoContent,
+        _ => Step::Start,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct JobKey {
     file: i64,
+    profile: String,
     variant: Variant,
 }
 
@@ -221,9 +633,19 @@ struct Inner {
     store: Store,
     slots: Arc<Semaphore>,
     jobs: Mutex<HashMap<JobKey, Arc<Job>>>,
-    plans: Mutex<HashMap<(i64, String), Arc<Plan>>>,
+    /// Per file fingerprint (path, size, mtime): a changed file is probed again.
+    probes: Mutex<HashMap<(i64, String), Arc<Probed>>>,
+    /// Per file fingerprint and profile cache key.
+    plans: Mutex<HashMap<(i64, String, String), Arc<Packaging>>>,
     lru: Mutex<Lru>,
     epoch: Instant,
+}
+
+/// What ffprobe said about a file, kept while it does not change.
+struct Probed {
+    media: Arc<Media>,
+    /// On the file's timeline; listed the first time a plan copies the video.
+    keyframes: tokio::sync::OnceCell<Option<Vec<f64>>>,
 }
 
 #[derive(Default)]
@@ -273,6 +695,23 @@ impl Lru {
     }
 }
 
+/// Segments from a previous run are still valid (their folder names carry the file's
+/// fingerprint and the profile); half-written job folders are not. `depth` folders down
+/// (file / profile / rendition) are the segments.
+fn load_cache(lru: &mut Lru, dir: &Path, depth: usize) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(".job-") {
+            let _ = std::fs::remove_dir_all(&path);
+        } else if depth > 0 {
+            load_cache(lru, &path, depth - 1);
+        } else if let Some(m) = entry.metadata().ok().filter(|m| m.is_file()) {
+            lru.insert(path, m.len());
+        }
+    }
+}
+
 impl Packager {
     pub fn new(
         config: LibraryConfig,
@@ -281,31 +720,7 @@ impl Packager {
         store: Store,
     ) -> Packager {
         let mut lru = Lru::default();
-        // Segments from a previous run are still valid (their folder names carry the file's
-        // fingerprint); half-written job folders are not.
-        if let Ok(files) = std::fs::read_dir(&cache_dir) {
-            for file_dir in files.flatten() {
-                for variant in std::fs::read_dir(file_dir.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    for entry in std::fs::read_dir(variant.path())
-                        .into_iter()
-                        .flatten()
-                        .flatten()
-                    {
-                        let path = entry.path();
-                        let name = entry.file_name().to_string_lossy().to_string();
-                        if name.starts_with(".job-") {
-                            let _ = std::fs::remove_dir_all(&path);
-                        } else if let Ok(m) = entry.metadata() {
-                            lru.insert(path, m.len());
-                        }
-                    }
-                }
-            }
-        }
+        load_cache(&mut lru, &cache_dir, 3);
         let inner = Arc::new(Inner {
             slots: Arc::new(Semaphore::new(config.max_ffmpeg)),
             config,
@@ -313,6 +728,7 @@ impl Packager {
             cache_dir,
             store,
             jobs: Mutex::new(HashMap::new()),
+            probes: Mutex::new(HashMap::new()),
             plans: Mutex::new(HashMap::new()),
             lru: Mutex::new(lru),
             epoch: Instant::now(),
@@ -323,135 +739,253 @@ impl Packager {
         Packager { inner }
     }
 
-    pub async fn plan(&self, file: &MediaFile) -> Result<Arc<Plan>, LibraryError> {
+    /// The file as ffprobe sees it now, probed once per fingerprint.
+    async fn probed(&self, file: &MediaFile) -> Result<Arc<Probed>, LibraryError> {
         let key = (file.id, file.fingerprint());
+        if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
+            return Ok(p.clone());
+        }
+        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
+        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
+        let mut media = probe::media(
+            &self.inner.config.ffprobe,
+            &input,
+            &file.probe.format,
+            timeout,
+        )
+        .await?;
+        if media.is_mp4() {
+            media.faststart = Some(file.probe.faststart);
+        }
+        let probed = Arc::new(Probed {
+            media: Arc::new(media),
+            keyframes: tokio::sync::OnceCell::new(),
+        });
+        let mut probes = self.inner.probes.lock().expect("probes lock");
+        // A file's old fingerprints are of no use once it changed.
+        probes.retain(|(id, _), _| *id != file.id);
+        probes.insert(key, probed.clone());
+        Ok(probed)
+    }
+
+    /// Keyframes of the video on the file's timeline: from the scan, else listed now
+    /// (bounded like the scan's listing); `None` when they cannot be read.
+    async fn keyframes(&self, file: &MediaFile, probed: &Probed) -> Option<Vec<f64>> {
+        let list = async {
+            if let Ok(Some(k)) = self.inner.store.keyframes(file.id).await {
+                return Some(k);
+            }
+            let input =
+                confine::media_input(&self.inner.roots, &file.path, &file.probe.format).ok()?;
+            let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout * 20.0);
+            let (stream, _) = probed.media.video()?;
+            probe::keyframes(
+                &self.inner.config.ffprobe,
+                &input,
+                &file.probe.format,
+                stream.index,
+                timeout,
+            )
+            .await
+            .ok()
+            .filter(|k| !k.is_empty())
+        };
+        let start = probed.media.start_time;
+        probed
+            .keyframes
+            .get_or_init(|| list)
+            .await
+            .as_ref()
+            .map(|k| k.iter().map(|t| t - start).collect())
+    }
+
+    /// The engine's decisions for `file` and `profile`, with the playlists' boundaries.
+    pub async fn packaging(
+        &self,
+        file: &MediaFile,
+        profile: &ClientProfile,
+    ) -> Result<Arc<Packaging>, LibraryError> {
+        let key = (file.id, file.fingerprint(), profile.cache_key());
         if let Some(p) = self.inner.plans.lock().expect("plans lock").get(&key) {
             return Ok(p.clone());
         }
-        let keyframes = if file.probe.remux_video() {
-            self.inner.store.keyframes(file.id).await?
-        } else {
-            None
-        };
-        let plan = Arc::new(Plan::build(
-            file,
-            keyframes.as_deref(),
-            self.inner.config.segment_seconds,
-        ));
-        self.inner
-            .plans
-            .lock()
-            .expect("plans lock")
-            .insert(key, plan.clone());
-        Ok(plan)
+        let probed = self.probed(file).await?;
+        let segment = self.inner.config.segment_seconds;
+        let mut pkg = package(file, probed.media.clone(), profile, None, segment)?;
+        let copied = pkg.video.as_ref().is_some_and(|r| {
+            r.plan
+                .video
+                .as_ref()
+                .is_some_and(|v| v.action == VideoAction::Copy)
+        });
+        if copied {
+            if let Some(k) = self.keyframes(file, &probed).await {
+                pkg = package(file, probed.media.clone(), profile, Some(&k), segment)?;
+            }
+        }
+        tracing::debug!(file = file.id, profile = %profile, "playback plan: {}", pkg.summary);
+        let pkg = Arc::new(pkg);
+        let mut plans = self.inner.plans.lock().expect("plans lock");
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert(key, pkg.clone());
+        Ok(pkg)
     }
 
-    pub async fn master_playlist(&self, file: &MediaFile) -> Result<String, LibraryError> {
-        let plan = self.plan(file).await?;
-        Ok(master_playlist(file, &plan))
+    /// `profile`: the client's, when it sent one; it is then carried into every URI.
+    pub async fn master_playlist(
+        &self,
+        file: &MediaFile,
+        profile: Option<&ClientProfile>,
+    ) -> Result<String, LibraryError> {
+        let pkg = self
+            .packaging(file, &profile.copied().unwrap_or_default())
+            .await?;
+        Ok(master_playlist(file, &pkg, &profile_query(profile)))
     }
 
     pub async fn media_playlist(
         &self,
         file: &MediaFile,
         variant: Variant,
+        profile: Option<&ClientProfile>,
     ) -> Result<String, LibraryError> {
-        check_variant(file, variant)?;
-        Ok(self.plan(file).await?.media_playlist())
+        let pkg = self
+            .packaging(file, &profile.copied().unwrap_or_default())
+            .await?;
+        let rendition = pkg.rendition(variant)?;
+        Ok(rendition
+            .timeline
+            .media_playlist(pkg.format, &profile_query(profile)))
     }
 
-    /// The path of segment `index` of `variant`, packaging it first if needed.
+    /// How many ffmpeg packaging processes run now.
+    pub fn running_jobs(&self) -> usize {
+        self.inner
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .filter(|j| j.running())
+            .count()
+    }
+}
+
+/// `?profile=<wire>` for the URIs a playlist names, beside the `st` token the auth layer
+/// appends (never inside it: one signed URL serves every profile).
+fn profile_query(profile: Option<&ClientProfile>) -> String {
+    profile
+        .map(|p| format!("?{}={}", playback::profile::QUERY_PARAM, p.to_wire()))
+        .unwrap_or_default()
+}
+
+/// One request for a part of a rendition: where it lives and which job makes it.
+struct Wanted<'a> {
+    file: &'a MediaFile,
+    pkg: Arc<Packaging>,
+    variant: Variant,
+    key: JobKey,
+    dir: PathBuf,
+}
+
+impl Packager {
+    /// The path of `part` of `variant`, packaging it first if needed.
     pub async fn segment(
         &self,
         file: &MediaFile,
         variant: Variant,
-        index: usize,
+        part: Part,
+        profile: &ClientProfile,
     ) -> Result<PathBuf, LibraryError> {
-        check_variant(file, variant)?;
-        let plan = self.plan(file).await?;
-        if index >= plan.len() {
-            return Err(LibraryError::not_found(
-                "segment_not_found",
-                format!(
-                    "segment {index} is beyond the end ({} segments)",
-                    plan.len()
-                ),
-            ));
-        }
+        let pkg = self.packaging(file, profile).await?;
+        let timeline = pkg.rendition(variant)?.timeline.clone();
+        let not_found = |why: String| LibraryError::not_found("segment_not_found", why);
+        let (name, index) = match part {
+            Part::Init if pkg.format == SegmentFormat::Fmp4 => ("init.mp4".to_string(), None),
+            Part::Init => return Err(not_found("MPEG-TS segments have no init segment".into())),
+            Part::Segment(_, f) if f != pkg.format => {
+                return Err(not_found(format!(
+                    "this rendition's segments are .{}",
+                    extension(pkg.format)
+                )));
+            }
+            Part::Segment(i, _) if i >= timeline.len() => {
+                return Err(not_found(format!(
+                    "segment {i} is beyond the end ({} segments)",
+                    timeline.len()
+                )));
+            }
+            Part::Segment(i, f) => (format!("{i}.{}", extension(f)), Some(i)),
+        };
         let dir = self
             .inner
             .cache_dir
             .join(format!("{}-{}", file.id, file.fingerprint()))
+            .join(profile.cache_key())
             .join(variant.name());
-        let path = dir.join(format!("{index}.ts"));
         let key = JobKey {
             file: file.id,
+            profile: profile.cache_key(),
             variant,
         };
+        let wanted = Wanted {
+            file,
+            pkg,
+            variant,
+            key,
+            dir,
+        };
+        self.wait_for(&wanted, &name, index).await
+    }
+
+    /// Waits for `name` (segment `index`, or the init segment) to be in the cache, starting or
+    /// restarting the rendition's job as needed, within `segment_wait`.
+    async fn wait_for(
+        &self,
+        w: &Wanted<'_>,
+        name: &str,
+        index: Option<usize>,
+    ) -> Result<PathBuf, LibraryError> {
+        let path = w.dir.join(name);
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.segment_wait);
-        let i = index as i64;
         loop {
-            if tokio::fs::metadata(&path).await.is_ok() {
-                self.inner.lru.lock().expect("lru lock").touch(&path);
-                if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&key) {
-                    job.last_request
-                        .store(self.inner.now_ms(), Ordering::Relaxed);
-                }
-                return Ok(path);
-            }
             let job = self
                 .inner
                 .jobs
                 .lock()
                 .expect("jobs lock")
-                .get(&key)
+                .get(&w.key)
                 .cloned();
-            let job = match job {
-                Some(job)
-                    if !job.exited.load(Ordering::Acquire)
-                        && job.start <= i
-                        && i <= job.done.load(Ordering::Acquire) + 1 + AHEAD =>
-                {
-                    job
+            if tokio::fs::metadata(&path).await.is_ok() {
+                self.inner.lru.lock().expect("lru lock").touch(&path);
+                if let Some(job) = job {
+                    job.touch(self.inner.now_ms());
                 }
-                Some(job)
-                    if job.exited.load(Ordering::Acquire)
-                        && job.start <= i
-                        && job.done.load(Ordering::Acquire) >= i =>
-                {
-                    // Produced, then evicted before we looked: package it again.
-                    self.start_job(file, &plan, variant, index, &dir).await?
+                return Ok(path);
+            }
+            // The init segment comes with whatever segment the running job writes first.
+            let i = index.map_or_else(|| job.as_ref().map_or(0, |j| j.start), |i| i as i64);
+            let state = job.as_ref().map(|j| (j.start, j.state()));
+            let job = match step(state.as_ref().map(|(s, st)| (*s, st)), i) {
+                Step::Wait => job.expect("a job to wait for"),
+                Step::Start => self.start_job(w, i as usize).await?,
+                Step::Fail(error) => {
+                    self.inner.jobs.lock().expect("jobs lock").remove(&w.key);
+                    return Err(LibraryError::Package(error));
                 }
-                Some(job)
-                    if job.exited.load(Ordering::Acquire)
-                        && job.start <= i
-                        && job.error.lock().expect("error lock").is_some() =>
-                {
-                    let err = job
-                        .error
-                        .lock()
-                        .expect("error lock")
-                        .clone()
-                        .unwrap_or_default();
-                    self.inner.jobs.lock().expect("jobs lock").remove(&key);
-                    return Err(LibraryError::Package(err));
-                }
-                Some(job) if job.exited.load(Ordering::Acquire) && job.start <= i => {
-                    // ffmpeg finished the file without this segment: the probe's duration
-                    // was longer than the content.
+                Step::NoContent => {
                     return Err(LibraryError::not_found(
                         "segment_not_found",
-                        format!("segment {index} has no content"),
+                        format!("{name} has no content"),
                     ));
                 }
-                _ => self.start_job(file, &plan, variant, index, &dir).await?,
             };
-            job.last_request
-                .store(self.inner.now_ms(), Ordering::Relaxed);
+            job.touch(self.inner.now_ms());
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(LibraryError::Timeout(format!(
-                    "segment {index} was not ready within {}s",
+                    "{name} was not ready within {}s",
                     self.inner.config.segment_wait
                 )));
             }
@@ -464,63 +998,44 @@ impl Packager {
         }
     }
 
-    /// How many ffmpeg packaging processes run now.
-    pub fn running_jobs(&self) -> usize {
-        self.inner
-            .jobs
-            .lock()
-            .expect("jobs lock")
-            .values()
-            .filter(|j| !j.exited.load(Ordering::Acquire))
-            .count()
-    }
-
-    async fn start_job(
-        &self,
-        file: &MediaFile,
-        plan: &Arc<Plan>,
-        variant: Variant,
-        index: usize,
-        dir: &Path,
-    ) -> Result<Arc<Job>, LibraryError> {
-        let key = JobKey {
-            file: file.id,
-            variant,
-        };
-        // A seek: the old job for this stream is now useless.
-        if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&key) {
+    async fn start_job(&self, w: &Wanted<'_>, index: usize) -> Result<Arc<Job>, LibraryError> {
+        // A seek: the old job for this rendition is now useless.
+        if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
             old.cancel.notify_one();
         }
-        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
-        let permit = self.acquire_slot(key).await?;
-        // Another request for the same stream may have started a job while we waited.
-        if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&key) {
-            let i = index as i64;
-            if !job.exited.load(Ordering::Acquire)
-                && job.start <= i
-                && i <= job.done.load(Ordering::Acquire) + 1 + AHEAD
-            {
+        let input = confine::media_input(&self.inner.roots, &w.file.path, &w.file.probe.format)?;
+        let permit = self.acquire_slot(&w.key).await?;
+        // Another request for the same rendition may have started a job while we waited.
+        if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&w.key) {
+            if step(Some((job.start, &job.state())), index as i64) == Step::Wait {
                 return Ok(job.clone());
             }
         }
-        tokio::fs::create_dir_all(dir).await.map_err(|e| {
-            LibraryError::Internal(format!("cannot create the HLS cache folder: {e}"))
-        })?;
-        let work = dir.join(format!(".job-{index}-{}", rand::random::<u32>()));
+        let rendition = w.pkg.rendition(w.variant)?;
+        let window = rendition.timeline.window(index);
+        let work = w.dir.join(format!(
+            ".job-{}-{}",
+            window.start_segment,
+            rand::random::<u32>()
+        ));
         tokio::fs::create_dir_all(&work).await.map_err(|e| {
             LibraryError::Internal(format!("cannot create the HLS work folder: {e}"))
         })?;
-        let args = ffmpeg_args(
-            file,
-            &input,
-            plan,
-            variant,
-            index,
-            &work,
-            &self.inner.config,
-        );
-        tracing::debug!(file = file.id, variant = %variant.name(), start = index, "starting ffmpeg: {}", args.join(" "));
-        let mut child = Command::new(&self.inner.config.ffmpeg)
+        let probed = self.probed(w.file).await?;
+        let args = ffmpeg::args(&ffmpeg::Job {
+            plan: &rendition.plan,
+            media: &probed.media,
+            input: &Input::Local(input),
+            window,
+            out_dir: &work,
+            threads: ffmpeg::default_threads(),
+            preset: &self.inner.config.transcode_preset,
+            subtitle_file: None,
+            format_whitelist: Some(&w.file.probe.format),
+        })
+        .map_err(|e| LibraryError::Internal(format!("cannot build the ffmpeg command: {e}")))?;
+        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {}", args.join(" "));
+        let child = Command::new(&self.inner.config.ffmpeg)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -530,12 +1045,13 @@ impl Packager {
             .map_err(|e| {
                 LibraryError::Tool(format!("cannot run {}: {e}", self.inner.config.ffmpeg))
             })?;
+        let start = window.start_segment as i64;
         let job = Arc::new(Job {
-            start: index as i64,
-            done: AtomicI64::new(index as i64 - 1),
-            last_request: AtomicU64::new(self.inner.now_ms()),
-            exited: AtomicBool::new(false),
-            error: Mutex::new(None),
+            start,
+            status: Mutex::new(JobStatus {
+                state: JobState::Running { done: start - 1 },
+                last_request: self.inner.now_ms(),
+            }),
             cancel: Notify::new(),
             changed: Notify::new(),
         });
@@ -543,20 +1059,21 @@ impl Packager {
             .jobs
             .lock()
             .expect("jobs lock")
-            .insert(key, job.clone());
-        let stderr = child.stderr.take();
-        let inner = self.inner.clone();
-        let dir = dir.to_path_buf();
-        let run = job.clone();
-        tokio::spawn(async move {
-            supervise(inner, run, child, stderr, work, dir, permit).await;
-        });
+            .insert(w.key.clone(), job.clone());
+        let run = Run {
+            inner: self.inner.clone(),
+            job: job.clone(),
+            work,
+            dir: w.dir.clone(),
+            ext: extension(w.pkg.format),
+        };
+        tokio::spawn(run.supervise(child, permit));
         Ok(job)
     }
 
     /// A free ffmpeg slot. When none is free, the job idle the longest (whose viewer paused
     /// or left) is stopped to make room; then the wait is bounded.
-    async fn acquire_slot(&self, for_key: JobKey) -> Result<OwnedSemaphorePermit, LibraryError> {
+    async fn acquire_slot(&self, for_key: &JobKey) -> Result<OwnedSemaphorePermit, LibraryError> {
         if let Ok(p) = self.inner.slots.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -564,15 +1081,9 @@ impl Packager {
         let victim = {
             let jobs = self.inner.jobs.lock().expect("jobs lock");
             jobs.iter()
-                .filter(|(k, j)| **k != for_key && !j.exited.load(Ordering::Acquire))
-                .map(|(k, j)| {
-                    (
-                        *k,
-                        j.clone(),
-                        now.saturating_sub(j.last_request.load(Ordering::Relaxed)),
-                    )
-                })
-                .filter(|(.., idle)| *idle >= 2_000)
+                .filter(|(k, j)| *k != for_key && j.running())
+                .map(|(k, j)| (k.clone(), j.clone(), j.idle_ms(now)))
+                .filter(|(.., idle)| *idle >= STEAL_AFTER_MS)
                 .max_by_key(|(.., idle)| *idle)
         };
         if let Some((k, job, _)) = victim {
@@ -612,211 +1123,108 @@ impl Inner {
     }
 }
 
-fn check_variant(file: &MediaFile, variant: Variant) -> Result<(), LibraryError> {
-    match variant {
-        Variant::Audio(n) if n >= file.probe.audio.len() => Err(LibraryError::not_found(
-            "track_not_found",
-            format!("audio track {n} does not exist"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn ffmpeg_args(
-    file: &MediaFile,
-    input: &Path,
-    plan: &Plan,
-    variant: Variant,
-    index: usize,
-    work: &Path,
-    config: &LibraryConfig,
-) -> Vec<String> {
-    let p = &file.probe;
-    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-        .map(String::from)
-        .to_vec();
-    let start = plan.starts[index];
-    if index > 0 {
-        // Relative to the file's start; for a copied stream ffmpeg lands on the keyframe at or
-        // before this time, which is exactly the boundary (hence + EPS).
-        let ss = start - p.start_time
-            + if plan.remux && variant == Variant::Video {
-                EPS
-            } else {
-                0.0
-            };
-        a.extend(["-ss".into(), format!("{ss:.6}")]);
-    }
-    a.extend(confine::input_args(&p.format));
-    a.extend(["-i".into(), input.to_string_lossy().to_string()]);
-    // The source's own timestamps, so segments from different jobs line up.
-    a.extend(["-copyts".into(), "-sn".into(), "-dn".into()]);
-    match variant {
-        Variant::Video => {
-            a.extend(["-map".into(), format!("0:{}", p.video.index), "-an".into()]);
-            if plan.remux {
-                a.extend(["-c:v".into(), "copy".into()]);
-            } else {
-                let seg = config.segment_seconds;
-                a.extend(
-                    [
-                        "-c:v",
-                        "libx264",
-                        "-preset",
-                        &config.transcode_preset,
-                        "-profile:v",
-                        "high",
-                        "-pix_fmt",
-                        "yuv420p",
-                        "-crf",
-                        "23",
-                        "-maxrate",
-                        "8M",
-                        "-bufsize",
-                        "16M",
-                        "-sc_threshold",
-                        "0",
-                        "-vf",
-                        "scale=-2:'min(ih,1080)'",
-                    ]
-                    .map(String::from),
-                );
-                a.extend([
-                    "-force_key_frames".into(),
-                    format!("expr:gte(t,{start:.6}+n_forced*{seg})"),
-                ]);
-            }
-        }
-        Variant::Audio(n) => {
-            let track = &p.audio[n];
-            a.extend(["-map".into(), format!("0:{}", track.index), "-vn".into()]);
-            if track.copyable() {
-                a.extend(["-c:a".into(), "copy".into()]);
-            } else {
-                a.extend(["-c:a", "aac", "-ac", "2", "-b:a", "160k"].map(String::from));
-            }
-        }
-    }
-    // After a seek, the demuxer may land well before the boundary (Matroska seeks to a
-    // cluster). Whatever precedes the boundary goes to segment K-1, which is thrown away, so
-    // segment K starts exactly at its boundary; `write_empty_segments` keeps the numbering
-    // when nothing precedes it.
-    let first_cut = if index > 0 { index } else { index + 1 };
-    let cuts: Vec<String> = plan.starts[first_cut..]
-        .iter()
-        .map(|t| format!("{:.6}", t - EPS))
-        .collect();
-    // Each segment is its own MPEG-TS mux, so continuity counters restart; flagging the first
-    // packet as a discontinuity tells demuxers that this is expected (otherwise ffmpeg reading
-    // the playlist reports the last packet of every segment as corrupt).
-    a.extend(
-        [
-            "-f",
-            "segment",
-            "-segment_format",
-            "mpegts",
-            "-segment_format_options",
-            "mpegts_flags=+initial_discontinuity",
-        ]
-        .map(String::from),
-    );
-    if !cuts.is_empty() {
-        a.extend(["-segment_times".into(), cuts.join(",")]);
-    } else {
-        a.extend(["-segment_time".into(), "100000".into()]);
-    }
-    let number = if index > 0 { index - 1 } else { 0 };
-    a.extend([
-        "-write_empty_segments".into(),
-        "1".into(),
-        "-segment_start_number".into(),
-        number.to_string(),
-        work.join("%d.ts").to_string_lossy().to_string(),
-    ]);
-    a
-}
-
-/// Watches one ffmpeg job: promotes finished segments into the cache, stops it on cancel,
-/// records how it ended, and frees its slot.
-#[allow(clippy::too_many_arguments)]
-async fn supervise(
+/// One running ffmpeg job and where its output goes.
+struct Run {
     inner: Arc<Inner>,
     job: Arc<Job>,
-    mut child: tokio::process::Child,
-    stderr: Option<tokio::process::ChildStderr>,
+    /// ffmpeg's own folder for this job.
     work: PathBuf,
+    /// The rendition's cache folder.
     dir: PathBuf,
-    permit: OwnedSemaphorePermit,
-) {
-    let stderr_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        if let Some(mut s) = stderr {
-            let _ = s.read_to_end(&mut buf).await;
-        }
-        String::from_utf8_lossy(&buf).to_string()
-    });
-    let mut tick = tokio::time::interval(Duration::from_millis(30));
-    let cancelled;
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => { cancelled = false; break status.ok(); }
-            _ = job.cancel.notified() => {
-                let _ = child.kill().await;
-                cancelled = true;
-                break None;
-            }
-            _ = tick.tick() => {
-                promote(&inner, &job, &work, &dir, false);
-            }
-        }
-    };
-    let success = status.is_some_and(|s| s.success());
-    promote(&inner, &job, &work, &dir, success);
-    if !success && !cancelled {
-        let err = stderr_task.await.unwrap_or_default();
-        let line = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("ffmpeg failed")
-            .to_string();
-        tracing::warn!(error = %line, "packaging failed");
-        *job.error.lock().expect("error lock") = Some(format!("ffmpeg failed: {line}"));
-    }
-    let _ = tokio::fs::remove_dir_all(&work).await;
-    job.exited.store(true, Ordering::Release);
-    job.changed.notify_waiters();
-    drop(permit);
+    ext: &'static str,
 }
 
-/// Moves finished segments from the job's work folder into the cache. A segment is finished
-/// when the next one exists (the segment muxer writes them in order) or ffmpeg exited cleanly.
-fn promote(inner: &Inner, job: &Job, work: &Path, dir: &Path, all: bool) {
-    let mut next = job.done.load(Ordering::Acquire) + 1;
-    let mut moved = false;
-    loop {
-        let cur = work.join(format!("{next}.ts"));
-        if !cur.exists() {
-            break;
+impl Run {
+    /// Watches the job: promotes finished segments into the cache, stops it on cancel,
+    /// records how it ended, and frees its slot.
+    async fn supervise(self, mut child: tokio::process::Child, permit: OwnedSemaphorePermit) {
+        let stderr = child.stderr.take();
+        let stderr_task = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(s) = stderr {
+                // Bounded: an ffmpeg that loops on warnings must not grow our memory.
+                let _ = s.take(64 * 1024).read_to_end(&mut buf).await;
+            }
+            String::from_utf8_lossy(&buf).to_string()
+        });
+        let mut tick = tokio::time::interval(Duration::from_millis(30));
+        let (status, cancelled) = loop {
+            tokio::select! {
+                status = child.wait() => break (status.ok(), false),
+                _ = self.job.cancel.notified() => {
+                    let _ = child.kill().await;
+                    break (None, true);
+                }
+                _ = tick.tick() => { self.promote(); }
+            }
+        };
+        let done = self.promote();
+        let success = status.is_some_and(|s| s.success());
+        let state = if success || cancelled {
+            JobState::Ended { done }
+        } else {
+            let err = stderr_task.await.unwrap_or_default();
+            let line = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("ffmpeg failed")
+                .to_string();
+            tracing::warn!(error = %line, "packaging failed");
+            JobState::Failed {
+                done,
+                error: format!("ffmpeg failed: {line}"),
+            }
+        };
+        let _ = tokio::fs::remove_dir_all(&self.work).await;
+        self.job.status.lock().expect("job lock").state = state;
+        self.job.changed.notify_waiters();
+        drop(permit);
+    }
+
+    /// Moves finished segments (and the init segment) from the work folder into the cache;
+    /// returns the highest promoted. `-hls_flags temp_file` gives a segment its name only
+    /// once it is complete; the init segment is written before the first segment is named.
+    fn promote(&self) -> i64 {
+        let mut done = match self.job.state() {
+            JobState::Running { done }
+            | JobState::Ended { done }
+            | JobState::Failed { done, .. } => done,
+        };
+        let mut moved = false;
+        loop {
+            let cur = self.work.join(format!("{}.{}", done + 1, self.ext));
+            if !cur.exists() {
+                break;
+            }
+            let init = self.work.join("init.mp4");
+            if init.exists() {
+                self.move_into_cache(&init, "init.mp4");
+            }
+            self.move_into_cache(&cur, &format!("{}.{}", done + 1, self.ext));
+            done += 1;
+            moved = true;
         }
-        let finished = all || work.join(format!("{}.ts", next + 1)).exists();
-        if !finished {
-            break;
+        if moved {
+            if let JobState::Running { done: d } =
+                &mut self.job.status.lock().expect("job lock").state
+            {
+                *d = done;
+            }
+            self.job.changed.notify_waiters();
         }
-        let dest = dir.join(format!("{next}.ts"));
+        done
+    }
+
+    fn move_into_cache(&self, from: &Path, name: &str) {
+        let dest = self.dir.join(name);
         if dest.exists() {
-            let _ = std::fs::remove_file(&cur);
-        } else if std::fs::rename(&cur, &dest).is_ok() {
+            let _ = std::fs::remove_file(from);
+        } else if std::fs::rename(from, &dest).is_ok() {
             if let Ok(m) = std::fs::metadata(&dest) {
-                inner.add_to_cache(dest, m.len());
+                self.inner.add_to_cache(dest, m.len());
             }
         }
-        job.done.store(next, Ordering::Release);
-        moved = true;
-        next += 1;
-    }
-    if moved {
-        job.changed.notify_waiters();
     }
 }
 
@@ -828,18 +1236,16 @@ async fn reap_idle(inner: Weak<Inner>) {
         let now = inner.now_ms();
         let idle_ms = (inner.config.idle_timeout * 1000.0) as u64;
         let mut jobs = inner.jobs.lock().expect("jobs lock");
-        jobs.retain(|key, job| {
-            if job.exited.load(Ordering::Acquire) {
-                // Keep a failed job a little so its waiters can read the error.
-                return now.saturating_sub(job.last_request.load(Ordering::Relaxed)) < 10_000
-                    && job.error.lock().expect("error lock").is_some();
-            }
-            if now.saturating_sub(job.last_request.load(Ordering::Relaxed)) > idle_ms {
+        jobs.retain(|key, job| match job.state() {
+            // Keep a failed job a little so its waiters can read the error.
+            JobState::Failed { .. } => job.idle_ms(now) < 10_000,
+            JobState::Ended { .. } => false,
+            JobState::Running { .. } if job.idle_ms(now) > idle_ms => {
                 tracing::debug!(file = key.file, variant = %key.variant.name(), "stopping an idle packaging job");
                 job.cancel.notify_one();
-                return false;
+                false
             }
-            true
+            JobState::Running { .. } => true,
         });
     }
 }
@@ -848,34 +1254,107 @@ async fn reap_idle(inner: Weak<Inner>) {
 mod tests {
     use super::*;
 
-    fn plan(starts: &[f64], end: f64) -> Plan {
-        Plan {
-            starts: starts.to_vec(),
-            end,
-            remux: true,
-        }
-    }
-
     #[test]
     fn the_playlist_covers_the_whole_duration() {
-        let p = plan(&[0.0, 6.0, 12.0], 15.5);
-        let m3u8 = p.media_playlist();
+        let t = Timeline::grid(15.5, 6.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 6.0, 12.0]);
+        let m3u8 = t.media_playlist(SegmentFormat::Ts, "");
         assert!(m3u8.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
         assert!(m3u8.contains("#EXTINF:3.500000,\n2.ts"));
         assert!(m3u8.ends_with("#EXT-X-ENDLIST\n"));
         assert!(m3u8.contains("#EXT-X-TARGETDURATION:6"));
-        assert_eq!(p.segment_at(13.0), 2);
-        assert_eq!(p.segment_at(0.0), 0);
-        assert_eq!(p.segment_at(6.0), 1);
     }
 
     #[test]
-    fn variants_parse() {
+    fn a_transcode_starts_with_two_short_segments() {
+        let t = Timeline::grid(30.0, 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 2.0, 4.0, 10.0, 16.0, 22.0, 28.0]);
+        // A seek into the fast start restarts from 0, whose job writes the short segments.
+        assert_eq!(t.window(1).start_segment, 0);
+        let w = t.window(3);
+        assert_eq!((w.start_segment, w.start), (3, 10.0));
+        assert_eq!(
+            w.short_seconds, 6.0,
+            "after a seek every segment is full length"
+        );
+    }
+
+    #[test]
+    fn a_copied_video_is_cut_where_the_hls_muxer_cuts() {
+        // Keyframes every 2.5 s, 6 s segments: cuts at the first keyframe at or after 6, 12, 18.
+        let kf: Vec<f64> = (0..12).map(|i| i as f64 * 2.5).collect();
+        let t = Timeline::keyframes(30.0, &kf, 6.0);
+        assert_eq!(t.starts, vec![0.0, 7.5, 12.5, 20.0, 25.0]);
+        let w = t.window(2);
+        assert_eq!(w.start_segment, 2);
+        assert!(
+            (w.start - 12.5 + EPS).abs() < 1e-9,
+            "just before its keyframe"
+        );
+        assert_eq!(t.window(0).start, 0.0);
+    }
+
+    #[test]
+    fn fmp4_playlists_name_their_init_segment_and_carry_the_profile() {
+        let t = Timeline::grid(4.0, 2.0, 2.0);
+        let m3u8 = t.media_playlist(SegmentFormat::Fmp4, "?profile=1:avc,av1");
+        assert!(m3u8.contains("#EXT-X-VERSION:7\n"));
+        assert!(m3u8.contains("#EXT-X-MAP:URI=\"init.mp4?profile=1:avc,av1\"\n"));
+        assert!(m3u8.contains("\n0.m4s?profile=1:avc,av1\n"));
+    }
+
+    #[test]
+    fn variants_and_parts_parse() {
         assert_eq!(Variant::parse("v"), Some(Variant::Video));
         assert_eq!(Variant::parse("a2"), Some(Variant::Audio(2)));
         for bad in ["", "a", "x1", "a-1", "a1000", "../v"] {
             assert_eq!(Variant::parse(bad), None, "{bad}");
         }
+        assert_eq!(Part::parse("init.mp4"), Some(Part::Init));
+        assert_eq!(
+            Part::parse("12.m4s"),
+            Some(Part::Segment(12, SegmentFormat::Fmp4))
+        );
+        assert_eq!(
+            Part::parse("3.ts"),
+            Some(Part::Segment(3, SegmentFormat::Ts))
+        );
+        for bad in [
+            "",
+            ".ts",
+            "x.ts",
+            "12345678.ts",
+            "1.mp4",
+            "../0.ts",
+            "-1.ts",
+        ] {
+            assert_eq!(Part::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_request_waits_starts_or_fails_by_the_jobs_state() {
+        let running = JobState::Running { done: 4 };
+        assert_eq!(step(None, 0), Step::Start);
+        assert_eq!(step(Some((2, &running)), 3), Step::Wait);
+        assert_eq!(step(Some((2, &running)), 5 + AHEAD), Step::Wait);
+        assert_eq!(
+            step(Some((2, &running)), 6 + AHEAD),
+            Step::Start,
+            "a seek ahead"
+        );
+        assert_eq!(step(Some((2, &running)), 1), Step::Start, "a seek back");
+        let ended = JobState::Ended { done: 9 };
+        assert_eq!(step(Some((0, &ended)), 5), Step::Start, "evicted since");
+        assert_eq!(step(Some((0, &ended)), 10), Step::NoContent);
+        let failed = JobState::Failed {
+            done: 1,
+            error: "ffmpeg failed: x".into(),
+        };
+        assert_eq!(
+            step(Some((0, &failed)), 3),
+            Step::Fail("ffmpeg failed: x".into())
+        );
     }
 
     #[test]
@@ -890,10 +1369,30 @@ mod tests {
         assert_eq!(lru.total, 20);
     }
 
+    fn uhd() -> Media {
+        Media::from_ffprobe_json(
+            br#"{"streams":[{"index":0,"codec_type":"video","codec_name":"hevc","profile":"Main",
+                "width":3840,"height":2160,"pix_fmt":"yuv420p"},
+                {"index":1,"codec_type":"audio","codec_name":"ac3","channels":6}],
+                "format":{"format_name":"matroska,webm","duration":"60"}}"#,
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn big_videos_are_scaled_to_1080_lines_when_transcoded() {
-        assert_eq!(output_size(3840, 2160, false), (1920, 1080));
-        assert_eq!(output_size(3840, 2160, true), (3840, 2160));
-        assert_eq!(output_size(320, 180, false), (320, 180));
+    fn big_videos_are_scaled_to_1080_lines_when_transcoded_and_copied_as_they_are() {
+        let media = uhd();
+        let req = Request {
+            hls: true,
+            ..Request::default()
+        };
+        let mut plan = playback::plan(&media, &ClientProfile::default(), &req).unwrap();
+        cap_transcode_height(&mut plan, &media);
+        let (_, v) = media.video().unwrap();
+        assert_eq!(output_size(v, &plan.video.unwrap().action), (1920, 1080));
+        let hevc = ClientProfile::parse("1:avc,hevc,aac,ac3").unwrap();
+        let mut plan = playback::plan(&media, &hevc, &req).unwrap();
+        cap_transcode_height(&mut plan, &media);
+        assert_eq!(output_size(v, &plan.video.unwrap().action), (3840, 2160));
     }
 }

@@ -9,6 +9,8 @@ use tokio::process::Command;
 
 use super::naming::{normalize_lang, track_label};
 use super::{LibraryError, confine};
+use crate::playback::Media;
+use crate::playback::media::FFPROBE_ARGS;
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -168,13 +170,8 @@ pub async fn probe(
         "-show_streams",
     ])
     .args(confine::input_args(""))
-    .arg(path)
-    .kill_on_drop(true)
-    .stdin(std::process::Stdio::null());
-    let output = tokio::time::timeout(timeout, cmd.output())
-        .await
-        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
-        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))?;
+    .arg(path);
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr
@@ -201,6 +198,43 @@ pub async fn probe(
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
     }
     Ok(info)
+}
+
+/// The playback engine's view of a file (every stream with its profile, bit depth,
+/// interlacing, rotation and HDR signalling), read with `playback::media::FFPROBE_ARGS`.
+/// `input` is what `confine::media_input` returned, and `format` the demuxer the scan found,
+/// so the probe is held to the same demuxer and protocol as ffmpeg; `timeout` bounds a file
+/// that hangs the demuxer.
+pub async fn media(
+    ffprobe: &str,
+    input: &Path,
+    format: &str,
+    timeout: Duration,
+) -> Result<Media, LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args(confine::input_args(format))
+        .args(FFPROBE_ARGS)
+        .arg(input);
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
+    if !output.status.success() {
+        return Err(LibraryError::Probe(
+            "ffprobe cannot read it any more; rescan the library".into(),
+        ));
+    }
+    Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
+}
+
+/// Runs an ffprobe command to its end within `timeout` (killed past it).
+async fn run_ffprobe(
+    mut cmd: Command,
+    ffprobe: &str,
+    timeout: Duration,
+) -> Result<std::process::Output, LibraryError> {
+    cmd.kill_on_drop(true).stdin(std::process::Stdio::null());
+    tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| LibraryError::Probe(format!("ffprobe took more than {}s", timeout.as_secs())))?
+        .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))
 }
 
 fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {

@@ -86,6 +86,10 @@ pub struct Job<'a> {
     pub preset: &'a str,
     /// An extracted copy of the text subtitle to burn, required for a remote input.
     pub subtitle_file: Option<&'a Path>,
+    /// For a local file: the only demuxer ffmpeg may use (ffprobe's `format_name`, as
+    /// `library::confine::input_args` passes it), so a file replaced by a playlist after the
+    /// probe is not followed. Ignored unless plain (`[A-Za-z0-9_,]`).
+    pub format_whitelist: Option<&'a str>,
 }
 
 /// Every core: a job is what a viewer is waiting for, the semaphore (`max_ffmpeg`) bounds
@@ -100,81 +104,10 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         (Mode::DirectPlay, _) | (_, None) => return Err(ArgsError::DirectPlay),
         (_, Some(s)) => s,
     };
-    let threads = job.threads.max(1).to_string();
-    let transcode_video = plan
-        .video
-        .as_ref()
-        .is_some_and(|v| matches!(v.action, VideoAction::TranscodeH264 { .. }));
     let mut a: Vec<String> = strs(&["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
-
-    // Input options.
-    let input = match job.input {
-        Input::Local(path) => {
-            a.extend(strs(&["-protocol_whitelist", "file,pipe"]));
-            // `file:` so a name starting with '-' or holding ':' is never read as an option or
-            // another protocol.
-            format!("file:{}", path.display())
-        }
-        Input::Proxied(url) => {
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                _ => false,
-            };
-            if !loopback || url.scheme() != "http" {
-                return Err(ArgsError::NotLoopback);
-            }
-            a.extend(strs(&["-protocol_whitelist", "http,tcp"]));
-            a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
-            url.to_string()
-        }
-    };
-    a.extend(["-threads".into(), threads.clone()]);
-    if transcode_video {
-        // Rotation is applied by our own `transpose`, in a known place in the filter chain.
-        a.push("-noautorotate".into());
-    }
-    if job.window.start > 0.0 {
-        // Before `-i`: the demuxer seeks (a Range request for a remote file) instead of
-        // decoding everything up to the start.
-        a.extend(["-ss".into(), format!("{:.3}", job.window.start)]);
-    }
-    a.extend(["-i".into(), input]);
-
-    // Streams.
+    input_args(job, &mut a)?;
     if let Some(v) = &plan.video {
-        match &v.action {
-            VideoAction::Copy => {
-                a.extend(["-map".into(), format!("0:{}", v.stream)]);
-                a.extend(strs(&["-c:v", "copy"]));
-            }
-            VideoAction::TranscodeH264 { filters, max_kbps } => {
-                let graph = filter_graph(job, v.stream, filters)?;
-                a.extend(["-filter_complex_threads".into(), threads.clone()]);
-                a.extend(["-filter_complex".into(), graph]);
-                a.extend(strs(&["-map", "[v]"]));
-                a.extend(strs(&["-c:v", "libx264", "-preset"]));
-                a.push(job.preset.into());
-                a.extend(strs(&["-profile:v", "high", "-crf", "23"]));
-                a.extend(["-maxrate".into(), format!("{max_kbps}k")]);
-                a.extend(["-bufsize".into(), format!("{}k", max_kbps * 2)]);
-                // Keyframes exactly at the segment boundaries and nowhere else, so every
-                // segment starts with one and the playlist's durations are true.
-                a.extend(strs(&["-sc_threshold", "0"]));
-                a.extend(["-force_key_frames".into(), keyframe_expr(&job.window)]);
-                if filters.iter().any(|f| matches!(f, VideoFilter::Tonemap(_))) {
-                    a.extend(strs(&[
-                        "-color_primaries",
-                        "bt709",
-                        "-color_trc",
-                        "bt709",
-                        "-colorspace",
-                        "bt709",
-                    ]));
-                }
-                a.extend(["-threads".into(), threads.clone()]);
-            }
-        }
+        video_args(job, v.stream, &v.action, &mut a)?;
     }
     if let Some(au) = &plan.audio {
         a.extend(["-map".into(), format!("0:{}", au.stream)]);
@@ -199,11 +132,120 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
             format!("{:.3}", job.window.start),
         ]);
     }
+    hls_args(job, segments, &mut a);
+    Ok(a)
+}
 
-    // HLS output.
+/// Input options and the input itself: a local file held to the `file` protocol (and its
+/// demuxer), or the loopback proxy only.
+fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
+    let input = match job.input {
+        Input::Local(path) => {
+            // Only the `file` protocol, as `library::confine::input_args`: no `concat:`,
+            // `subfile:` or network protocol a crafted file could name.
+            a.extend(strs(&["-protocol_whitelist", "file"]));
+            let plain = |f: &str| {
+                !f.is_empty()
+                    && f.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b',')
+            };
+            if let Some(format) = job.format_whitelist.filter(|f| plain(f)) {
+                a.extend(["-format_whitelist".into(), format.to_string()]);
+            }
+            // `file:` so a name starting with '-' or holding ':' is never read as an option or
+            // another protocol.
+            format!("file:{}", path.display())
+        }
+        Input::Proxied(url) => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                _ => false,
+            };
+            if !loopback || url.scheme() != "http" {
+                return Err(ArgsError::NotLoopback);
+            }
+            a.extend(strs(&["-protocol_whitelist", "http,tcp"]));
+            a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
+            url.to_string()
+        }
+    };
+    a.extend(["-threads".into(), job.threads.max(1).to_string()]);
+    let transcode_video = job
+        .plan
+        .video
+        .as_ref()
+        .is_some_and(|v| matches!(v.action, VideoAction::TranscodeH264 { .. }));
+    if transcode_video {
+        // Rotation is applied by our own `transpose`, in a known place in the filter chain.
+        a.push("-noautorotate".into());
+    }
+    if job.window.start > 0.0 {
+        // Before `-i`: the demuxer seeks (a Range request for a remote file) instead of
+        // decoding everything up to the start.
+        a.extend(["-ss".into(), format!("{:.3}", job.window.start)]);
+    }
+    a.extend(["-i".into(), input]);
+    Ok(())
+}
+
+/// The video stream: copied, or filtered and encoded to H.264 with keyframes on the
+/// segment boundaries.
+fn video_args(
+    job: &Job<'_>,
+    stream: u32,
+    action: &VideoAction,
+    a: &mut Vec<String>,
+) -> Result<(), ArgsError> {
+    let (filters, max_kbps) = match action {
+        VideoAction::Copy => {
+            a.extend(["-map".into(), format!("0:{stream}")]);
+            a.extend(strs(&["-c:v", "copy"]));
+            return Ok(());
+        }
+        VideoAction::TranscodeH264 { filters, max_kbps } => (filters, max_kbps),
+    };
+    let threads = job.threads.max(1).to_string();
+    let graph = filter_graph(job, stream, filters)?;
+    a.extend(["-filter_complex_threads".into(), threads.clone()]);
+    a.extend(["-filter_complex".into(), graph]);
+    a.extend(strs(&["-map", "[v]"]));
+    a.extend(strs(&["-c:v", "libx264", "-preset"]));
+    a.push(job.preset.into());
+    a.extend(strs(&["-profile:v", "high", "-crf", "23"]));
+    a.extend(["-maxrate".into(), format!("{max_kbps}k")]);
+    a.extend(["-bufsize".into(), format!("{}k", max_kbps * 2)]);
+    // Keyframes exactly at the segment boundaries and nowhere else, so every segment starts
+    // with one and the playlist's durations are true.
+    a.extend(strs(&["-sc_threshold", "0"]));
+    a.extend(["-force_key_frames".into(), keyframe_expr(&job.window)]);
+    if filters.iter().any(|f| matches!(f, VideoFilter::Tonemap(_))) {
+        a.extend(strs(&[
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-colorspace",
+            "bt709",
+        ]));
+    }
+    a.extend(["-threads".into(), threads]);
+    Ok(())
+}
+
+/// The HLS muxer: short segments first, numbered from the job's start, into the work folder.
+fn hls_args(job: &Job<'_>, segments: SegmentFormat, a: &mut Vec<String>) {
     let dir = job.out_dir;
+    // A copied stream seeks to the demuxer's seek point before the start (Matroska: the
+    // cluster's); what lies before the start is dropped, so the job's first segment begins
+    // at the keyframe it was started at, as the engine's playlist says.
+    a.extend(strs(&["-copypriorss", "0"]));
     a.extend(strs(&["-f", "hls"]));
-    a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
+    if job.window.short_seconds < job.window.segment_seconds {
+        // Only when shorter: ffmpeg 5.1 with `-hls_init_time` equal to `-hls_time` cuts a
+        // copied stream at every keyframe after the first two segments (measured).
+        a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
+    }
     a.extend(["-hls_time".into(), secs(job.window.segment_seconds)]);
     a.extend(strs(&["-hls_list_size", "1"]));
     a.extend(["-start_number".into(), job.window.start_segment.to_string()]);
@@ -213,6 +255,10 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         SegmentFormat::Fmp4 => {
             a.extend(strs(&["-hls_segment_type", "fmp4"]));
             a.extend(strs(&["-hls_fmp4_init_filename", "init.mp4"]));
+            // Fragment times (`tfdt`) on the file's timeline rather than from the job's start,
+            // and the same init segment whichever job wrote it (checked with ffmpeg 5.1): a
+            // job started by a seek continues the segments of another.
+            a.extend(strs(&["-hls_segment_options", "movflags=+frag_discont"]));
             a.extend([
                 "-hls_segment_filename".into(),
                 dir.join("%d.m4s").display().to_string(),
@@ -227,7 +273,6 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
         }
     }
     a.push(dir.join("ffmpeg.m3u8").display().to_string());
-    Ok(a)
 }
 
 fn strs(s: &[&str]) -> Vec<String> {
@@ -397,6 +442,7 @@ mod tests {
             threads: 2,
             preset: "veryfast",
             subtitle_file: None,
+            format_whitelist: Some("matroska,webm"),
         })
     }
 
@@ -418,7 +464,8 @@ mod tests {
         assert_eq!(value(&a, "-hls_fmp4_init_filename"), Some("init.mp4"));
         assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.m4s"));
         assert_eq!(value(&a, "-i"), Some("file:/media/Film: part 1.mkv"));
-        assert_eq!(value(&a, "-protocol_whitelist"), Some("file,pipe"));
+        assert_eq!(value(&a, "-protocol_whitelist"), Some("file"));
+        assert_eq!(value(&a, "-format_whitelist"), Some("matroska,webm"));
         assert!(!a.contains(&"-ss".to_string()), "starts at the beginning");
         assert!(!a.contains(&"-noautorotate".to_string()));
         assert!(!a.contains(&"-filter_complex".to_string()));

@@ -47,6 +47,9 @@ pub struct Request {
     pub quality: Quality,
     /// The viewer's cap on the video bitrate, kb/s.
     pub max_video_kbps: Option<u32>,
+    /// The player asked for HLS (the library's playlists): direct play is not an option, so
+    /// what would play as is is remuxed instead.
+    pub hls: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,16 +317,36 @@ fn decide_video(
             reason,
         };
     }
-    // Order matters: deinterlace on the source fields; tone-map before anything is drawn on
-    // the picture; burn subtitles at the source geometry they were authored for; rotate;
-    // scale last so the height asked for is the height shown.
-    if let Some(h) = hdr {
-        // The output is 8-bit H.264 with BT.709 signalling, even for an HDR display:
-        // x264 here encodes no HDR metadata worth trusting, so SDR is the correct picture.
+    if let (Some(h), true) = (hdr, profile.hdr) {
+        why.push(format!("{h:?} tone-mapped: the H.264 output is SDR"));
+    }
+    filters.extend(transcode_filters(v, burn, target));
+    let out_h = target.unwrap_or(display_h);
+    let max_kbps = [Some(Quality::default_max_kbps(out_h)), req.max_video_kbps]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Quality::default_max_kbps(out_h));
+    VideoDecision {
+        stream: s.index,
+        action: VideoAction::TranscodeH264 { filters, max_kbps },
+        reason: format!("video: transcode to H.264 — {}", why.join(", ")),
+    }
+}
+
+/// The filters of a transcode after deinterlacing. Order matters: tone-map before anything is
+/// drawn on the picture; burn subtitles at the source geometry they were authored for;
+/// rotate; scale last so the height asked for is the height shown.
+fn transcode_filters(
+    v: &Video,
+    burn: Option<(&Stream, SubtitleKind)>,
+    target: Option<u32>,
+) -> Vec<VideoFilter> {
+    let mut filters = Vec::new();
+    if let Some(h) = v.color.hdr() {
+        // The output is 8-bit H.264 with BT.709 signalling, even for an HDR display: x264
+        // here encodes no HDR metadata worth trusting, so SDR is the correct picture.
         filters.push(VideoFilter::Tonemap(h));
-        if profile.hdr {
-            why.push(format!("{h:?} tone-mapped: the H.264 output is SDR"));
-        }
     }
     match burn {
         Some((sub, SubtitleKind::Image)) => {
@@ -335,20 +358,10 @@ fn decide_video(
     if v.rotation != 0 {
         filters.push(VideoFilter::Rotate(v.rotation));
     }
-    let out_h = target.unwrap_or(display_h);
     if let Some(h) = target {
         filters.push(VideoFilter::ScaleToHeight(h));
     }
-    let max_kbps = [Some(Quality::default_max_kbps(out_h)), req.max_video_kbps]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(Quality::default_max_kbps(out_h));
-    VideoDecision {
-        stream: s.index,
-        action: VideoAction::TranscodeH264 { filters, max_kbps },
-        reason: format!("video: transcode to H.264 — {}", why.join(", ")),
-    }
+    filters
 }
 
 fn describe(s: &Stream, v: &Video) -> String {
@@ -457,7 +470,32 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
     if video.is_none() && audio.is_none() {
         return Err(PlanError::NoPlayableStream);
     }
-    let subtitles = media
+    let first_audio = audio_tracks.first().map(|(s, _)| s.index);
+    let other_audio = selected_audio.is_some_and(|(s, _)| Some(s.index) != first_audio);
+    let video_ref = video.as_ref().map(|(v, d)| (*v, d));
+    let (mode, container_reason) =
+        container_mode(media, profile, req, video_ref, audio.as_ref(), other_audio);
+    let (mode, video, container_reason) = match video {
+        Some((v, d)) => {
+            let (mode, d, reason) = rotate_for_hls(v, d, mode, container_reason, req);
+            (mode, Some(d), reason)
+        }
+        None => (mode, None, container_reason),
+    };
+    let segments =
+        (mode != Mode::DirectPlay).then(|| output_segments(media, video.as_ref(), audio.as_ref()));
+    Ok(Plan {
+        mode,
+        segments,
+        video,
+        audio,
+        subtitles: subtitle_offers(media),
+        container_reason,
+    })
+}
+
+fn subtitle_offers(media: &Media) -> Vec<SubtitleOffer> {
+    media
         .subtitles()
         .map(|(s, sub)| SubtitleOffer {
             stream: s.index,
@@ -469,102 +507,103 @@ pub fn plan(media: &Media, profile: &ClientProfile, req: &Request) -> Result<Pla
                 SubtitleKind::Unknown => SubtitleDelivery::None,
             },
         })
-        .collect();
+        .collect()
+}
 
-    let video_copied = video
-        .as_ref()
-        .is_none_or(|(_, d)| d.action == VideoAction::Copy);
-    let audio_copied = audio.as_ref().is_none_or(|d| d.action == AudioAction::Copy);
-    let rotated_copy = video
-        .as_ref()
-        .is_some_and(|(v, d)| d.action == VideoAction::Copy && v.rotation != 0);
-
-    let (mode, container_reason) = if !(video_copied && audio_copied) {
-        (
+/// Direct play, direct stream or transcode, from the streams' decisions and the container.
+/// `other_audio`: the chosen audio track is not the file's first.
+fn container_mode(
+    media: &Media,
+    profile: &ClientProfile,
+    req: &Request,
+    video: Option<(&Video, &VideoDecision)>,
+    audio: Option<&AudioDecision>,
+    other_audio: bool,
+) -> (Mode, String) {
+    let video_copied = video.is_none_or(|(_, d)| d.action == VideoAction::Copy);
+    let audio_copied = audio.is_none_or(|d| d.action == AudioAction::Copy);
+    let rotated_copy = video.is_some_and(|(v, d)| d.action == VideoAction::Copy && v.rotation != 0);
+    if !(video_copied && audio_copied) {
+        return (
             Mode::Transcode,
             "container: HLS around the transcoded streams".to_string(),
-        )
-    } else {
-        match direct_container(media, profile) {
-            Err(why) => (Mode::DirectStream, format!("container: remux — {why}")),
-            Ok(name) => {
-                // A browser plays only the first audio track of a file; another choice needs HLS.
-                let first_audio = audio_tracks.first().map(|(s, _)| s.index);
-                let other_audio = selected_audio.is_some_and(|(s, _)| Some(s.index) != first_audio);
-                if other_audio {
-                    (
-                        Mode::DirectStream,
-                        "container: remux — the browser plays only a file's first audio track"
-                            .into(),
-                    )
-                } else if name == "MP4" && media.faststart == Some(false) && !rotated_copy {
-                    (
-                        Mode::DirectStream,
-                        "container: remux — moov at the end, the browser would fetch the file's end before the first frame".into(),
-                    )
-                } else if name == "MP4" && media.faststart == Some(false) {
-                    // ffmpeg 5.1's HLS muxer drops the display matrix of a copied stream, so
-                    // a remux would lie the video down; one Range request for `moov` is cheaper.
-                    (
-                        Mode::DirectPlay,
-                        "container: direct play — moov at the end, but a remux would lose the rotation".into(),
-                    )
-                } else {
-                    (Mode::DirectPlay, format!("container: direct play — {name}"))
-                }
-            }
-        }
+        );
+    }
+    match direct_container(media, profile) {
+        Err(why) => (Mode::DirectStream, format!("container: remux — {why}")),
+        Ok(_) if req.hls => (
+            Mode::DirectStream,
+            "container: remux — HLS asked for".to_string(),
+        ),
+        // A browser plays only the first audio track of a file; another choice needs HLS.
+        Ok(_) if other_audio => (
+            Mode::DirectStream,
+            "container: remux — the browser plays only a file's first audio track".into(),
+        ),
+        Ok("MP4") if media.faststart == Some(false) && !rotated_copy => (
+            Mode::DirectStream,
+            "container: remux — moov at the end, the browser would fetch the file's end before the first frame".into(),
+        ),
+        // ffmpeg 5.1's HLS muxer drops the display matrix of a copied stream, so a remux
+        // would lie the video down; one Range request for `moov` is cheaper.
+        Ok("MP4") if media.faststart == Some(false) => (
+            Mode::DirectPlay,
+            "container: direct play — moov at the end, but a remux would lose the rotation".into(),
+        ),
+        Ok(name) => (Mode::DirectPlay, format!("container: direct play — {name}")),
+    }
+}
+
+/// ffmpeg 5.1's HLS muxer drops a copied stream's display matrix (checked: the init segment
+/// of a remuxed rotated MP4 has none), so any HLS mode re-encodes a rotated picture upright
+/// rather than lie it down.
+fn rotate_for_hls(
+    v: &Video,
+    d: VideoDecision,
+    mode: Mode,
+    container_reason: String,
+    req: &Request,
+) -> (Mode, VideoDecision, String) {
+    if mode == Mode::DirectPlay || v.rotation == 0 || d.action != VideoAction::Copy {
+        return (mode, d, container_reason);
+    }
+    let (_, out_h) = v.display_size();
+    let d = VideoDecision {
+        stream: d.stream,
+        action: VideoAction::TranscodeH264 {
+            filters: vec![VideoFilter::Rotate(v.rotation)],
+            max_kbps: [Some(Quality::default_max_kbps(out_h)), req.max_video_kbps]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Quality::default_max_kbps(out_h)),
+        },
+        reason: format!(
+            "video: transcode to H.264 — rotation {}° would be lost by a remux",
+            v.rotation
+        ),
     };
-    // ffmpeg 5.1's HLS muxer drops a copied stream's display matrix (checked: the init
-    // segment of a remuxed rotated MP4 has none), so any HLS mode re-encodes a rotated
-    // picture upright rather than lie it down.
-    let (mode, video, container_reason) = match video {
-        Some((v, d))
-            if mode != Mode::DirectPlay && v.rotation != 0 && d.action == VideoAction::Copy =>
-        {
-            let (_, out_h) = v.display_size();
-            let d = VideoDecision {
-                stream: d.stream,
-                action: VideoAction::TranscodeH264 {
-                    filters: vec![VideoFilter::Rotate(v.rotation)],
-                    max_kbps: [Some(Quality::default_max_kbps(out_h)), req.max_video_kbps]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                        .unwrap_or(Quality::default_max_kbps(out_h)),
-                },
-                reason: format!(
-                    "video: transcode to H.264 — rotation {}° would be lost by a remux",
-                    v.rotation
-                ),
-            };
-            (
-                Mode::Transcode,
-                Some(d),
-                "container: HLS around the transcoded streams".to_string(),
-            )
-        }
-        other => (mode, other.map(|(_, d)| d), container_reason),
-    };
-    let segments = (mode != Mode::DirectPlay).then(|| {
-        let video_out = video.as_ref().map(|d| match d.action {
-            VideoAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
-            VideoAction::TranscodeH264 { .. } => "h264",
-        });
-        let audio_out = audio.as_ref().map(|d| match d.action {
-            AudioAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
-            AudioAction::TranscodeAac { .. } => "aac",
-        });
-        segment_format(video_out, audio_out)
+    (
+        Mode::Transcode,
+        d,
+        "container: HLS around the transcoded streams".to_string(),
+    )
+}
+
+fn output_segments(
+    media: &Media,
+    video: Option<&VideoDecision>,
+    audio: Option<&AudioDecision>,
+) -> SegmentFormat {
+    let video_out = video.map(|d| match d.action {
+        VideoAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
+        VideoAction::TranscodeH264 { .. } => "h264",
     });
-    Ok(Plan {
-        mode,
-        segments,
-        video,
-        audio,
-        subtitles,
-        container_reason,
-    })
+    let audio_out = audio.map(|d| match d.action {
+        AudioAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
+        AudioAction::TranscodeAac { .. } => "aac",
+    });
+    segment_format(video_out, audio_out)
 }
 
 /// MPEG-TS only where the library uses it today: H.264 out and AAC out. Everything else

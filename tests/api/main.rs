@@ -18,6 +18,7 @@ mod log_secrets;
 mod markers;
 mod openapi;
 mod packaging;
+mod playback;
 mod progress;
 mod providers_all;
 mod proxy;

@@ -326,3 +326,57 @@ pub fn ffmpeg(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// ffprobe's description of the first video stream of `input` (a path).
+pub fn first_video_stream(input: &str) -> serde_json::Value {
+    first_stream(input, "v:0")
+}
+
+/// ffprobe's description of the first stream `select` picks (`v:0`, `a:0`) in `input`.
+pub fn first_stream(input: &str, select: &str) -> serde_json::Value {
+    let stdout = stdout_of(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", select])
+            .args(["-show_streams", "-of", "json"])
+            .arg(input),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    json["streams"][0].clone()
+}
+
+/// Runs a tool to its end; its standard output, once it succeeded.
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// ffmpeg's `idet` over a file: (interlaced frames, progressive frames), multi-frame detection.
+pub fn idet(input: &str) -> (u64, u64) {
+    let log = ffmpeg_log(input, &["-vf", "idet", "-an"]);
+    let line = log
+        .lines()
+        .find(|l| l.contains("Multi frame detection"))
+        .expect("idet summary");
+    let count = |key: &str| -> u64 {
+        let rest = &line[line.find(key).unwrap() + key.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (count("TFF:") + count("BFF:"), count("Progressive:"))
+}
+
+/// ffmpeg's log (stderr) after decoding `input` with `args` into nothing: what filters such
+/// as `idet` and `signalstats` print.
+pub fn ffmpeg_log(input: &str, args: &[&str]) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i", input])
+        .args(args)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).to_string()
+}

@@ -9,7 +9,7 @@ use sokoul::playback::plan::{Mode, Plan, Request, SegmentFormat};
 use sokoul::playback::{ClientProfile, plan};
 
 use crate::chromium;
-use crate::fixtures::Fixture;
+use crate::fixtures::{Fixture, ffmpeg_log, first_video_stream, idet, stdout_of};
 
 /// Packages `f` for `profile` from `window` into a fresh directory; returns it.
 fn package(
@@ -31,6 +31,7 @@ fn package(
         threads: ffmpeg::default_threads(),
         preset: "veryfast",
         subtitle_file: None,
+        format_whitelist: None,
     })
     .unwrap();
     // Generous: a few seconds of low-resolution video, on a loaded 2-core machine.
@@ -70,44 +71,17 @@ fn fmp4_concat(dir: &Path) -> String {
     format!("concat:{}", list.join("|"))
 }
 
-/// ffprobe's description of the first video stream.
-fn probe(input: &str) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_streams",
-            "-of",
-            "json",
-        ])
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["streams"][0].clone()
-}
-
 /// The mean luma (8-bit) of the first frame, as decoded without any colour conversion.
 fn mean_luma(input: &str) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i", input, "-frames:v", "1"])
-        .args([
+    let log = ffmpeg_log(
+        input,
+        &[
+            "-frames:v",
+            "1",
             "-vf",
             "format=yuv420p,signalstats,metadata=print",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+        ],
+    );
     let line = log
         .lines()
         .find(|l| l.contains("lavfi.signalstats.YAVG="))
@@ -117,47 +91,10 @@ fn mean_luma(input: &str) -> f64 {
 
 /// The MD5 of a stream's packets, copied (equal hashes: the very same coded frames).
 fn packet_md5(input: &str, map: &str) -> String {
-    let out = Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-i", input, "-map", map, "-c", "copy", "-f", "md5", "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// ffmpeg's `idet` over a file: (interlaced frames, progressive frames), multi-frame detection.
-fn idet(input: &str) -> (u64, u64) {
-    let out = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            input,
-            "-vf",
-            "idet",
-            "-an",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    let line = log
-        .lines()
-        .find(|l| l.contains("Multi frame detection"))
-        .expect("idet summary");
-    let count = |key: &str| -> u64 {
-        let rest = &line[line.find(key).unwrap() + key.len()..];
-        rest.split_whitespace().next().unwrap().parse().unwrap()
-    };
-    (count("TFF:") + count("BFF:"), count("Progressive:"))
+    let stdout = stdout_of(Command::new("ffmpeg").args([
+        "-v", "error", "-i", input, "-map", map, "-c", "copy", "-f", "md5", "-",
+    ]));
+    String::from_utf8(stdout).unwrap()
 }
 
 #[test]
@@ -210,7 +147,7 @@ fn a_rotated_phone_video_is_transcoded_upright() {
         SegmentWindow::at(0, 0.0),
     );
     let first = segments(dir.path(), "ts")[0].display().to_string();
-    let v = probe(&first);
+    let v = first_video_stream(&first);
     assert_eq!(
         (&v["width"], &v["height"]),
         (&180.into(), &320.into()),
@@ -227,7 +164,7 @@ fn hdr10_is_tone_mapped_to_bt709_for_an_sdr_browser() {
         SegmentWindow::at(0, 0.0),
     );
     let first = segments(dir.path(), "ts")[0].display().to_string();
-    let v = probe(&first);
+    let v = first_video_stream(&first);
     let fields: Vec<&str> = [
         "codec_name",
         "profile",
@@ -259,7 +196,7 @@ fn a_job_started_after_a_seek_writes_short_segments_numbered_from_there() {
     let ts = segments(dir.path(), "ts");
     let first = ts.first().expect("segments");
     assert_eq!(first.file_name().unwrap(), "600.ts");
-    let v = probe(&first.display().to_string());
+    let v = first_video_stream(&first.display().to_string());
     let start: f64 = v["start_time"].as_str().unwrap().parse().unwrap();
     assert!(
         (3599.0..3602.0).contains(&start),

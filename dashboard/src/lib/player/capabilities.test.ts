@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { measureTokens, serializeProfile, withProfile, type CapabilityProbes } from './capabilities';
+import { measureTokens, serializeProfile, withBrowserProfile, withProfile, type CapabilityProbes } from './capabilities';
 
 // MediaSource.isTypeSupported answers of Debian's Chromium 156, headless, no GPU
 // (docs: browser-and-player.md, "What Debian's Chromium decodes").
@@ -98,5 +98,15 @@ describe('client profile', () => {
 			'/api/library/7/master.m3u8?t=abc.def&profile=1%3Aavc%2Caac%2Cmp4'
 		);
 		expect(withProfile('https://sokoul.example/p?x=1', '1:avc')).toBe('https://sokoul.example/p?x=1&profile=1%3Aavc');
+	});
+
+	it('is added to library HLS URLs only, beside their signed token', () => {
+		const measure = () => '1:avc,av1,opus';
+		expect(withBrowserProfile('/api/media/12/hls/master.m3u8?st=9.abc', measure)).toBe(
+			'/api/media/12/hls/master.m3u8?st=9.abc&profile=1%3Aavc%2Cav1%2Copus'
+		);
+		for (const other of ['/api/media/12/file?st=9.abc', 'https://cdn.example/x/master.m3u8', '/api/proxy/x']) {
+			expect(withBrowserProfile(other, measure)).toBe(other);
+		}
 	});
 });

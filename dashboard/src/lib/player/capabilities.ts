@@ -123,3 +123,16 @@ export function withProfile(url: string, profile: string): string {
 	u.searchParams.set(PROFILE_PARAM, profile);
 	return url.startsWith('http') ? u.toString() : `${u.pathname}${u.search}${u.hash}`;
 }
+
+// A library file's HLS (`/api/media/<id>/hls/…`, relative or absolute): what the server
+// packages per profile. Other URLs (the file for direct play, remote sources) stay as they are.
+const LIBRARY_HLS = /^(?:https?:\/\/[^/]+)?\/api\/media\/\d+\/hls\//;
+
+let browserProfile: string | undefined;
+
+/** `url` with this browser's profile (measured once per page) when it is a library HLS URL. */
+export function withBrowserProfile(url: string, measure: () => string = measureProfile): string {
+	if (!LIBRARY_HLS.test(url)) return url;
+	browserProfile ??= measure();
+	return withProfile(url, browserProfile);
+}

@@ -23,6 +23,7 @@ import { ProgressSaver, type SaveProgress } from './progress-saver';
 import { SubtitleController, type SubtitleControllerOptions } from './subtitle-controller.svelte';
 
 export type { SubtitleOption } from './subtitle-controller.svelte';
+import { withBrowserProfile } from './capabilities';
 
 export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
 
@@ -280,7 +281,8 @@ export class HlsPlayer {
 		this.#armStartTimer(generation);
 
 		const source = this.sources[index];
-		const url = getProxyUrl(source);
+		// Library HLS is packaged for what this browser decodes (`docs/playback.md`).
+		const url = withBrowserProfile(getProxyUrl(source));
 		if (source.type === 'mp4') {
 			this.#playDirect('file', url, resumeAt);
 			return;

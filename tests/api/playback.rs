@@ -1,0 +1,347 @@
+//! The playback engine wired into the library, over HTTP, with real ffmpeg on the files the
+//! playback tests generate (`tests/playback/fixtures.rs`): what a browser's profile changes in
+//! the playlists and in the segments it is served, checked with ffprobe.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+use crate::library::library_app;
+
+#[allow(dead_code)]
+#[path = "../playback/fixtures.rs"]
+mod fixtures;
+
+use fixtures::Fixture;
+
+/// Debian's Chromium, as `capabilities.ts` measures it (`docs/playback.md`).
+const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
+
+/// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
+async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
+    for (f, id) in fixtures {
+        let src = f.path();
+        let ext = src.extension().unwrap().to_str().unwrap();
+        let dest = root.join(format!("{id}/Film (2020) [tmdbid-{id}].{ext}"));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::hard_link(src, &dest)
+            .or_else(|_| std::fs::copy(src, &dest).map(|_| ()))
+            .unwrap();
+    }
+    let app = library_app(root).await;
+    let scan = app.scan().await;
+    assert_eq!(scan["added"], fixtures.len(), "{scan}");
+    app
+}
+
+/// The film's HLS base URL (`/api/media/<id>/hls`), from the resolve answer.
+async fn hls_base(app: &TestApp, tmdb: u32) -> String {
+    let body = app
+        .get_json(&format!("/api/streaming/library/movie/{tmdb}"), 200)
+        .await;
+    let url = body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "hls")
+        .and_then(|s| s["url"].as_str())
+        .unwrap_or_else(|| panic!("an HLS source: {body}"))
+        .to_string();
+    url.trim_end_matches("/master.m3u8").to_string()
+}
+
+/// `?profile=…` or nothing.
+fn q(profile: Option<&str>) -> String {
+    profile.map(|p| format!("?profile={p}")).unwrap_or_default()
+}
+
+/// The first segment of a rendition as one playable file (the init segment first for fMP4),
+/// fetched as a player does: the URIs the playlists name, their queries included.
+async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option<&str>) -> Vec<u8> {
+    let playlist = app
+        .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
+        .await;
+    let mut out = Vec::new();
+    if let Some(rest) = playlist.split("#EXT-X-MAP:URI=\"").nth(1) {
+        let init = rest.split('"').next().unwrap();
+        out.extend(app.bytes(&format!("{base}/{variant}/{init}")).await);
+    }
+    let first = playlist
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap();
+    out.extend(app.bytes(&format!("{base}/{variant}/{first}")).await);
+    out
+}
+
+/// ffprobe's first stream of a segment's bytes (the video, or the audio if none).
+fn stream_of(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment");
+    std::fs::write(&path, bytes).unwrap();
+    let path = path.to_str().unwrap();
+    let video = fixtures::first_video_stream(path);
+    if video.is_null() {
+        fixtures::first_stream(path, "a:0")
+    } else {
+        video
+    }
+}
+
+/// ffmpeg's `idet` over a segment's bytes: (interlaced, progressive) frames.
+fn idet(bytes: &[u8]) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment.ts");
+    std::fs::write(&path, bytes).unwrap();
+    fixtures::idet(path.to_str().unwrap())
+}
+
+fn mode_of(master: &str) -> &str {
+    master
+        .split("DATA-ID=\"com.sokoul.playback.mode\",VALUE=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("the master playlist names its mode: {master}"))
+}
+
+#[tokio::test]
+async fn av1_and_vp9_with_opus_reach_chromium_without_reencoding_and_h264_without_a_profile() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(
+        root.path(),
+        &[(Fixture::Av1OpusMkv, 1001), (Fixture::Vp9OpusWebm, 1002)],
+    )
+    .await;
+    for (tmdb, codec) in [(1001, "av1"), (1002, "vp9")] {
+        let base = hls_base(&app, tmdb).await;
+        let master = app
+            .text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM))))
+            .await;
+        assert_eq!(mode_of(&master), "direct_stream", "{master}");
+        assert!(
+            master.contains(&format!("v/index.m3u8?profile={CHROMIUM}")),
+            "the profile is carried into the child URIs: {master}"
+        );
+        let video = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+        assert_eq!(
+            stream_of(&video)["codec_name"],
+            codec,
+            "copied, not re-encoded"
+        );
+        let audio = first_segment(&app, &base, "a0", Some(CHROMIUM)).await;
+        assert_eq!(stream_of(&audio)["codec_name"], "opus");
+
+        // The same file, the same URLs, no profile: the conservative default.
+        let master = app.text(&format!("{base}/master.m3u8")).await;
+        assert_eq!(mode_of(&master), "transcode", "{master}");
+        assert!(!master.contains("profile="), "{master}");
+        let video = first_segment(&app, &base, "v", None).await;
+        assert_eq!(stream_of(&video)["codec_name"], "h264");
+        let audio = first_segment(&app, &base, "a0", None).await;
+        assert_eq!(stream_of(&audio)["codec_name"], "aac");
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr10_sdr() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(
+        root.path(),
+        &[
+            (Fixture::PhonePortraitRotated, 2001),
+            (Fixture::Mpeg2InterlacedTs, 2002),
+            (Fixture::HevcMain10Hdr10, 2003),
+        ],
+    )
+    .await;
+
+    let base = hls_base(&app, 2001).await;
+    let master = app
+        .text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM))))
+        .await;
+    assert!(master.contains("RESOLUTION=180x320"), "{master}");
+    let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(180), Some(320))
+    );
+
+    let base = hls_base(&app, 2002).await;
+    let source = std::fs::read(Fixture::Mpeg2InterlacedTs.path()).unwrap();
+    let (interlaced, _) = idet(&source);
+    assert!(interlaced > 50, "the file itself reads as interlaced");
+    let segment = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+    let (interlaced, progressive) = idet(&segment);
+    // idet calls a few frames of a clean progressive picture interlaced (as it does in
+    // tests/playback); a combed picture is the other way round.
+    assert!(
+        progressive > 10 * interlaced.max(1),
+        "idet: {interlaced} interlaced, {progressive} progressive frames"
+    );
+
+    let base = hls_base(&app, 2003).await;
+    let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(v["color_transfer"], "bt709", "{v}");
+}
+
+#[tokio::test]
+async fn a_bad_profile_is_a_400_with_the_api_error_shape() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(root.path(), &[(Fixture::Vp9OpusWebm, 3001)]).await;
+    let base = hls_base(&app, 3001).await;
+    for path in [
+        format!("{base}/master.m3u8?profile=avc,aac"),
+        format!("{base}/v/index.m3u8?profile=2:avc"),
+        format!("{base}/v/0.ts?profile=1:AVC"),
+        format!("{base}/a0/init.mp4?profile={}", "1:avc,".repeat(60)),
+    ] {
+        let body = app.get_json(&path, 400).await;
+        assert_eq!(
+            body["error"]["code"], "invalid_client_profile",
+            "{path}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("profile")
+        );
+    }
+    // Percent-encoded, as `URLSearchParams` writes it, is the same profile.
+    let master = app
+        .text(&format!(
+            "{base}/master.m3u8?profile={}",
+            CHROMIUM.replace(':', "%3A").replace(',', "%2C")
+        ))
+        .await;
+    assert_eq!(mode_of(&master), "direct_stream");
+}
+
+/// ffmpeg processes this test process started whose command line names `needle`.
+fn ffmpeg_children_reading(needle: &str) -> usize {
+    let mut n = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("ffmpeg") && cmdline.contains(needle) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_file_corrupted_after_the_scan_is_a_clear_error_and_runs_no_ffmpeg() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(root.path(), &[(Fixture::Av1OpusMkv, 4001)]).await;
+    let base = hls_base(&app, 4001).await;
+    // Replaced in place (a new inode, not the shared fixture): garbage with a Matroska name.
+    let path = root.path().join("4001/Film (2020) [tmdbid-4001].mkv");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, vec![0x5a; 64 * 1024]).unwrap();
+    for url in [
+        format!("{base}/master.m3u8{}", q(Some(CHROMIUM))),
+        format!("{base}/v/0.m4s{}", q(Some(CHROMIUM))),
+        format!("{base}/v/0.ts"),
+    ] {
+        let body = app.get_json(&url, 422).await;
+        assert_eq!(body["error"]["code"], "unreadable_media", "{url}: {body}");
+    }
+    assert_eq!(
+        ffmpeg_children_reading(&root.path().display().to_string()),
+        0
+    );
+}
+
+/// The first video packet's time and the number of video packets in an fMP4 segment.
+fn first_pts_and_frames(init: &[u8], segment: &[u8]) -> (f64, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment.mp4");
+    std::fs::write(&path, [init, segment].concat()).unwrap();
+    let out = fixtures::stdout_of(
+        std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0"])
+            .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+            .arg(&path),
+    );
+    let times: Vec<f64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    (
+        times.iter().copied().fold(f64::INFINITY, f64::min),
+        times.len(),
+    )
+}
+
+#[tokio::test]
+async fn a_remuxed_segment_asked_for_first_far_into_the_file_sits_at_its_playlist_place() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("5001");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Film (2020) [tmdbid-5001].webm");
+    // 9 s, a keyframe every second (25 frames), so the 2 s segments are cut on real keyframes.
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "9",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-g",
+        "25",
+        "-c:a",
+        "libopus",
+        "-ac",
+        "2",
+        file.to_str().unwrap(),
+    ]);
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5001).await;
+    let p = q(Some(CHROMIUM));
+    let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
+    let durations: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert!(durations.len() >= 4, "{playlist}");
+    let far = durations.len() - 2;
+
+    // The seek first (a job started there), then the start (another job).
+    let far_bytes = app.bytes(&format!("{base}/v/{far}.m4s{p}")).await;
+    let init = app.bytes(&format!("{base}/v/init.mp4{p}")).await;
+    let first = app.bytes(&format!("{base}/v/0.m4s{p}")).await;
+    let (far_start, far_frames) = first_pts_and_frames(&init, &far_bytes);
+    let (start, _) = first_pts_and_frames(&init, &first);
+    let expected: f64 = durations[..far].iter().sum();
+    assert!(
+        (far_start - start - expected).abs() < 0.05,
+        "segment {far} starts at {} s on the file's clock, the playlist says {expected} s",
+        far_start - start
+    );
+    assert_eq!(
+        far_frames,
+        (durations[far] * 25.0).round() as usize,
+        "segment {far} holds its own frames, no more"
+    );
+}
