@@ -387,7 +387,7 @@ fn demo_mode(what: &str) -> ProviderError {
 fn classify(answer: &Answer) -> Result<Value, ProviderError> {
     let status = answer.status;
     if status.is_redirection() {
-        let location = quote(answer.location().unwrap_or("?"));
+        let location = answer.location_shown().unwrap_or_else(|| "?".into());
         return Err(demo_mode(&format!("a redirect to {location}")));
     }
     if answer.looks_html() && status.is_success() {

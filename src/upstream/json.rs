@@ -136,6 +136,13 @@ impl Answer {
         self.headers.get(LOCATION).and_then(|v| v.to_str().ok())
     }
 
+    /// The `Location` fit for a message: without its query, which may be a token.
+    pub fn location_shown(&self) -> Option<String> {
+        let location = self.location()?;
+        let cut = location.find(['?', '#']).unwrap_or(location.len());
+        Some(quote(&location[..cut]))
+    }
+
     /// Declared as HTML, or starting like markup.
     pub fn looks_html(&self) -> bool {
         let declared = self
@@ -264,7 +271,12 @@ mod tests {
     const SECRET: &str = "s3cr3t-k3y-0b1d";
 
     fn client(max_body: usize) -> JsonClient {
-        JsonClient::new(reqwest::Client::new(), max_body).with_retry(RetryPolicy {
+        // As `upstream::build_client`'s: redirects are the caller's.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        JsonClient::new(http, max_body).with_retry(RetryPolicy {
             attempts: 2,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(20),
@@ -356,7 +368,7 @@ mod tests {
             .and(path("/moved"))
             .respond_with(
                 ResponseTemplate::new(302)
-                    .insert_header("location", "/elsewhere")
+                    .insert_header("location", "/elsewhere?t=1")
                     .set_body_string("x".repeat(2048)),
             )
             .mount(&server)
@@ -367,7 +379,8 @@ mod tests {
         assert_eq!(big.code(), "upstream_too_large");
 
         let moved = client(1024).get(&url("/moved"), soon()).await.unwrap();
-        assert_eq!(moved.location(), Some("/elsewhere"));
+        assert_eq!(moved.location(), Some("/elsewhere?t=1"));
+        assert_eq!(moved.location_shown().as_deref(), Some("/elsewhere"));
         assert!(moved.body.is_empty());
     }
 
