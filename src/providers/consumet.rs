@@ -19,7 +19,8 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::ConsumetSettings;
 use crate::models::{
-    ExtractedStream, Markers, MediaType, ProviderStreams, Range, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, Markers, MediaRequest, MediaType, ProviderStreams, Range, StreamKind,
+    StreamSource, Subtitle,
 };
 use crate::upstream::json::{Answer, BaseUrl, JsonClient, JsonError, quote};
 use crate::upstream::retry::RetryPolicy;
@@ -289,71 +290,62 @@ impl Consumet {
         })
     }
 
-    /// Movie: `info.episodeId` + `info.id` → watch.
-    #[instrument(skip(self), err(level = "debug"))]
-    pub async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
+    /// `info.id` is the media id; a movie's `episodeId`, or a tv episode's id found in
+    /// `seasons[].episodes[]` on its `season` and `episode` fields → watch.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
+    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
         let deadline = Instant::now() + self.budget;
-        let info = self.info(tmdb_id, "movie", deadline).await?;
+        let kind = match req.media_type() {
+            MediaType::Movie => "movie",
+            MediaType::Tv => "tv",
+        };
+        let info = self.info(req.tmdb_id(), kind, deadline).await?;
         let media_id = info
             .id
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(no_match)?;
-        let episode_id = info
-            .episode_id
-            .as_ref()
-            .and_then(id_string)
-            .ok_or_else(no_match)?;
+        let episode_id = match req.season_episode() {
+            None => info
+                .episode_id
+                .as_ref()
+                .and_then(id_string)
+                .ok_or_else(no_match)?,
+            Some((season, episode)) => episode_id(&info, season, episode)?,
+        };
         self.streams(&episode_id, &media_id, info.title, deadline)
             .await
     }
+}
 
-    /// Episode: `seasons[].episodes[]` matched on the `season` and `episode` fields → watch.
-    #[instrument(skip(self), err(level = "debug"))]
-    pub async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let info = self.info(tmdb_id, "tv", deadline).await?;
-        let media_id = info
-            .id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(no_match)?;
-        if info.seasons.is_empty() {
-            return Err(no_match());
-        }
-        let found = info
-            .seasons
-            .iter()
-            .flat_map(|s| {
-                s.episodes
-                    .iter()
-                    .flatten()
-                    .map(move |e| (e.season.or(s.season), e))
-            })
-            .find(|(s, e)| *s == Some(season) && e.episode == Some(episode))
-            .map(|(_, e)| e);
-        let Some(ep) = found else {
-            return Err(ProviderError::not_found(
-                "consumet_episode_not_found",
-                format!("Consumet lists no season {season} episode {episode} for this series"),
-            ));
-        };
-        let Some(episode_id) = ep.id.as_ref().and_then(id_string) else {
-            return Err(ProviderError::not_found(
-                "consumet_episode_unmatched",
-                format!(
-                    "Consumet's provider site has no match for season {season} episode {episode}"
-                ),
-            ));
-        };
-        let title = info.title.clone();
-        self.streams(&episode_id, &media_id, title, deadline).await
+/// A tv episode's id, from the `seasons[].episodes[]` of the info answer.
+fn episode_id(info: &Info, season: u32, episode: u32) -> Result<String, ProviderError> {
+    if info.seasons.is_empty() {
+        return Err(no_match());
     }
+    let found = info
+        .seasons
+        .iter()
+        .flat_map(|s| {
+            s.episodes
+                .iter()
+                .flatten()
+                .map(move |e| (e.season.or(s.season), e))
+        })
+        .find(|(s, e)| *s == Some(season) && e.episode == Some(episode))
+        .map(|(_, e)| e);
+    let Some(ep) = found else {
+        return Err(ProviderError::not_found(
+            "consumet_episode_not_found",
+            format!("Consumet lists no season {season} episode {episode} for this series"),
+        ));
+    };
+    ep.id.as_ref().and_then(id_string).ok_or_else(|| {
+        ProviderError::not_found(
+            "consumet_episode_unmatched",
+            format!("Consumet's provider site has no match for season {season} episode {episode}"),
+        )
+    })
 }
 
 fn no_match() -> ProviderError {
@@ -560,17 +552,8 @@ impl Provider for Consumet {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        Consumet::resolve_movie(self, tmdb_id).await
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        Consumet::resolve_episode(self, tmdb_id, season, episode).await
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        self.resolve_request(req).await
     }
 
     async fn health(&self) -> ProviderHealth {

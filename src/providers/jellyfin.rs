@@ -21,7 +21,7 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
-    ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::tmdb::Tmdb;
 use crate::upstream::json::{BaseUrl, JsonClient};
@@ -330,26 +330,29 @@ impl Jellyfin {
             .map_err(|e: Arc<ProviderError>| (*e).clone())
     }
 
-    #[instrument(skip(self), err(level = "debug"))]
-    async fn movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
+    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
         let deadline = Instant::now() + self.budget;
         let user = self.user_id(deadline).await?;
         let (item, _) = self
-            .find(MediaType::Movie, tmdb_id, &user, deadline)
+            .find(req.media_type(), req.tmdb_id(), &user, deadline)
             .await?;
-        self.streams(&item, item_name(&item))
+        match req.season_episode() {
+            None => self.streams(&item, item_name(&item)),
+            Some((season, episode)) => self.episode(&item, season, episode, &user, deadline).await,
+        }
     }
 
-    #[instrument(skip(self), err(level = "debug"))]
+    /// The episode of a series found in the library, matched on its `IndexNumber` (a
+    /// double episode spans `IndexNumber..=IndexNumberEnd`).
     async fn episode(
         &self,
-        tmdb_id: u32,
+        series: &Value,
         season: u32,
         episode: u32,
+        user: &str,
+        deadline: Instant,
     ) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let user = self.user_id(deadline).await?;
-        let (series, _) = self.find(MediaType::Tv, tmdb_id, &user, deadline).await?;
         let series_id = series.get("Id").and_then(Value::as_str).ok_or_else(|| {
             ProviderError::upstream("jellyfin_invalid_response", "a Jellyfin item has no Id")
         })?;
@@ -359,7 +362,7 @@ impl Jellyfin {
                 &format!("Shows/{series_id}/Episodes"),
                 &[
                     ("season", &season_text),
-                    ("userId", &user),
+                    ("userId", user),
                     ("Fields", "ProviderIds,MediaSources"),
                 ],
                 deadline,
@@ -384,8 +387,7 @@ impl Jellyfin {
                 ),
             ));
         };
-        let series_name = item_name(&series);
-        self.streams(found, series_name)
+        self.streams(found, item_name(series))
     }
 
     /// The sources of one item: direct play for what a browser plays as is, and an
@@ -668,17 +670,8 @@ impl Provider for Jellyfin {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        self.movie(tmdb_id).await
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        self.episode(tmdb_id, season, episode).await
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        self.resolve_request(req).await
     }
 
     /// `/System/Info` needs a valid token, so this also catches a rejected API key.

@@ -176,25 +176,8 @@ pub struct ProviderHealth {
 pub trait Provider: Send + Sync {
     fn manifest(&self) -> &ProviderManifest;
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError>;
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError>;
-
-    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        match *req {
-            MediaRequest::Movie { tmdb_id } => self.resolve_movie(tmdb_id).await,
-            MediaRequest::Tv {
-                tmdb_id,
-                season,
-                episode,
-            } => self.resolve_episode(tmdb_id, season, episode).await,
-        }
-    }
+    /// The streams of a film or an episode, or why there are none.
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError>;
 
     /// A cheap reachability check for `/readyz`.
     async fn health(&self) -> ProviderHealth {

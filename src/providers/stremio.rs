@@ -765,18 +765,8 @@ impl Provider for Stremio {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(&MediaRequest::movie(tmdb_id)).await
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(&MediaRequest::episode(tmdb_id, season, episode))
-            .await
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        self.resolve_request(req).await
     }
 
     /// Every manifest loads (from the cache when fresh).
