@@ -132,10 +132,6 @@ impl Consumet {
         self
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        self.base.join(path, query)
-    }
-
     /// GET + JSON decode, with every Consumet failure shape mapped to a code.
     async fn get_json(&self, url: Url, deadline: Instant) -> Result<Value, ProviderError> {
         let answer =
@@ -160,7 +156,7 @@ impl Consumet {
     ) -> Result<Info, ProviderError> {
         let mut query = vec![("type", kind)];
         query.extend(self.provider_param());
-        let url = self.url(&format!("meta/tmdb/info/{tmdb_id}"), &query);
+        let url = self.base.join(&format!("meta/tmdb/info/{tmdb_id}"), &query);
         let json = self.get_json(url, deadline).await?;
         serde_json::from_value(json).map_err(|e| {
             ProviderError::upstream(
@@ -178,7 +174,7 @@ impl Consumet {
         server: Option<&str>,
         deadline: Instant,
     ) -> Result<Watch, ProviderError> {
-        let mut url = self.url("meta/tmdb/watch/", &[]);
+        let mut url = self.base.join("meta/tmdb/watch/", &[]);
         url.path_segments_mut()
             .expect("http URLs have path segments")
             .pop_if_empty()
@@ -209,7 +205,7 @@ impl Consumet {
             .as_deref()
             .map(str::to_ascii_lowercase)
             .unwrap_or_else(|| DEFAULT_PROVIDER.into());
-        let url = self.url(
+        let url = self.base.join(
             &format!("movies/{provider}/servers"),
             &[("episodeId", episode_id), ("mediaId", media_id)],
         );
@@ -288,33 +284,6 @@ impl Consumet {
             }
             other => other,
         })
-    }
-
-    /// `info.id` is the media id; a movie's `episodeId`, or a tv episode's id found in
-    /// `seasons[].episodes[]` on its `season` and `episode` fields → watch.
-    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
-    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let kind = match req.media_type() {
-            MediaType::Movie => "movie",
-            MediaType::Tv => "tv",
-        };
-        let info = self.info(req.tmdb_id(), kind, deadline).await?;
-        let media_id = info
-            .id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(no_match)?;
-        let episode_id = match req.season_episode() {
-            None => info
-                .episode_id
-                .as_ref()
-                .and_then(id_string)
-                .ok_or_else(no_match)?,
-            Some((season, episode)) => episode_id(&info, season, episode)?,
-        };
-        self.streams(&episode_id, &media_id, info.title, deadline)
-            .await
     }
 }
 
@@ -552,8 +521,31 @@ impl Provider for Consumet {
         &MANIFEST
     }
 
+    /// `info.id` is the media id; a movie's `episodeId`, or a tv episode's id found in
+    /// `seasons[].episodes[]` on its `season` and `episode` fields → watch.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
     async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(req).await
+        let deadline = Instant::now() + self.budget;
+        let kind = match req.media_type() {
+            MediaType::Movie => "movie",
+            MediaType::Tv => "tv",
+        };
+        let info = self.info(req.tmdb_id(), kind, deadline).await?;
+        let media_id = info
+            .id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(no_match)?;
+        let episode_id = match req.season_episode() {
+            None => info
+                .episode_id
+                .as_ref()
+                .and_then(id_string)
+                .ok_or_else(no_match)?,
+            Some((season, episode)) => episode_id(&info, season, episode)?,
+        };
+        self.streams(&episode_id, &media_id, info.title, deadline)
+            .await
     }
 
     async fn health(&self) -> ProviderHealth {

@@ -101,10 +101,6 @@ impl Jellyfin {
         self
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        self.base.join(path, query)
-    }
-
     async fn get_json(
         &self,
         path: &str,
@@ -113,7 +109,7 @@ impl Jellyfin {
     ) -> Result<Value, ProviderError> {
         let answer = self
             .client
-            .get(&self.url(path, query), deadline)
+            .get(&self.base.join(path, query), deadline)
             .await
             .map_err(|e| ProviderError::transport("Jellyfin", "jellyfin_invalid_response", e))?;
         match answer.status.as_u16() {
@@ -330,19 +326,6 @@ impl Jellyfin {
             .map_err(|e: Arc<ProviderError>| (*e).clone())
     }
 
-    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
-    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let user = self.user_id(deadline).await?;
-        let (item, _) = self
-            .find(req.media_type(), req.tmdb_id(), &user, deadline)
-            .await?;
-        match req.season_episode() {
-            None => self.streams(&item, item_name(&item)),
-            Some((season, episode)) => self.episode(&item, season, episode, &user, deadline).await,
-        }
-    }
-
     /// The episode of a series found in the library, matched on its `IndexNumber` (a
     /// double episode spans `IndexNumber..=IndexNumberEnd`).
     async fn episode(
@@ -463,7 +446,7 @@ impl Jellyfin {
         };
         let mut out = Vec::new();
         if direct_playable(ms, media.video, media.audio) {
-            let url = self.url(
+            let url = self.base.join(
                 &format!("Videos/{item_id}/stream"),
                 &[
                     ("static", "true"),
@@ -474,7 +457,7 @@ impl Jellyfin {
             out.push(stream(url, StreamKind::Mp4, "direct play"));
         }
         if ms.get("SupportsTranscoding") != Some(&Value::Bool(false)) {
-            let url = self.url(
+            let url = self.base.join(
                 &format!("Videos/{item_id}/master.m3u8"),
                 &[
                     ("MediaSourceId", ms_id),
@@ -501,7 +484,7 @@ impl Jellyfin {
         text_tracks
             .filter_map(|sub| {
                 let index = sub.get("Index").and_then(Value::as_u64)?;
-                let url = self.url(
+                let url = self.base.join(
                     &format!(
                         "Videos/{}/{}/Subtitles/{index}/Stream.vtt",
                         found.item_id, media.id
@@ -670,8 +653,18 @@ impl Provider for Jellyfin {
         &MANIFEST
     }
 
+    /// Title search or library index, then the media sources of the film or the episode.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
     async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(req).await
+        let deadline = Instant::now() + self.budget;
+        let user = self.user_id(deadline).await?;
+        let (item, _) = self
+            .find(req.media_type(), req.tmdb_id(), &user, deadline)
+            .await?;
+        match req.season_episode() {
+            None => self.streams(&item, item_name(&item)),
+            Some((season, episode)) => self.episode(&item, season, episode, &user, deadline).await,
+        }
     }
 
     /// `/System/Info` needs a valid token, so this also catches a rejected API key.

@@ -56,7 +56,8 @@ impl Addon {
                 format!("Stremio addon '{raw}' {why}"),
             )
         };
-        let url = Url::parse(raw.trim()).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+        let url =
+            Url::parse(raw.trim()).map_err(|e| bad(&format!("is not a URL: {e}")).caused_by(e))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad("is not an http(s) URL"));
         }
@@ -298,53 +299,6 @@ impl Stremio {
                 (None, None, Err(e))
             }
         }
-    }
-
-    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
-    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let (manifests, (imdb, title, tmdb_result)) = tokio::join!(
-            join_all((0..self.addons.len()).map(|i| self.manifest(i, deadline))),
-            self.imdb_id(req, deadline),
-        );
-        let kind = stremio_type(req.media_type());
-        let mut plan = plan(&self.addons, manifests, req, imdb.as_deref());
-        let answers = join_all(plan.asks.iter().map(|ask| async move {
-            let url = self.addons[ask.addon].stream_url(kind, &ask.video_id);
-            let found = self.get_json(url, deadline).await.and_then(|json| {
-                match json.get("streams").and_then(Value::as_array) {
-                    Some(items) => Ok(map_streams(items, &ask.manifest.name)),
-                    None => Err(ProviderError::upstream(
-                        "stremio_invalid_response",
-                        format!("{} answered without a 'streams' list", ask.manifest.name),
-                    )),
-                }
-            });
-            (ask.manifest.name.clone(), found)
-        }))
-        .await;
-
-        let mut merged = ProviderStreams {
-            title,
-            ..Default::default()
-        };
-        let mut answered = 0;
-        for (name, found) in answers {
-            match found {
-                Ok(found) => {
-                    answered += 1;
-                    merge(&mut merged, found);
-                }
-                Err(e) => plan.failures.push((name, e)),
-            }
-        }
-        for (name, e) in &plan.failures {
-            warn!(addon = %name, code = e.code(), error = %e, "a Stremio addon failed");
-        }
-        if answered > 0 {
-            return Ok(merged);
-        }
-        Err(self.why_nothing(plan, tmdb_result, kind))
     }
 
     /// Why no addon gave an answer: their failures, else an IMDb id we could not get, else
@@ -765,8 +719,52 @@ impl Provider for Stremio {
         &MANIFEST
     }
 
+    /// Every addon whose manifest serves this title, asked at once; their answers merged.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
     async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(req).await
+        let deadline = Instant::now() + self.budget;
+        let (manifests, (imdb, title, tmdb_result)) = tokio::join!(
+            join_all((0..self.addons.len()).map(|i| self.manifest(i, deadline))),
+            self.imdb_id(req, deadline),
+        );
+        let kind = stremio_type(req.media_type());
+        let mut plan = plan(&self.addons, manifests, req, imdb.as_deref());
+        let answers = join_all(plan.asks.iter().map(|ask| async move {
+            let url = self.addons[ask.addon].stream_url(kind, &ask.video_id);
+            let found = self.get_json(url, deadline).await.and_then(|json| {
+                match json.get("streams").and_then(Value::as_array) {
+                    Some(items) => Ok(map_streams(items, &ask.manifest.name)),
+                    None => Err(ProviderError::upstream(
+                        "stremio_invalid_response",
+                        format!("{} answered without a 'streams' list", ask.manifest.name),
+                    )),
+                }
+            });
+            (ask.manifest.name.clone(), found)
+        }))
+        .await;
+
+        let mut merged = ProviderStreams {
+            title,
+            ..Default::default()
+        };
+        let mut answered = 0;
+        for (name, found) in answers {
+            match found {
+                Ok(found) => {
+                    answered += 1;
+                    merge(&mut merged, found);
+                }
+                Err(e) => plan.failures.push((name, e)),
+            }
+        }
+        for (name, e) in &plan.failures {
+            warn!(addon = %name, code = e.code(), error = %e, "a Stremio addon failed");
+        }
+        if answered > 0 {
+            return Ok(merged);
+        }
+        Err(self.why_nothing(plan, tmdb_result, kind))
     }
 
     /// Every manifest loads (from the cache when fresh).
