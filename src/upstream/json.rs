@@ -333,52 +333,53 @@ mod tests {
         assert_eq!(answer.json::<serde_json::Value>().unwrap()["x"], 1);
     }
 
-    #[tokio::test]
-    async fn a_503_is_retried_and_a_spent_budget_sends_nothing() {
+    /// A server answering each `(path, answer)` pair.
+    async fn serving(routes: Vec<(&str, ResponseTemplate)>) -> MockServer {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
-            .mount(&server)
-            .await;
-        let url = Url::parse(&server.uri()).unwrap();
+        for (p, answer) in routes {
+            Mock::given(path(p))
+                .respond_with(answer)
+                .mount(&server)
+                .await;
+        }
+        server
+    }
 
-        let answer = client(1024).get(&url, soon()).await.unwrap();
-        assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    fn at(server: &MockServer, p: &str) -> Url {
+        Url::parse(&format!("{}{p}", server.uri())).unwrap()
+    }
 
-        let spent = client(1024).get(&url, Instant::now()).await.unwrap_err();
-        assert_eq!(spent.code(), "upstream_budget_spent");
-        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    #[tokio::test]
+    async fn a_spent_budget_sends_nothing() {
+        let server = serving(vec![("/", ResponseTemplate::new(200))]).await;
+
+        let spent = client(1024).get(&at(&server, "/"), Instant::now()).await;
+
+        assert_eq!(spent.unwrap_err().code(), "upstream_budget_spent");
+        assert!(server.received_requests().await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn an_answer_over_the_cap_is_refused_and_a_redirect_body_is_not_read() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/big"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(2048)))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/moved"))
-            .respond_with(
-                ResponseTemplate::new(302)
-                    .insert_header("location", "/elsewhere?t=1")
-                    .set_body_string("x".repeat(2048)),
-            )
-            .mount(&server)
-            .await;
-        let url = |p: &str| Url::parse(&format!("{}{p}", server.uri())).unwrap();
+        let redirect = ResponseTemplate::new(302)
+            .insert_header("location", "/elsewhere?t=1")
+            .set_body_string("x".repeat(2048));
+        let server = serving(vec![
+            (
+                "/big",
+                ResponseTemplate::new(200).set_body_string("x".repeat(2048)),
+            ),
+            ("/moved", redirect),
+        ])
+        .await;
 
-        let big = client(1024).get(&url("/big"), soon()).await.unwrap_err();
-        assert_eq!(big.code(), "upstream_too_large");
+        let big = client(1024).get(&at(&server, "/big"), soon()).await;
+        assert_eq!(big.unwrap_err().code(), "upstream_too_large");
 
-        let moved = client(1024).get(&url("/moved"), soon()).await.unwrap();
+        let moved = client(1024)
+            .get(&at(&server, "/moved"), soon())
+            .await
+            .unwrap();
         assert_eq!(moved.location(), Some("/elsewhere?t=1"));
         assert_eq!(moved.location_shown().as_deref(), Some("/elsewhere"));
         assert!(moved.body.is_empty());
@@ -386,15 +387,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_answer_is_a_timeout_within_the_deadline() {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-            .mount(&server)
-            .await;
-        let url = Url::parse(&server.uri()).unwrap();
+        let slow = ResponseTemplate::new(200).set_delay(Duration::from_secs(30));
+        let server = serving(vec![("/", slow)]).await;
 
         let e = client(1024)
-            .get(&url, Instant::now() + Duration::from_millis(300))
+            .get(
+                &at(&server, "/"),
+                Instant::now() + Duration::from_millis(300),
+            )
             .await
             .unwrap_err();
 
