@@ -109,6 +109,7 @@ impl Consumet {
         base_url: &str,
         settings: &ConsumetSettings,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
         let base = BaseUrl::parse(base_url).map_err(|e| {
             ProviderError::config(
@@ -118,18 +119,12 @@ impl Consumet {
             .caused_by(e)
         })?;
         Ok(Consumet {
-            client: JsonClient::new(http, MAX_BODY),
+            client: JsonClient::new(http, MAX_BODY).with_retry(retry),
             base,
             provider: settings.provider.clone().filter(|p| !p.is_empty()),
             server: settings.server.clone().filter(|s| !s.is_empty()),
             budget,
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.client = self.client.with_retry(retry);
-        self
     }
 
     /// GET + JSON decode, with every Consumet failure shape mapped to a code.

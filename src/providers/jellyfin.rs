@@ -67,6 +67,7 @@ impl Jellyfin {
         user_id: Option<String>,
         tmdb: Option<Arc<Tmdb>>,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
         let base = BaseUrl::parse(base_url).map_err(|e| {
             ProviderError::config(
@@ -81,7 +82,9 @@ impl Jellyfin {
             token.expose()
         );
         Ok(Jellyfin {
-            client: JsonClient::new(http, MAX_BODY).with_header(AUTHORIZATION, &api_auth),
+            client: JsonClient::new(http, MAX_BODY)
+                .with_retry(retry)
+                .with_header(AUTHORIZATION, &api_auth),
             base,
             token,
             configured_user: user_id.filter(|u| !u.trim().is_empty()),
@@ -93,12 +96,6 @@ impl Jellyfin {
             tmdb,
             budget,
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.client = self.client.with_retry(retry);
-        self
     }
 
     async fn get_json(

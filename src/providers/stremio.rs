@@ -198,13 +198,14 @@ impl Stremio {
         addons: &[String],
         tmdb: Option<Arc<Tmdb>>,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
         let addons = addons
             .iter()
             .map(|a| Addon::parse(a))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Stremio {
-            client: JsonClient::new(http, MAX_BODY),
+            client: JsonClient::new(http, MAX_BODY).with_retry(retry),
             addons,
             manifests: moka::future::Cache::builder()
                 .time_to_live(MANIFEST_TTL)
@@ -212,12 +213,6 @@ impl Stremio {
             tmdb,
             budget,
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.client = self.client.with_retry(retry);
-        self
     }
 
     async fn manifest(
