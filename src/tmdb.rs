@@ -283,7 +283,9 @@ impl Tmdb {
         let key = Secret::new(key.expose().trim());
         let mut client = JsonClient::new(http, MAX_BODY);
         let auth = if key.expose().starts_with("eyJ") {
-            client = client.with_header(AUTHORIZATION, &format!("Bearer {}", key.expose()));
+            client = client
+                .with_header(AUTHORIZATION, &format!("Bearer {}", key.expose()))
+                .map_err(|_| "tmdb.key holds characters an HTTP header cannot carry")?;
             Auth::Bearer
         } else {
             Auth::Query(key)

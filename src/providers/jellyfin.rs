@@ -81,10 +81,19 @@ impl Jellyfin {
             env!("CARGO_PKG_VERSION"),
             token.expose()
         );
+        let client = JsonClient::new(http, MAX_BODY)
+            .with_retry(retry)
+            .with_header(AUTHORIZATION, &api_auth)
+            .map_err(|e| {
+                ProviderError::config(
+                    "jellyfin_bad_api_key",
+                    "SOKOUL_JELLYFIN_API_KEY holds characters an HTTP header cannot carry",
+                )
+                .caused_by(e)
+            })?;
         Ok(Jellyfin {
-            client: JsonClient::new(http, MAX_BODY)
-                .with_retry(retry)
-                .with_header(AUTHORIZATION, &api_auth),
+            client,
+
             base,
             token,
             configured_user: user_id.filter(|u| !u.trim().is_empty()),

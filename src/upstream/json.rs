@@ -190,12 +190,17 @@ impl JsonClient {
     }
 
     /// A header for every request, marked sensitive: it is a credential more often than not
-    /// (Jellyfin's `Authorization`, TMDB's bearer token).
-    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
-        let mut value = HeaderValue::from_str(value).expect("a configured header is valid");
+    /// (Jellyfin's `Authorization`, TMDB's bearer token). A value a header cannot carry (a
+    /// key pasted with a line break) is refused here, at startup, not at every request.
+    pub fn with_header(
+        mut self,
+        name: HeaderName,
+        value: &str,
+    ) -> Result<Self, reqwest::header::InvalidHeaderValue> {
+        let mut value = HeaderValue::from_str(value)?;
         value.set_sensitive(true);
         self.headers.insert(name, value);
-        self
+        Ok(self)
     }
 
     /// The answer to a GET of `url`, whatever its status, for the caller to classify.
@@ -309,6 +314,16 @@ mod tests {
         assert!(BaseUrl::parse("not a url").is_err());
     }
 
+    #[test]
+    fn a_credential_a_header_cannot_carry_is_refused_when_configured() {
+        let pasted = "key\nwith a line break";
+        assert!(
+            client(1)
+                .with_header(reqwest::header::AUTHORIZATION, pasted)
+                .is_err()
+        );
+    }
+
     #[tokio::test]
     async fn an_answer_comes_back_with_its_status_headers_and_json() {
         let server = MockServer::start().await;
@@ -320,7 +335,9 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let client = client(1024).with_header(reqwest::header::AUTHORIZATION, "Bearer t");
+        let client = client(1024)
+            .with_header(reqwest::header::AUTHORIZATION, "Bearer t")
+            .unwrap();
         let url = Url::parse(&format!("{}/a", server.uri())).unwrap();
 
         let answer = client.get(&url, soon()).await.unwrap();
