@@ -213,9 +213,9 @@ fn build_providers(
                 url,
                 &settings.consumet,
                 settings.provider_timeout(),
+                retry.clone(),
             )
-            .context("configuring the Consumet provider")?
-            .with_retry(retry.clone()),
+            .context("configuring the Consumet provider")?,
         ));
     }
     if !settings.stremio.addons.is_empty() {
@@ -225,9 +225,9 @@ fn build_providers(
                 &settings.stremio.addons,
                 tmdb.cloned(),
                 settings.provider_timeout(),
+                retry.clone(),
             )
-            .context("configuring the Stremio provider")?
-            .with_retry(retry.clone()),
+            .context("configuring the Stremio provider")?,
         ));
     }
     if let (Some(url), Some(api_key)) = (&settings.jellyfin.url, &settings.jellyfin.api_key) {
@@ -239,9 +239,9 @@ fn build_providers(
                 settings.jellyfin.user_id.clone(),
                 tmdb.cloned(),
                 settings.provider_timeout(),
+                retry.clone(),
             )
-            .context("configuring the Jellyfin provider")?
-            .with_retry(retry.clone()),
+            .context("configuring the Jellyfin provider")?,
         ));
     }
     Ok(providers)

@@ -10,15 +10,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
+use reqwest::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
-use url::Url;
 
 use crate::config::{Secret, TmdbSettings};
 use crate::models::MediaType;
+use crate::upstream::json::{BaseUrl, JsonClient, JsonError};
 use crate::upstream::retry::{self, RetryPolicy};
-use crate::upstream::{BodyError, read_body_limited};
 
 const IMAGE_BASE: &str = "https://image.tmdb.org/t/p";
 /// A season of a long-running soap is the largest answer we ask for; far below this.
@@ -27,8 +28,9 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 const CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
 const CACHE_CAPACITY: u64 = 20_000;
 
-/// Why TMDB gave no metadata. `code()` is stable (API error codes, provider messages).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// Why TMDB gave no metadata. `code()` is stable (API error codes, provider messages),
+/// `status()` is the HTTP status of the metadata API's answer.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TmdbError {
     /// HTTP 401, TMDB `status_code` 7: the key or token is wrong.
     #[error("TMDB rejected the configured key (SOKOUL_TMDB_KEY)")]
@@ -39,12 +41,14 @@ pub enum TmdbError {
     /// HTTP 429, TMDB `status_code` 25, still limited after the retries.
     #[error("TMDB is rate limiting this server")]
     RateLimited { retry_after: Option<u64> },
+    /// Refused, reset, a name that does not resolve, an answer that broke off.
     #[error("cannot reach TMDB: {0}")]
-    Unreachable(String),
+    Unreachable(#[source] Arc<JsonError>),
     #[error("TMDB did not answer in time")]
     Timeout,
+    /// Too large, not JSON, or JSON of another shape.
     #[error("TMDB's answer is not usable: {0}")]
-    Invalid(String),
+    Invalid(#[source] Arc<JsonError>),
     #[error("TMDB answered HTTP {0}")]
     Unavailable(u16),
 }
@@ -59,6 +63,33 @@ impl TmdbError {
             TmdbError::Timeout => "tmdb_timeout",
             TmdbError::Invalid(_) => "tmdb_invalid_response",
             TmdbError::Unavailable(_) => "tmdb_unavailable",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            TmdbError::NotFound(_) => StatusCode::NOT_FOUND,
+            // TMDB asks us to slow down: so do we ask the client (with its Retry-After).
+            TmdbError::RateLimited { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            TmdbError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            TmdbError::Unauthorized
+            | TmdbError::Unreachable(_)
+            | TmdbError::Invalid(_)
+            | TmdbError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl From<JsonError> for TmdbError {
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::BudgetSpent | JsonError::Timeout(_) | JsonError::BodyTimeout(_) => {
+                TmdbError::Timeout
+            }
+            JsonError::Unreachable { .. } | JsonError::BodyBroken { .. } => {
+                TmdbError::Unreachable(Arc::new(e))
+            }
+            JsonError::TooLarge { .. } | JsonError::NotJson(_) => TmdbError::Invalid(Arc::new(e)),
         }
     }
 }
@@ -210,25 +241,25 @@ struct RawEpisode {
 }
 
 enum Auth {
-    /// A read-access token: `Authorization: Bearer …`.
-    Bearer(Secret),
+    /// A read-access token: `Authorization: Bearer …`, a header of the client.
+    Bearer,
     /// A v3 key: `?api_key=…`.
     Query(Secret),
 }
 
 pub struct Tmdb {
-    http: reqwest::Client,
-    base: Url,
+    /// Sends the bearer token, when the key is one.
+    client: JsonClient,
+    base: BaseUrl,
     auth: Auth,
     titles: moka::future::Cache<(MediaType, u32), Arc<Metadata>>,
     seasons: moka::future::Cache<(u32, u32), Arc<Season>>,
-    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Tmdb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tmdb")
-            .field("base", &self.base.as_str())
+            .field("base", &self.base.as_url().as_str())
             .finish()
     }
 }
@@ -246,31 +277,31 @@ impl Tmdb {
         else {
             return Ok(None);
         };
-        let mut base = Url::parse(&settings.base_url)
-            .map_err(|e| format!("tmdb.base_url '{}' is not a URL: {e}", settings.base_url))?;
         // `join("movie/1")` must keep the `/3/` of the base.
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base = BaseUrl::parse(&settings.base_url)
+            .map_err(|e| format!("tmdb.base_url '{}' is not a URL: {e}", settings.base_url))?;
         let key = Secret::new(key.expose().trim());
+        let mut client = JsonClient::new(http, MAX_BODY);
         let auth = if key.expose().starts_with("eyJ") {
-            Auth::Bearer(key)
+            client = client
+                .with_header(AUTHORIZATION, &format!("Bearer {}", key.expose()))
+                .map_err(|_| "tmdb.key holds characters an HTTP header cannot carry")?;
+            Auth::Bearer
         } else {
             Auth::Query(key)
         };
         Ok(Some(Tmdb {
-            http,
+            client,
             base,
             auth,
             titles: new_cache(),
             seasons: new_cache(),
-            retry: RetryPolicy::default(),
         }))
     }
 
     /// How failed requests are retried (`[resilience]`).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.client = self.client.with_retry(retry);
         self
     }
 
@@ -339,57 +370,21 @@ impl Tmdb {
         query: &[(&str, &str)],
         deadline: Instant,
     ) -> Result<T, TmdbError> {
-        let mut url = self
-            .base
-            .join(path)
-            .expect("a relative path joins the base");
-        {
-            let mut q = url.query_pairs_mut();
-            q.extend_pairs(query);
-            if let Auth::Query(key) = &self.auth {
-                q.append_pair("api_key", key.expose());
-            }
+        let mut url = self.base.join(path, query);
+        if let Auth::Query(key) = &self.auth {
+            url.query_pairs_mut().append_pair("api_key", key.expose());
         }
-        if deadline.saturating_duration_since(Instant::now()).is_zero() {
-            return Err(TmdbError::Timeout);
-        }
-        // `without_url`: the error text would otherwise carry the `api_key` query.
-        let response = retry::send(&self.retry, deadline, || {
-            let request = self
-                .http
-                .get(url.clone())
-                .header("Accept", "application/json");
-            match &self.auth {
-                Auth::Bearer(token) => request.bearer_auth(token.expose()),
-                Auth::Query(_) => request,
-            }
-        })
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                TmdbError::Timeout
-            } else {
-                TmdbError::Unreachable(root_cause(&e.without_url()))
-            }
-        })?;
-        let status = response.status();
-        if status.as_u16() == 429 {
+        let answer = self.client.get(&url, deadline).await?;
+        if answer.status.as_u16() == 429 {
             // Still limited after the retries, or asked to wait longer than fits.
             return Err(TmdbError::RateLimited {
-                retry_after: retry::retry_after(response.headers()).map(|w| w.as_secs()),
+                retry_after: retry::retry_after(&answer.headers).map(|w| w.as_secs()),
             });
         }
-        let body = read_body_limited(response, MAX_BODY)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => TmdbError::Invalid("the answer is too large".into()),
-                BodyError::Timeout => TmdbError::Timeout,
-                BodyError::Io(m) => TmdbError::Unreachable(m),
-            })?;
-        if !status.is_success() {
-            return Err(classify(status.as_u16(), &body, path));
+        if !answer.status.is_success() {
+            return Err(classify(answer.status.as_u16(), &answer.body, path));
         }
-        serde_json::from_slice(&body).map_err(|e| TmdbError::Invalid(e.to_string()))
+        Ok(answer.json()?)
     }
 }
 
@@ -421,14 +416,6 @@ where
 /// `movie/603` → "movie 603", `tv/1396/season/9` → "tv 1396 season 9".
 fn describe(path: &str) -> String {
     path.replace('/', " ")
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 fn image(size: &str, path: Option<String>) -> Option<String> {

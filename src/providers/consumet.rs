@@ -19,10 +19,11 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::ConsumetSettings;
 use crate::models::{
-    ExtractedStream, Markers, MediaType, ProviderStreams, Range, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, Markers, MediaRequest, MediaType, ProviderStreams, Range, StreamKind,
+    StreamSource, Subtitle,
 };
-use crate::upstream::retry::{self, RetryPolicy};
-use crate::upstream::{BodyError, read_body_limited};
+use crate::upstream::json::{Answer, BaseUrl, JsonClient, JsonError, quote};
+use crate::upstream::retry::RetryPolicy;
 
 const ID: &str = ProviderId::Consumet.as_str();
 /// `/meta/tmdb/info` for a long show carries every season's episodes, `similar[]`… but never
@@ -39,12 +40,11 @@ static MANIFEST: ProviderManifest = ProviderManifest {
 };
 
 pub struct Consumet {
-    http: reqwest::Client,
-    base: Url,
+    client: JsonClient,
+    base: BaseUrl,
     provider: Option<String>,
     server: Option<String>,
     budget: Duration,
-    retry: RetryPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,105 +109,31 @@ impl Consumet {
         base_url: &str,
         settings: &ConsumetSettings,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
-        let mut base = Url::parse(base_url).map_err(|e| ProviderError::Config {
-            code: "consumet_bad_url",
-            message: format!("SOKOUL_CONSUMET_URL '{base_url}' is not a URL: {e}"),
+        let base = BaseUrl::parse(base_url).map_err(|e| {
+            ProviderError::config(
+                "consumet_bad_url",
+                format!("SOKOUL_CONSUMET_URL '{base_url}' is not a URL: {e}"),
+            )
+            .caused_by(e)
         })?;
-        // Joining "meta/tmdb/…" must keep a path prefix such as `/consumet/`.
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
         Ok(Consumet {
-            http,
+            client: JsonClient::new(http, MAX_BODY).with_retry(retry),
             base,
             provider: settings.provider.clone().filter(|p| !p.is_empty()),
             server: settings.server.clone().filter(|s| !s.is_empty()),
             budget,
-            retry: RetryPolicy::default(),
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        crate::upstream::endpoint(&self.base, path, query)
     }
 
     /// GET + JSON decode, with every Consumet failure shape mapped to a code.
     async fn get_json(&self, url: Url, deadline: Instant) -> Result<Value, ProviderError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ProviderError::Timeout(
-                "Consumet time budget exhausted".into(),
-            ));
-        }
-        let response = retry::send(&self.retry, deadline, || {
-            self.http
-                .get(url.clone())
-                .header("Accept", "application/json")
-        })
-        .await
-        .map_err(|e| send_error(&e))?;
-        let status = response.status();
-        if status.is_redirection() {
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("?")
-                .to_string();
-            return Err(demo_mode(&format!("a redirect to {location}")));
-        }
-        let is_html = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("html"));
-        let body = read_body_limited(response, MAX_BODY)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => ProviderError::upstream(
-                    "consumet_invalid_response",
-                    format!(
-                        "Consumet's answer is larger than {} MiB",
-                        MAX_BODY / 1024 / 1024
-                    ),
-                ),
-                BodyError::Timeout => {
-                    ProviderError::Timeout("Consumet stopped sending its answer".into())
-                }
-                BodyError::Io(msg) => {
-                    ProviderError::Unreachable(format!("Consumet connection failed: {msg}"))
-                }
+        let answer =
+            self.client.get(&url, deadline).await.map_err(|e| {
+                ProviderError::transport("Consumet", "consumet_invalid_response", e)
             })?;
-        let looks_html = is_html || body.trim_ascii_start().starts_with(b"<");
-        if looks_html && status.is_success() {
-            return Err(demo_mode("an HTML page"));
-        }
-        let json: Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(_) if status.is_success() => {
-                return Err(ProviderError::upstream(
-                    "consumet_invalid_response",
-                    format!("Consumet answered {status} with a body that is not JSON"),
-                ));
-            }
-            Err(_) => {
-                return Err(ProviderError::upstream(
-                    "consumet_unavailable",
-                    format!("Consumet answered {status} without a JSON body"),
-                ));
-            }
-        };
-        if status.is_success() {
-            return Ok(json);
-        }
-        Err(classify_error(status, &json))
+        classify(&answer)
     }
 
     fn provider_param(&self) -> Vec<(&str, &str)> {
@@ -225,13 +151,14 @@ impl Consumet {
     ) -> Result<Info, ProviderError> {
         let mut query = vec![("type", kind)];
         query.extend(self.provider_param());
-        let url = self.url(&format!("meta/tmdb/info/{tmdb_id}"), &query);
+        let url = self.base.join(&format!("meta/tmdb/info/{tmdb_id}"), &query);
         let json = self.get_json(url, deadline).await?;
         serde_json::from_value(json).map_err(|e| {
             ProviderError::upstream(
                 "consumet_invalid_response",
                 format!("Consumet's info answer has an unexpected shape: {e}"),
             )
+            .caused_by(e)
         })
     }
 
@@ -242,7 +169,7 @@ impl Consumet {
         server: Option<&str>,
         deadline: Instant,
     ) -> Result<Watch, ProviderError> {
-        let mut url = self.url("meta/tmdb/watch/", &[]);
+        let mut url = self.base.join("meta/tmdb/watch/", &[]);
         url.path_segments_mut()
             .expect("http URLs have path segments")
             .pop_if_empty()
@@ -263,6 +190,7 @@ impl Consumet {
                 "consumet_invalid_response",
                 format!("Consumet's watch answer has an unexpected shape: {e}"),
             )
+            .caused_by(e)
         })
     }
 
@@ -272,7 +200,7 @@ impl Consumet {
             .as_deref()
             .map(str::to_ascii_lowercase)
             .unwrap_or_else(|| DEFAULT_PROVIDER.into());
-        let url = self.url(
+        let url = self.base.join(
             &format!("movies/{provider}/servers"),
             &[("episodeId", episode_id), ("mediaId", media_id)],
         );
@@ -308,7 +236,9 @@ impl Consumet {
                 }
                 no_sources(first)
             }
-            Err(e @ (ProviderError::Timeout(_) | ProviderError::Unreachable(_))) => return Err(e),
+            Err(e @ (ProviderError::Timeout { .. } | ProviderError::Unreachable { .. })) => {
+                return Err(e);
+            }
             Err(
                 e @ ProviderError::Upstream {
                     code: "consumet_demo_mode",
@@ -342,87 +272,44 @@ impl Consumet {
             tried.push(server);
         }
         Err(match first_error {
-            ProviderError::NotFound { code, message } if tried.len() > 1 => {
-                ProviderError::NotFound {
-                    code,
-                    message: format!("{message} (servers tried: {})", tried.join(", ")),
-                }
-            }
-            ProviderError::Upstream { code, message } if tried.len() > 1 => {
-                ProviderError::Upstream {
-                    code,
-                    message: format!("{message} (servers tried: {})", tried.join(", ")),
-                }
+            e @ (ProviderError::NotFound { .. } | ProviderError::Upstream { .. })
+                if tried.len() > 1 =>
+            {
+                e.map_message(|m| format!("{m} (servers tried: {})", tried.join(", ")))
             }
             other => other,
         })
     }
+}
 
-    /// Movie: `info.episodeId` + `info.id` → watch.
-    #[instrument(skip(self), err(level = "debug"))]
-    pub async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let info = self.info(tmdb_id, "movie", deadline).await?;
-        let media_id = info
-            .id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(no_match)?;
-        let episode_id = info
-            .episode_id
-            .as_ref()
-            .and_then(id_string)
-            .ok_or_else(no_match)?;
-        self.streams(&episode_id, &media_id, info.title, deadline)
-            .await
+/// A tv episode's id, from the `seasons[].episodes[]` of the info answer.
+fn episode_id(info: &Info, season: u32, episode: u32) -> Result<String, ProviderError> {
+    if info.seasons.is_empty() {
+        return Err(no_match());
     }
-
-    /// Episode: `seasons[].episodes[]` matched on the `season` and `episode` fields → watch.
-    #[instrument(skip(self), err(level = "debug"))]
-    pub async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let info = self.info(tmdb_id, "tv", deadline).await?;
-        let media_id = info
-            .id
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(no_match)?;
-        if info.seasons.is_empty() {
-            return Err(no_match());
-        }
-        let found = info
-            .seasons
-            .iter()
-            .flat_map(|s| {
-                s.episodes
-                    .iter()
-                    .flatten()
-                    .map(move |e| (e.season.or(s.season), e))
-            })
-            .find(|(s, e)| *s == Some(season) && e.episode == Some(episode))
-            .map(|(_, e)| e);
-        let Some(ep) = found else {
-            return Err(ProviderError::not_found(
-                "consumet_episode_not_found",
-                format!("Consumet lists no season {season} episode {episode} for this series"),
-            ));
-        };
-        let Some(episode_id) = ep.id.as_ref().and_then(id_string) else {
-            return Err(ProviderError::not_found(
-                "consumet_episode_unmatched",
-                format!(
-                    "Consumet's provider site has no match for season {season} episode {episode}"
-                ),
-            ));
-        };
-        let title = info.title.clone();
-        self.streams(&episode_id, &media_id, title, deadline).await
-    }
+    let found = info
+        .seasons
+        .iter()
+        .flat_map(|s| {
+            s.episodes
+                .iter()
+                .flatten()
+                .map(move |e| (e.season.or(s.season), e))
+        })
+        .find(|(s, e)| *s == Some(season) && e.episode == Some(episode))
+        .map(|(_, e)| e);
+    let Some(ep) = found else {
+        return Err(ProviderError::not_found(
+            "consumet_episode_not_found",
+            format!("Consumet lists no season {season} episode {episode} for this series"),
+        ));
+    };
+    ep.id.as_ref().and_then(id_string).ok_or_else(|| {
+        ProviderError::not_found(
+            "consumet_episode_unmatched",
+            format!("Consumet's provider site has no match for season {season} episode {episode}"),
+        )
+    })
 }
 
 fn no_match() -> ProviderError {
@@ -451,26 +338,35 @@ fn demo_mode(what: &str) -> ProviderError {
     )
 }
 
-fn send_error(e: &reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::Timeout("Consumet did not answer in time".into())
-    } else {
-        ProviderError::Unreachable(format!("cannot reach Consumet: {}", root_cause(e)))
+/// Redirects and HTML pages (an instance in DEMO mode), bodies that are not JSON, then the
+/// error answers of [`classify_error`].
+fn classify(answer: &Answer) -> Result<Value, ProviderError> {
+    let status = answer.status;
+    if status.is_redirection() {
+        let location = answer.location_shown().unwrap_or_else(|| "?".into());
+        return Err(demo_mode(&format!("a redirect to {location}")));
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
+    if answer.looks_html() && status.is_success() {
+        return Err(demo_mode("an HTML page"));
     }
-    cur.to_string()
+    let json: Value = answer.json().map_err(|e| {
+        let (code, message) = if status.is_success() {
+            ("consumet_invalid_response", "with a body that is not JSON")
+        } else {
+            ("consumet_unavailable", "without a JSON body")
+        };
+        ProviderError::upstream(code, format!("Consumet answered {status} {message}")).caused_by(e)
+    })?;
+    if status.is_success() {
+        return Ok(json);
+    }
+    Err(classify_error(status, &json))
 }
 
 /// Maps Consumet's non-2xx JSON answers (`protocols.md` §1.7) to outcome codes.
 fn classify_error(status: reqwest::StatusCode, json: &Value) -> ProviderError {
-    let message = json.get("message");
-    let text = message.and_then(Value::as_str).unwrap_or("");
+    // Consumet's text may quote its own upstream's URL, key included: never verbatim.
+    let text = quote(json.get("message").and_then(Value::as_str).unwrap_or(""));
     match status.as_u16() {
         // The catch-all route: wrong base URL, or an instance without /meta/tmdb.
         404 if json.get("error").and_then(Value::as_str) == Some("page not found") => {
@@ -532,73 +428,17 @@ fn map_watch(watch: Watch, title: Option<String>) -> ProviderStreams {
         title,
         ..Default::default()
     };
-    for item in watch.sources {
-        let Some(url) = item
-            .get("url")
-            .and_then(Value::as_str)
-            .and_then(|u| Url::parse(u).ok())
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-        else {
-            out.skipped += 1;
-            continue;
-        };
-        let is_dash = item.get("isDASH").and_then(Value::as_bool) == Some(true);
-        let is_m3u8 = item.get("isM3U8").and_then(Value::as_bool);
-        let path = url.path().to_ascii_lowercase();
-        let kind = if is_dash || path.ends_with(".mpd") {
-            None
-        } else if is_m3u8 == Some(true) || path.ends_with(".m3u8") {
-            Some(StreamKind::Hls)
-        } else if path.ends_with(".mp4") || is_m3u8 == Some(false) {
-            Some(StreamKind::Mp4)
-        } else {
-            Some(StreamKind::Hls)
-        };
-        let Some(kind) = kind else {
-            out.skipped += 1;
-            continue;
-        };
-        let quality = item
-            .get("quality")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(String::from);
-        out.streams.push(ExtractedStream::remote(
-            ID,
-            url,
-            kind,
-            quality,
-            headers.clone(),
-        ));
-    }
-    for sub in watch.subtitles {
-        let url = sub
-            .get("url")
-            .and_then(Value::as_str)
-            .and_then(|u| Url::parse(u).ok())
-            .filter(|u| matches!(u.scheme(), "http" | "https"));
-        let lang = sub
-            .get("lang")
-            .and_then(Value::as_str)
-            .unwrap_or("Default")
-            .trim();
-        // VidCloud lists its seek-bar sprite sheet as a subtitle named "thumbnails".
-        if lang.eq_ignore_ascii_case("thumbnails") {
-            continue;
-        }
-        if let Some(url) = url {
-            out.subtitles.push(Subtitle {
-                source: StreamSource::Remote {
-                    url,
-                    headers: headers.clone(),
-                },
-                lang: lang.to_string(),
-                label: Some(lang.to_string()),
-                provider: ID.into(),
-            });
+    for item in &watch.sources {
+        match map_source(item, &headers) {
+            Some(stream) => out.streams.push(stream),
+            None => out.skipped += 1,
         }
     }
+    out.subtitles = watch
+        .subtitles
+        .iter()
+        .filter_map(|sub| map_subtitle(sub, &headers))
+        .collect();
     let range = |i: Option<Interval>| {
         let i = i?;
         let (start, end) = (i.start?, i.end?);
@@ -612,29 +452,102 @@ fn map_watch(watch: Watch, title: Option<String>) -> ProviderStreams {
     out
 }
 
+fn http_url(item: &Value) -> Option<Url> {
+    item.get("url")
+        .and_then(Value::as_str)
+        .and_then(|u| Url::parse(u).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// One of `sources[]`; `None` for what a browser cannot play (DASH) or no URL at all.
+fn map_source(item: &Value, headers: &BTreeMap<String, String>) -> Option<ExtractedStream> {
+    let url = http_url(item)?;
+    let is_dash = item.get("isDASH").and_then(Value::as_bool) == Some(true);
+    let is_m3u8 = item.get("isM3U8").and_then(Value::as_bool);
+    let path = url.path().to_ascii_lowercase();
+    let kind = if is_dash || path.ends_with(".mpd") {
+        return None;
+    } else if is_m3u8 == Some(true) || path.ends_with(".m3u8") {
+        StreamKind::Hls
+    } else if path.ends_with(".mp4") || is_m3u8 == Some(false) {
+        StreamKind::Mp4
+    } else {
+        StreamKind::Hls
+    };
+    let quality = item
+        .get("quality")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(String::from);
+    Some(ExtractedStream::remote(
+        ID,
+        url,
+        kind,
+        quality,
+        headers.clone(),
+    ))
+}
+
+fn map_subtitle(sub: &Value, headers: &BTreeMap<String, String>) -> Option<Subtitle> {
+    let lang = sub
+        .get("lang")
+        .and_then(Value::as_str)
+        .unwrap_or("Default")
+        .trim();
+    // VidCloud lists its seek-bar sprite sheet as a subtitle named "thumbnails".
+    if lang.eq_ignore_ascii_case("thumbnails") {
+        return None;
+    }
+    Some(Subtitle {
+        source: StreamSource::Remote {
+            url: http_url(sub)?,
+            headers: headers.clone(),
+        },
+        lang: lang.to_string(),
+        label: Some(lang.to_string()),
+        provider: ID.into(),
+    })
+}
+
 #[async_trait]
 impl Provider for Consumet {
     fn manifest(&self) -> &ProviderManifest {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        Consumet::resolve_movie(self, tmdb_id).await
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        Consumet::resolve_episode(self, tmdb_id, season, episode).await
+    /// `info.id` is the media id; a movie's `episodeId`, or a tv episode's id found in
+    /// `seasons[].episodes[]` on its `season` and `episode` fields → watch.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let kind = match req.media_type() {
+            MediaType::Movie => "movie",
+            MediaType::Tv => "tv",
+        };
+        let info = self.info(req.tmdb_id(), kind, deadline).await?;
+        let media_id = info
+            .id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(no_match)?;
+        let episode_id = match req.season_episode() {
+            None => info
+                .episode_id
+                .as_ref()
+                .and_then(id_string)
+                .ok_or_else(no_match)?,
+            Some((season, episode)) => episode_id(&info, season, episode)?,
+        };
+        self.streams(&episode_id, &media_id, info.title, deadline)
+            .await
     }
 
     async fn health(&self) -> ProviderHealth {
         let result = self
-            .http
-            .get(self.base.clone())
+            .client
+            .http()
+            .get(self.base.as_url().clone())
             .timeout(Duration::from_secs(2))
             .send()
             .await;
@@ -653,7 +566,9 @@ impl Provider for Consumet {
             },
             Err(e) => ProviderHealth {
                 ok: false,
-                message: Some(send_error(&e).to_string()),
+                message: Some(
+                    ProviderError::transport("Consumet", "", JsonError::from_send(e)).to_string(),
+                ),
             },
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use url::Url;
@@ -20,11 +21,11 @@ use url::Url;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
-    ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
 use crate::tmdb::Tmdb;
-use crate::upstream::retry::{self, RetryPolicy};
-use crate::upstream::{BodyError, read_body_limited};
+use crate::upstream::json::{BaseUrl, JsonClient};
+use crate::upstream::retry::RetryPolicy;
 
 const ID: &str = ProviderId::Jellyfin.as_str();
 /// A page of the library index with `Fields=ProviderIds` is ~1 KiB per item.
@@ -46,17 +47,16 @@ static MANIFEST: ProviderManifest = ProviderManifest {
 type Index = HashMap<(MediaType, u32), String>;
 
 pub struct Jellyfin {
-    http: reqwest::Client,
-    base: Url,
+    /// Sends the `Authorization` of API calls, which names this client in Jellyfin's
+    /// dashboard.
+    client: JsonClient,
+    base: BaseUrl,
     token: Secret,
-    /// `Authorization` for API calls, naming this client in Jellyfin's dashboard.
-    api_auth: String,
     configured_user: Option<String>,
     found_user: tokio::sync::OnceCell<String>,
     index: moka::future::Cache<String, Arc<Index>>,
     tmdb: Option<Arc<Tmdb>>,
     budget: Duration,
-    retry: RetryPolicy,
 }
 
 impl Jellyfin {
@@ -67,25 +67,35 @@ impl Jellyfin {
         user_id: Option<String>,
         tmdb: Option<Arc<Tmdb>>,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
-        let mut base = Url::parse(base_url).map_err(|e| ProviderError::Config {
-            code: "jellyfin_bad_url",
-            message: format!("SOKOUL_JELLYFIN_URL '{base_url}' is not a URL: {e}"),
+        let base = BaseUrl::parse(base_url).map_err(|e| {
+            ProviderError::config(
+                "jellyfin_bad_url",
+                format!("SOKOUL_JELLYFIN_URL '{base_url}' is not a URL: {e}"),
+            )
+            .caused_by(e)
         })?;
-        // `join("Items")` must keep a path prefix such as `/jellyfin/`.
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
         let api_auth = format!(
             "MediaBrowser Client=\"Sokoul\", Device=\"Sokoul server\", DeviceId=\"sokoul\", Version=\"{}\", Token=\"{}\"",
             env!("CARGO_PKG_VERSION"),
             token.expose()
         );
+        let client = JsonClient::new(http, MAX_BODY)
+            .with_retry(retry)
+            .with_header(AUTHORIZATION, &api_auth)
+            .map_err(|e| {
+                ProviderError::config(
+                    "jellyfin_bad_api_key",
+                    "SOKOUL_JELLYFIN_API_KEY holds characters an HTTP header cannot carry",
+                )
+                .caused_by(e)
+            })?;
         Ok(Jellyfin {
-            http,
+            client,
+
             base,
             token,
-            api_auth,
             configured_user: user_id.filter(|u| !u.trim().is_empty()),
             found_user: tokio::sync::OnceCell::new(),
             index: moka::future::Cache::builder()
@@ -94,18 +104,7 @@ impl Jellyfin {
                 .build(),
             tmdb,
             budget,
-            retry: RetryPolicy::default(),
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        crate::upstream::endpoint(&self.base, path, query)
     }
 
     async fn get_json(
@@ -114,49 +113,27 @@ impl Jellyfin {
         query: &[(&str, &str)],
         deadline: Instant,
     ) -> Result<Value, ProviderError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ProviderError::Timeout(
-                "Jellyfin time budget exhausted".into(),
-            ));
-        }
-        let url = self.url(path, query);
-        let response = retry::send(&self.retry, deadline, || {
-            self.http
-                .get(url.clone())
-                .header("Accept", "application/json")
-                .header("Authorization", &self.api_auth)
-        })
-        .await
-        .map_err(send_error)?;
-        let status = response.status();
-        let body = read_body_limited(response, MAX_BODY)
+        let answer = self
+            .client
+            .get(&self.base.join(path, query), deadline)
             .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => ProviderError::upstream(
-                    "jellyfin_invalid_response",
-                    format!("Jellyfin answered more than {} MiB", MAX_BODY >> 20),
-                ),
-                BodyError::Timeout => {
-                    ProviderError::Timeout("Jellyfin stopped sending its answer".into())
-                }
-                BodyError::Io(m) => ProviderError::Unreachable(format!("Jellyfin: {m}")),
-            })?;
-        match status.as_u16() {
-            200..=299 => serde_json::from_slice(&body).map_err(|_| {
+            .map_err(|e| ProviderError::transport("Jellyfin", "jellyfin_invalid_response", e))?;
+        match answer.status.as_u16() {
+            200..=299 => answer.json().map_err(|e| {
                 ProviderError::upstream(
                     "jellyfin_invalid_response",
                     "Jellyfin answered with something that is not JSON: check SOKOUL_JELLYFIN_URL",
                 )
+                .caused_by(e)
             }),
-            401 => Err(ProviderError::Config {
-                code: "jellyfin_unauthorized",
-                message: "Jellyfin rejected SOKOUL_JELLYFIN_API_KEY (401)".into(),
-            }),
-            403 => Err(ProviderError::Config {
-                code: "jellyfin_forbidden",
-                message: format!("Jellyfin refused access to /{path} (403)"),
-            }),
+            401 => Err(ProviderError::config(
+                "jellyfin_unauthorized",
+                "Jellyfin rejected SOKOUL_JELLYFIN_API_KEY (401)",
+            )),
+            403 => Err(ProviderError::config(
+                "jellyfin_forbidden",
+                format!("Jellyfin refused access to /{path} (403)"),
+            )),
             404 => Err(ProviderError::not_found(
                 "jellyfin_not_found",
                 format!("Jellyfin has no /{path}"),
@@ -176,25 +153,36 @@ impl Jellyfin {
         }
         self.found_user
             .get_or_try_init(|| async {
-                let users = self.get_json("Users", &[], deadline).await.map_err(|e| match e {
-                    ProviderError::Config { code: "jellyfin_forbidden", .. } => ProviderError::Config {
-                        code: "jellyfin_no_user",
-                        message: "this Jellyfin token may not list users: set SOKOUL_JELLYFIN_USER_ID".into(),
-                    },
-                    other => other,
-                })?;
+                let users = self
+                    .get_json("Users", &[], deadline)
+                    .await
+                    .map_err(|e| match e {
+                        ProviderError::Config {
+                            code: "jellyfin_forbidden",
+                            ..
+                        } => ProviderError::config(
+                            "jellyfin_no_user",
+                            "this Jellyfin token may not list users: set SOKOUL_JELLYFIN_USER_ID",
+                        )
+                        .caused_by(e),
+                        other => other,
+                    })?;
                 let users = users.as_array().cloned().unwrap_or_default();
-                let enabled = |u: &&Value| u.pointer("/Policy/IsDisabled") != Some(&Value::Bool(true));
-                let admin = users.iter().filter(enabled).find(|u| {
-                    u.pointer("/Policy/IsAdministrator") == Some(&Value::Bool(true))
-                });
+                let enabled =
+                    |u: &&Value| u.pointer("/Policy/IsDisabled") != Some(&Value::Bool(true));
+                let admin = users
+                    .iter()
+                    .filter(enabled)
+                    .find(|u| u.pointer("/Policy/IsAdministrator") == Some(&Value::Bool(true)));
                 admin
                     .or_else(|| users.iter().find(enabled))
                     .and_then(|u| u.get("Id")?.as_str())
                     .map(String::from)
-                    .ok_or_else(|| ProviderError::Config {
-                        code: "jellyfin_no_user",
-                        message: "Jellyfin lists no enabled user: set SOKOUL_JELLYFIN_USER_ID".into(),
+                    .ok_or_else(|| {
+                        ProviderError::config(
+                            "jellyfin_no_user",
+                            "Jellyfin lists no enabled user: set SOKOUL_JELLYFIN_USER_ID",
+                        )
                     })
             })
             .await
@@ -344,26 +332,16 @@ impl Jellyfin {
             .map_err(|e: Arc<ProviderError>| (*e).clone())
     }
 
-    #[instrument(skip(self), err(level = "debug"))]
-    async fn movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let user = self.user_id(deadline).await?;
-        let (item, _) = self
-            .find(MediaType::Movie, tmdb_id, &user, deadline)
-            .await?;
-        self.streams(&item, item_name(&item))
-    }
-
-    #[instrument(skip(self), err(level = "debug"))]
+    /// The episode of a series found in the library, matched on its `IndexNumber` (a
+    /// double episode spans `IndexNumber..=IndexNumberEnd`).
     async fn episode(
         &self,
-        tmdb_id: u32,
+        series: &Value,
         season: u32,
         episode: u32,
+        user: &str,
+        deadline: Instant,
     ) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let user = self.user_id(deadline).await?;
-        let (series, _) = self.find(MediaType::Tv, tmdb_id, &user, deadline).await?;
         let series_id = series.get("Id").and_then(Value::as_str).ok_or_else(|| {
             ProviderError::upstream("jellyfin_invalid_response", "a Jellyfin item has no Id")
         })?;
@@ -373,7 +351,7 @@ impl Jellyfin {
                 &format!("Shows/{series_id}/Episodes"),
                 &[
                     ("season", &season_text),
-                    ("userId", &user),
+                    ("userId", user),
                     ("Fields", "ProviderIds,MediaSources"),
                 ],
                 deadline,
@@ -398,8 +376,7 @@ impl Jellyfin {
                 ),
             ));
         };
-        let series_name = item_name(&series);
-        self.streams(found, series_name)
+        self.streams(found, item_name(series))
     }
 
     /// The sources of one item: direct play for what a browser plays as is, and an
@@ -423,125 +400,169 @@ impl Jellyfin {
                 "the Jellyfin item has no playable file (is it a virtual or missing item?)",
             ));
         }
-        let name = item_name(item).unwrap_or_else(|| "Jellyfin".into());
-        let headers = BTreeMap::from([(
-            "Authorization".to_string(),
-            format!("MediaBrowser Token=\"{}\"", self.token.expose()),
-        )]);
-        // One id for the transcodes of this answer: Jellyfin keys transcoding jobs on it.
-        let play_session = format!("{:032x}", rand::random::<u128>());
+        let found = Found {
+            item_id,
+            name: item_name(item).unwrap_or_else(|| "Jellyfin".into()),
+            headers: BTreeMap::from([(
+                "Authorization".to_string(),
+                format!("MediaBrowser Token=\"{}\"", self.token.expose()),
+            )]),
+            // One id for the transcodes of this answer: Jellyfin keys transcoding jobs on it.
+            play_session: format!("{:032x}", rand::random::<u128>()),
+            versions: sources.len(),
+        };
         let mut out = ProviderStreams {
             title,
             ..Default::default()
         };
         for (n, ms) in sources.iter().enumerate() {
-            let ms_id = ms.get("Id").and_then(Value::as_str).unwrap_or(item_id);
-            let media_streams = ms
-                .get("MediaStreams")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let video = media_streams
-                .iter()
-                .find(|s| s.get("Type").and_then(Value::as_str) == Some("Video"));
-            let audio = media_streams
-                .iter()
-                .filter(|s| s.get("Type").and_then(Value::as_str) == Some("Audio"))
-                .max_by_key(|s| s.get("IsDefault") == Some(&Value::Bool(true)));
-            let quality = video.and_then(quality);
-            let version = ms
-                .get("Name")
-                .and_then(Value::as_str)
-                .filter(|v| sources.len() > 1 && !v.is_empty())
-                .map(|v| format!(" ({v})"))
-                .unwrap_or_default();
-            if direct_playable(ms, video, audio) {
-                let url = self.url(
-                    &format!("Videos/{item_id}/stream"),
-                    &[
-                        ("static", "true"),
-                        ("MediaSourceId", ms_id),
-                        ("ApiKey", self.token.expose()),
-                    ],
-                );
-                let mut s = ExtractedStream::remote(
-                    ID,
-                    url,
-                    StreamKind::Mp4,
-                    quality.clone(),
-                    headers.clone(),
-                );
-                s.label = Some(format!("Jellyfin · {name}{version} · direct play"));
-                out.streams.push(s);
-            }
-            if ms.get("SupportsTranscoding") != Some(&Value::Bool(false)) {
-                let url = self.url(
-                    &format!("Videos/{item_id}/master.m3u8"),
-                    &[
-                        ("MediaSourceId", ms_id),
-                        ("VideoCodec", "h264"),
-                        ("AudioCodec", "aac"),
-                        ("TranscodingMaxAudioChannels", "2"),
-                        ("SegmentContainer", "ts"),
-                        ("DeviceId", "sokoul"),
-                        ("PlaySessionId", &play_session),
-                        ("ApiKey", self.token.expose()),
-                    ],
-                );
-                let mut s = ExtractedStream::remote(
-                    ID,
-                    url,
-                    StreamKind::Hls,
-                    quality.clone(),
-                    headers.clone(),
-                );
-                s.label = Some(format!("Jellyfin · {name}{version} · H.264/AAC"));
-                out.streams.push(s);
-            }
+            let media = MediaSource::read(ms, item_id);
+            out.streams.extend(self.source_streams(&found, ms, &media));
             // Subtitles of the first version only: the others are usually the same tracks.
             if n == 0 {
-                for sub in media_streams.iter().filter(|s| {
-                    s.get("Type").and_then(Value::as_str) == Some("Subtitle")
-                        && s.get("IsTextSubtitleStream") == Some(&Value::Bool(true))
-                }) {
-                    let Some(index) = sub.get("Index").and_then(Value::as_u64) else {
-                        continue;
-                    };
-                    let url = self.url(
-                        &format!("Videos/{item_id}/{ms_id}/Subtitles/{index}/Stream.vtt"),
-                        &[("ApiKey", self.token.expose())],
-                    );
-                    let lang = sub
-                        .get("Language")
-                        .and_then(Value::as_str)
-                        .filter(|l| !l.is_empty())
-                        .unwrap_or("und")
-                        .to_string();
-                    let label = ["DisplayTitle", "Title"]
-                        .iter()
-                        .find_map(|k| {
-                            sub.get(*k)
-                                .and_then(Value::as_str)
-                                .filter(|t| !t.is_empty())
-                        })
-                        .unwrap_or(&lang)
-                        .to_string();
-                    out.subtitles.push(Subtitle {
-                        source: StreamSource::Remote {
-                            url,
-                            headers: headers.clone(),
-                        },
-                        lang,
-                        label: Some(label),
-                        provider: ID.into(),
-                    });
-                }
+                out.subtitles = self.subtitles(&found, &media);
             }
         }
         if out.streams.is_empty() {
             out.skipped = sources.len() as u32;
         }
         Ok(out)
+    }
+
+    /// Direct play when a browser can, and the HLS transcode unless Jellyfin refuses it.
+    fn source_streams(
+        &self,
+        found: &Found,
+        ms: &Value,
+        media: &MediaSource,
+    ) -> Vec<ExtractedStream> {
+        let (item_id, ms_id) = (found.item_id, media.id);
+        let version = ms
+            .get("Name")
+            .and_then(Value::as_str)
+            .filter(|v| found.versions > 1 && !v.is_empty())
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default();
+        let quality = media.video.and_then(quality);
+        let stream = |url: Url, kind: StreamKind, what: &str| {
+            let mut s =
+                ExtractedStream::remote(ID, url, kind, quality.clone(), found.headers.clone());
+            s.label = Some(format!("Jellyfin · {}{version} · {what}", found.name));
+            s
+        };
+        let mut out = Vec::new();
+        if direct_playable(ms, media.video, media.audio) {
+            let url = self.base.join(
+                &format!("Videos/{item_id}/stream"),
+                &[
+                    ("static", "true"),
+                    ("MediaSourceId", ms_id),
+                    ("ApiKey", self.token.expose()),
+                ],
+            );
+            out.push(stream(url, StreamKind::Mp4, "direct play"));
+        }
+        if ms.get("SupportsTranscoding") != Some(&Value::Bool(false)) {
+            let url = self.base.join(
+                &format!("Videos/{item_id}/master.m3u8"),
+                &[
+                    ("MediaSourceId", ms_id),
+                    ("VideoCodec", "h264"),
+                    ("AudioCodec", "aac"),
+                    ("TranscodingMaxAudioChannels", "2"),
+                    ("SegmentContainer", "ts"),
+                    ("DeviceId", "sokoul"),
+                    ("PlaySessionId", &found.play_session),
+                    ("ApiKey", self.token.expose()),
+                ],
+            );
+            out.push(stream(url, StreamKind::Hls, "H.264/AAC"));
+        }
+        out
+    }
+
+    /// The text subtitle tracks of a media source, as WebVTT.
+    fn subtitles(&self, found: &Found, media: &MediaSource) -> Vec<Subtitle> {
+        let text_tracks = media.streams.iter().filter(|s| {
+            s.get("Type").and_then(Value::as_str) == Some("Subtitle")
+                && s.get("IsTextSubtitleStream") == Some(&Value::Bool(true))
+        });
+        text_tracks
+            .filter_map(|sub| {
+                let index = sub.get("Index").and_then(Value::as_u64)?;
+                let url = self.base.join(
+                    &format!(
+                        "Videos/{}/{}/Subtitles/{index}/Stream.vtt",
+                        found.item_id, media.id
+                    ),
+                    &[("ApiKey", self.token.expose())],
+                );
+                let lang = sub
+                    .get("Language")
+                    .and_then(Value::as_str)
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or("und")
+                    .to_string();
+                let label = ["DisplayTitle", "Title"]
+                    .iter()
+                    .find_map(|k| {
+                        sub.get(*k)
+                            .and_then(Value::as_str)
+                            .filter(|t| !t.is_empty())
+                    })
+                    .unwrap_or(&lang)
+                    .to_string();
+                Some(Subtitle {
+                    source: StreamSource::Remote {
+                        url,
+                        headers: found.headers.clone(),
+                    },
+                    lang,
+                    label: Some(label),
+                    provider: ID.into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What every source of one found item shares.
+struct Found<'a> {
+    item_id: &'a str,
+    name: String,
+    headers: BTreeMap<String, String>,
+    play_session: String,
+    /// Media sources offered (versions of one title: 4K, 1080p…).
+    versions: usize,
+}
+
+/// One of an item's `MediaSources`: its id, its tracks, the video and the default audio.
+struct MediaSource<'a> {
+    id: &'a str,
+    streams: &'a [Value],
+    video: Option<&'a Value>,
+    audio: Option<&'a Value>,
+}
+
+impl<'a> MediaSource<'a> {
+    fn read(ms: &'a Value, item_id: &'a str) -> Self {
+        let streams = ms
+            .get("MediaStreams")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let of_type = |t: &str| {
+            let t = t.to_string();
+            streams
+                .iter()
+                .filter(move |s| s.get("Type").and_then(Value::as_str) == Some(t.as_str()))
+        };
+        MediaSource {
+            id: ms.get("Id").and_then(Value::as_str).unwrap_or(item_id),
+            streams,
+            video: of_type("Video").next(),
+            audio: of_type("Audio").max_by_key(|s| s.get("IsDefault") == Some(&Value::Bool(true))),
+        }
     }
 }
 
@@ -632,36 +653,24 @@ fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> 
     container_ok && is_file && video_ok && audio_ok && allowed
 }
 
-/// Without the URL, which may carry `ApiKey=`.
-fn send_error(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        return ProviderError::Timeout("Jellyfin did not answer in time".into());
-    }
-    let e = e.without_url();
-    let mut cur: &dyn std::error::Error = &e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    ProviderError::Unreachable(format!("cannot reach Jellyfin: {cur}"))
-}
-
 #[async_trait]
 impl Provider for Jellyfin {
     fn manifest(&self) -> &ProviderManifest {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        self.movie(tmdb_id).await
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        self.episode(tmdb_id, season, episode).await
+    /// Title search or library index, then the media sources of the film or the episode.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let user = self.user_id(deadline).await?;
+        let (item, _) = self
+            .find(req.media_type(), req.tmdb_id(), &user, deadline)
+            .await?;
+        match req.season_episode() {
+            None => self.streams(&item, item_name(&item)),
+            Some((season, episode)) => self.episode(&item, season, episode, &user, deadline).await,
+        }
     }
 
     /// `/System/Info` needs a valid token, so this also catches a rejected API key.

@@ -10,8 +10,9 @@ use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifes
 use crate::library::Library;
 use crate::library::assets::subtitle_tracks;
 use crate::models::{
-    ExtractedStream, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
+use crate::store::StoreError;
 use crate::store::media::MediaFile;
 
 const ID: &str = ProviderId::Library.as_str();
@@ -140,8 +141,17 @@ fn local(
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> ProviderError {
+fn store_error(e: StoreError) -> ProviderError {
     ProviderError::upstream("library_error", format!("the library database failed: {e}"))
+        .caused_by(e)
+}
+
+/// `movie 603`, `tv 1396 S01E02`.
+fn described(req: &MediaRequest) -> String {
+    match req.season_episode() {
+        None => format!("movie {}", req.tmdb_id()),
+        Some((s, e)) => format!("tv {} S{s:02}E{e:02}", req.tmdb_id()),
+    }
 }
 
 #[async_trait]
@@ -150,38 +160,17 @@ impl Provider for LibraryProvider {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        let files = self
-            .library
-            .store()
-            .files_of(MediaType::Movie, tmdb_id)
-            .await
-            .map_err(store_error)?;
-        if files.is_empty() {
-            return Err(ProviderError::not_found(
-                "not_in_library",
-                format!("movie {tmdb_id} is not in the library"),
-            ));
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        let store = self.library.store();
+        let files = match req.season_episode() {
+            None => store.files_of(MediaType::Movie, req.tmdb_id()).await,
+            Some((season, episode)) => store.episode_files(req.tmdb_id(), season, episode).await,
         }
-        Ok(self.streams_with_markers(&files).await)
-    }
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        let files = self
-            .library
-            .store()
-            .episode_files(tmdb_id, season, episode)
-            .await
-            .map_err(store_error)?;
+        .map_err(store_error)?;
         if files.is_empty() {
             return Err(ProviderError::not_found(
                 "not_in_library",
-                format!("tv {tmdb_id} S{season:02}E{episode:02} is not in the library"),
+                format!("{} is not in the library", described(req)),
             ));
         }
         Ok(self.streams_with_markers(&files).await)

@@ -7,30 +7,54 @@ pub mod library;
 pub mod stremio;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::models::{MediaRequest, MediaType, ProviderStreams};
+use crate::upstream::json::JsonError;
+
+/// What a provider error wraps, when it wraps one: the transport's [`JsonError`], TMDB's
+/// error… Shared, so the error stays `Clone` (provider caches hand out clones of it).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Why a provider found nothing usable. `code()` is the stable snake_case code of the
-/// resolve outcome; the message is for humans.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// resolve outcome; the message is for humans; the source, when there is one, is the cause.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// The provider answered, but has nothing for this title (cached briefly as "empty").
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     /// The upstream could not be reached (DNS, connection refused, reset).
-    #[error("{0}")]
-    Unreachable(String),
+    #[error("{message}")]
+    Unreachable {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The upstream answered with something that is not a usable answer.
     #[error("{message}")]
-    Upstream { code: &'static str, message: String },
+    Upstream {
+        code: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The provider's own time budget ran out before it had an answer.
-    #[error("{0}")]
-    Timeout(String),
+    #[error("{message}")]
+    Timeout {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The provider is not configured correctly (credentials, base URL…).
     #[error("{message}")]
-    Config { code: &'static str, message: String },
+    Config {
+        code: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl ProviderError {
@@ -45,7 +69,74 @@ impl ProviderError {
         ProviderError::Upstream {
             code,
             message: message.into(),
+            source: None,
         }
+    }
+
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        ProviderError::Unreachable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        ProviderError::Timeout {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn config(code: &'static str, message: impl Into<String>) -> Self {
+        ProviderError::Config {
+            code,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, with `cause` as its source (a `NotFound` has none: nothing failed).
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        match &mut self {
+            ProviderError::NotFound { .. } => {}
+            ProviderError::Unreachable { source, .. }
+            | ProviderError::Upstream { source, .. }
+            | ProviderError::Timeout { source, .. }
+            | ProviderError::Config { source, .. } => *source = Some(Arc::new(cause)),
+        }
+        self
+    }
+
+    /// A transport failure of the shared client, worded for the provider `who` ("Consumet",
+    /// an addon's host); `invalid` is the provider's code for an answer it cannot use.
+    pub fn transport(who: &str, invalid: &'static str, e: JsonError) -> Self {
+        let error = match &e {
+            JsonError::BudgetSpent => Self::timeout(format!("{who}: the time budget is spent")),
+            JsonError::Timeout(_) => Self::timeout(format!("{who} did not answer in time")),
+            JsonError::Unreachable { cause, .. } => {
+                Self::unreachable(format!("cannot reach {who}: {cause}"))
+            }
+            JsonError::TooLarge { .. } => Self::upstream(invalid, format!("{who}: {e}")),
+            JsonError::BodyTimeout(_) => Self::timeout(format!("{who} stopped sending its answer")),
+            JsonError::BodyBroken { .. } => Self::unreachable(format!("{who}: {e}")),
+            JsonError::NotJson(_) => Self::upstream(
+                invalid,
+                format!("{who} answered with something that is not JSON"),
+            ),
+        };
+        error.caused_by(e)
+    }
+
+    /// The same error with its message passed through `edit` (a prefix, a suffix).
+    pub fn map_message(mut self, edit: impl FnOnce(String) -> String) -> Self {
+        match &mut self {
+            ProviderError::NotFound { message, .. }
+            | ProviderError::Unreachable { message, .. }
+            | ProviderError::Upstream { message, .. }
+            | ProviderError::Timeout { message, .. }
+            | ProviderError::Config { message, .. } => *message = edit(std::mem::take(message)),
+        }
+        self
     }
 
     pub fn code(&self) -> &'static str {
@@ -53,8 +144,8 @@ impl ProviderError {
             ProviderError::NotFound { code, .. }
             | ProviderError::Upstream { code, .. }
             | ProviderError::Config { code, .. } => code,
-            ProviderError::Unreachable(_) => "upstream_unreachable",
-            ProviderError::Timeout(_) => "timeout",
+            ProviderError::Unreachable { .. } => "upstream_unreachable",
+            ProviderError::Timeout { .. } => "timeout",
         }
     }
 }
@@ -85,25 +176,8 @@ pub struct ProviderHealth {
 pub trait Provider: Send + Sync {
     fn manifest(&self) -> &ProviderManifest;
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError>;
-
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError>;
-
-    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        match *req {
-            MediaRequest::Movie { tmdb_id } => self.resolve_movie(tmdb_id).await,
-            MediaRequest::Tv {
-                tmdb_id,
-                season,
-                episode,
-            } => self.resolve_episode(tmdb_id, season, episode).await,
-        }
-    }
+    /// The streams of a film or an episode, or why there are none.
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError>;
 
     /// A cheap reachability check for `/readyz`.
     async fn health(&self) -> ProviderHealth {

@@ -20,10 +20,11 @@ use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifes
 use crate::models::{
     ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
+use crate::resolve::merge::{merge, push_subtitle};
 use crate::resolve::rank;
 use crate::tmdb::{Tmdb, TmdbError};
-use crate::upstream::retry::{self, RetryPolicy};
-use crate::upstream::{BodyError, read_body_limited};
+use crate::upstream::json::{JsonClient, quote};
+use crate::upstream::retry::RetryPolicy;
 
 const ID: &str = ProviderId::Stremio.as_str();
 /// Stream lists of big torrent addons run to a few hundred KiB.
@@ -49,11 +50,14 @@ struct Addon {
 
 impl Addon {
     fn parse(raw: &str) -> Result<Self, ProviderError> {
-        let bad = |why: &str| ProviderError::Config {
-            code: "stremio_bad_addon_url",
-            message: format!("Stremio addon '{raw}' {why}"),
+        let bad = |why: &str| {
+            ProviderError::config(
+                "stremio_bad_addon_url",
+                format!("Stremio addon '{raw}' {why}"),
+            )
         };
-        let url = Url::parse(raw.trim()).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+        let url =
+            Url::parse(raw.trim()).map_err(|e| bad(&format!("is not a URL: {e}")).caused_by(e))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad("is not an http(s) URL"));
         }
@@ -181,18 +185,11 @@ impl Manifest {
 }
 
 pub struct Stremio {
-    http: reqwest::Client,
+    client: JsonClient,
     addons: Vec<Addon>,
     manifests: moka::future::Cache<usize, Arc<Manifest>>,
     tmdb: Option<Arc<Tmdb>>,
     budget: Duration,
-    retry: RetryPolicy,
-}
-
-/// How asking one addon ended.
-enum AddonAnswer {
-    Streams(ProviderStreams),
-    Failed(String, ProviderError),
 }
 
 impl Stremio {
@@ -201,27 +198,21 @@ impl Stremio {
         addons: &[String],
         tmdb: Option<Arc<Tmdb>>,
         budget: Duration,
+        retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
         let addons = addons
             .iter()
             .map(|a| Addon::parse(a))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Stremio {
-            http,
+            client: JsonClient::new(http, MAX_BODY).with_retry(retry),
             addons,
             manifests: moka::future::Cache::builder()
                 .time_to_live(MANIFEST_TTL)
                 .build(),
             tmdb,
             budget,
-            retry: RetryPolicy::default(),
         })
-    }
-
-    /// How failed requests are retried (`[resilience]`).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
     }
 
     async fn manifest(
@@ -251,63 +242,34 @@ impl Stremio {
     /// GET + JSON, following the SDK's 307 `{redirect}` answers and mapping its errors.
     async fn get_json(&self, mut url: Url, deadline: Instant) -> Result<Value, ProviderError> {
         for _ in 0..=MAX_REDIRECTS {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ProviderError::Timeout(
-                    "the addon did not answer in time".into(),
-                ));
-            }
-            let response = retry::send(&self.retry, deadline, || {
-                self.http
-                    .get(url.clone())
-                    .header("Accept", "application/json")
-            })
-            .await
-            .map_err(|e| send_error(&url, e))?;
-            let status = response.status();
-            if status.is_redirection() {
-                let next = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url.join(l).ok())
-                    .filter(|u| matches!(u.scheme(), "http" | "https"));
-                match next {
-                    Some(next) => {
-                        debug!(from = %host(&url), to = %host(&next), "following an addon redirect");
-                        url = next;
-                        continue;
-                    }
-                    None => {
-                        return Err(ProviderError::upstream(
-                            "stremio_addon_bad_redirect",
-                            format!("{} redirected without a usable Location", host(&url)),
-                        ));
-                    }
-                }
-            }
-            let body = read_body_limited(response, MAX_BODY)
+            let who = host(&url);
+            let answer = self
+                .client
+                .get(&url, deadline)
                 .await
-                .map_err(|e| match e {
-                    BodyError::TooLarge => ProviderError::upstream(
-                        "stremio_invalid_response",
-                        format!("{} answered more than {} MiB", host(&url), MAX_BODY >> 20),
-                    ),
-                    BodyError::Timeout => {
-                        ProviderError::Timeout(format!("{} stopped sending its answer", host(&url)))
-                    }
-                    BodyError::Io(m) => ProviderError::Unreachable(format!("{}: {m}", host(&url))),
-                })?;
-            let json = serde_json::from_slice::<Value>(&body).ok();
-            if !status.is_success() {
-                return Err(classify(status.as_u16(), json.as_ref(), &url));
+                .map_err(|e| ProviderError::transport(&who, "stremio_invalid_response", e))?;
+            if answer.status.is_redirection() {
+                let next = answer
+                    .location()
+                    .and_then(|l| url.join(l).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        ProviderError::upstream(
+                            "stremio_addon_bad_redirect",
+                            format!("{who} redirected without a usable Location"),
+                        )
+                    })?;
+                debug!(from = %who, to = %host(&next), "following an addon redirect");
+                url = next;
+                continue;
             }
-            return json.ok_or_else(|| {
-                ProviderError::upstream(
-                    "stremio_invalid_response",
-                    format!("{} answered with something that is not JSON", host(&url)),
-                )
-            });
+            if !answer.status.is_success() {
+                let json = answer.json::<Value>().ok();
+                return Err(classify(answer.status.as_u16(), json.as_ref(), &url));
+            }
+            return answer
+                .json()
+                .map_err(|e| ProviderError::transport(&who, "stremio_invalid_response", e));
         }
         Err(ProviderError::upstream(
             "stremio_addon_bad_redirect",
@@ -334,106 +296,24 @@ impl Stremio {
         }
     }
 
-    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
-    async fn resolve_request(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let (manifests, (imdb, title, tmdb_result)) = tokio::join!(
-            join_all((0..self.addons.len()).map(|i| self.manifest(i, deadline))),
-            self.imdb_id(req, deadline),
-        );
-        let kind = match req.media_type() {
-            MediaType::Movie => "movie",
-            MediaType::Tv => "series",
-        };
-        let ids = video_ids(req, imdb.as_deref());
-
-        let mut failures: Vec<(String, ProviderError)> = Vec::new();
-        let mut wanted_imdb = false;
-        let mut unconfigured = Vec::new();
-        let mut asks = Vec::new();
-        for (index, manifest) in manifests.into_iter().enumerate() {
-            let addon = &self.addons[index];
-            let manifest = match manifest {
-                Ok(m) => m,
-                Err(e) => {
-                    failures.push((host(&addon.manifest_url), e));
-                    continue;
-                }
-            };
-            if manifest.configuration_required {
-                warn!(addon = %manifest.name, "the addon needs configuring first: use the manifest URL of a configured install");
-                unconfigured.push(manifest.name.clone());
-                continue;
-            }
-            match ids.iter().find(|id| manifest.supports("stream", kind, id)) {
-                Some(id) => asks.push((index, manifest, id.clone())),
-                None => {
-                    // Would it have taken an IMDb id we could not get?
-                    let probe = match req.season_episode() {
-                        Some((s, e)) => format!("tt0000000:{s}:{e}"),
-                        None => "tt0000000".to_string(),
-                    };
-                    wanted_imdb |= imdb.is_none() && manifest.supports("stream", kind, &probe);
-                }
-            }
+    /// Why no addon gave an answer: their failures, else an IMDb id we could not get, else
+    /// addons that need configuring, else none serving this title.
+    fn why_nothing(
+        &self,
+        plan: AddonPlan,
+        tmdb_result: Result<(), TmdbError>,
+        kind: &str,
+    ) -> ProviderError {
+        if !plan.failures.is_empty() {
+            return combine(plan.failures);
         }
-
-        let answers = join_all(asks.into_iter().map(|(index, manifest, id)| {
-            let addon = &self.addons[index];
-            async move {
-                let url = addon.stream_url(kind, &id);
-                match self.get_json(url, deadline).await {
-                    Ok(json) => match json.get("streams").and_then(Value::as_array) {
-                        Some(items) => AddonAnswer::Streams(map_streams(items, &manifest.name)),
-                        None => AddonAnswer::Failed(
-                            manifest.name.clone(),
-                            ProviderError::upstream(
-                                "stremio_invalid_response",
-                                format!("{} answered without a 'streams' list", manifest.name),
-                            ),
-                        ),
-                    },
-                    Err(e) => AddonAnswer::Failed(manifest.name.clone(), e),
-                }
-            }
-        }))
-        .await;
-
-        let mut merged = ProviderStreams {
-            title,
-            ..Default::default()
-        };
-        let mut answered = 0;
-        for answer in answers {
-            match answer {
-                AddonAnswer::Streams(found) => {
-                    answered += 1;
-                    merged.streams.extend(found.streams);
-                    merged.skipped += found.skipped;
-                    for sub in found.subtitles {
-                        if !merged.subtitles.iter().any(|s| s.source == sub.source) {
-                            merged.subtitles.push(sub);
-                        }
-                    }
-                }
-                AddonAnswer::Failed(name, e) => failures.push((name, e)),
-            }
-        }
-        for (name, e) in &failures {
-            warn!(addon = %name, code = e.code(), error = %e, "a Stremio addon failed");
-        }
-        if answered > 0 {
-            return Ok(merged);
-        }
-        if !failures.is_empty() {
-            return Err(combine(failures));
-        }
-        if wanted_imdb {
-            return Err(match tmdb_result {
+        if plan.wanted_imdb {
+            return match tmdb_result {
                 Err(e) => ProviderError::upstream(
                     e.code(),
                     format!("the Stremio addons need an IMDb id and TMDB failed: {e}"),
-                ),
+                )
+                .caused_by(e),
                 Ok(()) if self.tmdb.is_none() => ProviderError::not_found(
                     "stremio_needs_imdb_id",
                     "the Stremio addons key on IMDb ids: set SOKOUL_TMDB_KEY so that TMDB can provide them",
@@ -442,22 +322,91 @@ impl Stremio {
                     "stremio_needs_imdb_id",
                     "TMDB knows no IMDb id for this title, and the Stremio addons key on IMDb ids",
                 ),
-            });
+            };
         }
-        if !unconfigured.is_empty() {
-            return Err(ProviderError::Config {
-                code: "stremio_addon_needs_configuration",
-                message: format!(
+        if !plan.unconfigured.is_empty() {
+            return ProviderError::config(
+                "stremio_addon_needs_configuration",
+                format!(
                     "{} must be configured first: install it in Stremio's configuration page and use the manifest URL it gives (the configuration is part of that URL)",
-                    unconfigured.join(", ")
+                    plan.unconfigured.join(", ")
                 ),
-            });
+            );
         }
-        Err(ProviderError::not_found(
+        ProviderError::not_found(
             "stremio_no_addon_for_title",
             format!("no configured Stremio addon serves {kind} streams for these ids"),
-        ))
+        )
     }
+}
+
+/// Stremio's name for a media type.
+fn stremio_type(media_type: MediaType) -> &'static str {
+    match media_type {
+        MediaType::Movie => "movie",
+        MediaType::Tv => "series",
+    }
+}
+
+/// Whom to ask, decided from the manifests before any stream request (stremio-core's
+/// `AggrRequest::plan`), and what to say about the addons left out.
+#[derive(Debug, Default)]
+struct AddonPlan {
+    asks: Vec<Ask>,
+    /// Addons whose manifest failed, by host, with why.
+    failures: Vec<(String, ProviderError)>,
+    /// Names of addons that must be configured before they serve anything.
+    unconfigured: Vec<String>,
+    /// Some addon would have taken an IMDb id, and there is none.
+    wanted_imdb: bool,
+}
+
+#[derive(Debug)]
+struct Ask {
+    addon: usize,
+    manifest: Arc<Manifest>,
+    video_id: String,
+}
+
+fn plan(
+    addons: &[Addon],
+    manifests: Vec<Result<Arc<Manifest>, ProviderError>>,
+    req: &MediaRequest,
+    imdb: Option<&str>,
+) -> AddonPlan {
+    let kind = stremio_type(req.media_type());
+    let ids = video_ids(req, imdb);
+    let mut plan = AddonPlan::default();
+    for (addon, manifest) in manifests.into_iter().enumerate() {
+        let manifest = match manifest {
+            Ok(m) => m,
+            Err(e) => {
+                plan.failures.push((host(&addons[addon].manifest_url), e));
+                continue;
+            }
+        };
+        if manifest.configuration_required {
+            warn!(addon = %manifest.name, "the addon needs configuring first: use the manifest URL of a configured install");
+            plan.unconfigured.push(manifest.name.clone());
+            continue;
+        }
+        match ids.iter().find(|id| manifest.supports("stream", kind, id)) {
+            Some(id) => plan.asks.push(Ask {
+                addon,
+                manifest,
+                video_id: id.clone(),
+            }),
+            None => {
+                // Would it have taken an IMDb id we could not get?
+                let probe = match req.season_episode() {
+                    Some((s, e)) => format!("tt0000000:{s}:{e}"),
+                    None => "tt0000000".to_string(),
+                };
+                plan.wanted_imdb |= imdb.is_none() && manifest.supports("stream", kind, &probe);
+            }
+        }
+    }
+    plan
 }
 
 /// The ids to offer, in preference order: IMDb (what most addons and Cinemeta use), then
@@ -487,48 +436,34 @@ fn combine(mut failures: Vec<(String, ProviderError)>) -> ProviderError {
         .map(|(n, e)| format!("{n}: {e}"))
         .collect::<Vec<_>>()
         .join("; ");
-    if same && let Some((_, ProviderError::Timeout(_))) = failures.first() {
-        return ProviderError::Timeout(message);
+    if same && let Some((_, ProviderError::Timeout { .. })) = failures.first() {
+        return ProviderError::timeout(message);
     }
-    if same && let Some((_, ProviderError::Unreachable(_))) = failures.first() {
-        return ProviderError::Unreachable(message);
+    if same && let Some((_, ProviderError::Unreachable { .. })) = failures.first() {
+        return ProviderError::unreachable(message);
     }
     ProviderError::upstream(if same { code } else { "stremio_addons_failed" }, message)
 }
 
 fn with_name(name: &str, e: ProviderError) -> ProviderError {
-    let prefix = |m: String| {
+    e.map_message(|m| {
         if m.contains(name) {
             m
         } else {
             format!("{name}: {m}")
         }
-    };
-    match e {
-        ProviderError::NotFound { code, message } => ProviderError::NotFound {
-            code,
-            message: prefix(message),
-        },
-        ProviderError::Upstream { code, message } => ProviderError::Upstream {
-            code,
-            message: prefix(message),
-        },
-        ProviderError::Config { code, message } => ProviderError::Config {
-            code,
-            message: prefix(message),
-        },
-        ProviderError::Unreachable(m) => ProviderError::Unreachable(prefix(m)),
-        ProviderError::Timeout(m) => ProviderError::Timeout(prefix(m)),
-    }
+    })
 }
 
 /// The SDK's answers: `404 {"err":"not found"}` (no handler: usually a base URL that lost
 /// its configuration path), `500 {"err":"handler error"}`.
 fn classify(status: u16, json: Option<&Value>, url: &Url) -> ProviderError {
-    let err = json
-        .and_then(|j| j.get("err"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    // The addon's text may quote a URL with its user's keys: never verbatim.
+    let err = quote(
+        json.and_then(|j| j.get("err"))
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    );
     let who = host(url);
     match status {
         404 => ProviderError::upstream(
@@ -557,19 +492,6 @@ fn host(url: &Url) -> String {
     }
 }
 
-/// Without the URL: a configured addon's path may hold its user's keys.
-fn send_error(url: &Url, e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        return ProviderError::Timeout(format!("{} did not answer in time", host(url)));
-    }
-    let e = e.without_url();
-    let mut cur: &dyn std::error::Error = &e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    ProviderError::Unreachable(format!("cannot reach {}: {cur}", host(url)))
-}
-
 /// What one stream item is to a browser.
 #[derive(Debug, PartialEq)]
 enum Item {
@@ -587,9 +509,7 @@ fn map_streams(items: &[Value], addon: &str) -> ProviderStreams {
             Item::Playable(stream, subs) => {
                 out.streams.push(*stream);
                 for sub in subs {
-                    if !out.subtitles.iter().any(|s| s.source == sub.source) {
-                        out.subtitles.push(sub);
-                    }
+                    push_subtitle(&mut out.subtitles, sub);
                 }
             }
             Item::Unplayable => out.skipped += 1,
@@ -648,19 +568,7 @@ fn map_stream(item: &Value, addon: &str) -> Item {
     let Some(kind) = stream_kind(&url, response_type, filename) else {
         return Item::Unplayable;
     };
-    let headers: BTreeMap<String, String> = hints
-        .and_then(|h| h.pointer("/proxyHeaders/request"))
-        .and_then(Value::as_object)
-        .map(|r| {
-            r.iter()
-                .filter_map(|(k, v)| Some((k.trim().to_string(), v.as_str()?.trim().to_string())))
-                .filter(|(k, v)| {
-                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
-                        && reqwest::header::HeaderValue::from_str(v).is_ok()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = request_headers(hints);
     let text = |k: &str| {
         obj.get(k)
             .and_then(Value::as_str)
@@ -677,47 +585,64 @@ fn map_stream(item: &Value, addon: &str) -> Item {
             rank::height(Some(t)).or_else(|| t.lines().find_map(|l| rank::height(Some(l))))
         })
         .map(|h| format!("{h}p"));
-    let label = label(name.unwrap_or(addon), description);
-    let mut stream = ExtractedStream::remote(ID, url.clone(), kind, quality, headers.clone());
-    stream.label = Some(label);
-
     let subtitles = obj
         .get("subtitles")
         .and_then(Value::as_array)
         .map(|subs| {
             subs.iter()
-                .filter_map(|s| {
-                    let sub_url = Url::parse(s.get("url")?.as_str()?.trim()).ok()?;
-                    if !matches!(sub_url.scheme(), "http" | "https") {
-                        return None;
-                    }
-                    let lang = s
-                        .get("lang")
-                        .and_then(Value::as_str)
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .unwrap_or("und")
-                        .to_string();
-                    // A subtitle next to the video needs the same headers; elsewhere, none.
-                    let headers = if sub_url.origin() == url.origin() {
-                        headers.clone()
-                    } else {
-                        BTreeMap::new()
-                    };
-                    Some(Subtitle {
-                        source: StreamSource::Remote {
-                            url: sub_url,
-                            headers,
-                        },
-                        label: Some(lang.clone()),
-                        lang,
-                        provider: ID.into(),
-                    })
-                })
+                .filter_map(|s| map_subtitle(s, &url, &headers))
                 .collect()
         })
         .unwrap_or_default();
+    let mut stream = ExtractedStream::remote(ID, url, kind, quality, headers);
+    stream.label = Some(label(name.unwrap_or(addon), description));
     Item::Playable(Box::new(stream), subtitles)
+}
+
+/// `behaviorHints.proxyHeaders.request`, without what is not a valid header.
+fn request_headers(hints: Option<&Value>) -> BTreeMap<String, String> {
+    hints
+        .and_then(|h| h.pointer("/proxyHeaders/request"))
+        .and_then(Value::as_object)
+        .map(|r| {
+            r.iter()
+                .filter_map(|(k, v)| Some((k.trim().to_string(), v.as_str()?.trim().to_string())))
+                .filter(|(k, v)| {
+                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
+                        && reqwest::header::HeaderValue::from_str(v).is_ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A subtitle next to the video (same origin) needs the video's headers; elsewhere, none.
+fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) -> Option<Subtitle> {
+    let sub_url = Url::parse(sub.get("url")?.as_str()?.trim()).ok()?;
+    if !matches!(sub_url.scheme(), "http" | "https") {
+        return None;
+    }
+    let lang = sub
+        .get("lang")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .unwrap_or("und")
+        .to_string();
+    let headers = if sub_url.origin() == video.origin() {
+        headers.clone()
+    } else {
+        BTreeMap::new()
+    };
+    Some(Subtitle {
+        source: StreamSource::Remote {
+            url: sub_url,
+            headers,
+        },
+        label: Some(lang.clone()),
+        lang,
+        provider: ID.into(),
+    })
 }
 
 /// HLS or a directly playable file, from the declared content type, then the URL's
@@ -789,18 +714,52 @@ impl Provider for Stremio {
         &MANIFEST
     }
 
-    async fn resolve_movie(&self, tmdb_id: u32) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(&MediaRequest::movie(tmdb_id)).await
-    }
+    /// Every addon whose manifest serves this title, asked at once; their answers merged.
+    #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
+    async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let (manifests, (imdb, title, tmdb_result)) = tokio::join!(
+            join_all((0..self.addons.len()).map(|i| self.manifest(i, deadline))),
+            self.imdb_id(req, deadline),
+        );
+        let kind = stremio_type(req.media_type());
+        let mut plan = plan(&self.addons, manifests, req, imdb.as_deref());
+        let answers = join_all(plan.asks.iter().map(|ask| async move {
+            let url = self.addons[ask.addon].stream_url(kind, &ask.video_id);
+            let found = self.get_json(url, deadline).await.and_then(|json| {
+                match json.get("streams").and_then(Value::as_array) {
+                    Some(items) => Ok(map_streams(items, &ask.manifest.name)),
+                    None => Err(ProviderError::upstream(
+                        "stremio_invalid_response",
+                        format!("{} answered without a 'streams' list", ask.manifest.name),
+                    )),
+                }
+            });
+            (ask.manifest.name.clone(), found)
+        }))
+        .await;
 
-    async fn resolve_episode(
-        &self,
-        tmdb_id: u32,
-        season: u32,
-        episode: u32,
-    ) -> Result<ProviderStreams, ProviderError> {
-        self.resolve_request(&MediaRequest::episode(tmdb_id, season, episode))
-            .await
+        let mut merged = ProviderStreams {
+            title,
+            ..Default::default()
+        };
+        let mut answered = 0;
+        for (name, found) in answers {
+            match found {
+                Ok(found) => {
+                    answered += 1;
+                    merge(&mut merged, found);
+                }
+                Err(e) => plan.failures.push((name, e)),
+            }
+        }
+        for (name, e) in &plan.failures {
+            warn!(addon = %name, code = e.code(), error = %e, "a Stremio addon failed");
+        }
+        if answered > 0 {
+            return Ok(merged);
+        }
+        Err(self.why_nothing(plan, tmdb_result, kind))
     }
 
     /// Every manifest loads (from the cache when fresh).

@@ -2,6 +2,8 @@
 //! cache. One failing provider never fails the request: its failure becomes an outcome.
 
 pub mod breaker;
+pub mod merge;
+pub mod plan;
 pub mod rank;
 pub mod singleflight;
 
@@ -308,109 +310,28 @@ impl Resolver {
         true
     }
 
+    /// Asks the planned providers at once, then merges their answers and ranks the streams.
     async fn fan_out(&self, key: &CacheKey) -> FannedOut {
         let request = key.request;
-        let planned: Vec<_> = self
-            .providers
-            .iter()
-            .zip(&self.breakers)
-            .filter(|(p, _)| match &key.scope {
-                Scope::All => true,
-                Scope::One(id) => p.manifest().id == *id,
-            })
-            .filter(|(p, _)| p.manifest().supports(&request))
-            .collect();
-        let timeout = self.provider_timeout;
-        let calls = planned.into_iter().map(|(provider, breaker)| {
-            let id = provider.manifest().id;
-            let span = info_span!("provider", provider = id, request = %request);
-            async move {
-                let started = Instant::now();
-                let permit = match breaker.admit() {
-                    Admission::Go(permit) => permit,
-                    Admission::Skip(skipped) => {
-                        let error =
-                            ProviderError::upstream(breaker::CIRCUIT_OPEN, skipped.message());
-                        return (id, started.elapsed(), Err(error), Some(skipped));
-                    }
-                };
-                let result = match tokio::time::timeout(timeout, provider.resolve(&request)).await {
-                    Ok(r) => r.map(ProviderStreams::bounded),
-                    Err(_) => Err(ProviderError::Timeout(format!(
-                        "{id} did not answer within {:.1} s",
-                        timeout.as_secs_f64()
-                    ))),
-                };
-                let failed = match &result {
-                    Ok(_) | Err(ProviderError::NotFound { .. }) => false,
-                    Err(e) => {
-                        breaker.note_error(&e.to_string());
-                        true
-                    }
-                };
-                permit.record(!failed);
-                (id, started.elapsed(), result, None)
-            }
-            .instrument(span)
-        });
-        let results = join_all(calls).await;
+        let manifests = self.providers.iter().map(|p| p.manifest());
+        let planned = plan::plan(manifests, &key.scope, &request);
+        let results = join_all(planned.into_iter().map(|i| self.ask(i, request))).await;
         let probe_at = results
             .iter()
-            .filter_map(|(_, _, _, skipped)| skipped.as_ref())
+            .filter_map(|asked| asked.skipped.as_ref())
             .map(|s| s.until.unwrap_or_else(|| self.clock.now()))
             .min();
-
-        let mut streams = Vec::new();
-        let mut subtitles = Vec::new();
-        let mut markers = None;
-        let mut title = None;
+        let mut merged = ProviderStreams::default();
         let mut outcomes = Vec::with_capacity(results.len());
-        for (id, elapsed, result, _) in results {
-            let outcome = outcome(id, elapsed, &result);
-            self.metrics
-                .resolve_outcomes
-                .get_or_create(&OutcomeLabels {
-                    provider: id.into(),
-                    status: outcome.status.as_str().into(),
-                })
-                .inc();
-            match &outcome.status {
-                OutcomeStatus::Ok | OutcomeStatus::Empty => {
-                    debug!(
-                        provider = id,
-                        status = outcome.status.as_str(),
-                        sources = outcome.sources,
-                        "provider answered"
-                    )
-                }
-                // The breaker logged its opening once; every skip is not news.
-                _ if outcome.code.as_deref() == Some(breaker::CIRCUIT_OPEN) => {
-                    debug!(provider = id, "provider skipped: circuit open")
-                }
-                _ => {
-                    warn!(provider = id, status = outcome.status.as_str(), code = ?outcome.code, message = ?outcome.message, "provider failed")
-                }
-            }
+        for asked in results {
+            let outcome = outcome(asked.id, asked.elapsed, &asked.result);
+            self.record(&outcome);
             outcomes.push(outcome);
-            if let Ok(found) = result {
-                title = title.or(found.title);
-                if markers.is_none()
-                    && found.markers.as_ref().is_some_and(|m| !m.is_empty())
-                    && !found.streams.is_empty()
-                {
-                    markers = found.markers;
-                }
-                streams.extend(found.streams);
-                for sub in found.subtitles {
-                    if !subtitles
-                        .iter()
-                        .any(|s: &crate::models::Subtitle| s.source == sub.source)
-                    {
-                        subtitles.push(sub);
-                    }
-                }
+            if let Ok(found) = asked.result {
+                merge::merge(&mut merged, found);
             }
         }
+        let mut streams = merged.streams;
         for stream in &mut streams {
             if stream.expires_at.is_none()
                 && let StreamSource::Remote { url, .. } = &stream.source
@@ -421,16 +342,99 @@ impl Resolver {
         rank::rank(&mut streams, &self.provider_order);
         FannedOut {
             resolution: Resolution {
-                media: MediaInfo::from_request(&request, title),
+                media: MediaInfo::from_request(&request, merged.title),
                 streams,
-                subtitles,
-                markers,
+                subtitles: merged.subtitles,
+                markers: merged.markers,
                 outcomes,
                 valid_until: self.clock.now(),
             },
             probe_at,
         }
     }
+
+    /// One provider, through its breaker and under the provider timeout.
+    async fn ask(&self, index: usize, request: MediaRequest) -> Asked {
+        let (provider, breaker) = (&self.providers[index], &self.breakers[index]);
+        let id = provider.manifest().id;
+        let timeout = self.provider_timeout;
+        let span = info_span!("provider", provider = id, request = %request);
+        async move {
+            let started = Instant::now();
+            let permit = match breaker.admit() {
+                Admission::Go(permit) => permit,
+                Admission::Skip(skipped) => {
+                    let error = ProviderError::upstream(breaker::CIRCUIT_OPEN, skipped.message());
+                    return Asked {
+                        id,
+                        elapsed: started.elapsed(),
+                        result: Err(error),
+                        skipped: Some(skipped),
+                    };
+                }
+            };
+            let result = match tokio::time::timeout(timeout, provider.resolve(&request)).await {
+                Ok(r) => r.map(ProviderStreams::bounded),
+                Err(_) => Err(ProviderError::timeout(format!(
+                    "{id} did not answer within {:.1} s",
+                    timeout.as_secs_f64()
+                ))),
+            };
+            let failed = match &result {
+                Ok(_) | Err(ProviderError::NotFound { .. }) => false,
+                Err(e) => {
+                    breaker.note_error(&e.to_string());
+                    true
+                }
+            };
+            permit.record(!failed);
+            Asked {
+                id,
+                elapsed: started.elapsed(),
+                result,
+                skipped: None,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Counts the outcome and logs it at the level it deserves.
+    fn record(&self, outcome: &ProviderOutcome) {
+        let id = outcome.provider.as_str();
+        self.metrics
+            .resolve_outcomes
+            .get_or_create(&OutcomeLabels {
+                provider: id.into(),
+                status: outcome.status.as_str().into(),
+            })
+            .inc();
+        match &outcome.status {
+            OutcomeStatus::Ok | OutcomeStatus::Empty => {
+                debug!(
+                    provider = id,
+                    status = outcome.status.as_str(),
+                    sources = outcome.sources,
+                    "provider answered"
+                )
+            }
+            // The breaker logged its opening once; every skip is not news.
+            _ if outcome.code.as_deref() == Some(breaker::CIRCUIT_OPEN) => {
+                debug!(provider = id, "provider skipped: circuit open")
+            }
+            _ => {
+                warn!(provider = id, status = outcome.status.as_str(), code = ?outcome.code, message = ?outcome.message, "provider failed")
+            }
+        }
+    }
+}
+
+/// How asking one provider ended, and, when its breaker skipped it, until when.
+struct Asked {
+    id: &'static str,
+    elapsed: Duration,
+    result: Result<ProviderStreams, ProviderError>,
+    skipped: Option<breaker::Skipped>,
 }
 
 fn outcome(
@@ -468,7 +472,7 @@ fn outcome(
         Err(e) => {
             o.status = match e {
                 ProviderError::NotFound { .. } => OutcomeStatus::Empty,
-                ProviderError::Timeout(_) => OutcomeStatus::Timeout,
+                ProviderError::Timeout { .. } => OutcomeStatus::Timeout,
                 _ => OutcomeStatus::Error,
             };
             o.code = Some(e.code().to_string());

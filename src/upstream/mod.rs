@@ -5,6 +5,7 @@
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
 pub mod guard;
+pub mod json;
 pub mod retry;
 
 use std::sync::Arc;
@@ -47,9 +48,10 @@ pub enum BodyError {
     #[error("the body is larger than the limit")]
     TooLarge,
     #[error("the body stopped arriving")]
-    Timeout,
-    #[error("{0}")]
-    Io(String),
+    Timeout(#[source] reqwest::Error),
+    /// Stored `without_url()`: the URL's query may be a credential (Jellyfin's `ApiKey`).
+    #[error("the body broke off")]
+    Io(#[source] reqwest::Error),
 }
 
 /// Reads a whole body, refusing more than `max` bytes: an upstream cannot make us buffer an
@@ -71,10 +73,10 @@ pub async fn read_body_limited(
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
-            Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
             // reqwest's message names the URL, whose query may be a credential (Jellyfin's
             // ApiKey), and this text reaches logs and JSON errors.
-            Err(e) => return Err(BodyError::Io(e.without_url().to_string())),
+            Err(e) if e.is_timeout() => return Err(BodyError::Timeout(e.without_url())),
+            Err(e) => return Err(BodyError::Io(e.without_url())),
         }
     }
 }

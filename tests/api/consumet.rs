@@ -435,3 +435,53 @@ async fn the_configured_provider_and_server_are_passed_to_consumet() {
         .await;
     assert_eq!(outcome(&body)["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_url_quoted_by_consumet_reaches_the_answer_without_its_query() {
+    // Consumet quotes its own upstream's failures, URL and key included (axios' messages),
+    // and a redirect's Location may carry a token.
+    const KEY: &str = "tmdbkey5a0e7c41";
+    let consumet = fake::start().await;
+    fake::mount_info(
+        &consumet,
+        MOVIE_ID,
+        "movie",
+        fake::fastify_500(&format!(
+            "getaddrinfo ENOTFOUND https://api.themoviedb.org/3/movie/{MOVIE_ID}?api_key={KEY}"
+        )),
+    )
+    .await;
+    fake::mount_info(
+        &consumet,
+        2,
+        "movie",
+        fake::fastify_500(&format!("boom at http://internal.example/x?token={KEY}")),
+    )
+    .await;
+    fake::mount_info(
+        &consumet,
+        3,
+        "movie",
+        ResponseTemplate::new(302).insert_header("location", format!("/apidemo?token={KEY}")),
+    )
+    .await;
+    let app = app_with(&consumet).await;
+
+    for (id, code) in [
+        (MOVIE_ID, "consumet_upstream_unreachable"),
+        (2, "consumet_internal_error"),
+        (3, "consumet_demo_mode"),
+    ] {
+        let body = app
+            .get_json(&format!("/api/streaming/consumet/movie/{id}"), 200)
+            .await;
+        let o = outcome(&body);
+        assert_eq!(o["code"], code, "{body}");
+        let message = o["message"].as_str().unwrap();
+        assert!(!body.to_string().contains(KEY), "{body}");
+        assert!(
+            message.contains("?…") || message.contains("/apidemo"),
+            "the message still says where: {message}"
+        );
+    }
+}

@@ -19,6 +19,7 @@ const SECRET: &str = "signing-secret-5e0a7c3d91f2b4a6";
 const CDN_TOKEN: &str = "cdntoken4c9e1a";
 const CDN_COOKIE: &str = "session=cookie7f3b2d";
 const WRONG_TOKEN: &str = "not-the-token-3b7a9c2e";
+const CONSUMET_KEY: &str = "consumetupstreamkey6d2f";
 
 /// Kills the server when the test ends, passed or not.
 struct Server {
@@ -68,6 +69,16 @@ async fn no_credential_reaches_the_logs_at_debug_level() {
     let (jellyfin, _fake) = FakeJellyfin::start(0).await;
     let tmdb = fake_tmdb::start().await;
     fake_tmdb::mount_catalogue(&tmdb).await;
+    // Consumet quotes its upstream's URL, key included, in its errors.
+    let consumet = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/meta/tmdb/info/603"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
+            "statusCode": 500,
+            "message": format!("getaddrinfo ENOTFOUND https://api.themoviedb.org/3/movie/603?api_key={CONSUMET_KEY}")
+        })))
+        .mount(&consumet)
+        .await;
     let cdn = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v/master.m3u8"))
@@ -92,6 +103,7 @@ async fn no_credential_reaches_the_logs_at_debug_level() {
         ("SOKOUL_SECRET", SECRET.into()),
         ("SOKOUL_API_TOKEN", API_TOKEN.into()),
         ("SOKOUL_JELLYFIN_URL", jellyfin.uri()),
+        ("SOKOUL_CONSUMET_URL", consumet.uri()),
         ("SOKOUL_JELLYFIN_API_KEY", API_KEY.into()),
         ("SOKOUL_TMDB_KEY", fake_tmdb::KEY.into()),
         ("SOKOUL_TMDB_URL", fake_tmdb::base_url(&tmdb)),
@@ -116,6 +128,7 @@ async fn no_credential_reaches_the_logs_at_debug_level() {
         fake_tmdb::KEY,
         CDN_TOKEN,
         CDN_COOKIE,
+        CONSUMET_KEY,
     ]
     .map(String::from)
     .to_vec();
