@@ -288,7 +288,9 @@ pub fn router(state: AppState) -> Router {
             security::host::check_host_and_origin,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span::<Body>))
-        .layer(CatchPanicLayer::custom(panic_response));
+        .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost: every error answer, a panic's included, is logged here once.
+        .layer(middleware::from_fn(crate::error::log_errors));
     security::headers::apply(app, &state).with_state(state)
 }
 

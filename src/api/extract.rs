@@ -2,7 +2,6 @@
 //! validated values, or into the contract's `{"error":{"code","message"}}` 400s. Handlers
 //! receive only valid input.
 
-use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -35,14 +34,8 @@ struct RawTitle {
 async fn raw_title<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<RawTitle, ApiError> {
     let Path(raw) = Path::<RawTitle>::from_request_parts(parts, state)
         .await
-        .map_err(path_rejection)?;
+        ?;
     Ok(raw)
-}
-
-/// Only a segment that is not UTF-8 once percent-decoded gets here (the routes always hold
-/// both segments).
-fn path_rejection(e: PathRejection) -> ApiError {
-    ApiError::new(e.status(), "invalid_path", e.body_text())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for TitlePath {

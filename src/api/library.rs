@@ -12,33 +12,9 @@ use utoipa::ToSchema;
 
 use super::extract::TitlePath;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::{Item, ItemDetail, Library, LibraryError, ScanSummary};
+use crate::library::{Item, ItemDetail, Library, ScanSummary};
 use crate::startup::AppState;
 use crate::store::media::Problem;
-
-impl From<LibraryError> for ApiError {
-    fn from(e: LibraryError) -> Self {
-        match e {
-            LibraryError::NotFound { code, message } => ApiError::not_found(code, message),
-            LibraryError::Busy(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_busy", m)
-            }
-            LibraryError::Timeout(m) => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "packaging_timeout", m)
-            }
-            LibraryError::Tool(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_unavailable", m)
-            }
-            LibraryError::Package(m) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "packaging_failed", m)
-            }
-            LibraryError::Probe(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_media", m)
-            }
-            LibraryError::Store(m) | LibraryError::Internal(m) => ApiError::internal(m),
-        }
-    }
-}
 
 /// The library handle, or a 404 when the operator disabled it.
 pub fn library(state: &AppState) -> Result<&Arc<Library>, ApiError> {
@@ -210,7 +186,7 @@ pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<R
     let path = library(&state)?.poster(kind, id).await?;
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|e| ApiError::internal(format!("cannot read the poster: {e}")))?;
+        .map_err(|e| ApiError::internal_while("reading the poster", e))?;
     let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));

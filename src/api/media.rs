@@ -65,7 +65,7 @@ pub async fn file(
     let response = ServeFile::new(&path)
         .oneshot(request)
         .await
-        .map_err(|e| ApiError::internal(format!("cannot read the file: {e}")))?;
+        .map_err(|e| ApiError::internal_while("reading a library file", e))?;
     Ok(response.map(Body::new))
 }
 

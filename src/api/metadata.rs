@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::TitlePath;
@@ -21,21 +21,6 @@ const NOT_FOUND: &str = "`metadata_unavailable` (no SOKOUL_TMDB_KEY), or `tmdb_n
 const UPSTREAM: &str =
     "`tmdb_unauthorized`, `tmdb_unreachable`, `tmdb_invalid_response`, `tmdb_unavailable`";
 const RATE_LIMITED: &str = "`tmdb_rate_limited`: TMDB asks to slow down";
-
-impl From<TmdbError> for ApiError {
-    fn from(e: TmdbError) -> Self {
-        let status = match &e {
-            TmdbError::NotFound(_) => StatusCode::NOT_FOUND,
-            TmdbError::RateLimited { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            TmdbError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            TmdbError::Unauthorized
-            | TmdbError::Unreachable(_)
-            | TmdbError::Invalid(_)
-            | TmdbError::Unavailable(_) => StatusCode::BAD_GATEWAY,
-        };
-        ApiError::new(status, e.code(), e.to_string())
-    }
-}
 
 fn tmdb(state: &AppState) -> Result<&Tmdb, ApiError> {
     state.tmdb.as_deref().ok_or_else(|| {

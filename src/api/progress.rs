@@ -12,14 +12,7 @@ use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
 use super::streaming::BAD_TITLE;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
-use crate::store::StoreError;
 use crate::store::progress::ProgressEntry;
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::internal(format!("the database failed: {e}"))
-    }
-}
 
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[ts(export)]

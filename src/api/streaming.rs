@@ -15,7 +15,6 @@ use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
 use crate::providers::ProviderId;
-use crate::resolve::ResolveError;
 use crate::startup::AppState;
 
 /// `{provider}/{media_type}/{tmdb_id}`: the resolve route of one provider.
@@ -42,16 +41,6 @@ fn provider_ids() -> Object {
 /// The 400 answers of every route that takes `{media_type}/{tmdb_id}[?season&episode]`.
 pub const BAD_TITLE: &str = "Bad input: `unknown_media_type`, `invalid_tmdb_id`, \
     `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`";
-
-impl From<ResolveError> for ApiError {
-    fn from(e: ResolveError) -> Self {
-        match e {
-            ResolveError::UnknownProvider(_) => ApiError::bad_request(e.code(), e.to_string()),
-            ResolveError::ProviderDisabled(_) => ApiError::not_found(e.code(), e.to_string()),
-            ResolveError::Internal => ApiError::internal(e.to_string()),
-        }
-    }
-}
 
 /// Resolve a title with every enabled provider.
 ///
