@@ -303,3 +303,98 @@ impl From<MediaUrlError> for ApiError {
         ApiError::from_module(StatusCode::FORBIDDEN, e.code(), e, INTERNAL)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// The log, as the `fmt` layer writes it.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A store whose progress table is gone: every query of it fails inside SQLite.
+    async fn broken_store() -> Store {
+        let store = Store::in_memory().unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("DROP TABLE watch_progress")?))
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_database_failure_is_a_500_without_its_text_logged_once_with_its_cause() {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let store = broken_store().await;
+        let app = Router::new()
+            .route(
+                "/",
+                get(move || async move {
+                    store.recent_progress(50).await.map_err(ApiError::from)?;
+                    Ok::<_, ApiError>(())
+                }),
+            )
+            .layer(axum::middleware::from_fn(log_errors));
+
+        let response = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "internal", "message": INTERNAL}})
+        );
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.matches("request failed").count(), 1, "{log}");
+        assert_eq!(log.matches("no such table: watch_progress").count(), 1, "{log}");
+        assert!(log.contains("500 internal: database error"), "{log}");
+    }
+
+    #[test]
+    fn a_cause_chain_names_each_level_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer quotes its source: {0}")]
+        struct Quoting(#[source] std::io::Error);
+        let e = ApiError::internal(Quoting(std::io::Error::other("disk full")));
+        assert_eq!(
+            e.cause_chain(),
+            "500 internal: outer quotes its source: disk full"
+        );
+        let e = ApiError::internal_while("reading the poster", std::io::Error::other("gone"));
+        assert_eq!(e.cause_chain(), "500 internal: reading the poster: gone");
+        assert_eq!(e.message, INTERNAL);
+        let e = ApiError::bad_request("invalid_body", "not JSON");
+        assert_eq!(e.cause_chain(), "400 invalid_body: not JSON");
+    }
+}
