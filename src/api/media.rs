@@ -9,17 +9,14 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use super::extract::FileId;
 use super::library::library;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::Variant;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
 
-async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
-    let not_found = || ApiError::not_found("media_not_found", "no such media file in the library");
-    let id = crate::models::parse_positive(id)
-        .and_then(|n| i64::try_from(n.get()).ok())
-        .ok_or_else(not_found)?;
+async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiError> {
     Ok(library(state)?.file(id).await?)
 }
 
@@ -51,10 +48,10 @@ fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static 
 )]
 pub async fn file(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: FileId,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     // Checked at every request: since the scan, the file may have been replaced by a link out
     // of the library.
     let path = crate::library::confine::media_input(
@@ -88,11 +85,8 @@ pub async fn file(
         (status = 504, description = "`packaging_timeout`", body = ErrorBody),
     )
 )]
-pub async fn master(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+pub async fn master(State(state): State<AppState>, id: FileId) -> Result<Response, ApiError> {
+    let file = file_of(&state, id).await?;
     let text = library(&state)?.packager.master_playlist(&file).await?;
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
@@ -124,9 +118,10 @@ pub async fn master(
 )]
 pub async fn hls(
     State(state): State<AppState>,
-    Path((id, variant, name)): Path<(String, String, String)>,
+    id: FileId,
+    Path((_, variant, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     let variant = Variant::parse(&variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
     let packager = &library(&state)?.packager;
@@ -170,9 +165,10 @@ pub async fn hls(
 )]
 pub async fn subtitle(
     State(state): State<AppState>,
-    Path((id, track)): Path<(String, String)>,
+    id: FileId,
+    Path((_, track)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     let track = track
         .strip_suffix(".vtt")
         .ok_or_else(|| ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt"))?;

@@ -4,13 +4,12 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::TitlePath;
+use super::extract::{SeasonPath, TitlePath};
 use crate::error::{ApiError, ErrorBody};
-use crate::models::{TmdbId, parse_season};
 use crate::startup::AppState;
 use crate::tmdb::{Metadata, Season, Tmdb, TmdbError};
 
@@ -97,12 +96,10 @@ pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Re
 )]
 pub async fn season(
     State(state): State<AppState>,
-    Path((id, season)): Path<(String, String)>,
+    SeasonPath { tmdb_id, season }: SeasonPath,
 ) -> Result<Response, ApiError> {
-    let id: TmdbId = id.parse()?;
-    let season = parse_season(&season)?;
     let tmdb = tmdb(&state)?;
-    match tmdb.season(id.get(), season, Instant::now() + BUDGET).await {
+    match tmdb.season(tmdb_id.get(), season, Instant::now() + BUDGET).await {
         Ok(s) => Ok(Json(s.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }
