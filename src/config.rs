@@ -562,7 +562,10 @@ impl Settings {
         env.secret("SOKOUL_REDIS_URL", &mut self.cache.redis_url);
         env.parsed("SOKOUL_CACHE_MAX_TTL", &mut self.cache.max_ttl)?;
         env.list("SOKOUL_PROXY_ALLOW", ',', &mut self.proxy.allow);
-        env.parsed("SOKOUL_PROVIDER_TIMEOUT", &mut self.resolve.provider_timeout)?;
+        env.parsed(
+            "SOKOUL_PROVIDER_TIMEOUT",
+            &mut self.resolve.provider_timeout,
+        )?;
         self.apply_security_env(&env)
     }
 
@@ -580,7 +583,10 @@ impl Settings {
 
     fn apply_security_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
         let security = &mut self.security;
-        env.parsed("SOKOUL_RATE_LIMIT_PER_SECOND", &mut security.rate_limit_per_second)?;
+        env.parsed(
+            "SOKOUL_RATE_LIMIT_PER_SECOND",
+            &mut security.rate_limit_per_second,
+        )?;
         env.parsed("SOKOUL_RATE_LIMIT_BURST", &mut security.rate_limit_burst)?;
         env.list("SOKOUL_TRUSTED_PROXIES", ',', &mut security.trusted_proxies);
         env.list("SOKOUL_ALLOWED_HOSTS", ',', &mut security.allowed_hosts);
@@ -882,7 +888,11 @@ impl Env<'_> {
         }
     }
 
-    fn parsed<T: std::str::FromStr>(&self, var: &'static str, slot: &mut T) -> Result<(), ConfigError>
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        slot: &mut T,
+    ) -> Result<(), ConfigError>
     where
         T::Err: std::fmt::Display,
     {

@@ -377,7 +377,11 @@ mod tests {
         );
         let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         assert_eq!(log.matches("request failed").count(), 1, "{log}");
-        assert_eq!(log.matches("no such table: watch_progress").count(), 1, "{log}");
+        assert_eq!(
+            log.matches("no such table: watch_progress").count(),
+            1,
+            "{log}"
+        );
         assert!(log.contains("500 internal: database error"), "{log}");
     }
 

@@ -32,9 +32,7 @@ struct RawTitle {
 }
 
 async fn raw_title<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<RawTitle, ApiError> {
-    let Path(raw) = Path::<RawTitle>::from_request_parts(parts, state)
-        .await
-        ?;
+    let Path(raw) = Path::<RawTitle>::from_request_parts(parts, state).await?;
     Ok(raw)
 }
 

@@ -99,7 +99,10 @@ pub async fn season(
     SeasonPath { tmdb_id, season }: SeasonPath,
 ) -> Result<Response, ApiError> {
     let tmdb = tmdb(&state)?;
-    match tmdb.season(tmdb_id.get(), season, Instant::now() + BUDGET).await {
+    match tmdb
+        .season(tmdb_id.get(), season, Instant::now() + BUDGET)
+        .await
+    {
         Ok(s) => Ok(Json(s.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }

@@ -185,10 +185,8 @@ pub async fn document() -> Response {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
         }
-        Err(e) => {
-            ApiError::internal(format!("the OpenAPI document cannot be rendered: {e}"))
-                .into_response()
-        }
+        Err(e) => ApiError::internal(format!("the OpenAPI document cannot be rendered: {e}"))
+            .into_response(),
     }
 }
 

@@ -82,16 +82,14 @@ impl CacheError {
     }
 }
 
+/// What a cache operation gives: a failed one never fails a resolve.
+pub type CacheResult<T = ()> = Result<T, CacheError>;
+
 #[async_trait]
 pub trait Cache: Send + Sync {
     /// The entry under `key`, if present. Callers still check `valid_until` against their clock.
     async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Resolution>>, CacheError>;
-    async fn put(
-        &self,
-        key: &CacheKey,
-        value: Arc<Resolution>,
-        ttl: Duration,
-    ) -> Result<(), CacheError>;
+    async fn put(&self, key: &CacheKey, value: Arc<Resolution>, ttl: Duration) -> CacheResult;
     /// `memory` or `redis`, for logs, metrics and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<(), CacheError>;

@@ -103,12 +103,16 @@ fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
 
 /// Inserts or replaces one scanned file, its keyframes, and clears its problem.
 fn upsert_file(tx: &rusqlite::Transaction<'_>, new: &NewFile, at: i64) -> Result<(), StoreError> {
-        let f = &new.file;
-        let probe = serde_json::to_string(&f.probe).map_err(StoreError::corrupt(format!("probe of {}", f.path.display())))?;
-        let sidecars =
-            serde_json::to_string(&f.sidecars)
-            .map_err(StoreError::corrupt(format!("sidecars of {}", f.path.display())))?;
-        let id: i64 = tx.query_row(
+    let f = &new.file;
+    let probe = serde_json::to_string(&f.probe).map_err(StoreError::corrupt(format!(
+        "probe of {}",
+        f.path.display()
+    )))?;
+    let sidecars = serde_json::to_string(&f.sidecars).map_err(StoreError::corrupt(format!(
+        "sidecars of {}",
+        f.path.display()
+    )))?;
+    let id: i64 = tx.query_row(
             "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, \
              episode, episode_end, episode_title, duration, probe, sidecars, scanned_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
@@ -139,45 +143,56 @@ fn upsert_file(tx: &rusqlite::Transaction<'_>, new: &NewFile, at: i64) -> Result
             ],
             |r| r.get(0),
         )?;
-        tx.execute("DELETE FROM media_keyframes WHERE file_id = ?1", [id])?;
-        if let Some(times) = &new.keyframes {
-            let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
-            tx.execute(
-                "INSERT INTO media_keyframes (file_id, times) VALUES (?1, ?2)",
-                params![id, blob],
-            )?;
-        }
-        tx.execute("DELETE FROM scan_problems WHERE path = ?1", [f.path.to_string_lossy()])?;
+    tx.execute("DELETE FROM media_keyframes WHERE file_id = ?1", [id])?;
+    if let Some(times) = &new.keyframes {
+        let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
+        tx.execute(
+            "INSERT INTO media_keyframes (file_id, times) VALUES (?1, ?2)",
+            params![id, blob],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM scan_problems WHERE path = ?1",
+        [f.path.to_string_lossy()],
+    )?;
     Ok(())
 }
 
 /// A file that cannot be used: out of the library, into the problems.
-fn record_problem(tx: &rusqlite::Transaction<'_>, p: &NewProblem, at: i64) -> Result<(), StoreError> {
-        tx.execute("DELETE FROM media_files WHERE path = ?1", [&p.path])?;
-        tx.execute(
-            "INSERT INTO scan_problems (path, root, size, mtime_ns, reason, seen_at) \
+fn record_problem(
+    tx: &rusqlite::Transaction<'_>,
+    p: &NewProblem,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM media_files WHERE path = ?1", [&p.path])?;
+    tx.execute(
+        "INSERT INTO scan_problems (path, root, size, mtime_ns, reason, seen_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
              ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
              mtime_ns = excluded.mtime_ns, reason = excluded.reason, seen_at = excluded.seen_at",
-            params![
-                p.path,
-                p.root,
-                p.seen.map(|s| s.size as i64),
-                p.seen.map(|s| s.mtime_ns),
-                p.reason,
-                at
-            ],
-        )?;
+        params![
+            p.path,
+            p.root,
+            p.seen.map(|s| s.size as i64),
+            p.seen.map(|s| s.mtime_ns),
+            p.reason,
+            at
+        ],
+    )?;
     Ok(())
 }
 
 fn finish(
     (mut file, probe, sidecars): (MediaFile, String, String),
 ) -> Result<MediaFile, StoreError> {
-    file.probe = serde_json::from_str(&probe)
-        .map_err(StoreError::corrupt(format!("probe of {}", file.path.display())))?;
-    file.sidecars = serde_json::from_str(&sidecars)
-        .map_err(StoreError::corrupt(format!("sidecars of {}", file.path.display())))?;
+    file.probe = serde_json::from_str(&probe).map_err(StoreError::corrupt(format!(
+        "probe of {}",
+        file.path.display()
+    )))?;
+    file.sidecars = serde_json::from_str(&sidecars).map_err(StoreError::corrupt(format!(
+        "sidecars of {}",
+        file.path.display()
+    )))?;
     Ok(file)
 }
 
@@ -276,7 +291,10 @@ impl Store {
             for (path, sidecars) in &changes.sidecars {
                 let json = serde_json::to_string(sidecars)
                     .map_err(StoreError::corrupt(format!("sidecars of {path}")))?;
-                tx.execute("UPDATE media_files SET sidecars = ?2 WHERE path = ?1", params![path, json])?;
+                tx.execute(
+                    "UPDATE media_files SET sidecars = ?2 WHERE path = ?1",
+                    params![path, json],
+                )?;
             }
             for p in &changes.problems {
                 record_problem(&tx, p, at)?;
