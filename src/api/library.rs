@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,8 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::TitlePath;
+use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::{Item, ItemDetail, Library, ScanSummary};
+use crate::models::MediaType;
 use crate::startup::AppState;
 use crate::store::media::Problem;
 
@@ -164,35 +165,35 @@ pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<R
     let (kind, id) = (title.media_type, title.tmdb_id.get());
     // With a TMDB key the real poster; without one (or when TMDB has none or fails) a frame
     // taken from the file, so the library always has a picture.
-    if let Some(tmdb) = &state.tmdb {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        match tmdb.title(kind, id, deadline).await {
-            Ok(meta) => {
-                if let Some(url) = &meta.poster_url {
-                    let mut response = StatusCode::FOUND.into_response();
-                    if let Ok(location) = HeaderValue::from_str(url) {
-                        response.headers_mut().insert(header::LOCATION, location);
-                        response.headers_mut().insert(
-                            header::CACHE_CONTROL,
-                            HeaderValue::from_static("public, max-age=86400"),
-                        );
-                        return Ok(response);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "no TMDB poster; using a frame from the file"),
-        }
+    if let Some(redirect) = tmdb_poster(&state, kind, id).await {
+        return Ok(redirect);
     }
     let path = library(&state)?.poster(kind, id).await?;
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| ApiError::internal_while("reading the poster", e))?;
-    let mut response = Body::from(bytes).into_response();
+    Ok(with_type(bytes, "image/jpeg", POSTER_CACHE))
+}
+
+/// Posters change rarely; a day in the browser's cache spares TMDB and ffmpeg.
+const POSTER_CACHE: &str = "public, max-age=86400";
+
+/// A redirect to TMDB's poster, when there is a key and TMDB has one (within 3 s).
+async fn tmdb_poster(state: &AppState, kind: MediaType, id: u32) -> Option<Response> {
+    let tmdb = state.tmdb.as_ref()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let meta = tmdb
+        .title(kind, id, deadline)
+        .await
+        .inspect_err(|e| tracing::debug!(error = %e, "no TMDB poster; using a frame from the file"))
+        .ok()?;
+    let location = HeaderValue::from_str(meta.poster_url.as_deref()?).ok()?;
+    let mut response = StatusCode::FOUND.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(header::LOCATION, location);
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
+        HeaderValue::from_static(POSTER_CACHE),
     );
-    Ok(response)
+    Some(response)
 }

@@ -4,13 +4,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::extract::FileId;
 use super::library::library;
+use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::Variant;
 use crate::startup::AppState;
@@ -18,14 +18,6 @@ use crate::store::media::MediaFile;
 
 async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiError> {
     Ok(library(state)?.file(id).await?)
-}
-
-fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
-    let mut response = body.into().into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
 }
 
 /// The file itself, for direct play, with Range requests.
