@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::TitlePath;
+use super::responses::{FfmpegErrors, Internal, LibraryErrors};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::{Item, ItemDetail, Library, ScanSummary};
@@ -39,9 +40,6 @@ pub struct ProblemList {
     pub problems: Vec<Problem>,
 }
 
-const DISABLED: &str =
-    "`library_disabled`: the local library is disabled (library.enabled = false)";
-
 /// The films and series of the local library.
 #[utoipa::path(
     get,
@@ -50,8 +48,7 @@ const DISABLED: &str =
     tag = "library",
     responses(
         (status = 200, description = "Every title, films and series", body = ItemList),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
     )
 )]
 pub async fn items(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
@@ -87,7 +84,7 @@ fn sign_poster(state: &AppState, item: &mut Item) {
         (status = 200, description = "The title", body = ItemDetail),
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
         (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn item(
@@ -111,8 +108,7 @@ pub async fn item(
     tag = "library",
     responses(
         (status = 200, description = "What the scan did", body = ScanSummary),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
         (status = 503, description = "`ffmpeg_unavailable`: ffprobe cannot run", body = ErrorBody),
     )
 )]
@@ -132,8 +128,7 @@ pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, Ap
     tag = "library",
     responses(
         (status = 200, description = "Every problem of the last scans", body = ProblemList),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
     )
 )]
 pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>, ApiError> {
@@ -157,8 +152,7 @@ pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
         (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 500, description = "`internal`, `packaging_failed`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {

@@ -10,6 +10,7 @@ use tower_http::services::ServeFile;
 
 use super::extract::FileId;
 use super::library::library;
+use super::responses::{FfmpegErrors, Internal};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::Variant;
@@ -35,7 +36,7 @@ async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiE
         (status = 404, description = "`media_not_found` (also when the file now links outside the library), or `library_disabled`", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
         (status = 422, description = "`unreadable_media`: the file is a playlist, refused", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn file(
@@ -73,8 +74,7 @@ pub async fn file(
         (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn master(State(state): State<AppState>, id: FileId) -> Result<Response, ApiError> {
@@ -104,8 +104,7 @@ pub async fn master(State(state): State<AppState>, id: FileId) -> Result<Respons
         (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn hls(
@@ -150,9 +149,8 @@ pub async fn hls(
     responses(
         (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
         (status = 404, description = "`media_not_found`, `subtitle_not_found`, or `library_disabled`", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        Internal,
+        FfmpegErrors,
     )
 )]
 pub async fn subtitle(

@@ -9,17 +9,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{SeasonPath, TitlePath};
+use super::responses::TmdbErrors;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::tmdb::{Metadata, Season, Tmdb, TmdbError};
 
 /// A metadata request waits at most this long for TMDB (one 429 wait included).
 const BUDGET: Duration = Duration::from_secs(10);
-
-const NOT_FOUND: &str = "`metadata_unavailable` (no SOKOUL_TMDB_KEY), or `tmdb_not_found`";
-const UPSTREAM: &str =
-    "`tmdb_unauthorized`, `tmdb_unreachable`, `tmdb_invalid_response`, `tmdb_unavailable`";
-const RATE_LIMITED: &str = "`tmdb_rate_limited`: TMDB asks to slow down";
 
 fn tmdb(state: &AppState) -> Result<&Tmdb, ApiError> {
     state.tmdb.as_deref().ok_or_else(|| {
@@ -58,11 +54,7 @@ fn with_retry_after(e: TmdbError) -> Response {
     responses(
         (status = 200, description = "The title", body = Metadata),
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
-        (status = 404, description = NOT_FOUND, body = ErrorBody),
-        (status = 502, description = UPSTREAM, body = ErrorBody),
-        (status = 503, description = RATE_LIMITED, body = ErrorBody,
-            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
-        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+        TmdbErrors,
     )
 )]
 pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
@@ -87,11 +79,7 @@ pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Re
     responses(
         (status = 200, description = "The season", body = Season),
         (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`", body = ErrorBody),
-        (status = 404, description = NOT_FOUND, body = ErrorBody),
-        (status = 502, description = UPSTREAM, body = ErrorBody),
-        (status = 503, description = RATE_LIMITED, body = ErrorBody,
-            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
-        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+        TmdbErrors,
     )
 )]
 pub async fn season(

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod present;
 pub mod progress;
 pub mod proxy;
+pub mod responses;
 pub mod streaming;
 
 use axum::Router;

@@ -11,6 +11,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::extract::{EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
+use super::responses::{Internal, TitleErrors};
 use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
@@ -38,10 +39,6 @@ fn provider_ids() -> Object {
         .build()
 }
 
-/// The 400 answers of every route that takes `{media_type}/{tmdb_id}[?season&episode]`.
-pub const BAD_TITLE: &str = "Bad input: `unknown_media_type`, `invalid_tmdb_id`, \
-    `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`";
-
 /// Resolve a title with every enabled provider.
 ///
 /// Providers are asked concurrently, each under its own time budget; one failing never fails
@@ -56,8 +53,7 @@ pub const BAD_TITLE: &str = "Bad input: `unknown_media_type`, `invalid_tmdb_id`,
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and one outcome per provider", body = ResolveResponse),
-        (status = 400, description = BAD_TITLE, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        TitleErrors,
     )
 )]
 pub async fn resolve_all(
@@ -81,7 +77,7 @@ pub async fn resolve_all(
         (status = 400, description = "Bad input: `unknown_provider`, `unknown_media_type`, `invalid_tmdb_id`, \
             `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`", body = ErrorBody),
         (status = 404, description = "`provider_disabled`: this server does not configure that provider", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn resolve_one(
