@@ -306,8 +306,6 @@ impl From<MediaUrlError> for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use axum::Router;
     use axum::body::Body;
     use axum::http::Request;
@@ -316,20 +314,6 @@ mod tests {
 
     use super::*;
     use crate::store::Store;
-
-    /// The log, as the `fmt` layer writes it.
-    #[derive(Clone, Default)]
-    struct Log(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Log {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// A store whose progress table is gone: every query of it fails inside SQLite.
     async fn broken_store() -> Store {
@@ -343,10 +327,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_failure_is_a_500_without_its_text_logged_once_with_its_cause() {
-        let log = Log::default();
-        let writer = log.clone();
+        let log = tempfile::NamedTempFile::new().unwrap();
         let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
+            .with_writer(Arc::new(log.reopen().unwrap()))
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
@@ -375,7 +358,7 @@ mod tests {
             body,
             serde_json::json!({"error": {"code": "internal", "message": INTERNAL}})
         );
-        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let log = std::fs::read_to_string(log.path()).unwrap();
         assert_eq!(log.matches("request failed").count(), 1, "{log}");
         assert_eq!(
             log.matches("no such table: watch_progress").count(),
