@@ -1,8 +1,9 @@
 //! `/api/streaming/resolve/…` and `/api/streaming/{provider}/…`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -82,19 +83,29 @@ pub async fn resolve_all(
 )]
 pub async fn resolve_one(
     State(state): State<AppState>,
-    Path(ProviderSegment { provider }): Path<ProviderSegment>,
-    title: Result<Title, ApiError>,
+    // Extracted first: `unknown_provider` and `provider_disabled` win over a bad title.
+    ProviderScope(scope): ProviderScope,
+    Title(request): Title,
 ) -> Result<Response, ApiError> {
-    // The provider is judged before the title: `unknown_provider` and `provider_disabled`
-    // win over a bad title.
-    let scope = state.resolver.scope(&provider)?;
-    resolve(state, scope, title?.0).await
+    resolve(state, scope, request).await
 }
 
-/// The `{provider}` segment as text: an unknown id is `unknown_provider`, not a path error.
-#[derive(Deserialize)]
-pub struct ProviderSegment {
-    provider: String,
+/// The `{provider}` segment, judged against this server's providers: an unknown id is 400
+/// `unknown_provider` (not a path error), a known one not configured here 404
+/// `provider_disabled`.
+pub struct ProviderScope(pub Scope);
+
+impl FromRequestParts<AppState> for ProviderScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            provider: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state).await?;
+        Ok(ProviderScope(state.resolver.scope(&raw.provider)?))
+    }
 }
 
 async fn resolve(
