@@ -384,4 +384,59 @@ mod tests {
         let e = ApiError::bad_request("invalid_body", "not JSON");
         assert_eq!(e.cause_chain(), "400 invalid_body: not JSON");
     }
+
+    #[test]
+    fn library_errors_keep_their_codes_and_a_5xx_hides_paths_and_tool_output() {
+        let cases = [
+            (
+                LibraryError::Busy("all 2 ffmpeg slots are busy".into()),
+                503,
+                "ffmpeg_busy",
+                true,
+            ),
+            (
+                LibraryError::Timeout("segment 3 was not ready within 20s".into()),
+                504,
+                "packaging_timeout",
+                true,
+            ),
+            (
+                LibraryError::Probe("/srv/media/a.mkv: not a video".into()),
+                422,
+                "unreadable_media",
+                true,
+            ),
+            (
+                LibraryError::not_found("segment_not_found", "segment 9 has no content"),
+                404,
+                "segment_not_found",
+                true,
+            ),
+            (
+                LibraryError::Tool("cannot run /opt/ff/ffmpeg: No such file".into()),
+                503,
+                "ffmpeg_unavailable",
+                false,
+            ),
+            (
+                LibraryError::Package("/srv/media/a.mkv: Invalid data found".into()),
+                500,
+                "packaging_failed",
+                false,
+            ),
+            (
+                LibraryError::Internal("cannot create /var/lib/sokoul/hls-cache".into()),
+                500,
+                "internal",
+                false,
+            ),
+        ];
+        for (e, status, code, shown) in cases {
+            let text = e.to_string();
+            let api = ApiError::from(e);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{text}");
+            assert_eq!(api.message == text, shown, "{text} → {}", api.message);
+            assert!(api.cause_chain().contains(&text), "the log keeps {text}");
+        }
+    }
 }
