@@ -532,45 +532,16 @@ impl Settings {
     }
 
     fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.trim().parse::<T>().map_err(|e| ConfigError::Env {
-                var,
-                reason: e.to_string(),
-                value,
-            })
-        }
-        fn list(value: &str, sep: char) -> Vec<String> {
-            value
-                .split(sep)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        }
-        if let Some(v) = get("SOKOUL_BIND") {
-            self.bind = parse("SOKOUL_BIND", v)?;
-        }
-        if let Some(v) = get("SOKOUL_DATA_DIR") {
-            self.data_dir = v.into();
-        }
-        if let Some(v) = get("SOKOUL_SECRET") {
-            self.secret = Some(Secret(v));
-        }
-        if let Some(v) = get("SOKOUL_API_TOKEN") {
-            self.api_token = Some(Secret(v));
-        }
+        let env = Env(get);
+        env.parsed("SOKOUL_BIND", &mut self.bind)?;
+        env.path("SOKOUL_DATA_DIR", &mut self.data_dir);
+        env.secret("SOKOUL_SECRET", &mut self.secret);
+        env.secret("SOKOUL_API_TOKEN", &mut self.api_token);
         if let Some(v) = get("SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN") {
             self.allow_public_without_token = parse_bool("SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN", v)?;
         }
-        if let Some(v) = get("SOKOUL_DASHBOARD_DIR") {
-            self.dashboard_dir = v.into();
-        }
-        if let Some(v) = get("SOKOUL_LOG") {
-            self.log = v;
-        }
+        env.path("SOKOUL_DASHBOARD_DIR", &mut self.dashboard_dir);
+        env.text("SOKOUL_LOG", &mut self.log);
         if let Some(v) = get("SOKOUL_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "json" => LogFormat::Json,
@@ -587,79 +558,77 @@ impl Settings {
         if let Some(v) = get("SOKOUL_LIBRARY") {
             self.library.paths = list(&v, ':').into_iter().map(PathBuf::from).collect();
         }
-        if let Some(v) = get("SOKOUL_CONSUMET_URL") {
-            self.consumet.url = Some(v);
+        self.apply_provider_env(&env);
+        env.secret("SOKOUL_REDIS_URL", &mut self.cache.redis_url);
+        env.parsed("SOKOUL_CACHE_MAX_TTL", &mut self.cache.max_ttl)?;
+        env.list("SOKOUL_PROXY_ALLOW", ',', &mut self.proxy.allow);
+        env.parsed(
+            "SOKOUL_PROVIDER_TIMEOUT",
+            &mut self.resolve.provider_timeout,
+        )?;
+        self.apply_security_env(&env)
+    }
+
+    fn apply_provider_env(&mut self, env: &Env<'_>) {
+        env.optional("SOKOUL_CONSUMET_URL", &mut self.consumet.url);
+        env.optional("SOKOUL_CONSUMET_PROVIDER", &mut self.consumet.provider);
+        env.optional("SOKOUL_CONSUMET_SERVER", &mut self.consumet.server);
+        env.list("SOKOUL_STREMIO_ADDONS", ',', &mut self.stremio.addons);
+        env.optional("SOKOUL_JELLYFIN_URL", &mut self.jellyfin.url);
+        env.secret("SOKOUL_JELLYFIN_API_KEY", &mut self.jellyfin.api_key);
+        env.optional("SOKOUL_JELLYFIN_USER_ID", &mut self.jellyfin.user_id);
+        env.secret("SOKOUL_TMDB_KEY", &mut self.tmdb.key);
+        env.text("SOKOUL_TMDB_URL", &mut self.tmdb.base_url);
+    }
+
+    fn apply_security_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let security = &mut self.security;
+        env.parsed(
+            "SOKOUL_RATE_LIMIT_PER_SECOND",
+            &mut security.rate_limit_per_second,
+        )?;
+        env.parsed("SOKOUL_RATE_LIMIT_BURST", &mut security.rate_limit_burst)?;
+        env.list("SOKOUL_TRUSTED_PROXIES", ',', &mut security.trusted_proxies);
+        env.list("SOKOUL_ALLOWED_HOSTS", ',', &mut security.allowed_hosts);
+        env.parsed("SOKOUL_HEADER_TIMEOUT", &mut security.header_timeout)?;
+        env.parsed("SOKOUL_BODY_TIMEOUT", &mut security.body_timeout)?;
+        env.parsed("SOKOUL_SEND_TIMEOUT", &mut security.send_timeout)?;
+        env.parsed("SOKOUL_MAX_CONNECTIONS", &mut security.max_connections)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_cache()?;
+        if !(self.resolve.provider_timeout > 0.0 && self.resolve.provider_timeout <= 300.0) {
+            return invalid(
+                "resolve.provider_timeout",
+                "must be between 0 and 300 seconds",
+            );
         }
-        if let Some(v) = get("SOKOUL_CONSUMET_PROVIDER") {
-            self.consumet.provider = Some(v);
+        self.resilience.validate()?;
+        self.validate_proxy()?;
+        for (key, value) in [
+            ("consumet.url", &self.consumet.url),
+            ("jellyfin.url", &self.jellyfin.url),
+        ] {
+            if let Some(v) = value {
+                check_http_url(key, v)?;
+            }
         }
-        if let Some(v) = get("SOKOUL_CONSUMET_SERVER") {
-            self.consumet.server = Some(v);
+        for addon in &self.stremio.addons {
+            check_http_url("stremio.addons", addon)?;
         }
-        if let Some(v) = get("SOKOUL_STREMIO_ADDONS") {
-            self.stremio.addons = list(&v, ',');
-        }
-        if let Some(v) = get("SOKOUL_JELLYFIN_URL") {
-            self.jellyfin.url = Some(v);
-        }
-        if let Some(v) = get("SOKOUL_JELLYFIN_API_KEY") {
-            self.jellyfin.api_key = Some(Secret(v));
-        }
-        if let Some(v) = get("SOKOUL_JELLYFIN_USER_ID") {
-            self.jellyfin.user_id = Some(v);
-        }
-        if let Some(v) = get("SOKOUL_TMDB_KEY") {
-            self.tmdb.key = Some(Secret(v));
-        }
-        if let Some(v) = get("SOKOUL_TMDB_URL") {
-            self.tmdb.base_url = v;
-        }
-        if let Some(v) = get("SOKOUL_REDIS_URL") {
-            self.cache.redis_url = Some(Secret(v));
-        }
-        if let Some(v) = get("SOKOUL_CACHE_MAX_TTL") {
-            self.cache.max_ttl = parse("SOKOUL_CACHE_MAX_TTL", v)?;
-        }
-        if let Some(v) = get("SOKOUL_PROXY_ALLOW") {
-            self.proxy.allow = list(&v, ',');
-        }
-        if let Some(v) = get("SOKOUL_PROVIDER_TIMEOUT") {
-            self.resolve.provider_timeout = parse("SOKOUL_PROVIDER_TIMEOUT", v)?;
-        }
-        if let Some(v) = get("SOKOUL_RATE_LIMIT_PER_SECOND") {
-            self.security.rate_limit_per_second = parse("SOKOUL_RATE_LIMIT_PER_SECOND", v)?;
-        }
-        if let Some(v) = get("SOKOUL_RATE_LIMIT_BURST") {
-            self.security.rate_limit_burst = parse("SOKOUL_RATE_LIMIT_BURST", v)?;
-        }
-        if let Some(v) = get("SOKOUL_TRUSTED_PROXIES") {
-            self.security.trusted_proxies = list(&v, ',');
-        }
-        if let Some(v) = get("SOKOUL_ALLOWED_HOSTS") {
-            self.security.allowed_hosts = list(&v, ',');
-        }
-        if let Some(v) = get("SOKOUL_HEADER_TIMEOUT") {
-            self.security.header_timeout = parse("SOKOUL_HEADER_TIMEOUT", v)?;
-        }
-        if let Some(v) = get("SOKOUL_BODY_TIMEOUT") {
-            self.security.body_timeout = parse("SOKOUL_BODY_TIMEOUT", v)?;
-        }
-        if let Some(v) = get("SOKOUL_SEND_TIMEOUT") {
-            self.security.send_timeout = parse("SOKOUL_SEND_TIMEOUT", v)?;
-        }
-        if let Some(v) = get("SOKOUL_MAX_CONNECTIONS") {
-            self.security.max_connections = parse("SOKOUL_MAX_CONNECTIONS", v)?;
+        self.validate_library()?;
+        self.validate_security()?;
+        if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
+            return invalid(
+                "jellyfin.api_key",
+                "SOKOUL_JELLYFIN_URL is set but SOKOUL_JELLYFIN_API_KEY is not",
+            );
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                reason: reason.into(),
-            })
-        };
+    fn validate_cache(&self) -> Result<(), ConfigError> {
         if self.cache.max_ttl == 0 {
             return invalid("cache.max_ttl", "must be at least 1 second");
         }
@@ -680,13 +649,10 @@ impl Settings {
                 return invalid(key, "must be between 0 and 600 seconds");
             }
         }
-        if !(self.resolve.provider_timeout > 0.0 && self.resolve.provider_timeout <= 300.0) {
-            return invalid(
-                "resolve.provider_timeout",
-                "must be between 0 and 300 seconds",
-            );
-        }
-        self.resilience.validate()?;
+        Ok(())
+    }
+
+    fn validate_proxy(&self) -> Result<(), ConfigError> {
         if self.proxy.max_playlist_bytes < 1024 {
             return invalid("proxy.max_playlist_bytes", "must be at least 1024");
         }
@@ -705,17 +671,10 @@ impl Settings {
                 "must be at least proxy.max_playlist_bytes",
             );
         }
-        for (key, value) in [
-            ("consumet.url", &self.consumet.url),
-            ("jellyfin.url", &self.jellyfin.url),
-        ] {
-            if let Some(v) = value {
-                check_http_url(key, v)?;
-            }
-        }
-        for addon in &self.stremio.addons {
-            check_http_url("stremio.addons", addon)?;
-        }
+        Ok(())
+    }
+
+    fn validate_library(&self) -> Result<(), ConfigError> {
         // Converting a subtitle holds it about three times in memory; 64 MiB is already 100
         // times any real one.
         if !(1024..=64 * 1024 * 1024).contains(&self.library.max_subtitle_bytes) {
@@ -732,29 +691,21 @@ impl Settings {
                 "must be between 60 and 1200 seconds",
             );
         }
-        self.validate_security()?;
-        if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
-            return invalid(
-                "jellyfin.api_key",
-                "SOKOUL_JELLYFIN_URL is set but SOKOUL_JELLYFIN_API_KEY is not",
-            );
-        }
         Ok(())
     }
 
     fn validate_security(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
         let s = &self.security;
         if !(s.rate_limit_per_second >= 0.0 && s.rate_limit_per_second <= 1_000_000.0) {
             return invalid(
                 "security.rate_limit_per_second",
-                "must be between 0 (no limit) and 1000000".into(),
+                "must be between 0 (no limit) and 1000000",
             );
         }
         if s.rate_limit_per_second > 0.0 && s.rate_limit_burst == 0 {
             return invalid(
                 "security.rate_limit_burst",
-                "must be at least 1 when the rate limit is on".into(),
+                "must be at least 1 when the rate limit is on",
             );
         }
         for entry in &s.trusted_proxies {
@@ -766,11 +717,11 @@ impl Settings {
             }
         }
         if s.max_body_bytes == 0 {
-            return invalid("security.max_body_bytes", "must be at least 1".into());
+            return invalid("security.max_body_bytes", "must be at least 1");
         }
         // The dashboard's own routes and a minimal proxy URL must always fit.
         if s.max_uri_bytes < 1024 {
-            return invalid("security.max_uri_bytes", "must be at least 1024".into());
+            return invalid("security.max_uri_bytes", "must be at least 1024");
         }
         for entry in &s.allowed_hosts {
             if crate::security::host::HostPattern::parse(entry).is_none() {
@@ -786,11 +737,11 @@ impl Settings {
             ("security.send_timeout", s.send_timeout),
         ] {
             if !(value > 0.0 && value <= 3600.0) {
-                return invalid(key, "must be between 0 and 3600 seconds".into());
+                return invalid(key, "must be between 0 and 3600 seconds");
             }
         }
         if s.max_connections == 0 {
-            return invalid("security.max_connections", "must be at least 1".into());
+            return invalid("security.max_connections", "must be at least 1");
         }
         if let Some(token) = &self.api_token {
             let chars = token.expose().chars().count();
@@ -901,6 +852,76 @@ impl ResilienceSettings {
     pub fn breaker_cooldown_max(&self) -> Duration {
         Duration::from_secs_f64(self.breaker_cooldown_max)
     }
+}
+
+/// The `SOKOUL_*` variables, each written into its setting when it is set.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn text(&self, var: &str, slot: &mut String) {
+        if let Some(v) = (self.0)(var) {
+            *slot = v;
+        }
+    }
+
+    fn optional(&self, var: &str, slot: &mut Option<String>) {
+        if let Some(v) = (self.0)(var) {
+            *slot = Some(v);
+        }
+    }
+
+    fn secret(&self, var: &str, slot: &mut Option<Secret>) {
+        if let Some(v) = (self.0)(var) {
+            *slot = Some(Secret(v));
+        }
+    }
+
+    fn path(&self, var: &str, slot: &mut PathBuf) {
+        if let Some(v) = (self.0)(var) {
+            *slot = v.into();
+        }
+    }
+
+    fn list(&self, var: &str, sep: char, slot: &mut Vec<String>) {
+        if let Some(v) = (self.0)(var) {
+            *slot = list(&v, sep);
+        }
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        slot: &mut T,
+    ) -> Result<(), ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if let Some(value) = (self.0)(var) {
+            *slot = value.trim().parse::<T>().map_err(|e| ConfigError::Env {
+                var,
+                reason: e.to_string(),
+                value,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A separated list; blanks around and between the items are ignored.
+fn list(value: &str, sep: char) -> Vec<String> {
+    value
+        .split(sep)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    })
 }
 
 fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {

@@ -81,39 +81,38 @@ pub struct ScaleMetrics {
 
 impl ScaleMetrics {
     fn register(registry: &mut Registry) -> Self {
-        let m = ScaleMetrics {
-            tier_up: Family::default(),
-            tier_hits: Family::default(),
-            redis_errors: Family::default(),
-            redis_fallbacks: Family::default(),
-            lock: Family::default(),
-        };
-        registry.register(
-            "cache_tier_up",
-            "Whether a cache tier is in use (redis: 0 while it is unreachable and bypassed)",
-            m.tier_up.clone(),
-        );
-        registry.register(
-            "cache_tier_hits",
-            "Resolution cache hits by the tier that answered",
-            m.tier_hits.clone(),
-        );
-        registry.register(
-            "redis_errors",
-            "Redis operations that failed or ran out of their time budget",
-            m.redis_errors.clone(),
-        );
-        registry.register(
-            "redis_fallbacks",
-            "Operations that skipped Redis while it was out of use (served in process)",
-            m.redis_fallbacks.clone(),
-        );
-        registry.register(
-            "resolve_lock",
-            "Cross-instance resolve lock: acquired, waited, timed_out, unavailable",
-            m.lock.clone(),
-        );
-        m
+        ScaleMetrics {
+            tier_up: registered(
+                registry,
+                "cache_tier_up",
+                "Whether a cache tier is in use (redis: 0 while it is unreachable and bypassed)",
+                Family::default(),
+            ),
+            tier_hits: registered(
+                registry,
+                "cache_tier_hits",
+                "Resolution cache hits by the tier that answered",
+                Family::default(),
+            ),
+            redis_errors: registered(
+                registry,
+                "redis_errors",
+                "Redis operations that failed or ran out of their time budget",
+                Family::default(),
+            ),
+            redis_fallbacks: registered(
+                registry,
+                "redis_fallbacks",
+                "Operations that skipped Redis while it was out of use (served in process)",
+                Family::default(),
+            ),
+            lock: registered(
+                registry,
+                "resolve_lock",
+                "Cross-instance resolve lock: acquired, waited, timed_out, unavailable",
+                Family::default(),
+            ),
+        }
     }
 
     pub fn lock_result(&self, result: &str) {
@@ -123,6 +122,15 @@ impl ScaleMetrics {
             })
             .inc();
     }
+}
+
+/// Registers `metric` under `name` and hands it back for the struct that updates it.
+fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -156,62 +164,62 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("sokoul");
-        let http_requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let http_requests = registered(
+            &mut registry,
             "http_requests",
             "HTTP requests by route, method and status",
-            http_requests.clone(),
+            Family::<RequestLabels, Counter>::default(),
         );
-        let http_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
-        });
-        registry.register(
+        let http_latency = registered(
+            &mut registry,
             "http_request_duration_seconds",
             "Time to the response headers, by route",
-            http_latency.clone(),
+            Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
+            }),
         );
-        let resolve_outcomes = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
+        let resolve_outcomes = registered(
+            &mut registry,
             "resolve_outcomes",
             "Provider outcomes of uncached resolves (ok, empty, error, timeout)",
-            resolve_outcomes.clone(),
+            Family::<OutcomeLabels, Counter>::default(),
         );
-        let cache = Family::<CacheLabels, Counter>::default();
-        registry.register(
+        let cache = registered(
+            &mut registry,
             "resolve_cache",
             "Resolution cache hits and misses",
-            cache.clone(),
+            Family::<CacheLabels, Counter>::default(),
         );
-        let proxy_responses = Family::<ProxyLabels, Counter>::default();
-        registry.register(
+        let proxy_responses = registered(
+            &mut registry,
             "proxy_responses",
             "Proxy responses by kind and status",
-            proxy_responses.clone(),
+            Family::<ProxyLabels, Counter>::default(),
         );
-        let proxy_bytes = Counter::default();
-        registry.register(
+        let proxy_bytes = registered(
+            &mut registry,
             "proxy_relayed_bytes",
             "Body bytes relayed by the proxy",
-            proxy_bytes.clone(),
+            Counter::default(),
         );
-        let proxy_active = Gauge::default();
-        registry.register(
+        let proxy_active = registered(
+            &mut registry,
             "proxy_active_streams",
             "Proxy bodies being relayed now",
-            proxy_active.clone(),
+            Gauge::default(),
         );
         let scale = ScaleMetrics::register(&mut registry);
-        let proxy_retries = Counter::default();
-        registry.register(
+        let proxy_retries = registered(
+            &mut registry,
             "proxy_upstream_retries",
             "Upstream fetches tried again after a failure before any byte was relayed",
-            proxy_retries.clone(),
+            Counter::default(),
         );
-        let provider_circuit = Family::<CircuitLabels, Gauge>::default();
-        registry.register(
+        let provider_circuit = registered(
+            &mut registry,
             "provider_circuit_state",
             "Circuit breaker state per provider: 1 for the current state (closed, open, half_open)",
-            provider_circuit.clone(),
+            Family::<CircuitLabels, Gauge>::default(),
         );
         Metrics {
             registry: Mutex::new(registry),

@@ -108,21 +108,7 @@ impl AppState {
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
         let signer = Arc::new(Signer::new(&secret));
         let security = Arc::new(Security::new(&settings, &secret));
-        // Redis being down does not stop the start: the in-process tier serves meanwhile.
-        let redis = match &settings.cache.redis_url {
-            Some(url) => Some(
-                RedisCache::start(
-                    url.expose(),
-                    crate::cache::redis::namespace(&settings),
-                    Duration::from_secs_f64(settings.cache.redis_budget),
-                    Duration::from_secs_f64(settings.cache.redis_backoff_max),
-                    metrics.clone(),
-                )
-                .await
-                .context("SOKOUL_REDIS_URL is not a valid Redis URL")?,
-            ),
-            None => None,
-        };
+        let redis = start_redis(&settings, &metrics).await?;
         let shared = redis.clone().map(|redis| SharedParts {
             flight: redis as Arc<dyn SharedFlight>,
             lock_ttl: settings.lock_ttl(),
@@ -136,23 +122,7 @@ impl AppState {
         ));
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
-        let library = settings
-            .library
-            .enabled
-            .then(|| Library::with_store(&settings, store.clone()));
-        if let Some(library) = &library {
-            if settings.library.scan_on_start {
-                let library = library.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = library.scan().await {
-                        tracing::warn!(error = %e, "library scan failed");
-                    }
-                });
-            }
-            if settings.library.watch {
-                crate::library::watch::spawn(library);
-            }
-        }
+        let library = start_library(&settings, &store);
         let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
             .map_err(anyhow::Error::msg)
             .context("configuring TMDB")?
@@ -193,6 +163,47 @@ impl AppState {
             security,
         })))
     }
+}
+
+/// The shared cache tier, when configured. Redis being down does not stop the start: the
+/// in-process tier serves meanwhile.
+async fn start_redis(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<Arc<RedisCache>>> {
+    let Some(url) = &settings.cache.redis_url else {
+        return Ok(None);
+    };
+    let redis = RedisCache::start(
+        url.expose(),
+        crate::cache::redis::namespace(settings),
+        Duration::from_secs_f64(settings.cache.redis_budget),
+        Duration::from_secs_f64(settings.cache.redis_backoff_max),
+        metrics.clone(),
+    )
+    .await
+    .context("SOKOUL_REDIS_URL is not a valid Redis URL")?;
+    Ok(Some(redis))
+}
+
+/// The local library, when enabled, with its first scan and its folder watch started.
+fn start_library(settings: &Settings, store: &Store) -> Option<Arc<Library>> {
+    if !settings.library.enabled {
+        return None;
+    }
+    let library = Library::with_store(settings, store.clone());
+    if settings.library.scan_on_start {
+        let library = library.clone();
+        tokio::spawn(async move {
+            if let Err(e) = library.scan().await {
+                tracing::warn!(error = %e, "library scan failed");
+            }
+        });
+    }
+    if settings.library.watch {
+        crate::library::watch::spawn(&library);
+    }
+    Some(library)
 }
 
 fn build_providers(
@@ -288,7 +299,9 @@ pub fn router(state: AppState) -> Router {
             security::host::check_host_and_origin,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span::<Body>))
-        .layer(CatchPanicLayer::custom(panic_response));
+        .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost: every error answer, a panic's included, is logged here once.
+        .layer(middleware::from_fn(crate::error::log_errors));
     security::headers::apply(app, &state).with_state(state)
 }
 
@@ -493,28 +506,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
         drain: Duration,
     ) -> std::io::Result<()> {
-        // hyper-util's server rather than `axum::serve`, for one setting axum does not expose:
-        // the per-connection buffer cap. hyper's default (~400 KiB) lets every slow viewer of
-        // a relayed segment hold that much; 64 KiB keeps 64 concurrent streams in a few MiB.
         let security = &self.state.settings.security;
         let header_timeout = Duration::from_secs_f64(security.header_timeout);
         let send_timeout = Duration::from_secs_f64(security.send_timeout);
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .max_buf_size(64 * 1024)
-            .timer(TokioTimer::new())
-            // Headers of every request after the first (whose deadline is below), and the
-            // idle time of a kept-alive connection: hyper starts it when it waits for a head.
-            .header_read_timeout(header_timeout);
-        let (served, busy_slots) = connection_slots(security.max_connections);
-        let slots = Arc::new(tokio::sync::Semaphore::new(served));
-        let busy_slots = Arc::new(tokio::sync::Semaphore::new(busy_slots));
-        let busy_router = self.router.clone().layer(middleware::from_fn(busy));
-        let mut refusals = RefusalLog {
-            refused: 0,
-            last: None,
-        };
+        let builder = http_builder(header_timeout);
+        let mut slots = Slots::new(&self.router, security.max_connections, header_timeout);
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -530,56 +526,16 @@ impl Application {
                 },
                 _ = &mut shutdown => break,
             };
-            let (permit, router, first_request_deadline) =
-                if let Ok(permit) = slots.clone().try_acquire_owned() {
-                    (permit, self.router.clone(), header_timeout)
-                } else if let Ok(permit) = busy_slots.clone().try_acquire_owned() {
-                    (
-                        permit,
-                        busy_router.clone(),
-                        header_timeout.min(BUSY_HEADER_TIMEOUT),
-                    )
-                } else {
-                    // Closing at once frees the descriptor and tells the client to go away.
-                    drop(stream);
-                    refusals.note();
-                    continue;
-                };
+            let Some(admitted) = slots.admit() else {
+                // Closing at once frees the descriptor and tells the client to go away.
+                drop(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             // A client that stops reading would otherwise hold its response (and the rewrite
             // budget or proxy slot behind it) forever.
             let stream = security::send_timeout::SendTimeout::new(stream, send_timeout);
-            let first_request = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let seen = first_request.clone();
-            // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.
-            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-                router,
-                move |mut request: axum::http::Request<_>| {
-                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    request
-                },
-            ));
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                let _permit = permit;
-                let mut connection = std::pin::pin!(connection);
-                // hyper's header timeout only starts once the protocol is known, which takes
-                // the first bytes: a connection that never sends one would stay forever.
-                // So the first request must be read within the deadline from accept.
-                tokio::select! {
-                    // A client resetting its connection is not the server's error.
-                    _ = connection.as_mut() => return,
-                    _ = tokio::time::sleep(first_request_deadline) => {}
-                }
-                if first_request.load(std::sync::atomic::Ordering::Relaxed) {
-                    let _ = connection.await;
-                }
-                // Otherwise dropping the connection closes it.
-            });
+            serve_connection(&builder, &graceful, stream, peer, admitted);
         }
         drop(self.listener);
         tracing::info!("shutting down: draining requests in flight");
@@ -591,6 +547,122 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// hyper-util's server rather than `axum::serve`, for one setting axum does not expose: the
+/// per-connection buffer cap. hyper's default (~400 KiB) lets every slow viewer of a relayed
+/// segment hold that much; 64 KiB keeps 64 concurrent streams in a few MiB.
+fn http_builder(header_timeout: Duration) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(64 * 1024)
+        .timer(TokioTimer::new())
+        // Headers of every request after the first (whose deadline is below), and the idle
+        // time of a kept-alive connection: hyper starts it when it waits for a head.
+        .header_read_timeout(header_timeout);
+    builder
+}
+
+/// The connection slots: served ones, busy ones (`/healthz` only), and the refusals beyond.
+struct Slots {
+    served: Arc<tokio::sync::Semaphore>,
+    busy: Arc<tokio::sync::Semaphore>,
+    router: Router,
+    busy_router: Router,
+    header_timeout: Duration,
+    refusals: RefusalLog,
+}
+
+/// A connection let in: its slot, the router that serves it, and the deadline of its first
+/// request.
+struct Admitted {
+    permit: tokio::sync::OwnedSemaphorePermit,
+    router: Router,
+    first_request_deadline: Duration,
+}
+
+impl Slots {
+    fn new(router: &Router, max_connections: usize, header_timeout: Duration) -> Self {
+        let (served, busy_slots) = connection_slots(max_connections);
+        Slots {
+            served: Arc::new(tokio::sync::Semaphore::new(served)),
+            busy: Arc::new(tokio::sync::Semaphore::new(busy_slots)),
+            router: router.clone(),
+            busy_router: router.clone().layer(middleware::from_fn(busy)),
+            header_timeout,
+            refusals: RefusalLog {
+                refused: 0,
+                last: None,
+            },
+        }
+    }
+
+    /// A served slot, else a busy one, else `None` (noted, for the rate-limited warning).
+    fn admit(&mut self) -> Option<Admitted> {
+        if let Ok(permit) = self.served.clone().try_acquire_owned() {
+            return Some(Admitted {
+                permit,
+                router: self.router.clone(),
+                first_request_deadline: self.header_timeout,
+            });
+        }
+        if let Ok(permit) = self.busy.clone().try_acquire_owned() {
+            return Some(Admitted {
+                permit,
+                router: self.busy_router.clone(),
+                first_request_deadline: self.header_timeout.min(BUSY_HEADER_TIMEOUT),
+            });
+        }
+        self.refusals.note();
+        None
+    }
+}
+
+/// Serves one connection on its own task, until it closes or the server drains.
+fn serve_connection(
+    builder: &Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    stream: security::send_timeout::SendTimeout<tokio::net::TcpStream>,
+    peer: SocketAddr,
+    admitted: Admitted,
+) {
+    let Admitted {
+        permit,
+        router,
+        first_request_deadline,
+    } = admitted;
+    let first_request = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = first_request.clone();
+    // What `axum::serve` does for `ConnectInfo`: the rate limit keys on the peer.
+    let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+        router,
+        move |mut request: axum::http::Request<_>| {
+            seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        },
+    ));
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut connection = std::pin::pin!(connection);
+        // hyper's header timeout only starts once the protocol is known, which takes the
+        // first bytes: a connection that never sends one would stay forever. So the first
+        // request must be read within the deadline from accept.
+        tokio::select! {
+            // A client resetting its connection is not the server's error.
+            _ = connection.as_mut() => return,
+            _ = tokio::time::sleep(first_request_deadline) => {}
+        }
+        if first_request.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = connection.await;
+        }
+        // Otherwise dropping the connection closes it.
+    });
 }
 
 /// Refuses to listen beyond loopback without an API token unless the operator opted out.

@@ -2,7 +2,6 @@
 //! validated values, or into the contract's `{"error":{"code","message"}}` 400s. Handlers
 //! receive only valid input.
 
-use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::models::{MediaRequest, MediaType, TmdbId};
+use crate::models::{MediaRequest, MediaType, TmdbId, parse_positive, parse_season};
 
 /// `{media_type}/{tmdb_id}` of the routes about one title (metadata, library). Its fields are
 /// parsed here, from text, so that a bad value gets our own error code; the same type
@@ -33,16 +32,8 @@ struct RawTitle {
 }
 
 async fn raw_title<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<RawTitle, ApiError> {
-    let Path(raw) = Path::<RawTitle>::from_request_parts(parts, state)
-        .await
-        .map_err(path_rejection)?;
+    let Path(raw) = Path::<RawTitle>::from_request_parts(parts, state).await?;
     Ok(raw)
-}
-
-/// Only a segment that is not UTF-8 once percent-decoded gets here (the routes always hold
-/// both segments).
-fn path_rejection(e: PathRejection) -> ApiError {
-    ApiError::new(e.status(), "invalid_path", e.body_text())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for TitlePath {
@@ -54,6 +45,58 @@ impl<S: Send + Sync> FromRequestParts<S> for TitlePath {
             media_type: raw.media_type.parse()?,
             tmdb_id: raw.tmdb_id.parse()?,
         })
+    }
+}
+
+/// `tv/{tmdb_id}/season/{season}` of the season metadata route: the id as for a title, the
+/// season a whole number (0 holds the specials), `invalid_episode` otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct SeasonPath {
+    pub tmdb_id: TmdbId,
+    pub season: u32,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SeasonPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            tmdb_id: String,
+            season: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state).await?;
+        Ok(SeasonPath {
+            tmdb_id: raw.tmdb_id.parse()?,
+            season: parse_season(&raw.season)?,
+        })
+    }
+}
+
+/// `{file_id}` of the `/api/media/…` routes: a library file's store id. Anything that is not
+/// one is 404 `media_not_found`, as an id that names no file is: ids are not a space to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for FileId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            file_id: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state).await?;
+        parse_positive(&raw.file_id)
+            .and_then(|n| i64::try_from(n.get()).ok())
+            .map(FileId)
+            .ok_or_else(FileId::not_found)
+    }
+}
+
+impl FileId {
+    pub fn not_found() -> ApiError {
+        ApiError::not_found("media_not_found", "no such media file in the library")
     }
 }
 
@@ -222,6 +265,48 @@ mod tests {
             path("/movie/0").await,
             Err((StatusCode::BAD_REQUEST, "invalid_tmdb_id"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_season_path_has_the_title_codes_and_its_own() {
+        async fn season(uri: &str) -> Answer<(u32, u32)> {
+            extract::<SeasonPath>(uri, "/tv/{tmdb_id}/season/{season}")
+                .await
+                .map(|p| (p.tmdb_id.get(), p.season))
+        }
+        assert_eq!(season("/tv/1396/season/0").await, Ok((1396, 0)));
+        for id in ["0", "abc", "99999999999"] {
+            assert_eq!(
+                season(&format!("/tv/{id}/season/1")).await,
+                Err((StatusCode::BAD_REQUEST, "invalid_tmdb_id")),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            season("/tv/1396/season/-1").await,
+            Err((StatusCode::BAD_REQUEST, "invalid_episode"))
+        );
+        assert_eq!(
+            season("/tv/abc/season/x").await,
+            Err((StatusCode::BAD_REQUEST, "invalid_tmdb_id")),
+            "the id is judged first"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_id_that_names_no_file_is_not_found() {
+        let route = "/media/{file_id}/hls/{variant}/{name}";
+        assert_eq!(
+            extract::<FileId>("/media/42/hls/v0/index.m3u8", route).await,
+            Ok(FileId(42))
+        );
+        for id in ["0", "-1", "+1", "abc", "9223372036854775808"] {
+            assert_eq!(
+                extract::<FileId>(&format!("/media/{id}/hls/v0/1.ts"), route).await,
+                Err((StatusCode::NOT_FOUND, "media_not_found")),
+                "{id}"
+            );
+        }
     }
 
     #[tokio::test]

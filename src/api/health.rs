@@ -85,22 +85,15 @@ pub async fn healthz() -> Json<Liveness> {
 pub async fn readyz(State(state): State<AppState>) -> Json<Readiness> {
     let cache = state.resolver.cache();
     let backend = cache.backend();
-    let cache_check = match tokio::time::timeout(Duration::from_secs(1), cache.ping()).await {
-        Ok(Ok(())) => CacheCheck {
-            backend,
-            ok: true,
-            message: None,
-        },
-        Ok(Err(e)) => CacheCheck {
-            backend,
-            ok: false,
-            message: Some(e.to_string()),
-        },
-        Err(_) => CacheCheck {
-            backend,
-            ok: false,
-            message: Some("no answer within 1 s".into()),
-        },
+    let failure = match tokio::time::timeout(Duration::from_secs(1), cache.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 1 s".into()),
+    };
+    let cache_check = CacheCheck {
+        backend,
+        ok: failure.is_none(),
+        message: failure,
     };
     let resolver = &state.resolver;
     let providers = join_all(resolver.providers().iter().map(|p| async move {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,34 +10,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::TitlePath;
+use super::responses::{FfmpegErrors, Internal, LibraryErrors};
+use super::with_type;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::{Item, ItemDetail, Library, LibraryError, ScanSummary};
+use crate::library::{Item, ItemDetail, Library, ScanSummary};
+use crate::models::MediaType;
 use crate::startup::AppState;
 use crate::store::media::Problem;
-
-impl From<LibraryError> for ApiError {
-    fn from(e: LibraryError) -> Self {
-        match e {
-            LibraryError::NotFound { code, message } => ApiError::not_found(code, message),
-            LibraryError::Busy(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_busy", m)
-            }
-            LibraryError::Timeout(m) => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "packaging_timeout", m)
-            }
-            LibraryError::Tool(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ffmpeg_unavailable", m)
-            }
-            LibraryError::Package(m) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "packaging_failed", m)
-            }
-            LibraryError::Probe(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_media", m)
-            }
-            LibraryError::Store(m) | LibraryError::Internal(m) => ApiError::internal(m),
-        }
-    }
-}
 
 /// The library handle, or a 404 when the operator disabled it.
 pub fn library(state: &AppState) -> Result<&Arc<Library>, ApiError> {
@@ -62,9 +40,6 @@ pub struct ProblemList {
     pub problems: Vec<Problem>,
 }
 
-const DISABLED: &str =
-    "`library_disabled`: the local library is disabled (library.enabled = false)";
-
 /// The films and series of the local library.
 #[utoipa::path(
     get,
@@ -73,8 +48,7 @@ const DISABLED: &str =
     tag = "library",
     responses(
         (status = 200, description = "Every title, films and series", body = ItemList),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
     )
 )]
 pub async fn items(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
@@ -110,7 +84,7 @@ fn sign_poster(state: &AppState, item: &mut Item) {
         (status = 200, description = "The title", body = ItemDetail),
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
         (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn item(
@@ -134,8 +108,7 @@ pub async fn item(
     tag = "library",
     responses(
         (status = 200, description = "What the scan did", body = ScanSummary),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
         (status = 503, description = "`ffmpeg_unavailable`: ffprobe cannot run", body = ErrorBody),
     )
 )]
@@ -155,8 +128,7 @@ pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, Ap
     tag = "library",
     responses(
         (status = 200, description = "Every problem of the last scans", body = ProblemList),
-        (status = 404, description = DISABLED, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        LibraryErrors,
     )
 )]
 pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>, ApiError> {
@@ -180,43 +152,42 @@ pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
         (status = 404, description = "`item_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 500, description = "`internal`, `packaging_failed`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
     let (kind, id) = (title.media_type, title.tmdb_id.get());
     // With a TMDB key the real poster; without one (or when TMDB has none or fails) a frame
     // taken from the file, so the library always has a picture.
-    if let Some(tmdb) = &state.tmdb {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        match tmdb.title(kind, id, deadline).await {
-            Ok(meta) => {
-                if let Some(url) = &meta.poster_url {
-                    let mut response = StatusCode::FOUND.into_response();
-                    if let Ok(location) = HeaderValue::from_str(url) {
-                        response.headers_mut().insert(header::LOCATION, location);
-                        response.headers_mut().insert(
-                            header::CACHE_CONTROL,
-                            HeaderValue::from_static("public, max-age=86400"),
-                        );
-                        return Ok(response);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "no TMDB poster; using a frame from the file"),
-        }
+    if let Some(redirect) = tmdb_poster(&state, kind, id).await {
+        return Ok(redirect);
     }
     let path = library(&state)?.poster(kind, id).await?;
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|e| ApiError::internal(format!("cannot read the poster: {e}")))?;
-    let mut response = Body::from(bytes).into_response();
+        .map_err(|e| ApiError::internal_while("reading the poster", e))?;
+    Ok(with_type(bytes, "image/jpeg", POSTER_CACHE))
+}
+
+/// Posters change rarely; a day in the browser's cache spares TMDB and ffmpeg.
+const POSTER_CACHE: &str = "public, max-age=86400";
+
+/// A redirect to TMDB's poster, when there is a key and TMDB has one (within 3 s).
+async fn tmdb_poster(state: &AppState, kind: MediaType, id: u32) -> Option<Response> {
+    let tmdb = state.tmdb.as_ref()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let meta = tmdb
+        .title(kind, id, deadline)
+        .await
+        .inspect_err(|e| tracing::debug!(error = %e, "no TMDB poster; using a frame from the file"))
+        .ok()?;
+    let location = HeaderValue::from_str(meta.poster_url.as_deref()?).ok()?;
+    let mut response = StatusCode::FOUND.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(header::LOCATION, location);
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
+        HeaderValue::from_static(POSTER_CACHE),
     );
-    Ok(response)
+    Some(response)
 }

@@ -4,12 +4,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use super::extract::FileId;
 use super::library::library;
+use super::responses::{FfmpegErrors, Internal};
+use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::{Part, Variant};
 use crate::playback::ClientProfile;
@@ -17,11 +19,7 @@ use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
 
-async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
-    let not_found = || ApiError::not_found("media_not_found", "no such media file in the library");
-    let id = crate::models::parse_positive(id)
-        .and_then(|n| i64::try_from(n.get()).ok())
-        .ok_or_else(not_found)?;
+async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiError> {
     Ok(library(state)?.file(id).await?)
 }
 
@@ -34,17 +32,7 @@ fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile>, ApiError
     else {
         return Ok(None);
     };
-    ClientProfile::parse(&wire)
-        .map(Some)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))
-}
-
-fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
-    let mut response = body.into().into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
+    Ok(Some(ClientProfile::parse(&wire)?))
 }
 
 /// The file itself, for direct play, with Range requests.
@@ -62,15 +50,15 @@ fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static 
         (status = 404, description = "`media_not_found` (also when the file now links outside the library), or `library_disabled`", body = ErrorBody),
         (status = 416, description = "Range not satisfiable"),
         (status = 422, description = "`unreadable_media`: the file is a playlist, refused", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn file(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: FileId,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     // Checked at every request: since the scan, the file may have been replaced by a link out
     // of the library.
     let path = crate::library::confine::media_input(
@@ -81,7 +69,7 @@ pub async fn file(
     let response = ServeFile::new(&path)
         .oneshot(request)
         .await
-        .map_err(|e| ApiError::internal(format!("cannot read the file: {e}")))?;
+        .map_err(|e| ApiError::internal_while("reading a library file", e))?;
     Ok(response.map(Body::new))
 }
 
@@ -104,17 +92,16 @@ pub async fn file(
         (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn master(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: FileId,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     let text = library(&state)?
         .packager
         .master_playlist(&file, profile.as_ref())
@@ -148,17 +135,17 @@ pub async fn master(
         (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn hls(
     State(state): State<AppState>,
-    Path((id, variant, name)): Path<(String, String, String)>,
+    id: FileId,
+    Path((_, variant, name)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     let variant = Variant::parse(&variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
     let packager = &library(&state)?.packager;
@@ -196,16 +183,16 @@ pub async fn hls(
     responses(
         (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
         (status = 404, description = "`media_not_found`, `subtitle_not_found`, or `library_disabled`", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        Internal,
+        FfmpegErrors,
     )
 )]
 pub async fn subtitle(
     State(state): State<AppState>,
-    Path((id, track)): Path<(String, String)>,
+    id: FileId,
+    Path((_, track)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let file = file_of(&state, &id).await?;
+    let file = file_of(&state, id).await?;
     let track = track
         .strip_suffix(".vtt")
         .ok_or_else(|| ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt"))?;

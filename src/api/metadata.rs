@@ -4,29 +4,18 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::TitlePath;
+use super::extract::{SeasonPath, TitlePath};
+use super::responses::TmdbErrors;
 use crate::error::{ApiError, ErrorBody};
-use crate::models::{TmdbId, parse_season};
 use crate::startup::AppState;
 use crate::tmdb::{Metadata, Season, Tmdb, TmdbError};
 
 /// A metadata request waits at most this long for TMDB (one 429 wait included).
 const BUDGET: Duration = Duration::from_secs(10);
-
-const NOT_FOUND: &str = "`metadata_unavailable` (no SOKOUL_TMDB_KEY), or `tmdb_not_found`";
-const UPSTREAM: &str =
-    "`tmdb_unauthorized`, `tmdb_unreachable`, `tmdb_invalid_response`, `tmdb_unavailable`";
-const RATE_LIMITED: &str = "`tmdb_rate_limited`: TMDB asks to slow down";
-
-impl From<TmdbError> for ApiError {
-    fn from(e: TmdbError) -> Self {
-        ApiError::new(e.status(), e.code(), e.to_string())
-    }
-}
 
 fn tmdb(state: &AppState) -> Result<&Tmdb, ApiError> {
     state.tmdb.as_deref().ok_or_else(|| {
@@ -65,11 +54,7 @@ fn with_retry_after(e: TmdbError) -> Response {
     responses(
         (status = 200, description = "The title", body = Metadata),
         (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
-        (status = 404, description = NOT_FOUND, body = ErrorBody),
-        (status = 502, description = UPSTREAM, body = ErrorBody),
-        (status = 503, description = RATE_LIMITED, body = ErrorBody,
-            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
-        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+        TmdbErrors,
     )
 )]
 pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
@@ -94,21 +79,18 @@ pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Re
     responses(
         (status = 200, description = "The season", body = Season),
         (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`", body = ErrorBody),
-        (status = 404, description = NOT_FOUND, body = ErrorBody),
-        (status = 502, description = UPSTREAM, body = ErrorBody),
-        (status = 503, description = RATE_LIMITED, body = ErrorBody,
-            headers(("Retry-After" = u32, description = "Seconds, when TMDB said"))),
-        (status = 504, description = "`tmdb_timeout`", body = ErrorBody),
+        TmdbErrors,
     )
 )]
 pub async fn season(
     State(state): State<AppState>,
-    Path((id, season)): Path<(String, String)>,
+    SeasonPath { tmdb_id, season }: SeasonPath,
 ) -> Result<Response, ApiError> {
-    let id: TmdbId = id.parse()?;
-    let season = parse_season(&season)?;
     let tmdb = tmdb(&state)?;
-    match tmdb.season(id.get(), season, Instant::now() + BUDGET).await {
+    match tmdb
+        .season(tmdb_id.get(), season, Instant::now() + BUDGET)
+        .await
+    {
         Ok(s) => Ok(Json(s.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }

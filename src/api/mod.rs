@@ -9,9 +9,13 @@ pub mod openapi;
 pub mod present;
 pub mod progress;
 pub mod proxy;
+pub mod responses;
 pub mod streaming;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,4 +56,17 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         // TMDB metadata (docs/providers.md).
         .routes(routes!(metadata::title))
         .routes(routes!(metadata::season))
+}
+
+/// A body with its content type and cache policy (media, playlists, subtitles, posters).
+pub(crate) fn with_type(
+    body: impl Into<Body>,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let mut response = body.into().into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }

@@ -9,17 +9,10 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
-use super::streaming::BAD_TITLE;
+use super::responses::{Internal, TitleErrors};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
-use crate::store::StoreError;
 use crate::store::progress::ProgressEntry;
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::internal(format!("the database failed: {e}"))
-    }
-}
 
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[ts(export)]
@@ -44,7 +37,7 @@ pub struct ProgressList {
     tag = "progress",
     responses(
         (status = 200, description = "Up to 50 saved positions, newest first", body = ProgressList),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, ApiError> {
@@ -62,9 +55,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, A
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 200, description = "The saved position", body = ProgressEntry),
-        (status = 400, description = BAD_TITLE, body = ErrorBody),
         (status = 404, description = "`no_progress`: nothing saved yet", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        TitleErrors,
     )
 )]
 pub async fn get(
@@ -97,7 +89,7 @@ pub async fn get(
         (status = 413, description = "`invalid_body`: the body is over 2 MB", body = ErrorBody),
         (status = 415, description = "`invalid_body`: the body is not `application/json`", body = ErrorBody),
         (status = 422, description = "`invalid_body`: JSON without a numeric `position` and `duration`", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn put(
@@ -128,9 +120,8 @@ pub async fn put(
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 204, description = "Forgotten"),
-        (status = 400, description = BAD_TITLE, body = ErrorBody),
         (status = 404, description = "`no_progress`: nothing was saved", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        TitleErrors,
     )
 )]
 pub async fn delete(

@@ -1,8 +1,9 @@
 //! `/api/streaming/resolve/…` and `/api/streaming/{provider}/…`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -11,11 +12,11 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::extract::{EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
+use super::responses::{Internal, TitleErrors};
 use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
 use crate::providers::ProviderId;
-use crate::resolve::ResolveError;
 use crate::startup::AppState;
 
 /// `{provider}/{media_type}/{tmdb_id}`: the resolve route of one provider.
@@ -39,20 +40,6 @@ fn provider_ids() -> Object {
         .build()
 }
 
-/// The 400 answers of every route that takes `{media_type}/{tmdb_id}[?season&episode]`.
-pub const BAD_TITLE: &str = "Bad input: `unknown_media_type`, `invalid_tmdb_id`, \
-    `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`";
-
-impl From<ResolveError> for ApiError {
-    fn from(e: ResolveError) -> Self {
-        match e {
-            ResolveError::UnknownProvider(_) => ApiError::bad_request(e.code(), e.to_string()),
-            ResolveError::ProviderDisabled(_) => ApiError::not_found(e.code(), e.to_string()),
-            ResolveError::Internal => ApiError::internal(e.to_string()),
-        }
-    }
-}
-
 /// Resolve a title with every enabled provider.
 ///
 /// Providers are asked concurrently, each under its own time budget; one failing never fails
@@ -67,8 +54,7 @@ impl From<ResolveError> for ApiError {
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and one outcome per provider", body = ResolveResponse),
-        (status = 400, description = BAD_TITLE, body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        TitleErrors,
     )
 )]
 pub async fn resolve_all(
@@ -92,24 +78,34 @@ pub async fn resolve_all(
         (status = 400, description = "Bad input: `unknown_provider`, `unknown_media_type`, `invalid_tmdb_id`, \
             `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`", body = ErrorBody),
         (status = 404, description = "`provider_disabled`: this server does not configure that provider", body = ErrorBody),
-        (status = 500, description = "`internal`", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn resolve_one(
     State(state): State<AppState>,
-    Path(ProviderSegment { provider }): Path<ProviderSegment>,
-    title: Result<Title, ApiError>,
+    // Extracted first: `unknown_provider` and `provider_disabled` win over a bad title.
+    ProviderScope(scope): ProviderScope,
+    Title(request): Title,
 ) -> Result<Response, ApiError> {
-    // The provider is judged before the title: `unknown_provider` and `provider_disabled`
-    // win over a bad title.
-    let scope = state.resolver.scope(&provider)?;
-    resolve(state, scope, title?.0).await
+    resolve(state, scope, request).await
 }
 
-/// The `{provider}` segment as text: an unknown id is `unknown_provider`, not a path error.
-#[derive(Deserialize)]
-pub struct ProviderSegment {
-    provider: String,
+/// The `{provider}` segment, judged against this server's providers: an unknown id is 400
+/// `unknown_provider` (not a path error), a known one not configured here 404
+/// `provider_disabled`.
+pub struct ProviderScope(pub Scope);
+
+impl FromRequestParts<AppState> for ProviderScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            provider: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state).await?;
+        Ok(ProviderScope(state.resolver.scope(&raw.provider)?))
+    }
 }
 
 async fn resolve(

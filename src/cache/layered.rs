@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 use super::memory::MemoryCache;
 use super::redis::RedisCache;
-use super::{Cache, CacheError, CacheKey};
+use super::{Cache, CacheError, CacheKey, CacheResult};
 use crate::clock::Clock;
 use crate::metrics::{Metrics, TierLabels};
 use crate::models::{Resolution, StreamSource};
@@ -105,12 +105,7 @@ impl Cache for LayeredCache {
         }
     }
 
-    async fn put(
-        &self,
-        key: &CacheKey,
-        value: Arc<Resolution>,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
+    async fn put(&self, key: &CacheKey, value: Arc<Resolution>, ttl: Duration) -> CacheResult {
         self.memory.put(key, value.clone(), ttl).await?;
         if let Some(shared) = &self.shared
             && !is_instance_local(&value)

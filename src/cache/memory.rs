@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as Moka;
 
-use super::{Cache, CacheError, CacheKey};
+use super::{Cache, CacheError, CacheKey, CacheResult};
 use crate::models::Resolution;
 
 #[derive(Clone)]
@@ -54,12 +54,7 @@ impl Cache for MemoryCache {
         Ok(self.inner.get(&key.to_string()).await.map(|e| e.value))
     }
 
-    async fn put(
-        &self,
-        key: &CacheKey,
-        value: Arc<Resolution>,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
+    async fn put(&self, key: &CacheKey, value: Arc<Resolution>, ttl: Duration) -> CacheResult {
         self.inner
             .insert(key.to_string(), Entry { value, ttl })
             .await;

@@ -63,16 +63,33 @@ pub enum CacheError {
     Unavailable(String),
 }
 
+impl CacheError {
+    /// Cache failures never fail a resolve (the providers are asked instead); these name one
+    /// where it is reported (`/readyz`, logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CacheError::Redis(_) | CacheError::Unavailable(_) => "cache_unavailable",
+            CacheError::Decode(_) => "cache_invalid_value",
+            CacheError::Timeout(_) => "cache_timeout",
+        }
+    }
+
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            CacheError::Timeout(_) => axum::http::StatusCode::GATEWAY_TIMEOUT,
+            _ => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// What a cache operation gives: a failed one never fails a resolve.
+pub type CacheResult<T = ()> = Result<T, CacheError>;
+
 #[async_trait]
 pub trait Cache: Send + Sync {
     /// The entry under `key`, if present. Callers still check `valid_until` against their clock.
     async fn get(&self, key: &CacheKey) -> Result<Option<Arc<Resolution>>, CacheError>;
-    async fn put(
-        &self,
-        key: &CacheKey,
-        value: Arc<Resolution>,
-        ttl: Duration,
-    ) -> Result<(), CacheError>;
+    async fn put(&self, key: &CacheKey, value: Arc<Resolution>, ttl: Duration) -> CacheResult;
     /// `memory` or `redis`, for logs, metrics and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<(), CacheError>;

@@ -16,7 +16,7 @@ use redis::{AsyncCommands, RedisResult};
 use tracing::{debug, info, warn};
 
 use super::breaker::{Breaker, Status};
-use super::{Cache, CacheError, CacheKey};
+use super::{Cache, CacheError, CacheKey, CacheResult};
 use crate::config::Settings;
 use crate::metrics::{Metrics, OpLabels, RedisOpLabels, TierLabels};
 use crate::models::Resolution;
@@ -289,12 +289,7 @@ impl Cache for RedisCache {
         }
     }
 
-    async fn put(
-        &self,
-        key: &CacheKey,
-        value: Arc<Resolution>,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
+    async fn put(&self, key: &CacheKey, value: Arc<Resolution>, ttl: Duration) -> CacheResult {
         let bytes = serde_json::to_vec(&*value)?;
         let key = self.entry_key(key);
         self.run("put", |mut conn| async move {

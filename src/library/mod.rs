@@ -37,8 +37,8 @@ pub enum LibraryError {
     /// ffmpeg/ffprobe is missing or cannot start: nothing in the library can work.
     #[error("{0}")]
     Tool(String),
-    #[error("{0}")]
-    Store(String),
+    #[error("the library's database failed")]
+    Store(#[source] Arc<StoreError>),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     /// Every ffmpeg slot is taken by someone actively watching.
@@ -56,11 +56,39 @@ pub enum LibraryError {
 
 impl From<StoreError> for LibraryError {
     fn from(e: StoreError) -> Self {
-        LibraryError::Store(e.to_string())
+        LibraryError::Store(Arc::new(e))
     }
 }
 
 impl LibraryError {
+    /// The stable code of the API's answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LibraryError::NotFound { code, .. } => code,
+            LibraryError::Busy(_) => "ffmpeg_busy",
+            LibraryError::Timeout(_) => "packaging_timeout",
+            LibraryError::Tool(_) => "ffmpeg_unavailable",
+            LibraryError::Package(_) => "packaging_failed",
+            LibraryError::Probe(_) => "unreadable_media",
+            LibraryError::Store(_) | LibraryError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            LibraryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            // Both pass: a slot frees up, ffmpeg gets installed.
+            LibraryError::Busy(_) | LibraryError::Tool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            LibraryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            // The file, not the server, is at fault.
+            LibraryError::Probe(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            LibraryError::Package(_) | LibraryError::Store(_) | LibraryError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         LibraryError::NotFound {
             code,

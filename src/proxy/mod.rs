@@ -12,7 +12,6 @@ pub mod upstream;
 
 use axum::http::StatusCode;
 
-use crate::error::ApiError;
 use crate::upstream::guard::GuardError;
 use token::TokenError;
 
@@ -78,11 +77,5 @@ impl ProxyError {
             ProxyError::Busy | ProxyError::RewriteBusy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         }
-    }
-}
-
-impl From<ProxyError> for ApiError {
-    fn from(e: ProxyError) -> Self {
-        ApiError::new(e.status(), e.code(), e.to_string())
     }
 }

@@ -16,16 +16,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::media_url::{self, MediaUrlError};
+use super::media_url;
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::startup::AppState;
-
-impl From<MediaUrlError> for ApiError {
-    fn from(e: MediaUrlError) -> Self {
-        ApiError::forbidden(e.code(), e.to_string())
-    }
-}
 
 pub async fn require_token(
     State(state): State<AppState>,

@@ -101,13 +101,98 @@ fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
     ))
 }
 
+/// Inserts or replaces one scanned file, its keyframes, and clears its problem.
+fn upsert_file(tx: &rusqlite::Transaction<'_>, new: &NewFile, at: i64) -> Result<(), StoreError> {
+    let f = &new.file;
+    let probe = serde_json::to_string(&f.probe).map_err(StoreError::corrupt(format!(
+        "probe of {}",
+        f.path.display()
+    )))?;
+    let sidecars = serde_json::to_string(&f.sidecars).map_err(StoreError::corrupt(format!(
+        "sidecars of {}",
+        f.path.display()
+    )))?;
+    let id: i64 = tx.query_row(
+            "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, \
+             episode, episode_end, episode_title, duration, probe, sidecars, scanned_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+             ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
+             mtime_ns = excluded.mtime_ns, media_type = excluded.media_type, tmdb_id = excluded.tmdb_id, \
+             title = excluded.title, year = excluded.year, season = excluded.season, \
+             episode = excluded.episode, episode_end = excluded.episode_end, \
+             episode_title = excluded.episode_title, duration = excluded.duration, \
+             probe = excluded.probe, sidecars = excluded.sidecars, scanned_at = excluded.scanned_at \
+             RETURNING id",
+            params![
+                f.path.to_string_lossy(),
+                f.root.to_string_lossy(),
+                f.size as i64,
+                f.mtime_ns,
+                f.media_type.as_str(),
+                f.tmdb_id,
+                f.title,
+                f.year,
+                f.season,
+                f.episode,
+                f.episode_end,
+                f.episode_title,
+                f.probe.duration,
+                probe,
+                sidecars,
+                at
+            ],
+            |r| r.get(0),
+        )?;
+    tx.execute("DELETE FROM media_keyframes WHERE file_id = ?1", [id])?;
+    if let Some(times) = &new.keyframes {
+        let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
+        tx.execute(
+            "INSERT INTO media_keyframes (file_id, times) VALUES (?1, ?2)",
+            params![id, blob],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM scan_problems WHERE path = ?1",
+        [f.path.to_string_lossy()],
+    )?;
+    Ok(())
+}
+
+/// A file that cannot be used: out of the library, into the problems.
+fn record_problem(
+    tx: &rusqlite::Transaction<'_>,
+    p: &NewProblem,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM media_files WHERE path = ?1", [&p.path])?;
+    tx.execute(
+        "INSERT INTO scan_problems (path, root, size, mtime_ns, reason, seen_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
+             mtime_ns = excluded.mtime_ns, reason = excluded.reason, seen_at = excluded.seen_at",
+        params![
+            p.path,
+            p.root,
+            p.seen.map(|s| s.size as i64),
+            p.seen.map(|s| s.mtime_ns),
+            p.reason,
+            at
+        ],
+    )?;
+    Ok(())
+}
+
 fn finish(
     (mut file, probe, sidecars): (MediaFile, String, String),
 ) -> Result<MediaFile, StoreError> {
-    file.probe = serde_json::from_str(&probe)
-        .map_err(|e| StoreError::Corrupt(format!("probe of {}: {e}", file.path.display())))?;
-    file.sidecars = serde_json::from_str(&sidecars)
-        .map_err(|e| StoreError::Corrupt(format!("sidecars of {}: {e}", file.path.display())))?;
+    file.probe = serde_json::from_str(&probe).map_err(StoreError::corrupt(format!(
+        "probe of {}",
+        file.path.display()
+    )))?;
+    file.sidecars = serde_json::from_str(&sidecars).map_err(StoreError::corrupt(format!(
+        "sidecars of {}",
+        file.path.display()
+    )))?;
     Ok(file)
 }
 
@@ -201,71 +286,18 @@ impl Store {
                 tx.execute("DELETE FROM scan_problems WHERE path = ?1", [path])?;
             }
             for new in &changes.upserts {
-                let f = &new.file;
-                let probe = serde_json::to_string(&f.probe).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let sidecars =
-                    serde_json::to_string(&f.sidecars).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let id: i64 = tx.query_row(
-                    "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, \
-                     episode, episode_end, episode_title, duration, probe, sidecars, scanned_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-                     ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
-                     mtime_ns = excluded.mtime_ns, media_type = excluded.media_type, tmdb_id = excluded.tmdb_id, \
-                     title = excluded.title, year = excluded.year, season = excluded.season, \
-                     episode = excluded.episode, episode_end = excluded.episode_end, \
-                     episode_title = excluded.episode_title, duration = excluded.duration, \
-                     probe = excluded.probe, sidecars = excluded.sidecars, scanned_at = excluded.scanned_at \
-                     RETURNING id",
-                    params![
-                        f.path.to_string_lossy(),
-                        f.root.to_string_lossy(),
-                        f.size as i64,
-                        f.mtime_ns,
-                        f.media_type.as_str(),
-                        f.tmdb_id,
-                        f.title,
-                        f.year,
-                        f.season,
-                        f.episode,
-                        f.episode_end,
-                        f.episode_title,
-                        f.probe.duration,
-                        probe,
-                        sidecars,
-                        at
-                    ],
-                    |r| r.get(0),
-                )?;
-                tx.execute("DELETE FROM media_keyframes WHERE file_id = ?1", [id])?;
-                if let Some(times) = &new.keyframes {
-                    let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
-                    tx.execute(
-                        "INSERT INTO media_keyframes (file_id, times) VALUES (?1, ?2)",
-                        params![id, blob],
-                    )?;
-                }
-                tx.execute("DELETE FROM scan_problems WHERE path = ?1", [f.path.to_string_lossy()])?;
+                upsert_file(&tx, new, at)?;
             }
             for (path, sidecars) in &changes.sidecars {
-                let json = serde_json::to_string(sidecars).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.execute("UPDATE media_files SET sidecars = ?2 WHERE path = ?1", params![path, json])?;
+                let json = serde_json::to_string(sidecars)
+                    .map_err(StoreError::corrupt(format!("sidecars of {path}")))?;
+                tx.execute(
+                    "UPDATE media_files SET sidecars = ?2 WHERE path = ?1",
+                    params![path, json],
+                )?;
             }
             for p in &changes.problems {
-                tx.execute("DELETE FROM media_files WHERE path = ?1", [&p.path])?;
-                tx.execute(
-                    "INSERT INTO scan_problems (path, root, size, mtime_ns, reason, seen_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
-                     mtime_ns = excluded.mtime_ns, reason = excluded.reason, seen_at = excluded.seen_at",
-                    params![
-                        p.path,
-                        p.root,
-                        p.seen.map(|s| s.size as i64),
-                        p.seen.map(|s| s.mtime_ns),
-                        p.reason,
-                        at
-                    ],
-                )?;
+                record_problem(&tx, p, at)?;
             }
             tx.commit()?;
             Ok(())

@@ -16,14 +16,39 @@ use rusqlite::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("cannot open the database {path}: {reason}")]
-    Open { path: String, reason: String },
-    #[error("stored data is not valid: {0}")]
-    Corrupt(String),
+    #[error("cannot open the database {path}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("stored data is not valid: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("the database task failed")]
-    Task,
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl StoreError {
+    /// Every store failure is the server's: the API answers 500 `internal`.
+    pub fn code(&self) -> &'static str {
+        "internal"
+    }
+
+    pub fn status(&self) -> axum::http::StatusCode {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// A JSON column that cannot be written or read back.
+    pub(crate) fn corrupt(what: impl Into<String>) -> impl FnOnce(serde_json::Error) -> Self {
+        let what = what.into();
+        move |source| StoreError::Corrupt { what, source }
+    }
 }
 
 /// Numbered schema steps, applied in order once each. Never edit a released step: add one.
@@ -122,12 +147,12 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.display().to_string(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         }
         let mut conn = Connection::open(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         // WAL: readers never block the scanner's writes; NORMAL sync is safe with WAL and
         // much faster for a scan writing thousands of rows.
@@ -165,7 +190,7 @@ impl Store {
             f(&mut guard)
         })
         .await
-        .map_err(|_| StoreError::Task)?
+        .map_err(StoreError::Task)?
     }
 }
 

@@ -156,3 +156,22 @@ async fn positions_survive_a_restart() {
         server.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_database_failure_answers_500_internal_without_the_database_text() {
+    let app = spawn_app(|_| {}).await;
+    app.state
+        .store
+        .call(|c| Ok(c.execute_batch("DROP TABLE watch_progress")?))
+        .await
+        .unwrap();
+
+    let body = app.get_json("/api/progress", 500).await;
+
+    assert_eq!(body["error"]["code"], "internal");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("watch_progress") && !message.contains("database"),
+        "{message}"
+    );
+}
