@@ -33,23 +33,31 @@ pub const RELAYED_RESPONSE_HEADERS: [HeaderName; 8] = [
 
 /// Headers on every proxy response: open CORS (the URL is the capability, not the origin),
 /// and no way for upstream content to run as a page of Sokoul's origin.
-pub fn add_common_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
+const COMMON_HEADERS: [(HeaderName, &str); 4] = [
+    (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+    (
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Length, Content-Range, Accept-Ranges"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
+        "Content-Length, Content-Range, Accept-Ranges",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
+        "default-src 'none'; sandbox",
+    ),
+];
+
+pub fn add_common_headers(headers: &mut HeaderMap) {
+    insert_static(headers, COMMON_HEADERS);
+}
+
+/// Sets each header of `pairs` to its fixed value.
+pub fn insert_static<const N: usize>(
+    headers: &mut HeaderMap,
+    pairs: [(HeaderName, &'static str); N],
+) {
+    for (name, value) in pairs {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// The content types a player needs from the proxy: HLS playlists, media segments and init
