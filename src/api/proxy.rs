@@ -5,15 +5,17 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::IntoParams;
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
 use crate::error::ApiError;
 use crate::metrics::ProxyLabels;
-use crate::proxy::relay::{Client, Document, Outcome, Relay};
-use crate::proxy::segment::{add_common_headers, insert_static, only_player_types, relay};
+use crate::proxy::relay::{Client, Outcome, Relay};
+use crate::proxy::segment::{
+    add_common_headers, document, insert_static, only_player_types, relay,
+};
 use crate::security::rate_limit::bucket_key;
 use crate::startup::AppState;
 
@@ -44,11 +46,9 @@ impl utoipa::IntoResponses for ProxyAnswers {
             "application/octet-stream",
         ];
         let ok = || {
-            bytes.into_iter().fold(ResponseBuilder::new(), |r, t| {
-                r.content(
-                    t,
-                    Content::new(None::<RefOr<utoipa::openapi::schema::Schema>>),
-                )
+            let bytes = bytes.into_iter();
+            bytes.fold(ResponseBuilder::new(), |r, t| {
+                r.content(t, Content::default())
             })
         };
         let error = Content::new(Some(Ref::from_schema_name("ErrorBody")));
@@ -236,19 +236,4 @@ fn respond(state: &AppState, outcome: Outcome) -> Response {
             document(doc)
         }
     }
-}
-
-/// A rewritten document: its own type and length, the upstream's caching headers.
-fn document(doc: Document) -> Response {
-    let mut response = Response::new(doc.body);
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    h.extend(doc.caching);
-    add_common_headers(h);
-    if let Some(len) = doc.len {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    response
 }

@@ -53,12 +53,13 @@ pub struct Client<'a> {
     pub headers: &'a HeaderMap,
 }
 
-/// A verified request: what to fetch, and the context its children inherit.
+/// A verified request: what to fetch, for whom, and the context its children inherit.
 #[derive(Debug)]
-pub struct Target {
+pub struct Target<'c> {
     pub verified: Verified,
     /// The upstream URL with the player's delivery directives.
     pub url: Url,
+    pub client: Client<'c>,
 }
 
 /// An admitted upstream answer.
@@ -111,8 +112,8 @@ impl Relay<'_> {
         raw_query: Option<&str>,
         client: Client<'_>,
     ) -> Result<Outcome, ProxyError> {
-        let target = self.verify(raw_query)?;
-        let answer = self.fetch(&target, client).await?;
+        let target = self.verify(raw_query, client)?;
+        let answer = self.fetch(&target).await?;
         let headers = answer.response.headers();
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -125,17 +126,21 @@ impl Relay<'_> {
         );
         match class {
             Class::Stream => Ok(self.stream(answer.response, BytesMut::new())),
-            Class::Json => self.rewrite_json(&target, answer, client).await,
+            Class::Json => self.rewrite_json(&target, answer).await,
             Class::Playlist => {
-                self.rewrite_playlist(&target, answer, BytesMut::new(), client)
-                    .await
+                let head = BytesMut::new();
+                self.rewrite_playlist(&target, answer, head).await
             }
-            Class::Sniff => self.sniffed(&target, answer, client).await,
+            Class::Sniff => self.sniffed(&target, answer).await,
         }
     }
 
     /// The signed parameters, checked; the directives the upstream may see.
-    pub fn verify(&self, raw_query: Option<&str>) -> Result<Target, ProxyError> {
+    pub fn verify<'c>(
+        &self,
+        raw_query: Option<&str>,
+        client: Client<'c>,
+    ) -> Result<Target<'c>, ProxyError> {
         let query = ProxyQuery::parse(raw_query);
         let verified = query.verify(self.signer, self.now)?;
         let upstream = Url::parse(&verified.upstream).map_err(|_| TokenError::Malformed)?;
@@ -143,12 +148,13 @@ impl Relay<'_> {
         Ok(Target {
             url: with_directives(&upstream, &directives),
             verified,
+            client,
         })
     }
 
     /// The upstream's answer, if it is one the proxy passes on.
-    async fn fetch(&self, target: &Target, client: Client<'_>) -> Result<Answer, ProxyError> {
-        let request = self.request(target, target.url.clone(), client);
+    async fn fetch(&self, target: &Target<'_>) -> Result<Answer, ProxyError> {
+        let request = self.request(target, target.url.clone(), target.client.headers);
         let Fetched { response, url } = fetch(self.http, self.guard, self.metrics, request).await?;
         let status = response.status().as_u16();
         admit(status, response.headers().get(header::CONTENT_ENCODING)).inspect_err(|e| {
@@ -168,13 +174,18 @@ impl Relay<'_> {
 
     /// The one upstream request of this proxy URL: its sealed headers, the client's
     /// forwarded ones, the configured redirects, deadline and retries.
-    fn request<'r>(&'r self, target: &'r Target, url: Url, client: Client<'r>) -> FetchRequest<'r> {
+    fn request<'r>(
+        &'r self,
+        target: &'r Target<'_>,
+        url: Url,
+        client_headers: &'r HeaderMap,
+    ) -> FetchRequest<'r> {
         FetchRequest {
             url,
             provider: target.verified.context.provider.as_deref(),
-            client: client.ip,
+            client: target.client.ip,
             sealed_headers: &target.verified.context.headers,
-            client_headers: client.headers,
+            client_headers,
             max_redirects: self.settings.max_redirects,
             first_byte_timeout: secs(self.settings.first_byte_timeout),
             retries: self.settings.retries,
@@ -185,19 +196,15 @@ impl Relay<'_> {
     /// validators) when the answer holds only part of it.
     async fn whole(
         &self,
-        target: &Target,
+        target: &Target<'_>,
         answer: Answer,
-        client: Client<'_>,
     ) -> Result<UpstreamResponse, ProxyError> {
         if !answer.part.needs_refetch() {
             return Ok(answer.response);
         }
         drop(answer.response);
-        let bare = Client {
-            headers: &HeaderMap::new(),
-            ..client
-        };
-        let request = self.request(target, answer.url, bare);
+        let no_range = HeaderMap::new();
+        let request = self.request(target, answer.url, &no_range);
         let fetched = fetch(self.http, self.guard, self.metrics, request).await?;
         match fetched.response.status().as_u16() {
             200 => Ok(fetched.response),
@@ -208,15 +215,14 @@ impl Relay<'_> {
     /// Reads the first bytes of an answer that may be a playlist.
     async fn sniffed(
         &self,
-        target: &Target,
+        target: &Target<'_>,
         mut answer: Answer,
-        client: Client<'_>,
     ) -> Result<Outcome, ProxyError> {
         let mut head = BytesMut::new();
         loop {
             match sniff(&head) {
                 Sniff::Playlist => {
-                    return self.rewrite_playlist(target, answer, head, client).await;
+                    return self.rewrite_playlist(target, answer, head).await;
                 }
                 Sniff::Other => break,
                 Sniff::NeedMore => {}
@@ -243,15 +249,14 @@ impl Relay<'_> {
     /// client takes it.
     async fn rewrite_playlist(
         &self,
-        target: &Target,
+        target: &Target<'_>,
         answer: Answer,
         head: BytesMut,
-        client: Client<'_>,
     ) -> Result<Outcome, ProxyError> {
         let base = without_directives(&answer.url);
         let host = answer.url.host_str().map(str::to_string);
         let (mut response, head) = match answer.part.needs_refetch() {
-            true => (self.whole(target, answer, client).await?, BytesMut::new()),
+            true => (self.whole(target, answer).await?, BytesMut::new()),
             false => (answer.response, head),
         };
         let mut reserve = Reserve::new(self.budget, secs(self.settings.first_byte_timeout));
@@ -286,12 +291,11 @@ impl Relay<'_> {
     /// rewritten whole, then held within the budget until sent.
     async fn rewrite_json(
         &self,
-        target: &Target,
+        target: &Target<'_>,
         answer: Answer,
-        client: Client<'_>,
     ) -> Result<Outcome, ProxyError> {
         let base = without_directives(&answer.url);
-        let mut response = self.whole(target, answer, client).await?;
+        let mut response = self.whole(target, answer).await?;
         let mut reserve = Reserve::new(self.budget, secs(self.settings.first_byte_timeout));
         let max = self.settings.max_playlist_bytes.min(MAX_JSON_BYTES);
         let body = self
@@ -418,12 +422,26 @@ mod tests {
         url.split_once('?').unwrap().1
     }
 
+    fn verify<'c>(
+        p: &Parts,
+        now: u64,
+        raw: &str,
+        headers: &'c HeaderMap,
+    ) -> Result<Target<'c>, ProxyError> {
+        let client = Client {
+            ip: IpAddr::from([192, 0, 2, 1]),
+            headers,
+        };
+        relay(p, now).verify(Some(raw), client)
+    }
+
     #[test]
     fn verify_yields_the_upstream_url_with_the_players_directives() {
         let p = parts();
         let url = p.signer.mint("https://cdn.example/live.m3u8?t=1", &[], 100);
         let raw = format!("{}&_HLS_msn=7&_HLS_skip=no", query(&url));
-        let target = relay(&p, 10).verify(Some(&raw)).unwrap();
+        let none = HeaderMap::new();
+        let target = verify(&p, 10, &raw, &none).unwrap();
         assert_eq!(
             target.url.as_str(),
             "https://cdn.example/live.m3u8?t=1&_HLS_msn=7"
@@ -435,7 +453,8 @@ mod tests {
         let p = parts();
         let url = p.signer.mint("https://cdn.example/a.ts", &[], 100);
         let q = query(&url);
-        let code = |raw: &str, now| relay(&p, now).verify(Some(raw)).unwrap_err().code();
+        let none = HeaderMap::new();
+        let code = |raw: &str, now| verify(&p, now, raw, &none).unwrap_err().code();
         // Another upstream under the same signature.
         let other = p.signer.mint("https://evil.example/a.ts", &[], 100);
         let u = |q: &str| {
@@ -448,7 +467,7 @@ mod tests {
         assert_eq!(code(&forged, 10), "proxy_url_invalid");
         assert_eq!(code("c=a&u=b", 10), "proxy_url_malformed");
         assert_eq!(code(q, 100), "proxy_url_expired");
-        assert!(relay(&p, 10).verify(Some(q)).is_ok());
+        assert!(verify(&p, 10, q, &none).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Relaying a body that is not rewritten: streamed chunk by chunk with backpressure, never
-//! buffered whole, with an idle timeout between chunks. Dropping the response (the client
-//! went away) drops the upstream response, which closes the upstream connection.
+//! The proxy's responses. A body that is not rewritten is relayed: streamed chunk by chunk
+//! with backpressure, never buffered whole, with an idle timeout between chunks. Dropping the
+//! response (the client went away) drops the upstream response, which closes the upstream
+//! connection. A rewritten document gets its own type and the upstream's caching headers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use futures::Stream;
 use tokio::time::{Instant, Sleep};
 
 use super::client::UpstreamResponse;
+use super::relay::Document;
 use crate::metrics::Metrics;
 
 /// Upstream response headers a player may need; everything else (cookies, server
@@ -216,6 +218,21 @@ pub fn relay(
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     out
+}
+
+/// A rewritten document: its own type and length, the upstream's caching headers.
+pub fn document(doc: Document) -> Response {
+    let mut response = Response::new(doc.body);
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.extend(doc.caching);
+    add_common_headers(h);
+    if let Some(len) = doc.len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    response
 }
 
 #[cfg(test)]

@@ -73,24 +73,7 @@ pub async fn fetch(
     metrics: &Metrics,
     req: FetchRequest<'_>,
 ) -> Result<Fetched, ProxyError> {
-    let mut headers = HeaderMap::new();
-    for (k, v) in req.sealed_headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) else {
-            continue;
-        };
-        if !is_reserved(&name) {
-            headers.append(name, value);
-        }
-    }
-    for name in FORWARDED_REQUEST_HEADERS {
-        for value in req.client_headers.get_all(&name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-
+    let headers = upstream_headers(req.sealed_headers, req.client_headers);
     let deadline = Instant::now() + req.first_byte_timeout;
     let mut url = req.url;
     let mut hops = 0u8;
@@ -152,6 +135,29 @@ pub async fn fetch(
         tracing::debug!(host = url.host_str(), attempt, error = %failure, "retrying the upstream");
         tokio::time::sleep(pause).await;
     }
+}
+
+/// The sealed headers (but those that would corrupt the framing or fight the client's own),
+/// then the client's ranges and validators.
+fn upstream_headers(sealed: &[(String, String)], client: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (k, v) in sealed {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) else {
+            continue;
+        };
+        if !is_reserved(&name) {
+            headers.append(name, value);
+        }
+    }
+    for name in FORWARDED_REQUEST_HEADERS {
+        for value in client.get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
 }
 
 /// 100 ms, 200 ms, 400 ms… with ±50 % jitter so retries from many viewers do not line up.
