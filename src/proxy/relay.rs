@@ -255,10 +255,13 @@ impl Relay<'_> {
     ) -> Result<Outcome, ProxyError> {
         let base = without_directives(&answer.url);
         let host = answer.url.host_str().map(str::to_string);
-        let (mut response, head) = match answer.part.needs_refetch() {
-            true => (self.whole(target, answer).await?, BytesMut::new()),
-            false => (answer.response, head),
+        // A refetched document is read from its first byte again.
+        let head = if answer.part.needs_refetch() {
+            BytesMut::new()
+        } else {
+            head
         };
+        let mut response = self.whole(target, answer).await?;
         let mut reserve = Reserve::new(self.budget, secs(self.settings.first_byte_timeout));
         let max = self.settings.max_playlist_bytes;
         let body = self.read(&mut response, head, max, &mut reserve).await?;
