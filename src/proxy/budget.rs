@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use super::streamed::OUTPUT_WINDOW;
+use crate::upstream::body::Allowance;
 
 /// Budget accounting unit: a permit is 1 KiB (a semaphore counts at most `u32` permits at
 /// a time).
@@ -104,6 +108,43 @@ impl Reservation {
         Reservation {
             permit: self.permit.as_mut().and_then(|p| p.split(n as usize)),
         }
+    }
+}
+
+/// A document's share of the budget, grown as the document is read: what it holds (its
+/// buffer's capacity) and [`OUTPUT_WINDOW`] for its output in flight.
+#[derive(Debug)]
+pub struct Reserve<'a> {
+    budget: &'a RewriteBudget,
+    pub held: Reservation,
+    /// Every wait for the budget ends by then.
+    deadline: Instant,
+}
+
+impl<'a> Reserve<'a> {
+    pub fn new(budget: &'a RewriteBudget, wait: Duration) -> Self {
+        Reserve {
+            budget,
+            held: budget.none(),
+            deadline: Instant::now() + wait,
+        }
+    }
+
+    /// Grows the share to `bytes` held plus the output window.
+    pub async fn to(&mut self, bytes: u64) -> Result<(), BudgetFull> {
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        self.budget
+            .grow(&mut self.held, bytes + OUTPUT_WINDOW as u64, wait)
+            .await
+            .inspect_err(|_| tracing::info!(bytes, "rewrite memory budget exhausted"))
+    }
+}
+
+impl Allowance for Reserve<'_> {
+    type Error = BudgetFull;
+
+    async fn grow(&mut self, bytes: u64) -> Result<(), BudgetFull> {
+        self.to(bytes).await
     }
 }
 

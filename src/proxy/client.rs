@@ -9,6 +9,7 @@
 //! client may hold at most half.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +28,7 @@ use url::Url;
 
 use crate::config::ProxySettings;
 use crate::upstream::USER_AGENT;
+use crate::upstream::body::Chunks;
 use crate::upstream::guard::{Guard, GuardedHyperResolver};
 
 /// Measured with `scripts/bench-proxy.sh` (64 × 4 MB streams, 2 cores): hyper's default
@@ -154,6 +156,14 @@ pub struct UpstreamResponse {
     _permit: Option<Slot>,
 }
 
+impl std::fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
 impl UpstreamResponse {
     pub fn status(&self) -> StatusCode {
         self.status
@@ -186,6 +196,19 @@ impl UpstreamResponse {
             inner: self.body.into_data_stream(),
             _keep: self._permit,
         }
+    }
+}
+
+/// A playlist or JSON document is read whole by the one bounded read.
+impl Chunks for UpstreamResponse {
+    type Error = hyper::Error;
+
+    fn content_length(&self) -> Option<u64> {
+        UpstreamResponse::content_length(self)
+    }
+
+    fn chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, hyper::Error>> + Send {
+        UpstreamResponse::chunk(self)
     }
 }
 

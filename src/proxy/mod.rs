@@ -1,18 +1,25 @@
 //! The HLS proxy: verify a signed URL → fetch upstream with its headers → rewrite a playlist
-//! or stream anything else through.
+//! or stream anything else through. `relay` runs these phases in order.
 
 pub mod budget;
 pub mod client;
 pub mod json;
 pub mod playlist;
+pub mod query;
+pub mod range;
+pub mod relay;
 pub mod segment;
+pub mod sniff;
 pub mod streamed;
 pub mod token;
 pub mod upstream;
 
 use axum::http::StatusCode;
 
+use crate::upstream::body::ReadError;
 use crate::upstream::guard::GuardError;
+use budget::BudgetFull;
+use client::SendError;
 use token::TokenError;
 
 /// Everything that can go wrong in a proxy request, each with a stable code.
@@ -27,11 +34,11 @@ pub enum ProxyError {
     #[error("the upstream did not answer in time")]
     Timeout,
     #[error("the upstream could not be reached")]
-    Unreachable,
+    Unreachable(#[source] SendError),
     #[error("too many requests are in flight to this upstream host")]
-    Busy,
+    Busy(#[source] SendError),
     #[error("too many playlists are being rewritten at once")]
-    RewriteBusy,
+    RewriteBusy(#[from] BudgetFull),
     #[error("the upstream answered in a content encoding the proxy did not ask for")]
     Encoding,
     #[error("the upstream answered {0}")]
@@ -41,9 +48,9 @@ pub enum ProxyError {
     #[error(transparent)]
     Rewrite(#[from] playlist::RewriteError),
     #[error("the upstream document is not valid JSON")]
-    InvalidJson,
+    InvalidJson(#[source] serde_json::Error),
     #[error("the upstream body was cut off")]
-    Body,
+    Body(#[source] hyper::Error),
 }
 
 impl ProxyError {
@@ -53,16 +60,16 @@ impl ProxyError {
             ProxyError::Destination(_) => "destination_not_allowed",
             ProxyError::TooManyRedirects(_) => "too_many_redirects",
             ProxyError::Timeout => "upstream_timeout",
-            ProxyError::Unreachable => "upstream_unreachable",
-            ProxyError::Busy | ProxyError::RewriteBusy => "upstream_busy",
+            ProxyError::Unreachable(_) => "upstream_unreachable",
+            ProxyError::Busy(_) | ProxyError::RewriteBusy(_) => "upstream_busy",
             ProxyError::Encoding => "upstream_encoding_unsupported",
             ProxyError::Status(403) => "upstream_forbidden",
             ProxyError::Status(404) => "upstream_not_found",
             ProxyError::Status(410) => "upstream_gone",
             ProxyError::Status(_) => "upstream_error",
             ProxyError::PlaylistTooLarge(_) | ProxyError::Rewrite(_) => "playlist_too_large",
-            ProxyError::InvalidJson => "upstream_invalid_json",
-            ProxyError::Body => "upstream_body_error",
+            ProxyError::InvalidJson(_) => "upstream_invalid_json",
+            ProxyError::Body(_) => "upstream_body_error",
         }
     }
 
@@ -74,8 +81,20 @@ impl ProxyError {
                 StatusCode::from_u16(*s).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Busy | ProxyError::RewriteBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Busy(_) | ProxyError::RewriteBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// A document's bounded read (`proxy::relay`): each failure keeps its code.
+impl From<ReadError<hyper::Error, BudgetFull>> for ProxyError {
+    fn from(e: ReadError<hyper::Error, BudgetFull>) -> Self {
+        match e {
+            ReadError::TooLarge(max) => ProxyError::PlaylistTooLarge(max),
+            ReadError::Timeout => ProxyError::Timeout,
+            ReadError::Source(e) => ProxyError::Body(e),
+            ReadError::Allowance(e) => ProxyError::RewriteBusy(e),
         }
     }
 }

@@ -534,17 +534,7 @@ impl Rewriter<'_> {
                 return line;
             }
             "#EXT-X-PREFETCH:" | "#EXT-X-TWITCH-PREFETCH:" => {
-                let trimmed = list.trim_matches([' ', '\t']);
-                if trimmed.is_empty() {
-                    return None;
-                }
-                if !self.proxify(trimmed, Target::Resource) {
-                    return None;
-                }
-                let url = &self.url;
-                let start = tag.len() + (list.len() - list.trim_start_matches([' ', '\t']).len());
-                let end = start + trimmed.len();
-                return Some(format!("{}{url}{}", &text[..start], &text[end..]));
+                return self.prefetch_line(text, tag, list);
             }
             "#EXT-X-KEY:" | "#EXT-X-SESSION-KEY:" => &[("URI", Target::Resource)],
             "#EXT-X-MAP:" | "#EXT-X-PART:" | "#EXT-X-PRELOAD-HINT:" | "#EXT-X-SESSION-DATA:" => {
@@ -597,6 +587,18 @@ impl Rewriter<'_> {
         let mut s = out?;
         s.push_str(&text[copied..]);
         Some(s)
+    }
+
+    /// A prefetch tag's value is a bare URI (no attribute list).
+    fn prefetch_line(&mut self, text: &str, tag: &str, list: &str) -> Option<String> {
+        let trimmed = list.trim_matches([' ', '\t']);
+        if trimmed.is_empty() || !self.proxify(trimmed, Target::Resource) {
+            return None;
+        }
+        let url = &self.url;
+        let start = tag.len() + (list.len() - list.trim_start_matches([' ', '\t']).len());
+        let end = start + trimmed.len();
+        Some(format!("{}{url}{}", &text[..start], &text[end..]))
     }
 
     /// Writes the proxy URL for a URI as written in the playlist into `self.url`; `false`

@@ -1,6 +1,7 @@
-//! Relaying a body that is not rewritten: streamed chunk by chunk with backpressure, never
-//! buffered whole, with an idle timeout between chunks. Dropping the response (the client
-//! went away) drops the upstream response, which closes the upstream connection.
+//! The proxy's responses. A body that is not rewritten is relayed: streamed chunk by chunk
+//! with backpressure, never buffered whole, with an idle timeout between chunks. Dropping the
+//! response (the client went away) drops the upstream response, which closes the upstream
+//! connection. A rewritten document gets its own type and the upstream's caching headers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use futures::Stream;
 use tokio::time::{Instant, Sleep};
 
 use super::client::UpstreamResponse;
+use super::relay::Document;
 use crate::metrics::Metrics;
 
 /// Upstream response headers a player may need; everything else (cookies, server
@@ -33,23 +35,31 @@ pub const RELAYED_RESPONSE_HEADERS: [HeaderName; 8] = [
 
 /// Headers on every proxy response: open CORS (the URL is the capability, not the origin),
 /// and no way for upstream content to run as a page of Sokoul's origin.
-pub fn add_common_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
+const COMMON_HEADERS: [(HeaderName, &str); 4] = [
+    (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+    (
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Length, Content-Range, Accept-Ranges"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
+        "Content-Length, Content-Range, Accept-Ranges",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
+        "default-src 'none'; sandbox",
+    ),
+];
+
+pub fn add_common_headers(headers: &mut HeaderMap) {
+    insert_static(headers, COMMON_HEADERS);
+}
+
+/// Sets each header of `pairs` to its fixed value.
+pub fn insert_static<const N: usize>(
+    headers: &mut HeaderMap,
+    pairs: [(HeaderName, &'static str); N],
+) {
+    for (name, value) in pairs {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// The content types a player needs from the proxy: HLS playlists, media segments and init
@@ -208,6 +218,21 @@ pub fn relay(
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     out
+}
+
+/// A rewritten document: its own type and length, the upstream's caching headers.
+pub fn document(doc: Document) -> Response {
+    let mut response = Response::new(doc.body);
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.extend(doc.caching);
+    add_common_headers(h);
+    if let Some(len) = doc.len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    response
 }
 
 #[cfg(test)]

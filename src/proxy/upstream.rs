@@ -73,24 +73,7 @@ pub async fn fetch(
     metrics: &Metrics,
     req: FetchRequest<'_>,
 ) -> Result<Fetched, ProxyError> {
-    let mut headers = HeaderMap::new();
-    for (k, v) in req.sealed_headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) else {
-            continue;
-        };
-        if !is_reserved(&name) {
-            headers.append(name, value);
-        }
-    }
-    for name in FORWARDED_REQUEST_HEADERS {
-        for value in req.client_headers.get_all(&name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-
+    let headers = upstream_headers(req.sealed_headers, req.client_headers);
     let deadline = Instant::now() + req.first_byte_timeout;
     let mut url = req.url;
     let mut hops = 0u8;
@@ -100,15 +83,15 @@ pub async fn fetch(
         let sent = http.get(&url, &headers, req.client, deadline);
         let failure = match tokio::time::timeout_at(deadline, sent).await {
             Err(_) => return Err(ProxyError::Timeout),
-            Ok(Err(SendError::Busy(host))) => {
-                tracing::info!(host, "upstream host at its concurrency limit");
-                return Err(ProxyError::Busy);
+            Ok(Err(e @ SendError::Busy(_))) => {
+                tracing::info!(error = %e, "upstream host at its concurrency limit");
+                return Err(ProxyError::Busy(e));
             }
-            Ok(Err(SendError::Url(e))) => {
-                tracing::info!(error = e, "upstream URL cannot be sent");
-                return Err(ProxyError::Unreachable);
+            Ok(Err(e @ SendError::Url(_))) => {
+                tracing::info!(error = %e, "upstream URL cannot be sent");
+                return Err(ProxyError::Unreachable(e));
             }
-            Ok(Err(SendError::Client(e))) => classify(&e, &url),
+            Ok(Err(SendError::Client(e))) => classify(e, &url),
             Ok(Ok(response)) => {
                 let status = response.status();
                 if matches!(status.as_u16(), 502..=504) {
@@ -141,7 +124,7 @@ pub async fn fetch(
         // idempotent, so trying again is safe — but never past the client's deadline.
         let retryable = matches!(
             failure,
-            ProxyError::Unreachable | ProxyError::Status(502..=504)
+            ProxyError::Unreachable(_) | ProxyError::Status(502..=504)
         );
         let pause = backoff(attempt);
         if !retryable || attempt >= req.retries || Instant::now() + pause >= deadline {
@@ -154,6 +137,29 @@ pub async fn fetch(
     }
 }
 
+/// The sealed headers (but those that would corrupt the framing or fight the client's own),
+/// then the client's ranges and validators.
+fn upstream_headers(sealed: &[(String, String)], client: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (k, v) in sealed {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) else {
+            continue;
+        };
+        if !is_reserved(&name) {
+            headers.append(name, value);
+        }
+    }
+    for name in FORWARDED_REQUEST_HEADERS {
+        for value in client.get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
 /// 100 ms, 200 ms, 400 ms… with ±50 % jitter so retries from many viewers do not line up.
 fn backoff(attempt: u8) -> Duration {
     let base = 100u64 << attempt.min(6);
@@ -161,13 +167,13 @@ fn backoff(attempt: u8) -> Duration {
     Duration::from_millis(base / 2 + jitter)
 }
 
-fn classify(e: &hyper_util::client::legacy::Error, url: &Url) -> ProxyError {
-    if is_refusal(e) {
+fn classify(e: hyper_util::client::legacy::Error, url: &Url) -> ProxyError {
+    if is_refusal(&e) {
         return ProxyError::Destination(crate::upstream::guard::GuardError::Forbidden(
             url.host_str().unwrap_or_default().to_string(),
         ));
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut
@@ -178,7 +184,7 @@ fn classify(e: &hyper_util::client::legacy::Error, url: &Url) -> ProxyError {
     }
     // hyper-util's errors never name the URL (whose query may be a credential): `%e` is safe.
     tracing::info!(host = url.host_str(), error = %e, "upstream unreachable");
-    ProxyError::Unreachable
+    ProxyError::Unreachable(SendError::Client(e))
 }
 
 /// Adds the LL-HLS and steering directives the player put on the proxy URL to the upstream

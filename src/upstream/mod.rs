@@ -4,6 +4,7 @@
 //! check every hop and resolve playlist URIs against the final URL, and a provider that gets
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
+pub mod body;
 pub mod guard;
 pub mod json;
 pub mod retry;
@@ -48,35 +49,34 @@ pub enum BodyError {
     #[error("the body is larger than the limit")]
     TooLarge,
     #[error("the body stopped arriving")]
-    Timeout(#[source] reqwest::Error),
+    Timeout(#[source] Option<reqwest::Error>),
     /// Stored `without_url()`: the URL's query may be a credential (Jellyfin's `ApiKey`).
     #[error("the body broke off")]
     Io(#[source] reqwest::Error),
 }
 
 /// Reads a whole body, refusing more than `max` bytes: an upstream cannot make us buffer an
-/// unbounded answer (a Content-Length is checked first, then the bytes actually received).
+/// unbounded answer (see [`body::read_bounded`], which the proxy's documents use too).
 pub async fn read_body_limited(
     mut response: reqwest::Response,
     max: usize,
 ) -> Result<bytes::Bytes, BodyError> {
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut buf = bytes::BytesMut::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if buf.len() + chunk.len() > max {
-                    return Err(BodyError::TooLarge);
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(buf.freeze()),
-            // reqwest's message names the URL, whose query may be a credential (Jellyfin's
-            // ApiKey), and this text reaches logs and JSON errors.
-            Err(e) if e.is_timeout() => return Err(BodyError::Timeout(e.without_url())),
-            Err(e) => return Err(BodyError::Io(e.without_url())),
+    let limits = body::Limits {
+        max: max as u64,
+        idle: None,
+        total: None,
+    };
+    let empty = bytes::BytesMut::new();
+    match body::read_bounded(&mut response, empty, limits, &mut body::Unmetered).await {
+        Ok(body) => Ok(body),
+        Err(body::ReadError::TooLarge(_)) => Err(BodyError::TooLarge),
+        Err(body::ReadError::Timeout) => Err(BodyError::Timeout(None)),
+        // reqwest's message names the URL, whose query may be a credential (Jellyfin's
+        // ApiKey), and this text reaches logs and JSON errors.
+        Err(body::ReadError::Source(e)) if e.is_timeout() => {
+            Err(BodyError::Timeout(Some(e.without_url())))
         }
+        Err(body::ReadError::Source(e)) => Err(BodyError::Io(e.without_url())),
+        Err(body::ReadError::Allowance(never)) => match never {},
     }
 }
