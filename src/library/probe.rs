@@ -304,41 +304,16 @@ fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {
     })
 }
 
-/// Walks the top-level MP4 boxes: `moov` before `mdat` means the browser can start playing
-/// from the first bytes (ffmpeg's `-movflags +faststart`).
+/// `moov` before `mdat` means the browser can start playing from the first bytes (ffmpeg's
+/// `-movflags +faststart`). A few box headers are read, off the async threads.
 async fn moov_before_mdat(path: &Path) -> std::io::Result<bool> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut f = tokio::fs::File::open(path).await?;
-    let len = f.metadata().await?.len();
-    let mut pos = 0u64;
-    for _ in 0..64 {
-        if pos + 8 > len {
-            return Ok(false);
-        }
-        f.seek(std::io::SeekFrom::Start(pos)).await?;
-        let mut header = [0u8; 16];
-        f.read_exact(&mut header[..8]).await?;
-        let size32 = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as u64;
-        let kind: [u8; 4] = header[4..8].try_into().expect("4 bytes");
-        let size = match size32 {
-            0 => len - pos,
-            1 => {
-                f.read_exact(&mut header[8..16]).await?;
-                u64::from_be_bytes(header[8..16].try_into().expect("8 bytes"))
-            }
-            n => n,
-        };
-        match &kind {
-            b"moov" => return Ok(true),
-            b"mdat" => return Ok(false),
-            _ => {}
-        }
-        if size < 8 {
-            return Ok(false);
-        }
-        pos += size;
-    }
-    Ok(false)
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        crate::playback::media::moov_before_mdat(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Keyframe timestamps (seconds, absolute) of the video stream, read from the packet index

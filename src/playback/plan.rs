@@ -889,6 +889,10 @@ mod tests {
         assert_eq!(filters(&p), vec![VideoFilter::Rotate(90)]);
     }
 
+    fn p_action(p: &Plan) -> VideoAction {
+        p.video.as_ref().expect("a video decision").action.clone()
+    }
+
     #[test]
     fn a_lower_quality_scales_and_caps_the_bitrate() {
         let m = media(
@@ -908,26 +912,24 @@ mod tests {
             Mode::DirectPlay,
             "already 1080p"
         );
-        let p = at(Quality::P720, None);
+        let transcode = |quality, cap| p_action(&at(quality, cap));
         assert_eq!(
-            p.video.as_ref().unwrap().action,
+            transcode(Quality::P720, None),
             VideoAction::TranscodeH264 {
                 filters: vec![VideoFilter::ScaleToHeight(720)],
                 max_kbps: 4_000
             }
         );
-        let p = at(Quality::P480, Some(1_000));
         assert_eq!(
-            p.video.as_ref().unwrap().action,
+            transcode(Quality::P480, Some(1_000)),
             VideoAction::TranscodeH264 {
                 filters: vec![VideoFilter::ScaleToHeight(480)],
                 max_kbps: 1_000
             }
         );
         // A cap under the file's 4 Mb/s re-encodes even at the original size.
-        let p = at(Quality::Original, Some(2_000));
         assert_eq!(
-            p.video.as_ref().unwrap().action,
+            transcode(Quality::Original, Some(2_000)),
             VideoAction::TranscodeH264 {
                 filters: vec![],
                 max_kbps: 2_000

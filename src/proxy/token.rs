@@ -633,6 +633,16 @@ mod tests {
         vec![("Referer".into(), "https://embed.example/e/1".into())]
     }
 
+    /// The sealed context of a test parent URL: `headers()`, expiring at 2,000, minted by
+    /// `provider`.
+    fn sealed_for(s: &Signer, provider: Option<&str>) -> SealedContext {
+        s.seal(&ProxyContext {
+            headers: headers(),
+            expires: 2_000,
+            provider: provider.map(Into::into),
+        })
+    }
+
     #[test]
     fn a_minted_url_verifies_and_carries_url_and_headers() {
         let s = Signer::new(b"secret");
@@ -713,11 +723,7 @@ mod tests {
     #[test]
     fn children_inherit_the_parent_context_and_imported_vars_are_signed() {
         let s = Signer::new(b"secret");
-        let sealed = s.seal(&ProxyContext {
-            headers: headers(),
-            expires: 2_000,
-            provider: None,
-        });
+        let sealed = sealed_for(&s, None);
         let mut child = String::new();
         s.write_url(
             &mut child,
@@ -746,11 +752,7 @@ mod tests {
     #[test]
     fn a_json_child_says_so_and_the_mark_cannot_be_removed_or_added() {
         let s = Signer::new(b"secret");
-        let sealed = s.seal(&ProxyContext {
-            headers: headers(),
-            expires: 2_000,
-            provider: None,
-        });
+        let sealed = sealed_for(&s, None);
         let mut child = String::new();
         s.write_child(
             &mut child,
@@ -790,11 +792,7 @@ mod tests {
     #[test]
     fn the_child_writer_writes_the_same_urls_as_write_child() {
         let s = Signer::new(b"secret");
-        let sealed = s.seal(&ProxyContext {
-            headers: headers(),
-            expires: 2_000,
-            provider: None,
-        });
+        let sealed = sealed_for(&s, None);
         let mut w = s.child_writer(&sealed);
         for (u, v, k) in [
             ("https://a.example/x.ts", None, Kind::Media),
@@ -844,11 +842,7 @@ mod tests {
         let s = Signer::new(b"secret");
         let upstream = "https://jf.local:8096/Videos/1/main.m3u8?ApiKey=0123456789abcdef";
         let url = s.mint(upstream, &headers(), 2_000);
-        let sealed = s.seal(&ProxyContext {
-            headers: headers(),
-            expires: 2_000,
-            provider: Some("jellyfin".into()),
-        });
+        let sealed = sealed_for(&s, Some("jellyfin"));
         let mut child = String::new();
         s.child_writer(&sealed).write(
             &mut child,
@@ -876,11 +870,7 @@ mod tests {
     #[test]
     fn changing_any_byte_of_c_u_v_or_s_is_refused() {
         let s = Signer::new(b"secret");
-        let sealed = s.seal(&ProxyContext {
-            headers: headers(),
-            expires: 2_000,
-            provider: Some("consumet".into()),
-        });
+        let sealed = sealed_for(&s, Some("consumet"));
         let mut url = String::new();
         s.write_url(
             &mut url,
