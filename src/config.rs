@@ -180,6 +180,10 @@ pub struct LibrarySettings {
     pub detect_markers: bool,
     /// Seconds of audio fingerprinted at the start and at the end of each episode.
     pub markers_window: f64,
+    /// Make seek thumbnail sheets of library files after each scan (background, niced).
+    pub thumbnails: bool,
+    /// Seconds between two seek thumbnails.
+    pub thumbnails_interval: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -405,6 +409,10 @@ impl Default for LibrarySettings {
             // Intros start within the first minutes (after a cold open) and credits roll in the
             // last ones; 5 minutes of audio is ~2400 fingerprint items, a second of CPU.
             markers_window: 300.0,
+            thumbnails: true,
+            // What the seek bar of Netflix-like players shows: a picture every 10 s is 720
+            // tiles for a 2-hour film, 8 sheets of 100, about 3 MB of JPEG.
+            thumbnails_interval: 10.0,
         }
     }
 }
@@ -730,6 +738,14 @@ impl Settings {
             return invalid(
                 "library.markers_window",
                 "must be between 60 and 1200 seconds",
+            );
+        }
+        // Under 2 s a 2-hour film makes 3600+ tiles (and decodes nearly every keyframe); past
+        // a minute the seek bar preview no longer tells scenes apart.
+        if !(2.0..=60.0).contains(&self.library.thumbnails_interval) {
+            return invalid(
+                "library.thumbnails_interval",
+                "must be between 2 and 60 seconds",
             );
         }
         self.validate_security()?;
@@ -1079,6 +1095,31 @@ mod tests {
             let err = Settings::load_from(Some(&path), &[]).unwrap_err();
             assert!(
                 err.to_string().contains("library.markers_window"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn thumbnails_can_be_turned_off_and_their_interval_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        let (s, _) = Settings::load_from(None, &[]).unwrap();
+        assert!(s.library.thumbnails);
+        assert_eq!(s.library.thumbnails_interval, 10.0);
+        std::fs::write(
+            &path,
+            "[library]\nthumbnails = false\nthumbnails_interval = 5.0\n",
+        )
+        .unwrap();
+        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
+        assert!(!s.library.thumbnails);
+        assert_eq!(s.library.thumbnails_interval, 5.0);
+        for bad in ["1.9", "60.5", "nan"] {
+            std::fs::write(&path, format!("[library]\nthumbnails_interval = {bad}\n")).unwrap();
+            let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+            assert!(
+                err.to_string().contains("library.thumbnails_interval"),
                 "{bad}: {err}"
             );
         }

@@ -15,7 +15,7 @@ use crate::library::package::Variant;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
 
-async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
+pub(super) async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
     let not_found = || ApiError::not_found("media_not_found", "no such media file in the library");
     let id = crate::models::parse_positive(id)
         .and_then(|n| i64::try_from(n.get()).ok())
@@ -23,7 +23,11 @@ async fn file_of(state: &AppState, id: &str) -> Result<MediaFile, ApiError> {
     Ok(library(state)?.file(id).await?)
 }
 
-fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+pub(super) fn with_type(
+    body: impl Into<Body>,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
     let mut response = body.into().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -10,6 +10,7 @@ pub mod present;
 pub mod progress;
 pub mod proxy;
 pub mod streaming;
+pub mod thumbnails;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -46,6 +47,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(media::master))
         .routes(routes!(media::hls))
         .routes(routes!(media::subtitle))
+        .routes(routes!(thumbnails::index))
+        .routes(routes!(thumbnails::sheet))
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))

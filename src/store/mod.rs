@@ -8,6 +8,7 @@
 pub mod markers;
 pub mod media;
 pub mod progress;
+pub mod thumbnails;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
         confidence    REAL NOT NULL,
         source        TEXT NOT NULL CHECK (source IN ('chapters', 'fingerprint')),
         computed_at   INTEGER NOT NULL
+    );
+    "#,
+    ),
+    (
+        4,
+        r#"
+    -- Seek thumbnail sheets of library files (in data_dir/thumbnails/{file_id}/), for the size,
+    -- mtime and interval setting they were made for; `problem` set when there are none.
+    CREATE TABLE media_thumbnails (
+        file_id     INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        setting     REAL NOT NULL,
+        interval    REAL NOT NULL,
+        duration    REAL NOT NULL,
+        tile_width  INTEGER NOT NULL,
+        tile_height INTEGER NOT NULL,
+        columns     INTEGER NOT NULL,
+        rows        INTEGER NOT NULL,
+        tiles       INTEGER NOT NULL,
+        problem     TEXT,
+        computed_at INTEGER NOT NULL
     );
     "#,
     ),
