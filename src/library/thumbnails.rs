@@ -185,6 +185,43 @@ fn time_limit(duration: f64) -> Duration {
     Duration::from_secs_f64(120.0 + duration.max(0.0) / 4.0)
 }
 
+/// A damaged file makes ffmpeg log an error per packet (megabytes for a film): the first
+/// lines say why, the rest is drained unread.
+const MAX_STDERR_BYTES: u64 = 16 * 1024;
+
+/// Runs `cmd` with no input or output, killed past `limit`: whether it succeeded, and the
+/// start of its stderr. `Err(None)` when it took too long.
+async fn run_capped(
+    cmd: &mut tokio::process::Command,
+    limit: Duration,
+) -> Result<(bool, String), Option<std::io::Error>> {
+    use std::process::Stdio;
+    use tokio::io::AsyncReadExt;
+    cmd.kill_on_drop(true)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(Some)?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let run = async {
+        let mut head = Vec::new();
+        let _ = (&mut stderr)
+            .take(MAX_STDERR_BYTES)
+            .read_to_end(&mut head)
+            .await;
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+        let status = child.wait().await?;
+        Ok((
+            status.success(),
+            String::from_utf8_lossy(&head).into_owned(),
+        ))
+    };
+    match tokio::time::timeout(limit, run).await {
+        Err(_) => Err(None),
+        Ok(r) => r.map_err(Some),
+    }
+}
+
 /// Makes the sheets of one file into `out` (created empty). Returns why not, when not.
 async fn make_sheets(
     ffmpeg: &str,
@@ -209,23 +246,24 @@ async fn make_sheets(
     ]);
     cmd.args(["-vf", &layout.filter(), "-q:v", "5", "-f", "image2"]);
     cmd.args(["-start_number", "0"]).arg(out.join("%d.jpg"));
-    cmd.kill_on_drop(true).stdin(std::process::Stdio::null());
-    cmd.stdout(std::process::Stdio::null());
-    let run = tokio::time::timeout(time_limit(layout.duration), cmd.output()).await;
-    let output = match run {
-        Err(_) => return Err("ffmpeg took too long; the file may be damaged".into()),
-        Ok(Err(e)) => return Err(format!("cannot run {ffmpeg}: {e}")),
-        Ok(Ok(output)) => output,
-    };
+    let (success, stderr) = run_capped(&mut cmd, time_limit(layout.duration))
+        .await
+        .map_err(|e| match e {
+            None => "ffmpeg took too long; the file may be damaged".to_string(),
+            Some(e) => format!("cannot run {ffmpeg}: {e}"),
+        })?;
     let made = (0..layout.sheets())
         .take_while(|&n| out.join(sheet_name(n)).is_file())
         .count() as u32;
-    if output.status.success() && made == layout.sheets() {
+    if success && made == layout.sheets() {
         return Ok(());
     }
-    // The path is the user's business, not the problem list's.
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The path is the user's business, not the problem list's; `[h264 @ 0x55…]` neither.
     let first = stderr.lines().next().unwrap_or("").trim();
+    let first = match first.split_once("] ") {
+        Some((prefix, rest)) if prefix.starts_with('[') => rest,
+        _ => first,
+    };
     let first = first.replace(&input.display().to_string(), "file");
     Err(if first.is_empty() {
         format!(
