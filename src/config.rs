@@ -740,14 +740,7 @@ impl Settings {
                 "must be between 60 and 1200 seconds",
             );
         }
-        // Under 2 s a 2-hour film makes 3600+ tiles (and decodes nearly every keyframe); past
-        // a minute the seek bar preview no longer tells scenes apart.
-        if !(2.0..=60.0).contains(&self.library.thumbnails_interval) {
-            return invalid(
-                "library.thumbnails_interval",
-                "must be between 2 and 60 seconds",
-            );
-        }
+        self.validate_thumbnails()?;
         self.validate_security()?;
         if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
             return invalid(
@@ -756,6 +749,19 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    fn validate_thumbnails(&self) -> Result<(), ConfigError> {
+        // Under 2 s a 2-hour film makes 3600+ tiles (and decodes nearly every keyframe); past
+        // a minute the seek bar preview no longer tells scenes apart.
+        let interval = self.library.thumbnails_interval;
+        if (2.0..=60.0).contains(&interval) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            key: "library.thumbnails_interval",
+            reason: "must be between 2 and 60 seconds".into(),
+        })
     }
 
     fn validate_security(&self) -> Result<(), ConfigError> {
@@ -1103,25 +1109,22 @@ mod tests {
     #[test]
     fn thumbnails_can_be_turned_off_and_their_interval_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sokoul.toml");
-        let (s, _) = Settings::load_from(None, &[]).unwrap();
-        assert!(s.library.thumbnails);
-        assert_eq!(s.library.thumbnails_interval, 10.0);
-        std::fs::write(
-            &path,
-            "[library]\nthumbnails = false\nthumbnails_interval = 5.0\n",
-        )
-        .unwrap();
-        let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
-        assert!(!s.library.thumbnails);
-        assert_eq!(s.library.thumbnails_interval, 5.0);
+        let load = |toml: &str| {
+            let path = dir.path().join("sokoul.toml");
+            std::fs::write(&path, format!("[library]\n{toml}\n")).unwrap();
+            Settings::load_from(Some(&path), &[]).map(|(s, _)| s.library)
+        };
+        let defaults = load("").unwrap();
+        assert_eq!(
+            (defaults.thumbnails, defaults.thumbnails_interval),
+            (true, 10.0)
+        );
+        let set = load("thumbnails = false\nthumbnails_interval = 5.0").unwrap();
+        assert_eq!((set.thumbnails, set.thumbnails_interval), (false, 5.0));
         for bad in ["1.9", "60.5", "nan"] {
-            std::fs::write(&path, format!("[library]\nthumbnails_interval = {bad}\n")).unwrap();
-            let err = Settings::load_from(Some(&path), &[]).unwrap_err();
-            assert!(
-                err.to_string().contains("library.thumbnails_interval"),
-                "{bad}: {err}"
-            );
+            let err = load(&format!("thumbnails_interval = {bad}")).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("library.thumbnails_interval"), "{bad}: {err}");
         }
     }
 

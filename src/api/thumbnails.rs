@@ -3,8 +3,7 @@
 //! both (`security::media_url`).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::library::library;
 use super::media::{file_of, with_type};
@@ -84,13 +83,6 @@ pub async fn sheet(
     let path = library(&state)?.thumbnail_sheet(&file, n).await?;
     // A rescan may have replaced the sheets in between: gone is "not found", not an error.
     let bytes = tokio::fs::read(&path).await.map_err(|_| missing())?;
-    let mut response = bytes.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     // Sheets change only with the file, and the track is fetched again on each load.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
-    Ok(response)
+    Ok(with_type(bytes, "image/jpeg", "private, max-age=3600"))
 }

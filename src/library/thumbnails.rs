@@ -35,7 +35,7 @@ pub const MAX_TILES: u32 = 3600;
 pub const PROBLEM_PREFIX: &str = "no seek thumbnails";
 
 /// Where each tile of a file's sheets is, in time and in pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Layout {
     /// Seconds between two tiles; tile `n` shows the last keyframe at or before `n * interval`.
     pub interval: f64,
@@ -338,10 +338,15 @@ pub async fn thumbnail_library(
     remove_orphans(data_dir, &files.iter().map(|f| f.id).collect()).await;
     let mut done = 0;
     for file in files {
+        // A stored problem stands until the file changes; an unreadable stored layout does not.
         let current = stored.get(&file.id).is_some_and(|s| {
             s.size == file.size
                 && s.mtime_ns == file.mtime_ns
                 && s.interval == config.thumbnails_interval
+                && s.outcome
+                    .as_ref()
+                    .err()
+                    .is_none_or(|p| p.starts_with(PROBLEM_PREFIX))
         });
         if current {
             continue;

@@ -108,19 +108,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         r#"
     -- Seek thumbnail sheets of library files (in data_dir/thumbnails/{file_id}/), for the size,
-    -- mtime and interval setting they were made for; `problem` set when there are none.
+    -- mtime and interval setting they were made for; either a layout or a problem.
     CREATE TABLE media_thumbnails (
         file_id     INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
         size        INTEGER NOT NULL,
         mtime_ns    INTEGER NOT NULL,
         setting     REAL NOT NULL,
-        interval    REAL NOT NULL,
-        duration    REAL NOT NULL,
-        tile_width  INTEGER NOT NULL,
-        tile_height INTEGER NOT NULL,
-        columns     INTEGER NOT NULL,
-        rows        INTEGER NOT NULL,
-        tiles       INTEGER NOT NULL,
+        -- JSON: interval, duration, tile size, columns, rows, tiles (library::thumbnails::Layout).
+        layout      TEXT,
         problem     TEXT,
         computed_at INTEGER NOT NULL
     );

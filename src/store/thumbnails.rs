@@ -19,22 +19,17 @@ pub struct StoredThumbnails {
     pub outcome: Result<Layout, String>,
 }
 
-const SELECT: &str = "SELECT file_id, size, mtime_ns, setting, interval, duration, tile_width, \
-                      tile_height, columns, rows, tiles, problem FROM media_thumbnails";
+const SELECT: &str =
+    "SELECT file_id, size, mtime_ns, setting, layout, problem FROM media_thumbnails";
 
 fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, StoredThumbnails)> {
-    let problem: Option<String> = r.get(11)?;
-    let outcome = match problem {
-        Some(p) => Err(p),
-        None => Ok(Layout {
-            interval: r.get(4)?,
-            duration: r.get(5)?,
-            tile_width: r.get(6)?,
-            tile_height: r.get(7)?,
-            columns: r.get(8)?,
-            rows: r.get(9)?,
-            tiles: r.get(10)?,
-        }),
+    let layout: Option<String> = r.get(4)?;
+    let problem: Option<String> = r.get(5)?;
+    // A layout that no longer parses (an older shape) counts as missing: the job makes it again.
+    let outcome = match (layout, problem) {
+        (_, Some(problem)) => Err(problem),
+        (Some(json), None) => serde_json::from_str(&json).map_err(|e| e.to_string()),
+        (None, None) => Err("no layout stored".into()),
     };
     Ok((
         r.get(0)?,
@@ -79,30 +74,26 @@ impl Store {
         t: StoredThumbnails,
     ) -> Result<(), StoreError> {
         self.call(move |conn| {
-            let layout = t.outcome.as_ref().ok();
+            let layout = match &t.outcome {
+                Ok(layout) => Some(
+                    serde_json::to_string(layout).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                Err(_) => None,
+            };
             conn.execute(
-                "INSERT INTO media_thumbnails (file_id, size, mtime_ns, setting, interval, duration, \
-                 tile_width, tile_height, columns, rows, tiles, problem, computed_at) \
-                 SELECT id, size, mtime_ns, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, strftime('%s','now') \
+                "INSERT INTO media_thumbnails (file_id, size, mtime_ns, setting, layout, problem, computed_at) \
+                 SELECT id, size, mtime_ns, ?4, ?5, ?6, strftime('%s','now') \
                  FROM media_files WHERE id = ?1 AND size = ?2 AND mtime_ns = ?3 \
                  ON CONFLICT (file_id) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, \
-                 setting = excluded.setting, interval = excluded.interval, duration = excluded.duration, \
-                 tile_width = excluded.tile_width, tile_height = excluded.tile_height, \
-                 columns = excluded.columns, rows = excluded.rows, tiles = excluded.tiles, \
-                 problem = excluded.problem, computed_at = excluded.computed_at",
+                 setting = excluded.setting, layout = excluded.layout, problem = excluded.problem, \
+                 computed_at = excluded.computed_at",
                 params![
                     file_id,
                     t.size as i64,
                     t.mtime_ns,
                     t.interval,
-                    layout.map_or(0.0, |l| l.interval),
-                    layout.map_or(0.0, |l| l.duration),
-                    layout.map_or(0, |l| l.tile_width),
-                    layout.map_or(0, |l| l.tile_height),
-                    layout.map_or(0, |l| l.columns),
-                    layout.map_or(0, |l| l.rows),
-                    layout.map_or(0, |l| l.tiles),
-                    t.outcome.as_ref().err(),
+                    layout,
+                    t.outcome.as_ref().err()
                 ],
             )?;
             Ok(())
@@ -118,13 +109,7 @@ impl Store {
                  JOIN media_files f ON f.id = t.file_id AND f.size = t.size AND f.mtime_ns = t.mtime_ns \
                  WHERE t.problem IS NOT NULL ORDER BY f.path",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredProblem {
-                    path: r.get(0)?,
-                    root: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map([], StoredProblem::read)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

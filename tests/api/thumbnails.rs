@@ -7,10 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::library::library_app;
+use crate::library::{library_app, library_settings};
 
 const TOKEN: &str = "thumbnails test token";
 /// 23 segments of 10 s, one colour each; thumbnails every 2 s: 115 tiles over 2 sheets.
@@ -140,37 +141,25 @@ async fn sheets_cover_the_whole_film_and_each_tile_shows_the_picture_of_its_time
     make_film(&root.path().join(FILM));
     let library = root.path().to_path_buf();
     let app = spawn_app(move |s| {
+        library_settings(s, library);
         s.api_token = Some(sokoul::config::Secret::new(TOKEN));
-        s.library.enabled = true;
-        s.library.paths = vec![library];
-        s.library.watch = false;
-        s.library.scan_on_start = false;
         s.library.detect_markers = false;
         s.library.thumbnails_interval = INTERVAL;
     })
     .await;
-    let authed = |path: &str| {
+    let authed = |method, path: &str| {
         app.client
-            .request(reqwest::Method::POST, format!("{}{path}", app.address))
+            .request(method, format!("{}{path}", app.address))
             .bearer_auth(TOKEN)
+            .send()
     };
-    assert_eq!(
-        authed("/api/library/scan").send().await.unwrap().status(),
-        200
-    );
+    let scan = authed(Method::POST, "/api/library/scan").await.unwrap();
+    assert_eq!(scan.status(), 200);
     passes(&app, 1).await;
 
     // The track's URL: the direct-play source's, same scope, same token.
-    let resolved: Value = app
-        .client
-        .get(format!("{}/api/streaming/library/movie/777", app.address))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resolve = authed(Method::GET, "/api/streaming/library/movie/777");
+    let resolved: Value = resolve.await.unwrap().json().await.unwrap();
     let file = resolved["sources"][0]["url"].as_str().unwrap();
     let (base, query) = file.split_once("/file?").expect("a signed file URL");
     let track = format!("{base}/thumbnails.vtt?{query}");
@@ -218,10 +207,8 @@ async fn sheets_cover_the_whole_film_and_each_tile_shows_the_picture_of_its_time
     // A rescan of the unchanged file reuses its sheets.
     let sheet = app.data_dir.path().join("thumbnails/1/0.jpg");
     let made = std::fs::metadata(&sheet).unwrap().modified().unwrap();
-    assert_eq!(
-        authed("/api/library/scan").send().await.unwrap().status(),
-        200
-    );
+    let rescan = authed(Method::POST, "/api/library/scan").await.unwrap();
+    assert_eq!(rescan.status(), 200);
     passes(&app, 2).await;
     assert_eq!(std::fs::metadata(&sheet).unwrap().modified().unwrap(), made);
 }
