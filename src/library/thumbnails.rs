@@ -189,12 +189,12 @@ fn time_limit(duration: f64) -> Duration {
 /// lines say why, the rest is drained unread.
 const MAX_STDERR_BYTES: u64 = 16 * 1024;
 
-/// Runs `cmd` with no input or output, killed past `limit`: whether it succeeded, and the
-/// start of its stderr. `Err(None)` when it took too long.
+/// Runs `cmd` with no input or output, killed past `limit`: its exit status, and the start of
+/// its stderr. `Err(None)` when it took too long.
 async fn run_capped(
     cmd: &mut tokio::process::Command,
     limit: Duration,
-) -> Result<(bool, String), Option<std::io::Error>> {
+) -> Result<(std::process::ExitStatus, String), Option<std::io::Error>> {
     use std::process::Stdio;
     use tokio::io::AsyncReadExt;
     cmd.kill_on_drop(true)
@@ -211,14 +211,33 @@ async fn run_capped(
             .await;
         let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
         let status = child.wait().await?;
-        Ok((
-            status.success(),
-            String::from_utf8_lossy(&head).into_owned(),
-        ))
+        Ok((status, String::from_utf8_lossy(&head).into_owned()))
     };
     match tokio::time::timeout(limit, run).await {
         Err(_) => Err(None),
         Ok(r) => r.map_err(Some),
+    }
+}
+
+/// Why a file has no sheets: the file itself (stored as its problem), or ffmpeg that cannot
+/// start (nothing is stored: every file would get the same problem until it changes).
+#[derive(Debug, thiserror::Error)]
+enum Failed {
+    #[error("{0}")]
+    File(String),
+    #[error(transparent)]
+    Tool(#[from] LibraryError),
+}
+
+impl From<String> for Failed {
+    fn from(reason: String) -> Self {
+        Failed::File(reason)
+    }
+}
+
+impl From<&str> for Failed {
+    fn from(reason: &str) -> Self {
+        Failed::File(reason.into())
     }
 }
 
@@ -229,7 +248,7 @@ async fn make_sheets(
     file: &MediaFile,
     layout: &Layout,
     out: &Path,
-) -> Result<(), String> {
+) -> Result<(), Failed> {
     let mut cmd = super::markers::niced(ffmpeg);
     cmd.args(["-nostdin", "-v", "error", "-threads", "1"]);
     // Only keyframes reach the filters: the rest of the picture is never decoded.
@@ -246,17 +265,23 @@ async fn make_sheets(
     ]);
     cmd.args(["-vf", &layout.filter(), "-q:v", "5", "-f", "image2"]);
     cmd.args(["-start_number", "0"]).arg(out.join("%d.jpg"));
-    let (success, stderr) = run_capped(&mut cmd, time_limit(layout.duration))
+    let (status, stderr) = run_capped(&mut cmd, time_limit(layout.duration))
         .await
         .map_err(|e| match e {
-            None => "ffmpeg took too long; the file may be damaged".to_string(),
-            Some(e) => format!("cannot run {ffmpeg}: {e}"),
+            None => Failed::from("ffmpeg took too long; the file may be damaged"),
+            Some(e) => Failed::Tool(LibraryError::Tool(format!("cannot run {ffmpeg}: {e}"))),
         })?;
     let made = (0..layout.sheets())
         .take_while(|&n| out.join(sheet_name(n)).is_file())
         .count() as u32;
-    if success && made == layout.sheets() {
+    if status.success() && made == layout.sheets() {
         return Ok(());
+    }
+    // nice(1) exits 126/127 when it cannot start the program: ffmpeg is missing, not the file
+    // at fault.
+    if matches!(status.code(), Some(126 | 127)) {
+        let reason = format!("cannot run {ffmpeg}: {}", stderr.trim());
+        return Err(Failed::Tool(LibraryError::Tool(reason)));
     }
     // The path is the user's business, not the problem list's; `[h264 @ 0x55…]` neither.
     let first = stderr.lines().next().unwrap_or("").trim();
@@ -265,14 +290,14 @@ async fn make_sheets(
         _ => first,
     };
     let first = first.replace(&input.display().to_string(), "file");
-    Err(if first.is_empty() {
+    Err(Failed::File(if first.is_empty() {
         format!(
             "ffmpeg decoded too little of its picture ({made} of {} sheets)",
             layout.sheets()
         )
     } else {
         format!("ffmpeg cannot decode its picture: {first}")
-    })
+    }))
 }
 
 /// The result of one file: its layout, or why it has none.
@@ -281,7 +306,7 @@ async fn thumbnail_file(
     roots: &[PathBuf],
     data_dir: &Path,
     file: &MediaFile,
-) -> Result<Layout, String> {
+) -> Result<Layout, Failed> {
     let video = &file.probe.video;
     let layout = Layout::for_video(
         file.probe.duration,
@@ -295,7 +320,7 @@ async fn thumbnail_file(
     // Made aside and renamed into place: a sheet set is whole or absent, whatever stops the job.
     let final_dir = dir_of(data_dir, file.id);
     let tmp = final_dir.with_extension("tmp");
-    let io = |e: std::io::Error| format!("cannot write its sheets: {e}");
+    let io = |e: std::io::Error| Failed::File(format!("cannot write its sheets: {e}"));
     let _ = tokio::fs::remove_dir_all(&tmp).await;
     tokio::fs::create_dir_all(&tmp).await.map_err(io)?;
     let made = make_sheets(&config.ffmpeg, &input, file, &layout, &tmp).await;
@@ -351,15 +376,19 @@ pub async fn thumbnail_library(
         if current {
             continue;
         }
-        let outcome = thumbnail_file(config, roots, data_dir, &file).await;
-        if let Err(reason) = &outcome {
-            tracing::warn!(file = %file.path.display(), %reason, "no seek thumbnails");
-        }
+        let outcome = match thumbnail_file(config, roots, data_dir, &file).await {
+            Ok(layout) => Ok(layout),
+            Err(Failed::Tool(e)) => return Err(e),
+            Err(Failed::File(reason)) => {
+                tracing::warn!(file = %file.path.display(), %reason, "no seek thumbnails");
+                Err(format!("{PROBLEM_PREFIX}: {reason}"))
+            }
+        };
         let result = StoredThumbnails {
             size: file.size,
             mtime_ns: file.mtime_ns,
             interval: config.thumbnails_interval,
-            outcome: outcome.map_err(|reason| format!("{PROBLEM_PREFIX}: {reason}")),
+            outcome,
         };
         store.save_thumbnails(file.id, result).await?;
         done += 1;
@@ -373,7 +402,7 @@ pub async fn thumbnail_library(
 pub struct Thumbnailer {
     wake: Arc<Notify>,
     started: OnceLock<()>,
-    /// Passes finished since the start (tests and the doctor wait on it).
+    /// Passes finished since the start (tests wait on it).
     passes: OnceLock<watch::Sender<u64>>,
 }
 

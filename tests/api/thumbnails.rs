@@ -259,3 +259,21 @@ async fn a_file_ffmpeg_cannot_decode_gets_no_thumbnails_and_a_problem() {
     assert!(std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none()));
     assert_eq!(processes_mentioning(&root.path().display().to_string()), 0);
 }
+
+#[tokio::test]
+async fn an_ffmpeg_that_cannot_start_blames_no_file() {
+    let root = tempfile::tempdir().unwrap();
+    make_film(&root.path().join(FILM));
+    let library = root.path().to_path_buf();
+    let app = spawn_app(move |s| {
+        library_settings(s, library);
+        s.library.ffmpeg = "/nonexistent/ffmpeg".into();
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    passes(&app, 1).await;
+    // Nothing stored: the next pass, with a working ffmpeg, would do the file.
+    let problems = app.get_json("/api/library/problems", 200).await;
+    assert_eq!(problems["problems"], serde_json::json!([]), "{problems}");
+    assert_eq!(app.get("/api/media/1/thumbnails.vtt").await.status(), 404);
+}
