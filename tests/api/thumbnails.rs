@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
+use sokoul::config::Settings;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::library::{library_app, library_settings};
@@ -56,6 +57,16 @@ fn make_film(out: &Path) {
         .status()
         .expect("ffmpeg runs");
     assert!(status.success(), "ffmpeg made {}", out.display());
+}
+
+/// The library of `root`, with more settings.
+async fn app_with(root: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let library = root.to_path_buf();
+    spawn_app(move |s| {
+        library_settings(s, library);
+        configure(s);
+    })
+    .await
 }
 
 /// Waits, generously (ffmpeg runs niced on a loaded machine), for `n` passes of the job.
@@ -139,9 +150,7 @@ fn mean(rgb: &[u8], width: usize, [x, y, w, h]: [usize; 4]) -> [f64; 3] {
 async fn sheets_cover_the_whole_film_and_each_tile_shows_the_picture_of_its_time() {
     let root = tempfile::tempdir().unwrap();
     make_film(&root.path().join(FILM));
-    let library = root.path().to_path_buf();
-    let app = spawn_app(move |s| {
-        library_settings(s, library);
+    let app = app_with(root.path(), |s| {
         s.api_token = Some(sokoul::config::Secret::new(TOKEN));
         s.library.detect_markers = false;
         s.library.thumbnails_interval = INTERVAL;
@@ -264,10 +273,8 @@ async fn a_file_ffmpeg_cannot_decode_gets_no_thumbnails_and_a_problem() {
 async fn an_ffmpeg_that_cannot_start_blames_no_file() {
     let root = tempfile::tempdir().unwrap();
     make_film(&root.path().join(FILM));
-    let library = root.path().to_path_buf();
-    let app = spawn_app(move |s| {
-        library_settings(s, library);
-        s.library.ffmpeg = "/nonexistent/ffmpeg".into();
+    let app = app_with(root.path(), |s| {
+        s.library.ffmpeg = "/nonexistent/ffmpeg".into()
     })
     .await;
     assert_eq!(app.scan().await["added"], 1);
