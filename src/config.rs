@@ -180,6 +180,10 @@ pub struct LibrarySettings {
     pub detect_markers: bool,
     /// Seconds of audio fingerprinted at the start and at the end of each episode.
     pub markers_window: f64,
+    /// Make seek thumbnail sheets of library files after each scan (background, niced).
+    pub thumbnails: bool,
+    /// Seconds between two seek thumbnails.
+    pub thumbnails_interval: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -405,6 +409,10 @@ impl Default for LibrarySettings {
             // Intros start within the first minutes (after a cold open) and credits roll in the
             // last ones; 5 minutes of audio is ~2400 fingerprint items, a second of CPU.
             markers_window: 300.0,
+            thumbnails: true,
+            // What the seek bar of Netflix-like players shows: a picture every 10 s is 720
+            // tiles for a 2-hour film, 8 sheets of 100, about 3 MB of JPEG.
+            thumbnails_interval: 10.0,
         }
     }
 }
@@ -691,7 +699,21 @@ impl Settings {
                 "must be between 60 and 1200 seconds",
             );
         }
+        self.validate_thumbnails()?;
         Ok(())
+    }
+
+    fn validate_thumbnails(&self) -> Result<(), ConfigError> {
+        // Under 2 s a 2-hour film makes 3600+ tiles (and decodes nearly every keyframe); past
+        // a minute the seek bar preview no longer tells scenes apart.
+        let interval = self.library.thumbnails_interval;
+        if (2.0..=60.0).contains(&interval) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            key: "library.thumbnails_interval",
+            reason: "must be between 2 and 60 seconds".into(),
+        })
     }
 
     fn validate_security(&self) -> Result<(), ConfigError> {
@@ -1102,6 +1124,28 @@ mod tests {
                 err.to_string().contains("library.markers_window"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn thumbnails_can_be_turned_off_and_their_interval_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let path = dir.path().join("sokoul.toml");
+            std::fs::write(&path, format!("[library]\n{toml}\n")).unwrap();
+            Settings::load_from(Some(&path), &[]).map(|(s, _)| s.library)
+        };
+        let defaults = load("").unwrap();
+        assert_eq!(
+            (defaults.thumbnails, defaults.thumbnails_interval),
+            (true, 10.0)
+        );
+        let set = load("thumbnails = false\nthumbnails_interval = 5.0").unwrap();
+        assert_eq!((set.thumbnails, set.thumbnails_interval), (false, 5.0));
+        for bad in ["1.9", "60.5", "nan"] {
+            let err = load(&format!("thumbnails_interval = {bad}")).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("library.thumbnails_interval"), "{bad}: {err}");
         }
     }
 

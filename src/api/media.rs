@@ -19,7 +19,7 @@ use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
 use crate::store::media::MediaFile;
 
-async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiError> {
+pub(super) async fn file_of(state: &AppState, FileId(id): FileId) -> Result<MediaFile, ApiError> {
     Ok(library(state)?.file(id).await?)
 }
 

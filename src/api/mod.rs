@@ -11,6 +11,7 @@ pub mod progress;
 pub mod proxy;
 pub mod responses;
 pub mod streaming;
+pub mod thumbnails;
 
 use axum::Router;
 use axum::body::Body;
@@ -50,6 +51,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(media::master))
         .routes(routes!(media::hls))
         .routes(routes!(media::subtitle))
+        .routes(routes!(thumbnails::index))
+        .routes(routes!(thumbnails::sheet))
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))

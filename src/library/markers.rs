@@ -200,7 +200,7 @@ async fn run(
 
 /// `program` run at the lowest CPU priority through `nice(1)` when the system has it (the
 /// crate forbids `unsafe`, so no `setpriority` here): detection must never slow playback.
-fn niced(program: &str) -> Command {
+pub(super) fn niced(program: &str) -> Command {
     static NICE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     let nice = NICE.get_or_init(|| {
         ["/usr/bin/nice", "/bin/nice"]

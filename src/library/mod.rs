@@ -12,6 +12,7 @@ pub mod package;
 pub mod probe;
 pub mod scan;
 pub mod subtitles;
+pub mod thumbnails;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -113,6 +114,8 @@ pub struct LibraryConfig {
     pub max_subtitle_bytes: u64,
     pub detect_markers: bool,
     pub markers_window: f64,
+    pub thumbnails: bool,
+    pub thumbnails_interval: f64,
 }
 
 impl From<&LibrarySettings> for LibraryConfig {
@@ -131,6 +134,8 @@ impl From<&LibrarySettings> for LibraryConfig {
             max_subtitle_bytes: s.max_subtitle_bytes,
             detect_markers: s.detect_markers,
             markers_window: s.markers_window,
+            thumbnails: s.thumbnails,
+            thumbnails_interval: s.thumbnails_interval,
         }
     }
 }
@@ -150,6 +155,8 @@ pub struct Library {
     subtitle_conversions: std::sync::atomic::AtomicU64,
     /// The intro/credits detection job (one at a time).
     pub markers: Arc<markers::Detector>,
+    /// The seek thumbnails job (one file at a time).
+    pub thumbnails: Arc<thumbnails::Thumbnailer>,
 }
 
 impl std::fmt::Debug for Library {
@@ -236,6 +243,7 @@ impl Library {
             packager,
             subtitle_conversions: std::sync::atomic::AtomicU64::new(0),
             markers: Arc::new(markers::Detector::default()),
+            thumbnails: Arc::new(thumbnails::Thumbnailer::default()),
         })
     }
 
@@ -271,10 +279,20 @@ impl Library {
                     let config = self.config.clone();
                     let roots = self.roots.clone();
                     let detector = self.markers.clone();
+                    let thumbnailer = self.thumbnails.clone();
+                    let data_dir = self.data_dir.clone();
                     // Spawned, so a client that disconnects does not abort the scan half-way.
                     let task = tokio::spawn(async move {
                         let summary = scan::scan(&store, &config, &roots).await.map(Arc::new);
                         // After the scan and apart from it: the summary never waits for it.
+                        if summary.is_ok() && config.thumbnails {
+                            thumbnailer.kick(
+                                store.clone(),
+                                config.clone(),
+                                roots.clone(),
+                                data_dir,
+                            );
+                        }
                         if summary.is_ok() && config.detect_markers {
                             detector.kick(store, markers::DetectConfig::from(&config), roots);
                         }
@@ -311,6 +329,7 @@ impl Library {
             .problems()
             .await?
             .iter()
+            .chain(&self.store.thumbnail_problems().await?)
             .filter_map(|p| shown(&self.roots, p))
             .collect())
     }

@@ -375,16 +375,21 @@ impl Store {
         self.call(|conn| {
             let mut stmt =
                 conn.prepare("SELECT path, root, reason FROM scan_problems ORDER BY path")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredProblem {
-                    path: r.get(0)?,
-                    root: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map([], StoredProblem::read)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+}
+
+impl StoredProblem {
+    /// A row of `(path, root, reason)`.
+    pub(super) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredProblem> {
+        Ok(StoredProblem {
+            path: r.get(0)?,
+            root: r.get(1)?,
+            reason: r.get(2)?,
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod markers;
 pub mod media;
 pub mod progress;
+pub mod thumbnails;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -125,6 +126,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
         confidence    REAL NOT NULL,
         source        TEXT NOT NULL CHECK (source IN ('chapters', 'fingerprint')),
         computed_at   INTEGER NOT NULL
+    );
+    "#,
+    ),
+    (
+        4,
+        r#"
+    -- Seek thumbnail sheets of library files (in data_dir/thumbnails/{file_id}/), for the size,
+    -- mtime and interval setting they were made for; either a layout or a problem.
+    CREATE TABLE media_thumbnails (
+        file_id     INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        setting     REAL NOT NULL,
+        -- JSON: interval, duration, tile size, columns, rows, tiles (library::thumbnails::Layout).
+        layout      TEXT,
+        problem     TEXT,
+        computed_at INTEGER NOT NULL
     );
     "#,
     ),

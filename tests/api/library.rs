@@ -55,14 +55,16 @@ pub fn place(root: &Path, rel: &str, kind: Synth) -> PathBuf {
 
 pub(crate) async fn library_app(root: &Path) -> TestApp {
     let root = root.to_path_buf();
-    spawn_app(move |s| {
-        s.library.enabled = true;
-        s.library.paths = vec![root];
-        s.library.watch = false;
-        s.library.scan_on_start = false;
-        s.library.segment_seconds = SEGMENT;
-    })
-    .await
+    spawn_app(move |s| library_settings(s, root)).await
+}
+
+/// The library of `root` on, scanned only when a test asks.
+pub(crate) fn library_settings(s: &mut sokoul::config::Settings, root: PathBuf) {
+    s.library.enabled = true;
+    s.library.paths = vec![root];
+    s.library.watch = false;
+    s.library.scan_on_start = false;
+    s.library.segment_seconds = SEGMENT;
 }
 
 impl TestApp {

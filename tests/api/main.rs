@@ -29,5 +29,6 @@ mod scale;
 mod security;
 mod stremio;
 mod stremio_addon;
+mod thumbnails;
 mod tmdb;
 mod url_secrets;
