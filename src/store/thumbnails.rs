@@ -76,7 +76,8 @@ impl Store {
         self.call(move |conn| {
             let layout = match &t.outcome {
                 Ok(layout) => Some(
-                    serde_json::to_string(layout).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    serde_json::to_string(layout)
+                        .map_err(StoreError::corrupt(format!("the thumbnails layout of file {file_id}")))?,
                 ),
                 Err(_) => None,
             };
