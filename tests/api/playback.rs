@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
-use crate::library::library_app;
+use crate::library::{library_app, library_settings};
 
 #[allow(dead_code)]
 #[path = "../playback/fixtures.rs"]
@@ -29,7 +29,15 @@ async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
             .or_else(|_| std::fs::copy(src, &dest).map(|_| ()))
             .unwrap();
     }
-    let app = library_app(root).await;
+    // The background jobs (markers, thumbnails) run ffmpeg on the same files: off here, where
+    // the ffmpeg processes counted are the packager's.
+    let root_dir = root.to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+    })
+    .await;
     let scan = app.scan().await;
     assert_eq!(scan["added"], fixtures.len(), "{scan}");
     app
