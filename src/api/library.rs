@@ -35,6 +35,9 @@ impl From<LibraryError> for ApiError {
             LibraryError::Probe(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_media", m)
             }
+            LibraryError::Remote(m) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "remote_unreadable", m)
+            }
             LibraryError::Store(m) | LibraryError::Internal(m) => ApiError::internal(m),
         }
     }

@@ -6,6 +6,7 @@ pub mod library;
 pub mod media;
 pub mod metadata;
 pub mod openapi;
+pub mod playback;
 pub mod present;
 pub mod progress;
 pub mod proxy;
@@ -46,6 +47,9 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(media::master))
         .routes(routes!(media::hls))
         .routes(routes!(media::subtitle))
+        // Remote files through the playback engine (docs/playback.md).
+        .routes(routes!(playback::master))
+        .routes(routes!(playback::hls))
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))

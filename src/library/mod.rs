@@ -52,6 +52,9 @@ pub enum LibraryError {
     Package(String),
     #[error("{0}")]
     Internal(String),
+    /// A remote file the engine cannot read through the proxy (404, 403, not a video).
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl From<StoreError> for LibraryError {

@@ -224,6 +224,49 @@ pub async fn media(
     Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
 }
 
+/// The demuxers a remote file may be read with: containers of one file. Never a playlist
+/// (`hls`, `concat`, `dash`…), whose entries would make ffmpeg open further URLs on the
+/// loopback listener. ffmpeg matches each name against a demuxer's list of names.
+pub const REMOTE_DEMUXERS: &str = "matroska,webm,mov,mp4,avi,mpegts,asf,flv,mpeg,ogg";
+/// A probe reads at most this much of a remote file (5 MiB: the header and first seconds of
+/// a 1080p film; ffmpeg's default is 5 MB as well, written out so it cannot grow).
+const REMOTE_PROBESIZE: &str = "5242880";
+/// And analyses at most this many microseconds of it.
+const REMOTE_ANALYZE_US: &str = "5000000";
+
+/// [`probe`] and [`media`] at once, for a remote file read through the signed loopback proxy
+/// (`url`): the HTTP protocol only, a container demuxer only, bounded in bytes and `timeout`.
+pub async fn remote(
+    ffprobe: &str,
+    url: &url::Url,
+    timeout: Duration,
+) -> Result<(ProbeInfo, Media), LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args(["-protocol_whitelist", "http,tcp", "-format_whitelist"])
+        .arg(REMOTE_DEMUXERS)
+        .args(["-probesize", REMOTE_PROBESIZE])
+        .args(["-analyzeduration", REMOTE_ANALYZE_US])
+        .args(["-rw_timeout", "15000000"])
+        .args(FFPROBE_ARGS)
+        .arg(url.as_str());
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
+    if !output.status.success() {
+        // ffprobe names the URL in its message: keep only what follows it.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let line = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let why = line.rsplit(": ").next().unwrap_or("no error message").trim();
+        return Err(LibraryError::Remote(format!(
+            "the remote file cannot be read: {why}"
+        )));
+    }
+    let raw: Raw = serde_json::from_slice(&output.stdout)
+        .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
+    let info = from_raw(raw)?;
+    let media =
+        Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))?;
+    Ok((info, media))
+}
+
 /// Runs an ffprobe command to its end within `timeout` (killed past it).
 async fn run_ffprobe(
     mut cmd: Command,
