@@ -35,6 +35,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/media/{file_id}/hls/master.m3u8"),
     ("get", "/api/media/{file_id}/hls/{variant}/{name}"),
     ("get", "/api/media/{file_id}/subtitles/{track}"),
+    ("get", "/api/playback/r/{source}/master.m3u8"),
+    ("get", "/api/playback/r/{source}/{variant}/{name}"),
     ("get", "/api/progress"),
     ("get", "/api/progress/{media_type}/{tmdb_id}"),
     ("put", "/api/progress/{media_type}/{tmdb_id}"),

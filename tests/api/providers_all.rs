@@ -154,9 +154,10 @@ async fn with_jellyfin_down_the_others_sources_are_ranked_and_its_failure_is_an_
         ranked(&body),
         owned(&[
             ("consumet", "auto", "hls"),
+            ("stremio", "2160p", "hls"),
             ("stremio", "1080p", "hls"),
             ("consumet", "1080p", "hls"),
-            ("stremio", "720p", "mp4"),
+            ("stremio", "720p", "hls"),
             ("consumet", "720p", "hls"),
         ])
     );
