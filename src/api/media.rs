@@ -39,7 +39,11 @@ pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))
 }
 
-pub(super) fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+pub(super) fn with_type(
+    body: impl Into<Body>,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
     let mut response = body.into().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -111,8 +111,12 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
         // Remote sources are cross-origin by definition: they always go through the proxy,
         // which also carries the headers the browser cannot send.
         StreamSource::Remote { url, headers } => {
-            let minted =
-                signer.mint_for(&stream.provider, url.as_str(), &header_list(headers), proxy_expires);
+            let minted = signer.mint_for(
+                &stream.provider,
+                url.as_str(),
+                &header_list(headers),
+                proxy_expires,
+            );
             // An engine source is the same sealed URL, packaged by the playback engine.
             let proxy_url = match stream.engine {
                 true => super::playback::engine_url(&minted).unwrap_or(minted),

@@ -890,7 +890,13 @@ impl Packager {
     pub async fn remote(&self, key: &str, url: url::Url) -> Result<MediaFile, LibraryError> {
         let path = PathBuf::from(format!("remote/{key}"));
         let mut file = remote_file(path.clone(), Default::default());
-        if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&(REMOTE_ID, file.fingerprint())) {
+        if let Some(p) = self
+            .inner
+            .probes
+            .lock()
+            .expect("probes lock")
+            .get(&(REMOTE_ID, file.fingerprint()))
+        {
             file.probe = p.info.clone();
             return Ok(file);
         }

@@ -254,7 +254,11 @@ pub async fn remote(
         // ffprobe names the URL in its message: keep only what follows it.
         let stderr = String::from_utf8_lossy(&output.stderr);
         let line = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        let why = line.rsplit(": ").next().unwrap_or("no error message").trim();
+        let why = line
+            .rsplit(": ")
+            .next()
+            .unwrap_or("no error message")
+            .trim();
         return Err(LibraryError::Remote(format!(
             "the remote file cannot be read: {why}"
         )));

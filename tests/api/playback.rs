@@ -58,7 +58,12 @@ fn q(profile: Option<&str>) -> String {
 
 /// The first segment of a rendition as one playable file (the init segment first for fMP4),
 /// fetched as a player does: the URIs the playlists name, their queries included.
-pub(crate) async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option<&str>) -> Vec<u8> {
+pub(crate) async fn first_segment(
+    app: &TestApp,
+    base: &str,
+    variant: &str,
+    profile: Option<&str>,
+) -> Vec<u8> {
     let playlist = app
         .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
         .await;

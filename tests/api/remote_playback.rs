@@ -103,7 +103,10 @@ async fn engine_source(app: &TestApp, tmdb: u32) -> String {
     let sources = body["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 1, "{body}");
     // `skipped` is left out when nothing was.
-    assert!(body["outcomes"][0]["skipped"].is_null(), "not skipped: {body}");
+    assert!(
+        body["outcomes"][0]["skipped"].is_null(),
+        "not skipped: {body}"
+    );
     assert_eq!(sources[0]["type"], "hls", "{body}");
     let url = sources[0]["proxy_url"].as_str().unwrap().to_string();
     assert!(url.starts_with("/api/playback/r/"), "{url}");
@@ -160,5 +163,10 @@ async fn a_remote_file_gone_from_its_origin_is_a_clear_502_and_leaves_no_ffmpeg(
         );
     }
     assert_eq!(ffmpeg_children_reading("/api/streaming/proxy"), 0);
-    assert!(log.lock().unwrap().iter().all(|s| s.path == "/films/gone.mkv"));
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.path == "/films/gone.mkv")
+    );
 }
