@@ -181,15 +181,7 @@ impl AppState {
         });
         let rewrite_budget =
             crate::proxy::budget::RewriteBudget::new(settings.proxy.rewrite_memory_budget);
-        let engine = match &library {
-            Some(l) => l.packager.clone(),
-            None => crate::library::package::Packager::new(
-                (&settings.library).into(),
-                Vec::new(),
-                settings.data_dir.join("hls-cache"),
-                store.clone(),
-            ),
-        };
+        let engine = playback_engine(&settings, library.as_ref(), &store);
         Ok(AppState(Arc::new(Shared {
             settings,
             resolver,
@@ -470,6 +462,24 @@ impl RefusalLog {
     }
 }
 
+/// The playback engine for remote files: the library's packager when the library is on (one
+/// `max_ffmpeg` bound and one segment cache for both), else one of its own.
+fn playback_engine(
+    settings: &Settings,
+    library: Option<&Arc<Library>>,
+    store: &Store,
+) -> crate::library::package::Packager {
+    match library {
+        Some(l) => l.packager.clone(),
+        None => crate::library::package::Packager::new(
+            (&settings.library).into(),
+            Vec::new(),
+            settings.data_dir.join("hls-cache"),
+            store.clone(),
+        ),
+    }
+}
+
 /// The address ffmpeg uses to read remote files through our own proxy: the bound port on
 /// loopback. A server bound to one non-loopback address has no loopback listener: remote
 /// files then cannot be packaged (`remote_playback_unavailable`).
@@ -659,5 +669,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffmpeg_reads_our_proxy_on_loopback_and_nowhere_else() {
+        let at = |s: &str| playback_loopback(s.parse().unwrap()).map(|a| a.to_string());
+        assert_eq!(at("127.0.0.1:8080").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(at("0.0.0.0:8080").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(at("[::]:8080").as_deref(), Some("[::1]:8080"));
+        assert_eq!(at("[::1]:9").as_deref(), Some("[::1]:9"));
+        // One LAN address: there is no loopback listener to read through.
+        assert_eq!(at("192.168.1.10:8080"), None);
     }
 }
