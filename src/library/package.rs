@@ -1138,7 +1138,12 @@ impl Packager {
             format_whitelist: Some(&w.file.probe.format),
         })
         .map_err(|e| LibraryError::Internal(format!("cannot build the ffmpeg command: {e}")))?;
-        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {}", args.join(" "));
+        // A proxy URL is a credential (anyone holding it reads the remote file): not logged.
+        let shown = match &input {
+            Input::Proxied(url) => args.join(" ").replace(url.as_str(), "<loopback proxy URL>"),
+            Input::Local(_) => args.join(" "),
+        };
+        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {shown}");
         let child = Command::new(&self.inner.config.ffmpeg)
             .args(&args)
             .stdin(Stdio::null())
