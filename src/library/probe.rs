@@ -234,6 +234,23 @@ const REMOTE_PROBESIZE: &str = "5242880";
 /// And analyses at most this many microseconds of it.
 const REMOTE_ANALYZE_US: &str = "5000000";
 
+/// ffprobe's arguments for a remote file: HTTP only (to the loopback proxy), container
+/// demuxers only, bounded in bytes, media time and stalled I/O (15 s, under ffmpeg's 20 s).
+fn remote_args(url: &url::Url) -> Vec<&str> {
+    let mut a = vec!["-protocol_whitelist", "http,tcp"];
+    a.extend(["-format_whitelist", REMOTE_DEMUXERS]);
+    a.extend(["-probesize", REMOTE_PROBESIZE]);
+    a.extend([
+        "-analyzeduration",
+        REMOTE_ANALYZE_US,
+        "-rw_timeout",
+        "15000000",
+    ]);
+    a.extend(FFPROBE_ARGS);
+    a.push(url.as_str());
+    a
+}
+
 /// [`probe`] and [`media`] at once, for a remote file read through the signed loopback proxy
 /// (`url`): the HTTP protocol only, a container demuxer only, bounded in bytes and `timeout`.
 pub async fn remote(
@@ -242,13 +259,7 @@ pub async fn remote(
     timeout: Duration,
 ) -> Result<(ProbeInfo, Media), LibraryError> {
     let mut cmd = Command::new(ffprobe);
-    cmd.args(["-protocol_whitelist", "http,tcp", "-format_whitelist"])
-        .arg(REMOTE_DEMUXERS)
-        .args(["-probesize", REMOTE_PROBESIZE])
-        .args(["-analyzeduration", REMOTE_ANALYZE_US])
-        .args(["-rw_timeout", "15000000"])
-        .args(FFPROBE_ARGS)
-        .arg(url.as_str());
+    cmd.args(remote_args(url));
     let output = run_ffprobe(cmd, ffprobe, timeout).await?;
     if !output.status.success() {
         // ffprobe names the URL in its message: keep only what follows it.
@@ -432,6 +443,29 @@ pub async fn keyframes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_probe_reads_http_only_with_container_demuxers_and_a_few_mib_at_most() {
+        let url = url::Url::parse("http://127.0.0.1:8080/api/streaming/proxy?c=a&u=b&s=c").unwrap();
+        let args = remote_args(&url);
+        let after = |flag: &str| {
+            let i = args.iter().position(|a| *a == flag).expect(flag);
+            args[i + 1]
+        };
+        assert_eq!(after("-protocol_whitelist"), "http,tcp");
+        let demuxers = after("-format_whitelist");
+        for refused in ["hls", "concat", "dash", "image2", "tee"] {
+            assert!(!demuxers.split(',').any(|d| d == refused), "{refused}");
+        }
+        assert!(after("-probesize").parse::<u64>().unwrap() <= 8 << 20);
+        assert!(after("-analyzeduration").parse::<u64>().unwrap() <= 10_000_000);
+        assert!(after("-rw_timeout").parse::<u64>().is_ok());
+        assert_eq!(
+            args.last().copied(),
+            Some(url.as_str()),
+            "the URL is the input"
+        );
+    }
 
     #[test]
     fn ffprobe_json_becomes_probe_info() {
