@@ -273,6 +273,10 @@ pub struct ExtractedStream {
     /// Intro and credits of this very source (timings differ between cuts of a title).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markers: Option<Markers>,
+    /// A remote file the browser cannot play as it is (an MKV, an AVI, `notWebReady`): played
+    /// through the playback engine (`/api/playback/r/…`), as HLS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub engine: bool,
 }
 
 impl ExtractedStream {
@@ -291,6 +295,7 @@ impl ExtractedStream {
             label: None,
             expires_at: None,
             markers: None,
+            engine: false,
         }
     }
 

@@ -83,6 +83,11 @@ pub struct Shared {
     pub guard: Arc<upstream::guard::Guard>,
     /// API token, media URLs, CSP, rate limit.
     pub security: Arc<Security>,
+    /// The playback engine for remote files: the library's packager when the library is on
+    /// (one `max_ffmpeg` bound and one segment cache for both), else one of its own.
+    pub engine: crate::library::package::Packager,
+    /// Where ffmpeg reaches our own proxy (`playback_loopback`); set once bound.
+    pub loopback: std::sync::OnceLock<Option<SocketAddr>>,
 }
 
 /// Things tests replace.
@@ -146,6 +151,7 @@ impl AppState {
         });
         let rewrite_budget =
             crate::proxy::budget::RewriteBudget::new(settings.proxy.rewrite_memory_budget);
+        let engine = playback_engine(&settings, library.as_ref(), &store);
         Ok(AppState(Arc::new(Shared {
             settings,
             resolver,
@@ -161,6 +167,8 @@ impl AppState {
             tmdb,
             guard,
             security,
+            engine,
+            loopback: std::sync::OnceLock::new(),
         })))
     }
 }
@@ -467,6 +475,38 @@ impl RefusalLog {
     }
 }
 
+/// The playback engine for remote files: the library's packager when the library is on (one
+/// `max_ffmpeg` bound and one segment cache for both), else one of its own.
+fn playback_engine(
+    settings: &Settings,
+    library: Option<&Arc<Library>>,
+    store: &Store,
+) -> crate::library::package::Packager {
+    match library {
+        Some(l) => l.packager.clone(),
+        None => crate::library::package::Packager::new(
+            (&settings.library).into(),
+            Vec::new(),
+            settings.data_dir.join("hls-cache"),
+            store.clone(),
+        ),
+    }
+}
+
+/// The address ffmpeg uses to read remote files through our own proxy: the bound port on
+/// loopback. A server bound to one non-loopback address has no loopback listener: remote
+/// files then cannot be packaged (`remote_playback_unavailable`).
+pub fn playback_loopback(bound: SocketAddr) -> Option<SocketAddr> {
+    let ip = bound.ip();
+    let ip = match ip {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        _ if ip.is_loopback() => ip,
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, bound.port()))
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
@@ -482,6 +522,8 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         let state = AppState::build(settings, overrides).await?;
+        let bound = listener.local_addr().context("reading the bound address")?;
+        let _ = state.loopback.set(playback_loopback(bound));
         Ok(Application {
             listener,
             router: router(state.clone()),
@@ -699,5 +741,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffmpeg_reads_our_proxy_on_loopback_and_nowhere_else() {
+        let at = |s: &str| playback_loopback(s.parse().unwrap()).map(|a| a.to_string());
+        assert_eq!(at("127.0.0.1:8080").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(at("0.0.0.0:8080").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(at("[::]:8080").as_deref(), Some("[::1]:8080"));
+        assert_eq!(at("[::1]:9").as_deref(), Some("[::1]:9"));
+        // One LAN address: there is no loopback listener to read through.
+        assert_eq!(at("192.168.1.10:8080"), None);
     }
 }

@@ -13,7 +13,7 @@ use super::library::library;
 use super::responses::{FfmpegErrors, Internal};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::package::{Part, Variant};
+use crate::library::package::{Packager, Part, Variant};
 use crate::playback::ClientProfile;
 use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
@@ -25,7 +25,7 @@ pub(super) async fn file_of(state: &AppState, FileId(id): FileId) -> Result<Medi
 
 /// The client's profile (`profile=` in the query), when it sent one; `None` means the
 /// conservative default. 400 `invalid_client_profile` when it cannot be read.
-fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile>, ApiError> {
+pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile>, ApiError> {
     let Some(wire) = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == QUERY_PARAM)
         .map(|(_, v)| v)
@@ -146,19 +146,30 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    let variant = Variant::parse(&variant)
+    rendition(&library(&state)?.packager, &file, &variant, &name, profile).await
+}
+
+/// A media playlist or a segment of `file` as `packager` packages it (a library file, or a
+/// remote one: `api::playback`).
+pub(super) async fn rendition(
+    packager: &Packager,
+    file: &MediaFile,
+    variant: &str,
+    name: &str,
+    profile: Option<ClientProfile>,
+) -> Result<Response, ApiError> {
+    let variant = Variant::parse(variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
-    let packager = &library(&state)?.packager;
     if name == "index.m3u8" {
         let text = packager
-            .media_playlist(&file, variant, profile.as_ref())
+            .media_playlist(file, variant, profile.as_ref())
             .await?;
         return Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"));
     }
-    let part = Part::parse(&name)
+    let part = Part::parse(name)
         .ok_or_else(|| ApiError::not_found("segment_not_found", "no such HLS segment"))?;
     let path = packager
-        .segment(&file, variant, part, &profile.unwrap_or_default())
+        .segment(file, variant, part, &profile.unwrap_or_default())
         .await?;
     let f = tokio::fs::File::open(&path)
         .await

@@ -6,6 +6,7 @@ pub mod library;
 pub mod media;
 pub mod metadata;
 pub mod openapi;
+pub mod playback;
 pub mod present;
 pub mod progress;
 pub mod proxy;
@@ -53,6 +54,9 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(media::subtitle))
         .routes(routes!(thumbnails::index))
         .routes(routes!(thumbnails::sheet))
+        // Remote files through the playback engine (docs/playback.md).
+        .routes(routes!(playback::master))
+        .routes(routes!(playback::hls))
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))

@@ -55,7 +55,10 @@ pub fn openapi() -> OpenApi {
 /// Whether the token middleware guards `path` (a route template or a request path): the rule
 /// of `startup::require_token`, which a test checks route by route.
 pub fn needs_token(path: &str) -> bool {
-    path.starts_with("/api/") && !crate::proxy::token::is_proxy_path(path)
+    // A remote engine source is a sealed proxy URL: its signature is the credential too.
+    path.starts_with("/api/")
+        && !crate::proxy::token::is_proxy_path(path)
+        && !path.starts_with(crate::api::playback::PLAYBACK_PATH)
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

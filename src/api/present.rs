@@ -110,16 +110,20 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
     let (url, proxy_url, headers) = match &stream.source {
         // Remote sources are cross-origin by definition: they always go through the proxy,
         // which also carries the headers the browser cannot send.
-        StreamSource::Remote { url, headers } => (
-            redact_url(url),
-            Some(signer.mint_for(
+        StreamSource::Remote { url, headers } => {
+            let minted = signer.mint_for(
                 &stream.provider,
                 url.as_str(),
                 &header_list(headers),
                 proxy_expires,
-            )),
-            redact_headers(headers),
-        ),
+            );
+            // An engine source is the same sealed URL, packaged by the playback engine.
+            let proxy_url = match stream.engine {
+                true => super::playback::engine_url(&minted).unwrap_or(minted),
+                false => minted,
+            };
+            (redact_url(url), Some(proxy_url), redact_headers(headers))
+        }
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None, BTreeMap::new()),
     };
     SourceDto {

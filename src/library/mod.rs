@@ -53,6 +53,9 @@ pub enum LibraryError {
     Package(String),
     #[error("{0}")]
     Internal(String),
+    /// A remote file the engine cannot read through the proxy (404, 403, not a video).
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl From<StoreError> for LibraryError {
@@ -71,6 +74,7 @@ impl LibraryError {
             LibraryError::Tool(_) => "ffmpeg_unavailable",
             LibraryError::Package(_) => "packaging_failed",
             LibraryError::Probe(_) => "unreadable_media",
+            LibraryError::Remote(_) => "remote_unreadable",
             LibraryError::Store(_) | LibraryError::Internal(_) => "internal",
         }
     }
@@ -84,6 +88,8 @@ impl LibraryError {
             LibraryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             // The file, not the server, is at fault.
             LibraryError::Probe(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            // The remote file's server, not ours, is at fault.
+            LibraryError::Remote(_) => StatusCode::BAD_GATEWAY,
             LibraryError::Package(_) | LibraryError::Store(_) | LibraryError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -615,12 +615,21 @@ fn step(job: Option<(i64, &JobState)>, i: i64) -> Step {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct JobKey {
-    file: i64,
+    /// `<id>-<fingerprint>`: remote files all have id `REMOTE_ID`.
+    file: String,
     profile: String,
     variant: Variant,
 }
 
-/// Serves HLS for library files. One per process, shared by every request.
+/// The id of every remote file (library ids start at 1): its fingerprint tells them apart.
+pub const REMOTE_ID: i64 = 0;
+/// Remote files kept probed at once; when full, the table is emptied (a probe reads a few
+/// MiB through the proxy, and the map's keys come from clients).
+const MAX_REMOTES: usize = 64;
+
+/// Serves HLS for library files and remote files read through the loopback proxy. One per
+/// process, shared by every request (clones share it).
+#[derive(Clone)]
 pub struct Packager {
     inner: Arc<Inner>,
 }
@@ -638,12 +647,16 @@ struct Inner {
     /// Per file fingerprint and profile cache key.
     plans: Mutex<HashMap<(i64, String, String), Arc<Packaging>>>,
     lru: Mutex<Lru>,
+    /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads.
+    remotes: Mutex<HashMap<PathBuf, url::Url>>,
     epoch: Instant,
 }
 
 /// What ffprobe said about a file, kept while it does not change.
 struct Probed {
     media: Arc<Media>,
+    /// The scan's view (a remote file has no row: its stand-in is rebuilt from this).
+    info: probe::ProbeInfo,
     /// On the file's timeline; listed the first time a plan copies the video.
     keyframes: tokio::sync::OnceCell<Option<Vec<f64>>>,
 }
@@ -731,6 +744,7 @@ impl Packager {
             probes: Mutex::new(HashMap::new()),
             plans: Mutex::new(HashMap::new()),
             lru: Mutex::new(lru),
+            remotes: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -744,6 +758,9 @@ impl Packager {
         let key = (file.id, file.fingerprint());
         if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
             return Ok(p.clone());
+        }
+        if file.id == REMOTE_ID {
+            return Err(remote_expired());
         }
         let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
         let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
@@ -760,6 +777,7 @@ impl Packager {
         let probed = Arc::new(Probed {
             media: Arc::new(media),
             keyframes: tokio::sync::OnceCell::new(),
+            info: file.probe.clone(),
         });
         let mut probes = self.inner.probes.lock().expect("probes lock");
         // A file's old fingerprints are of no use once it changed.
@@ -771,6 +789,11 @@ impl Packager {
     /// Keyframes of the video on the file's timeline: from the scan, else listed now
     /// (bounded like the scan's listing); `None` when they cannot be read.
     async fn keyframes(&self, file: &MediaFile, probed: &Probed) -> Option<Vec<f64>> {
+        if file.id == REMOTE_ID {
+            // Listing a remote file's keyframes reads all of it: the grid is used instead,
+            // and the HLS muxer cuts at the first keyframe after each boundary.
+            return None;
+        }
         let list = async {
             if let Ok(Some(k)) = self.inner.store.keyframes(file.id).await {
                 return Some(k);
@@ -806,6 +829,7 @@ impl Packager {
         profile: &ClientProfile,
     ) -> Result<Arc<Packaging>, LibraryError> {
         let key = (file.id, file.fingerprint(), profile.cache_key());
+        // (A remote file's fingerprint is its own: id 0 is shared.)
         if let Some(p) = self.inner.plans.lock().expect("plans lock").get(&key) {
             return Ok(p.clone());
         }
@@ -860,6 +884,57 @@ impl Packager {
             .media_playlist(pkg.format, &profile_query(profile)))
     }
 
+    /// A remote file as the engine packages it: probed once through `url` (a signed proxy URL
+    /// on the loopback listener), then known by `key` (a digest of the sealed source) with a
+    /// stand-in `MediaFile` that every other method takes.
+    pub async fn remote(&self, key: &str, url: url::Url) -> Result<MediaFile, LibraryError> {
+        let path = PathBuf::from(format!("remote/{key}"));
+        let mut file = remote_file(path.clone(), Default::default());
+        if let Some(p) = self
+            .inner
+            .probes
+            .lock()
+            .expect("probes lock")
+            .get(&(REMOTE_ID, file.fingerprint()))
+        {
+            file.probe = p.info.clone();
+            return Ok(file);
+        }
+        // Refused before any ffprobe runs, like ffmpeg's arguments would refuse it.
+        let probe_input = Input::Proxied(url.clone());
+        ffmpeg::check_input(&probe_input).map_err(|e| LibraryError::Internal(e.to_string()))?;
+        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
+        let (info, media) = probe::remote(&self.inner.config.ffprobe, &url, timeout).await?;
+        file.probe = info.clone();
+        let probed = Arc::new(Probed {
+            media: Arc::new(media),
+            keyframes: tokio::sync::OnceCell::new(),
+            info,
+        });
+        let mut remotes = self.inner.remotes.lock().expect("remotes lock");
+        let mut probes = self.inner.probes.lock().expect("probes lock");
+        if remotes.len() >= MAX_REMOTES {
+            remotes.clear();
+            probes.retain(|(id, _), _| *id != REMOTE_ID);
+        }
+        remotes.insert(path, url);
+        probes.insert((REMOTE_ID, file.fingerprint()), probed);
+        Ok(file)
+    }
+
+    /// What ffmpeg reads for `file`: a library file confined to its folders, or the proxy URL
+    /// of a remote one.
+    fn input_of(&self, file: &MediaFile) -> Result<Input, LibraryError> {
+        if file.id == REMOTE_ID {
+            let remotes = self.inner.remotes.lock().expect("remotes lock");
+            return remotes
+                .get(&file.path)
+                .map(|u| Input::Proxied(u.clone()))
+                .ok_or_else(remote_expired);
+        }
+        confine::media_input(&self.inner.roots, &file.path, &file.probe.format).map(Input::Local)
+    }
+
     /// How many ffmpeg packaging processes run now.
     pub fn running_jobs(&self) -> usize {
         self.inner
@@ -869,6 +944,35 @@ impl Packager {
             .values()
             .filter(|j| j.running())
             .count()
+    }
+}
+
+fn remote_expired() -> LibraryError {
+    LibraryError::not_found(
+        "source_expired",
+        "this remote source is no longer known; resolve the title again",
+    )
+}
+
+/// The stand-in library row of a remote file: id `REMOTE_ID`, and a path naming its key so
+/// that `fingerprint()` (cache folders, plans) is the key's.
+fn remote_file(path: PathBuf, probe: probe::ProbeInfo) -> MediaFile {
+    MediaFile {
+        id: REMOTE_ID,
+        path,
+        root: PathBuf::new(),
+        size: 0,
+        mtime_ns: 0,
+        media_type: crate::models::MediaType::Movie,
+        tmdb_id: 0,
+        title: String::new(),
+        year: None,
+        season: None,
+        episode: None,
+        episode_end: None,
+        episode_title: None,
+        probe,
+        sidecars: Vec::new(),
     }
 }
 
@@ -925,7 +1029,7 @@ impl Packager {
             .join(profile.cache_key())
             .join(variant.name());
         let key = JobKey {
-            file: file.id,
+            file: format!("{}-{}", file.id, file.fingerprint()),
             profile: profile.cache_key(),
             variant,
         };
@@ -1003,7 +1107,7 @@ impl Packager {
         if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
             old.cancel.notify_one();
         }
-        let input = confine::media_input(&self.inner.roots, &w.file.path, &w.file.probe.format)?;
+        let input = self.input_of(w.file)?;
         let permit = self.acquire_slot(&w.key).await?;
         // Another request for the same rendition may have started a job while we waited.
         if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&w.key) {
@@ -1025,7 +1129,7 @@ impl Packager {
         let args = ffmpeg::args(&ffmpeg::Job {
             plan: &rendition.plan,
             media: &probed.media,
-            input: &Input::Local(input),
+            input: &input,
             window,
             out_dir: &work,
             threads: ffmpeg::default_threads(),
@@ -1034,7 +1138,12 @@ impl Packager {
             format_whitelist: Some(&w.file.probe.format),
         })
         .map_err(|e| LibraryError::Internal(format!("cannot build the ffmpeg command: {e}")))?;
-        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {}", args.join(" "));
+        // A proxy URL is a credential (anyone holding it reads the remote file): not logged.
+        let shown = match &input {
+            Input::Proxied(url) => args.join(" ").replace(url.as_str(), "<loopback proxy URL>"),
+            Input::Local(_) => args.join(" "),
+        };
+        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {shown}");
         let child = Command::new(&self.inner.config.ffmpeg)
             .args(&args)
             .stdin(Stdio::null())
@@ -1088,7 +1197,7 @@ impl Packager {
         };
         if let Some((k, job, _)) = victim {
             tracing::info!(
-                file = k.file,
+                file = %k.file,
                 "stopping an idle packaging job to free an ffmpeg slot"
             );
             self.inner.jobs.lock().expect("jobs lock").remove(&k);
@@ -1241,7 +1350,7 @@ async fn reap_idle(inner: Weak<Inner>) {
             JobState::Failed { .. } => job.idle_ms(now) < 10_000,
             JobState::Ended { .. } => false,
             JobState::Running { .. } if job.idle_ms(now) > idle_ms => {
-                tracing::debug!(file = key.file, variant = %key.variant.name(), "stopping an idle packaging job");
+                tracing::debug!(file = %key.file, variant = %key.variant.name(), "stopping an idle packaging job");
                 job.cancel.notify_one();
                 false
             }

@@ -224,6 +224,64 @@ pub async fn media(
     Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
 }
 
+/// The demuxers a remote file may be read with: containers of one file. Never a playlist
+/// (`hls`, `concat`, `dash`…), whose entries would make ffmpeg open further URLs on the
+/// loopback listener. ffmpeg matches each name against a demuxer's list of names.
+pub const REMOTE_DEMUXERS: &str = "matroska,webm,mov,mp4,avi,mpegts,asf,flv,mpeg,ogg";
+/// A probe reads at most this much of a remote file (5 MiB: the header and first seconds of
+/// a 1080p film; ffmpeg's default is 5 MB as well, written out so it cannot grow).
+const REMOTE_PROBESIZE: &str = "5242880";
+/// And analyses at most this many microseconds of it.
+const REMOTE_ANALYZE_US: &str = "5000000";
+
+/// ffprobe's arguments for a remote file: HTTP only (to the loopback proxy), container
+/// demuxers only, bounded in bytes, media time and stalled I/O (15 s, under ffmpeg's 20 s).
+fn remote_args(url: &url::Url) -> Vec<&str> {
+    let mut a = vec!["-protocol_whitelist", "http,tcp"];
+    a.extend(["-format_whitelist", REMOTE_DEMUXERS]);
+    a.extend(["-probesize", REMOTE_PROBESIZE]);
+    a.extend([
+        "-analyzeduration",
+        REMOTE_ANALYZE_US,
+        "-rw_timeout",
+        "15000000",
+    ]);
+    a.extend(FFPROBE_ARGS);
+    a.push(url.as_str());
+    a
+}
+
+/// [`probe`] and [`media`] at once, for a remote file read through the signed loopback proxy
+/// (`url`): the HTTP protocol only, a container demuxer only, bounded in bytes and `timeout`.
+pub async fn remote(
+    ffprobe: &str,
+    url: &url::Url,
+    timeout: Duration,
+) -> Result<(ProbeInfo, Media), LibraryError> {
+    let mut cmd = Command::new(ffprobe);
+    cmd.args(remote_args(url));
+    let output = run_ffprobe(cmd, ffprobe, timeout).await?;
+    if !output.status.success() {
+        // ffprobe names the URL in its message: keep only what follows it.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let line = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let why = line
+            .rsplit(": ")
+            .next()
+            .unwrap_or("no error message")
+            .trim();
+        return Err(LibraryError::Remote(format!(
+            "the remote file cannot be read: {why}"
+        )));
+    }
+    let raw: Raw = serde_json::from_slice(&output.stdout)
+        .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
+    let info = from_raw(raw)?;
+    let media =
+        Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))?;
+    Ok((info, media))
+}
+
 /// Runs an ffprobe command to its end within `timeout` (killed past it).
 async fn run_ffprobe(
     mut cmd: Command,
@@ -360,6 +418,29 @@ pub async fn keyframes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_probe_reads_http_only_with_container_demuxers_and_a_few_mib_at_most() {
+        let url = url::Url::parse("http://127.0.0.1:8080/api/streaming/proxy?c=a&u=b&s=c").unwrap();
+        let args = remote_args(&url);
+        let after = |flag: &str| {
+            let i = args.iter().position(|a| *a == flag).expect(flag);
+            args[i + 1]
+        };
+        assert_eq!(after("-protocol_whitelist"), "http,tcp");
+        let demuxers = after("-format_whitelist");
+        for refused in ["hls", "concat", "dash", "image2", "tee"] {
+            assert!(!demuxers.split(',').any(|d| d == refused), "{refused}");
+        }
+        assert!(after("-probesize").parse::<u64>().unwrap() <= 8 << 20);
+        assert!(after("-analyzeduration").parse::<u64>().unwrap() <= 10_000_000);
+        assert!(after("-rw_timeout").parse::<u64>().is_ok());
+        assert_eq!(
+            args.last().copied(),
+            Some(url.as_str()),
+            "the URL is the input"
+        );
+    }
 
     #[test]
     fn ffprobe_json_becomes_probe_info() {

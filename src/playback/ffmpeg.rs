@@ -136,6 +136,23 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
     Ok(a)
 }
 
+/// A remote input must be a plain `http://` URL on a loopback address (the proxy on our own
+/// listener); anything else is refused before ffmpeg or ffprobe runs.
+pub fn check_input(input: &Input) -> Result<(), ArgsError> {
+    let Input::Proxied(url) = input else {
+        return Ok(());
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        _ => false,
+    };
+    if !loopback || url.scheme() != "http" {
+        return Err(ArgsError::NotLoopback);
+    }
+    Ok(())
+}
+
 /// Input options and the input itself: a local file held to the `file` protocol (and its
 /// demuxer), or the loopback proxy only.
 fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
@@ -157,14 +174,7 @@ fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
             format!("file:{}", path.display())
         }
         Input::Proxied(url) => {
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                _ => false,
-            };
-            if !loopback || url.scheme() != "http" {
-                return Err(ArgsError::NotLoopback);
-            }
+            check_input(job.input)?;
             a.extend(strs(&["-protocol_whitelist", "http,tcp"]));
             a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
             url.to_string()

@@ -138,6 +138,7 @@ fn local(
         label,
         expires_at: None,
         markers: None,
+        engine: false,
     }
 }
 

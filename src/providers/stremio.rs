@@ -565,8 +565,17 @@ fn map_stream(item: &Value, addon: &str) -> Item {
     let filename = hints
         .and_then(|h| h.get("filename"))
         .and_then(Value::as_str);
-    let Some(kind) = stream_kind(&url, response_type, filename) else {
-        return Item::Unplayable;
+    let not_web_ready = hints
+        .and_then(|h| h.get("notWebReady"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    // What Stremio's own streaming server transcodes goes to the playback engine; a playlist
+    // marked `notWebReady` is still a playlist (hls.js plays what the proxy relays).
+    let (kind, engine) = match stream_kind(&url, response_type, filename) {
+        Play::Browser(StreamKind::Mp4) if not_web_ready => (StreamKind::Hls, true),
+        Play::Browser(kind) => (kind, false),
+        Play::Engine => (StreamKind::Hls, true),
+        Play::Nowhere => return Item::Unplayable,
     };
     let headers = request_headers(hints);
     let text = |k: &str| {
@@ -595,6 +604,7 @@ fn map_stream(item: &Value, addon: &str) -> Item {
         })
         .unwrap_or_default();
     let mut stream = ExtractedStream::remote(ID, url, kind, quality, headers);
+    stream.engine = engine;
     stream.label = Some(label(name.unwrap_or(addon), description));
     Item::Playable(Box::new(stream), subtitles)
 }
@@ -645,15 +655,23 @@ fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) ->
     })
 }
 
+/// How a `url` stream can be played.
+#[derive(Debug, PartialEq)]
+enum Play {
+    /// By the browser itself: HLS through hls.js, or a file with Range requests.
+    Browser(StreamKind),
+    /// A single file in a container browsers do not play (mkv, avi, ts…): by the playback
+    /// engine, which reads it through the proxy and remuxes or transcodes it.
+    Engine,
+    /// Not by us (DASH, disc images, RealMedia).
+    Nowhere,
+}
+
 /// HLS or a directly playable file, from the declared content type, then the URL's
-/// extension, then `behaviorHints.filename`. A known container that browsers do not play
-/// (mkv, avi, DASH…) is `None`: skipped rather than offered to fail. An unknown one is offered
-/// as direct play, as Stremio's own web player does.
-fn stream_kind(
-    url: &Url,
-    content_type: Option<&str>,
-    filename: Option<&str>,
-) -> Option<StreamKind> {
+/// extension, then `behaviorHints.filename`. A file container that browsers do not play goes
+/// to the playback engine; DASH and disc images are skipped rather than offered to fail. An
+/// unknown one is offered as direct play, as Stremio's own web player does.
+fn stream_kind(url: &Url, content_type: Option<&str>, filename: Option<&str>) -> Play {
     if let Some(ct) = content_type {
         let ct = ct
             .split(';')
@@ -665,12 +683,12 @@ fn stream_kind(
             "application/vnd.apple.mpegurl"
             | "application/x-mpegurl"
             | "audio/mpegurl"
-            | "audio/x-mpegurl" => return Some(StreamKind::Hls),
+            | "audio/x-mpegurl" => return Play::Browser(StreamKind::Hls),
             "video/mp4" | "video/webm" | "video/quicktime" | "audio/mp4" => {
-                return Some(StreamKind::Mp4);
+                return Play::Browser(StreamKind::Mp4);
             }
-            "application/dash+xml" => return None,
-            other if other.starts_with("video/") => return None,
+            "application/dash+xml" => return Play::Nowhere,
+            other if other.starts_with("video/") => return Play::Engine,
             _ => {}
         }
     }
@@ -683,15 +701,17 @@ fn stream_kind(
         .flatten()
     {
         match e.as_str() {
-            "m3u8" | "m3u" => return Some(StreamKind::Hls),
-            "mp4" | "m4v" | "webm" | "mov" => return Some(StreamKind::Mp4),
-            "mkv" | "avi" | "wmv" | "flv" | "ts" | "m2ts" | "mpd" | "iso" | "rmvb" | "divx" => {
-                return None;
+            "m3u8" | "m3u" => return Play::Browser(StreamKind::Hls),
+            "mp4" | "m4v" | "webm" | "mov" => return Play::Browser(StreamKind::Mp4),
+            // The demuxers the engine allows (`probe::REMOTE_DEMUXERS`).
+            "mkv" | "avi" | "wmv" | "flv" | "ts" | "m2ts" | "mts" | "divx" | "mpg" | "mpeg" => {
+                return Play::Engine;
             }
+            "mpd" | "iso" | "rmvb" => return Play::Nowhere,
             _ => {}
         }
     }
-    Some(StreamKind::Mp4)
+    Play::Browser(StreamKind::Mp4)
 }
 
 /// `Torrentio\n4k` + `Movie.2160p.mkv\n👤 12` → `Torrentio 4k · Movie.2160p.mkv`.
@@ -887,11 +907,8 @@ mod tests {
             "not an object"
         ]);
         let out = map_streams(items.as_array().unwrap(), "Test Addon");
-        assert_eq!(out.streams.len(), 3);
-        assert_eq!(
-            out.skipped, 5,
-            "mkv, YouTube, torrent, external link, magnet"
-        );
+        assert_eq!(out.streams.len(), 4);
+        assert_eq!(out.skipped, 4, "YouTube, torrent, external link, magnet");
         let hls = &out.streams[0];
         assert_eq!(hls.kind, StreamKind::Hls);
         assert_eq!(hls.quality.as_deref(), Some("1080p"));
@@ -910,12 +927,15 @@ mod tests {
         );
         assert_eq!(out.streams[1].kind, StreamKind::Mp4);
         assert_eq!(out.streams[1].quality.as_deref(), Some("720p"));
+        assert!(out.streams[2].engine, "the mkv goes to the playback engine");
+        assert_eq!(out.streams[2].kind, StreamKind::Hls);
         assert_eq!(
-            out.streams[2].kind,
+            out.streams[3].kind,
             StreamKind::Hls,
             "declared content type"
         );
-        assert_eq!(out.streams[2].label.as_deref(), Some("Test Addon"));
+        assert_eq!(out.streams[3].label.as_deref(), Some("Test Addon"));
+        assert!(!hls.engine && !out.streams[1].engine && !out.streams[3].engine);
         assert_eq!(out.subtitles.len(), 2);
         let sub_headers = |i: usize| match &out.subtitles[i].source {
             StreamSource::Remote { headers, .. } => headers.len(),

@@ -4,6 +4,7 @@ mod fake_consumet;
 mod fault_server;
 mod helpers;
 mod redis_server;
+mod remote_playback;
 
 mod consumet;
 mod doctor;

@@ -37,6 +37,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/media/{file_id}/subtitles/{track}"),
     ("get", "/api/media/{file_id}/thumbnails.vtt"),
     ("get", "/api/media/{file_id}/thumbnails/{sheet}"),
+    ("get", "/api/playback/r/{source}/master.m3u8"),
+    ("get", "/api/playback/r/{source}/{variant}/{name}"),
     ("get", "/api/progress"),
     ("get", "/api/progress/{media_type}/{tmdb_id}"),
     ("put", "/api/progress/{media_type}/{tmdb_id}"),

@@ -11,7 +11,7 @@ use crate::library::{library_app, library_settings};
 
 #[allow(dead_code)]
 #[path = "../playback/fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use fixtures::Fixture;
 
@@ -66,7 +66,12 @@ fn q(profile: Option<&str>) -> String {
 
 /// The first segment of a rendition as one playable file (the init segment first for fMP4),
 /// fetched as a player does: the URIs the playlists name, their queries included.
-async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option<&str>) -> Vec<u8> {
+pub(crate) async fn first_segment(
+    app: &TestApp,
+    base: &str,
+    variant: &str,
+    profile: Option<&str>,
+) -> Vec<u8> {
     let playlist = app
         .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
         .await;
@@ -84,7 +89,7 @@ async fn first_segment(app: &TestApp, base: &str, variant: &str, profile: Option
 }
 
 /// ffprobe's first stream of a segment's bytes (the video, or the audio if none).
-fn stream_of(bytes: &[u8]) -> Value {
+pub(crate) fn stream_of(bytes: &[u8]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("segment");
     std::fs::write(&path, bytes).unwrap();
@@ -105,7 +110,7 @@ fn idet(bytes: &[u8]) -> (u64, u64) {
     fixtures::idet(path.to_str().unwrap())
 }
 
-fn mode_of(master: &str) -> &str {
+pub(crate) fn mode_of(master: &str) -> &str {
     master
         .split("DATA-ID=\"com.sokoul.playback.mode\",VALUE=\"")
         .nth(1)
@@ -228,7 +233,7 @@ async fn a_bad_profile_is_a_400_with_the_api_error_shape() {
 }
 
 /// ffmpeg processes this test process started whose command line names `needle`.
-fn ffmpeg_children_reading(needle: &str) -> usize {
+pub(crate) fn ffmpeg_children_reading(needle: &str) -> usize {
     let mut n = 0;
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();

@@ -121,19 +121,23 @@ async fn a_resolve_asks_consumet_stremio_and_jellyfin_at_once_and_ranks_all_thei
         owned(&[
             // The adaptive master first, then by resolution, ties in provider order
             // (library, jellyfin, stremio, consumet), each provider's own order kept.
+            // The addon's MKV and its `notWebReady` MP4 are playback-engine sources (HLS)
+            // since issue 14.
             ("consumet", "auto", "hls"),
+            ("stremio", "2160p", "hls"),
             ("jellyfin", "1080p", "mp4"),
             ("jellyfin", "1080p", "hls"),
             ("stremio", "1080p", "hls"),
             ("consumet", "1080p", "hls"),
-            ("stremio", "720p", "mp4"),
+            ("stremio", "720p", "hls"),
             ("consumet", "720p", "hls"),
         ])
     );
     for provider in ["consumet", "stremio", "jellyfin"] {
         assert_eq!(outcome(&body, provider)["status"], "ok", "{provider}");
     }
-    assert_eq!(outcome(&body, "stremio")["skipped"], 4);
+    // The mkv is no longer skipped: the playback engine plays it (issue 14).
+    assert_eq!(outcome(&body, "stremio")["skipped"], 3);
     assert!(!body.to_string().contains(API_KEY));
 }
 
@@ -150,9 +154,10 @@ async fn with_jellyfin_down_the_others_sources_are_ranked_and_its_failure_is_an_
         ranked(&body),
         owned(&[
             ("consumet", "auto", "hls"),
+            ("stremio", "2160p", "hls"),
             ("stremio", "1080p", "hls"),
             ("consumet", "1080p", "hls"),
-            ("stremio", "720p", "mp4"),
+            ("stremio", "720p", "hls"),
             ("consumet", "720p", "hls"),
         ])
     );

@@ -656,6 +656,7 @@ mod lock {
             label: None,
             expires_at: None,
             markers: None,
+            engine: false,
         });
         r
     }

@@ -122,8 +122,18 @@ async fn a_film_from_a_real_sdk_addon_resolves_to_its_hls_and_mp4_streams_with_t
 
     assert_eq!(body["media"]["title"], "The Matrix", "title from TMDB");
     let sources = body["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 2, "{body}");
-    let hls = &sources[0];
+    // Since issue 14 the 4k mkv is a playback-engine source too, ranked first by its height.
+    assert_eq!(sources.len(), 3, "{body}");
+    let mkv = &sources[0];
+    assert_eq!(mkv["type"], "hls");
+    assert!(
+        mkv["proxy_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/api/playback/r/"),
+        "{mkv}"
+    );
+    let hls = &sources[1];
     assert_eq!(hls["url"], format!("{}/matrix/master.m3u8", origin.uri()));
     assert_eq!(hls["type"], "hls");
     assert_eq!(hls["quality"], "1080p");
@@ -140,8 +150,15 @@ async fn a_film_from_a_real_sdk_addon_resolves_to_its_hls_and_mp4_streams_with_t
             .starts_with("/api/streaming/proxy?"),
         "a header-needing stream goes through our proxy"
     );
-    let mp4 = &sources[1];
-    assert_eq!(mp4["type"], "mp4");
+    // `notWebReady`: what Stremio's streaming server probes and transcodes, the engine here.
+    let mp4 = &sources[2];
+    assert_eq!(mp4["type"], "hls");
+    assert!(
+        mp4["proxy_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/api/playback/r/")
+    );
     assert_eq!(mp4["quality"], "720p");
     assert_eq!(body["subtitles"].as_array().unwrap().len(), 1);
     let sub = &body["subtitles"][0];
@@ -150,10 +167,10 @@ async fn a_film_from_a_real_sdk_addon_resolves_to_its_hls_and_mp4_streams_with_t
     assert!(sub["proxy_url"].is_string());
     let outcome = only_outcome(&body);
     assert_eq!(outcome["status"], "ok");
-    assert_eq!(outcome["sources"], 2);
+    assert_eq!(outcome["sources"], 3);
     assert_eq!(
-        outcome["skipped"], 4,
-        "the mkv, the YouTube trailer, the torrent and the external link"
+        outcome["skipped"], 3,
+        "the YouTube trailer, the torrent and the external link"
     );
 
     assert_plays_with_headers(&hls["url"], &hls["headers"], "#EXTM3U").await;

@@ -56,11 +56,17 @@ async fn ensure_installed() {
 impl SdkAddon {
     /// Starts the addons; their streams point at `origin`, which wants `Referer: referer`.
     pub async fn start(origin: &str, referer: &str) -> SdkAddon {
+        SdkAddon::start_with_media(origin, origin, referer).await
+    }
+
+    /// [`SdkAddon::start`] whose whole files (`tmdb:550`, `tmdb:551`) are on `media`.
+    pub async fn start_with_media(origin: &str, media: &str, referer: &str) -> SdkAddon {
         ensure_installed().await;
         let mut child = Command::new("node")
             .arg("addon.js")
             .current_dir(addon_dir())
             .env("ORIGIN", origin)
+            .env("MEDIA_ORIGIN", media)
             .env("REFERER", referer)
             .env("TOKEN", TOKEN)
             .stdin(Stdio::piped())

@@ -8,7 +8,9 @@
 //
 // Its streams point at ORIGIN, an HLS origin the Rust test runs, which answers 403 unless the
 // request carries `Referer: REFERER`; the addon says so in `behaviorHints.proxyHeaders`.
-// Environment: ORIGIN, REFERER, TOKEN. The process exits when its stdin closes (the test
+// MEDIA_ORIGIN (optional, else ORIGIN) serves whole files (a Matroska film) with the same
+// Referer rule: the addon lists them as `url` streams with `notWebReady`, as debrid addons do.
+// Environment: ORIGIN, REFERER, TOKEN, MEDIA_ORIGIN. The process exits when its stdin closes (the test
 // that started it has ended), so it never outlives the test.
 'use strict'
 
@@ -18,6 +20,7 @@ const { addonBuilder, getRouter } = require('stremio-addon-sdk')
 const ORIGIN = required('ORIGIN')
 const REFERER = required('REFERER')
 const TOKEN = required('TOKEN')
+const MEDIA_ORIGIN = process.env.MEDIA_ORIGIN || ORIGIN
 
 function required(name) {
   const value = process.env[name]
@@ -102,6 +105,19 @@ tmdb.defineStreamHandler(async ({ id }) => {
     // An addon that moved a title elsewhere: the SDK turns this into a 307.
     case 'tmdb:604':
       return { redirect: '/stream/movie/tmdb%3A603.json' }
+    // A film only the playback engine plays (Matroska, H.264 + AC-3), and one gone (404).
+    case 'tmdb:550':
+    case 'tmdb:551': {
+      const file = id === 'tmdb:550' ? 'film.mkv' : 'gone.mkv'
+      return {
+        streams: [{
+          url: `${MEDIA_ORIGIN}/films/${file}`,
+          name: 'Sokoul TMDB\n1080p',
+          description: 'Fight.Club.1999.1080p.BluRay.mkv',
+          behaviorHints: { ...proxied, filename: 'Fight.Club.1999.1080p.BluRay.mkv' },
+        }],
+      }
+    }
     case 'tmdb:1396:1:2':
       return { streams: [hls('/bb/s01e02/master.m3u8', 'Sokoul TMDB\n720p', 'Breaking Bad S01E02')] }
     default:

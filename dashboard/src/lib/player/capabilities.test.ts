@@ -105,6 +105,9 @@ describe('client profile', () => {
 		expect(withBrowserProfile('/api/media/12/hls/master.m3u8?st=9.abc', measure)).toBe(
 			'/api/media/12/hls/master.m3u8?st=9.abc&profile=1%3Aavc%2Cav1%2Copus'
 		);
+		expect(withBrowserProfile('/api/playback/r/c-_1.u2.s3/master.m3u8', measure)).toBe(
+			'/api/playback/r/c-_1.u2.s3/master.m3u8?profile=1%3Aavc%2Cav1%2Copus'
+		);
 		for (const other of ['/api/media/12/file?st=9.abc', 'https://cdn.example/x/master.m3u8', '/api/proxy/x']) {
 			expect(withBrowserProfile(other, measure)).toBe(other);
 		}

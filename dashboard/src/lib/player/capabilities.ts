@@ -124,9 +124,10 @@ export function withProfile(url: string, profile: string): string {
 	return url.startsWith('http') ? u.toString() : `${u.pathname}${u.search}${u.hash}`;
 }
 
-// A library file's HLS (`/api/media/<id>/hls/…`, relative or absolute): what the server
-// packages per profile. Other URLs (the file for direct play, remote sources) stay as they are.
-const LIBRARY_HLS = /^(?:https?:\/\/[^/]+)?\/api\/media\/\d+\/hls\//;
+// A library file's HLS (`/api/media/<id>/hls/…`) or a remote file's through the playback
+// engine (`/api/playback/r/<sealed>/…`), relative or absolute: what the server packages per
+// profile. Other URLs (the file for direct play, proxied sources) stay as they are.
+const LIBRARY_HLS = /^(?:https?:\/\/[^/]+)?\/api\/(?:media\/\d+\/hls|playback\/r\/[\w.-]+)\//;
 
 let browserProfile: string | undefined;
 

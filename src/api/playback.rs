@@ -1,0 +1,153 @@
+//! `/api/playback/r/{source}/**`: a remote file (a Stremio addon's MKV, a `notWebReady`
+//! stream) played through the playback engine as HLS.
+//!
+//! `{source}` is the sealed proxy URL the resolve answer minted (`c.u.s`, the three
+//! base64url parts of `/api/streaming/proxy?c=…&u=…&s=…`): the upstream URL and its headers
+//! stay encrypted, and the signature is the credential, as for the proxy itself. ffmpeg and
+//! ffprobe never see the upstream: they read that very proxy URL on our loopback listener, so
+//! every byte passes the SSRF guard, the injected headers, the per-host limit and the
+//! retries, and a seek is a Range request through it.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use url::Url;
+
+use super::media::{client_profile, rendition};
+use super::with_type;
+use crate::error::{ApiError, ErrorBody};
+use crate::proxy::token::PROXY_PATH;
+use crate::startup::AppState;
+use crate::store::media::MediaFile;
+
+/// The route prefix of a remote engine source.
+pub const PLAYBACK_PATH: &str = "/api/playback/r/";
+
+/// The engine's master playlist URL for a minted proxy URL (`/api/streaming/proxy?c&u&s`);
+/// `None` when it is not one.
+pub fn engine_url(proxy_url: &str) -> Option<String> {
+    let query = proxy_url.strip_prefix(PROXY_PATH)?.strip_prefix('?')?;
+    let param = |name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (c, u, s) = (param("c")?, param("u")?, param("s")?);
+    Some(format!("{PLAYBACK_PATH}{c}.{u}.{s}/master.m3u8"))
+}
+
+/// The remote file behind `source`, probed through the loopback proxy once.
+async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiError> {
+    let mut parts = source.splitn(3, '.');
+    let (Some(c), Some(u), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ApiError::forbidden(
+            "proxy_url_malformed",
+            "the playback source is malformed",
+        ));
+    };
+    // Checked here so that a forged source costs no ffprobe; the proxy checks it again.
+    state
+        .signer
+        .verify(c, u, s, None, state.clock.unix())
+        .map_err(|e| ApiError::forbidden(e.code(), e.to_string()))?;
+    let loopback = state.loopback.get().copied().flatten().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "remote_playback_unavailable",
+            "the server listens on no loopback address, which the playback engine reads remote files through",
+        )
+    })?;
+    let url = Url::parse(&format!("http://{loopback}{PROXY_PATH}?c={c}&u={u}&s={s}"))
+        .map_err(|e| ApiError::internal(format!("cannot build the loopback URL: {e}")))?;
+    // Names the source's cache folder and plans; the sealed text itself may be long.
+    let key = blake3::hash(source.as_bytes()).to_hex()[..24].to_string();
+    Ok(state.engine.remote(&key, url).await?)
+}
+
+/// The HLS master playlist of a remote file, packaged by the playback engine.
+///
+/// The file is probed through our own proxy (at most a few MiB), then remuxed or transcoded
+/// per rendition for the client's `profile`, as a library file is.
+#[utoipa::path(
+    get,
+    path = "/api/playback/r/{source}/master.m3u8",
+    operation_id = "get_remote_hls_master",
+    tag = "media",
+    params(
+        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
+        ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`); carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+    ),
+    responses(
+        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
+        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        (status = 422, description = "`unreadable_media`: no video, or no duration", body = ErrorBody),
+        (status = 502, description = "`remote_unreadable`: the origin refused the file (404, 403…) or it is not a video", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
+    )
+)]
+pub async fn master(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let profile = client_profile(query.as_deref())?;
+    let file = remote_file(&state, &source).await?;
+    let text = state
+        .engine
+        .master_playlist(&file, profile.as_ref())
+        .await?;
+    Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
+}
+
+/// A media playlist or a segment of a remote file (names from its master playlist).
+#[utoipa::path(
+    get,
+    path = "/api/playback/r/{source}/{variant}/{name}",
+    operation_id = "get_remote_hls_media",
+    tag = "media",
+    params(
+        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
+        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
+        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
+        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
+    ),
+    responses(
+        (status = 200, description = "The playlist or the segment", content(
+            (String = "application/vnd.apple.mpegurl"),
+            ("video/mp2t"),
+            ("video/mp4"),
+        )),
+        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        (status = 404, description = "`track_not_found`, `segment_not_found`, `source_expired`", body = ErrorBody),
+        (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
+        (status = 502, description = "`remote_unreadable`", body = ErrorBody),
+        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
+        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+    )
+)]
+pub async fn hls(
+    State(state): State<AppState>,
+    Path((source, variant, name)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let profile = client_profile(query.as_deref())?;
+    let file = remote_file(&state, &source).await?;
+    rendition(&state.engine, &file, &variant, &name, profile).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_proxy_url_becomes_an_engine_url_with_its_three_sealed_parts() {
+        assert_eq!(
+            engine_url("/api/streaming/proxy?c=AA-_&u=BB&s=CC").as_deref(),
+            Some("/api/playback/r/AA-_.BB.CC/master.m3u8")
+        );
+        assert_eq!(engine_url("/api/streaming/proxy?c=AA&u=BB"), None);
+        assert_eq!(engine_url("/api/media/1/file"), None);
+    }
+}
