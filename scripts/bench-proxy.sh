@@ -5,6 +5,7 @@
 #   DURATION=5 SKIP_MEDIAFLOW=1 scripts/bench-proxy.sh
 #   SOKOUL_BIN=/path/to/old/sokoul SYSTEMS=sokoul SKIP_MEDIAFLOW=1 scripts/bench-proxy.sh
 #                                     # another build (before/after a change, in one sitting)
+#   SKIP_CRITERION=1 …                # without the rewriter's criterion run at the end
 #
 # Everything listens on 127.0.0.1 only. One loopback nginx is the origin; each system under
 # test relays the same 4 MB segment and the same playlists from it. Measured, in one run:
@@ -218,6 +219,7 @@ for sys in ${SYSTEMS:-nginx nginx-proxy mediaflow sokoul}; do
     done
 done
 
+[ -n "${SKIP_CRITERION:-}" ] && exit 0
 log "rewriter alone (criterion, median)"
 (cd "$ROOT" && cargo bench --quiet --bench playlist_rewrite -- --noplot 2>/dev/null | grep -E "^rewrite|time:" ) | tee -a "$BENCH_DIR/criterion.txt" || true
 
