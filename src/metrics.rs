@@ -69,6 +69,7 @@ pub struct LockLabels {
 }
 
 /// The shared tier and cross-instance coordination (docs/scaling.md).
+#[derive(Debug)]
 pub struct ScaleMetrics {
     /// 1 while the tier is in use, 0 while it is bypassed; only tiers that exist have a series.
     pub tier_up: Family<TierLabels, Gauge>,
@@ -140,6 +141,7 @@ pub struct CircuitLabels {
     pub state: String,
 }
 
+#[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub scale: ScaleMetrics,

@@ -48,7 +48,7 @@ use crate::{api, secret, security, telemetry, upstream};
 /// Everything a handler may need. One `Arc`, because axum clones the state for every
 /// middleware layer and extractor of every request: cloning the fields one by one (a dozen
 /// reference counts and the pooled HTTP client's own) cost about 10 % of a playlist request.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AppState(Arc<Shared>);
 
 impl std::ops::Deref for AppState {
@@ -60,6 +60,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// The fields behind [`AppState`].
+#[derive(Debug)]
 pub struct Shared {
     pub settings: Arc<Settings>,
     pub resolver: Arc<Resolver>,
@@ -91,7 +92,7 @@ pub struct Shared {
 }
 
 /// Things tests replace.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
 }
@@ -508,6 +509,7 @@ pub fn playback_loopback(bound: SocketAddr) -> Option<SocketAddr> {
 }
 
 /// A bound, ready-to-run server.
+#[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     router: Router,

@@ -42,6 +42,7 @@ pub const BEARER: &str = "bearer";
     ),
     components(schemas(ErrorBody))
 )]
+#[derive(Debug)]
 pub struct ApiDoc;
 
 /// The whole document, with the bearer scheme applied exactly where the token middleware

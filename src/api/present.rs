@@ -90,7 +90,7 @@ fn header_list(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
 
 /// What signs URLs in a response: the proxy's signer, and the media URLs of library files
 /// when the API needs a token (`None` for the command line, which has no browser).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Signing<'a> {
     pub proxy: &'a Signer,
     pub security: Option<&'a Security>,
@@ -189,6 +189,7 @@ pub fn present(
 /// Rendered JSON of cache hits, so a hot title costs one lookup instead of re-signing every
 /// source on every request. Proxy URL expiries are rounded down to the minute: all requests in
 /// the same minute get identical, equally valid bytes.
+#[derive(Debug)]
 pub struct RenderCache {
     inner: moka::sync::Cache<String, Bytes>,
 }

@@ -36,6 +36,7 @@ pub struct SignedQuery {
 }
 
 /// The answers of both proxy routes, documented once.
+#[derive(Debug)]
 pub struct ProxyAnswers;
 
 impl utoipa::IntoResponses for ProxyAnswers {

@@ -10,14 +10,14 @@ pub const BAD_TITLE: &str = "Bad input: `unknown_media_type`, `invalid_tmdb_id`,
     `missing_episode`, `invalid_episode`, `unexpected_episode`, `invalid_query`";
 
 /// 500 `internal`: the detail is in the server's log, never in the answer.
-#[derive(IntoResponses)]
+#[derive(Debug, IntoResponses)]
 pub enum Internal {
     #[response(status = 500, description = "`internal`")]
     Internal(ErrorBody),
 }
 
 /// A film or an episode that is not one (400), or the server failing (500).
-#[derive(IntoResponses)]
+#[derive(Debug, IntoResponses)]
 pub enum TitleErrors {
     #[response(status = 400, description = BAD_TITLE)]
     BadTitle(ErrorBody),
@@ -26,7 +26,7 @@ pub enum TitleErrors {
 }
 
 /// The library's list routes: disabled (404) or failing (500).
-#[derive(IntoResponses)]
+#[derive(Debug, IntoResponses)]
 pub enum LibraryErrors {
     #[response(
         status = 404,
@@ -38,7 +38,7 @@ pub enum LibraryErrors {
 }
 
 /// What ffmpeg's limits answer: every slot busy or no ffmpeg (503), too slow (504).
-#[derive(IntoResponses)]
+#[derive(Debug, IntoResponses)]
 pub enum FfmpegErrors {
     #[response(status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`")]
     Unavailable(ErrorBody),
@@ -47,7 +47,7 @@ pub enum FfmpegErrors {
 }
 
 /// TMDB's answers when it is not configured, has no such title, fails, limits or is slow.
-#[derive(IntoResponses)]
+#[derive(Debug, IntoResponses)]
 pub enum TmdbErrors {
     #[response(
         status = 404,

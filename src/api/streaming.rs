@@ -93,6 +93,7 @@ pub async fn resolve_one(
 /// The `{provider}` segment, judged against this server's providers: an unknown id is 400
 /// `unknown_provider` (not a path error), a known one not configured here 404
 /// `provider_disabled`.
+#[derive(Debug)]
 pub struct ProviderScope(pub Scope);
 
 impl FromRequestParts<AppState> for ProviderScope {

@@ -20,6 +20,13 @@ pub struct Breaker {
     max: Duration,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Breaker").finish_non_exhaustive()
+    }
+}
+
 struct State {
     down_since: Option<Instant>,
     backoff: Duration,

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::metrics::{Metrics, TierLabels};
 use crate::models::{Resolution, StreamSource};
 
+#[derive(Debug)]
 pub struct LayeredCache {
     memory: MemoryCache,
     shared: Option<Arc<RedisCache>>,

@@ -37,6 +37,13 @@ pub struct MemoryCache {
     inner: Moka<String, Entry>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache").finish_non_exhaustive()
+    }
+}
+
 impl MemoryCache {
     pub fn new(capacity: u64) -> Self {
         MemoryCache {

@@ -57,6 +57,13 @@ pub struct RedisCache {
     metrics: Arc<Metrics>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache").finish_non_exhaustive()
+    }
+}
+
 impl RedisCache {
     /// Connects to the server at `url` (waiting at most about a second) and starts the probe
     /// that reconnects after an outage. Fails only when `url` is not a Redis URL: an

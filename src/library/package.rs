@@ -634,6 +634,13 @@ pub struct Packager {
     inner: Arc<Inner>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for Packager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packager").finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     config: LibraryConfig,
     /// The library folders (canonical): a file is packaged only from inside them.

@@ -76,10 +76,7 @@ impl VideoTrack {
     /// 8-bit 4:2:0 H.264: what every browser decodes. 10-bit H.264 (Hi10P) is not.
     pub fn browser_playable(&self) -> bool {
         self.codec == "h264"
-            && matches!(
-                self.pix_fmt.as_deref(),
-                Some("yuv420p") | Some("yuvj420p") | None
-            )
+            && matches!(self.pix_fmt.as_deref(), Some("yuv420p" | "yuvj420p") | None)
     }
 
     /// `avc1.PPCCLL` for the master playlist's `CODECS`, so hls.js knows what it gets.
@@ -101,7 +98,7 @@ impl ProbeInfo {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        matches!(ext.as_deref(), Some("mp4") | Some("m4v"))
+        matches!(ext.as_deref(), Some("mp4" | "m4v"))
             && self.format.contains("mp4")
             && self.faststart
             && self.video.browser_playable()

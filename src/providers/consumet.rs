@@ -39,6 +39,7 @@ static MANIFEST: ProviderManifest = ProviderManifest {
     media_types: &[MediaType::Movie, MediaType::Tv],
 };
 
+#[derive(Debug)]
 pub struct Consumet {
     client: JsonClient,
     base: BaseUrl,

@@ -46,6 +46,7 @@ static MANIFEST: ProviderManifest = ProviderManifest {
 /// TMDB id → Jellyfin item id, per media type (movie and tv ids share one number space).
 type Index = HashMap<(MediaType, u32), String>;
 
+#[derive(Debug)]
 pub struct Jellyfin {
     /// Sends the `Authorization` of API calls, which names this client in Jellyfin's
     /// dashboard.

@@ -22,6 +22,7 @@ static MANIFEST: ProviderManifest = ProviderManifest {
     media_types: &[MediaType::Movie, MediaType::Tv],
 };
 
+#[derive(Debug)]
 pub struct LibraryProvider {
     library: Arc<Library>,
 }

@@ -184,6 +184,7 @@ impl Manifest {
     }
 }
 
+#[derive(Debug)]
 pub struct Stremio {
     client: JsonClient,
     addons: Vec<Addon>,

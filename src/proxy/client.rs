@@ -44,6 +44,13 @@ pub struct ProxyClient {
     hosts: Arc<HostLimits>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for ProxyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyClient").finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("the URL cannot be sent: {0}")]
@@ -213,6 +220,7 @@ impl Chunks for UpstreamResponse {
 }
 
 /// A stream that keeps something alive (a host slot) as long as it is.
+#[derive(Debug)]
 pub struct Holding<S> {
     inner: S,
     _keep: Option<Slot>,
@@ -230,6 +238,7 @@ impl<S: Stream + Unpin> Stream for Holding<S> {
 }
 
 /// A slot to a host, and the client's share of that host it counts against.
+#[derive(Debug)]
 pub struct Slot {
     _host: OwnedSemaphorePermit,
     _client: OwnedSemaphorePermit,

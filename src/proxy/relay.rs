@@ -34,6 +34,7 @@ use crate::upstream::body::{Limits, read_bounded};
 use crate::upstream::guard::Guard;
 
 /// What serving one proxy request needs, borrowed from the application state.
+#[derive(Debug)]
 pub struct Relay<'a> {
     pub signer: &'a Arc<Signer>,
     /// Unix seconds, for the URL's expiry.

@@ -127,6 +127,7 @@ pub fn copy_allowed(from: &HeaderMap, to: &mut HeaderMap, names: &[HeaderName]) 
 }
 
 /// The upstream body as a stream that times out when idle and keeps the metrics.
+#[derive(Debug)]
 pub struct RelayBody<S> {
     inner: S,
     first: Option<Bytes>,

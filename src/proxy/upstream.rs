@@ -46,6 +46,7 @@ fn is_reserved(name: &HeaderName) -> bool {
     )
 }
 
+#[derive(Debug)]
 pub struct FetchRequest<'a> {
     pub url: Url,
     /// The provider the proxy URL was minted for: its configured host is reachable.
@@ -61,6 +62,7 @@ pub struct FetchRequest<'a> {
     pub retries: u8,
 }
 
+#[derive(Debug)]
 pub struct Fetched {
     pub response: UpstreamResponse,
     /// The URL that finally answered, after redirects: relative URIs resolve against it.

@@ -77,6 +77,7 @@ pub struct Snapshot {
     pub last_error: Option<String>,
 }
 
+#[derive(Debug)]
 pub struct Breaker {
     provider: &'static str,
     /// 0: the breaker never opens.
@@ -120,6 +121,7 @@ impl Skipped {
     }
 }
 
+#[derive(Debug)]
 pub enum Admission<'a> {
     Go(Permit<'a>),
     Skip(Skipped),
@@ -127,6 +129,7 @@ pub enum Admission<'a> {
 
 /// A request let through. Record its result; dropped unrecorded (the resolve was
 /// cancelled), a probe frees its slot so the next request probes instead.
+#[derive(Debug)]
 pub struct Permit<'a> {
     breaker: &'a Breaker,
     generation: u64,

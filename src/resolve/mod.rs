@@ -73,6 +73,13 @@ pub struct Resolver {
     shared: Option<SharedParts>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").finish_non_exhaustive()
+    }
+}
+
 /// Cross-instance single flight, when instances share a Redis.
 pub struct SharedParts {
     pub flight: Arc<dyn SharedFlight>,
@@ -80,6 +87,13 @@ pub struct SharedParts {
     pub lock_ttl: Duration,
     /// Longest wait for another instance's answer before resolving here.
     pub lock_wait: Duration,
+}
+
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for SharedParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedParts").finish_non_exhaustive()
+    }
 }
 
 /// The longest pause between two looks at another instance's resolve: what a waiting
@@ -102,6 +116,13 @@ pub struct ResolverParts {
     pub provider_order: Vec<String>,
     pub resilience: ResilienceSettings,
     pub shared: Option<SharedParts>,
+}
+
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for ResolverParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolverParts").finish_non_exhaustive()
+    }
 }
 
 /// A fan-out's resolution, and when the earliest provider skipped by its breaker will be

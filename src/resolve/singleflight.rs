@@ -13,6 +13,7 @@ use futures::future::{BoxFuture, Shared};
 
 type Flight<V> = Shared<BoxFuture<'static, Result<V, Arc<tokio::task::JoinError>>>>;
 
+#[derive(Debug)]
 pub struct SingleFlight<K, V> {
     inflight: Arc<Mutex<HashMap<K, Flight<V>>>>,
 }

@@ -109,6 +109,13 @@ pub struct FailureThrottle {
     buckets: moka::sync::Cache<IpAddr, Arc<Mutex<Bucket>>>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for FailureThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailureThrottle").finish_non_exhaustive()
+    }
+}
+
 struct Bucket {
     left: f64,
     at: Instant,

@@ -99,6 +99,13 @@ pub struct DashboardCsp {
     cached: Mutex<Option<Cached>>,
 }
 
+// Holds clients, caches or trait objects whose state says nothing useful in a log.
+impl std::fmt::Debug for DashboardCsp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardCsp").finish_non_exhaustive()
+    }
+}
+
 struct Cached {
     modified: Option<SystemTime>,
     len: u64,

@@ -43,6 +43,7 @@ impl MediaUrlError {
     }
 }
 
+#[derive(Debug)]
 pub struct MediaUrls {
     key: [u8; 32],
 }

@@ -28,6 +28,7 @@ pub const LIMITED_ROUTES: [&str; 2] = [
 /// ever gives them a fresh (full) one: memory stays bounded under a flood of addresses.
 const MAX_CLIENTS: u64 = 65_536;
 
+#[derive(Debug)]
 pub struct ResolveLimiter {
     quota: Quota,
     clock: DefaultClock,

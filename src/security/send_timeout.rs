@@ -24,6 +24,7 @@ use tokio::time::{Instant, Sleep};
 /// An IO stream whose writes fail with [`io::ErrorKind::TimedOut`] after `timeout` without
 /// progress. Reads are passed through untouched (their deadlines are the header and body
 /// timeouts).
+#[derive(Debug)]
 pub struct SendTimeout<S> {
     inner: S,
     timeout: Duration,

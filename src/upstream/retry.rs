@@ -90,8 +90,9 @@ pub async fn send(
         let result = client.execute(request).await;
         let wait = match &result {
             Ok(response) => match retry_wait(policy, response.status(), response.headers()) {
-                Some(wait) => wait.unwrap_or_else(|| policy.backoff(attempt)),
-                None => return result,
+                Retry::After(wait) => wait,
+                Retry::AfterBackoff => policy.backoff(attempt),
+                Retry::No => return result,
             },
             Err(e) if retryable_error(e) => policy.backoff(attempt),
             Err(_) => return result,
@@ -119,22 +120,26 @@ pub async fn send(
     }
 }
 
-/// `None`: not retryable. `Some(None)`: retry after the backoff. `Some(Some(d))`: retry after
-/// the upstream's own `Retry-After`.
-fn retry_wait(
-    policy: &RetryPolicy,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Option<Option<Duration>> {
+/// Whether an answer is retried, and after how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    No,
+    /// After the policy's backoff.
+    AfterBackoff,
+    /// After the upstream's own `Retry-After`.
+    After(Duration),
+}
+
+fn retry_wait(policy: &RetryPolicy, status: StatusCode, headers: &HeaderMap) -> Retry {
     match status.as_u16() {
-        502 | 504 => Some(None),
+        502 | 504 => Retry::AfterBackoff,
         429 | 503 => match retry_after(headers) {
             // A server that asks for a long pause is not retried within one resolve.
-            Some(wait) if wait > policy.max_retry_after => None,
-            Some(wait) => Some(Some(wait)),
-            None => Some(None),
+            Some(wait) if wait > policy.max_retry_after => Retry::No,
+            Some(wait) => Retry::After(wait),
+            None => Retry::AfterBackoff,
         },
-        _ => None,
+        _ => Retry::No,
     }
 }
 

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-pub const MOVIE_ID: u32 = 872585;
-pub const TV_ID: u32 = 1396;
-pub const REFERER: &str = "https://megacloud.blog/embed-2/v3/e-1/AbC123?k=1";
+pub(crate) const MOVIE_ID: u32 = 872585;
+pub(crate) const TV_ID: u32 = 1396;
+pub(crate) const REFERER: &str = "https://megacloud.blog/embed-2/v3/e-1/AbC123?k=1";
 
-pub fn movie_info() -> Value {
+pub(crate) fn movie_info() -> Value {
     json!({
         "id": "movie/watch-oppenheimer-98446",
         "title": "Oppenheimer",
@@ -21,7 +21,7 @@ pub fn movie_info() -> Value {
     })
 }
 
-pub fn tv_info() -> Value {
+pub(crate) fn tv_info() -> Value {
     json!({
         "id": "tv/watch-breaking-bad-39506",
         "title": "Breaking Bad",
@@ -41,7 +41,7 @@ pub fn tv_info() -> Value {
 }
 
 /// A watch answer whose URLs expire `expires_in` seconds from now (None: no expiry).
-pub fn watch(tag: &str, expires_in: Option<i64>) -> Value {
+pub(crate) fn watch(tag: &str, expires_in: Option<i64>) -> Value {
     let q = match expires_in {
         Some(s) => format!(
             "?expires={}",
@@ -65,21 +65,26 @@ pub fn watch(tag: &str, expires_in: Option<i64>) -> Value {
     })
 }
 
-pub fn fastify_500(message: &str) -> ResponseTemplate {
+pub(crate) fn fastify_500(message: &str) -> ResponseTemplate {
     ResponseTemplate::new(500).set_body_json(
         json!({"statusCode": 500, "error": "Internal Server Error", "message": message}),
     )
 }
 
-pub fn watch_failed() -> ResponseTemplate {
+pub(crate) fn watch_failed() -> ResponseTemplate {
     ResponseTemplate::new(404).set_body_json(json!({"message": {}}))
 }
 
-pub async fn start() -> MockServer {
+pub(crate) async fn start() -> MockServer {
     MockServer::start().await
 }
 
-pub async fn mount_info(server: &MockServer, id: u32, kind: &str, response: ResponseTemplate) {
+pub(crate) async fn mount_info(
+    server: &MockServer,
+    id: u32,
+    kind: &str,
+    response: ResponseTemplate,
+) {
     Mock::given(method("GET"))
         .and(path(format!("/meta/tmdb/info/{id}")))
         .and(query_param("type", kind))
@@ -88,7 +93,7 @@ pub async fn mount_info(server: &MockServer, id: u32, kind: &str, response: Resp
         .await;
 }
 
-pub async fn mount_watch(server: &MockServer, episode_id: &str, response: ResponseTemplate) {
+pub(crate) async fn mount_watch(server: &MockServer, episode_id: &str, response: ResponseTemplate) {
     Mock::given(method("GET"))
         .and(path(format!("/meta/tmdb/watch/{episode_id}")))
         .respond_with(response)

@@ -15,14 +15,14 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
-pub const API_KEY: &str = "4a1b0f5e9c2d4e8fb6a7c3d2e1f00abc";
-pub const ADMIN_ID: &str = "f3a6c1b2d4e5f60718293a4b5c6d7e8f";
-pub const MATRIX_ID: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-pub const RELOADED_ID: &str = "1b2c3d4e5f60718293a4b5c6d7e8f90a";
-pub const AMELIE_ID: &str = "2c3d4e5f60718293a4b5c6d7e8f90a1b";
-pub const BREAKING_BAD_ID: &str = "3d4e5f60718293a4b5c6d7e8f90a1b2c";
-pub const S01E02_ID: &str = "4e5f60718293a4b5c6d7e8f90a1b2c3d";
-pub const S02E01_ID: &str = "5f60718293a4b5c6d7e8f90a1b2c3d4e";
+pub(crate) const API_KEY: &str = "4a1b0f5e9c2d4e8fb6a7c3d2e1f00abc";
+pub(crate) const ADMIN_ID: &str = "f3a6c1b2d4e5f60718293a4b5c6d7e8f";
+pub(crate) const MATRIX_ID: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+pub(crate) const RELOADED_ID: &str = "1b2c3d4e5f60718293a4b5c6d7e8f90a";
+pub(crate) const AMELIE_ID: &str = "2c3d4e5f60718293a4b5c6d7e8f90a1b";
+pub(crate) const BREAKING_BAD_ID: &str = "3d4e5f60718293a4b5c6d7e8f90a1b2c";
+pub(crate) const S01E02_ID: &str = "4e5f60718293a4b5c6d7e8f90a1b2c3d";
+pub(crate) const S02E01_ID: &str = "5f60718293a4b5c6d7e8f90a1b2c3d4e";
 
 fn media_source(
     id: &str,
@@ -62,7 +62,7 @@ fn movie(id: &str, name: &str, year: u32, tmdb: Option<u32>, source: Value) -> V
 /// Amélie (under its short name, so a search by TMDB's French title misses), a home video
 /// without a TMDB id, Breaking Bad with two episodes (one a two-part file), and
 /// `fillers` more films so that the index needs several pages.
-pub fn library(fillers: usize) -> (Vec<Value>, Vec<Value>) {
+pub(crate) fn library(fillers: usize) -> (Vec<Value>, Vec<Value>) {
     let mut items = vec![
         movie(
             RELOADED_ID,
@@ -133,7 +133,7 @@ pub fn library(fillers: usize) -> (Vec<Value>, Vec<Value>) {
 }
 
 #[derive(Clone)]
-pub struct FakeJellyfin {
+pub(crate) struct FakeJellyfin {
     items: Arc<Vec<Value>>,
     episodes: Arc<Vec<Value>>,
     /// Every `/Items` query string received, to assert what was asked.
@@ -141,7 +141,7 @@ pub struct FakeJellyfin {
 }
 
 impl FakeJellyfin {
-    pub async fn start(fillers: usize) -> (MockServer, FakeJellyfin) {
+    pub(crate) async fn start(fillers: usize) -> (MockServer, FakeJellyfin) {
         let (items, episodes) = library(fillers);
         let fake = FakeJellyfin {
             items: Arc::new(items),
@@ -156,7 +156,7 @@ impl FakeJellyfin {
         (server, fake)
     }
 
-    pub fn item_queries(&self) -> Vec<String> {
+    pub(crate) fn item_queries(&self) -> Vec<String> {
         self.item_queries.lock().unwrap().clone()
     }
 }

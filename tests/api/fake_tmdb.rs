@@ -7,15 +7,15 @@ use serde_json::{Value, json};
 use wiremock::matchers::{any, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-pub const KEY: &str = "0123456789abcdef0123456789abcdef";
-pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJzb2tvdWwtdGVzdCJ9.c2lnbmF0dXJl";
+pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJzb2tvdWwtdGVzdCJ9.c2lnbmF0dXJl";
 
-pub const MATRIX: u32 = 603;
-pub const MATRIX_IMDB: &str = "tt0133093";
-pub const BREAKING_BAD: u32 = 1396;
-pub const BREAKING_BAD_IMDB: &str = "tt0903747";
+pub(crate) const MATRIX: u32 = 603;
+pub(crate) const MATRIX_IMDB: &str = "tt0133093";
+pub(crate) const BREAKING_BAD: u32 = 1396;
+pub(crate) const BREAKING_BAD_IMDB: &str = "tt0903747";
 
-pub fn matrix() -> Value {
+pub(crate) fn matrix() -> Value {
     json!({
         "adult": false, "id": MATRIX, "imdb_id": MATRIX_IMDB, "title": "The Matrix",
         "original_title": "The Matrix", "release_date": "1999-03-30", "runtime": 136,
@@ -27,7 +27,7 @@ pub fn matrix() -> Value {
     })
 }
 
-pub fn breaking_bad() -> Value {
+pub(crate) fn breaking_bad() -> Value {
     json!({
         "id": BREAKING_BAD, "name": "Breaking Bad", "first_air_date": "2008-01-20",
         "overview": "Walter White, a New Mexico chemistry teacher…",
@@ -42,7 +42,7 @@ pub fn breaking_bad() -> Value {
     })
 }
 
-pub fn breaking_bad_season_1() -> Value {
+pub(crate) fn breaking_bad_season_1() -> Value {
     json!({
         "_id": "5256c89f19c2956ff6046d47", "air_date": "2008-01-20", "name": "Season 1",
         "overview": "High school chemistry teacher Walter White's life is suddenly transformed…",
@@ -58,21 +58,21 @@ pub fn breaking_bad_season_1() -> Value {
     })
 }
 
-pub fn error(http: u16, status_code: u32, message: &str) -> ResponseTemplate {
+pub(crate) fn error(http: u16, status_code: u32, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(http).set_body_json(
         json!({"success": false, "status_code": status_code, "status_message": message}),
     )
 }
 
-pub fn unauthorized() -> ResponseTemplate {
+pub(crate) fn unauthorized() -> ResponseTemplate {
     error(401, 7, "Invalid API key: You must be granted a valid key.")
 }
 
-pub fn not_found() -> ResponseTemplate {
+pub(crate) fn not_found() -> ResponseTemplate {
     error(404, 34, "The resource you requested could not be found.")
 }
 
-pub fn rate_limited(retry_after_secs: u64) -> ResponseTemplate {
+pub(crate) fn rate_limited(retry_after_secs: u64) -> ResponseTemplate {
     error(
         429,
         25,
@@ -83,7 +83,7 @@ pub fn rate_limited(retry_after_secs: u64) -> ResponseTemplate {
 
 /// A fake whose routes answer only to the right v3 key or token; anything else is a 401,
 /// and an unknown id is TMDB's 404.
-pub async fn start() -> MockServer {
+pub(crate) async fn start() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
         .respond_with(unauthorized())
@@ -94,7 +94,7 @@ pub async fn start() -> MockServer {
 }
 
 /// Mounts `body` at `route` (e.g. `/3/movie/603`) for both ways of authenticating.
-pub async fn mount(server: &MockServer, route: &str, response: ResponseTemplate) {
+pub(crate) async fn mount(server: &MockServer, route: &str, response: ResponseTemplate) {
     Mock::given(method("GET"))
         .and(path(route))
         .and(query_param("api_key", KEY))
@@ -112,7 +112,7 @@ pub async fn mount(server: &MockServer, route: &str, response: ResponseTemplate)
 }
 
 /// The Matrix, Breaking Bad and its first season; any other authenticated path is a 404.
-pub async fn mount_catalogue(server: &MockServer) {
+pub(crate) async fn mount_catalogue(server: &MockServer) {
     mount(
         server,
         &format!("/3/movie/{MATRIX}"),
@@ -143,6 +143,6 @@ pub async fn mount_catalogue(server: &MockServer) {
 }
 
 /// The base URL to configure (`tmdb.base_url`).
-pub fn base_url(server: &MockServer) -> String {
+pub(crate) fn base_url(server: &MockServer) -> String {
     format!("{}/3", server.uri())
 }

@@ -15,21 +15,21 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 /// The size `/reset` and `/stall-body` announce; they send far less.
-pub const ANNOUNCED: usize = 1_000_000;
+pub(crate) const ANNOUNCED: usize = 1_000_000;
 /// What `/reset` sends before waiting for `release_reset()`.
-pub const BEFORE_RESET: usize = 100_000;
+pub(crate) const BEFORE_RESET: usize = 100_000;
 /// What `/stall-body` sends before going silent.
-pub const BEFORE_STALL: usize = 64 * 1024;
+pub(crate) const BEFORE_STALL: usize = 64 * 1024;
 /// What `/huge-playlist` would send if it were read to the end.
-pub const HUGE: u64 = 100 * 1024 * 1024;
+pub(crate) const HUGE: u64 = 100 * 1024 * 1024;
 /// What `/wide-playlist` sends: under the 16 MiB input cap, but every one of its 2-byte lines
 /// is a URI that would grow into a proxy URL of about 250 bytes.
-pub const WIDE: u64 = 15 * 1024 * 1024;
+pub(crate) const WIDE: u64 = 15 * 1024 * 1024;
 /// The gap between two bytes of the slow-loris routes.
-pub const DRIBBLE: Duration = Duration::from_millis(100);
+pub(crate) const DRIBBLE: Duration = Duration::from_millis(100);
 
 /// A valid segment-like body: MPEG-TS sync bytes, so it is never taken for a playlist.
-pub fn segment() -> Vec<u8> {
+pub(crate) fn segment() -> Vec<u8> {
     (0..188 * 100u32)
         .map(|i| if i % 188 == 0 { 0x47 } else { (i % 251) as u8 })
         .collect()
@@ -37,10 +37,10 @@ pub fn segment() -> Vec<u8> {
 
 /// Segments of `/long-playlist.m3u8`, as in the audit of issue 12: a 2.4 MB playlist that
 /// rewrites to 20 MB (every URI of about 10 bytes becomes a proxy URL of about 160).
-pub const LONG_SEGMENTS: usize = 120_000;
+pub(crate) const LONG_SEGMENTS: usize = 120_000;
 
 /// The body of `/long-playlist.m3u8`, built once.
-pub fn long_playlist() -> &'static [u8] {
+pub(crate) fn long_playlist() -> &'static [u8] {
     static PLAYLIST: OnceLock<Vec<u8>> = OnceLock::new();
     PLAYLIST.get_or_init(|| {
         use std::io::Write;
@@ -53,12 +53,12 @@ pub fn long_playlist() -> &'static [u8] {
     })
 }
 
-pub const BAD_UTF8_PLAYLIST: &[u8] =
+pub(crate) const BAD_UTF8_PLAYLIST: &[u8] =
     b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\xff\xfe caf\xe9\nseg\xff.ts\n#EXTINF:4,\nok.ts\n#EXT-X-ENDLIST\n";
 
 /// About 1 GiB of zeros in about 1 MiB of gzip: 64 concatenated gzip members of 16 MiB each
 /// (a gzip stream may hold several members; a decoder inflates them all).
-pub fn gzip_bomb() -> &'static [u8] {
+pub(crate) fn gzip_bomb() -> &'static [u8] {
     static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
     BOMB.get_or_init(|| {
         use std::io::Write;
@@ -73,7 +73,7 @@ pub fn gzip_bomb() -> &'static [u8] {
 }
 
 /// Inflated size of [`gzip_bomb`].
-pub const BOMB_INFLATED: u64 = 64 * 16 * 1024 * 1024;
+pub(crate) const BOMB_INFLATED: u64 = 64 * 16 * 1024 * 1024;
 
 #[derive(Default)]
 struct Shared {
@@ -84,7 +84,7 @@ struct Shared {
     release: Notify,
 }
 
-pub struct FaultServer {
+pub(crate) struct FaultServer {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
 }
@@ -98,7 +98,7 @@ impl Drop for Open {
 }
 
 impl FaultServer {
-    pub async fn start() -> FaultServer {
+    pub(crate) async fn start() -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
@@ -117,32 +117,32 @@ impl FaultServer {
         FaultServer { addr, shared }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// Connections accepted and not yet closed by either side.
-    pub fn open_connections(&self) -> usize {
+    pub(crate) fn open_connections(&self) -> usize {
         self.shared.open.load(Ordering::SeqCst)
     }
 
     /// The request heads received, in order.
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.shared.heads.lock().unwrap().clone()
     }
 
     /// While on, `/burst` answers 503.
-    pub fn set_burst(&self, on: bool) {
+    pub(crate) fn set_burst(&self, on: bool) {
         self.shared.burst.store(on, Ordering::SeqCst);
     }
 
     /// Body bytes the `/huge-*` routes managed to write.
-    pub fn written(&self) -> u64 {
+    pub(crate) fn written(&self) -> u64 {
         self.shared.written.load(Ordering::SeqCst)
     }
 
     /// Lets the `/reset` route reset its connection.
-    pub fn release_reset(&self) {
+    pub(crate) fn release_reset(&self) {
         self.shared.release.notify_one();
     }
 }

@@ -7,7 +7,7 @@ use sokoul::clock::OffsetClock;
 use sokoul::config::Settings;
 use sokoul::startup::{AppState, Application, Overrides};
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<OffsetClock>,
@@ -19,7 +19,7 @@ pub struct TestApp {
 }
 
 /// Settings every test starts from: port 0, a temp data dir, no provider, a fixed secret.
-pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+pub(crate) fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut s = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
@@ -39,7 +39,7 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
 }
 
 /// Starts the app with `configure` applied to the test settings.
-pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path());
@@ -69,7 +69,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{}", self.address, path))
             .send()
@@ -78,7 +78,7 @@ impl TestApp {
     }
 
     /// GET, asserting the status, returning the JSON body.
-    pub async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
+    pub(crate) async fn get_json(&self, path: &str, status: u16) -> serde_json::Value {
         let r = self.get(path).await;
         let got = r.status().as_u16();
         let body = r.text().await.unwrap();
@@ -97,7 +97,9 @@ fn init_logs() {
 /// Collects a spawned `sokoul serve`'s stderr on a thread (the binary's log, read by tests that
 /// check what it logs) and waits, generously, for its "listening on" line: returns the log so
 /// far (still growing) and the address it listens on.
-pub fn serve_log(child: &mut std::process::Child) -> (Arc<std::sync::Mutex<String>>, String) {
+pub(crate) fn serve_log(
+    child: &mut std::process::Child,
+) -> (Arc<std::sync::Mutex<String>>, String) {
     use std::io::{BufRead, BufReader, Read};
     const LISTENING: &str = "listening on http://";
     let stderr = child.stderr.take().expect("stderr is piped");

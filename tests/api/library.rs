@@ -44,7 +44,7 @@ pub(crate) fn media(kind: Synth) -> PathBuf {
 }
 
 /// Puts `kind` at `rel` inside `root`.
-pub fn place(root: &Path, rel: &str, kind: Synth) -> PathBuf {
+pub(crate) fn place(root: &Path, rel: &str, kind: Synth) -> PathBuf {
     let dest = root.join(rel);
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     std::fs::hard_link(media(kind), &dest)

@@ -5,14 +5,14 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
 }
 
 impl RedisServer {
-    pub fn start() -> RedisServer {
+    pub(crate) fn start() -> RedisServer {
         let mut server = RedisServer::not_started();
         server.spawn();
         server
@@ -20,7 +20,7 @@ impl RedisServer {
 
     /// A server whose port is chosen but which is not running yet (`spawn` starts it): for
     /// an application that starts while Redis is down.
-    pub fn not_started() -> RedisServer {
+    pub(crate) fn not_started() -> RedisServer {
         let port = free_port_below_ephemeral_range();
         let dir = tempfile::tempdir().unwrap();
         RedisServer {
@@ -30,7 +30,7 @@ impl RedisServer {
         }
     }
 
-    pub fn spawn(&mut self) {
+    pub(crate) fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -61,13 +61,13 @@ impl RedisServer {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
     /// Stops the server (the data is lost: it keeps nothing on disk).
     #[allow(dead_code)]
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -77,12 +77,12 @@ impl RedisServer {
     /// Freezes the process (SIGSTOP): connections stay open and nothing answers, as with a
     /// Redis stuck on a slow command or behind a network black hole.
     #[allow(dead_code)]
-    pub fn pause(&self) {
+    pub(crate) fn pause(&self) {
         self.signal("-STOP");
     }
 
     #[allow(dead_code)]
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.signal("-CONT");
     }
 
@@ -96,7 +96,7 @@ impl RedisServer {
     }
 
     #[allow(dead_code)]
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         self.spawn();
     }

@@ -513,8 +513,7 @@ async fn listening_beyond_loopback_needs_a_token_or_an_explicit_opt_out() {
     };
     let refused = Application::build(public(), Overrides::default())
         .await
-        .err()
-        .expect("no token, no opt-out: refused");
+        .expect_err("no token, no opt-out: refused");
     let message = format!("{refused:#}");
     assert!(
         message.contains("SOKOUL_API_TOKEN")

@@ -11,13 +11,13 @@ use crate::fake_tmdb::{self, MATRIX};
 use crate::helpers::{TestApp, spawn_app};
 use crate::stremio_addon::SdkAddon;
 
-pub const REFERER: &str = "https://player.sokoul-test.example/embed/42";
-pub const MASTER: &str =
+pub(crate) const REFERER: &str = "https://player.sokoul-test.example/embed/42";
+pub(crate) const MASTER: &str =
     "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1920x1080\n1080/index.m3u8\n";
 
 /// A loopback HLS origin: playlists, segments and subtitles only with the right `Referer`,
 /// 403 otherwise (as CDNs behind embed pages do).
-pub async fn hls_origin() -> MockServer {
+pub(crate) async fn hls_origin() -> MockServer {
     let origin = MockServer::start().await;
     for (route, body, content_type) in [
         (
@@ -63,7 +63,7 @@ pub async fn hls_origin() -> MockServer {
 /// What the player does with a source, minus the proxy: fetch the upstream URL with the
 /// headers the source lists. The origin refuses it without them.
 /// (Subtitles carry no `headers` in the JSON: pass their video's.)
-pub async fn assert_plays_with_headers(url: &Value, headers: &Value, expected_prefix: &str) {
+pub(crate) async fn assert_plays_with_headers(url: &Value, headers: &Value, expected_prefix: &str) {
     let client = reqwest::Client::new();
     let url = url.as_str().unwrap();
     let bare = client.get(url).send().await.unwrap();
@@ -77,7 +77,7 @@ pub async fn assert_plays_with_headers(url: &Value, headers: &Value, expected_pr
 }
 
 /// Fetches a signed `proxy_url` through the app and returns the status and body.
-pub async fn fetch_through_proxy(app: &TestApp, proxy_url: &str) -> (u16, String) {
+pub(crate) async fn fetch_through_proxy(app: &TestApp, proxy_url: &str) -> (u16, String) {
     let response = app.get(proxy_url).await;
     (response.status().as_u16(), response.text().await.unwrap())
 }

@@ -14,9 +14,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
 /// The configuration of the IMDb addon, as a configured Stremio install puts it in the path.
-pub const TOKEN: &str = "letmein";
+pub(crate) const TOKEN: &str = "letmein";
 
-pub struct SdkAddon {
+pub(crate) struct SdkAddon {
     /// Kept so the process dies with the test (`kill_on_drop`, and its stdin closes).
     _child: Child,
     imdb: String,
@@ -55,12 +55,12 @@ async fn ensure_installed() {
 
 impl SdkAddon {
     /// Starts the addons; their streams point at `origin`, which wants `Referer: referer`.
-    pub async fn start(origin: &str, referer: &str) -> SdkAddon {
+    pub(crate) async fn start(origin: &str, referer: &str) -> SdkAddon {
         SdkAddon::start_with_media(origin, origin, referer).await
     }
 
     /// [`SdkAddon::start`] whose whole files (`tmdb:550`, `tmdb:551`) are on `media`.
-    pub async fn start_with_media(origin: &str, media: &str, referer: &str) -> SdkAddon {
+    pub(crate) async fn start_with_media(origin: &str, media: &str, referer: &str) -> SdkAddon {
         ensure_installed().await;
         let mut child = Command::new("node")
             .arg("addon.js")
@@ -94,7 +94,7 @@ impl SdkAddon {
     }
 
     /// The IMDb addon as a configured install: `/{"token":"letmein"}/manifest.json`, encoded.
-    pub fn imdb_configured(&self) -> String {
+    pub(crate) fn imdb_configured(&self) -> String {
         let config = format!("{{\"token\":\"{TOKEN}\"}}");
         let encoded: String = config
             .bytes()
@@ -110,11 +110,11 @@ impl SdkAddon {
     }
 
     /// The IMDb addon without its configuration (its manifest says `configurationRequired`).
-    pub fn imdb_unconfigured(&self) -> String {
+    pub(crate) fn imdb_unconfigured(&self) -> String {
         format!("{}/manifest.json", self.imdb)
     }
 
-    pub fn tmdb(&self) -> String {
+    pub(crate) fn tmdb(&self) -> String {
         format!("{}/manifest.json", self.tmdb)
     }
 }

@@ -10,7 +10,7 @@ use sokoul::playback::Media;
 use sokoul::playback::media::{FFPROBE_ARGS, moov_before_mdat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fixture {
+pub(crate) enum Fixture {
     /// H.264 + two AC-3 tracks (French 5.1 default "VF 5.1", English stereo "VO"), chapters.
     H264Ac3MultiAudio,
     /// HEVC Main10, HDR10 (x265 `hdr10`, mastering display, BT.2020/PQ) + E-AC-3 5.1 in a
@@ -40,7 +40,7 @@ pub enum Fixture {
     MkvImageSubtitle,
 }
 
-pub const ALL: [Fixture; 12] = [
+pub(crate) const ALL: [Fixture; 12] = [
     Fixture::H264Ac3MultiAudio,
     Fixture::HevcMain10Hdr10,
     Fixture::Av1OpusMkv,
@@ -71,7 +71,7 @@ static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
 static CELLS: [OnceLock<PathBuf>; 12] = [const { OnceLock::new() }; 12];
 
 impl Fixture {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fixture::H264Ac3MultiAudio => "h264_ac3_multi_audio",
             Fixture::HevcMain10Hdr10 => "hevc_main10_hdr10",
@@ -99,7 +99,7 @@ impl Fixture {
     }
 
     /// The file, generated on first use.
-    pub fn path(self) -> &'static Path {
+    pub(crate) fn path(self) -> &'static Path {
         let i = ALL.iter().position(|f| *f == self).expect("listed");
         CELLS[i].get_or_init(|| {
             let file = format!("{}.{}", self.name(), self.extension());
@@ -118,7 +118,7 @@ impl Fixture {
     }
 
     /// ffprobe's JSON for the file, as the engine would run it.
-    pub fn ffprobe_json(self) -> Vec<u8> {
+    pub(crate) fn ffprobe_json(self) -> Vec<u8> {
         let out = Command::new("ffprobe")
             .args(FFPROBE_ARGS)
             .arg(self.path())
@@ -134,7 +134,7 @@ impl Fixture {
     }
 
     /// The probed model, with `faststart` filled in for MP4 as the engine does.
-    pub fn media(self) -> Media {
+    pub(crate) fn media(self) -> Media {
         let mut media = Media::from_ffprobe_json(&self.ffprobe_json()).expect("parse ffprobe");
         if media.is_mp4() {
             let file = std::fs::File::open(self.path()).expect("open");
@@ -312,7 +312,7 @@ Dialogue: 0,0:00:00.00,0:00:03.00,Default,,0,0,0,,Bottom line
 ";
 
 /// Runs ffmpeg quietly; SVT-AV1 prints its banner unless told otherwise.
-pub fn ffmpeg(args: &[&str]) {
+pub(crate) fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
         .args(args)
@@ -328,12 +328,12 @@ pub fn ffmpeg(args: &[&str]) {
 }
 
 /// ffprobe's description of the first video stream of `input` (a path).
-pub fn first_video_stream(input: &str) -> serde_json::Value {
+pub(crate) fn first_video_stream(input: &str) -> serde_json::Value {
     first_stream(input, "v:0")
 }
 
 /// ffprobe's description of the first stream `select` picks (`v:0`, `a:0`) in `input`.
-pub fn first_stream(input: &str, select: &str) -> serde_json::Value {
+pub(crate) fn first_stream(input: &str, select: &str) -> serde_json::Value {
     let stdout = stdout_of(
         Command::new("ffprobe")
             .args(["-v", "error", "-select_streams", select])
@@ -345,7 +345,7 @@ pub fn first_stream(input: &str, select: &str) -> serde_json::Value {
 }
 
 /// Runs a tool to its end; its standard output, once it succeeded.
-pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+pub(crate) fn stdout_of(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -356,7 +356,7 @@ pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
 }
 
 /// ffmpeg's `idet` over a file: (interlaced frames, progressive frames), multi-frame detection.
-pub fn idet(input: &str) -> (u64, u64) {
+pub(crate) fn idet(input: &str) -> (u64, u64) {
     let log = ffmpeg_log(input, &["-vf", "idet", "-an"]);
     let line = log
         .lines()
@@ -371,7 +371,7 @@ pub fn idet(input: &str) -> (u64, u64) {
 
 /// ffmpeg's log (stderr) after decoding `input` with `args` into nothing: what filters such
 /// as `idet` and `signalstats` print.
-pub fn ffmpeg_log(input: &str, args: &[&str]) -> String {
+pub(crate) fn ffmpeg_log(input: &str, args: &[&str]) -> String {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-i", input])
         .args(args)
