@@ -29,7 +29,8 @@ pub fn library(state: &AppState) -> Result<&Arc<Library>, ApiError> {
 }
 
 /// `GET /api/library/items`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ts_rs::TS, ToSchema)]
+#[ts(export, rename = "LibraryItemsResponse")]
 pub struct ItemList {
     pub items: Vec<Item>,
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde::Serialize;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::config::{LibrarySettings, Settings};
@@ -176,7 +177,8 @@ impl std::fmt::Debug for Library {
 /// A title in the library listing.
 // `required` on the `Option`s that serialize as `null` rather than being left out: the
 // OpenAPI document then says what the JSON really holds.
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[ts(export, rename = "LibraryItem")]
 pub struct Item {
     pub media_type: MediaType,
     pub tmdb_id: u32,
@@ -189,27 +191,32 @@ pub struct Item {
     pub overview: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[ts(export, rename = "LibraryItemDetail")]
 pub struct ItemDetail {
     #[serde(flatten)]
     pub item: Item,
     /// Seconds; films only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[ts(optional)]
     pub duration: Option<f64>,
     /// Series only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    #[ts(optional)]
     pub seasons: Option<Vec<SeasonDetail>>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[ts(export, rename = "LibrarySeason")]
 pub struct SeasonDetail {
     pub season: u32,
     pub episodes: Vec<EpisodeDetail>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[ts(export, rename = "LibraryEpisode")]
 pub struct EpisodeDetail {
     pub episode: u32,
     #[schema(required)]
