@@ -102,10 +102,17 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    let text = library(&state)?
-        .packager
-        .master_playlist(&file, profile.as_ref())
-        .await?;
+    master_playlist(&library(&state)?.packager, &file, profile).await
+}
+
+/// The master playlist of `file` as `packager` packages it for `profile` (a library file, or a
+/// remote one: `api::playback`).
+pub(super) async fn master_playlist(
+    packager: &Packager,
+    file: &MediaFile,
+    profile: Option<ClientProfile>,
+) -> Result<Response, ApiError> {
+    let text = packager.master_playlist(file, profile.as_ref()).await?;
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
 

@@ -13,8 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use url::Url;
 
-use super::media::{client_profile, rendition};
-use super::with_type;
+use super::media::{client_profile, master_playlist, rendition};
 use crate::error::{ApiError, ErrorBody};
 use crate::proxy::token::PROXY_PATH;
 use crate::startup::AppState;
@@ -93,11 +92,7 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    let text = state
-        .engine
-        .master_playlist(&file, profile.as_ref())
-        .await?;
-    Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
+    master_playlist(&state.engine, &file, profile).await
 }
 
 /// A media playlist or a segment of a remote file (names from its master playlist).

@@ -11,6 +11,7 @@ use super::naming::{normalize_lang, track_label};
 use super::{LibraryError, confine};
 use crate::playback::Media;
 use crate::playback::media::FFPROBE_ARGS;
+use crate::playback::media::Stream;
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -114,39 +115,6 @@ impl ProbeInfo {
     }
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(default)]
-    streams: Vec<RawStream>,
-    format: Option<RawFormat>,
-}
-
-#[derive(Deserialize)]
-struct RawFormat {
-    format_name: Option<String>,
-    duration: Option<String>,
-    start_time: Option<String>,
-    bit_rate: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawStream {
-    index: u32,
-    codec_type: Option<String>,
-    codec_name: Option<String>,
-    profile: Option<String>,
-    pix_fmt: Option<String>,
-    width: Option<u32>,
-    height: Option<u32>,
-    level: Option<i32>,
-    channels: Option<u32>,
-    duration: Option<String>,
-    #[serde(default)]
-    tags: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    disposition: std::collections::BTreeMap<String, i64>,
-}
-
 const TEXT_SUBTITLE_CODECS: &[&str] =
     &["subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"];
 
@@ -158,16 +126,9 @@ pub async fn probe(
     timeout: Duration,
 ) -> Result<ProbeInfo, LibraryError> {
     let mut cmd = Command::new(ffprobe);
-    cmd.args([
-        "-v",
-        "error",
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-    ])
-    .args(confine::input_args(""))
-    .arg(path);
+    cmd.args(FFPROBE_ARGS)
+        .args(confine::input_args(""))
+        .arg(path);
     let output = run_ffprobe(cmd, ffprobe, timeout).await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -181,16 +142,15 @@ pub async fn probe(
             first.trim()
         )));
     }
-    let raw: Raw = serde_json::from_slice(&output.stdout)
+    let media = Media::from_ffprobe_json(&output.stdout)
         .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
     // Before anything else about the file: a playlist's streams are those of other files.
-    let format_name = raw.format.as_ref().and_then(|f| f.format_name.as_deref());
-    if let Some(demuxer) = format_name.and_then(confine::refused_demuxer) {
+    if let Some(demuxer) = confine::refused_demuxer(&media.format_name) {
         return Err(LibraryError::Probe(format!(
             "refused: ffprobe reads it as '{demuxer}', a list of other files rather than a video"
         )));
     }
-    let mut info = from_raw(raw)?;
+    let mut info = from_media(&media)?;
     if info.format.contains("mp4") {
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
     }
@@ -271,11 +231,9 @@ pub async fn remote(
             "the remote file cannot be read: {why}"
         )));
     }
-    let raw: Raw = serde_json::from_slice(&output.stdout)
+    let media = Media::from_ffprobe_json(&output.stdout)
         .map_err(|e| LibraryError::Probe(format!("unexpected ffprobe output: {e}")))?;
-    let info = from_raw(raw)?;
-    let media =
-        Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))?;
+    let info = from_media(&media)?;
     Ok((info, media))
 }
 
@@ -292,65 +250,58 @@ async fn run_ffprobe(
         .map_err(|e| LibraryError::Tool(format!("cannot run {ffprobe}: {e}")))
 }
 
-fn from_raw(raw: Raw) -> Result<ProbeInfo, LibraryError> {
-    let format = raw
-        .format
-        .ok_or_else(|| LibraryError::Probe("ffprobe found no container format".into()))?;
-    let parse = |s: &Option<String>| s.as_deref().and_then(|s| s.parse::<f64>().ok());
-    let video = raw
-        .streams
-        .iter()
-        .find(|s| {
-            s.codec_type.as_deref() == Some("video")
-                && s.disposition.get("attached_pic").copied().unwrap_or(0) == 0
-        })
+/// What the scan keeps of the engine's view of a file (`playback::media`, the one reading of
+/// ffprobe's JSON).
+fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
+    let (stream, video) = media
+        .video()
         .ok_or_else(|| LibraryError::Probe("no video stream".into()))?;
-    let duration = parse(&format.duration)
-        .or_else(|| parse(&video.duration))
+    if media.format_name.is_empty() {
+        return Err(LibraryError::Probe(
+            "ffprobe found no container format".into(),
+        ));
+    }
+    let duration = media
+        .duration
+        .or(stream.duration)
         .filter(|d| d.is_finite() && *d > 0.0)
         .ok_or_else(|| LibraryError::Probe("unknown duration".into()))?;
-    let lang =
-        |s: &RawStream| normalize_lang(s.tags.get("language").map(String::as_str).unwrap_or("und"));
-    let flag = |s: &RawStream, k: &str| s.disposition.get(k).copied().unwrap_or(0) != 0;
-    let audio = raw
-        .streams
-        .iter()
-        .filter(|s| s.codec_type.as_deref() == Some("audio"))
-        .map(|s| AudioTrack {
+    let lang = |s: &Stream| normalize_lang(s.language.as_deref().unwrap_or("und"));
+    let audio = media
+        .audio()
+        .map(|(s, a)| AudioTrack {
             index: s.index,
-            codec: s.codec_name.clone().unwrap_or_default(),
-            channels: s.channels.unwrap_or(2),
+            codec: s.codec.clone(),
+            channels: a.channels,
             lang: lang(s),
-            title: s.tags.get("title").cloned(),
-            default: flag(s, "default"),
+            title: s.title.clone(),
+            default: s.default,
         })
         .collect();
-    let subtitles = raw
-        .streams
-        .iter()
-        .filter(|s| s.codec_type.as_deref() == Some("subtitle"))
-        .filter(|s| TEXT_SUBTITLE_CODECS.contains(&s.codec_name.as_deref().unwrap_or("")))
-        .map(|s| SubtitleTrack {
+    let subtitles = media
+        .subtitles()
+        .filter(|(s, _)| TEXT_SUBTITLE_CODECS.contains(&s.codec.as_str()))
+        .map(|(s, _)| SubtitleTrack {
             index: s.index,
-            codec: s.codec_name.clone().unwrap_or_default(),
+            codec: s.codec.clone(),
             lang: lang(s),
-            title: s.tags.get("title").cloned(),
-            forced: flag(s, "forced"),
-            sdh: flag(s, "hearing_impaired"),
+            title: s.title.clone(),
+            forced: s.forced,
+            sdh: s.hearing_impaired,
         })
         .collect();
     Ok(ProbeInfo {
-        format: format.format_name.unwrap_or_default(),
+        format: media.format_name.clone(),
         duration,
-        start_time: parse(&format.start_time).unwrap_or(0.0),
-        bit_rate: format.bit_rate.and_then(|b| b.parse().ok()),
+        start_time: media.start_time,
+        bit_rate: media.bit_rate,
         video: VideoTrack {
-            index: video.index,
-            codec: video.codec_name.clone().unwrap_or_default(),
-            profile: video.profile.clone(),
+            index: stream.index,
+            codec: stream.codec.clone(),
+            profile: stream.profile.clone(),
             pix_fmt: video.pix_fmt.clone(),
-            width: video.width.unwrap_or(0),
-            height: video.height.unwrap_or(0),
+            width: video.width,
+            height: video.height,
             level: video.level,
         },
         audio,
@@ -447,7 +398,7 @@ mod tests {
             {"index":2,"codec_type":"subtitle","codec_name":"subrip","tags":{"language":"eng"},"disposition":{"forced":1}},
             {"index":3,"codec_type":"subtitle","codec_name":"hdmv_pgs_subtitle"}],
             "format":{"format_name":"matroska,webm","duration":"20.000000","start_time":"0.000000"}}"#;
-        let info = from_raw(serde_json::from_str(json).unwrap()).unwrap();
+        let info = from_media(&Media::from_ffprobe_json(json.as_bytes()).unwrap()).unwrap();
         assert_eq!(info.video.codec, "hevc");
         assert!(!info.remux_video());
         assert_eq!(info.audio[0].lang, "fr");
@@ -461,8 +412,8 @@ mod tests {
     #[test]
     fn a_file_without_video_is_a_problem() {
         let json = r#"{"streams":[{"index":0,"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"3"}}"#;
-        let err = from_raw(serde_json::from_str(json).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("no video stream"));
+        let err = from_media(&Media::from_ffprobe_json(json.as_bytes()).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("no video stream"), "{err}");
     }
 
     #[test]

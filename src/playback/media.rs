@@ -54,6 +54,10 @@ pub struct Stream {
     pub title: Option<String>,
     pub default: bool,
     pub forced: bool,
+    /// Subtitles for the deaf and hard of hearing (SDH).
+    pub hearing_impaired: bool,
+    /// Seconds, when the stream says (a container without a duration of its own).
+    pub duration: Option<f64>,
     pub kind: StreamKind,
 }
 
@@ -292,6 +296,8 @@ impl Stream {
             title: s.tags.get("title").cloned(),
             default,
             forced,
+            hearing_impaired: flag("hearing_impaired"),
+            duration: num(&s.duration),
             kind,
         }
     }
@@ -451,6 +457,7 @@ struct RawStream {
     channels: Option<u32>,
     channel_layout: Option<String>,
     sample_rate: Option<String>,
+    duration: Option<String>,
     #[serde(default)]
     side_data_list: Vec<RawSideData>,
     #[serde(default)]

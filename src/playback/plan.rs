@@ -631,6 +631,8 @@ mod tests {
             title: None,
             default: true,
             forced: false,
+            hearing_impaired: false,
+            duration: None,
             kind: StreamKind::Video(Video {
                 width: w,
                 height: h,
@@ -654,6 +656,8 @@ mod tests {
             title: None,
             default: false,
             forced: false,
+            hearing_impaired: false,
+            duration: None,
             kind: StreamKind::Audio(Audio {
                 channels,
                 channel_layout: None,
@@ -671,6 +675,8 @@ mod tests {
             title: None,
             default: false,
             forced: false,
+            hearing_impaired: false,
+            duration: None,
             kind: StreamKind::Subtitle(Subtitle {
                 kind,
                 styled: kind == SubtitleKind::Ass,
@@ -959,34 +965,23 @@ mod tests {
             Mode::DirectStream,
             "the browser would play the first track"
         );
-        let p = plan(
-            &m,
-            &chromium(),
-            &Request {
-                audio: Some(1),
-                ..Request::default()
-            },
-        )
+        let with = |req: Request| plan(&m, &chromium(), &req);
+        let p = with(Request {
+            audio: Some(1),
+            ..Request::default()
+        })
         .unwrap();
         assert_eq!(p.mode, Mode::DirectPlay);
-        let err = plan(
-            &m,
-            &chromium(),
-            &Request {
-                audio: Some(0),
-                ..Request::default()
-            },
-        )
+        let err = with(Request {
+            audio: Some(0),
+            ..Request::default()
+        })
         .unwrap_err();
         assert_eq!(err.code(), "unknown_audio_track");
-        let err = plan(
-            &m,
-            &chromium(),
-            &Request {
-                burn_subtitle: Some(7),
-                ..Request::default()
-            },
-        )
+        let err = with(Request {
+            burn_subtitle: Some(7),
+            ..Request::default()
+        })
         .unwrap_err();
         assert_eq!(err.code(), "unknown_subtitle_track");
     }
