@@ -622,66 +622,57 @@ mod tests {
     use super::*;
     use crate::playback::media::{Audio, Color, Subtitle};
 
-    fn video(codec: &str, profile: &str, depth: u8, w: u32, h: u32) -> Stream {
+    /// A stream with nothing but its index, codec and kind set.
+    fn stream(index: u32, codec: &str, kind: StreamKind) -> Stream {
         Stream {
-            index: 0,
+            index,
             codec: codec.into(),
-            profile: (!profile.is_empty()).then(|| profile.into()),
+            profile: None,
             language: None,
             title: None,
-            default: true,
+            default: false,
             forced: false,
             hearing_impaired: false,
             duration: None,
-            kind: StreamKind::Video(Video {
-                width: w,
-                height: h,
-                pix_fmt: None,
-                bit_depth: depth,
-                field_order: FieldOrder::Progressive,
-                rotation: 0,
-                color: Color::default(),
-                frame_rate: Some(25.0),
-                level: None,
-            }),
+            kind,
+        }
+    }
+
+    fn video(codec: &str, profile: &str, depth: u8, w: u32, h: u32) -> Stream {
+        let picture = Video {
+            width: w,
+            height: h,
+            pix_fmt: None,
+            bit_depth: depth,
+            field_order: FieldOrder::Progressive,
+            rotation: 0,
+            color: Color::default(),
+            frame_rate: Some(25.0),
+            level: None,
+        };
+        Stream {
+            profile: (!profile.is_empty()).then(|| profile.into()),
+            default: true,
+            ..stream(0, codec, StreamKind::Video(picture))
         }
     }
 
     fn audio(index: u32, codec: &str, channels: u32) -> Stream {
-        Stream {
-            index,
-            codec: codec.into(),
-            profile: None,
-            language: None,
-            title: None,
-            default: false,
-            forced: false,
-            hearing_impaired: false,
-            duration: None,
-            kind: StreamKind::Audio(Audio {
-                channels,
-                channel_layout: None,
-                sample_rate: Some(48_000),
-            }),
-        }
+        let sound = Audio {
+            channels,
+            channel_layout: None,
+            sample_rate: Some(48_000),
+        };
+        stream(index, codec, StreamKind::Audio(sound))
     }
 
     fn subtitle(index: u32, codec: &str, kind: SubtitleKind) -> Stream {
-        Stream {
+        let styled = kind == SubtitleKind::Ass;
+        stream(
             index,
-            codec: codec.into(),
-            profile: None,
-            language: None,
-            title: None,
-            default: false,
-            forced: false,
-            hearing_impaired: false,
-            duration: None,
-            kind: StreamKind::Subtitle(Subtitle {
-                kind,
-                styled: kind == SubtitleKind::Ass,
-            }),
-        }
+            codec,
+            StreamKind::Subtitle(Subtitle { kind, styled }),
+        )
     }
 
     fn media(format: &str, streams: Vec<Stream>) -> Media {
