@@ -10,7 +10,9 @@ use tower_http::services::ServeFile;
 
 use super::extract::FileId;
 use super::library::library;
-use super::responses::{FfmpegErrors, Internal};
+use super::responses::{
+    FfmpegErrors, HlsPartAnswers, HlsPartPath, Internal, MasterAnswers, ProfileQuery,
+};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::{Packager, Part, Variant};
@@ -42,7 +44,6 @@ pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile
     get,
     path = "/api/media/{file_id}/file",
     operation_id = "get_media_file",
-    tag = "media",
     params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
     responses(
         (status = 200, description = "The whole file, with its own type (`video/mp4`…)", content(("video/*"))),
@@ -81,14 +82,12 @@ pub async fn file(
     get,
     path = "/api/media/{file_id}/hls/master.m3u8",
     operation_id = "get_hls_master",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`), e.g. `1:avc,av1,vp9,aac,opus,mp4,webm`; carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
     ),
     responses(
-        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        MasterAnswers,
         (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -125,20 +124,13 @@ pub(super) async fn master_playlist(
     get,
     path = "/api/media/{file_id}/hls/{variant}/{name}",
     operation_id = "get_hls_media",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
-        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
-        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
-        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
+        HlsPartPath,
+        ProfileQuery,
     ),
     responses(
-        (status = 200, description = "The playlist or the segment", content(
-            (String = "application/vnd.apple.mpegurl"),
-            ("video/mp2t"),
-            ("video/mp4"),
-        )),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        HlsPartAnswers,
         (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -193,7 +185,6 @@ pub(super) async fn rendition(
     get,
     path = "/api/media/{file_id}/subtitles/{track}",
     operation_id = "get_subtitle",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…", example = "x0.vtt"),

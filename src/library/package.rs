@@ -1230,7 +1230,7 @@ impl Inner {
         let evicted = {
             let mut lru = self.lru.lock().expect("lru lock");
             lru.insert(path, size);
-            lru.evict(self.config.cache_max_bytes)
+            lru.evict(self.config.cache_max_bytes())
         };
         for p in evicted {
             // Deleting a segment someone is downloading is fine on Unix: the open handle keeps it.

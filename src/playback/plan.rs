@@ -1039,56 +1039,22 @@ mod tests {
 
     #[test]
     fn segments_are_ts_only_for_h264_with_aac() {
-        let fmt = |m: Media, p: ClientProfile| plan(&m, &p, &Request::default()).unwrap().segments;
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("h264", "High", 8, 1280, 720), audio(1, "aac", 2)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Ts)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("h264", "High", 8, 1280, 720), audio(1, "ac3", 6)]
-                ),
-                safari_hdr()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "aac", 2)]
-                ),
-                safari_hdr()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("av1", "Main", 8, 1280, 720), audio(1, "flac", 2)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "dts", 6)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Ts)
-        );
+        use SegmentFormat::{Fmp4, Ts};
+        let cases = [
+            ("h264", "aac", 2, chromium(), Ts),
+            ("h264", "ac3", 6, safari_hdr(), Fmp4),
+            ("hevc", "aac", 2, safari_hdr(), Fmp4),
+            ("av1", "flac", 2, chromium(), Fmp4),
+            // Both transcoded for Chromium: H.264 + AAC, which stays in TS.
+            ("hevc", "dts", 6, chromium(), Ts),
+        ];
+        for (v, a, channels, profile, want) in cases {
+            let profile_name = if v == "h264" { "High" } else { "Main" };
+            let streams = vec![video(v, profile_name, 8, 1280, 720), audio(1, a, channels)];
+            let got = plan(&media(MKV, streams), &profile, &Request::default())
+                .unwrap()
+                .segments;
+            assert_eq!(got, Some(want), "{v} + {a}");
+        }
     }
 }
