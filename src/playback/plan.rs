@@ -296,7 +296,9 @@ fn decide_video(
         .min();
     let target = chosen_h.filter(|h| *h < display_h);
     if let Some(h) = target {
-        why.push(format!("{display_h} lines over the {h}p cap, scaled to {h}"));
+        why.push(format!(
+            "{display_h} lines over the {h}p cap, scaled to {h}"
+        ));
     }
     // A quality choice is a height and the bitrate that goes with it (`default_max_kbps`):
     // "720p" on a 720p file at 12 Mb/s must still fit a 4 Mb/s line. The file's overall rate
@@ -951,9 +953,7 @@ mod tests {
     #[test]
     fn a_quality_choice_is_a_height_with_its_bitrate_from_the_table() {
         // The documented table (docs/playback.md): 1080p 8 Mb/s, 720p 4 Mb/s, 480p 1.5 Mb/s.
-        let table: Vec<u32> = [1080, 720, 480]
-            .map(Quality::default_max_kbps)
-            .to_vec();
+        let table: Vec<u32> = [1080, 720, 480].map(Quality::default_max_kbps).to_vec();
         assert_eq!(table, vec![8_000, 4_000, 1_500]);
         let mut m = media(
             MKV,
@@ -981,7 +981,12 @@ mod tests {
             },
             "1080 lines fit, 12 Mb/s does not"
         );
-        assert!(p.video.unwrap().reason.contains("12000 kb/s over the 8000 kb/s cap"));
+        assert!(
+            p.video
+                .unwrap()
+                .reason
+                .contains("12000 kb/s over the 8000 kb/s cap")
+        );
         let p = at(&m, Some(480));
         assert_eq!(
             p_action(&p),
