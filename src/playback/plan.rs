@@ -290,27 +290,7 @@ fn decide_video(
         None => {}
     }
     let (_, display_h) = v.display_size();
-    let chosen_h = [req.quality.height(), profile.max_height]
-        .into_iter()
-        .flatten()
-        .min();
-    let target = chosen_h.filter(|h| *h < display_h);
-    if let Some(h) = target {
-        why.push(format!(
-            "{display_h} lines over the {h}p cap, scaled to {h}"
-        ));
-    }
-    // A quality choice is a height and the bitrate that goes with it (`default_max_kbps`):
-    // "720p" on a 720p file at 12 Mb/s must still fit a 4 Mb/s line. The file's overall rate
-    // is what ffprobe knows for every container (Matroska has no per-stream rate).
-    let cap = req
-        .max_video_kbps
-        .or(chosen_h.map(Quality::default_max_kbps));
-    if let (Some(cap), Some(rate)) = (cap, media.bit_rate) {
-        if u64::from(cap) * 1000 < rate {
-            why.push(format!("{} kb/s over the {cap} kb/s cap", rate / 1000));
-        }
-    }
+    let target = quality_limits(media, display_h, profile, req, &mut why);
     if why.is_empty() {
         let mut reason = format!("video: copy — {} decoded by this browser", describe(s, v));
         if v.rotation != 0 {
@@ -340,6 +320,39 @@ fn decide_video(
         action: VideoAction::TranscodeH264 { filters, max_kbps },
         reason: format!("video: transcode to H.264 — {}", why.join(", ")),
     }
+}
+
+/// The height to scale to when the viewer's choice (or the profile's `max=`) is below the
+/// picture's, with the reasons a height or bitrate cap gives for re-encoding added to `why`.
+fn quality_limits(
+    media: &Media,
+    display_h: u32,
+    profile: &ClientProfile,
+    req: &Request,
+    why: &mut Vec<String>,
+) -> Option<u32> {
+    let chosen_h = [req.quality.height(), profile.max_height]
+        .into_iter()
+        .flatten()
+        .min();
+    let target = chosen_h.filter(|h| *h < display_h);
+    if let Some(h) = target {
+        why.push(format!(
+            "{display_h} lines over the {h}p cap, scaled to {h}"
+        ));
+    }
+    // A quality choice is a height and the bitrate that goes with it (`default_max_kbps`):
+    // "720p" on a 720p file at 12 Mb/s must still fit a 4 Mb/s line. The file's overall rate
+    // is what ffprobe knows for every container (Matroska has no per-stream rate).
+    let cap = req
+        .max_video_kbps
+        .or(chosen_h.map(Quality::default_max_kbps));
+    if let (Some(cap), Some(rate)) = (cap, media.bit_rate) {
+        if u64::from(cap) * 1000 < rate {
+            why.push(format!("{} kb/s over the {cap} kb/s cap", rate / 1000));
+        }
+    }
+    target
 }
 
 /// The filters of a transcode after deinterlacing. Order matters: tone-map before anything is
