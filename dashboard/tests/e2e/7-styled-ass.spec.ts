@@ -46,8 +46,8 @@ test('a styled ASS line keeps its position and colour, drawn by libass over the 
 	const before = await magenta(page);
 	expect(before, 'no magenta on screen before the track is chosen').toEqual({ top: 0, middle: 0, bottom: 0 });
 
-	await page.getByTestId('settings').click();
-	await page.getByRole('button', { name: /^Sous-titres/ }).click();
+	// The CC button opens the subtitles page of the settings menu.
+	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
 	await page.getByRole('button', { name: 'English – Signs' }).click();
 	await page.keyboard.press('Escape');
 
