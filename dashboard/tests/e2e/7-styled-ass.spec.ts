@@ -70,3 +70,22 @@ test('a styled ASS line keeps its position and colour, drawn by libass over the 
 	await expect(page.locator('[data-testid=player] canvas.JASSUB')).toHaveCount(0);
 	expectNoFatal(consoleLines);
 });
+
+test('when the ASS file cannot be loaded, the player falls back to the track’s WebVTT', async ({ page, request, consoleLines }, testInfo) => {
+	await expect
+		.poll(async () => (await request.get('/api/streaming/library/movie/9145')).ok(), { timeout: 60_000 })
+		.toBe(true);
+	await page.route('**/subtitles/*.ass*', (route) => route.fulfill({ status: 503, body: 'unavailable' }));
+	await page.goto('/watch/movie/9145');
+	await expectPlays(page, { from: 0, timeout: 45_000 });
+
+	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
+	await page.getByRole('button', { name: 'English – Signs' }).click();
+	await page.keyboard.press('Escape');
+
+	// The flattened cue, drawn by the player as plain text, and no libass canvas left.
+	await expect(page.locator('[data-testid=player] .cues')).toHaveText('TOP SIGN');
+	await expect(page.locator('[data-testid=player] canvas.JASSUB')).toHaveCount(0);
+	expect(consoleLines.some((line) => line.includes('styled subtitles cannot be rendered')), consoleLines.join('\n')).toBe(true);
+	await snap(page, testInfo, 'webvtt-fallback');
+});
