@@ -189,13 +189,9 @@ async fn an_embedded_ass_track_over_max_subtitle_bytes_is_refused() {
     let app = styled_app(&tmp.path().join("library"), &mkv, None, 1024).await;
 
     let resolve = app.get_json("/api/streaming/library/movie/603", 200).await;
-    let url = resolve["subtitles"][0]["ass_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = app.get(&url).await;
-    assert_eq!(r.status(), 404);
-    let body: Value = r.json().await.unwrap();
+    let (status, _, body) = get(&app, resolve["subtitles"][0]["ass_url"].as_str().unwrap()).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "subtitle_not_found", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("max_subtitle_bytes"), "{message}");
