@@ -1,6 +1,7 @@
 //! Things served next to the video: subtitles as WebVTT (sidecars converted in Rust, embedded
-//! streams extracted by ffmpeg) and a poster frame grabbed from the file. Both are cached on
-//! disk under the file's fingerprint, so a replaced file never serves a stale copy.
+//! streams extracted by ffmpeg), ASS/SSA tracks also as they are (for the player's libass
+//! renderer), and a poster frame grabbed from the file. Both are cached on disk under the
+//! file's fingerprint, so a replaced file never serves a stale copy.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
