@@ -15,6 +15,8 @@ export interface AssRendererOptions {
 	load: () => Promise<string>;
 	/** Rendering cannot start: show the WebVTT instead. Not called after the teardown. */
 	onError: (error: unknown) => void;
+	/** The viewer's subtitle offset in seconds (positive = later), read at every frame. */
+	offset?: () => number;
 }
 
 async function start(video: HTMLVideoElement, text: string): Promise<JASSUB> {
@@ -76,6 +78,10 @@ export function attachAss(video: HTMLVideoElement, options: AssRendererOptions):
 			if (stopped) return;
 			instance = await start(video, text);
 			if (stopped) return stop(instance);
+			const offset = options.offset;
+			// JASSUB draws at `mediaTime + timeOffset` on every frame: a getter follows the
+			// setting live without restarting the renderer.
+			if (offset) Object.defineProperty(instance, 'timeOffset', { get: () => -offset() });
 			await ready(instance);
 		} catch (error) {
 			if (stopped) return;
