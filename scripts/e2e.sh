@@ -123,6 +123,31 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
 ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/portrait-unrotated.mp4" -c copy -metadata:s:v:0 rotate=90 \
   "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024).mp4"
 
+# A styled ASS track (tests/e2e/7-styled-ass.spec.ts): movie 9145, a grey-only H.264 MKV (hue
+# removed, so the only saturated colour on screen is the subtitle's) with an embedded ASS whose
+# big magenta `{\an8}` sign sits at the top for the whole film.
+STYLED="$WORK/library/Sokoul Styled (2024) [tmdbid-9145]"
+mkdir -p "$STYLED"
+cat >"$WORK/styled.ass" <<'EOF'
+[Script Info]
+ScriptType: v4.00+
+PlayResX: 640
+PlayResY: 360
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Sign,Liberation Sans,64,&H00FF00FF,&H00FF00FF,&H00000000,&H00000000,-1,0,0,0,100,100,0,0,1,0,0,2,10,10,20,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:00.00,0:00:12.00,Sign,,0,0,0,,{\an8}TOP SIGN
+EOF
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=12,hue=s=0 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -i "$WORK/styled.ass" -map 0 -map 1 -map 2 \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -c:s copy \
+  -metadata:s:s:0 language=eng -metadata:s:s:0 title=Signs "$STYLED/Sokoul Styled (2024).mkv"
+
 # ---- Fake Consumet (also the Referer-checking CDN) ----
 CONSUMET_PORT=$(free_port)
 "$FAKE_CONSUMET" --port "$CONSUMET_PORT" --media "$WORK/cdn" >"$WORK/fake-consumet.log" 2>&1 &

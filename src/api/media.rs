@@ -1,6 +1,6 @@
 //! `/api/media/{file_id}/**`: a library file played by the browser. Direct play with Range
-//! requests, HLS packaged on demand, subtitles as WebVTT. `{file_id}` is the store's id, never
-//! a path, so nothing outside the library can be reached.
+//! requests, HLS packaged on demand, subtitles as WebVTT (ASS/SSA also as is). `{file_id}` is
+//! the store's id, never a path, so nothing outside the library can be reached.
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -16,6 +16,7 @@ use super::responses::{
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::package::{Packager, Part, Variant};
+use crate::models::SubtitleFormat;
 use crate::playback::ClientProfile;
 use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
@@ -177,21 +178,25 @@ pub(super) async fn rendition(
     Ok(with_type(body, part.content_type(), "no-cache"))
 }
 
-/// A subtitle track as WebVTT.
+/// A subtitle track as WebVTT, or an ASS/SSA track as is.
 ///
 /// `{track}.vtt`: `x0`, `x1`… for sidecar files, `s0`, `s1`… for embedded text streams (SRT and
-/// ASS are converted).
+/// ASS are converted). `{track}.ass`: a track the resolve answer lists with `format: "ass"`,
+/// unconverted, so that a libass renderer keeps its styles and positions.
 #[utoipa::path(
     get,
     path = "/api/media/{file_id}/subtitles/{track}",
     operation_id = "get_subtitle",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
-        ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…", example = "x0.vtt"),
+        ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…, or `s0.ass` for an ASS/SSA track", example = "x0.vtt"),
     ),
     responses(
-        (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
-        (status = 404, description = "`media_not_found`, `subtitle_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 200, description = "WebVTT (`.vtt`) or ASS/SSA (`.ass`)", content(
+            (String = "text/vtt; charset=utf-8"),
+            (String = "text/x-ssa; charset=utf-8"),
+        )),
+        (status = 404, description = "`media_not_found`, `subtitle_not_found` (also: `.ass` of a track that is not ASS/SSA, a track over `library.max_subtitle_bytes`), or `library_disabled`", body = ErrorBody),
         Internal,
         FfmpegErrors,
     )
@@ -199,12 +204,16 @@ pub(super) async fn rendition(
 pub async fn subtitle(
     State(state): State<AppState>,
     id: FileId,
-    Path((_, track)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let file = file_of(&state, id).await?;
-    let track = track
-        .strip_suffix(".vtt")
-        .ok_or_else(|| ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt"))?;
-    let text = library(&state)?.subtitle_vtt(&file, track).await?;
-    Ok(with_type(text, "text/vtt; charset=utf-8", "no-cache"))
+    let (track, format) = SubtitleFormat::split(&name).ok_or_else(|| {
+        ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt or .ass")
+    })?;
+    let text = library(&state)?.subtitle(&file, track, format).await?;
+    let content_type = match format {
+        SubtitleFormat::Vtt => "text/vtt; charset=utf-8",
+        SubtitleFormat::Ass => "text/x-ssa; charset=utf-8",
+    };
+    Ok(with_type(text, content_type, "no-cache"))
 }

@@ -521,6 +521,7 @@ impl Jellyfin {
                     lang,
                     label: Some(label),
                     provider: ID.into(),
+                    ass: None,
                 })
             })
             .collect()

@@ -6,6 +6,7 @@ import type Hls from 'hls.js';
 import { fetchSubtitleText } from '$lib/api/client';
 import type { SubtitleTrack } from '$lib/api/types';
 import { loadPreferences, sameLanguage, savePreferences } from './preferences';
+import { canRenderStyled, styledUrl } from './styled-subtitles';
 import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
 
 export interface SubtitleOption {
@@ -27,6 +28,8 @@ export interface SubtitleEvents {
 export interface SubtitleControllerOptions {
 	/** Replaceable in tests. */
 	fetchText?: (track: SubtitleTrack) => Promise<string>;
+	/** Whether the browser can run the ASS renderer; replaceable in tests. */
+	styledSupported?: boolean;
 }
 
 export class SubtitleController {
@@ -40,6 +43,8 @@ export class SubtitleController {
 	offset = $state(0);
 	/** Cues of the selected subtitles. */
 	cues = $state.raw<Cue[]>([]);
+	/** The selected track when it is drawn by the ASS renderer (then `cues` stays empty). */
+	styled = $state.raw<SubtitleTrack | null>(null);
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
 	#hls: SubtitleHls | null = null;
@@ -50,9 +55,13 @@ export class SubtitleController {
 	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
 	#chosen = false;
 	#lastSelected: string | null = null;
+	#styledSupported: boolean;
+	/** ASS URLs the renderer failed on during this load: their WebVTT is shown instead. */
+	#styledFailed = new Set<string>();
 
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
+		this.#styledSupported = options.styledSupported ?? canRenderStyled();
 		this.size = loadPreferences().subtitleSize;
 	}
 
@@ -60,6 +69,7 @@ export class SubtitleController {
 	load(tracks: SubtitleTrack[]): void {
 		this.#external = tracks;
 		this.#externalCues.clear();
+		this.#styledFailed.clear();
 		this.#chosen = false;
 		this.offset = 0;
 		this.#rebuildOptions();
@@ -70,6 +80,14 @@ export class SubtitleController {
 	clear(): void {
 		this.selected = null;
 		this.cues = [];
+		this.styled = null;
+	}
+
+	/** The ASS renderer could not show `track`: its WebVTT from now on (logged, not an error). */
+	styledFailed(track: SubtitleTrack, error: unknown): void {
+		console.warn('styled subtitles cannot be rendered; showing them as plain text', error);
+		if (track.ass_url) this.#styledFailed.add(track.ass_url);
+		if (this.styled === track) void this.#show(this.selected);
 	}
 
 	/**
@@ -174,7 +192,10 @@ export class SubtitleController {
 		if (id) this.#lastSelected = id;
 		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
 		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
-		if (!id) {
+		const track = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
+		const styled = track && styledUrl(track, this.#styledFailed, this.#styledSupported) ? track : null;
+		if (this.styled !== styled) this.styled = styled;
+		if (!id || styled) {
 			this.cues = [];
 			return;
 		}
@@ -182,7 +203,6 @@ export class SubtitleController {
 			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
 			return;
 		}
-		const track = this.#external[Number(id.slice(4))];
 		if (!track) return;
 		let cues = this.#externalCues.get(id);
 		if (!cues) {
