@@ -52,9 +52,9 @@ const SHORT_SECONDS: f64 = 2.0;
 /// A transcode is at most 1080 lines high: 2 cores cannot encode 4K in real time. A client
 /// that decodes the codec gets the 4K picture copied.
 const MAX_TRANSCODE_HEIGHT: u32 = 1080;
-/// Plans kept in memory. The profile comes from the client, so the map is bounded: when full
-/// it is emptied (a plan is recomputed from the cached probe in microseconds).
-const MAX_PLANS: usize = 512;
+/// Plans kept in memory. The profile comes from the client, so the map is bounded; the least
+/// recently used goes (a plan is recomputed from the cached probe in microseconds).
+const MAX_PLANS: u64 = 512;
 /// Idle time after which a job may be stopped to free a slot for another viewer.
 const STEAL_AFTER_MS: u64 = 2_000;
 
@@ -624,11 +624,25 @@ struct JobKey {
     variant: Variant,
 }
 
+/// A bounded map whose least recently used entry goes first (moka's default, TinyLFU, may
+/// refuse a new key that was seen once: a source just resolved must always be kept).
+fn lru_cache<K, V>(capacity: u64) -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .build()
+}
+
 /// The id of every remote file (library ids start at 1): its fingerprint tells them apart.
 pub const REMOTE_ID: i64 = 0;
-/// Remote files kept probed at once; when full, the table is emptied (a probe reads a few
-/// MiB through the proxy, and the map's keys come from clients).
-const MAX_REMOTES: usize = 64;
+/// Remote files kept probed at once (a probe reads a few MiB through the proxy, and the keys
+/// come from clients); past it the least recently played goes, so the 65th source never
+/// ends the 64 others' sessions.
+const MAX_REMOTES: u64 = 64;
 
 /// Serves HLS for library files and remote files read through the loopback proxy. One per
 /// process, shared by every request (clones share it).
@@ -654,11 +668,12 @@ struct Inner {
     jobs: Mutex<HashMap<JobKey, Arc<Job>>>,
     /// Per file fingerprint (path, size, mtime): a changed file is probed again.
     probes: Mutex<HashMap<(i64, String), Arc<Probed>>>,
-    /// Per file fingerprint and profile cache key.
-    plans: Mutex<HashMap<(i64, String, String), Arc<Packaging>>>,
+    /// Per file fingerprint and profile cache key; the least recently used goes first.
+    plans: moka::sync::Cache<(i64, String, String), Arc<Packaging>>,
     lru: Mutex<Lru>,
-    /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads.
-    remotes: Mutex<HashMap<PathBuf, url::Url>>,
+    /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads and
+    /// what ffprobe said through it.
+    remotes: moka::sync::Cache<PathBuf, (url::Url, Arc<Probed>)>,
     epoch: Instant,
 }
 
@@ -752,9 +767,9 @@ impl Packager {
             store,
             jobs: Mutex::new(HashMap::new()),
             probes: Mutex::new(HashMap::new()),
-            plans: Mutex::new(HashMap::new()),
+            plans: lru_cache(MAX_PLANS),
             lru: Mutex::new(lru),
-            remotes: Mutex::new(HashMap::new()),
+            remotes: lru_cache(MAX_REMOTES),
             epoch: Instant::now(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -766,11 +781,16 @@ impl Packager {
     /// The file as ffprobe sees it now, probed once per fingerprint.
     async fn probed(&self, file: &MediaFile) -> Result<Arc<Probed>, LibraryError> {
         let key = (file.id, file.fingerprint());
+        if file.id == REMOTE_ID {
+            let remote = self
+                .inner
+                .remotes
+                .get(&file.path)
+                .ok_or_else(remote_expired)?;
+            return Ok(remote.1);
+        }
         if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
             return Ok(p.clone());
-        }
-        if file.id == REMOTE_ID {
-            return Err(remote_expired());
         }
         let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
         let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
@@ -840,8 +860,8 @@ impl Packager {
     ) -> Result<Arc<Packaging>, LibraryError> {
         let key = (file.id, file.fingerprint(), profile.cache_key());
         // (A remote file's fingerprint is its own: id 0 is shared.)
-        if let Some(p) = self.inner.plans.lock().expect("plans lock").get(&key) {
-            return Ok(p.clone());
+        if let Some(p) = self.inner.plans.get(&key) {
+            return Ok(p);
         }
         let probed = self.probed(file).await?;
         let segment = self.inner.config.segment_seconds;
@@ -859,11 +879,7 @@ impl Packager {
         }
         tracing::debug!(file = file.id, profile = %profile, "playback plan: {}", pkg.summary);
         let pkg = Arc::new(pkg);
-        let mut plans = self.inner.plans.lock().expect("plans lock");
-        if plans.len() >= MAX_PLANS {
-            plans.clear();
-        }
-        plans.insert(key, pkg.clone());
+        self.inner.plans.insert(key, pkg.clone());
         Ok(pkg)
     }
 
@@ -900,14 +916,8 @@ impl Packager {
     pub async fn remote(&self, key: &str, url: url::Url) -> Result<MediaFile, LibraryError> {
         let path = PathBuf::from(format!("remote/{key}"));
         let mut file = remote_file(path.clone(), Default::default());
-        if let Some(p) = self
-            .inner
-            .probes
-            .lock()
-            .expect("probes lock")
-            .get(&(REMOTE_ID, file.fingerprint()))
-        {
-            file.probe = p.info.clone();
+        if let Some((_, probed)) = self.inner.remotes.get(&path) {
+            file.probe = probed.info.clone();
             return Ok(file);
         }
         // Refused before any ffprobe runs, like ffmpeg's arguments would refuse it.
@@ -921,14 +931,7 @@ impl Packager {
             keyframes: tokio::sync::OnceCell::new(),
             info,
         });
-        let mut remotes = self.inner.remotes.lock().expect("remotes lock");
-        let mut probes = self.inner.probes.lock().expect("probes lock");
-        if remotes.len() >= MAX_REMOTES {
-            remotes.clear();
-            probes.retain(|(id, _), _| *id != REMOTE_ID);
-        }
-        remotes.insert(path, url);
-        probes.insert((REMOTE_ID, file.fingerprint()), probed);
+        self.inner.remotes.insert(path, (url, probed));
         Ok(file)
     }
 
@@ -936,10 +939,11 @@ impl Packager {
     /// of a remote one.
     fn input_of(&self, file: &MediaFile) -> Result<Input, LibraryError> {
         if file.id == REMOTE_ID {
-            let remotes = self.inner.remotes.lock().expect("remotes lock");
-            return remotes
+            return self
+                .inner
+                .remotes
                 .get(&file.path)
-                .map(|u| Input::Proxied(u.clone()))
+                .map(|(url, _)| Input::Proxied(url))
                 .ok_or_else(remote_expired);
         }
         confine::media_input(&self.inner.roots, &file.path, &file.probe.format).map(Input::Local)
@@ -1372,6 +1376,20 @@ async fn reap_idle(inner: Weak<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bounded_maps_drop_the_least_recently_used_and_always_keep_the_newest() {
+        let cache = lru_cache::<u32, u32>(2);
+        cache.insert(1, 1);
+        cache.insert(2, 2);
+        cache.run_pending_tasks();
+        assert_eq!(cache.get(&1), Some(1));
+        cache.insert(3, 3);
+        cache.run_pending_tasks();
+        assert_eq!(cache.get(&3), Some(3), "a source just resolved is kept");
+        assert_eq!(cache.get(&1), Some(1), "the one played recently stays");
+        assert_eq!(cache.get(&2), None);
+    }
 
     #[test]
     fn the_playlist_covers_the_whole_duration() {
