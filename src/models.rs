@@ -315,6 +315,10 @@ pub struct Subtitle {
     pub lang: String,
     pub label: Option<String>,
     pub provider: String,
+    /// An image subtitle of a library file (`i0`…), which only burning draws; `source` is
+    /// then the file's HLS master playlist with it burned in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_in: Option<String>,
 }
 
 /// A time range in seconds, from the start of the video.
@@ -538,6 +542,13 @@ pub struct SubtitleDto {
     pub lang: String,
     pub label: String,
     pub provider: String,
+    /// Set for an image subtitle (PGS, VobSub, DVB) of a library file, which a browser cannot
+    /// draw: the track to pass as `burn=` to the file's HLS playlists, which then burn it into
+    /// the picture. `url` is then that burned-in master playlist, not a subtitle file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false, example = "i0")]
+    pub burn_in: Option<String>,
 }
 
 /// The resolve response of the contract.

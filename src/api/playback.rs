@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use url::Url;
 
-use super::media::{client_profile, master_playlist, rendition};
+use super::media::{burn_choice, client_profile, master_playlist, rendition};
 use crate::error::{ApiError, ErrorBody};
 use crate::proxy::token::PROXY_PATH;
 use crate::startup::AppState;
@@ -75,10 +75,11 @@ async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiErr
     params(
         ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`); carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+        ("burn" = Option<String>, Query, description = "An embedded image subtitle to burn into the picture (`i0` for the file's first, …); carried into every URI of the playlist"),
     ),
     responses(
         (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        (status = 400, description = "`invalid_client_profile`, `invalid_burn_subtitle`", body = ErrorBody),
         (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`: no video, or no duration", body = ErrorBody),
         (status = 502, description = "`remote_unreadable`: the origin refused the file (404, 403…) or it is not a video", body = ErrorBody),
@@ -92,7 +93,8 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    master_playlist(&state.engine, &file, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    master_playlist(&state.engine, &file, profile, burn).await
 }
 
 /// A media playlist or a segment of a remote file (names from its master playlist).
@@ -106,6 +108,7 @@ pub async fn master(
         ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
         ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
         ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
+        ("burn" = Option<String>, Query, description = "The image subtitle burned in, as the master playlist carried it"),
     ),
     responses(
         (status = 200, description = "The playlist or the segment", content(
@@ -113,7 +116,7 @@ pub async fn master(
             ("video/mp2t"),
             ("video/mp4"),
         )),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        (status = 400, description = "`invalid_client_profile`, `invalid_burn_subtitle`", body = ErrorBody),
         (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
         (status = 404, description = "`track_not_found`, `segment_not_found`, `source_expired`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -129,7 +132,8 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    rendition(&state.engine, &file, &variant, &name, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    rendition(&state.engine, &file, &variant, &name, (profile, burn)).await
 }
 
 #[cfg(test)]

@@ -159,6 +159,7 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
         lang: sub.lang.clone(),
         label: sub.label.clone().unwrap_or_else(|| sub.lang.clone()),
         provider: sub.provider.clone(),
+        burn_in: sub.burn_in.clone(),
     }
 }
 

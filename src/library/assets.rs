@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::process::Command;
 
 use super::naming::track_label;
+use super::probe::SubtitleTrack;
 use super::subtitles;
 use super::{Library, LibraryError, confine};
 use crate::models::MediaType;
@@ -27,9 +28,13 @@ pub struct SubtitleEntry {
     pub label: String,
     pub default: bool,
     pub forced: bool,
+    /// An image subtitle (`i0`, `i1`…): drawn only by burning it into the picture, which the
+    /// HLS playlists do when given it as `burn=`.
+    pub image: bool,
 }
 
-/// Every text subtitle of `file`: sidecars first (the user added them on purpose).
+/// Every subtitle of `file`: sidecars first (the user added them on purpose), then embedded
+/// text streams, then embedded image streams.
 pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
     let mut out: Vec<SubtitleEntry> = file
         .sidecars
@@ -41,22 +46,48 @@ pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
             label: track_label(&s.lang, None, s.forced, s.sdh),
             default: s.default,
             forced: s.forced,
+            image: false,
         })
         .collect();
-    out.extend(
-        file.probe
-            .subtitles
+    let embedded = |prefix: &str, image: bool, tracks: &[SubtitleTrack]| {
+        let prefix = prefix.to_string();
+        tracks
             .iter()
             .enumerate()
-            .map(|(i, s)| SubtitleEntry {
-                track: format!("s{i}"),
+            .map(move |(i, s)| SubtitleEntry {
+                track: format!("{prefix}{i}"),
                 lang: s.lang.clone(),
                 label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
                 default: false,
                 forced: s.forced,
-            }),
-    );
+                image,
+            })
+            .collect::<Vec<_>>()
+    };
+    out.extend(embedded("s", false, &file.probe.subtitles));
+    out.extend(embedded(
+        IMAGE_TRACK_PREFIX,
+        true,
+        &file.probe.image_subtitles,
+    ));
     out
+}
+
+/// Image subtitle tracks are `i0`, `i1`…: numbered apart from the text ones (`s0`…) so that
+/// listing them changed no existing track's name.
+pub const IMAGE_TRACK_PREFIX: &str = "i";
+
+/// The `file.probe.image_subtitles` entry named `track` (`i0`, `i1`…), if any.
+pub fn image_subtitle<'a>(file: &'a MediaFile, track: &str) -> Option<&'a SubtitleTrack> {
+    let n = track.strip_prefix(IMAGE_TRACK_PREFIX)?;
+    // Plain digits only: `+1` or `01` would name the same track twice.
+    if n.is_empty() || n.len() > 3 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if n.len() > 1 && n.starts_with('0') {
+        return None;
+    }
+    file.probe.image_subtitles.get(n.parse::<usize>().ok()?)
 }
 
 impl Library {
@@ -126,6 +157,12 @@ impl Library {
                 write_atomically(&cache, text.as_bytes()).await;
                 Ok(text)
             }
+            "i" if image_subtitle(file, track).is_some() => Err(LibraryError::not_found(
+                "subtitle_not_found",
+                format!(
+                    "'{track}' is an image subtitle: it is burned into the HLS stream (burn={track})"
+                ),
+            )),
             _ => Err(missing()),
         }
     }
