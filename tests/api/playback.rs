@@ -19,7 +19,7 @@ use fixtures::Fixture;
 const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
 
 /// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
-async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
+pub(crate) async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
     for (f, id) in fixtures {
         let src = f.path();
         let ext = src.extension().unwrap().to_str().unwrap();
