@@ -1479,6 +1479,27 @@ mod tests {
     }
 
     #[test]
+    fn a_burn_is_carried_beside_the_profile_and_keys_caches_of_its_own() {
+        let profile = ClientProfile::parse("1:avc,aac,mp4").unwrap();
+        let burn = BurnIn {
+            track: "i0".into(),
+            stream: 3,
+        };
+        assert_eq!(playlist_query(None, None), "");
+        assert_eq!(playlist_query(None, Some(&burn)), "?burn=i0");
+        assert_eq!(
+            playlist_query(Some(&profile), Some(&burn)),
+            "?profile=1:avc,aac,mp4&burn=i0"
+        );
+        assert_eq!(
+            choice_key(&profile, None),
+            profile.cache_key(),
+            "unburned segments packaged before keep their folder"
+        );
+        assert_ne!(choice_key(&profile, Some(&burn)), profile.cache_key());
+    }
+
+    #[test]
     fn variants_and_parts_parse() {
         assert_eq!(Variant::parse("v"), Some(Variant::Video));
         assert_eq!(Variant::parse("a2"), Some(Variant::Audio(2)));
