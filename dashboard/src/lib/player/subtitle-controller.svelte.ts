@@ -13,6 +13,8 @@ export interface SubtitleOption {
 	id: string;
 	lang: string;
 	label: string;
+	/** An image subtitle: shown only burned into the picture (the stream is reloaded for it). */
+	image?: true;
 }
 
 /** What the controller uses of an hls.js instance (a fake in tests). */
@@ -27,6 +29,11 @@ export interface SubtitleEvents {
 export interface SubtitleControllerOptions {
 	/** Replaceable in tests. */
 	fetchText?: (track: SubtitleTrack) => Promise<string>;
+	/**
+	 * Called with the image subtitle to burn in when one is shown, with null when anything else
+	 * is (text subtitles or none): the player reloads its stream when that changes the picture.
+	 */
+	onBurn?: (track: SubtitleTrack | null) => void;
 }
 
 export class SubtitleController {
@@ -42,6 +49,7 @@ export class SubtitleController {
 	cues = $state.raw<Cue[]>([]);
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
+	#onBurn: (track: SubtitleTrack | null) => void;
 	#hls: SubtitleHls | null = null;
 	#external: SubtitleTrack[] = [];
 	#externalCues = new Map<string, Cue[]>();
@@ -53,6 +61,7 @@ export class SubtitleController {
 
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
+		this.#onBurn = options.onBurn ?? (() => {});
 		this.size = loadPreferences().subtitleSize;
 	}
 
@@ -110,8 +119,10 @@ export class SubtitleController {
 		}
 		const previous = this.options.find((o) => o.id === this.#lastSelected);
 		const wanted = loadPreferences().subtitleLang;
-		const preferred = wanted ? this.options.find((o) => sameLanguage(o.lang, wanted)) : undefined;
-		const option = previous ?? preferred ?? this.options[0];
+		// Never burned in unasked: that reloads the stream as a transcode.
+		const drawn = this.options.filter((o) => !o.image);
+		const preferred = wanted ? drawn.find((o) => sameLanguage(o.lang, wanted)) : undefined;
+		const option = previous ?? preferred ?? drawn[0];
 		if (option) this.select(option.id);
 	}
 
@@ -125,11 +136,14 @@ export class SubtitleController {
 	}
 
 	#rebuildOptions(): void {
-		const external = this.#external.map((track, i) => ({
-			id: `ext:${i}`,
-			lang: track.lang,
-			label: track.label || track.lang
-		}));
+		const external = this.#external.map(
+			(track, i): SubtitleOption => ({
+				id: `ext:${i}`,
+				lang: track.lang,
+				label: track.label || track.lang,
+				...(track.burn_in ? { image: true as const } : {})
+			})
+		);
 		this.options = [...external, ...this.#hlsOptions];
 	}
 
@@ -164,7 +178,8 @@ export class SubtitleController {
 			void this.#show(null);
 			return;
 		}
-		const match = this.options.find((o) => sameLanguage(o.lang, wanted));
+		// An image subtitle only when chosen: burning it in reloads the stream as a transcode.
+		const match = this.options.find((o) => !o.image && sameLanguage(o.lang, wanted));
 		void this.#show(match?.id ?? null);
 	}
 
@@ -174,7 +189,10 @@ export class SubtitleController {
 		if (id) this.#lastSelected = id;
 		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
 		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
-		if (!id) {
+		const external = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
+		this.#onBurn(external?.burn_in ? external : null);
+		if (!id || external?.burn_in) {
+			// Nothing to draw here: none, or the picture itself carries the subtitle.
 			this.cues = [];
 			return;
 		}
@@ -182,7 +200,7 @@ export class SubtitleController {
 			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
 			return;
 		}
-		const track = this.#external[Number(id.slice(4))];
+		const track = external;
 		if (!track) return;
 		let cues = this.#externalCues.get(id);
 		if (!cues) {

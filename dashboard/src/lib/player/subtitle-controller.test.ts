@@ -159,3 +159,40 @@ describe('SubtitleController, attached to an HLS stream', () => {
 		expect(subtitles.cues).toEqual([]);
 	});
 });
+
+describe('SubtitleController, given an image subtitle (burned in by the server)', () => {
+	const pgs: SubtitleTrack = {
+		url: '/api/media/7/hls/master.m3u8?burn=i0',
+		lang: 'fr',
+		label: 'Français',
+		provider: 'library',
+		burn_in: 'i0'
+	};
+
+	it('offers it as such, never picks it unasked, and burns it only when chosen', async () => {
+		prefer('fr');
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello');
+		const onBurn = vi.fn();
+		const subtitles = new SubtitleController({ fetchText, onBurn });
+
+		subtitles.load([english, pgs]);
+
+		expect(subtitles.options[1]).toEqual({ id: 'ext:1', lang: 'fr', label: 'Français', image: true });
+		expect(subtitles.selected).toBeNull();
+		expect(onBurn).not.toHaveBeenCalledWith(pgs);
+
+		subtitles.select('ext:1');
+		expect(onBurn).toHaveBeenLastCalledWith(pgs);
+		expect(subtitles.selected).toBe('ext:1');
+		expect(subtitles.cues).toEqual([]);
+		expect(fetchText).not.toHaveBeenCalled();
+
+		subtitles.select('ext:0');
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+		await vi.waitFor(() => expect(subtitles.cues).toHaveLength(1));
+
+		subtitles.select('ext:1');
+		subtitles.select(null);
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+	});
+});
