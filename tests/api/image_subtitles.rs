@@ -6,12 +6,13 @@
 
 use std::process::Command;
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::library::library_settings;
 use crate::playback::fixtures::Fixture;
-use crate::playback::library_of;
+use crate::playback::{hls_base, library_of};
 
 const TMDB: u32 = 4242;
 const TOKEN: &str = "image-subtitles-test-token";
@@ -84,6 +85,19 @@ async fn first_video_segment(app: &TestApp, master: &str) -> (String, Vec<u8>) {
     (text, out)
 }
 
+/// A request with the API token, as the dashboard sends it.
+async fn authed(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
+    let url = format!("{}{path}", app.address);
+    let request = app.client.request(method, url).bearer_auth(TOKEN);
+    request.send().await.expect("request reaches the app")
+}
+
+/// The resolve answer for the film.
+async fn resolved(app: &TestApp) -> Value {
+    app.get_json(&format!("/api/streaming/library/movie/{TMDB}"), 200)
+        .await
+}
+
 fn image_subtitle(resolved: &Value) -> &Value {
     resolved["subtitles"]
         .as_array()
@@ -97,9 +111,7 @@ fn image_subtitle(resolved: &Value) -> &Value {
 async fn an_image_subtitle_is_listed_and_burned_into_the_picture_when_chosen() {
     let root = tempfile::tempdir().unwrap();
     let app = library_of(root.path(), &[(Fixture::MkvImageSubtitle, TMDB)]).await;
-    let resolved = app
-        .get_json(&format!("/api/streaming/library/movie/{TMDB}"), 200)
-        .await;
+    let resolved = resolved(&app).await;
     let sub = image_subtitle(&resolved);
     assert_eq!(sub["burn_in"], "i0", "{sub}");
     assert_eq!(sub["lang"], "fr", "{sub}");
@@ -130,18 +142,7 @@ async fn an_image_subtitle_is_listed_and_burned_into_the_picture_when_chosen() {
 async fn a_burn_naming_no_image_subtitle_of_the_file_is_a_400_with_a_stable_code() {
     let root = tempfile::tempdir().unwrap();
     let app = library_of(root.path(), &[(Fixture::MkvImageSubtitle, TMDB)]).await;
-    let resolved = app
-        .get_json(&format!("/api/streaming/library/movie/{TMDB}"), 200)
-        .await;
-    let hls = resolved["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["type"] == "hls")
-        .and_then(|s| s["url"].as_str())
-        .unwrap()
-        .trim_end_matches("/master.m3u8")
-        .to_string();
+    let hls = hls_base(&app, TMDB).await;
     // A text track's name, the next image track, spellings of `i0` that are not its name,
     // and garbage.
     for bad in [
@@ -189,24 +190,11 @@ async fn a_burned_in_stream_plays_through_signed_media_urls() {
         s.library.detect_markers = false;
     })
     .await;
-    let scan = app
-        .client
-        .post(format!("{}/api/library/scan", app.address))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let scan = authed(&app, Method::POST, "/api/library/scan").await;
     assert_eq!(scan.status(), 200);
-    let resolved: Value = app
-        .client
-        .get(format!(
-            "{}/api/streaming/library/movie/{TMDB}",
-            app.address
-        ))
-        .bearer_auth(TOKEN)
-        .send()
+    let resolve = format!("/api/streaming/library/movie/{TMDB}");
+    let resolved: Value = authed(&app, Method::GET, &resolve)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

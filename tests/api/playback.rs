@@ -44,7 +44,7 @@ pub(crate) async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> Test
 }
 
 /// The film's HLS base URL (`/api/media/<id>/hls`), from the resolve answer.
-async fn hls_base(app: &TestApp, tmdb: u32) -> String {
+pub(crate) async fn hls_base(app: &TestApp, tmdb: u32) -> String {
     let body = app
         .get_json(&format!("/api/streaming/library/movie/{tmdb}"), 200)
         .await;
