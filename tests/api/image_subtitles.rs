@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::library::library_settings;
 use crate::playback::fixtures::Fixture;
 use crate::playback::{hls_base, library_of};
+use crate::remote_playback::{app_for, engine_source, media_origin_of};
 
 const TMDB: u32 = 4242;
 const TOKEN: &str = "image-subtitles-test-token";
@@ -207,4 +208,19 @@ async fn a_burned_in_stream_plays_through_signed_media_urls() {
         assert!(uri.contains("?burn=i0&st="), "{uri} in {text}");
     }
     assert!(bar_luma(&segment, 30) > 200.0, "the subtitle is burned in");
+}
+
+#[tokio::test]
+async fn a_remote_files_image_subtitle_is_burned_in_when_asked_for() {
+    let (media, _log) = media_origin_of(Fixture::MkvImageSubtitle).await;
+    let (app, _addon) = app_for(&media).await;
+    let master = engine_source(&app, 550).await;
+
+    let (text, segment) = first_video_segment(&app, &format!("{master}?burn=i0")).await;
+    for uri in uris(&text) {
+        assert!(uri.ends_with("?burn=i0"), "{uri} in {text}");
+    }
+    assert!(bar_luma(&segment, 30) > 200.0, "the subtitle is burned in");
+    let body = app.get_json(&format!("{master}?burn=i1"), 400).await;
+    assert_eq!(body["error"]["code"], "invalid_burn_subtitle", "{body}");
 }
