@@ -4,6 +4,7 @@
 // scripts/e2e.sh: movie 960 = H.264 + AAC in Matroska whose bottom band is dark, with a
 // subpicture (a white bar, x 100–620, y 400–440 of the 720x480 picture) shown the whole film.
 import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
+import { writeFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
 
 test.use({ baseURL: servers.local });
@@ -83,6 +84,8 @@ test('an image subtitle is burned into the picture when chosen, and gone when tu
 	await snap(page, testInfo, 'subtitles-off-again');
 	expect(new URL(masters.at(-1)!).searchParams.get('burn'), 'back to the unburned stream').toBeNull();
 
-	await attachInfo(testInfo, 'bar-luma.json', { off, burned, offAgain, masters });
+	const numbers = { off, burned, offAgain, burnedAt: at, masters };
+	writeFileSync(testInfo.outputPath('bar-luma.json'), JSON.stringify(numbers, null, 2));
+	await attachInfo(testInfo, 'bar-luma.json', numbers);
 	expectNoFatal(consoleLines);
 });
