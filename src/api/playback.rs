@@ -14,6 +14,9 @@ use axum::response::Response;
 use url::Url;
 
 use super::media::{burn_choice, client_profile, master_playlist, rendition};
+use super::responses::{
+    HlsPartAnswers, HlsPartPath, MasterAnswers, ProfileQuery, SealedSourceErrors, SealedSourcePath,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::proxy::token::PROXY_PATH;
 use crate::startup::AppState;
@@ -71,18 +74,15 @@ async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiErr
     get,
     path = "/api/playback/r/{source}/master.m3u8",
     operation_id = "get_remote_hls_master",
-    tag = "media",
     params(
-        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
+        SealedSourcePath,
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`); carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
         ("burn" = Option<String>, Query, description = "An embedded image subtitle to burn into the picture (`i0` for the file's first, …); carried into every URI of the playlist"),
     ),
     responses(
-        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
-        (status = 400, description = "`invalid_client_profile`, `invalid_burn_subtitle`", body = ErrorBody),
-        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        MasterAnswers,
+        SealedSourceErrors,
         (status = 422, description = "`unreadable_media`: no video, or no duration", body = ErrorBody),
-        (status = 502, description = "`remote_unreadable`: the origin refused the file (404, 403…) or it is not a video", body = ErrorBody),
         (status = 503, description = "`ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
     )
 )]
@@ -102,25 +102,16 @@ pub async fn master(
     get,
     path = "/api/playback/r/{source}/{variant}/{name}",
     operation_id = "get_remote_hls_media",
-    tag = "media",
     params(
-        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
-        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
-        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
-        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
-        ("burn" = Option<String>, Query, description = "The image subtitle burned in, as the master playlist carried it"),
+        SealedSourcePath,
+        HlsPartPath,
+        ProfileQuery,
     ),
     responses(
-        (status = 200, description = "The playlist or the segment", content(
-            (String = "application/vnd.apple.mpegurl"),
-            ("video/mp2t"),
-            ("video/mp4"),
-        )),
-        (status = 400, description = "`invalid_client_profile`, `invalid_burn_subtitle`", body = ErrorBody),
-        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        HlsPartAnswers,
+        SealedSourceErrors,
         (status = 404, description = "`track_not_found`, `segment_not_found`, `source_expired`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 502, description = "`remote_unreadable`", body = ErrorBody),
         (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
         (status = 504, description = "`packaging_timeout`", body = ErrorBody),
     )

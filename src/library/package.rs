@@ -347,7 +347,10 @@ fn output_size(v: &Video, action: &VideoAction) -> (u32, u32) {
         match f {
             VideoFilter::Rotate(90 | 270) => (w, h) = (h, w),
             VideoFilter::ScaleToHeight(target) if h > 0 => {
-                w = ((u64::from(w) * u64::from(*target) / u64::from(h)) as u32) & !1;
+                // As ffmpeg's `scale=-2:<h>` rounds: to the nearest even width (1080p at 480
+                // lines is 854 wide, not 852), so `RESOLUTION` says what the segments hold.
+                let (w64, h64) = (u64::from(w), u64::from(h));
+                w = ((w64 * u64::from(*target) + h64) / (2 * h64) * 2) as u32;
                 h = *target;
             }
             _ => {}
@@ -1289,7 +1292,7 @@ impl Inner {
         let evicted = {
             let mut lru = self.lru.lock().expect("lru lock");
             lru.insert(path, size);
-            lru.evict(self.config.cache_max_bytes)
+            lru.evict(self.config.cache_max_bytes())
         };
         for p in evicted {
             // Deleting a segment someone is downloading is fine on Unix: the open handle keeps it.
@@ -1590,5 +1593,32 @@ mod tests {
         let mut plan = playback::plan(&media, &hevc, &req).unwrap();
         cap_transcode_height(&mut plan, &media);
         assert_eq!(output_size(v, &plan.video.unwrap().action), (3840, 2160));
+    }
+
+    #[test]
+    fn a_scaled_width_is_rounded_as_ffmpeg_rounds_it() {
+        // Measured with ffmpeg 5.1 `scale=-2:<h>` on these sources.
+        for ((w, h), target, out) in [
+            ((1920, 1080), 480, 854),
+            ((1920, 1080), 720, 1280),
+            ((3840, 2160), 1080, 1920),
+            ((1440, 1080), 480, 640),
+            ((720, 576), 480, 600),
+        ] {
+            let media = Media::from_ffprobe_json(
+                format!(
+                    r#"{{"streams":[{{"index":0,"codec_type":"video","codec_name":"h264",
+                    "width":{w},"height":{h}}}],"format":{{"format_name":"matroska,webm"}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+            let (_, v) = media.video().unwrap();
+            let action = VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::ScaleToHeight(target)],
+                max_kbps: 1_500,
+            };
+            assert_eq!(output_size(v, &action), (out, target), "{w}x{h} → {target}");
+        }
     }
 }

@@ -509,6 +509,7 @@ fn map_subtitle(sub: &Value, headers: &BTreeMap<String, String>) -> Option<Subti
         label: Some(lang.to_string()),
         provider: ID.into(),
         burn_in: None,
+        ass: None,
     })
 }
 

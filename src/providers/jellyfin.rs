@@ -522,6 +522,7 @@ impl Jellyfin {
                     label: Some(label),
                     provider: ID.into(),
                     burn_in: None,
+                    ass: None,
                 })
             })
             .collect()

@@ -121,6 +121,9 @@ impl LibraryProvider {
                     lang: t.lang,
                     label: Some(t.label),
                     provider: ID.to_string(),
+                    ass: t
+                        .ass
+                        .then(|| format!("/api/media/{}/subtitles/{}.ass", f.id, t.track)),
                     burn_in: t.image.then_some(t.track),
                 })
                 .collect();

@@ -654,6 +654,7 @@ fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) ->
         lang,
         provider: ID.into(),
         burn_in: None,
+        ass: None,
     })
 }
 

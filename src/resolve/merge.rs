@@ -54,6 +54,7 @@ mod tests {
             label: None,
             provider: "p".into(),
             burn_in: None,
+            ass: None,
         }
     }
 

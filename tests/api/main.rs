@@ -31,6 +31,7 @@ mod scale;
 mod security;
 mod stremio;
 mod stremio_addon;
+mod styled_subtitles;
 mod thumbnails;
 mod tmdb;
 mod url_secrets;

@@ -100,6 +100,7 @@ export const fr = {
 	'player.quality': 'Qualité',
 	'player.qualityAuto': 'Auto',
 	'player.qualityAutoCurrent': 'Auto ({level})',
+	'player.qualityOriginal': 'Originale',
 	'player.source': 'Source',
 	'player.sourceLabel': '{provider} · {quality}',
 	'player.sourceFailed': 'en échec',

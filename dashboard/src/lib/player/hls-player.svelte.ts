@@ -24,7 +24,8 @@ import { ProgressSaver, type SaveProgress } from './progress-saver';
 import { SubtitleController, type SubtitleControllerOptions } from './subtitle-controller.svelte';
 
 export type { SubtitleOption } from './subtitle-controller.svelte';
-import { withBrowserProfile } from './capabilities';
+import { isEnginePackaged, withBrowserProfile } from './capabilities';
+import { qualityMaxHeight, qualityMenu, sourceForQuality, type EngineQuality, type QualityMenu } from './quality';
 
 export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
 
@@ -101,6 +102,8 @@ export class HlsPlayer {
 	level = $state(-1);
 	/** Level being played (what "Auto" currently means). */
 	currentLevel = $state(-1);
+	/** The engine's rendition for library and remote files (a viewer preference). */
+	quality = $state<EngineQuality>('original');
 
 	audioTracks = $state.raw<AudioOption[]>([]);
 	audioTrack = $state(-1);
@@ -134,6 +137,7 @@ export class HlsPlayer {
 			onBurn: (track) => this.#setBurnIn(track)
 		});
 		const prefs = loadPreferences();
+		this.quality = prefs.quality;
 		this.volume = prefs.volume;
 		this.muted = prefs.muted;
 	}
@@ -240,7 +244,7 @@ export class HlsPlayer {
 			this.#fail(skipped, this.sources.length ? 'expired' : 'noSources');
 			return;
 		}
-		void this.#startSource(index, request.startAt);
+		void this.#startSource(sourceForQuality(this.#sourceUrls(), index, this.quality), request.startAt);
 	}
 
 	/** Stops playback (saving the position first) and forgets the current title. */
@@ -290,9 +294,10 @@ export class HlsPlayer {
 		this.#armStartTimer(generation);
 
 		const source = this.sources[index];
-		// Library HLS is packaged for what this browser decodes (`docs/playback.md`), with the
-		// chosen image subtitle burned in.
-		const url = burnedUrl(withBrowserProfile(getProxyUrl(source)), index, this.burnIn);
+		// Library HLS is packaged for what this browser decodes (`docs/playback.md`), at the
+		// chosen quality, with the chosen image subtitle burned in.
+		const profiled = withBrowserProfile(getProxyUrl(source), undefined, { maxHeight: qualityMaxHeight(this.quality) });
+		const url = burnedUrl(profiled, index, this.burnIn);
 		if (source.type === 'mp4') {
 			this.#playDirect('file', url, resumeAt);
 			return;
@@ -636,6 +641,36 @@ export class HlsPlayer {
 		this.#carryAudio = this.audioTracks.find((t) => t.id === this.audioTrack) ?? null;
 		this.#fallback = { ...initialState(index), failures: this.#fallback.failures };
 		void this.#startSource(index, position);
+	}
+
+	/** The quality menu for the current source: its own hls.js ladder, the engine's choices, or none. */
+	get qualityMenu(): QualityMenu {
+		const index = this.sourceIndex;
+		const source = this.sources[index];
+		const engine =
+			!!source &&
+			(isEnginePackaged(getProxyUrl(source)) || sourceForQuality(this.#sourceUrls(), index, '480') !== index);
+		return qualityMenu(this.levels.length, engine);
+	}
+
+	/**
+	 * The viewer picked an engine rendition: remembered, then the source restarts at the current
+	 * position with the new profile (or moves from the file played as is to its engine HLS).
+	 * The audio language and the subtitle choice carry over as on any source change.
+	 */
+	setQuality(quality: EngineQuality): void {
+		if (quality === this.quality) return;
+		this.quality = quality;
+		savePreferences({ quality });
+		if (this.sourceIndex < 0) return;
+		const target = sourceForQuality(this.#sourceUrls(), this.sourceIndex, quality);
+		const position = this.#resumePoint();
+		this.#fallback = { ...initialState(target), failures: this.#fallback.failures };
+		void this.#startSource(target, position);
+	}
+
+	#sourceUrls(): string[] {
+		return this.sources.map((s) => getProxyUrl(s));
 	}
 
 	setAudioTrack(id: number): void {

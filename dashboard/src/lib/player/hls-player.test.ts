@@ -82,6 +82,32 @@ describe('HlsPlayer', () => {
 		expect([next.volume, next.muted, next.subtitles.size]).toEqual([0.3, true, 'xl']);
 	});
 
+	it('restarts at the current position with the chosen height in the profile, and remembers it', async () => {
+		// Native HLS stands in for hls.js here: the URL the element gets is what the server sees.
+		vi.spyOn(HTMLMediaElement.prototype, 'canPlayType').mockImplementation((t) => (t.includes('mpegurl') ? 'maybe' : ''));
+		const loadHls = () => Promise.resolve({ Hls: { isSupported: () => false } } as never);
+		const player = new HlsPlayer({ loadHls });
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		const file = streamSource({ url: '/api/media/7/file?st=1.a', proxy_url: undefined });
+		const hls = streamSource({ url: '/api/media/7/hls/master.m3u8?st=1.b', proxy_url: undefined, type: 'hls' });
+		player.load({ sources: [file, hls], subtitles: [], startAt: 0 });
+		expect(player.qualityMenu).toBe('engine');
+		video.dispatchEvent(new Event('playing'));
+		Object.defineProperty(video, 'currentTime', { value: 300, writable: true, configurable: true });
+
+		player.setQuality('480');
+		await vi.waitFor(() => expect(video.getAttribute('src')).toContain('/api/media/7/hls/master.m3u8'));
+		expect(video.getAttribute('src')).toContain('max%3D480');
+		expect(player.currentTime).toBe(300);
+		expect(player.failures).toEqual([]);
+
+		player.setQuality('720');
+		await vi.waitFor(() => expect(video.getAttribute('src')).toContain('max%3D720'));
+		expect(new HlsPlayer().quality).toBe('720');
+		detach();
+	});
+
 	it('clamps the subtitle offset to tenths of a second', () => {
 		const player = new HlsPlayer();
 		player.subtitles.setOffset(0.1 + 0.2);

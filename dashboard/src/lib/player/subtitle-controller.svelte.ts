@@ -6,6 +6,7 @@ import type Hls from 'hls.js';
 import { fetchSubtitleText } from '$lib/api/client';
 import type { SubtitleTrack } from '$lib/api/types';
 import { loadPreferences, sameLanguage, savePreferences } from './preferences';
+import { canRenderStyled, styledUrl } from './styled-subtitles';
 import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
 
 export interface SubtitleOption {
@@ -34,6 +35,8 @@ export interface SubtitleControllerOptions {
 	 * is (text subtitles or none): the player reloads its stream when that changes the picture.
 	 */
 	onBurn?: (track: SubtitleTrack | null) => void;
+	/** Whether the browser can run the ASS renderer; replaceable in tests. */
+	styledSupported?: boolean;
 }
 
 export class SubtitleController {
@@ -47,6 +50,8 @@ export class SubtitleController {
 	offset = $state(0);
 	/** Cues of the selected subtitles. */
 	cues = $state.raw<Cue[]>([]);
+	/** The selected track when it is drawn by the ASS renderer (then `cues` stays empty). */
+	styled = $state.raw<SubtitleTrack | null>(null);
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
 	#onBurn: (track: SubtitleTrack | null) => void;
@@ -58,10 +63,14 @@ export class SubtitleController {
 	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
 	#chosen = false;
 	#lastSelected: string | null = null;
+	#styledSupported: boolean;
+	/** ASS URLs the renderer failed on during this load: their WebVTT is shown instead. */
+	#styledFailed = new Set<string>();
 
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
 		this.#onBurn = options.onBurn ?? (() => {});
+		this.#styledSupported = options.styledSupported ?? canRenderStyled();
 		this.size = loadPreferences().subtitleSize;
 	}
 
@@ -69,6 +78,7 @@ export class SubtitleController {
 	load(tracks: SubtitleTrack[]): void {
 		this.#external = tracks;
 		this.#externalCues.clear();
+		this.#styledFailed.clear();
 		this.#chosen = false;
 		this.offset = 0;
 		this.#rebuildOptions();
@@ -79,6 +89,14 @@ export class SubtitleController {
 	clear(): void {
 		this.selected = null;
 		this.cues = [];
+		this.styled = null;
+	}
+
+	/** The ASS renderer could not show `track`: its WebVTT from now on (logged, not an error). */
+	styledFailed(track: SubtitleTrack, error: unknown): void {
+		console.warn('styled subtitles cannot be rendered; showing them as plain text', error);
+		if (track.ass_url) this.#styledFailed.add(track.ass_url);
+		if (this.styled === track) void this.#show(this.selected);
 	}
 
 	/**
@@ -189,10 +207,12 @@ export class SubtitleController {
 		if (id) this.#lastSelected = id;
 		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
 		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
-		const external = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
-		this.#onBurn(external?.burn_in ? external : null);
-		if (!id || external?.burn_in) {
-			// Nothing to draw here: none, or the picture itself carries the subtitle.
+		const track = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
+		this.#onBurn(track?.burn_in ? track : null);
+		const styled = track && styledUrl(track, this.#styledFailed, this.#styledSupported) ? track : null;
+		if (this.styled !== styled) this.styled = styled;
+		// Nothing to draw here: none, drawn by the ASS renderer, or burned into the picture.
+		if (!id || styled || track?.burn_in) {
 			this.cues = [];
 			return;
 		}
@@ -200,7 +220,6 @@ export class SubtitleController {
 			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
 			return;
 		}
-		const track = external;
 		if (!track) return;
 		let cues = this.#externalCues.get(id);
 		if (!cues) {

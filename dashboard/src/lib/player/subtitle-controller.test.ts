@@ -196,3 +196,60 @@ describe('SubtitleController, given an image subtitle (burned in by the server)'
 		expect(onBurn).toHaveBeenLastCalledWith(null);
 	});
 });
+
+describe('SubtitleController, given a styled ASS track', () => {
+	const styled: SubtitleTrack = {
+		url: '/api/media/1/subtitles/s0.vtt',
+		lang: 'ja',
+		label: 'Signs',
+		provider: 'library',
+		format: 'ass',
+		ass_url: '/api/media/1/subtitles/s0.ass'
+	};
+
+	it('hands it to the ASS renderer instead of drawing cues, and takes it back for another track or off', () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nPlain');
+		const subtitles = new SubtitleController({ fetchText, styledSupported: true });
+		subtitles.load([styled, french]);
+
+		subtitles.select('ext:0');
+		expect(subtitles.styled).toBe(styled);
+		expect(subtitles.cues).toEqual([]);
+		expect(fetchText).not.toHaveBeenCalled();
+
+		subtitles.select('ext:1');
+		expect(subtitles.styled).toBeNull();
+		subtitles.select('ext:0');
+		subtitles.select(null);
+		expect(subtitles.styled).toBeNull();
+	});
+
+	it('falls back to its WebVTT when the renderer fails, for the rest of this title', async () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nSIGN');
+		const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+		const subtitles = new SubtitleController({ fetchText, styledSupported: true });
+		subtitles.load([styled]);
+		subtitles.select('ext:0');
+
+		subtitles.styledFailed(styled, new Error('no wasm'));
+
+		expect(subtitles.styled).toBeNull();
+		await vi.waitFor(() => expect(subtitles.cues.map((c) => c.text)).toEqual(['SIGN']));
+		expect(fetchText).toHaveBeenCalledWith(styled);
+		expect(warn).toHaveBeenCalled();
+		subtitles.select(null);
+		subtitles.select('ext:0');
+		expect(subtitles.styled).toBeNull();
+		warn.mockRestore();
+	});
+
+	it('shows its WebVTT in a browser that cannot run the renderer', async () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nSIGN');
+		const subtitles = new SubtitleController({ fetchText, styledSupported: false });
+		subtitles.load([styled]);
+		subtitles.select('ext:0');
+
+		expect(subtitles.styled).toBeNull();
+		await vi.waitFor(() => expect(subtitles.cues).toHaveLength(1));
+	});
+});
