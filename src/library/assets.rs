@@ -51,37 +51,30 @@ pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
             image: false,
         })
         .collect();
-    out.extend(
-        file.probe
-            .subtitles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SubtitleEntry {
-                track: format!("s{i}"),
-                lang: s.lang.clone(),
-                label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
-                default: false,
-                forced: s.forced,
-                ass: is_ass_codec(&s.codec),
-                image: false,
-            }),
-    );
-    out.extend(
-        file.probe
-            .image_subtitles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SubtitleEntry {
-                track: format!("{IMAGE_TRACK_PREFIX}{i}"),
-                lang: s.lang.clone(),
-                label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
-                default: false,
-                forced: s.forced,
-                ass: false,
-                image: true,
-            }),
-    );
+    out.extend(embedded("s", &file.probe.subtitles, false));
+    out.extend(embedded(
+        IMAGE_TRACK_PREFIX,
+        &file.probe.image_subtitles,
+        true,
+    ));
     out
+}
+
+/// Embedded streams as entries named `{prefix}0`, `{prefix}1`…
+fn embedded<'a>(
+    prefix: &'a str,
+    tracks: &'a [probe::SubtitleTrack],
+    image: bool,
+) -> impl Iterator<Item = SubtitleEntry> + 'a {
+    tracks.iter().enumerate().map(move |(i, s)| SubtitleEntry {
+        track: format!("{prefix}{i}"),
+        lang: s.lang.clone(),
+        label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
+        default: false,
+        forced: s.forced,
+        ass: !image && is_ass_codec(&s.codec),
+        image,
+    })
 }
 
 /// Image subtitle tracks are `i0`, `i1`…: numbered apart from the text ones (`s0`…) so that

@@ -161,13 +161,8 @@ describe('SubtitleController, attached to an HLS stream', () => {
 });
 
 describe('SubtitleController, given an image subtitle (burned in by the server)', () => {
-	const pgs: SubtitleTrack = {
-		url: '/api/media/7/hls/master.m3u8?burn=i0',
-		lang: 'fr',
-		label: 'Français',
-		provider: 'library',
-		burn_in: 'i0'
-	};
+	// French like `french`, but only as a burned-in stream.
+	const pgs: SubtitleTrack = { ...french, url: '/api/media/7/hls/master.m3u8?burn=i0', burn_in: 'i0' };
 
 	it('offers it as such, never picks it unasked, and burns it only when chosen', async () => {
 		prefer('fr');
