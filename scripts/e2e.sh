@@ -148,6 +148,27 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -c:s copy \
   -metadata:s:s:0 language=eng -metadata:s:s:0 title=Signs "$STYLED/Sokoul Styled (2024).mkv"
 
+# An image subtitle (tests/e2e/6-image-subtitles.spec.ts, docs/playback.md): H.264 + AAC in
+# Matroska with a DVD (VobSub) subpicture, which ffmpeg cannot draw from text: spumux muxes a
+# PNG (a white bar, black declared transparent) into an MPEG-PS at the DVD's 720x480, shown
+# over the dark bottom band of the picture for the whole film.
+command -v spumux >/dev/null || { echo "e2e: spumux not found (apt-get install dvdauthor)" >&2; exit 1; }
+IMGSUB="$WORK/library/Sokoul Signs (2024) [tmdbid-960]"
+mkdir -p "$IMGSUB"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i "color=c=black:s=720x480,drawbox=x=100:y=400:w=520:h=40:color=white:t=fill,format=rgb24" \
+  -frames:v 1 "$WORK/imgsub-bar.png"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i "testsrc2=size=720x480:rate=30000/1001:duration=40,drawbox=x=0:y=360:w=720:h=120:color=0x101010:t=fill" \
+  -f lavfi -i sine=frequency=440:sample_rate=48000:duration=40 -target ntsc-dvd "$WORK/imgsub-base.mpg"
+printf '<subpictures><stream><spu start="00:00:00.20" end="00:00:39.50" image="%s" transparent="000000" force="yes"/></stream></subpictures>' \
+  "$WORK/imgsub-bar.png" >"$WORK/imgsub-spu.xml"
+spumux -m dvd -s 0 "$WORK/imgsub-spu.xml" <"$WORK/imgsub-base.mpg" >"$WORK/imgsub-with.mpg" 2>"$WORK/spumux.log"
+ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/imgsub-with.mpg" -map 0:v -map 0:a -map 0:s \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 60 -c:a aac -ac 2 -c:s copy \
+  -metadata:s:s:0 language=eng -metadata:s:s:0 title=Signs "$IMGSUB/Sokoul Signs (2024).mkv"
+rm -f "$WORK"/imgsub-*.mpg
+
 # ---- Fake Consumet (also the Referer-checking CDN) ----
 CONSUMET_PORT=$(free_port)
 "$FAKE_CONSUMET" --port "$CONSUMET_PORT" --media "$WORK/cdn" >"$WORK/fake-consumet.log" 2>&1 &

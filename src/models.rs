@@ -315,6 +315,10 @@ pub struct Subtitle {
     pub lang: String,
     pub label: Option<String>,
     pub provider: String,
+    /// An image subtitle of a library file (`i0`…), which only burning draws; `source` is
+    /// then the file's HLS master playlist with it burned in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_in: Option<String>,
     /// A library track that is ASS/SSA: the path serving it as is, styles and positions kept.
     /// `source` stays its WebVTT. Defaulted so cache entries written before it still read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -572,6 +576,13 @@ pub struct SubtitleDto {
     pub lang: String,
     pub label: String,
     pub provider: String,
+    /// Set for an image subtitle (PGS, VobSub, DVB) of a library file, which a browser cannot
+    /// draw: the track to pass as `burn=` to the file's HLS playlists, which then burn it into
+    /// the picture. `url` is then that burned-in master playlist, not a subtitle file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false, example = "i0")]
+    pub burn_in: Option<String>,
     /// `ass` for a styled ASS/SSA track (library files), `vtt` otherwise; absent in answers
     /// cached before it existed, which means `vtt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

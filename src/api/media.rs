@@ -15,7 +15,7 @@ use super::responses::{
 };
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::package::{Packager, Part, Variant};
+use crate::library::package::{BURN_PARAM, BurnIn, Packager, Part, Variant};
 use crate::models::SubtitleFormat;
 use crate::playback::ClientProfile;
 use crate::playback::profile::QUERY_PARAM;
@@ -36,6 +36,18 @@ pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile
         return Ok(None);
     };
     Ok(Some(ClientProfile::parse(&wire)?))
+}
+
+/// The image subtitle to burn in (`burn=` in the query, a track of `file`'s subtitles list),
+/// when asked for. 400 `invalid_burn_subtitle` when it names none.
+pub(super) fn burn_choice(
+    query: Option<&str>,
+    file: &MediaFile,
+) -> Result<Option<BurnIn>, ApiError> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == BURN_PARAM)
+        .map(|(_, track)| BurnIn::of(file, &track).map_err(ApiError::from))
+        .transpose()
 }
 
 /// The file itself, for direct play, with Range requests.
@@ -86,6 +98,7 @@ pub async fn file(
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`), e.g. `1:avc,av1,vp9,aac,opus,mp4,webm`; carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+        ("burn" = Option<String>, Query, description = "An image subtitle to burn into the picture (a transcode), as the subtitles list names it (`burn_in`, e.g. `i0`); carried into every URI of the playlist"),
     ),
     responses(
         MasterAnswers,
@@ -102,17 +115,21 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    master_playlist(&library(&state)?.packager, &file, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    master_playlist(&library(&state)?.packager, &file, profile, burn).await
 }
 
-/// The master playlist of `file` as `packager` packages it for `profile` (a library file, or a
-/// remote one: `api::playback`).
+/// The master playlist of `file` as `packager` packages it for `profile`, with `burn` drawn
+/// on the picture (a library file, or a remote one: `api::playback`).
 pub(super) async fn master_playlist(
     packager: &Packager,
     file: &MediaFile,
     profile: Option<ClientProfile>,
+    burn: Option<BurnIn>,
 ) -> Result<Response, ApiError> {
-    let text = packager.master_playlist(file, profile.as_ref()).await?;
+    let text = packager
+        .master_playlist(file, profile.as_ref(), burn.as_ref())
+        .await?;
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
 
@@ -146,30 +163,38 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    rendition(&library(&state)?.packager, &file, &variant, &name, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    let choice = (profile, burn);
+    rendition(&library(&state)?.packager, &file, &variant, &name, choice).await
 }
 
-/// A media playlist or a segment of `file` as `packager` packages it (a library file, or a
-/// remote one: `api::playback`).
+/// A media playlist or a segment of `file` as `packager` packages it for a profile and a
+/// subtitle burned in (a library file, or a remote one: `api::playback`).
 pub(super) async fn rendition(
     packager: &Packager,
     file: &MediaFile,
     variant: &str,
     name: &str,
-    profile: Option<ClientProfile>,
+    (profile, burn): (Option<ClientProfile>, Option<BurnIn>),
 ) -> Result<Response, ApiError> {
     let variant = Variant::parse(variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
     if name == "index.m3u8" {
         let text = packager
-            .media_playlist(file, variant, profile.as_ref())
+            .media_playlist(file, variant, profile.as_ref(), burn.as_ref())
             .await?;
         return Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"));
     }
     let part = Part::parse(name)
         .ok_or_else(|| ApiError::not_found("segment_not_found", "no such HLS segment"))?;
     let path = packager
-        .segment(file, variant, part, &profile.unwrap_or_default())
+        .segment(
+            file,
+            variant,
+            part,
+            &profile.unwrap_or_default(),
+            burn.as_ref(),
+        )
         .await?;
     let f = tokio::fs::File::open(&path)
         .await

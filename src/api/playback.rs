@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use url::Url;
 
-use super::media::{client_profile, master_playlist, rendition};
+use super::media::{burn_choice, client_profile, master_playlist, rendition};
 use super::responses::{
     HlsPartAnswers, HlsPartPath, MasterAnswers, ProfileQuery, SealedSourceErrors, SealedSourcePath,
 };
@@ -77,6 +77,7 @@ async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiErr
     params(
         SealedSourcePath,
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`); carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+        ("burn" = Option<String>, Query, description = "An embedded image subtitle to burn into the picture (`i0` for the file's first, …); carried into every URI of the playlist"),
     ),
     responses(
         MasterAnswers,
@@ -92,7 +93,8 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    master_playlist(&state.engine, &file, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    master_playlist(&state.engine, &file, profile, burn).await
 }
 
 /// A media playlist or a segment of a remote file (names from its master playlist).
@@ -121,7 +123,8 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    rendition(&state.engine, &file, &variant, &name, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    rendition(&state.engine, &file, &variant, &name, (profile, burn)).await
 }
 
 #[cfg(test)]

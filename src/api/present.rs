@@ -161,6 +161,7 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
         lang: sub.lang.clone(),
         label: sub.label.clone().unwrap_or_else(|| sub.lang.clone()),
         provider: sub.provider.clone(),
+        burn_in: sub.burn_in.clone(),
         format: Some(match ass_url {
             Some(_) => SubtitleFormat::Ass,
             None => SubtitleFormat::Vtt,

@@ -89,6 +89,8 @@ pub struct HlsPartPath {
 pub struct ProfileQuery {
     /// What the browser decodes, as the master playlist carried it
     pub profile: Option<String>,
+    /// The image subtitle burned in, as the master playlist carried it
+    pub burn: Option<String>,
 }
 
 /// A media playlist, or a segment in the format the plan chose (TS, or fMP4 with its init).
@@ -128,7 +130,10 @@ impl utoipa::ToSchema for Bytes {}
 pub enum HlsPartAnswers {
     #[response(status = 200)]
     Part(#[to_response] HlsPartBody),
-    #[response(status = 400, description = "`invalid_client_profile`")]
+    #[response(
+        status = 400,
+        description = "`invalid_client_profile`, `invalid_burn_subtitle`"
+    )]
     BadProfile(ErrorBody),
 }
 
@@ -149,7 +154,10 @@ pub enum MasterAnswers {
         content_type = "application/vnd.apple.mpegurl"
     )]
     Master(String),
-    #[response(status = 400, description = "`invalid_client_profile`")]
+    #[response(
+        status = 400,
+        description = "`invalid_client_profile`, `invalid_burn_subtitle`"
+    )]
     BadProfile(ErrorBody),
 }
 

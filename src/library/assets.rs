@@ -29,9 +29,13 @@ pub struct SubtitleEntry {
     pub forced: bool,
     /// ASS/SSA: also served as is (`{track}.ass`), styles and positions kept.
     pub ass: bool,
+    /// An image subtitle (`i0`, `i1`…): drawn only by burning it into the picture, which the
+    /// HLS playlists do when given it as `burn=`.
+    pub image: bool,
 }
 
-/// Every text subtitle of `file`: sidecars first (the user added them on purpose).
+/// Every subtitle of `file`: sidecars first (the user added them on purpose), then embedded
+/// text streams, then embedded image streams.
 pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
     let mut out: Vec<SubtitleEntry> = file
         .sidecars
@@ -44,23 +48,50 @@ pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
             default: s.default,
             forced: s.forced,
             ass: s.format == "ass",
+            image: false,
         })
         .collect();
-    out.extend(
-        file.probe
-            .subtitles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SubtitleEntry {
-                track: format!("s{i}"),
-                lang: s.lang.clone(),
-                label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
-                default: false,
-                forced: s.forced,
-                ass: is_ass_codec(&s.codec),
-            }),
-    );
+    out.extend(embedded("s", &file.probe.subtitles, false));
+    out.extend(embedded(
+        IMAGE_TRACK_PREFIX,
+        &file.probe.image_subtitles,
+        true,
+    ));
     out
+}
+
+/// Embedded streams as entries named `{prefix}0`, `{prefix}1`…
+fn embedded<'a>(
+    prefix: &'a str,
+    tracks: &'a [probe::SubtitleTrack],
+    image: bool,
+) -> impl Iterator<Item = SubtitleEntry> + 'a {
+    tracks.iter().enumerate().map(move |(i, s)| SubtitleEntry {
+        track: format!("{prefix}{i}"),
+        lang: s.lang.clone(),
+        label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
+        default: false,
+        forced: s.forced,
+        ass: !image && is_ass_codec(&s.codec),
+        image,
+    })
+}
+
+/// Image subtitle tracks are `i0`, `i1`…: numbered apart from the text ones (`s0`…) so that
+/// listing them changed no existing track's name.
+pub const IMAGE_TRACK_PREFIX: &str = "i";
+
+/// The `file.probe.image_subtitles` entry named `track` (`i0`, `i1`…), if any.
+pub fn image_subtitle<'a>(file: &'a MediaFile, track: &str) -> Option<&'a probe::SubtitleTrack> {
+    let n = track.strip_prefix(IMAGE_TRACK_PREFIX)?;
+    // Plain digits only: `+1` or `01` would name the same track twice.
+    if n.is_empty() || n.len() > 3 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if n.len() > 1 && n.starts_with('0') {
+        return None;
+    }
+    file.probe.image_subtitles.get(n.parse::<usize>().ok()?)
 }
 
 /// ffprobe's names for SubStation Alpha streams.
@@ -84,6 +115,14 @@ impl<'a> Track<'a> {
         let track = match kind {
             "x" => Track::Sidecar(file.sidecars.get(n).ok_or_else(missing)?),
             "s" => Track::Embedded(file.probe.subtitles.get(n).ok_or_else(missing)?),
+            "i" if image_subtitle(file, id).is_some() => {
+                return Err(LibraryError::not_found(
+                    "subtitle_not_found",
+                    format!(
+                        "'{id}' is an image subtitle: it is burned into the HLS stream (burn={id})"
+                    ),
+                ));
+            }
             _ => return Err(missing()),
         };
         let is_ass = match track {

@@ -397,6 +397,9 @@ fn spans_of(prints: &[Option<Vec<u32>>]) -> Vec<Option<(f64, f64)>> {
     out
 }
 
+/// Seconds from an episode's start to its end, when found.
+type Span = Option<(f64, f64)>;
+
 /// The most of its search window a shared span may cover. Episodes that match over nearly all
 /// of it are the same there from end to end (two copies of one file, or the demo's synthetic
 /// episodes): what they share is not an intro, and skipping it would skip the episode.
@@ -405,11 +408,7 @@ const MAX_WINDOW_SHARE: f64 = 0.8;
 /// Keeps the intro and credits spans an episode can really have: each under
 /// [`MAX_WINDOW_SHARE`] of `window`, and the intro over before the credits begin (times from
 /// the episode's start). Says whether a span was dropped.
-fn within_reason(
-    intro: Option<(f64, f64)>,
-    credits: Option<(f64, f64)>,
-    window: f64,
-) -> (Option<(f64, f64)>, Option<(f64, f64)>, bool) {
+fn within_reason(intro: Span, credits: Span, window: f64) -> (Span, Span, bool) {
     let fits = |span: &(f64, f64)| span.1 - span.0 < MAX_WINDOW_SHARE * window;
     let (i, c) = (intro.filter(fits), credits.filter(fits));
     let (i, c) = match (i, c) {

@@ -52,8 +52,8 @@ const SHORT_SECONDS: f64 = 2.0;
 /// A transcode is at most 1080 lines high: 2 cores cannot encode 4K in real time. A client
 /// that decodes the codec gets the 4K picture copied.
 const MAX_TRANSCODE_HEIGHT: u32 = 1080;
-/// Plans kept in memory. The profile comes from the client, so the map is bounded; the least
-/// recently used goes (a plan is recomputed from the cached probe in microseconds).
+/// Plans kept in memory. The profile and burn come from the client, so the map is bounded; the
+/// least recently used goes (a plan is recomputed from the cached probe in microseconds).
 const MAX_PLANS: u64 = 512;
 /// Idle time after which a job may be stopped to free a slot for another viewer.
 const STEAL_AFTER_MS: u64 = 2_000;
@@ -407,19 +407,21 @@ fn ts_compatible(media: &Media, plan: &Plan) -> bool {
     video && audio
 }
 
-/// Plans every rendition of `file` for `profile`. `keyframes` (on the file's timeline) are
+/// Plans every rendition of `file` for `profile`, with `burn` drawn on the picture. `keyframes` (on the file's timeline) are
 /// needed only when the video is copied; `None` then falls back to a grid, which the muxer
 /// follows to the nearest keyframe.
 fn package(
     file: &MediaFile,
     media: Arc<Media>,
     profile: &ClientProfile,
+    burn: Option<&BurnIn>,
     keyframes: Option<&[f64]>,
     segment: f64,
 ) -> Result<Packaging, LibraryError> {
     let plan_for = |audio: Option<u32>| {
         let req = Request {
             audio,
+            burn_subtitle: burn.map(|b| b.stream),
             hls: true,
             ..Request::default()
         };
@@ -620,6 +622,7 @@ fn step(job: Option<(i64, &JobState)>, i: i64) -> Step {
 struct JobKey {
     /// `<id>-<fingerprint>`: remote files all have id `REMOTE_ID`.
     file: String,
+    /// `choice_key`: the profile, and the subtitle burned in.
     profile: String,
     variant: Variant,
 }
@@ -857,15 +860,16 @@ impl Packager {
         &self,
         file: &MediaFile,
         profile: &ClientProfile,
+        burn: Option<&BurnIn>,
     ) -> Result<Arc<Packaging>, LibraryError> {
-        let key = (file.id, file.fingerprint(), profile.cache_key());
+        let key = (file.id, file.fingerprint(), choice_key(profile, burn));
         // (A remote file's fingerprint is its own: id 0 is shared.)
         if let Some(p) = self.inner.plans.get(&key) {
             return Ok(p);
         }
         let probed = self.probed(file).await?;
         let segment = self.inner.config.segment_seconds;
-        let mut pkg = package(file, probed.media.clone(), profile, None, segment)?;
+        let mut pkg = package(file, probed.media.clone(), profile, burn, None, segment)?;
         let copied = pkg.video.as_ref().is_some_and(|r| {
             r.plan
                 .video
@@ -874,7 +878,7 @@ impl Packager {
         });
         if copied {
             if let Some(k) = self.keyframes(file, &probed).await {
-                pkg = package(file, probed.media.clone(), profile, Some(&k), segment)?;
+                pkg = package(file, probed.media.clone(), profile, burn, Some(&k), segment)?;
             }
         }
         tracing::debug!(file = file.id, profile = %profile, "playback plan: {}", pkg.summary);
@@ -883,16 +887,18 @@ impl Packager {
         Ok(pkg)
     }
 
-    /// `profile`: the client's, when it sent one; it is then carried into every URI.
+    /// `profile`: the client's, when it sent one; it is then carried into every URI, as
+    /// `burn` is.
     pub async fn master_playlist(
         &self,
         file: &MediaFile,
         profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
         let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default())
+            .packaging(file, &profile.copied().unwrap_or_default(), burn)
             .await?;
-        Ok(master_playlist(file, &pkg, &profile_query(profile)))
+        Ok(master_playlist(file, &pkg, &playlist_query(profile, burn)))
     }
 
     pub async fn media_playlist(
@@ -900,14 +906,15 @@ impl Packager {
         file: &MediaFile,
         variant: Variant,
         profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
         let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default())
+            .packaging(file, &profile.copied().unwrap_or_default(), burn)
             .await?;
         let rendition = pkg.rendition(variant)?;
         Ok(rendition
             .timeline
-            .media_playlist(pkg.format, &profile_query(profile)))
+            .media_playlist(pkg.format, &playlist_query(profile, burn)))
     }
 
     /// A remote file as the engine packages it: probed once through `url` (a signed proxy URL
@@ -990,12 +997,63 @@ fn remote_file(path: PathBuf, probe: probe::ProbeInfo) -> MediaFile {
     }
 }
 
-/// `?profile=<wire>` for the URIs a playlist names, beside the `st` token the auth layer
-/// appends (never inside it: one signed URL serves every profile).
-fn profile_query(profile: Option<&ClientProfile>) -> String {
-    profile
-        .map(|p| format!("?{}={}", playback::profile::QUERY_PARAM, p.to_wire()))
-        .unwrap_or_default()
+/// `?profile=<wire>&burn=<track>` for the URIs a playlist names, beside the `st` token the
+/// auth layer appends (never inside it: one signed URL serves every profile and every burn).
+fn playlist_query(profile: Option<&ClientProfile>, burn: Option<&BurnIn>) -> String {
+    let profile = profile.map(|p| format!("{}={}", playback::profile::QUERY_PARAM, p.to_wire()));
+    let burn = burn.map(|b| format!("{BURN_PARAM}={}", b.track));
+    let pairs: Vec<String> = profile.into_iter().chain(burn).collect();
+    match pairs.is_empty() {
+        true => String::new(),
+        false => format!("?{}", pairs.join("&")),
+    }
+}
+
+/// The key of the caches that depend on what the viewer chose (plans, jobs, segments):
+/// filename-safe, and the profile's own key when nothing is burned in, so that segments
+/// packaged before burning existed stay valid.
+fn choice_key(profile: &ClientProfile, burn: Option<&BurnIn>) -> String {
+    match burn {
+        Some(b) => format!("{}-burn{}", profile.cache_key(), b.stream),
+        None => profile.cache_key(),
+    }
+}
+
+/// The query parameter naming an image subtitle to burn into the picture (`burn=i0`).
+pub const BURN_PARAM: &str = "burn";
+
+/// An image subtitle (PGS, VobSub, DVB) burned into the picture of a transcode: browsers
+/// cannot draw them. Named by the client as the subtitles list names it (`i0`…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BurnIn {
+    track: String,
+    /// The ffprobe stream index.
+    stream: u32,
+}
+
+/// `burn=` names no image subtitle of the file (a text track, an unknown one, garbage).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("burn={0:?} is not an image subtitle track of this file")]
+pub struct BurnError(String);
+
+impl BurnError {
+    pub fn code(&self) -> &'static str {
+        "invalid_burn_subtitle"
+    }
+}
+
+impl BurnIn {
+    /// The image subtitle of `file` named `track`.
+    pub fn of(file: &MediaFile, track: &str) -> Result<BurnIn, BurnError> {
+        match super::assets::image_subtitle(file, track) {
+            Some(s) => Ok(BurnIn {
+                track: track.to_string(),
+                stream: s.index,
+            }),
+            // Echoed in the message, so cut short: the value comes from the client.
+            None => Err(BurnError(track.chars().take(16).collect())),
+        }
+    }
 }
 
 /// One request for a part of a rendition: where it lives and which job makes it.
@@ -1015,8 +1073,9 @@ impl Packager {
         variant: Variant,
         part: Part,
         profile: &ClientProfile,
+        burn: Option<&BurnIn>,
     ) -> Result<PathBuf, LibraryError> {
-        let pkg = self.packaging(file, profile).await?;
+        let pkg = self.packaging(file, profile, burn).await?;
         let timeline = pkg.rendition(variant)?.timeline.clone();
         let not_found = |why: String| LibraryError::not_found("segment_not_found", why);
         let (name, index) = match part {
@@ -1040,11 +1099,11 @@ impl Packager {
             .inner
             .cache_dir
             .join(format!("{}-{}", file.id, file.fingerprint()))
-            .join(profile.cache_key())
+            .join(choice_key(profile, burn))
             .join(variant.name());
         let key = JobKey {
             file: format!("{}-{}", file.id, file.fingerprint()),
-            profile: profile.cache_key(),
+            profile: choice_key(profile, burn),
             variant,
         };
         let wanted = Wanted {
@@ -1438,6 +1497,27 @@ mod tests {
         assert!(m3u8.contains("#EXT-X-VERSION:7\n"));
         assert!(m3u8.contains("#EXT-X-MAP:URI=\"init.mp4?profile=1:avc,av1\"\n"));
         assert!(m3u8.contains("\n0.m4s?profile=1:avc,av1\n"));
+    }
+
+    #[test]
+    fn a_burn_is_carried_beside_the_profile_and_keys_caches_of_its_own() {
+        let profile = ClientProfile::parse("1:avc,aac,mp4").unwrap();
+        let burn = BurnIn {
+            track: "i0".into(),
+            stream: 3,
+        };
+        assert_eq!(playlist_query(None, None), "");
+        assert_eq!(playlist_query(None, Some(&burn)), "?burn=i0");
+        assert_eq!(
+            playlist_query(Some(&profile), Some(&burn)),
+            "?profile=1:avc,aac,mp4&burn=i0"
+        );
+        assert_eq!(
+            choice_key(&profile, None),
+            profile.cache_key(),
+            "unburned segments packaged before keep their folder"
+        );
+        assert_ne!(choice_key(&profile, Some(&burn)), profile.cache_key());
     }
 
     #[test]

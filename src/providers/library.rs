@@ -113,7 +113,10 @@ impl LibraryProvider {
                 .into_iter()
                 .map(|t| Subtitle {
                     source: StreamSource::Local {
-                        path: format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
+                        path: match t.image {
+                            true => format!("/api/media/{}/hls/master.m3u8?burn={}", f.id, t.track),
+                            false => format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
+                        },
                     },
                     lang: t.lang,
                     label: Some(t.label),
@@ -121,6 +124,7 @@ impl LibraryProvider {
                     ass: t
                         .ass
                         .then(|| format!("/api/media/{}/subtitles/{}.ass", f.id, t.track)),
+                    burn_in: t.image.then_some(t.track),
                 })
                 .collect();
         }

@@ -3,6 +3,7 @@
 mod fake_consumet;
 mod fault_server;
 mod helpers;
+mod image_subtitles;
 mod redis_server;
 mod remote_playback;
 

@@ -19,7 +19,7 @@ use fixtures::Fixture;
 const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
 
 /// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
-async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
+pub(crate) async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
     for (f, id) in fixtures {
         let src = f.path();
         let ext = src.extension().unwrap().to_str().unwrap();
@@ -55,7 +55,7 @@ async fn scanned_library(root: &Path, films: usize) -> TestApp {
 }
 
 /// The film's HLS base URL (`/api/media/<id>/hls`), from the resolve answer.
-async fn hls_base(app: &TestApp, tmdb: u32) -> String {
+pub(crate) async fn hls_base(app: &TestApp, tmdb: u32) -> String {
     let body = app
         .get_json(&format!("/api/streaming/library/movie/{tmdb}"), 200)
         .await;

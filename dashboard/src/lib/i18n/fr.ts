@@ -108,6 +108,7 @@ export const fr = {
 	'player.audioTrack': 'Piste {n}',
 	'player.subtitles': 'Sous-titres',
 	'player.subtitlesOff': 'Désactivés',
+	'player.subtitleBurnedIn': '{label} (incrustés)',
 	'player.subtitleSize': 'Taille du texte',
 	'player.size.s': 'Petite',
 	'player.size.m': 'Moyenne',

@@ -14,6 +14,8 @@ export interface SubtitleOption {
 	id: string;
 	lang: string;
 	label: string;
+	/** An image subtitle: shown only burned into the picture (the stream is reloaded for it). */
+	image?: true;
 }
 
 /** What the controller uses of an hls.js instance (a fake in tests). */
@@ -28,6 +30,11 @@ export interface SubtitleEvents {
 export interface SubtitleControllerOptions {
 	/** Replaceable in tests. */
 	fetchText?: (track: SubtitleTrack) => Promise<string>;
+	/**
+	 * Called with the image subtitle to burn in when one is shown, with null when anything else
+	 * is (text subtitles or none): the player reloads its stream when that changes the picture.
+	 */
+	onBurn?: (track: SubtitleTrack | null) => void;
 	/** Whether the browser can run the ASS renderer; replaceable in tests. */
 	styledSupported?: boolean;
 }
@@ -47,6 +54,7 @@ export class SubtitleController {
 	styled = $state.raw<SubtitleTrack | null>(null);
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
+	#onBurn: (track: SubtitleTrack | null) => void;
 	#hls: SubtitleHls | null = null;
 	#external: SubtitleTrack[] = [];
 	#externalCues = new Map<string, Cue[]>();
@@ -61,6 +69,7 @@ export class SubtitleController {
 
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
+		this.#onBurn = options.onBurn ?? (() => {});
 		this.#styledSupported = options.styledSupported ?? canRenderStyled();
 		this.size = loadPreferences().subtitleSize;
 	}
@@ -128,8 +137,10 @@ export class SubtitleController {
 		}
 		const previous = this.options.find((o) => o.id === this.#lastSelected);
 		const wanted = loadPreferences().subtitleLang;
-		const preferred = wanted ? this.options.find((o) => sameLanguage(o.lang, wanted)) : undefined;
-		const option = previous ?? preferred ?? this.options[0];
+		// Never burned in unasked: that reloads the stream as a transcode.
+		const drawn = this.options.filter((o) => !o.image);
+		const preferred = wanted ? drawn.find((o) => sameLanguage(o.lang, wanted)) : undefined;
+		const option = previous ?? preferred ?? drawn[0];
 		if (option) this.select(option.id);
 	}
 
@@ -143,11 +154,14 @@ export class SubtitleController {
 	}
 
 	#rebuildOptions(): void {
-		const external = this.#external.map((track, i) => ({
-			id: `ext:${i}`,
-			lang: track.lang,
-			label: track.label || track.lang
-		}));
+		const external = this.#external.map(
+			(track, i): SubtitleOption => ({
+				id: `ext:${i}`,
+				lang: track.lang,
+				label: track.label || track.lang,
+				...(track.burn_in ? { image: true as const } : {})
+			})
+		);
 		this.options = [...external, ...this.#hlsOptions];
 	}
 
@@ -182,7 +196,8 @@ export class SubtitleController {
 			void this.#show(null);
 			return;
 		}
-		const match = this.options.find((o) => sameLanguage(o.lang, wanted));
+		// An image subtitle only when chosen: burning it in reloads the stream as a transcode.
+		const match = this.options.find((o) => !o.image && sameLanguage(o.lang, wanted));
 		void this.#show(match?.id ?? null);
 	}
 
@@ -193,9 +208,11 @@ export class SubtitleController {
 		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
 		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
 		const track = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
+		this.#onBurn(track?.burn_in ? track : null);
 		const styled = track && styledUrl(track, this.#styledFailed, this.#styledSupported) ? track : null;
 		if (this.styled !== styled) this.styled = styled;
-		if (!id || styled) {
+		// Nothing to draw here: none, drawn by the ASS renderer, or burned into the picture.
+		if (!id || styled || track?.burn_in) {
 			this.cues = [];
 			return;
 		}

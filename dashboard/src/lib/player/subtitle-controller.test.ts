@@ -160,6 +160,38 @@ describe('SubtitleController, attached to an HLS stream', () => {
 	});
 });
 
+describe('SubtitleController, given an image subtitle (burned in by the server)', () => {
+	// French like `french`, but only as a burned-in stream.
+	const pgs: SubtitleTrack = { ...french, url: '/api/media/7/hls/master.m3u8?burn=i0', burn_in: 'i0' };
+
+	it('offers it as such, never picks it unasked, and burns it only when chosen', async () => {
+		prefer('fr');
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello');
+		const onBurn = vi.fn();
+		const subtitles = new SubtitleController({ fetchText, onBurn });
+
+		subtitles.load([english, pgs]);
+
+		expect(subtitles.options[1]).toEqual({ id: 'ext:1', lang: 'fr', label: 'Français', image: true });
+		expect(subtitles.selected).toBeNull();
+		expect(onBurn).not.toHaveBeenCalledWith(pgs);
+
+		subtitles.select('ext:1');
+		expect(onBurn).toHaveBeenLastCalledWith(pgs);
+		expect(subtitles.selected).toBe('ext:1');
+		expect(subtitles.cues).toEqual([]);
+		expect(fetchText).not.toHaveBeenCalled();
+
+		subtitles.select('ext:0');
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+		await vi.waitFor(() => expect(subtitles.cues).toHaveLength(1));
+
+		subtitles.select('ext:1');
+		subtitles.select(null);
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+	});
+});
+
 describe('SubtitleController, given a styled ASS track', () => {
 	const styled: SubtitleTrack = {
 		url: '/api/media/1/subtitles/s0.vtt',

@@ -3,6 +3,12 @@ import type { SubtitleFormat } from "./SubtitleFormat";
 
 export type SubtitleDto = { url: string, proxy_url?: string, lang: string, label: string, provider: string, 
 /**
+ * Set for an image subtitle (PGS, VobSub, DVB) of a library file, which a browser cannot
+ * draw: the track to pass as `burn=` to the file's HLS playlists, which then burn it into
+ * the picture. `url` is then that burned-in master playlist, not a subtitle file.
+ */
+burn_in?: string, 
+/**
  * `ass` for a styled ASS/SSA track (library files), `vtt` otherwise; absent in answers
  * cached before it existed, which means `vtt`.
  */
