@@ -887,6 +887,18 @@ impl Packager {
         Ok(pkg)
     }
 
+    /// The packaging for what the client asked: its profile (the default one without), and the
+    /// image subtitle to burn in, if any.
+    async fn chosen(
+        &self,
+        file: &MediaFile,
+        profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
+    ) -> Result<Arc<Packaging>, LibraryError> {
+        let profile = profile.copied().unwrap_or_default();
+        self.packaging(file, &profile, burn).await
+    }
+
     /// `profile`: the client's, when it sent one; it is then carried into every URI, as
     /// `burn` is.
     pub async fn master_playlist(
@@ -895,9 +907,7 @@ impl Packager {
         profile: Option<&ClientProfile>,
         burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
-        let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default(), burn)
-            .await?;
+        let pkg = self.chosen(file, profile, burn).await?;
         Ok(master_playlist(file, &pkg, &playlist_query(profile, burn)))
     }
 
@@ -908,9 +918,7 @@ impl Packager {
         profile: Option<&ClientProfile>,
         burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
-        let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default(), burn)
-            .await?;
+        let pkg = self.chosen(file, profile, burn).await?;
         let rendition = pkg.rendition(variant)?;
         Ok(rendition
             .timeline
