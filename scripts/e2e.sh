@@ -119,6 +119,13 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
 ffmpeg -hide_banner -nostdin -loglevel error -y \
   -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 "$WORK/portrait-unrotated.mp4"
+# An AV1 + Opus MKV (movie 9150), which Debian's Chromium decodes with dav1d: remuxed too.
+# SVT_LOG=1: SVT-AV1 prints its banner on stderr whatever ffmpeg's log level.
+mkdir -p "$WORK/library/Sokoul AV1 (2024) [tmdbid-9150]"
+SVT_LOG=1 ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -c:v libsvtav1 -preset 12 -crf 40 -g 50 -pix_fmt yuv420p -c:a libopus -ac 2 \
+  "$WORK/library/Sokoul AV1 (2024) [tmdbid-9150]/Sokoul AV1 (2024).mkv"
 # ffmpeg 5.1 has no -display_rotation; on a stream copy the `rotate` tag becomes the matrix.
 ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/portrait-unrotated.mp4" -c copy -metadata:s:v:0 rotate=90 \
   "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024).mp4"
