@@ -40,6 +40,10 @@ fi
 PRESET=ultrafast
 REFERER="https://embed.example/e/1"
 [ -x "$SOKOUL_BIN" ] || { echo "bench-playback: build sokoul first (cargo build --release)" >&2; exit 1; }
+# Absolute (the browser side restarts the server from dashboard/), and not passed on to sokoul,
+# which warns about SOKOUL_* variables it does not know.
+SOKOUL_BIN=$(realpath "$SOKOUL_BIN")
+export -n SOKOUL_BIN
 if [ -z "${CHROMIUM:-}" ]; then
   for c in /usr/lib/chromium/chromium /usr/bin/chromium; do [ -x "$c" ] && CHROMIUM=$c && break; done
 fi
@@ -110,7 +114,8 @@ stop_sokoul() {
   pid=$(cat "$WORK/sokoul.pid" 2>/dev/null) || return 0
   for child in $(pgrep -P "$pid" || true); do kill "$child" 2>/dev/null || true; done
   kill "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  # Until it is gone or a zombie (its parent, a finished reset, left it to a subreaper).
+  while [ -e "/proc/$pid" ] && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; do sleep 0.05; done
   rm -f "$WORK/sokoul.pid"
 }
 cleanup() {
@@ -120,6 +125,8 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ "$rc" = 0 ] || { for f in "$WORK"/*.log; do echo "---- tail of $f"; tail -n 30 "$f"; done; } >&2
+  # The logs of the last run stay for whoever profiles it.
+  rm -rf "$DIR/last-run" && mkdir -p "$DIR/last-run" && cp "$WORK"/*.log "$WORK"/*.tsv "$WORK"/*.json "$DIR/last-run/" 2>/dev/null || true
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -205,16 +212,18 @@ first_segment() {
   for p in "${pids[@]}"; do wait "$p" || { echo "segment failed" >&2; exit 1; }; done
   ms "$t" "$(now)"
 }
-# floor FILE: ms from starting a plain ffmpeg HLS transcode to its first segment in its playlist.
+# floor FILE [FILTER]: ms from starting a plain ffmpeg HLS transcode to its first segment in its
+# playlist. Keyframes every 2 s (x264's default GOP of 250 frames would make the first segment
+# 10 s long), and the engine's 2 s first segment; FILTER: the engine's scaling of a 4K picture.
 floor() {
-  python3 - "$1" "$PRESET" "$WORK/floor" <<'EOF'
+  python3 - "$1" "$PRESET" "$WORK/floor" "${2:-null}" <<'EOF'
 import os, shutil, subprocess, sys, time
-src, preset, out = sys.argv[1:]
+src, preset, out, vf = sys.argv[1:]
 shutil.rmtree(out, ignore_errors=True); os.makedirs(out)
 t = time.monotonic()
 p = subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", src, "-map", "0:v:0", "-map", "0:a:0",
-    "-c:v", "libx264", "-preset", preset, "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_flags", "temp_file",
-    "-hls_segment_filename", f"{out}/%d.ts", f"{out}/index.m3u8"])
+    "-vf", vf, "-c:v", "libx264", "-preset", preset, "-force_key_frames", "expr:gte(t,n_forced*2)", "-c:a", "aac",
+    "-f", "hls", "-hls_time", "2", "-hls_flags", "temp_file", "-hls_segment_filename", f"{out}/%d.ts", f"{out}/index.m3u8"])
 pl = f"{out}/index.m3u8"
 while not (os.path.exists(pl) and ".ts" in open(pl).read()):
     if p.poll() is not None: sys.exit("ffmpeg ended without a segment")
@@ -245,7 +254,7 @@ for run in $(seq 1 "$RUNS"); do
     record "first_segment_$id" "$(first_segment $id)"
   done
   record "floor_910005" "$(floor "$HEVC1080")"
-  record "floor_910006" "$(floor "$HEVC4K")"
+  record "floor_910006" "$(floor "$HEVC4K" scale=-2:1080)"
   "$WORK/reset"
   record "speed_910005" "$(speed)"
 done

@@ -66,9 +66,10 @@ const hook = () => {
 
 async function sample(c: Case, browser: import('@playwright/test').Browser): Promise<Sample> {
 	execFileSync(process.env.BENCH_RESET!, { stdio: 'inherit', timeout: 120_000 });
-	// A saved position would make the film resume elsewhere (a seek sample saves one).
-	await fetch(`${base}/api/progress/movie/${c.tmdb}`, { method: 'DELETE' });
 	const context = await browser.newContext();
+	// A saved position would make the film resume elsewhere (a seek sample saves one). The
+	// context's own client: a pooled connection would be to the server just stopped.
+	await context.request.delete(`${base}/api/progress/movie/${c.tmdb}`);
 	const page = await context.newPage();
 	let mode = 'direct_play';
 	page.on('response', async (r) => {
