@@ -26,7 +26,8 @@ interface Sample {
 	frame: number;
 	/** Seek → first frame at the target (ms), for a seek case. */
 	seek: number | null;
-	/** Navigation → the resolve answer, the master playlist, the first video segment (ms). */
+	/** Navigation → the resolve asked, answered, the master playlist, the first video segment (ms). */
+	app: number | null;
 	resolve: number | null;
 	master: number | null;
 	segment: number | null;
@@ -100,12 +101,13 @@ async function sample(c: Case, browser: import('@playwright/test').Browser): Pro
 		expect(seek, `${c.name}: a frame at the seek target`).not.toBeNull();
 	}
 	const timings = await page.evaluate(() => {
-		const end = (re: RegExp) => {
-			const e = performance.getEntriesByType('resource').find((r) => re.test(r.name)) as PerformanceResourceTiming | undefined;
-			return e ? e.responseEnd : null;
-		};
+		const entry = (re: RegExp) =>
+			performance.getEntriesByType('resource').find((r) => re.test(r.name)) as PerformanceResourceTiming | undefined;
+		const end = (re: RegExp) => entry(re)?.responseEnd ?? null;
 		return {
 			frame: (window as unknown as { __bench: { frame: number } }).__bench.frame,
+			// Until the resolve is asked: the page and its scripts loaded and started.
+			app: entry(/\/api\/streaming\/resolve\//)?.startTime ?? null,
 			resolve: end(/\/api\/streaming\/resolve\//),
 			master: end(/\/master\.m3u8/),
 			segment: end(/\/v\/(init\.mp4|\d+\.(ts|m4s))|\/api\/media\/\d+\/file/)
