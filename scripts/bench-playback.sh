@@ -5,6 +5,8 @@
 #
 #   scripts/bench-playback.sh                 # RUNS=5 samples per case, about 10 minutes
 #   RUNS=9 SOKOUL_BIN=/path/to/sokoul scripts/bench-playback.sh
+#   ONLY='HEVC 1080p|remux' scripts/bench-playback.sh   # only the Chromium cases whose name matches
+#                                       # (a regex), no server-side part: a before/after of one change
 #
 # Every sample is cold: `sokoul serve` is restarted with an empty segment cache before it (no
 # packaged segment, no cached probe, no ffmpeg of the previous sample still running), and the
@@ -256,7 +258,7 @@ speed() {
 }
 
 log "server side: first segment, floor, transcode speed ($RUNS runs each)"
-for run in $(seq 1 "$RUNS"); do
+for run in $(seq 1 "$([ -n "${ONLY:-}" ] && echo 0 || echo "$RUNS")"); do
   for id in 910005 910006; do
     "$WORK/reset"
     record "first_segment_$id" "$(first_segment $id)"
@@ -281,6 +283,11 @@ cat >"$WORK/cases.json" <<'EOF'
   { "name": "remote MKV H.264/AC-3 via addon + proxy", "tmdb": 550 }
 ]
 EOF
+if [ -n "${ONLY:-}" ]; then
+  python3 -c 'import json, re, sys; p = sys.argv[1]; json.dump([c for c in json.load(open(p)) if re.search(sys.argv[2], c["name"])], open(p + ".new", "w"))' \
+    "$WORK/cases.json" "$ONLY"
+  mv "$WORK/cases.json.new" "$WORK/cases.json"
+fi
 log "Chromium: $RUNS cold samples per case"
 (cd dashboard && BENCH_URL="$URL" BENCH_CASES="$WORK/cases.json" BENCH_RUNS="$RUNS" BENCH_RESET="$WORK/reset" \
   BENCH_OUT="$WORK/browser.json" timeout 3000 npx playwright test --config playwright.bench.config.ts)
@@ -289,6 +296,13 @@ ORIGIN_REQS=$(wc -l <"$WORK/origin.log")
 ORIGIN_NO_RANGE=$(grep -c 'range=- ' "$WORK/origin.log" || true)
 
 # ---- Table ----
+if [ -n "${ONLY:-}" ]; then
+  python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    xs = sorted(x["seek"] if x["seek"] is not None else x["frame"] for x in r["samples"])
+    print(f"{r['"'"'name'"'"']}: median {xs[len(xs) // 2]:.0f} ms, samples {[round(x) for x in xs]}")' "$WORK/browser.json"
+  exit 0
+fi
 python3 - "$WORK/browser.json" "$RESULTS" "$DIR" "$ORIGIN_REQS" "$ORIGIN_NO_RANGE" "$SOKOUL_BIN" <<'EOF'
 import json, math, os, subprocess, sys, time
 browser_path, server_path, out_dir, origin_reqs, origin_no_range, binary = sys.argv[1:]
