@@ -3,7 +3,8 @@
 # file, seeking in a 2 h film, the engine's transcode speed, a remote MKV through the proxy, and
 # beside them a plain `ffmpeg … -f hls` of the same file (the floor any server pays).
 #
-#   scripts/bench-playback.sh                 # RUNS=5 samples per case, about 10 minutes
+#   scripts/bench-playback.sh                 # RUNS=5 samples per case: 15 minutes on a busy
+#                                             # 2-core machine, plus 20 once to generate the films
 #   RUNS=9 SOKOUL_BIN=/path/to/sokoul scripts/bench-playback.sh
 #   ONLY='HEVC 1080p|remux' scripts/bench-playback.sh   # only the Chromium cases whose name matches
 #                                       # (a regex), no server-side part: a before/after of one change
@@ -16,13 +17,14 @@
 # 80 % of the film once it plays → the first frame shown there.
 # Transcode speed: the engine's 1080p HEVC → H.264 job, its video segments fetched one after the
 # other as hls.js does; film seconds produced per wall second after its first segment.
-# Floor: `ffmpeg -i FILE -c:v libx264 -preset ultrafast -c:a aac -f hls -hls_time 2`, start →
-# its first segment in the playlist; ratio = ours / floor.
+# Floor: `ffmpeg -i FILE -c:v libx264 -preset ultrafast -force_key_frames … -c:a aac -f hls
+# -hls_time 2`, start → its first segment in the playlist; ratio = ours / floor.
 #
 # Environment: BENCH_DIR (generated films, kept for the next run; default
 # /tmp/sokoul-bench-playback), RUNS, SOKOUL_BIN (default target/release/sokoul, else
 # target/debug/sokoul), CHROMIUM, BENCH_PORT (default 18795), BENCH_SKIP_BUILD=1 (reuse
-# dashboard/build). Results: the table on stdout, and $BENCH_DIR/results.{tsv,json}.
+# dashboard/build). Results: the table on stdout (scripts/bench/playback-table.py), and
+# $BENCH_DIR/results.{tsv,json}; the last run's logs and raw samples in $BENCH_DIR/last-run/.
 # Needs: ffmpeg (libx264, libx265, libsvtav1, libvpx, libopus), node + the dashboard's
 # node_modules, Debian's chromium, curl, python3.
 set -euo pipefail
@@ -248,7 +250,7 @@ speed() {
   master=$(master_of 910005)
   video=$(hls_media "$master" | head -1)
   while read -r seg end; do
-    curl -sf -o /dev/null "$seg"
+    curl -sf -o /dev/null "$seg" || { echo "speed: $seg failed" >&2; return 1; }
     [ "$end" = 0 ] && continue
     n=$((n + 1))
     if [ "$n" = 1 ]; then t0=$(now); first_end=$end; fi
@@ -266,7 +268,7 @@ for run in $(seq 1 "$([ -n "${ONLY:-}" ] && echo 0 || echo "$RUNS")"); do
   record "floor_910005" "$(floor "$HEVC1080")"
   record "floor_910006" "$(floor "$HEVC4K" scale=-2:1080)"
   "$WORK/reset"
-  record "speed_910005" "$(speed)"
+  record "speed_910005" "$(speed || echo "speed: no measurement in run $run" >&2)"
 done
 
 # ---- Chromium: first frame, seek ----
@@ -303,66 +305,4 @@ for r in json.load(open(sys.argv[1]))["results"]:
     print(f"{r['"'"'name'"'"']}: median {xs[len(xs) // 2]:.0f} ms, samples {[round(x) for x in xs]}")' "$WORK/browser.json"
   exit 0
 fi
-python3 - "$WORK/browser.json" "$RESULTS" "$DIR" "$ORIGIN_REQS" "$ORIGIN_NO_RANGE" "$SOKOUL_BIN" <<'EOF'
-import json, math, os, subprocess, sys, time
-browser_path, server_path, out_dir, origin_reqs, origin_no_range, binary = sys.argv[1:]
-browser = json.load(open(browser_path))
-server = {}
-for line in open(server_path):
-    k, v = line.rstrip("\n").split("\t")
-    server.setdefault(k, []).append(float(v))
-def median(xs):
-    s = sorted(xs); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-def p90(xs):  # nearest rank
-    s = sorted(xs); return s[max(0, math.ceil(0.9 * len(s)) - 1)]
-targets = {  # ms; issue 14's Must show
-    "direct play": 1000, "direct stream": 1000, "remux + audio": 1500, "transcode": 2500,
-    "seek 80 %: 2 h MKV H.264": 1500, "seek 80 %: 2 h MKV HEVC": 2500, "remote": 2000,
-}
-def target(name):
-    return next(v for k, v in sorted(targets.items(), key=lambda kv: -len(kv[0])) if name.startswith(k))
-rows = []
-def row(case, mode, xs, unit, tgt, ok):
-    fmt = (lambda x: f"{x:.0f} ms") if unit == "ms" else (lambda x: f"{x:.2f}×")
-    rows.append([case, mode, str(len(xs)), fmt(median(xs)), fmt(p90(xs) if unit == "ms" else min(xs)), tgt,
-                 "" if ok is None else ("pass" if ok else "FAIL")])
-frames = {}
-for r in browser["results"]:
-    s = r["samples"]; name = r["name"]
-    modes = "/".join(sorted({x["mode"] for x in s}))
-    key = "seek" if name.startswith("seek") else "frame"
-    xs = [x[key] for x in s]
-    frames[name] = [x["frame"] for x in s]
-    t = target(name)
-    row(name, modes, xs, "ms", f"≤ {t} ms", median(xs) <= t)
-    if key == "seek":
-        row("  (its first frame from navigation)", modes, frames[name], "ms", "", None)
-    else:
-        parts = {k: median([x[k] for x in s if x[k] is not None]) for k in ("app", "resolve", "master", "segment") if any(x[k] is not None for x in s)}
-        rows[-1].append(", ".join(f"{k} {v:.0f}" for k, v in parts.items()))
-sp = server["speed_910005"]
-row("transcode speed: HEVC 1080p → H.264 (engine)", "transcode", sp, "x", "≥ 1.5×", median(sp) >= 1.5)
-rows[-1][4] = f"min {min(sp):.2f}×"
-for id, label in (("910005", "HEVC 1080p"), ("910006", "HEVC 4K")):
-    fl, ours = server[f"floor_{id}"], server[f"first_segment_{id}"]
-    row(f"floor: plain ffmpeg -f hls, {label}, first segment", "-", fl, "ms", "", None)
-    row(f"ours: resolve → first segments, {label}", "transcode", ours, "ms", "", None)
-    ff = [v for k, v in frames.items() if k.startswith("transcode") and label in k][0]
-    rows.append([f"  ratio ours/floor, {label}", "", "", f"{median(ours) / median(fl):.2f} (segment), {median(ff) / median(fl):.2f} (first frame)", "", "", ""])
-head = ["case", "mode", "N", "median", "p90", "target", "result", "median ms from navigation"]
-rows = [r + [""] * (len(head) - len(r)) for r in rows]
-w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-for r in [head] + rows:
-    print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
-load = open("/proc/loadavg").read().split()[:3]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-meta = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "browser": browser["browser"],
-        "cores": os.cpu_count(), "cpu": cpu, "loadavg_after": load, "binary": binary,
-        "remote_origin_requests": int(origin_reqs), "remote_origin_requests_without_range": int(origin_no_range)}
-print(f"\n{meta['cores']} cores ({cpu}), load average after the run {' '.join(load)}; {browser['browser']}; {binary}")
-print(f"remote origin: {origin_reqs} requests, {origin_no_range} without Range (all from the proxy)")
-with open(os.path.join(out_dir, "results.tsv"), "w") as f:
-    for r in [head] + rows: f.write("\t".join(map(str, r)) + "\n")
-json.dump({"meta": meta, "browser": browser, "server": server}, open(os.path.join(out_dir, "results.json"), "w"), indent=1)
-EOF
+python3 scripts/bench/playback-table.py "$WORK/browser.json" "$RESULTS" "$DIR" "$ORIGIN_REQS" "$ORIGIN_NO_RANGE" "$SOKOUL_BIN"
