@@ -60,6 +60,7 @@ STATUS=1
 cleanup() {
   local rc=$?
   exec 9>&- 2>/dev/null || true # closes the addon's stdin: it exits by itself
+  exec 8>&- 2>/dev/null || true # the picture addon's
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$STATUS" != 0 ]; then
@@ -122,6 +123,52 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
 ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/portrait-unrotated.mp4" -c copy -metadata:s:v:0 rotate=90 \
   "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024).mp4"
 
+# A styled ASS track (tests/e2e/7-styled-ass.spec.ts): movie 9145, a grey-only H.264 MKV (hue
+# removed, so the only saturated colour on screen is the subtitle's) with an embedded ASS whose
+# big magenta `{\an8}` sign sits at the top for the whole film.
+STYLED="$WORK/library/Sokoul Styled (2024) [tmdbid-9145]"
+mkdir -p "$STYLED"
+cat >"$WORK/styled.ass" <<'EOF'
+[Script Info]
+ScriptType: v4.00+
+PlayResX: 640
+PlayResY: 360
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Sign,Liberation Sans,64,&H00FF00FF,&H00FF00FF,&H00000000,&H00000000,-1,0,0,0,100,100,0,0,1,0,0,2,10,10,20,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:00.00,0:00:12.00,Sign,,0,0,0,,{\an8}TOP SIGN
+EOF
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=12,hue=s=0 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -i "$WORK/styled.ass" -map 0 -map 1 -map 2 \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 -c:s copy \
+  -metadata:s:s:0 language=eng -metadata:s:s:0 title=Signs "$STYLED/Sokoul Styled (2024).mkv"
+
+# An image subtitle (tests/e2e/6-image-subtitles.spec.ts, docs/playback.md): H.264 + AAC in
+# Matroska with a DVD (VobSub) subpicture, which ffmpeg cannot draw from text: spumux muxes a
+# PNG (a white bar, black declared transparent) into an MPEG-PS at the DVD's 720x480, shown
+# over the dark bottom band of the picture for the whole film.
+command -v spumux >/dev/null || { echo "e2e: spumux not found (apt-get install dvdauthor)" >&2; exit 1; }
+IMGSUB="$WORK/library/Sokoul Signs (2024) [tmdbid-960]"
+mkdir -p "$IMGSUB"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i "color=c=black:s=720x480,drawbox=x=100:y=400:w=520:h=40:color=white:t=fill,format=rgb24" \
+  -frames:v 1 "$WORK/imgsub-bar.png"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i "testsrc2=size=720x480:rate=30000/1001:duration=40,drawbox=x=0:y=360:w=720:h=120:color=0x101010:t=fill" \
+  -f lavfi -i sine=frequency=440:sample_rate=48000:duration=40 -target ntsc-dvd "$WORK/imgsub-base.mpg"
+printf '<subpictures><stream><spu start="00:00:00.20" end="00:00:39.50" image="%s" transparent="000000" force="yes"/></stream></subpictures>' \
+  "$WORK/imgsub-bar.png" >"$WORK/imgsub-spu.xml"
+spumux -m dvd -s 0 "$WORK/imgsub-spu.xml" <"$WORK/imgsub-base.mpg" >"$WORK/imgsub-with.mpg" 2>"$WORK/spumux.log"
+ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/imgsub-with.mpg" -map 0:v -map 0:a -map 0:s \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 60 -c:a aac -ac 2 -c:s copy \
+  -metadata:s:s:0 language=eng -metadata:s:s:0 title=Signs "$IMGSUB/Sokoul Signs (2024).mkv"
+rm -f "$WORK"/imgsub-*.mpg
+
 # ---- Fake Consumet (also the Referer-checking CDN) ----
 CONSUMET_PORT=$(free_port)
 "$FAKE_CONSUMET" --port "$CONSUMET_PORT" --media "$WORK/cdn" >"$WORK/fake-consumet.log" 2>&1 &
@@ -141,6 +188,56 @@ until [ -s "$WORK/addon.out" ]; do
   sleep 0.2
 done
 ADDON_TMDB=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).tmdb)' "$WORK/addon.out")
+
+# ---- Picture: HDR10, interlaced, a remote MKV (tests/e2e/8-engine-picture.spec.ts) ----
+# - movie 907: HDR10 (HEVC Main10, PQ + BT.2020, tagged) made from a known 2×2 pattern (grey
+#   B4B4B4, red C83232, green 32A032, blue 3232C8) converted to PQ with SDR white at 100 nits,
+#   so a correct tone-map gives the pattern back, darker but with its hues;
+# - movie 908: an MPEG-2 TS whose frames weave two fields from different instants (50 → 25 fps);
+# - movie 550: a 60 s H.264 + AC-3 Matroska film (tmdb:550 in the SDK addon) on an origin that
+#   answers byte ranges and wants the addon's Referer, listed by an addon instance of its own.
+PICTURE="$WORK/picture"
+mkdir -p "$PICTURE/library/Sokoul HDR10 (2024) [tmdbid-907]" "$PICTURE/library/Sokoul Interlaced (2024) [tmdbid-908]" \
+  "$PICTURE/films"
+colour_patch() { echo "color=c=0x$1:s=320x180:d=20:r=25"; }
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i "$(colour_patch B4B4B4)" -f lavfi -i "$(colour_patch C83232)" -f lavfi -i "$(colour_patch 32A032)" -f lavfi -i "$(colour_patch 3232C8)" \
+  -f lavfi -i sine=frequency=440:sample_rate=48000:duration=20 \
+  -filter_complex "[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack,format=gbrpf32le,zscale=tin=bt709:pin=bt709:t=smpte2084:p=bt2020:npl=100,zscale=m=bt2020nc:r=tv,format=yuv420p10le[v]" \
+  -map "[v]" -map 4:a -c:v libx265 -preset ultrafast -tag:v hvc1 \
+  -x265-params "log-level=error:hdr10=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400" \
+  -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc -c:a aac -ac 2 -movflags +faststart \
+  "$PICTURE/library/Sokoul HDR10 (2024) [tmdbid-907]/Sokoul HDR10 (2024).mp4"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=352x288:rate=50:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -vf tinterlace=interleave_top,setfield=tff -c:v mpeg2video -flags +ilme+ildct -top 1 -b:v 2M -c:a mp2 \
+  "$PICTURE/library/Sokoul Interlaced (2024) [tmdbid-908]/Sokoul Interlaced (2024).ts"
+ffmpeg -hide_banner -nostdin -loglevel error -y \
+  -f lavfi -i testsrc2=size=640x360:rate=25:duration=60 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=60 \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 50 -b:v 400k -c:a ac3 -ac 2 "$PICTURE/films/film.mkv"
+PICTURE_ORIGIN_LOG="$WORK/picture-origin.jsonl"
+: >"$PICTURE_ORIGIN_LOG"
+env DIR="$PICTURE/films" REFERER="https://embed.example/e/1" LOG="$PICTURE_ORIGIN_LOG" \
+  node dashboard/tests/e2e/support/range-origin.mjs >"$WORK/picture-origin.out" 2>"$WORK/picture-origin.log" &
+PIDS+=($!)
+# wait_file FILE WHAT: until FILE has something in it (a process printed its URL).
+wait_file() {
+  local deadline=$((SECONDS + 20))
+  until [ -s "$1" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "e2e: $2 did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+wait_file "$WORK/picture-origin.out" "the picture origin"
+PICTURE_ORIGIN=$(head -n1 "$WORK/picture-origin.out")
+mkfifo "$WORK/picture-addon.in"
+(cd tests/stremio-addon &&
+  exec env ORIGIN="$CONSUMET/cdn" MEDIA_ORIGIN="$PICTURE_ORIGIN" REFERER="https://embed.example/e/1" TOKEN=e2e \
+    node addon.js <"$WORK/picture-addon.in" >"$WORK/picture-addon.out" 2>"$WORK/picture-addon.log") &
+PIDS+=($!)
+exec 8>"$WORK/picture-addon.in"
+wait_file "$WORK/picture-addon.out" "the picture addon"
+PICTURE_ADDON=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).tmdb)' "$WORK/picture-addon.out")
 
 # ---- sokoul serve ×3 ----
 # start_sokoul NAME LIBRARY [VAR=VALUE…]: prints the base URL.
@@ -171,6 +268,14 @@ start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manif
 start SECURE_URL secure "$WORK/library" SOKOUL_API_TOKEN="$E2E_TOKEN"
 for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL" "$SECURE_URL"; do wait_http "$url/healthz" 60; done
 
+# The picture server: its own library (907, 908) and addon (the remote MKV), so the counts the
+# other specs see do not change.
+PICTURE_URL=""
+start PICTURE_URL picture "$PICTURE/library" SOKOUL_STREMIO_ADDONS="$PICTURE_ADDON/manifest.json" \
+  SOKOUL_PROXY_ALLOW=127.0.0.1
+wait_http "$PICTURE_URL/healthz" 60
+wait_http "$PICTURE_URL/api/library/items" 60 2
+
 # The library scan runs in the background at start: wait for the three demo titles and the
 # engine's two films.
 for url in "$LOCAL_URL" "$REMOTE_URL"; do wait_http "$url/api/library/items" 60 5; done
@@ -180,6 +285,8 @@ log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $R
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
 export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN
+export E2E_PICTURE_URL="$PICTURE_URL" E2E_PICTURE_DIR="$PICTURE" E2E_PICTURE_ORIGIN="$PICTURE_ORIGIN" \
+  E2E_PICTURE_ORIGIN_LOG="$PICTURE_ORIGIN_LOG"
 set +e
 (cd dashboard && timeout 600 npx playwright test "$@")
 STATUS=$?

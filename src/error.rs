@@ -289,6 +289,12 @@ impl From<crate::playback::profile::ProfileError> for ApiError {
     }
 }
 
+impl From<crate::library::package::BurnError> for ApiError {
+    fn from(e: crate::library::package::BurnError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
 impl From<ProxyError> for ApiError {
     fn from(e: ProxyError) -> Self {
         ApiError::from_module(e.status(), e.code(), e, INTERNAL)

@@ -315,6 +315,44 @@ pub struct Subtitle {
     pub lang: String,
     pub label: Option<String>,
     pub provider: String,
+    /// An image subtitle of a library file (`i0`…), which only burning draws; `source` is
+    /// then the file's HLS master playlist with it burned in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_in: Option<String>,
+    /// A library track that is ASS/SSA: the path serving it as is, styles and positions kept.
+    /// `source` stays its WebVTT. Defaulted so cache entries written before it still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ass: Option<String>,
+}
+
+/// What a subtitle track is written in, as the player receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum SubtitleFormat {
+    /// WebVTT only.
+    Vtt,
+    /// Styled ASS/SSA, served as is at `ass_url` for a libass renderer; `url` is its WebVTT
+    /// (styles and positions flattened), the fallback.
+    Ass,
+}
+
+impl SubtitleFormat {
+    /// The track id and format of a subtitle file name: `s0.ass` → (`s0`, Ass).
+    pub fn split(name: &str) -> Option<(&str, SubtitleFormat)> {
+        if let Some(track) = name.strip_suffix(".vtt") {
+            return Some((track, SubtitleFormat::Vtt));
+        }
+        name.strip_suffix(".ass")
+            .map(|track| (track, SubtitleFormat::Ass))
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            SubtitleFormat::Vtt => "vtt",
+            SubtitleFormat::Ass => "ass",
+        }
+    }
 }
 
 /// A time range in seconds, from the start of the video.
@@ -538,6 +576,24 @@ pub struct SubtitleDto {
     pub lang: String,
     pub label: String,
     pub provider: String,
+    /// Set for an image subtitle (PGS, VobSub, DVB) of a library file, which a browser cannot
+    /// draw: the track to pass as `burn=` to the file's HLS playlists, which then burn it into
+    /// the picture. `url` is then that burned-in master playlist, not a subtitle file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false, example = "i0")]
+    pub burn_in: Option<String>,
+    /// `ass` for a styled ASS/SSA track (library files), `vtt` otherwise; absent in answers
+    /// cached before it existed, which means `vtt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    pub format: Option<SubtitleFormat>,
+    /// The ASS/SSA track as is, when `format` is `ass`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    pub ass_url: Option<String>,
 }
 
 /// The resolve response of the contract.
@@ -559,6 +615,20 @@ pub struct ResolveResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subtitle_file_name_gives_its_track_and_format() {
+        assert_eq!(
+            SubtitleFormat::split("s0.ass"),
+            Some(("s0", SubtitleFormat::Ass))
+        );
+        assert_eq!(
+            SubtitleFormat::split("x1.vtt"),
+            Some(("x1", SubtitleFormat::Vtt))
+        );
+        assert_eq!(SubtitleFormat::split("x1.srt"), None);
+        assert_eq!(SubtitleFormat::split("x1"), None);
+    }
 
     #[test]
     fn a_tmdb_id_is_positive_plain_digits_that_fit_u32() {

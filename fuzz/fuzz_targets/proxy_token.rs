@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use sokoul::proxy::token::{Kind, ProxyContext, Signer, TokenError, Verified};
+use sokoul::proxy::token::{Kind, Plain, ProxyContext, Signer, TokenError, Verified};
 
 static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(b"fuzz"));
 
@@ -124,7 +124,12 @@ fn mint(m: &Mint) -> Params {
     let mut url = String::new();
     if m.child {
         let kind = if m.json { Kind::Json } else { Kind::Media };
-        SIGNER.write_child(&mut url, &sealed, &m.upstream, m.vars.as_deref(), kind);
+        let plain = Plain {
+            upstream: &m.upstream,
+            vars: m.vars.as_deref(),
+            kind,
+        };
+        SIGNER.write_child(&mut url, &sealed, plain);
     } else {
         SIGNER.write_url(&mut url, &sealed, &m.upstream, None);
     }

@@ -63,7 +63,6 @@ pub struct CacheCheck {
     get,
     path = "/healthz",
     operation_id = "healthz",
-    tag = "operations",
     responses((status = 200, description = "The process answers", body = Liveness))
 )]
 pub async fn healthz() -> Json<Liveness> {
@@ -79,7 +78,6 @@ pub async fn healthz() -> Json<Liveness> {
     get,
     path = "/readyz",
     operation_id = "readyz",
-    tag = "operations",
     responses((status = 200, description = "`ok`, or `degraded` with what failed", body = Readiness))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Json<Readiness> {
@@ -131,7 +129,6 @@ pub async fn readyz(State(state): State<AppState>) -> Json<Readiness> {
     get,
     path = "/metrics",
     operation_id = "get_metrics",
-    tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

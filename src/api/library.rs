@@ -46,7 +46,6 @@ pub struct ProblemList {
     get,
     path = "/api/library/items",
     operation_id = "list_library_items",
-    tag = "library",
     responses(
         (status = 200, description = "Every title, films and series", body = ItemList),
         LibraryErrors,
@@ -79,7 +78,6 @@ fn sign_poster(state: &AppState, item: &mut Item) {
     get,
     path = "/api/library/items/{media_type}/{tmdb_id}",
     operation_id = "get_library_item",
-    tag = "library",
     params(TitlePath),
     responses(
         (status = 200, description = "The title", body = ItemDetail),
@@ -106,7 +104,6 @@ pub async fn item(
     post,
     path = "/api/library/scan",
     operation_id = "scan_library",
-    tag = "library",
     responses(
         (status = 200, description = "What the scan did", body = ScanSummary),
         LibraryErrors,
@@ -126,7 +123,6 @@ pub async fn scan(State(state): State<AppState>) -> Result<Json<ScanSummary>, Ap
     get,
     path = "/api/library/problems",
     operation_id = "list_library_problems",
-    tag = "library",
     responses(
         (status = 200, description = "Every problem of the last scans", body = ProblemList),
         LibraryErrors,
@@ -145,7 +141,6 @@ pub async fn problems(State(state): State<AppState>) -> Result<Json<ProblemList>
     get,
     path = "/api/library/poster/{media_type}/{tmdb_id}",
     operation_id = "get_poster",
-    tag = "library",
     params(TitlePath),
     responses(
         (status = 200, description = "A frame of the file", content(("image/jpeg"))),

@@ -1,6 +1,6 @@
 //! `/api/media/{file_id}/**`: a library file played by the browser. Direct play with Range
-//! requests, HLS packaged on demand, subtitles as WebVTT. `{file_id}` is the store's id, never
-//! a path, so nothing outside the library can be reached.
+//! requests, HLS packaged on demand, subtitles as WebVTT (ASS/SSA also as is). `{file_id}` is
+//! the store's id, never a path, so nothing outside the library can be reached.
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -10,10 +10,13 @@ use tower_http::services::ServeFile;
 
 use super::extract::FileId;
 use super::library::library;
-use super::responses::{FfmpegErrors, Internal};
+use super::responses::{
+    FfmpegErrors, HlsPartAnswers, HlsPartPath, Internal, MasterAnswers, ProfileQuery,
+};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
-use crate::library::package::{Packager, Part, Variant};
+use crate::library::package::{BURN_PARAM, BurnIn, Packager, Part, Variant};
+use crate::models::SubtitleFormat;
 use crate::playback::ClientProfile;
 use crate::playback::profile::QUERY_PARAM;
 use crate::startup::AppState;
@@ -35,6 +38,18 @@ pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile
     Ok(Some(ClientProfile::parse(&wire)?))
 }
 
+/// The image subtitle to burn in (`burn=` in the query, a track of `file`'s subtitles list),
+/// when asked for. 400 `invalid_burn_subtitle` when it names none.
+pub(super) fn burn_choice(
+    query: Option<&str>,
+    file: &MediaFile,
+) -> Result<Option<BurnIn>, ApiError> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == BURN_PARAM)
+        .map(|(_, track)| BurnIn::of(file, &track).map_err(ApiError::from))
+        .transpose()
+}
+
 /// The file itself, for direct play, with Range requests.
 ///
 /// `file_id` comes from the `url` of a library source in a resolve answer.
@@ -42,7 +57,6 @@ pub(super) fn client_profile(query: Option<&str>) -> Result<Option<ClientProfile
     get,
     path = "/api/media/{file_id}/file",
     operation_id = "get_media_file",
-    tag = "media",
     params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
     responses(
         (status = 200, description = "The whole file, with its own type (`video/mp4`…)", content(("video/*"))),
@@ -81,14 +95,13 @@ pub async fn file(
     get,
     path = "/api/media/{file_id}/hls/master.m3u8",
     operation_id = "get_hls_master",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`), e.g. `1:avc,av1,vp9,aac,opus,mp4,webm`; carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+        ("burn" = Option<String>, Query, description = "An image subtitle to burn into the picture (a transcode), as the subtitles list names it (`burn_in`, e.g. `i0`); carried into every URI of the playlist"),
     ),
     responses(
-        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        MasterAnswers,
         (status = 404, description = "`media_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -102,17 +115,21 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    master_playlist(&library(&state)?.packager, &file, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    master_playlist(&library(&state)?.packager, &file, profile, burn).await
 }
 
-/// The master playlist of `file` as `packager` packages it for `profile` (a library file, or a
-/// remote one: `api::playback`).
+/// The master playlist of `file` as `packager` packages it for `profile`, with `burn` drawn
+/// on the picture (a library file, or a remote one: `api::playback`).
 pub(super) async fn master_playlist(
     packager: &Packager,
     file: &MediaFile,
     profile: Option<ClientProfile>,
+    burn: Option<BurnIn>,
 ) -> Result<Response, ApiError> {
-    let text = packager.master_playlist(file, profile.as_ref()).await?;
+    let text = packager
+        .master_playlist(file, profile.as_ref(), burn.as_ref())
+        .await?;
     Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"))
 }
 
@@ -125,20 +142,13 @@ pub(super) async fn master_playlist(
     get,
     path = "/api/media/{file_id}/hls/{variant}/{name}",
     operation_id = "get_hls_media",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
-        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
-        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
-        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
+        HlsPartPath,
+        ProfileQuery,
     ),
     responses(
-        (status = 200, description = "The playlist or the segment", content(
-            (String = "application/vnd.apple.mpegurl"),
-            ("video/mp2t"),
-            ("video/mp4"),
-        )),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
+        HlsPartAnswers,
         (status = 404, description = "`media_not_found`, `track_not_found`, `segment_not_found`, or `library_disabled`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
@@ -153,30 +163,38 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = file_of(&state, id).await?;
-    rendition(&library(&state)?.packager, &file, &variant, &name, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    let choice = (profile, burn);
+    rendition(&library(&state)?.packager, &file, &variant, &name, choice).await
 }
 
-/// A media playlist or a segment of `file` as `packager` packages it (a library file, or a
-/// remote one: `api::playback`).
+/// A media playlist or a segment of `file` as `packager` packages it for a profile and a
+/// subtitle burned in (a library file, or a remote one: `api::playback`).
 pub(super) async fn rendition(
     packager: &Packager,
     file: &MediaFile,
     variant: &str,
     name: &str,
-    profile: Option<ClientProfile>,
+    (profile, burn): (Option<ClientProfile>, Option<BurnIn>),
 ) -> Result<Response, ApiError> {
     let variant = Variant::parse(variant)
         .ok_or_else(|| ApiError::not_found("track_not_found", "no such HLS variant"))?;
     if name == "index.m3u8" {
         let text = packager
-            .media_playlist(file, variant, profile.as_ref())
+            .media_playlist(file, variant, profile.as_ref(), burn.as_ref())
             .await?;
         return Ok(with_type(text, "application/vnd.apple.mpegurl", "no-cache"));
     }
     let part = Part::parse(name)
         .ok_or_else(|| ApiError::not_found("segment_not_found", "no such HLS segment"))?;
     let path = packager
-        .segment(file, variant, part, &profile.unwrap_or_default())
+        .segment(
+            file,
+            variant,
+            part,
+            &profile.unwrap_or_default(),
+            burn.as_ref(),
+        )
         .await?;
     let f = tokio::fs::File::open(&path)
         .await
@@ -185,22 +203,25 @@ pub(super) async fn rendition(
     Ok(with_type(body, part.content_type(), "no-cache"))
 }
 
-/// A subtitle track as WebVTT.
+/// A subtitle track as WebVTT, or an ASS/SSA track as is.
 ///
 /// `{track}.vtt`: `x0`, `x1`… for sidecar files, `s0`, `s1`… for embedded text streams (SRT and
-/// ASS are converted).
+/// ASS are converted). `{track}.ass`: a track the resolve answer lists with `format: "ass"`,
+/// unconverted, so that a libass renderer keeps its styles and positions.
 #[utoipa::path(
     get,
     path = "/api/media/{file_id}/subtitles/{track}",
     operation_id = "get_subtitle",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
-        ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…", example = "x0.vtt"),
+        ("track" = String, Path, description = "`x0.vtt`, `s0.vtt`…, or `s0.ass` for an ASS/SSA track", example = "x0.vtt"),
     ),
     responses(
-        (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
-        (status = 404, description = "`media_not_found`, `subtitle_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 200, description = "WebVTT (`.vtt`) or ASS/SSA (`.ass`)", content(
+            (String = "text/vtt; charset=utf-8"),
+            (String = "text/x-ssa; charset=utf-8"),
+        )),
+        (status = 404, description = "`media_not_found`, `subtitle_not_found` (also: `.ass` of a track that is not ASS/SSA, a track over `library.max_subtitle_bytes`), or `library_disabled`", body = ErrorBody),
         Internal,
         FfmpegErrors,
     )
@@ -208,12 +229,16 @@ pub(super) async fn rendition(
 pub async fn subtitle(
     State(state): State<AppState>,
     id: FileId,
-    Path((_, track)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let file = file_of(&state, id).await?;
-    let track = track
-        .strip_suffix(".vtt")
-        .ok_or_else(|| ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt"))?;
-    let text = library(&state)?.subtitle_vtt(&file, track).await?;
-    Ok(with_type(text, "text/vtt; charset=utf-8", "no-cache"))
+    let (track, format) = SubtitleFormat::split(&name).ok_or_else(|| {
+        ApiError::not_found("subtitle_not_found", "subtitles are served as .vtt or .ass")
+    })?;
+    let text = library(&state)?.subtitle(&file, track, format).await?;
+    let content_type = match format {
+        SubtitleFormat::Vtt => "text/vtt; charset=utf-8",
+        SubtitleFormat::Ass => "text/x-ssa; charset=utf-8",
+    };
+    Ok(with_type(text, content_type, "no-cache"))
 }

@@ -49,7 +49,6 @@ fn with_retry_after(e: TmdbError) -> Response {
     get,
     path = "/api/metadata/{media_type}/{tmdb_id}",
     operation_id = "get_metadata",
-    tag = "metadata",
     params(TitlePath),
     responses(
         (status = 200, description = "The title", body = Metadata),
@@ -71,7 +70,6 @@ pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Re
     get,
     path = "/api/metadata/tv/{tmdb_id}/season/{season}",
     operation_id = "get_season_metadata",
-    tag = "metadata",
     params(
         ("tmdb_id" = u32, Path, minimum = 1, description = "The series' TMDB id"),
         ("season" = u32, Path, minimum = 0, description = "0 holds the specials"),

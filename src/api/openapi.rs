@@ -62,6 +62,27 @@ pub fn needs_token(path: &str) -> bool {
         && !path.starts_with(crate::api::playback::PLAYBACK_PATH)
 }
 
+/// Each route's tag: the first section whose prefix starts its path. The sections are
+/// `ApiDoc`'s `tags`, so a route is grouped by where it lives rather than by a line every
+/// handler repeats (a test checks that every operation gets one of them).
+const SECTIONS: &[(&str, &str)] = &[
+    ("/api/streaming/proxy", "proxy"),
+    ("/api/streaming/", "resolve"),
+    ("/api/library/", "library"),
+    ("/api/media/", "media"),
+    ("/api/playback/", "media"),
+    ("/api/progress", "progress"),
+    ("/api/metadata/", "metadata"),
+    ("/", "operations"),
+];
+
+fn section(path: &str) -> &'static str {
+    SECTIONS
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or("operations", |(_, tag)| tag)
+}
+
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
@@ -120,6 +141,7 @@ fn complete(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let limited = crate::security::rate_limit::LIMITED_ROUTES.contains(&path.as_str());
         for operation in operations_mut(item) {
+            operation.tags = Some(vec![section(path).to_string()]);
             let responses = &mut operation.responses.responses;
             responses
                 .entry("414".to_string())
@@ -170,7 +192,6 @@ static DOCUMENT: LazyLock<Result<Bytes, String>> = LazyLock::new(|| {
     get,
     path = "/api/openapi.json",
     operation_id = "get_openapi",
-    tag = "operations",
     responses(
         (status = 200, description = "An OpenAPI 3.1 document", content_type = "application/json", body = Object),
         (status = 500, description = "`internal`: the document could not be rendered", body = ErrorBody),
@@ -206,7 +227,7 @@ mod tests {
     use crate::models::MediaType;
     use crate::models::{
         Markers, MediaInfo, OutcomeStatus, ProviderOutcome, Range, ResolveResponse, SourceDto,
-        StreamKind, SubtitleDto,
+        StreamKind, SubtitleDto, SubtitleFormat,
     };
     use crate::store::progress::ProgressEntry;
     use crate::tmdb::{Episode, Metadata, Season, SeasonSummary};
@@ -335,6 +356,7 @@ mod tests {
         same_shape::<ProviderOutcome>(&doc);
         same_shape::<MediaInfo>(&doc);
         same_shape::<SourceDto>(&doc);
+        same_shape::<SubtitleFormat>(&doc);
         same_shape::<SubtitleDto>(&doc);
         same_shape::<ResolveResponse>(&doc);
         same_shape::<ProgressEntry>(&doc);
@@ -379,6 +401,36 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, json).unwrap();
         }
+    }
+
+    #[test]
+    fn every_operation_has_one_of_the_declared_sections_as_its_tag() {
+        let doc = openapi();
+        let declared: Vec<String> = doc.tags.iter().flatten().map(|t| t.name.clone()).collect();
+        let mut used = std::collections::BTreeSet::new();
+        for (path, item) in doc.paths.paths.clone().iter_mut() {
+            for operation in operations_mut(item) {
+                let tags = operation.tags.clone().unwrap_or_default();
+                assert_eq!(tags.len(), 1, "{path}: {tags:?}");
+                assert!(
+                    declared.contains(&tags[0]),
+                    "{path}: {tags:?} not in {declared:?}"
+                );
+                used.insert(tags[0].clone());
+            }
+        }
+        assert_eq!(
+            used.len(),
+            declared.len(),
+            "a declared section has no route"
+        );
+        assert_eq!(section("/api/streaming/proxy/{name}"), "proxy");
+        assert_eq!(
+            section("/api/streaming/resolve/{media_type}/{tmdb_id}"),
+            "resolve"
+        );
+        assert_eq!(section("/api/playback/r/{source}/master.m3u8"), "media");
+        assert_eq!(section("/readyz"), "operations");
     }
 
     #[test]

@@ -13,7 +13,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use url::Url;
 
-use super::media::{client_profile, master_playlist, rendition};
+use super::media::{burn_choice, client_profile, master_playlist, rendition};
+use super::responses::{
+    HlsPartAnswers, HlsPartPath, MasterAnswers, ProfileQuery, SealedSourceErrors, SealedSourcePath,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::proxy::token::PROXY_PATH;
 use crate::startup::AppState;
@@ -71,17 +74,15 @@ async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiErr
     get,
     path = "/api/playback/r/{source}/master.m3u8",
     operation_id = "get_remote_hls_master",
-    tag = "media",
     params(
-        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
+        SealedSourcePath,
         ("profile" = Option<String>, Query, description = "What the browser decodes (`docs/playback.md`); carried into every URI of the playlist. Without it: H.264 8-bit + AAC"),
+        ("burn" = Option<String>, Query, description = "An embedded image subtitle to burn into the picture (`i0` for the file's first, …); carried into every URI of the playlist"),
     ),
     responses(
-        (status = 200, description = "The master playlist", content_type = "application/vnd.apple.mpegurl", body = String),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
-        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        MasterAnswers,
+        SealedSourceErrors,
         (status = 422, description = "`unreadable_media`: no video, or no duration", body = ErrorBody),
-        (status = 502, description = "`remote_unreadable`: the origin refused the file (404, 403…) or it is not a video", body = ErrorBody),
         (status = 503, description = "`ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
     )
 )]
@@ -92,7 +93,8 @@ pub async fn master(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    master_playlist(&state.engine, &file, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    master_playlist(&state.engine, &file, profile, burn).await
 }
 
 /// A media playlist or a segment of a remote file (names from its master playlist).
@@ -100,24 +102,16 @@ pub async fn master(
     get,
     path = "/api/playback/r/{source}/{variant}/{name}",
     operation_id = "get_remote_hls_media",
-    tag = "media",
     params(
-        ("source" = String, Path, description = "The sealed source from a resolve answer's `proxy_url`"),
-        ("variant" = String, Path, description = "A variant or audio rendition named by the master playlist"),
-        ("name" = String, Path, description = "`index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`", example = "index.m3u8"),
-        ("profile" = Option<String>, Query, description = "What the browser decodes, as the master playlist carried it"),
+        SealedSourcePath,
+        HlsPartPath,
+        ProfileQuery,
     ),
     responses(
-        (status = 200, description = "The playlist or the segment", content(
-            (String = "application/vnd.apple.mpegurl"),
-            ("video/mp2t"),
-            ("video/mp4"),
-        )),
-        (status = 400, description = "`invalid_client_profile`", body = ErrorBody),
-        (status = 403, description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`", body = ErrorBody),
+        HlsPartAnswers,
+        SealedSourceErrors,
         (status = 404, description = "`track_not_found`, `segment_not_found`, `source_expired`", body = ErrorBody),
         (status = 500, description = "`packaging_failed`, `internal`", body = ErrorBody),
-        (status = 502, description = "`remote_unreadable`", body = ErrorBody),
         (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
         (status = 504, description = "`packaging_timeout`", body = ErrorBody),
     )
@@ -129,7 +123,8 @@ pub async fn hls(
 ) -> Result<Response, ApiError> {
     let profile = client_profile(query.as_deref())?;
     let file = remote_file(&state, &source).await?;
-    rendition(&state.engine, &file, &variant, &name, profile).await
+    let burn = burn_choice(query.as_deref(), &file)?;
+    rendition(&state.engine, &file, &variant, &name, (profile, burn)).await
 }
 
 #[cfg(test)]

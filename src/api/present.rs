@@ -9,6 +9,7 @@ use url::Url;
 
 use crate::models::{
     ExtractedStream, Resolution, ResolveResponse, SourceDto, StreamSource, Subtitle, SubtitleDto,
+    SubtitleFormat,
 };
 use crate::proxy::token::Signer;
 use crate::security::Security;
@@ -153,12 +154,19 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
         ),
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None),
     };
+    let ass_url = sub.ass.as_deref().map(|p| signing.local(p, proxy_expires));
     SubtitleDto {
         url,
         proxy_url,
         lang: sub.lang.clone(),
         label: sub.label.clone().unwrap_or_else(|| sub.lang.clone()),
         provider: sub.provider.clone(),
+        burn_in: sub.burn_in.clone(),
+        format: Some(match ass_url {
+            Some(_) => SubtitleFormat::Ass,
+            None => SubtitleFormat::Vtt,
+        }),
+        ass_url,
     }
 }
 

@@ -34,7 +34,6 @@ pub struct ProgressList {
     get,
     path = "/api/progress",
     operation_id = "list_progress",
-    tag = "progress",
     responses(
         (status = 200, description = "Up to 50 saved positions, newest first", body = ProgressList),
         Internal,
@@ -51,7 +50,6 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, A
     get,
     path = "/api/progress/{media_type}/{tmdb_id}",
     operation_id = "get_progress",
-    tag = "progress",
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 200, description = "The saved position", body = ProgressEntry),
@@ -78,7 +76,6 @@ pub async fn get(
     put,
     path = "/api/progress/{media_type}/{tmdb_id}",
     operation_id = "save_progress",
-    tag = "progress",
     params(TitlePath, EpisodeQuery),
     request_body = ProgressUpdate,
     responses(
@@ -116,7 +113,6 @@ pub async fn put(
     delete,
     path = "/api/progress/{media_type}/{tmdb_id}",
     operation_id = "delete_progress",
-    tag = "progress",
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 204, description = "Forgotten"),

@@ -109,7 +109,6 @@ impl utoipa::IntoResponses for ProxyAnswers {
     get,
     path = "/api/streaming/proxy",
     operation_id = "proxy",
-    tag = "proxy",
     params(SignedQuery),
     responses(ProxyAnswers),
     security(())
@@ -171,7 +170,6 @@ fn count(state: &AppState, kind: &str, status: StatusCode) {
     get,
     path = "/api/streaming/proxy/{name}",
     operation_id = "proxy_named",
-    tag = "proxy",
     params(("name" = String, Path, description = "Cosmetic file name, ignored"), SignedQuery),
     responses(ProxyAnswers),
     security(())
@@ -185,7 +183,6 @@ pub async fn proxy_named(state: State<AppState>, raw: RawQuery, request: Request
     options,
     path = "/api/streaming/proxy",
     operation_id = "proxy_preflight",
-    tag = "proxy",
     responses((status = 204, description = "Allowed methods and headers")),
     security(())
 )]
@@ -198,7 +195,6 @@ pub async fn preflight() -> Response {
     options,
     path = "/api/streaming/proxy/{name}",
     operation_id = "proxy_named_preflight",
-    tag = "proxy",
     params(("name" = String, Path, description = "Cosmetic file name, ignored")),
     responses((status = 204, description = "Allowed methods and headers")),
     security(())

@@ -1,7 +1,9 @@
 //! Error answers that several routes share, described once for the OpenAPI document
 //! (`responses(…, Internal)` in a route's `#[utoipa::path]`).
 
-use utoipa::IntoResponses;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, IntoResponses, ToResponse};
 
 use crate::error::ErrorBody;
 
@@ -67,4 +69,109 @@ pub enum TmdbErrors {
     RateLimited(ErrorBody),
     #[response(status = 504, description = "`tmdb_timeout`")]
     Timeout(ErrorBody),
+}
+
+/// `{variant}/{name}`: a media playlist or a segment the playback engine serves, for a library
+/// file or a remote one alike.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct HlsPartPath {
+    /// A variant or audio rendition named by the master playlist
+    pub variant: String,
+    /// `index.m3u8`, `{n}.ts`, `init.mp4` or `{n}.m4s`
+    #[param(example = "index.m3u8")]
+    pub name: String,
+}
+
+/// The profile a media playlist or segment was asked with.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProfileQuery {
+    /// What the browser decodes, as the master playlist carried it
+    pub profile: Option<String>,
+    /// The image subtitle burned in, as the master playlist carried it
+    pub burn: Option<String>,
+}
+
+/// A media playlist, or a segment in the format the plan chose (TS, or fMP4 with its init).
+#[derive(Debug, ToResponse)]
+#[response(description = "The playlist or the segment")]
+pub enum HlsPartBody {
+    Playlist(#[content("application/vnd.apple.mpegurl")] String),
+    Ts(
+        #[content("video/mp2t")]
+        #[to_schema]
+        Bytes,
+    ),
+    Mp4(
+        #[content("video/mp4")]
+        #[to_schema]
+        Bytes,
+    ),
+}
+
+/// A segment's bytes: `string` of `format: binary` in the document.
+#[derive(Debug)]
+pub struct Bytes;
+
+impl utoipa::PartialSchema for Bytes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Bytes {}
+
+/// What every playlist-or-segment route answers when it goes well, or with a bad profile.
+#[derive(Debug, IntoResponses)]
+pub enum HlsPartAnswers {
+    #[response(status = 200)]
+    Part(#[to_response] HlsPartBody),
+    #[response(
+        status = 400,
+        description = "`invalid_client_profile`, `invalid_burn_subtitle`"
+    )]
+    BadProfile(ErrorBody),
+}
+
+/// `{source}`: a remote file sealed into a resolve answer's `proxy_url`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SealedSourcePath {
+    /// The sealed source from a resolve answer's `proxy_url`
+    pub source: String,
+}
+
+/// A master playlist, or a bad profile.
+#[derive(Debug, IntoResponses)]
+pub enum MasterAnswers {
+    #[response(
+        status = 200,
+        description = "The master playlist",
+        content_type = "application/vnd.apple.mpegurl"
+    )]
+    Master(String),
+    #[response(
+        status = 400,
+        description = "`invalid_client_profile`, `invalid_burn_subtitle`"
+    )]
+    BadProfile(ErrorBody),
+}
+
+/// What a sealed remote source answers when its seal or its origin fails.
+#[derive(Debug, IntoResponses)]
+pub enum SealedSourceErrors {
+    #[response(
+        status = 403,
+        description = "`proxy_url_malformed`, `proxy_url_invalid`, `proxy_url_expired`"
+    )]
+    BadSeal(ErrorBody),
+    #[response(
+        status = 502,
+        description = "`remote_unreadable`: the origin refused the file (404, 403…) or it is not a video"
+    )]
+    Unreadable(ErrorBody),
 }

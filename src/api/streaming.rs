@@ -50,7 +50,6 @@ fn provider_ids() -> Object {
     get,
     path = "/api/streaming/resolve/{media_type}/{tmdb_id}",
     operation_id = "resolve",
-    tag = "resolve",
     params(TitlePath, EpisodeQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and one outcome per provider", body = ResolveResponse),
@@ -71,7 +70,6 @@ pub async fn resolve_all(
     get,
     path = "/api/streaming/{provider}/{media_type}/{tmdb_id}",
     operation_id = "resolve_with_provider",
-    tag = "resolve",
     params(ProviderPath, EpisodeQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and the provider's outcome", body = ResolveResponse),

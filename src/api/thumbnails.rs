@@ -24,7 +24,6 @@ use crate::startup::AppState;
     get,
     path = "/api/media/{file_id}/thumbnails.vtt",
     operation_id = "get_thumbnails_index",
-    tag = "media",
     params(("file_id" = u64, Path, minimum = 1, description = "A library file id")),
     responses(
         (status = 200, description = "WebVTT", content_type = "text/vtt; charset=utf-8", body = String),
@@ -60,7 +59,6 @@ pub async fn index(
     get,
     path = "/api/media/{file_id}/thumbnails/{sheet}",
     operation_id = "get_thumbnail_sheet",
-    tag = "media",
     params(
         ("file_id" = u64, Path, minimum = 1, description = "A library file id"),
         ("sheet" = String, Path, description = "`0.jpg`, `1.jpg`…", example = "0.jpg"),

@@ -1,6 +1,7 @@
 //! Things served next to the video: subtitles as WebVTT (sidecars converted in Rust, embedded
-//! streams extracted by ffmpeg) and a poster frame grabbed from the file. Both are cached on
-//! disk under the file's fingerprint, so a replaced file never serves a stale copy.
+//! streams extracted by ffmpeg), ASS/SSA tracks also as they are (for the player's libass
+//! renderer), and a poster frame grabbed from the file. Both are cached on disk under the
+//! file's fingerprint, so a replaced file never serves a stale copy.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,10 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::process::Command;
 
-use super::naming::track_label;
-use super::subtitles;
-use super::{Library, LibraryError, confine};
-use crate::models::MediaType;
+use super::naming::{Sidecar, track_label};
+use super::{Library, LibraryError, confine, probe, subtitles};
+use crate::models::{MediaType, SubtitleFormat};
 use crate::store::media::MediaFile;
 
 /// Extracting a subtitle stream reads the whole file; a poster needs one frame.
@@ -27,9 +27,15 @@ pub struct SubtitleEntry {
     pub label: String,
     pub default: bool,
     pub forced: bool,
+    /// ASS/SSA: also served as is (`{track}.ass`), styles and positions kept.
+    pub ass: bool,
+    /// An image subtitle (`i0`, `i1`…): drawn only by burning it into the picture, which the
+    /// HLS playlists do when given it as `burn=`.
+    pub image: bool,
 }
 
-/// Every text subtitle of `file`: sidecars first (the user added them on purpose).
+/// Every subtitle of `file`: sidecars first (the user added them on purpose), then embedded
+/// text streams, then embedded image streams.
 pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
     let mut out: Vec<SubtitleEntry> = file
         .sidecars
@@ -41,22 +47,96 @@ pub fn subtitle_tracks(file: &MediaFile) -> Vec<SubtitleEntry> {
             label: track_label(&s.lang, None, s.forced, s.sdh),
             default: s.default,
             forced: s.forced,
+            ass: s.format == "ass",
+            image: false,
         })
         .collect();
-    out.extend(
-        file.probe
-            .subtitles
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SubtitleEntry {
-                track: format!("s{i}"),
-                lang: s.lang.clone(),
-                label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
-                default: false,
-                forced: s.forced,
-            }),
-    );
+    out.extend(embedded("s", &file.probe.subtitles, false));
+    out.extend(embedded(
+        IMAGE_TRACK_PREFIX,
+        &file.probe.image_subtitles,
+        true,
+    ));
     out
+}
+
+/// Embedded streams as entries named `{prefix}0`, `{prefix}1`…
+fn embedded<'a>(
+    prefix: &'a str,
+    tracks: &'a [probe::SubtitleTrack],
+    image: bool,
+) -> impl Iterator<Item = SubtitleEntry> + 'a {
+    tracks.iter().enumerate().map(move |(i, s)| SubtitleEntry {
+        track: format!("{prefix}{i}"),
+        lang: s.lang.clone(),
+        label: track_label(&s.lang, s.title.as_deref(), s.forced, s.sdh),
+        default: false,
+        forced: s.forced,
+        ass: !image && is_ass_codec(&s.codec),
+        image,
+    })
+}
+
+/// Image subtitle tracks are `i0`, `i1`…: numbered apart from the text ones (`s0`…) so that
+/// listing them changed no existing track's name.
+pub const IMAGE_TRACK_PREFIX: &str = "i";
+
+/// The `file.probe.image_subtitles` entry named `track` (`i0`, `i1`…), if any.
+pub fn image_subtitle<'a>(file: &'a MediaFile, track: &str) -> Option<&'a probe::SubtitleTrack> {
+    let n = track.strip_prefix(IMAGE_TRACK_PREFIX)?;
+    // Plain digits only: `+1` or `01` would name the same track twice.
+    if n.is_empty() || n.len() > 3 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if n.len() > 1 && n.starts_with('0') {
+        return None;
+    }
+    file.probe.image_subtitles.get(n.parse::<usize>().ok()?)
+}
+
+/// ffprobe's names for SubStation Alpha streams.
+fn is_ass_codec(codec: &str) -> bool {
+    matches!(codec, "ass" | "ssa")
+}
+
+/// One subtitle track of a file, found from its id.
+enum Track<'a> {
+    Sidecar(&'a Sidecar),
+    Embedded(&'a probe::SubtitleTrack),
+}
+
+impl<'a> Track<'a> {
+    /// Track `id` (`x0`, `s1`…) of `file`, when it exists and can be served as `format`.
+    fn find(file: &'a MediaFile, id: &str, format: SubtitleFormat) -> Result<Self, LibraryError> {
+        let missing =
+            || LibraryError::not_found("subtitle_not_found", format!("no subtitle track '{id}'"));
+        let (kind, n) = id.split_at(1.min(id.len()));
+        let n: usize = n.parse().map_err(|_| missing())?;
+        let track = match kind {
+            "x" => Track::Sidecar(file.sidecars.get(n).ok_or_else(missing)?),
+            "s" => Track::Embedded(file.probe.subtitles.get(n).ok_or_else(missing)?),
+            "i" if image_subtitle(file, id).is_some() => {
+                return Err(LibraryError::not_found(
+                    "subtitle_not_found",
+                    format!(
+                        "'{id}' is an image subtitle: it is burned into the HLS stream (burn={id})"
+                    ),
+                ));
+            }
+            _ => return Err(missing()),
+        };
+        let is_ass = match track {
+            Track::Sidecar(s) => s.format == "ass",
+            Track::Embedded(s) => is_ass_codec(&s.codec),
+        };
+        if format == SubtitleFormat::Ass && !is_ass {
+            return Err(LibraryError::not_found(
+                "subtitle_not_found",
+                format!("subtitle track '{id}' is not ASS/SSA; it is served as .vtt"),
+            ));
+        }
+        Ok(track)
+    }
 }
 
 impl Library {
@@ -66,95 +146,91 @@ impl Library {
         file: &MediaFile,
         track: &str,
     ) -> Result<String, LibraryError> {
-        let missing = || {
-            LibraryError::not_found("subtitle_not_found", format!("no subtitle track '{track}'"))
-        };
-        let (kind, n) = track.split_at(1.min(track.len()));
-        let n: usize = n.parse().map_err(|_| missing())?;
-        match kind {
-            "x" => {
-                let sidecar = file.sidecars.get(n).ok_or_else(missing)?;
-                let dir = file.path.parent().ok_or_else(missing)?;
+        self.subtitle(file, track, SubtitleFormat::Vtt).await
+    }
+
+    /// Subtitle `track` of `file` as `format`: WebVTT for any text track, or an ASS/SSA track
+    /// as is (styles, `\pos`, `\an8`… kept for a libass renderer in the player).
+    pub async fn subtitle(
+        &self,
+        file: &MediaFile,
+        track: &str,
+        format: SubtitleFormat,
+    ) -> Result<String, LibraryError> {
+        let dir = file.path.parent();
+        match (Track::find(file, track, format)?, format) {
+            (Track::Embedded(stream), _) => self.embedded_subtitle(file, stream, format).await,
+            (Track::Sidecar(sidecar), SubtitleFormat::Vtt) => {
+                let dir = dir.ok_or_else(|| sidecar_missing(track))?;
                 self.sidecar_vtt(file, &dir.join(&sidecar.file_name), &sidecar.format)
                     .await
             }
-            "s" => {
-                let stream = file.probe.subtitles.get(n).ok_or_else(missing)?;
-                let cache = self.data_dir().join("subtitles").join(format!(
-                    "{}-{}-{}.vtt",
-                    file.id,
-                    file.fingerprint(),
-                    stream.index
-                ));
-                if let Ok(text) = tokio::fs::read_to_string(&cache).await {
-                    return Ok(text);
-                }
-                let input = confine::media_input(self.roots(), &file.path, &file.probe.format)?;
-                let out = Command::new(&self.config().ffmpeg)
-                    .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-                    .args(confine::input_args(&file.probe.format))
-                    .arg("-i")
-                    .arg(&input)
-                    .args([
-                        "-map",
-                        &format!("0:{}", stream.index),
-                        "-c:s",
-                        "webvtt",
-                        "-f",
-                        "webvtt",
-                        "-",
-                    ])
-                    .stdin(std::process::Stdio::null())
-                    .kill_on_drop(true)
-                    .output();
-                let out = tokio::time::timeout(SUBTITLE_TIMEOUT, out)
+            // Read as it is at every request: opening and decoding it is the whole cost,
+            // which a cached copy would pay too.
+            (Track::Sidecar(sidecar), SubtitleFormat::Ass) => {
+                let dir = dir.ok_or_else(|| sidecar_missing(track))?;
+                let (opened, _) = self
+                    .open_sidecar(file, &dir.join(&sidecar.file_name))
+                    .await?;
+                let max = self.config().max_subtitle_bytes;
+                tokio::task::spawn_blocking(move || confine::read_capped(opened, max))
                     .await
-                    .map_err(|_| {
-                        LibraryError::Timeout("extracting the subtitle took too long".into())
-                    })?
-                    .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
-                if !out.status.success() {
-                    return Err(LibraryError::Package(format!(
-                        "ffmpeg cannot extract the subtitle: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                    )));
-                }
-                let text = String::from_utf8_lossy(&out.stdout).to_string();
-                write_atomically(&cache, text.as_bytes()).await;
-                Ok(text)
+                    .map_err(|_| LibraryError::Internal("the subtitle reader panicked".into()))?
+                    .map(|bytes| subtitles::decode(&bytes))
+                    .map_err(|e| sidecar_refused(file, e))
             }
-            _ => Err(missing()),
         }
     }
 
-    /// A sidecar subtitle as WebVTT, converted once: the result is kept in
-    /// `data_dir/subtitles/` under the sidecar's path, size and mtime, so a changed file is
-    /// converted again and an unchanged one is never read again. The file is opened confined
-    /// to the library ([`confine::open_regular`]) and refused past `max_subtitle_bytes`.
-    async fn sidecar_vtt(
+    /// An embedded text stream extracted by ffmpeg (converted to WebVTT, or an ASS/SSA stream
+    /// copied as is), kept in `data_dir/subtitles/` under the file's fingerprint. The output is
+    /// refused past `max_subtitle_bytes`, like a sidecar: it is held whole in memory.
+    async fn embedded_subtitle(
+        &self,
+        file: &MediaFile,
+        stream: &probe::SubtitleTrack,
+        format: SubtitleFormat,
+    ) -> Result<String, LibraryError> {
+        let cache = self.data_dir().join("subtitles").join(format!(
+            "{}-{}-{}.{}",
+            file.id,
+            file.fingerprint(),
+            stream.index,
+            format.extension()
+        ));
+        if let Ok(text) = tokio::fs::read_to_string(&cache).await {
+            return Ok(text);
+        }
+        let input = confine::media_input(self.roots(), &file.path, &file.probe.format)?;
+        let codec: &[&str] = match format {
+            SubtitleFormat::Vtt => &["-c:s", "webvtt", "-f", "webvtt"],
+            SubtitleFormat::Ass => &["-c:s", "copy", "-f", "ass"],
+        };
+        let mut command = Command::new(&self.config().ffmpeg);
+        command
+            .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+            .args(confine::input_args(&file.probe.format))
+            .arg("-i")
+            .arg(&input)
+            .args(["-map", &format!("0:{}", stream.index)])
+            .args(codec)
+            .arg("-");
+        let max = self.config().max_subtitle_bytes;
+        let bytes = tokio::time::timeout(SUBTITLE_TIMEOUT, run_capped(command, max))
+            .await
+            .map_err(|_| LibraryError::Timeout("extracting the subtitle took too long".into()))??;
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        write_atomically(&cache, text.as_bytes()).await;
+        Ok(text)
+    }
+
+    /// A sidecar opened confined to the library ([`confine::open_regular`]), refused past
+    /// `max_subtitle_bytes`.
+    async fn open_sidecar(
         &self,
         file: &MediaFile,
         path: &Path,
-        format: &str,
-    ) -> Result<String, LibraryError> {
-        let refused = |e: confine::Refusal| {
-            // The reason stays in the log: the client only learns that there is no such track.
-            tracing::warn!(file = file.id, reason = %e, "sidecar subtitle refused");
-            LibraryError::not_found(
-                "subtitle_not_found",
-                format!(
-                    "the subtitle file is refused: {}",
-                    match e {
-                        confine::Refusal::TooLarge { .. } => "over library.max_subtitle_bytes",
-                        confine::Refusal::Io(_) => "it cannot be read",
-                        _ => "it is not a file inside the library",
-                    }
-                ),
-            )
-        };
+    ) -> Result<(std::fs::File, std::fs::Metadata), LibraryError> {
         let max = self.config().max_subtitle_bytes;
         let roots = self.roots().to_vec();
         let at = path.to_path_buf();
@@ -162,13 +238,30 @@ impl Library {
             tokio::task::spawn_blocking(move || confine::open_regular(&roots, &at))
                 .await
                 .map_err(|_| LibraryError::Internal("the subtitle reader panicked".into()))?
-                .map_err(refused)?;
+                .map_err(|e| sidecar_refused(file, e))?;
         if meta.len() > max {
-            return Err(refused(confine::Refusal::TooLarge {
-                size: meta.len(),
-                max,
-            }));
+            return Err(sidecar_refused(
+                file,
+                confine::Refusal::TooLarge {
+                    size: meta.len(),
+                    max,
+                },
+            ));
         }
+        Ok((opened, meta))
+    }
+
+    /// A sidecar subtitle as WebVTT, converted once: the result is kept in
+    /// `data_dir/subtitles/` under the sidecar's path, size and mtime, so a changed file is
+    /// converted again and an unchanged one is never read again.
+    async fn sidecar_vtt(
+        &self,
+        file: &MediaFile,
+        path: &Path,
+        format: &str,
+    ) -> Result<String, LibraryError> {
+        let (opened, meta) = self.open_sidecar(file, path).await?;
+        let max = self.config().max_subtitle_bytes;
         let mtime_ns = meta
             .modified()
             .ok()
@@ -197,7 +290,7 @@ impl Library {
         })
         .await
         .map_err(|_| LibraryError::Internal("the subtitle converter panicked".into()))?
-        .map_err(refused)?;
+        .map_err(|e| sidecar_refused(file, e))?;
         self.subtitle_conversions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         write_atomically(&cache, text.as_bytes()).await;
@@ -285,4 +378,69 @@ async fn write_atomically(path: &Path, bytes: &[u8]) {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
     }
+}
+
+fn sidecar_missing(track: &str) -> LibraryError {
+    LibraryError::not_found("subtitle_not_found", format!("no subtitle track '{track}'"))
+}
+
+/// A sidecar that cannot be served. The reason stays in the log: the client only learns
+/// that there is no such track.
+fn sidecar_refused(file: &MediaFile, e: confine::Refusal) -> LibraryError {
+    tracing::warn!(file = file.id, reason = %e, "sidecar subtitle refused");
+    LibraryError::not_found(
+        "subtitle_not_found",
+        format!(
+            "the subtitle file is refused: {}",
+            match e {
+                confine::Refusal::TooLarge { .. } => "over library.max_subtitle_bytes",
+                confine::Refusal::Io(_) => "it cannot be read",
+                _ => "it is not a file inside the library",
+            }
+        ),
+    )
+}
+
+/// Runs ffmpeg writing one subtitle stream to stdout, reading at most `max` bytes of it: a
+/// longer output is refused (and ffmpeg killed) instead of being held in memory.
+async fn run_capped(mut command: Command, max: u64) -> Result<Vec<u8>, LibraryError> {
+    use tokio::io::AsyncReadExt;
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        // At `-loglevel error` a few lines: they fit the pipe's buffer, so stdout is read
+        // first without ffmpeg blocking on stderr.
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
+    let mut out = Vec::new();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let read = stdout.take(max + 1).read_to_end(&mut out).await;
+    read.map_err(|e| LibraryError::Internal(format!("cannot read ffmpeg's output: {e}")))?;
+    if out.len() as u64 > max {
+        tracing::warn!(
+            max,
+            "embedded subtitle refused: over library.max_subtitle_bytes"
+        );
+        return Err(LibraryError::not_found(
+            "subtitle_not_found",
+            "the subtitle stream is refused: over library.max_subtitle_bytes",
+        ));
+    }
+    let mut err = Vec::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_end(&mut err).await;
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
+    if !status.success() {
+        return Err(LibraryError::Package(format!(
+            "ffmpeg cannot extract the subtitle: {}",
+            String::from_utf8_lossy(&err).lines().next().unwrap_or("")
+        )));
+    }
+    Ok(out)
 }

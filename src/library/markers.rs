@@ -397,6 +397,28 @@ fn spans_of(prints: &[Option<Vec<u32>>]) -> Vec<Option<(f64, f64)>> {
     out
 }
 
+/// Seconds from an episode's start to its end, when found.
+type Span = Option<(f64, f64)>;
+
+/// The most of its search window a shared span may cover. Episodes that match over nearly all
+/// of it are the same there from end to end (two copies of one file, or the demo's synthetic
+/// episodes): what they share is not an intro, and skipping it would skip the episode.
+const MAX_WINDOW_SHARE: f64 = 0.8;
+
+/// Keeps the intro and credits spans an episode can really have: each under
+/// [`MAX_WINDOW_SHARE`] of `window`, and the intro over before the credits begin (times from
+/// the episode's start). Says whether a span was dropped.
+fn within_reason(intro: Span, credits: Span, window: f64) -> (Span, Span, bool) {
+    let fits = |span: &(f64, f64)| span.1 - span.0 < MAX_WINDOW_SHARE * window;
+    let (i, c) = (intro.filter(fits), credits.filter(fits));
+    let (i, c) = match (i, c) {
+        (Some(i), Some(c)) if i.1 > c.0 => (None, None),
+        kept => kept,
+    };
+    let dropped = i.is_none() && intro.is_some() || c.is_none() && credits.is_some();
+    (i, c, dropped)
+}
+
 /// Each episode's markers from its season's samples (`sampled[i]` is `files[i]`'s).
 fn season_markers(window: f64, files: &[MediaFile], sampled: &[Sampled]) -> Vec<Found> {
     let heads: Vec<Option<Vec<u32>>> = sampled.iter().map(|s| s.head.clone()).collect();
@@ -406,18 +428,18 @@ fn season_markers(window: f64, files: &[MediaFile], sampled: &[Sampled]) -> Vec<
     let fingerprinted = heads.iter().filter(|h| h.is_some()).count();
     let mut out = Vec::with_capacity(files.len());
     for (i, (f, sample)) in files.iter().zip(sampled).enumerate() {
-        let from = (f.probe.duration - search_window(f.probe.duration, window)).max(0.0);
+        let searched = search_window(f.probe.duration, window);
+        let from = (f.probe.duration - searched).max(0.0);
+        let (intro, credit, dropped) = within_reason(
+            intros[i].map(|(s, e)| (s, e.min(f.probe.duration))),
+            credits[i].map(|(s, e)| (from + s, (from + e).min(f.probe.duration))),
+            searched,
+        );
         let mut m = StoredMarkers {
             size: f.size,
             mtime_ns: f.mtime_ns,
-            intro: intros[i].map(|(s, e)| Range {
-                start: s,
-                end: e.min(f.probe.duration),
-            }),
-            credits: credits[i].map(|(s, e)| Range {
-                start: from + s,
-                end: (from + e).min(f.probe.duration),
-            }),
+            intro: intro.map(|(start, end)| Range { start, end }),
+            credits: credit.map(|(start, end)| Range { start, end }),
             confidence: 0.0,
             source: MarkerSource::Fingerprint,
         };
@@ -429,6 +451,9 @@ fn season_markers(window: f64, files: &[MediaFile], sampled: &[Sampled]) -> Vec<
         let mut problem = sample.problem.clone();
         if problem.is_none() && fingerprinted < 2 && m.source != MarkerSource::Chapters {
             problem = Some("no other episode of its season to compare with".into());
+        }
+        if problem.is_none() && dropped && m.source != MarkerSource::Chapters {
+            problem = Some("it sounds the same as another episode throughout".into());
         }
         if let Some(p) = &problem {
             tracing::info!(file = %f.path.display(), reason = %p, "no intro/credits markers");
@@ -729,6 +754,49 @@ mod tests {
             episode_title: None,
             probe,
             sidecars: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn spans_filling_their_window_or_crossing_each_other_are_not_markers() {
+        // A 90 s opening and 60 s of credits in 300 s windows: kept.
+        let (i, c, dropped) = within_reason(Some((5.0, 95.0)), Some((1300.0, 1360.0)), 300.0);
+        assert_eq!(
+            (i, c, dropped),
+            (Some((5.0, 95.0)), Some((1300.0, 1360.0)), false)
+        );
+        // Matching over the whole window: the same audio, not an intro.
+        let (i, c, dropped) = within_reason(Some((0.5, 299.0)), Some((1300.0, 1360.0)), 300.0);
+        assert_eq!((i, c, dropped), (None, Some((1300.0, 1360.0)), true));
+        // An intro still running when the credits start: neither can be trusted.
+        let (i, c, dropped) = within_reason(Some((0.5, 40.0)), Some((35.0, 60.0)), 60.0);
+        assert_eq!((i, c, dropped), (None, None, true));
+    }
+
+    #[test]
+    fn two_episodes_that_sound_the_same_throughout_get_no_markers_and_say_why() {
+        // Like the demo series: two 60 s episodes made of the same tone.
+        let head = noise(11, (30.0 / ITEM_SECONDS) as usize);
+        let tail = noise(12, (30.0 / ITEM_SECONDS) as usize);
+        let sampled = || Sampled {
+            head: Some(head.clone()),
+            tail: Some(tail.clone()),
+            ..Sampled::default()
+        };
+        let probe = ProbeInfo {
+            duration: 60.0,
+            ..ProbeInfo::default()
+        };
+        let files = [1, 2].map(|n| episode(n, Path::new("/lib"), probe.clone()));
+
+        let found = season_markers(300.0, &files, &[sampled(), sampled()]);
+
+        for f in &found {
+            assert_eq!((f.markers.intro, f.markers.credits), (None, None));
+            assert_eq!(
+                f.problem.as_deref(),
+                Some("no intro/credits markers: it sounds the same as another episode throughout")
+            );
         }
     }
 

@@ -105,45 +105,37 @@ impl LibraryError {
     }
 }
 
-/// The library's tunables, resolved from [`LibrarySettings`].
+/// The library's tunables: [`LibrarySettings`] with each number brought into the range the
+/// library works with (0 ffmpeg slots would stall every play, 0 s segments would never end).
+/// Read through `Deref`, so a new setting needs no copy here.
 #[derive(Debug, Clone)]
-pub struct LibraryConfig {
-    pub ffmpeg: String,
-    pub ffprobe: String,
-    pub probe_concurrency: usize,
-    pub probe_timeout: f64,
-    pub max_ffmpeg: usize,
-    pub segment_seconds: f64,
-    pub idle_timeout: f64,
-    pub segment_wait: f64,
-    pub cache_max_bytes: u64,
-    pub transcode_preset: String,
-    pub max_subtitle_bytes: u64,
-    pub detect_markers: bool,
-    pub markers_window: f64,
-    pub thumbnails: bool,
-    pub thumbnails_interval: f64,
-}
+pub struct LibraryConfig(LibrarySettings);
 
 impl From<&LibrarySettings> for LibraryConfig {
     fn from(s: &LibrarySettings) -> Self {
-        LibraryConfig {
-            ffmpeg: s.ffmpeg.clone(),
-            ffprobe: s.ffprobe.clone(),
-            probe_concurrency: s.probe_concurrency.max(1),
-            probe_timeout: s.probe_timeout.max(1.0),
-            max_ffmpeg: s.max_ffmpeg.max(1),
-            segment_seconds: s.segment_seconds.clamp(1.0, 30.0),
-            idle_timeout: s.idle_timeout.max(1.0),
-            segment_wait: s.segment_wait.max(1.0),
-            cache_max_bytes: s.cache_max_mb.saturating_mul(1024 * 1024),
-            transcode_preset: s.transcode_preset.clone(),
-            max_subtitle_bytes: s.max_subtitle_bytes,
-            detect_markers: s.detect_markers,
-            markers_window: s.markers_window,
-            thumbnails: s.thumbnails,
-            thumbnails_interval: s.thumbnails_interval,
-        }
+        let mut c = s.clone();
+        c.probe_concurrency = c.probe_concurrency.max(1);
+        c.probe_timeout = c.probe_timeout.max(1.0);
+        c.max_ffmpeg = c.max_ffmpeg.max(1);
+        c.segment_seconds = c.segment_seconds.clamp(1.0, 30.0);
+        c.idle_timeout = c.idle_timeout.max(1.0);
+        c.segment_wait = c.segment_wait.max(1.0);
+        LibraryConfig(c)
+    }
+}
+
+impl std::ops::Deref for LibraryConfig {
+    type Target = LibrarySettings;
+
+    fn deref(&self) -> &LibrarySettings {
+        &self.0
+    }
+}
+
+impl LibraryConfig {
+    /// The segment cache's size limit in bytes.
+    pub fn cache_max_bytes(&self) -> u64 {
+        self.cache_max_mb.saturating_mul(1024 * 1024)
     }
 }
 

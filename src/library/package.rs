@@ -52,9 +52,9 @@ const SHORT_SECONDS: f64 = 2.0;
 /// A transcode is at most 1080 lines high: 2 cores cannot encode 4K in real time. A client
 /// that decodes the codec gets the 4K picture copied.
 const MAX_TRANSCODE_HEIGHT: u32 = 1080;
-/// Plans kept in memory. The profile comes from the client, so the map is bounded: when full
-/// it is emptied (a plan is recomputed from the cached probe in microseconds).
-const MAX_PLANS: usize = 512;
+/// Plans kept in memory. The profile and burn come from the client, so the map is bounded; the
+/// least recently used goes (a plan is recomputed from the cached probe in microseconds).
+const MAX_PLANS: u64 = 512;
 /// Idle time after which a job may be stopped to free a slot for another viewer.
 const STEAL_AFTER_MS: u64 = 2_000;
 
@@ -347,7 +347,10 @@ fn output_size(v: &Video, action: &VideoAction) -> (u32, u32) {
         match f {
             VideoFilter::Rotate(90 | 270) => (w, h) = (h, w),
             VideoFilter::ScaleToHeight(target) if h > 0 => {
-                w = ((u64::from(w) * u64::from(*target) / u64::from(h)) as u32) & !1;
+                // As ffmpeg's `scale=-2:<h>` rounds: to the nearest even width (1080p at 480
+                // lines is 854 wide, not 852), so `RESOLUTION` says what the segments hold.
+                let (w64, h64) = (u64::from(w), u64::from(h));
+                w = ((w64 * u64::from(*target) + h64) / (2 * h64) * 2) as u32;
                 h = *target;
             }
             _ => {}
@@ -404,19 +407,21 @@ fn ts_compatible(media: &Media, plan: &Plan) -> bool {
     video && audio
 }
 
-/// Plans every rendition of `file` for `profile`. `keyframes` (on the file's timeline) are
+/// Plans every rendition of `file` for `profile`, with `burn` drawn on the picture. `keyframes` (on the file's timeline) are
 /// needed only when the video is copied; `None` then falls back to a grid, which the muxer
 /// follows to the nearest keyframe.
 fn package(
     file: &MediaFile,
     media: Arc<Media>,
     profile: &ClientProfile,
+    burn: Option<&BurnIn>,
     keyframes: Option<&[f64]>,
     segment: f64,
 ) -> Result<Packaging, LibraryError> {
     let plan_for = |audio: Option<u32>| {
         let req = Request {
             audio,
+            burn_subtitle: burn.map(|b| b.stream),
             hls: true,
             ..Request::default()
         };
@@ -617,15 +622,30 @@ fn step(job: Option<(i64, &JobState)>, i: i64) -> Step {
 struct JobKey {
     /// `<id>-<fingerprint>`: remote files all have id `REMOTE_ID`.
     file: String,
+    /// `choice_key`: the profile, and the subtitle burned in.
     profile: String,
     variant: Variant,
 }
 
+/// A bounded map whose least recently used entry goes first (moka's default, TinyLFU, may
+/// refuse a new key that was seen once: a source just resolved must always be kept).
+fn lru_cache<K, V>(capacity: u64) -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .build()
+}
+
 /// The id of every remote file (library ids start at 1): its fingerprint tells them apart.
 pub const REMOTE_ID: i64 = 0;
-/// Remote files kept probed at once; when full, the table is emptied (a probe reads a few
-/// MiB through the proxy, and the map's keys come from clients).
-const MAX_REMOTES: usize = 64;
+/// Remote files kept probed at once (a probe reads a few MiB through the proxy, and the keys
+/// come from clients); past it the least recently played goes, so the 65th source never
+/// ends the 64 others' sessions.
+const MAX_REMOTES: u64 = 64;
 
 /// Serves HLS for library files and remote files read through the loopback proxy. One per
 /// process, shared by every request (clones share it).
@@ -651,11 +671,12 @@ struct Inner {
     jobs: Mutex<HashMap<JobKey, Arc<Job>>>,
     /// Per file fingerprint (path, size, mtime): a changed file is probed again.
     probes: Mutex<HashMap<(i64, String), Arc<Probed>>>,
-    /// Per file fingerprint and profile cache key.
-    plans: Mutex<HashMap<(i64, String, String), Arc<Packaging>>>,
+    /// Per file fingerprint and profile cache key; the least recently used goes first.
+    plans: moka::sync::Cache<(i64, String, String), Arc<Packaging>>,
     lru: Mutex<Lru>,
-    /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads.
-    remotes: Mutex<HashMap<PathBuf, url::Url>>,
+    /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads and
+    /// what ffprobe said through it.
+    remotes: moka::sync::Cache<PathBuf, (url::Url, Arc<Probed>)>,
     epoch: Instant,
 }
 
@@ -749,9 +770,9 @@ impl Packager {
             store,
             jobs: Mutex::new(HashMap::new()),
             probes: Mutex::new(HashMap::new()),
-            plans: Mutex::new(HashMap::new()),
+            plans: lru_cache(MAX_PLANS),
             lru: Mutex::new(lru),
-            remotes: Mutex::new(HashMap::new()),
+            remotes: lru_cache(MAX_REMOTES),
             epoch: Instant::now(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -763,11 +784,16 @@ impl Packager {
     /// The file as ffprobe sees it now, probed once per fingerprint.
     async fn probed(&self, file: &MediaFile) -> Result<Arc<Probed>, LibraryError> {
         let key = (file.id, file.fingerprint());
+        if file.id == REMOTE_ID {
+            let remote = self
+                .inner
+                .remotes
+                .get(&file.path)
+                .ok_or_else(remote_expired)?;
+            return Ok(remote.1);
+        }
         if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
             return Ok(p.clone());
-        }
-        if file.id == REMOTE_ID {
-            return Err(remote_expired());
         }
         let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
         let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
@@ -834,15 +860,16 @@ impl Packager {
         &self,
         file: &MediaFile,
         profile: &ClientProfile,
+        burn: Option<&BurnIn>,
     ) -> Result<Arc<Packaging>, LibraryError> {
-        let key = (file.id, file.fingerprint(), profile.cache_key());
+        let key = (file.id, file.fingerprint(), choice_key(profile, burn));
         // (A remote file's fingerprint is its own: id 0 is shared.)
-        if let Some(p) = self.inner.plans.lock().expect("plans lock").get(&key) {
-            return Ok(p.clone());
+        if let Some(p) = self.inner.plans.get(&key) {
+            return Ok(p);
         }
         let probed = self.probed(file).await?;
         let segment = self.inner.config.segment_seconds;
-        let mut pkg = package(file, probed.media.clone(), profile, None, segment)?;
+        let mut pkg = package(file, probed.media.clone(), profile, burn, None, segment)?;
         let copied = pkg.video.as_ref().is_some_and(|r| {
             r.plan
                 .video
@@ -851,29 +878,37 @@ impl Packager {
         });
         if copied {
             if let Some(k) = self.keyframes(file, &probed).await {
-                pkg = package(file, probed.media.clone(), profile, Some(&k), segment)?;
+                pkg = package(file, probed.media.clone(), profile, burn, Some(&k), segment)?;
             }
         }
         tracing::debug!(file = file.id, profile = %profile, "playback plan: {}", pkg.summary);
         let pkg = Arc::new(pkg);
-        let mut plans = self.inner.plans.lock().expect("plans lock");
-        if plans.len() >= MAX_PLANS {
-            plans.clear();
-        }
-        plans.insert(key, pkg.clone());
+        self.inner.plans.insert(key, pkg.clone());
         Ok(pkg)
     }
 
-    /// `profile`: the client's, when it sent one; it is then carried into every URI.
+    /// The packaging for what the client asked: its profile (the default one without), and the
+    /// image subtitle to burn in, if any.
+    async fn chosen(
+        &self,
+        file: &MediaFile,
+        profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
+    ) -> Result<Arc<Packaging>, LibraryError> {
+        let profile = profile.copied().unwrap_or_default();
+        self.packaging(file, &profile, burn).await
+    }
+
+    /// `profile`: the client's, when it sent one; it is then carried into every URI, as
+    /// `burn` is.
     pub async fn master_playlist(
         &self,
         file: &MediaFile,
         profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
-        let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default())
-            .await?;
-        Ok(master_playlist(file, &pkg, &profile_query(profile)))
+        let pkg = self.chosen(file, profile, burn).await?;
+        Ok(master_playlist(file, &pkg, &playlist_query(profile, burn)))
     }
 
     pub async fn media_playlist(
@@ -881,14 +916,13 @@ impl Packager {
         file: &MediaFile,
         variant: Variant,
         profile: Option<&ClientProfile>,
+        burn: Option<&BurnIn>,
     ) -> Result<String, LibraryError> {
-        let pkg = self
-            .packaging(file, &profile.copied().unwrap_or_default())
-            .await?;
+        let pkg = self.chosen(file, profile, burn).await?;
         let rendition = pkg.rendition(variant)?;
         Ok(rendition
             .timeline
-            .media_playlist(pkg.format, &profile_query(profile)))
+            .media_playlist(pkg.format, &playlist_query(profile, burn)))
     }
 
     /// A remote file as the engine packages it: probed once through `url` (a signed proxy URL
@@ -897,14 +931,8 @@ impl Packager {
     pub async fn remote(&self, key: &str, url: url::Url) -> Result<MediaFile, LibraryError> {
         let path = PathBuf::from(format!("remote/{key}"));
         let mut file = remote_file(path.clone(), Default::default());
-        if let Some(p) = self
-            .inner
-            .probes
-            .lock()
-            .expect("probes lock")
-            .get(&(REMOTE_ID, file.fingerprint()))
-        {
-            file.probe = p.info.clone();
+        if let Some((_, probed)) = self.inner.remotes.get(&path) {
+            file.probe = probed.info.clone();
             return Ok(file);
         }
         // Refused before any ffprobe runs, like ffmpeg's arguments would refuse it.
@@ -918,14 +946,7 @@ impl Packager {
             keyframes: tokio::sync::OnceCell::new(),
             info,
         });
-        let mut remotes = self.inner.remotes.lock().expect("remotes lock");
-        let mut probes = self.inner.probes.lock().expect("probes lock");
-        if remotes.len() >= MAX_REMOTES {
-            remotes.clear();
-            probes.retain(|(id, _), _| *id != REMOTE_ID);
-        }
-        remotes.insert(path, url);
-        probes.insert((REMOTE_ID, file.fingerprint()), probed);
+        self.inner.remotes.insert(path, (url, probed));
         Ok(file)
     }
 
@@ -933,10 +954,11 @@ impl Packager {
     /// of a remote one.
     fn input_of(&self, file: &MediaFile) -> Result<Input, LibraryError> {
         if file.id == REMOTE_ID {
-            let remotes = self.inner.remotes.lock().expect("remotes lock");
-            return remotes
+            return self
+                .inner
+                .remotes
                 .get(&file.path)
-                .map(|u| Input::Proxied(u.clone()))
+                .map(|(url, _)| Input::Proxied(url))
                 .ok_or_else(remote_expired);
         }
         confine::media_input(&self.inner.roots, &file.path, &file.probe.format).map(Input::Local)
@@ -983,12 +1005,63 @@ fn remote_file(path: PathBuf, probe: probe::ProbeInfo) -> MediaFile {
     }
 }
 
-/// `?profile=<wire>` for the URIs a playlist names, beside the `st` token the auth layer
-/// appends (never inside it: one signed URL serves every profile).
-fn profile_query(profile: Option<&ClientProfile>) -> String {
-    profile
-        .map(|p| format!("?{}={}", playback::profile::QUERY_PARAM, p.to_wire()))
-        .unwrap_or_default()
+/// `?profile=<wire>&burn=<track>` for the URIs a playlist names, beside the `st` token the
+/// auth layer appends (never inside it: one signed URL serves every profile and every burn).
+fn playlist_query(profile: Option<&ClientProfile>, burn: Option<&BurnIn>) -> String {
+    let profile = profile.map(|p| format!("{}={}", playback::profile::QUERY_PARAM, p.to_wire()));
+    let burn = burn.map(|b| format!("{BURN_PARAM}={}", b.track));
+    let pairs: Vec<String> = profile.into_iter().chain(burn).collect();
+    match pairs.is_empty() {
+        true => String::new(),
+        false => format!("?{}", pairs.join("&")),
+    }
+}
+
+/// The key of the caches that depend on what the viewer chose (plans, jobs, segments):
+/// filename-safe, and the profile's own key when nothing is burned in, so that segments
+/// packaged before burning existed stay valid.
+fn choice_key(profile: &ClientProfile, burn: Option<&BurnIn>) -> String {
+    match burn {
+        Some(b) => format!("{}-burn{}", profile.cache_key(), b.stream),
+        None => profile.cache_key(),
+    }
+}
+
+/// The query parameter naming an image subtitle to burn into the picture (`burn=i0`).
+pub const BURN_PARAM: &str = "burn";
+
+/// An image subtitle (PGS, VobSub, DVB) burned into the picture of a transcode: browsers
+/// cannot draw them. Named by the client as the subtitles list names it (`i0`…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BurnIn {
+    track: String,
+    /// The ffprobe stream index.
+    stream: u32,
+}
+
+/// `burn=` names no image subtitle of the file (a text track, an unknown one, garbage).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("burn={0:?} is not an image subtitle track of this file")]
+pub struct BurnError(String);
+
+impl BurnError {
+    pub fn code(&self) -> &'static str {
+        "invalid_burn_subtitle"
+    }
+}
+
+impl BurnIn {
+    /// The image subtitle of `file` named `track`.
+    pub fn of(file: &MediaFile, track: &str) -> Result<BurnIn, BurnError> {
+        match super::assets::image_subtitle(file, track) {
+            Some(s) => Ok(BurnIn {
+                track: track.to_string(),
+                stream: s.index,
+            }),
+            // Echoed in the message, so cut short: the value comes from the client.
+            None => Err(BurnError(track.chars().take(16).collect())),
+        }
+    }
 }
 
 /// One request for a part of a rendition: where it lives and which job makes it.
@@ -1008,8 +1081,9 @@ impl Packager {
         variant: Variant,
         part: Part,
         profile: &ClientProfile,
+        burn: Option<&BurnIn>,
     ) -> Result<PathBuf, LibraryError> {
-        let pkg = self.packaging(file, profile).await?;
+        let pkg = self.packaging(file, profile, burn).await?;
         let timeline = pkg.rendition(variant)?.timeline.clone();
         let not_found = |why: String| LibraryError::not_found("segment_not_found", why);
         let (name, index) = match part {
@@ -1033,11 +1107,11 @@ impl Packager {
             .inner
             .cache_dir
             .join(format!("{}-{}", file.id, file.fingerprint()))
-            .join(profile.cache_key())
+            .join(choice_key(profile, burn))
             .join(variant.name());
         let key = JobKey {
             file: format!("{}-{}", file.id, file.fingerprint()),
-            profile: profile.cache_key(),
+            profile: choice_key(profile, burn),
             variant,
         };
         let wanted = Wanted {
@@ -1230,7 +1304,7 @@ impl Inner {
         let evicted = {
             let mut lru = self.lru.lock().expect("lru lock");
             lru.insert(path, size);
-            lru.evict(self.config.cache_max_bytes)
+            lru.evict(self.config.cache_max_bytes())
         };
         for p in evicted {
             // Deleting a segment someone is downloading is fine on Unix: the open handle keeps it.
@@ -1371,6 +1445,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bounded_maps_drop_the_least_recently_used_and_always_keep_the_newest() {
+        let cache = lru_cache::<u32, u32>(2);
+        cache.insert(1, 1);
+        cache.insert(2, 2);
+        cache.run_pending_tasks();
+        assert_eq!(cache.get(&1), Some(1));
+        cache.insert(3, 3);
+        cache.run_pending_tasks();
+        assert_eq!(cache.get(&3), Some(3), "a source just resolved is kept");
+        assert_eq!(cache.get(&1), Some(1), "the one played recently stays");
+        assert_eq!(cache.get(&2), None);
+    }
+
+    #[test]
     fn the_playlist_covers_the_whole_duration() {
         let t = Timeline::grid(15.5, 6.0, 6.0);
         assert_eq!(t.starts, vec![0.0, 6.0, 12.0]);
@@ -1417,6 +1505,27 @@ mod tests {
         assert!(m3u8.contains("#EXT-X-VERSION:7\n"));
         assert!(m3u8.contains("#EXT-X-MAP:URI=\"init.mp4?profile=1:avc,av1\"\n"));
         assert!(m3u8.contains("\n0.m4s?profile=1:avc,av1\n"));
+    }
+
+    #[test]
+    fn a_burn_is_carried_beside_the_profile_and_keys_caches_of_its_own() {
+        let profile = ClientProfile::parse("1:avc,aac,mp4").unwrap();
+        let burn = BurnIn {
+            track: "i0".into(),
+            stream: 3,
+        };
+        assert_eq!(playlist_query(None, None), "");
+        assert_eq!(playlist_query(None, Some(&burn)), "?burn=i0");
+        assert_eq!(
+            playlist_query(Some(&profile), Some(&burn)),
+            "?profile=1:avc,aac,mp4&burn=i0"
+        );
+        assert_eq!(
+            choice_key(&profile, None),
+            profile.cache_key(),
+            "unburned segments packaged before keep their folder"
+        );
+        assert_ne!(choice_key(&profile, Some(&burn)), profile.cache_key());
     }
 
     #[test]
@@ -1510,5 +1619,32 @@ mod tests {
         let mut plan = playback::plan(&media, &hevc, &req).unwrap();
         cap_transcode_height(&mut plan, &media);
         assert_eq!(output_size(v, &plan.video.unwrap().action), (3840, 2160));
+    }
+
+    #[test]
+    fn a_scaled_width_is_rounded_as_ffmpeg_rounds_it() {
+        // Measured with ffmpeg 5.1 `scale=-2:<h>` on these sources.
+        for ((w, h), target, out) in [
+            ((1920, 1080), 480, 854),
+            ((1920, 1080), 720, 1280),
+            ((3840, 2160), 1080, 1920),
+            ((1440, 1080), 480, 640),
+            ((720, 576), 480, 600),
+        ] {
+            let media = Media::from_ffprobe_json(
+                format!(
+                    r#"{{"streams":[{{"index":0,"codec_type":"video","codec_name":"h264",
+                    "width":{w},"height":{h}}}],"format":{{"format_name":"matroska,webm"}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+            let (_, v) = media.video().unwrap();
+            let action = VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::ScaleToHeight(target)],
+                max_kbps: 1_500,
+            };
+            assert_eq!(output_size(v, &action), (out, target), "{w}x{h} → {target}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use super::naming::{normalize_lang, track_label};
 use super::{LibraryError, confine};
 use crate::playback::Media;
 use crate::playback::media::FFPROBE_ARGS;
-use crate::playback::media::Stream;
+use crate::playback::media::{Stream, SubtitleKind};
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct ProbeInfo {
     pub audio: Vec<AudioTrack>,
     /// Text subtitle streams (image subtitles such as PGS cannot become WebVTT).
     pub subtitles: Vec<SubtitleTrack>,
+    /// Image subtitle streams (PGS, VobSub, DVB): a browser cannot draw them, so they are
+    /// offered burned into a transcode. Absent from rows scanned before they were listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_subtitles: Vec<SubtitleTrack>,
     /// `moov` before `mdat` (an MP4 a browser can start playing before it has all of it).
     pub faststart: bool,
 }
@@ -278,17 +282,23 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
             default: s.default,
         })
         .collect();
+    let track = |s: &Stream| SubtitleTrack {
+        index: s.index,
+        codec: s.codec.clone(),
+        lang: lang(s),
+        title: s.title.clone(),
+        forced: s.forced,
+        sdh: s.hearing_impaired,
+    };
     let subtitles = media
         .subtitles()
         .filter(|(s, _)| TEXT_SUBTITLE_CODECS.contains(&s.codec.as_str()))
-        .map(|(s, _)| SubtitleTrack {
-            index: s.index,
-            codec: s.codec.clone(),
-            lang: lang(s),
-            title: s.title.clone(),
-            forced: s.forced,
-            sdh: s.hearing_impaired,
-        })
+        .map(|(s, _)| track(s))
+        .collect();
+    let image_subtitles = media
+        .subtitles()
+        .filter(|(_, sub)| sub.kind == SubtitleKind::Image)
+        .map(|(s, _)| track(s))
         .collect();
     Ok(ProbeInfo {
         format: media.format_name.clone(),
@@ -306,6 +316,7 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
         },
         audio,
         subtitles,
+        image_subtitles,
         faststart: false,
     })
 }

@@ -581,6 +581,50 @@ mod tests {
     }
 
     #[test]
+    fn a_quality_choice_scales_and_caps_the_encoder_by_the_table() {
+        use crate::playback::plan::{self, Request};
+        use crate::playback::profile::ClientProfile;
+        let m = Media::from_ffprobe_json(
+            br#"{"streams":[{"index":0,"codec_type":"video","codec_name":"h264",
+                "profile":"High","pix_fmt":"yuv420p","width":1920,"height":1080},
+                {"index":1,"codec_type":"audio","codec_name":"aac","channels":2}],
+                "format":{"format_name":"matroska,webm","duration":"60","bit_rate":"12000000"}}"#,
+        )
+        .unwrap();
+        for (max, graph, maxrate, bufsize) in [
+            // 1080 lines fit 1080p, 12 Mb/s does not: re-encoded at its own size.
+            (1080, "[0:0]format=yuv420p[v]", "8000k", "16000k"),
+            (720, "[0:0]scale=-2:720,format=yuv420p[v]", "4000k", "8000k"),
+            (480, "[0:0]scale=-2:480,format=yuv420p[v]", "1500k", "3000k"),
+        ] {
+            let profile = ClientProfile {
+                max_height: Some(max),
+                ..ClientProfile::default()
+            };
+            let req = Request {
+                hls: true,
+                ..Request::default()
+            };
+            let p = plan::plan(&m, &profile, &req).unwrap();
+            let a = args(&Job {
+                plan: &p,
+                media: &m,
+                input: &local(),
+                window: SegmentWindow::at(0, 0.0),
+                out_dir: Path::new("/work/job"),
+                threads: 2,
+                preset: "veryfast",
+                subtitle_file: None,
+                format_whitelist: None,
+            })
+            .unwrap();
+            assert_eq!(value(&a, "-filter_complex"), Some(graph), "max={max}");
+            assert_eq!(value(&a, "-maxrate"), Some(maxrate), "max={max}");
+            assert_eq!(value(&a, "-bufsize"), Some(bufsize), "max={max}");
+        }
+    }
+
+    #[test]
     fn an_image_subtitle_is_overlaid_before_rotation_and_scaling() {
         let p = plan(
             VideoAction::TranscodeH264 {

@@ -290,19 +290,7 @@ fn decide_video(
         None => {}
     }
     let (_, display_h) = v.display_size();
-    let target = [req.quality.height(), profile.max_height]
-        .into_iter()
-        .flatten()
-        .min()
-        .filter(|h| *h < display_h);
-    if let Some(h) = target {
-        why.push(format!("{display_h} lines scaled to {h}"));
-    }
-    if let (Some(cap), Some(rate)) = (req.max_video_kbps, media.bit_rate) {
-        if u64::from(cap) * 1000 < rate {
-            why.push(format!("{} kb/s over the {cap} kb/s cap", rate / 1000));
-        }
-    }
+    let target = quality_limits(media, display_h, profile, req, &mut why);
     if why.is_empty() {
         let mut reason = format!("video: copy — {} decoded by this browser", describe(s, v));
         if v.rotation != 0 {
@@ -332,6 +320,39 @@ fn decide_video(
         action: VideoAction::TranscodeH264 { filters, max_kbps },
         reason: format!("video: transcode to H.264 — {}", why.join(", ")),
     }
+}
+
+/// The height to scale to when the viewer's choice (or the profile's `max=`) is below the
+/// picture's, with the reasons a height or bitrate cap gives for re-encoding added to `why`.
+fn quality_limits(
+    media: &Media,
+    display_h: u32,
+    profile: &ClientProfile,
+    req: &Request,
+    why: &mut Vec<String>,
+) -> Option<u32> {
+    let chosen_h = [req.quality.height(), profile.max_height]
+        .into_iter()
+        .flatten()
+        .min();
+    let target = chosen_h.filter(|h| *h < display_h);
+    if let Some(h) = target {
+        why.push(format!(
+            "{display_h} lines over the {h}p cap, scaled to {h}"
+        ));
+    }
+    // A quality choice is a height and the bitrate that goes with it (`default_max_kbps`):
+    // "720p" on a 720p file at 12 Mb/s must still fit a 4 Mb/s line. The file's overall rate
+    // is what ffprobe knows for every container (Matroska has no per-stream rate).
+    let cap = req
+        .max_video_kbps
+        .or(chosen_h.map(Quality::default_max_kbps));
+    if let (Some(cap), Some(rate)) = (cap, media.bit_rate) {
+        if u64::from(cap) * 1000 < rate {
+            why.push(format!("{} kb/s over the {cap} kb/s cap", rate / 1000));
+        }
+    }
+    target
 }
 
 /// The filters of a transcode after deinterlacing. Order matters: tone-map before anything is
@@ -943,6 +964,62 @@ mod tests {
     }
 
     #[test]
+    fn a_quality_choice_is_a_height_with_its_bitrate_from_the_table() {
+        // The documented table (docs/playback.md): 1080p 8 Mb/s, 720p 4 Mb/s, 480p 1.5 Mb/s.
+        let table: Vec<u32> = [1080, 720, 480].map(Quality::default_max_kbps).to_vec();
+        assert_eq!(table, vec![8_000, 4_000, 1_500]);
+        let mut m = media(
+            MKV,
+            vec![video("h264", "High", 8, 1920, 1080), audio(1, "aac", 2)],
+        );
+        m.bit_rate = Some(12_000_000);
+        let at = |m: &Media, max: Option<u32>| {
+            let profile = ClientProfile {
+                max_height: max,
+                ..chromium()
+            };
+            let req = Request {
+                hls: true,
+                ..Request::default()
+            };
+            plan(m, &profile, &req).unwrap()
+        };
+        assert_eq!(at(&m, None).mode, Mode::DirectStream, "Original: no cap");
+        let p = at(&m, Some(1080));
+        assert_eq!(
+            p_action(&p),
+            VideoAction::TranscodeH264 {
+                filters: vec![],
+                max_kbps: 8_000
+            },
+            "1080 lines fit, 12 Mb/s does not"
+        );
+        assert!(
+            p.video
+                .unwrap()
+                .reason
+                .contains("12000 kb/s over the 8000 kb/s cap")
+        );
+        let p = at(&m, Some(480));
+        assert_eq!(
+            p_action(&p),
+            VideoAction::TranscodeH264 {
+                filters: vec![VideoFilter::ScaleToHeight(480)],
+                max_kbps: 1_500
+            }
+        );
+        let why = p.video.unwrap().reason;
+        assert!(
+            why.contains("1080 lines over the 480p cap, scaled to 480"),
+            "{why}"
+        );
+        // A file already within both caps is not touched.
+        m.bit_rate = Some(3_000_000);
+        assert_eq!(at(&m, Some(720)).mode, Mode::Transcode, "1080 > 720 lines");
+        assert_eq!(at(&m, Some(1080)).mode, Mode::DirectStream);
+    }
+
+    #[test]
     fn audio_track_choice() {
         let mut fr = audio(1, "aac", 2);
         fr.default = false;
@@ -1039,56 +1116,22 @@ mod tests {
 
     #[test]
     fn segments_are_ts_only_for_h264_with_aac() {
-        let fmt = |m: Media, p: ClientProfile| plan(&m, &p, &Request::default()).unwrap().segments;
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("h264", "High", 8, 1280, 720), audio(1, "aac", 2)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Ts)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("h264", "High", 8, 1280, 720), audio(1, "ac3", 6)]
-                ),
-                safari_hdr()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "aac", 2)]
-                ),
-                safari_hdr()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("av1", "Main", 8, 1280, 720), audio(1, "flac", 2)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Fmp4)
-        );
-        assert_eq!(
-            fmt(
-                media(
-                    MKV,
-                    vec![video("hevc", "Main", 8, 1280, 720), audio(1, "dts", 6)]
-                ),
-                chromium()
-            ),
-            Some(SegmentFormat::Ts)
-        );
+        use SegmentFormat::{Fmp4, Ts};
+        let cases = [
+            ("h264", "aac", 2, chromium(), Ts),
+            ("h264", "ac3", 6, safari_hdr(), Fmp4),
+            ("hevc", "aac", 2, safari_hdr(), Fmp4),
+            ("av1", "flac", 2, chromium(), Fmp4),
+            // Both transcoded for Chromium: H.264 + AAC, which stays in TS.
+            ("hevc", "dts", 6, chromium(), Ts),
+        ];
+        for (v, a, channels, profile, want) in cases {
+            let profile_name = if v == "h264" { "High" } else { "Main" };
+            let streams = vec![video(v, profile_name, 8, 1280, 720), audio(1, a, channels)];
+            let got = plan(&media(MKV, streams), &profile, &Request::default())
+                .unwrap()
+                .segments;
+            assert_eq!(got, Some(want), "{v} + {a}");
+        }
     }
 }

@@ -508,6 +508,8 @@ fn map_subtitle(sub: &Value, headers: &BTreeMap<String, String>) -> Option<Subti
         lang: lang.to_string(),
         label: Some(lang.to_string()),
         provider: ID.into(),
+        burn_in: None,
+        ass: None,
     })
 }
 

@@ -521,6 +521,8 @@ impl Jellyfin {
                     lang,
                     label: Some(label),
                     provider: ID.into(),
+                    burn_in: None,
+                    ass: None,
                 })
             })
             .collect()

@@ -113,11 +113,18 @@ impl LibraryProvider {
                 .into_iter()
                 .map(|t| Subtitle {
                     source: StreamSource::Local {
-                        path: format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
+                        path: match t.image {
+                            true => format!("/api/media/{}/hls/master.m3u8?burn={}", f.id, t.track),
+                            false => format!("/api/media/{}/subtitles/{}.vtt", f.id, t.track),
+                        },
                     },
                     lang: t.lang,
                     label: Some(t.label),
                     provider: ID.to_string(),
+                    ass: t
+                        .ass
+                        .then(|| format!("/api/media/{}/subtitles/{}.ass", f.id, t.track)),
+                    burn_in: t.image.then_some(t.track),
                 })
                 .collect();
         }

@@ -653,6 +653,8 @@ fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) ->
         label: Some(lang.clone()),
         lang,
         provider: ID.into(),
+        burn_in: None,
+        ass: None,
     })
 }
 

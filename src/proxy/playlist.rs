@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use url::Url;
 
-use super::token::{ChildWriter, Kind, SealedContext, Signer};
+use super::token::{ChildWriter, Kind, Plain, SealedContext, Signer};
 
 /// What a rewrite needs besides the bytes.
 #[derive(Debug, Clone, Copy)]
@@ -653,8 +653,15 @@ pub fn child_url(ctx: &RewriteContext<'_>, uri: &str, kind: Kind) -> Option<Stri
     }
     let resolved = resolve(ctx.base, uri)?;
     let mut out = String::new();
-    ctx.signer
-        .write_child(&mut out, ctx.sealed, resolved.as_str(), None, kind);
+    ctx.signer.write_child(
+        &mut out,
+        ctx.sealed,
+        Plain {
+            upstream: resolved.as_str(),
+            vars: None,
+            kind,
+        },
+    );
     Some(out)
 }
 
@@ -744,19 +751,7 @@ mod tests {
         imported: Option<&str>,
         max_output: usize,
     ) -> Result<String, RewriteError> {
-        let s = signer();
-        let c = sealed(&s);
-        let base = Url::parse(base).unwrap();
-        let out = rewrite(
-            input.as_bytes(),
-            RewriteContext {
-                signer: &s,
-                sealed: &c,
-                base: &base,
-                imported,
-                max_output,
-            },
-        )?;
+        let out = whole(input.as_bytes(), base, imported, max_output)?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -992,13 +987,18 @@ mod tests {
         assert_eq!(upstreams(&out), ["https://cdn.example/plain.ts"]);
     }
 
-    #[test]
-    fn the_rewritten_output_is_capped_not_just_the_input() {
-        // 2-byte URIs: each grows into a proxy URL over a hundred times longer.
+    /// 1,000 segments with 2-byte URIs: each grows into a proxy URL over a hundred times longer.
+    fn tiny_uris() -> String {
         let mut input = String::from("#EXTM3U\n");
         for _ in 0..1000 {
             input.push_str("#EXTINF:1,\na\n");
         }
+        input
+    }
+
+    #[test]
+    fn the_rewritten_output_is_capped_not_just_the_input() {
+        let input = tiny_uris();
         let base = "https://cdn.example/m.m3u8";
         let whole = run(&input, base);
         assert!(whole.len() > 10 * input.len(), "{} bytes", whole.len());
@@ -1101,10 +1101,7 @@ mod tests {
 
     #[test]
     fn a_rewrite_in_pieces_fails_at_the_output_cap_like_the_whole_rewrite() {
-        let mut input = String::from("#EXTM3U\n");
-        for _ in 0..1000 {
-            input.push_str("#EXTINF:1,\na\n");
-        }
+        let input = tiny_uris();
         let base = "https://cdn.example/m.m3u8";
         let all = whole(input.as_bytes(), base, None, usize::MAX).unwrap();
         for at_least in [1, 4096] {
@@ -1149,8 +1146,18 @@ mod tests {
 
     #[test]
     fn unterminated_quotes_and_junk_leave_lines_unchanged() {
-        let input = "#EXTM3U#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-KEY:METHOD=AES-128,URI=\"k.bin\n#EXT-X-MAP:URI\n#EXT-X-MAP:\n#EXT-X-MAP:URI=\"\"\n#\n\n \t\n";
-        assert_eq!(run(input, "https://cdn.example/m.m3u8"), input);
+        let junk = [
+            "#EXTM3U#EXT-X-STREAM-INF:BANDWIDTH=1",
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"k.bin",
+            "#EXT-X-MAP:URI",
+            "#EXT-X-MAP:",
+            "#EXT-X-MAP:URI=\"\"",
+            "#",
+            "",
+            " \t",
+        ];
+        let input = junk.map(|line| format!("{line}\n")).concat();
+        assert_eq!(run(&input, "https://cdn.example/m.m3u8"), input);
     }
 
     #[test]

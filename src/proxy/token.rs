@@ -248,43 +248,22 @@ impl Signer {
         vars: Option<&str>,
     ) {
         out.push_str(PROXY_PATH);
-        self.write_query(out, sealed, upstream, vars, Kind::Media);
+        let plain = Plain {
+            upstream,
+            vars,
+            kind: Kind::Media,
+        };
+        let tag = finish_tag(self.tag_prefix(&sealed.0), plain);
+        push_query(self, out, sealed, plain, &tag, &mut Vec::new());
     }
 
     /// Appends a child URL for a rewritten playlist or JSON document, named after the
     /// upstream file (see [`CHILD_PREFIX`]).
-    pub fn write_child(
-        &self,
-        out: &mut String,
-        sealed: &SealedContext,
-        upstream: &str,
-        vars: Option<&str>,
-        kind: Kind,
-    ) {
+    pub fn write_child(&self, out: &mut String, sealed: &SealedContext, plain: Plain<'_>) {
         out.push_str(CHILD_PREFIX);
-        push_file_name(out, upstream);
-        self.write_query(out, sealed, upstream, vars, kind);
-    }
-
-    fn write_query(
-        &self,
-        out: &mut String,
-        sealed: &SealedContext,
-        upstream: &str,
-        vars: Option<&str>,
-        kind: Kind,
-    ) {
-        let tag = finish_tag(self.tag_prefix(&sealed.0), upstream, vars, kind);
-        push_query(
-            self,
-            out,
-            sealed,
-            upstream,
-            vars,
-            kind,
-            &tag,
-            &mut Vec::new(),
-        );
+        push_file_name(out, plain.upstream);
+        let tag = finish_tag(self.tag_prefix(&sealed.0), plain);
+        push_query(self, out, sealed, plain, &tag, &mut Vec::new());
     }
 
     /// Mints a top-level proxy URL (a resolved source or subtitle) bound to no provider: only
@@ -399,8 +378,13 @@ impl Signer {
     }
 }
 
-fn finish_tag(h: blake3::Hasher, upstream: &str, vars: Option<&str>, kind: Kind) -> [u8; TAG_LEN] {
-    finish_tag_bytes(h, upstream.as_bytes(), vars.map(str::as_bytes), kind)
+fn finish_tag(h: blake3::Hasher, plain: Plain<'_>) -> [u8; TAG_LEN] {
+    finish_tag_bytes(
+        h,
+        plain.upstream.as_bytes(),
+        plain.vars.map(str::as_bytes),
+        plain.kind,
+    )
 }
 
 /// The tag over the plaintext: each field length-prefixed (a URL may hold any byte), so no
@@ -429,19 +413,31 @@ fn finish_tag_bytes(
     tag
 }
 
+/// What a proxy URL encrypts and signs besides its sealed context.
+#[derive(Debug, Clone, Copy)]
+pub struct Plain<'a> {
+    /// The absolute upstream URL.
+    pub upstream: &'a str,
+    /// Imported EXT-X-DEFINE variables.
+    pub vars: Option<&'a str>,
+    pub kind: Kind,
+}
+
 /// Appends `?c=…&u=…[&v=…][&k=…]&s=…`, encrypting `upstream` and `vars` with the keystream
 /// `tag` selects; `buf` is scratch space.
-#[allow(clippy::too_many_arguments)]
 fn push_query(
     signer: &Signer,
     out: &mut String,
     sealed: &SealedContext,
-    upstream: &str,
-    vars: Option<&str>,
-    kind: Kind,
+    plain: Plain<'_>,
     tag: &[u8; TAG_LEN],
     buf: &mut Vec<u8>,
 ) {
+    let Plain {
+        upstream,
+        vars,
+        kind,
+    } = plain;
     let b64_len = |n: usize| n.div_ceil(3) * 4;
     out.reserve(
         sealed.0.len() + b64_len(upstream.len()) + vars.map_or(0, |v| b64_len(v.len()) + 3) + 40,
@@ -489,17 +485,13 @@ impl ChildWriter<'_> {
     pub fn write(&mut self, out: &mut String, upstream: &str, vars: Option<&str>, kind: Kind) {
         out.push_str(CHILD_PREFIX);
         push_file_name(out, upstream);
-        let tag = finish_tag(self.prefix.clone(), upstream, vars, kind);
-        push_query(
-            self.signer,
-            out,
-            self.sealed,
+        let plain = Plain {
             upstream,
             vars,
             kind,
-            &tag,
-            &mut self.buf,
-        );
+        };
+        let tag = finish_tag(self.prefix.clone(), plain);
+        push_query(self.signer, out, self.sealed, plain, &tag, &mut self.buf);
     }
 }
 
@@ -629,6 +621,33 @@ mod tests {
         )
     }
 
+    /// `verify` at time 1,000 with no variables: what a URL whose `v` was dropped, or whose parts
+    /// were swapped, is checked as.
+    fn verify_parts(s: &Signer, c: &str, u: &str, sig: &str) -> Result<Verified, TokenError> {
+        s.verify(c, u, sig, None, 1_000)
+    }
+
+    /// The child URL `write_child` gives for `upstream` under `sealed`.
+    fn child_url(
+        s: &Signer,
+        sealed: &SealedContext,
+        upstream: &str,
+        vars: Option<&str>,
+        kind: Kind,
+    ) -> String {
+        let mut out = String::new();
+        s.write_child(
+            &mut out,
+            sealed,
+            Plain {
+                upstream,
+                vars,
+                kind,
+            },
+        );
+        out
+    }
+
     fn headers() -> Vec<(String, String)> {
         vec![("Referer".into(), "https://embed.example/e/1".into())]
     }
@@ -678,21 +697,14 @@ mod tests {
         // Before encryption a URL's `u` was this: the old format no longer verifies.
         let old_u = B64.encode("https://cdn.example/x");
         assert_eq!(
-            s.verify(
-                param(&q, "c").unwrap(),
-                &old_u,
-                param(&q, "s").unwrap(),
-                None,
-                1_000
-            ),
+            verify_parts(&s, param(&q, "c").unwrap(), &old_u, param(&q, "s").unwrap()),
             Err(TokenError::BadSignature)
         );
-        let r = s.verify(
+        let r = verify_parts(
+            &s,
             param(&q, "c").unwrap(),
             &forged_u,
             param(&q, "s").unwrap(),
-            None,
-            1_000,
         );
         assert_eq!(r, Err(TokenError::BadSignature));
         // A context sealed for another URL cannot be spliced in either.
@@ -702,12 +714,11 @@ mod tests {
             9_999,
         );
         let q2 = query(&url2);
-        let r = s.verify(
+        let r = verify_parts(
+            &s,
             param(&q2, "c").unwrap(),
             param(&q, "u").unwrap(),
             param(&q, "s").unwrap(),
-            None,
-            1_000,
         );
         assert_eq!(r, Err(TokenError::BadSignature));
     }
@@ -735,12 +746,11 @@ mod tests {
         assert_eq!(v.context.headers, headers());
         assert_eq!(v.vars.as_deref(), Some("host=a"));
         let q = query(&child);
-        let r = s.verify(
+        let r = verify_parts(
+            &s,
             param(&q, "c").unwrap(),
             param(&q, "u").unwrap(),
             param(&q, "s").unwrap(),
-            None,
-            1_000,
         );
         assert_eq!(
             r,
@@ -753,9 +763,8 @@ mod tests {
     fn a_json_child_says_so_and_the_mark_cannot_be_removed_or_added() {
         let s = Signer::new(b"secret");
         let sealed = sealed_for(&s, None);
-        let mut child = String::new();
-        s.write_child(
-            &mut child,
+        let child = child_url(
+            &s,
             &sealed,
             "https://cdn.example/steer.json",
             None,
@@ -772,14 +781,7 @@ mod tests {
             verify_url(&s, &stripped, 1_000),
             Err(TokenError::BadSignature)
         );
-        let mut media = String::new();
-        s.write_child(
-            &mut media,
-            &sealed,
-            "https://cdn.example/x",
-            None,
-            Kind::Media,
-        );
+        let media = child_url(&s, &sealed, "https://cdn.example/x", None, Kind::Media);
         let marked = media.replace("&s=", "&k=j&s=");
         assert_eq!(
             verify_url(&s, &marked, 1_000),
@@ -800,7 +802,15 @@ mod tests {
             ("https://a.example/s.json", None, Kind::Json),
         ] {
             let (mut a, mut b) = (String::new(), String::new());
-            s.write_child(&mut a, &sealed, u, v, k);
+            s.write_child(
+                &mut a,
+                &sealed,
+                Plain {
+                    upstream: u,
+                    vars: v,
+                    kind: k,
+                },
+            );
             w.write(&mut b, u, v, k);
             assert_eq!(a, b);
             assert!(verify_url(&s, &b, 1_000).is_ok());

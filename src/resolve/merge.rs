@@ -53,6 +53,8 @@ mod tests {
             lang: "en".into(),
             label: None,
             provider: "p".into(),
+            burn_in: None,
+            ass: None,
         }
     }
 

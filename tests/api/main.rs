@@ -3,6 +3,7 @@
 mod fake_consumet;
 mod fault_server;
 mod helpers;
+mod image_subtitles;
 mod redis_server;
 mod remote_playback;
 
@@ -30,6 +31,7 @@ mod scale;
 mod security;
 mod stremio;
 mod stremio_addon;
+mod styled_subtitles;
 mod thumbnails;
 mod tmdb;
 mod url_secrets;

@@ -19,16 +19,27 @@ use fixtures::Fixture;
 const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
 
 /// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
-async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
+pub(crate) async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
     for (f, id) in fixtures {
         let src = f.path();
         let ext = src.extension().unwrap().to_str().unwrap();
-        let dest = root.join(format!("{id}/Film (2020) [tmdbid-{id}].{ext}"));
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let dest = film_path(root, *id, ext);
         std::fs::hard_link(src, &dest)
             .or_else(|_| std::fs::copy(src, &dest).map(|_| ()))
             .unwrap();
     }
+    scanned_library(root, fixtures.len()).await
+}
+
+/// Where film `id` goes in the library at `root` (its folder created).
+fn film_path(root: &Path, id: u32, ext: &str) -> std::path::PathBuf {
+    let dest = root.join(format!("{id}/Film (2020) [tmdbid-{id}].{ext}"));
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    dest
+}
+
+/// The app over the library at `root`, scanned: `films` were added.
+async fn scanned_library(root: &Path, films: usize) -> TestApp {
     // The background jobs (markers, thumbnails) run ffmpeg on the same files: off here, where
     // the ffmpeg processes counted are the packager's.
     let root_dir = root.to_path_buf();
@@ -39,12 +50,12 @@ async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
     })
     .await;
     let scan = app.scan().await;
-    assert_eq!(scan["added"], fixtures.len(), "{scan}");
+    assert_eq!(scan["added"], films, "{scan}");
     app
 }
 
 /// The film's HLS base URL (`/api/media/<id>/hls`), from the resolve answer.
-async fn hls_base(app: &TestApp, tmdb: u32) -> String {
+pub(crate) async fn hls_base(app: &TestApp, tmdb: u32) -> String {
     let body = app
         .get_json(&format!("/api/streaming/library/movie/{tmdb}"), 200)
         .await;
@@ -230,6 +241,43 @@ async fn a_bad_profile_is_a_400_with_the_api_error_shape() {
         ))
         .await;
     assert_eq!(mode_of(&master), "direct_stream");
+}
+
+#[tokio::test]
+async fn max_480_in_the_profile_serves_a_1080p_file_in_480_line_segments() {
+    let root = tempfile::tempdir().unwrap();
+    // 1080p at 2 Mb/s: within every cap but the height's.
+    let film = film_path(root.path(), 4001, "mkv");
+    let mut args: Vec<&str> =
+        "-f lavfi -i testsrc2=size=1920x1080:rate=24 -f lavfi -i sine=r=48000 \
+         -t 2 -c:v libx264 -preset ultrafast -b:v 2M -c:a aac"
+            .split_whitespace()
+            .collect();
+    args.push(film.to_str().unwrap());
+    fixtures::ffmpeg(&args);
+    let app = scanned_library(root.path(), 1).await;
+    let base = hls_base(&app, 4001).await;
+
+    let original = app
+        .text(&format!("{base}/master.m3u8{}", q(Some(CHROMIUM))))
+        .await;
+    assert_eq!(mode_of(&original), "direct_stream", "{original}");
+    let v = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(v["height"], 1080, "{v}");
+
+    let at_480 = format!("{CHROMIUM},max=480");
+    let master = app
+        .text(&format!("{base}/master.m3u8{}", q(Some(&at_480))))
+        .await;
+    assert_eq!(mode_of(&master), "transcode", "{master}");
+    assert!(master.contains("RESOLUTION=854x480"), "{master}");
+    let v = stream_of(&first_segment(&app, &base, "v", Some(&at_480)).await);
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(854), Some(480)),
+        "{v}"
+    );
 }
 
 /// ffmpeg processes this test process started whose command line names `needle`.

@@ -21,7 +21,7 @@ use crate::stremio_addon::SdkAddon;
 
 /// One request as the origin saw it: path, `Range`, `Referer`, `User-Agent`.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     path: String,
     range: Option<String>,
     referer: Option<String>,
@@ -66,7 +66,12 @@ async fn serve(State(origin): State<Origin>, request: Request) -> Response {
 
 /// Starts the origin on loopback; its base URL and request log.
 async fn media_origin() -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let film = tokio::task::spawn_blocking(|| Fixture::H264Ac3MultiAudio.path().to_path_buf())
+    media_origin_of(Fixture::H264Ac3MultiAudio).await
+}
+
+/// The origin serving `fixture` as its film.
+pub(crate) async fn media_origin_of(fixture: Fixture) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let film = tokio::task::spawn_blocking(move || fixture.path().to_path_buf())
         .await
         .unwrap();
     let origin = Origin {
@@ -82,7 +87,7 @@ async fn media_origin() -> (String, Arc<Mutex<Vec<Seen>>>) {
 }
 
 /// The app with the addon's `tmdb:` side, the origin reachable through the proxy.
-async fn app_for(media: &str) -> (TestApp, SdkAddon) {
+pub(crate) async fn app_for(media: &str) -> (TestApp, SdkAddon) {
     let addon = SdkAddon::start_with_media(media, media, REFERER).await;
     let addons = vec![addon.tmdb()];
     let host = media.trim_start_matches("http://").to_string();
@@ -96,7 +101,7 @@ async fn app_for(media: &str) -> (TestApp, SdkAddon) {
 }
 
 /// The resolve answer's one source, checked to be an engine source; its `proxy_url`.
-async fn engine_source(app: &TestApp, tmdb: u32) -> String {
+pub(crate) async fn engine_source(app: &TestApp, tmdb: u32) -> String {
     let body = app
         .get_json(&format!("/api/streaming/stremio/movie/{tmdb}"), 200)
         .await;

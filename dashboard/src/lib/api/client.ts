@@ -204,6 +204,12 @@ export async function fetchSubtitleText(
 	return response.text();
 }
 
+/** The ASS/SSA text of a styled track (`ass_url`: a library file's, on our own origin). */
+export async function fetchStyledSubtitle(track: SubtitleTrack, options: RequestOptions = {}): Promise<string> {
+	if (!track.ass_url) throw new Error('this subtitle track has no ASS version');
+	return fetchSubtitleText({ ...track, url: track.ass_url, proxy_url: undefined }, options);
+}
+
 // ---- Library ----
 
 export async function getLibraryItems(options?: RequestOptions): Promise<LibraryItem[]> {

@@ -231,6 +231,35 @@ describe('CustomPlayer', () => {
 		expect(screen.getByTestId('skip-intro')).toBeInTheDocument();
 	});
 
+	it('offers the engine’s qualities for a library file and reloads at the same place with the chosen height', async () => {
+		// jsdom has no MSE: native HLS stands in for hls.js, so the <video> gets the URL the server sees.
+		vi.spyOn(HTMLMediaElement.prototype, 'canPlayType').mockImplementation((t) => (t.includes('mpegurl') ? 'maybe' : ''));
+		const file = streamSource({ url: '/api/media/7/file?st=1.a', proxy_url: undefined });
+		const hls = streamSource({ url: '/api/media/7/hls/master.m3u8?st=1.b', proxy_url: undefined, type: 'hls' });
+		const video = await renderLoaded({ resolution: resolveResponse({ sources: [file, hls] }) });
+		await fireEvent(video, new Event('playing'));
+		await moveTo(video, 42, 600);
+
+		await fireEvent.click(screen.getByRole('button', { name: 'Réglages' }));
+		await fireEvent.click(screen.getByTestId('quality-row'));
+		const options = screen.getAllByRole('button').filter((b) => b.hasAttribute('data-quality'));
+		expect(options.map((b) => b.textContent?.trim())).toEqual(['Originale', '1080p', '720p', '480p']);
+		expect(options[0]).toHaveAttribute('aria-pressed', 'true');
+		await fireEvent.click(options[3]);
+
+		await waitFor(() => expect(video.getAttribute('src')).toContain('/api/media/7/hls/master.m3u8'));
+		expect(video.getAttribute('src')).toContain('max%3D480');
+		expect(playerEl()).toHaveAttribute('data-source-index', '1');
+		expect(JSON.parse(localStorage.getItem(PREFERENCES_KEY)!).quality).toBe('480');
+	});
+
+	it('shows no engine qualities for a remote HLS source the engine does not package', async () => {
+		const video = await renderLoaded({ resolution: resolveResponse() });
+		await fireEvent(video, new Event('playing'));
+		await fireEvent.click(screen.getByRole('button', { name: 'Réglages' }));
+		expect(screen.queryByTestId('quality-row')).toBeNull();
+	});
+
 	it('at the credits, resolves the next episode early and "Regarder le générique" dismisses the card', async () => {
 		const onNextEpisodeSoon = vi.fn();
 		const video = await renderLoaded({

@@ -112,4 +112,13 @@ describe('client profile', () => {
 			expect(withBrowserProfile(other, measure)).toBe(other);
 		}
 	});
+
+	it('carries the viewer’s quality choice as max= on engine URLs', () => {
+		const measure = (o: { maxHeight?: number }) => serializeProfile(['avc', 'aac', ...(o.maxHeight ? [`max=${o.maxHeight}`] : [])]);
+		expect(withBrowserProfile('/api/media/12/hls/v/index.m3u8', measure, { maxHeight: 480 })).toBe(
+			'/api/media/12/hls/v/index.m3u8?profile=1%3Aavc%2Caac%2Cmax%3D480'
+		);
+		expect(withBrowserProfile('/api/media/12/hls/v/index.m3u8', measure, { maxHeight: 720 })).toContain('max%3D720');
+		expect(withBrowserProfile('/api/media/12/file', measure, { maxHeight: 480 })).toBe('/api/media/12/file');
+	});
 });

@@ -129,11 +129,28 @@ export function withProfile(url: string, profile: string): string {
 // profile. Other URLs (the file for direct play, proxied sources) stay as they are.
 const LIBRARY_HLS = /^(?:https?:\/\/[^/]+)?\/api\/(?:media\/\d+\/hls|playback\/r\/[\w.-]+)\//;
 
-let browserProfile: string | undefined;
+/** Whether the server packages `url` per profile (so a quality choice applies to it). */
+export function isEnginePackaged(url: string): boolean {
+	return LIBRARY_HLS.test(url);
+}
 
-/** `url` with this browser's profile (measured once per page) when it is a library HLS URL. */
-export function withBrowserProfile(url: string, measure: () => string = measureProfile): string {
-	if (!LIBRARY_HLS.test(url)) return url;
-	browserProfile ??= measure();
-	return withProfile(url, browserProfile);
+/** Measured once per page and height cap: the probes do not change while the page lives. */
+const browserProfiles = new Map<number | undefined, string>();
+
+/**
+ * `url` with this browser's profile when it is a library HLS URL; `options.maxHeight` is the
+ * viewer's quality choice (`max=` in the profile), which changes the rendition the server encodes.
+ */
+export function withBrowserProfile(
+	url: string,
+	measure: (options: MeasureOptions) => string = measureProfile,
+	options: MeasureOptions = {}
+): string {
+	if (!isEnginePackaged(url)) return url;
+	let profile = browserProfiles.get(options.maxHeight);
+	if (profile === undefined) {
+		profile = measure(options);
+		browserProfiles.set(options.maxHeight, profile);
+	}
+	return withProfile(url, profile);
 }

@@ -18,12 +18,14 @@ import {
 	type PlaybackError,
 	type SourceFailure
 } from './fallback';
+import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
 import { loadPreferences, sameLanguage, savePreferences } from './preferences';
 import { ProgressSaver, type SaveProgress } from './progress-saver';
 import { SubtitleController, type SubtitleControllerOptions } from './subtitle-controller.svelte';
 
 export type { SubtitleOption } from './subtitle-controller.svelte';
-import { withBrowserProfile } from './capabilities';
+import { isEnginePackaged, withBrowserProfile } from './capabilities';
+import { qualityMaxHeight, qualityMenu, sourceForQuality, type EngineQuality, type QualityMenu } from './quality';
 
 export type PlayerState = 'idle' | 'loading' | 'playing' | 'paused' | 'error';
 
@@ -100,9 +102,13 @@ export class HlsPlayer {
 	level = $state(-1);
 	/** Level being played (what "Auto" currently means). */
 	currentLevel = $state(-1);
+	/** The engine's rendition for library and remote files (a viewer preference). */
+	quality = $state<EngineQuality>('original');
 
 	audioTracks = $state.raw<AudioOption[]>([]);
 	audioTrack = $state(-1);
+	/** The image subtitle burned into the picture, if any (`burn-in.ts`). */
+	burnIn = $state.raw<BurnIn | null>(null);
 
 	readonly subtitles: SubtitleController;
 
@@ -121,11 +127,17 @@ export class HlsPlayer {
 	#detachSubtitles: (() => void) | null = null;
 	/** A source start requested before `attach()`: run as soon as there is a <video>. */
 	#deferredStart: [index: number, resumeAt: number] | null = null;
+	/** The audio track playing before a reload for a burn-in: chosen again in the new stream. */
+	#carryAudio: AudioOption | null = null;
 
 	constructor(options: HlsPlayerOptions = {}) {
 		this.#options = options;
-		this.subtitles = new SubtitleController(options.subtitles);
+		this.subtitles = new SubtitleController({
+			...options.subtitles,
+			onBurn: (track) => this.#setBurnIn(track)
+		});
 		const prefs = loadPreferences();
+		this.quality = prefs.quality;
 		this.volume = prefs.volume;
 		this.muted = prefs.muted;
 	}
@@ -222,6 +234,7 @@ export class HlsPlayer {
 		this.unload();
 		this.sources = request.sources;
 		this.#saver = request.saveProgress ? new ProgressSaver(request.saveProgress) : null;
+		this.burnIn = null;
 		this.subtitles.load(request.subtitles);
 
 		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
@@ -231,7 +244,7 @@ export class HlsPlayer {
 			this.#fail(skipped, this.sources.length ? 'expired' : 'noSources');
 			return;
 		}
-		void this.#startSource(index, request.startAt);
+		void this.#startSource(sourceForQuality(this.#sourceUrls(), index, this.quality), request.startAt);
 	}
 
 	/** Stops playback (saving the position first) and forgets the current title. */
@@ -281,8 +294,10 @@ export class HlsPlayer {
 		this.#armStartTimer(generation);
 
 		const source = this.sources[index];
-		// Library HLS is packaged for what this browser decodes (`docs/playback.md`).
-		const url = withBrowserProfile(getProxyUrl(source));
+		// Library HLS is packaged for what this browser decodes (`docs/playback.md`), at the
+		// chosen quality, with the chosen image subtitle burned in.
+		const profiled = withBrowserProfile(getProxyUrl(source), undefined, { maxHeight: qualityMaxHeight(this.quality) });
+		const url = burnedUrl(profiled, index, this.burnIn);
 		if (source.type === 'mp4') {
 			this.#playDirect('file', url, resumeAt);
 			return;
@@ -609,6 +624,55 @@ export class HlsPlayer {
 		void this.#startSource(index, position);
 	}
 
+	/**
+	 * The subtitles shown changed: reload the stream at the current position when that changes
+	 * what is burned in (an image subtitle picked, or left for text subtitles or none), keeping
+	 * the audio track.
+	 */
+	#setBurnIn(track: SubtitleTrack | null): void {
+		const next = track ? burnTarget(this.sources, track) : null;
+		if (!burnChanged(this.burnIn, next)) return;
+		// Off: only the burned stream, if it is still the one playing, needs a reload.
+		const reload = next !== null || this.burnIn?.sourceIndex === this.sourceIndex;
+		const index = next ? next.sourceIndex : this.sourceIndex;
+		this.burnIn = next;
+		if (!reload || !this.sources[index]) return;
+		const position = this.#resumePoint();
+		this.#carryAudio = this.audioTracks.find((t) => t.id === this.audioTrack) ?? null;
+		this.#fallback = { ...initialState(index), failures: this.#fallback.failures };
+		void this.#startSource(index, position);
+	}
+
+	/** The quality menu for the current source: its own hls.js ladder, the engine's choices, or none. */
+	get qualityMenu(): QualityMenu {
+		const index = this.sourceIndex;
+		const source = this.sources[index];
+		const engine =
+			!!source &&
+			(isEnginePackaged(getProxyUrl(source)) || sourceForQuality(this.#sourceUrls(), index, '480') !== index);
+		return qualityMenu(this.levels.length, engine);
+	}
+
+	/**
+	 * The viewer picked an engine rendition: remembered, then the source restarts at the current
+	 * position with the new profile (or moves from the file played as is to its engine HLS).
+	 * The audio language and the subtitle choice carry over as on any source change.
+	 */
+	setQuality(quality: EngineQuality): void {
+		if (quality === this.quality) return;
+		this.quality = quality;
+		savePreferences({ quality });
+		if (this.sourceIndex < 0) return;
+		const target = sourceForQuality(this.#sourceUrls(), this.sourceIndex, quality);
+		const position = this.#resumePoint();
+		this.#fallback = { ...initialState(target), failures: this.#fallback.failures };
+		void this.#startSource(target, position);
+	}
+
+	#sourceUrls(): string[] {
+		return this.sources.map((s) => getProxyUrl(s));
+	}
+
 	setAudioTrack(id: number): void {
 		if (!this.#hls) return;
 		this.#hls.audioTrack = id;
@@ -637,10 +701,16 @@ export class HlsPlayer {
 			name: track.name
 		}));
 		this.audioTrack = hls.audioTrack;
-		// Carry the last audio choice over (next episode, next visit).
+		// The track of the stream just left for a burn-in, else the last audio choice (next
+		// episode, next visit).
+		const carried = this.#carryAudio;
+		this.#carryAudio = null;
 		const wanted = loadPreferences().audioLang;
-		if (!wanted) return;
-		const match = this.audioTracks.find((t) => sameLanguage(t.lang, wanted) || t.name === wanted);
+		const match = carried
+			? this.audioTracks.find((t) => t.name === carried.name && t.lang === carried.lang)
+			: wanted
+				? this.audioTracks.find((t) => sameLanguage(t.lang, wanted) || t.name === wanted)
+				: undefined;
 		if (match && match.id !== hls.audioTrack) {
 			hls.audioTrack = match.id;
 			this.audioTrack = match.id;

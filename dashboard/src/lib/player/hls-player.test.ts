@@ -82,9 +82,103 @@ describe('HlsPlayer', () => {
 		expect([next.volume, next.muted, next.subtitles.size]).toEqual([0.3, true, 'xl']);
 	});
 
+	it('restarts at the current position with the chosen height in the profile, and remembers it', async () => {
+		// Native HLS stands in for hls.js here: the URL the element gets is what the server sees.
+		vi.spyOn(HTMLMediaElement.prototype, 'canPlayType').mockImplementation((t) => (t.includes('mpegurl') ? 'maybe' : ''));
+		const loadHls = () => Promise.resolve({ Hls: { isSupported: () => false } } as never);
+		const player = new HlsPlayer({ loadHls });
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		const file = streamSource({ url: '/api/media/7/file?st=1.a', proxy_url: undefined });
+		const hls = streamSource({ url: '/api/media/7/hls/master.m3u8?st=1.b', proxy_url: undefined, type: 'hls' });
+		player.load({ sources: [file, hls], subtitles: [], startAt: 0 });
+		expect(player.qualityMenu).toBe('engine');
+		video.dispatchEvent(new Event('playing'));
+		Object.defineProperty(video, 'currentTime', { value: 300, writable: true, configurable: true });
+
+		player.setQuality('480');
+		await vi.waitFor(() => expect(video.getAttribute('src')).toContain('/api/media/7/hls/master.m3u8'));
+		expect(video.getAttribute('src')).toContain('max%3D480');
+		expect(player.currentTime).toBe(300);
+		expect(player.failures).toEqual([]);
+
+		player.setQuality('720');
+		await vi.waitFor(() => expect(video.getAttribute('src')).toContain('max%3D720'));
+		expect(new HlsPlayer().quality).toBe('720');
+		detach();
+	});
+
 	it('clamps the subtitle offset to tenths of a second', () => {
 		const player = new HlsPlayer();
 		player.subtitles.setOffset(0.1 + 0.2);
 		expect(player.subtitles.offset).toBe(0.3);
 	});
+
+	it('reloads the stream with an image subtitle burned in at the same position, keeping the audio track, and without it when turned off', async () => {
+		const instances: FakeHls[] = [];
+		const player = new HlsPlayer({ loadHls: fakeHlsModule(instances) });
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		const hls = streamSource({ type: 'hls', url: '/api/media/7/hls/master.m3u8?st=9.x', proxy_url: undefined });
+		const image = { url: '/api/media/7/hls/master.m3u8?burn=i0&st=9.x', lang: 'fr', label: 'Signs', provider: 'library', burn_in: 'i0' };
+		player.load({ sources: [hls], subtitles: [image], startAt: 0 });
+		await vi.waitFor(() => expect(instances).toHaveLength(1));
+		expect(new URL(instances[0].url, 'http://x').searchParams.get('burn')).toBeNull();
+		instances[0].tracks('AUDIO_TRACKS_UPDATED', [{ id: 0, lang: 'fr', name: 'VF' }, { id: 1, lang: 'en', name: 'VO' }]);
+		player.setAudioTrack(1);
+		localStorage.clear(); // the stream's own choice is what carries over, not the stored one
+		video.dispatchEvent(new Event('playing'));
+		Object.defineProperty(video, 'currentTime', { value: 42, writable: true, configurable: true });
+
+		player.subtitles.select('ext:0');
+		await vi.waitFor(() => expect(instances).toHaveLength(2));
+		expect(new URL(instances[1].url, 'http://x').searchParams.get('burn')).toBe('i0');
+		expect(instances[1].startPosition).toBe(42);
+		instances[1].tracks('AUDIO_TRACKS_UPDATED', [{ id: 0, lang: 'fr', name: 'VF' }, { id: 1, lang: 'en', name: 'VO' }]);
+		expect([instances[1].audioTrack, player.audioTrack]).toEqual([1, 1]);
+
+		player.subtitles.select(null);
+		await vi.waitFor(() => expect(instances).toHaveLength(3));
+		expect(new URL(instances[2].url, 'http://x').searchParams.get('burn')).toBeNull();
+		detach();
+	});
 });
+
+/** Just enough of hls.js for the player: the URL and start it was given, audio tracks, events. */
+class FakeHls {
+	static isSupported = () => true;
+	static Events = new Proxy({}, { get: (_target, name) => name });
+	url = '';
+	audioTracks: Array<{ id: number; lang: string; name: string }> = [];
+	audioTrack = 0;
+	subtitleTracks = [];
+	subtitleTrack = -1;
+	levels = [];
+	#listeners = new Map<string, Array<(...args: unknown[]) => void>>();
+	constructor(public startPosition: number) {}
+	on(event: string, listener: (...args: unknown[]) => void) {
+		this.#listeners.set(event, [...(this.#listeners.get(event) ?? []), listener]);
+	}
+	off() {}
+	attachMedia() {}
+	loadSource(url: string) {
+		this.url = url;
+	}
+	destroy() {}
+	tracks(event: string, audioTracks: FakeHls['audioTracks']) {
+		this.audioTracks = audioTracks;
+		for (const listener of this.#listeners.get(event) ?? []) listener(event, {});
+	}
+}
+
+function fakeHlsModule(instances: FakeHls[]) {
+	const module = {
+		Hls: FakeHls,
+		createHls: ({ startPosition }: { startPosition: number }) => {
+			const hls = new FakeHls(startPosition);
+			instances.push(hls);
+			return hls;
+		}
+	};
+	return () => Promise.resolve(module as unknown as typeof import('./create-hls'));
+}

@@ -15,6 +15,15 @@ describe('player preferences', () => {
 		expect(loadPreferences()).toMatchObject({ audioLang: 'fr', subtitleLang: 'en', subtitleSize: 'l' });
 	});
 
+	it('keeps the quality choice, and refuses one the engine does not offer', () => {
+		expect(loadPreferences().quality).toBe('original');
+		savePreferences({ quality: '720' });
+		expect(loadPreferences().quality).toBe('720');
+
+		localStorage.setItem(PREFERENCES_KEY, JSON.stringify({ quality: '4320' }));
+		expect(loadPreferences().quality).toBe('original');
+	});
+
 	it('ignores corrupt or out-of-range stored values', () => {
 		localStorage.setItem(PREFERENCES_KEY, JSON.stringify({ volume: 7, subtitleSize: 'huge', muted: 'yes', audioLang: 'de' }));
 		expect(loadPreferences()).toEqual({ ...DEFAULT_PREFERENCES, audioLang: 'de' });

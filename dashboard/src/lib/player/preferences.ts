@@ -1,6 +1,7 @@
 // Player choices that carry over to the next episode and the next visit (localStorage).
 // Subtitle timing offsets are deliberately not kept: they belong to one file, not to the next.
 import { SUBTITLE_SIZES, type SubtitleSize } from './subtitles';
+import { ENGINE_QUALITIES, type EngineQuality } from './quality';
 
 export interface PlayerPreferences {
 	/** Language (or name) of the last chosen audio track. */
@@ -12,6 +13,8 @@ export interface PlayerPreferences {
 	muted: boolean;
 	/** Skip intros and recaps without asking (once each per title). */
 	autoSkip: boolean;
+	/** The engine's rendition for library and remote files (`quality.ts`); `original` by default. */
+	quality: EngineQuality;
 }
 
 export const PREFERENCES_KEY = 'sokoul.player';
@@ -22,7 +25,8 @@ export const DEFAULT_PREFERENCES: PlayerPreferences = {
 	subtitleSize: 'm',
 	volume: 1,
 	muted: false,
-	autoSkip: false
+	autoSkip: false,
+	quality: 'original'
 };
 
 /** `en-US` and `en` are the same language for carrying a choice over. */
@@ -57,6 +61,7 @@ export function loadPreferences(): PlayerPreferences {
 	if (typeof raw.volume === 'number' && raw.volume >= 0 && raw.volume <= 1) prefs.volume = raw.volume;
 	if (typeof raw.muted === 'boolean') prefs.muted = raw.muted;
 	if (typeof raw.autoSkip === 'boolean') prefs.autoSkip = raw.autoSkip;
+	if (ENGINE_QUALITIES.includes(raw.quality as EngineQuality)) prefs.quality = raw.quality as EngineQuality;
 	return prefs;
 }
 

@@ -6,6 +6,7 @@ import type Hls from 'hls.js';
 import { fetchSubtitleText } from '$lib/api/client';
 import type { SubtitleTrack } from '$lib/api/types';
 import { loadPreferences, sameLanguage, savePreferences } from './preferences';
+import { canRenderStyled, styledUrl } from './styled-subtitles';
 import { clampOffset, mergeCues, parseSubtitles, plainText, type Cue, type SubtitleSize } from './subtitles';
 
 export interface SubtitleOption {
@@ -13,6 +14,8 @@ export interface SubtitleOption {
 	id: string;
 	lang: string;
 	label: string;
+	/** An image subtitle: shown only burned into the picture (the stream is reloaded for it). */
+	image?: true;
 }
 
 /** What the controller uses of an hls.js instance (a fake in tests). */
@@ -27,6 +30,13 @@ export interface SubtitleEvents {
 export interface SubtitleControllerOptions {
 	/** Replaceable in tests. */
 	fetchText?: (track: SubtitleTrack) => Promise<string>;
+	/**
+	 * Called with the image subtitle to burn in when one is shown, with null when anything else
+	 * is (text subtitles or none): the player reloads its stream when that changes the picture.
+	 */
+	onBurn?: (track: SubtitleTrack | null) => void;
+	/** Whether the browser can run the ASS renderer; replaceable in tests. */
+	styledSupported?: boolean;
 }
 
 export class SubtitleController {
@@ -40,8 +50,11 @@ export class SubtitleController {
 	offset = $state(0);
 	/** Cues of the selected subtitles. */
 	cues = $state.raw<Cue[]>([]);
+	/** The selected track when it is drawn by the ASS renderer (then `cues` stays empty). */
+	styled = $state.raw<SubtitleTrack | null>(null);
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
+	#onBurn: (track: SubtitleTrack | null) => void;
 	#hls: SubtitleHls | null = null;
 	#external: SubtitleTrack[] = [];
 	#externalCues = new Map<string, Cue[]>();
@@ -50,9 +63,14 @@ export class SubtitleController {
 	/** The user picked subtitles (or none) during this load; stop applying the stored preference. */
 	#chosen = false;
 	#lastSelected: string | null = null;
+	#styledSupported: boolean;
+	/** ASS URLs the renderer failed on during this load: their WebVTT is shown instead. */
+	#styledFailed = new Set<string>();
 
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
+		this.#onBurn = options.onBurn ?? (() => {});
+		this.#styledSupported = options.styledSupported ?? canRenderStyled();
 		this.size = loadPreferences().subtitleSize;
 	}
 
@@ -60,6 +78,7 @@ export class SubtitleController {
 	load(tracks: SubtitleTrack[]): void {
 		this.#external = tracks;
 		this.#externalCues.clear();
+		this.#styledFailed.clear();
 		this.#chosen = false;
 		this.offset = 0;
 		this.#rebuildOptions();
@@ -70,6 +89,14 @@ export class SubtitleController {
 	clear(): void {
 		this.selected = null;
 		this.cues = [];
+		this.styled = null;
+	}
+
+	/** The ASS renderer could not show `track`: its WebVTT from now on (logged, not an error). */
+	styledFailed(track: SubtitleTrack, error: unknown): void {
+		console.warn('styled subtitles cannot be rendered; showing them as plain text', error);
+		if (track.ass_url) this.#styledFailed.add(track.ass_url);
+		if (this.styled === track) void this.#show(this.selected);
 	}
 
 	/**
@@ -110,8 +137,10 @@ export class SubtitleController {
 		}
 		const previous = this.options.find((o) => o.id === this.#lastSelected);
 		const wanted = loadPreferences().subtitleLang;
-		const preferred = wanted ? this.options.find((o) => sameLanguage(o.lang, wanted)) : undefined;
-		const option = previous ?? preferred ?? this.options[0];
+		// Never burned in unasked: that reloads the stream as a transcode.
+		const drawn = this.options.filter((o) => !o.image);
+		const preferred = wanted ? drawn.find((o) => sameLanguage(o.lang, wanted)) : undefined;
+		const option = previous ?? preferred ?? drawn[0];
 		if (option) this.select(option.id);
 	}
 
@@ -125,11 +154,14 @@ export class SubtitleController {
 	}
 
 	#rebuildOptions(): void {
-		const external = this.#external.map((track, i) => ({
-			id: `ext:${i}`,
-			lang: track.lang,
-			label: track.label || track.lang
-		}));
+		const external = this.#external.map(
+			(track, i): SubtitleOption => ({
+				id: `ext:${i}`,
+				lang: track.lang,
+				label: track.label || track.lang,
+				...(track.burn_in ? { image: true as const } : {})
+			})
+		);
 		this.options = [...external, ...this.#hlsOptions];
 	}
 
@@ -164,7 +196,8 @@ export class SubtitleController {
 			void this.#show(null);
 			return;
 		}
-		const match = this.options.find((o) => sameLanguage(o.lang, wanted));
+		// An image subtitle only when chosen: burning it in reloads the stream as a transcode.
+		const match = this.options.find((o) => !o.image && sameLanguage(o.lang, wanted));
 		void this.#show(match?.id ?? null);
 	}
 
@@ -174,7 +207,12 @@ export class SubtitleController {
 		if (id) this.#lastSelected = id;
 		const hlsTrack = id?.startsWith('hls:') ? Number(id.slice(4)) : -1;
 		if (this.#hls) this.#hls.subtitleTrack = hlsTrack;
-		if (!id) {
+		const track = id?.startsWith('ext:') ? this.#external[Number(id.slice(4))] : undefined;
+		this.#onBurn(track?.burn_in ? track : null);
+		const styled = track && styledUrl(track, this.#styledFailed, this.#styledSupported) ? track : null;
+		if (this.styled !== styled) this.styled = styled;
+		// Nothing to draw here: none, drawn by the ASS renderer, or burned into the picture.
+		if (!id || styled || track?.burn_in) {
 			this.cues = [];
 			return;
 		}
@@ -182,7 +220,6 @@ export class SubtitleController {
 			this.cues = this.#hlsCues.get(hlsTrack) ?? [];
 			return;
 		}
-		const track = this.#external[Number(id.slice(4))];
 		if (!track) return;
 		let cues = this.#externalCues.get(id);
 		if (!cues) {

@@ -159,3 +159,92 @@ describe('SubtitleController, attached to an HLS stream', () => {
 		expect(subtitles.cues).toEqual([]);
 	});
 });
+
+describe('SubtitleController, given an image subtitle (burned in by the server)', () => {
+	// French like `french`, but only as a burned-in stream.
+	const pgs: SubtitleTrack = { ...french, url: '/api/media/7/hls/master.m3u8?burn=i0', burn_in: 'i0' };
+
+	it('offers it as such, never picks it unasked, and burns it only when chosen', async () => {
+		prefer('fr');
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello');
+		const onBurn = vi.fn();
+		const subtitles = new SubtitleController({ fetchText, onBurn });
+
+		subtitles.load([english, pgs]);
+
+		expect(subtitles.options[1]).toEqual({ id: 'ext:1', lang: 'fr', label: 'Français', image: true });
+		expect(subtitles.selected).toBeNull();
+		expect(onBurn).not.toHaveBeenCalledWith(pgs);
+
+		subtitles.select('ext:1');
+		expect(onBurn).toHaveBeenLastCalledWith(pgs);
+		expect(subtitles.selected).toBe('ext:1');
+		expect(subtitles.cues).toEqual([]);
+		expect(fetchText).not.toHaveBeenCalled();
+
+		subtitles.select('ext:0');
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+		await vi.waitFor(() => expect(subtitles.cues).toHaveLength(1));
+
+		subtitles.select('ext:1');
+		subtitles.select(null);
+		expect(onBurn).toHaveBeenLastCalledWith(null);
+	});
+});
+
+describe('SubtitleController, given a styled ASS track', () => {
+	const styled: SubtitleTrack = {
+		url: '/api/media/1/subtitles/s0.vtt',
+		lang: 'ja',
+		label: 'Signs',
+		provider: 'library',
+		format: 'ass',
+		ass_url: '/api/media/1/subtitles/s0.ass'
+	};
+
+	it('hands it to the ASS renderer instead of drawing cues, and takes it back for another track or off', () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nPlain');
+		const subtitles = new SubtitleController({ fetchText, styledSupported: true });
+		subtitles.load([styled, french]);
+
+		subtitles.select('ext:0');
+		expect(subtitles.styled).toBe(styled);
+		expect(subtitles.cues).toEqual([]);
+		expect(fetchText).not.toHaveBeenCalled();
+
+		subtitles.select('ext:1');
+		expect(subtitles.styled).toBeNull();
+		subtitles.select('ext:0');
+		subtitles.select(null);
+		expect(subtitles.styled).toBeNull();
+	});
+
+	it('falls back to its WebVTT when the renderer fails, for the rest of this title', async () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nSIGN');
+		const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+		const subtitles = new SubtitleController({ fetchText, styledSupported: true });
+		subtitles.load([styled]);
+		subtitles.select('ext:0');
+
+		subtitles.styledFailed(styled, new Error('no wasm'));
+
+		expect(subtitles.styled).toBeNull();
+		await vi.waitFor(() => expect(subtitles.cues.map((c) => c.text)).toEqual(['SIGN']));
+		expect(fetchText).toHaveBeenCalledWith(styled);
+		expect(warn).toHaveBeenCalled();
+		subtitles.select(null);
+		subtitles.select('ext:0');
+		expect(subtitles.styled).toBeNull();
+		warn.mockRestore();
+	});
+
+	it('shows its WebVTT in a browser that cannot run the renderer', async () => {
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nSIGN');
+		const subtitles = new SubtitleController({ fetchText, styledSupported: false });
+		subtitles.load([styled]);
+		subtitles.select('ext:0');
+
+		expect(subtitles.styled).toBeNull();
+		await vi.waitFor(() => expect(subtitles.cues).toHaveLength(1));
+	});
+});
