@@ -138,9 +138,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "port $PORT is in use (BENCH_PORT)" >&2; exit 1; }
 
-# The remote film: the H.264 + AC-3 MKV on a Referer-checking origin with Range, listed by the
-# real stremio-addon-sdk addon (tests/stremio-addon) as a `notWebReady` `url` stream for tmdb:550.
-node scripts/bench/range-origin.mjs "$AC3" "$REFERER" >"$WORK/origin.url" 2>"$WORK/origin.log" &
+# The remote film: the H.264 + AC-3 MKV on the e2e suite's Referer-checking origin with Range
+# (its log: one JSON line per request), listed by the real stremio-addon-sdk addon
+# (tests/stremio-addon) as a `notWebReady` `url` stream for tmdb:550 (`/films/film.mkv`).
+mkdir -p "$WORK/origin"
+ln -s "$AC3" "$WORK/origin/film.mkv"
+: >"$WORK/origin.log"
+DIR="$WORK/origin" REFERER="$REFERER" LOG="$WORK/origin.log" node dashboard/tests/e2e/support/range-origin.mjs \
+  >"$WORK/origin.url" 2>"$WORK/origin.err.log" &
 PIDS+=($!)
 mkfifo "$WORK/addon.in"
 for _ in $(seq 1 100); do [ -s "$WORK/origin.url" ] && break; sleep 0.1; done
@@ -295,7 +300,7 @@ log "Chromium: $RUNS cold samples per case"
   BENCH_OUT="$WORK/browser.json" timeout 3000 npx playwright test --config playwright.bench.config.ts)
 # The origin saw only our proxy, with Range requests.
 ORIGIN_REQS=$(wc -l <"$WORK/origin.log")
-ORIGIN_NO_RANGE=$(grep -c 'range=- ' "$WORK/origin.log" || true)
+ORIGIN_NO_RANGE=$(grep -c '"range":null' "$WORK/origin.log" || true)
 
 # ---- Table ----
 if [ -n "${ONLY:-}" ]; then
