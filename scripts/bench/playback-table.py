@@ -37,7 +37,7 @@ for r in browser["results"]:
     if key == "seek":
         row("  (its first frame from navigation)", modes, frames[name], "ms", "", None)
     else:
-        parts = {k: median([x[k] for x in s if x[k] is not None]) for k in ("app", "resolve", "master", "segment") if any(x[k] is not None for x in s)}
+        parts = {k: median([x[k] for x in s if x[k] is not None]) for k in ("app", "resolve", "worker", "master", "segment") if any(x[k] is not None for x in s)}
         rows[-1].append(", ".join(f"{k} {v:.0f}" for k, v in parts.items()))
 sp = server["speed_910005"]
 row("transcode speed: HEVC 1080p → H.264 (engine)", "transcode", sp, "x", "≥ 1.5×", median(sp) >= 1.5)

@@ -26,9 +26,10 @@ interface Sample {
 	frame: number;
 	/** Seek → first frame at the target (ms), for a seek case. */
 	seek: number | null;
-	/** Navigation → the resolve asked, answered, the master playlist, the first video segment (ms). */
+	/** Navigation → the resolve asked, answered, hls.js's worker loaded, the master playlist, the first video segment (ms). */
 	app: number | null;
 	resolve: number | null;
+	worker: number | null;
 	master: number | null;
 	segment: number | null;
 	/** The engine's decision (`com.sokoul.playback.mode`), or `direct_play` for a file URL. */
@@ -109,6 +110,8 @@ async function sample(c: Case, browser: import('@playwright/test').Browser): Pro
 			// Until the resolve is asked: the page and its scripts loaded and started.
 			app: entry(/\/api\/streaming\/resolve\//)?.startTime ?? null,
 			resolve: end(/\/api\/streaming\/resolve\//),
+			// hls.js's worker script loaded: hls.js fetches it once started, beside the playlists.
+			worker: end(/hls\.worker\./),
 			master: end(/\/master\.m3u8/),
 			segment: end(/\/v\/(init\.mp4|\d+\.(ts|m4s))|\/api\/media\/\d+\/file/)
 		};
