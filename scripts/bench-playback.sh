@@ -104,7 +104,14 @@ gen "$LONG_HEVC" "$(grain 320x180 2 7200)" 7200 "${X265[@]}" -x265-params log-le
 # ---- Dashboard ----
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ] || [ ! -f dashboard/build/index.html ]; then
   log "dashboard build"
-  (cd dashboard && { out=$(npm run build 2>&1) || { echo "$out" >&2; exit 1; }; })
+  (
+    cd dashboard
+    # As scripts/e2e.sh: dependencies again when the lock file changed since the last install.
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund
+    fi
+    out=$(npm run build 2>&1) || { echo "$out" >&2; exit 1; }
+  )
 fi
 [ -d tests/stremio-addon/node_modules ] || (cd tests/stremio-addon && npm ci --no-audit --no-fund)
 
