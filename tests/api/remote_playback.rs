@@ -167,7 +167,10 @@ async fn a_remote_file_gone_from_its_origin_is_a_clear_502_and_leaves_no_ffmpeg(
             "{body}"
         );
     }
-    assert_eq!(ffmpeg_children_reading("/api/streaming/proxy"), 0);
+    // This app's own loopback proxy only: other tests run their ffmpeg beside this one.
+    let port = app.address.rsplit(':').next().unwrap();
+    let ours = format!(":{port}/api/streaming/proxy");
+    assert_eq!(ffmpeg_children_reading(&ours), 0);
     assert!(
         log.lock()
             .unwrap()
