@@ -383,19 +383,27 @@ async fn segment_requests(jellyfin: &MockServer) -> Vec<wiremock::Request> {
         .collect()
 }
 
+/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
+/// is always an `ok` outcome; the fake is returned for its requests.
+async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+    let (jellyfin, fake) = FakeJellyfin::start(0).await;
+    fake.set_segments(segments);
+    let tmdb = tmdb_fake().await;
+    let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
+    let body = app.get_json(path, 200).await;
+    assert_eq!(only_outcome(&body)["status"], "ok", "{segments:?}: {body}");
+    (jellyfin, body)
+}
+
+const MATRIX: &str = "/api/streaming/jellyfin/movie/603";
+
 #[tokio::test]
 async fn media_segments_give_each_jellyfin_source_its_recap_intro_and_credits_in_seconds() {
-    let (jellyfin, _fake) = FakeJellyfin::start(0).await;
-    let tmdb = tmdb_fake().await;
-    let app = app(&jellyfin, Some(&tmdb), API_KEY, Some(fake::ADMIN_ID)).await;
+    let path = "/api/streaming/jellyfin/tv/1396?season=1&episode=2";
+    let (jellyfin, body) = resolved_with(Segments::Served, path).await;
 
-    let body = app
-        .get_json("/api/streaming/jellyfin/tv/1396?season=1&episode=2", 200)
-        .await;
-
-    let source = &body["sources"][0];
     assert_eq!(
-        source["markers"],
+        body["sources"][0]["markers"],
         json!({"recap": {"start": 0.0, "end": 30.0},
                "intro": {"start": 60.0, "end": 95.5},
                "outro": {"start": 8000.0, "end": 8160.0}}),
@@ -405,7 +413,6 @@ async fn media_segments_give_each_jellyfin_source_its_recap_intro_and_credits_in
         body.get("markers").is_none(),
         "per source only, so Consumet's top-level markers keep reaching its own sources: {body}"
     );
-    assert_eq!(only_outcome(&body)["status"], "ok");
     let asked = segment_requests(&jellyfin).await;
     assert_eq!(asked.len(), 1, "one request per media source");
     assert_eq!(
@@ -420,11 +427,7 @@ async fn media_segments_give_each_jellyfin_source_its_recap_intro_and_credits_in
 
 #[tokio::test]
 async fn a_segment_under_a_second_is_no_marker_and_both_sources_of_a_file_share_its_markers() {
-    let (jellyfin, _fake) = FakeJellyfin::start(0).await;
-    let tmdb = tmdb_fake().await;
-    let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
-
-    let body = app.get_json("/api/streaming/jellyfin/movie/603", 200).await;
+    let (_jellyfin, body) = resolved_with(Segments::Served, MATRIX).await;
 
     let sources = body["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "{body}");
@@ -441,16 +444,10 @@ async fn a_segment_under_a_second_is_no_marker_and_both_sources_of_a_file_share_
 async fn segments_that_cannot_be_had_cost_the_markers_and_nothing_else() {
     // An older server (404), a malformed body, an answer slower than markers may wait.
     for mode in [Segments::OldServer, Segments::Malformed, Segments::Slow] {
-        let (jellyfin, fake) = FakeJellyfin::start(0).await;
-        fake.set_segments(mode);
-        let tmdb = tmdb_fake().await;
-        let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
+        let (jellyfin, body) = resolved_with(mode, MATRIX).await;
 
-        let body = app.get_json("/api/streaming/jellyfin/movie/603", 200).await;
-
-        assert_eq!(only_outcome(&body)["status"], "ok", "{mode:?}: {body}");
         let sources = body["sources"].as_array().unwrap();
-        assert_eq!(sources.len(), 2, "{mode:?}: {body}");
+        assert_eq!(sources.len(), 2, "{mode:?}: the same sources: {body}");
         assert!(
             sources.iter().all(|s| s.get("markers").is_none()) && body.get("markers").is_none(),
             "{mode:?}: {body}"
