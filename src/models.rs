@@ -374,11 +374,17 @@ pub struct Markers {
     #[ts(optional)]
     #[schema(nullable = false)]
     pub outro: Option<Range>,
+    /// A "previously on" recap (Jellyfin's `Recap` segments). Defaulted so markers cached
+    /// before it still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    pub recap: Option<Range>,
 }
 
 impl Markers {
     pub fn is_empty(&self) -> bool {
-        self.intro.is_none() && self.outro.is_none()
+        self.intro.is_none() && self.outro.is_none() && self.recap.is_none()
     }
 }
 

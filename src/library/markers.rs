@@ -821,6 +821,7 @@ mod tests {
                     end: 2.0,
                 }),
                 outro: None,
+                recap: None,
             },
             problem: Some("it has no audio track to fingerprint".into()),
             ..Sampled::default()

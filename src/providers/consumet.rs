@@ -448,6 +448,7 @@ fn map_watch(watch: Watch, title: Option<String>) -> ProviderStreams {
     let markers = Markers {
         intro: range(watch.intro),
         outro: range(watch.outro),
+        recap: None,
     };
     out.markers = (!markers.is_empty()).then_some(markers);
     out

@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
+use serde::Deserialize;
 use serde_json::Value;
-use tracing::{debug, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 use url::Url;
 
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
-    ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
+    ExtractedStream, Markers, MediaRequest, MediaType, ProviderStreams, Range, StreamKind,
+    StreamSource, Subtitle,
 };
 use crate::tmdb::Tmdb;
 use crate::upstream::json::{BaseUrl, JsonClient};
@@ -37,6 +39,24 @@ const MAX_PAGES: usize = 100;
 const INDEX_TTL: Duration = Duration::from_secs(600);
 /// Several versions of one film (4K, 1080p…) are several media sources; offer a few.
 const MAX_MEDIA_SOURCES: usize = 4;
+/// A media segment is ~150 bytes of JSON and a file has a few: 256 KiB is over a thousand.
+const SEGMENTS_MAX_BODY: usize = 256 * 1024;
+/// Markers are a nicety the sources wait for: a server slow to give them costs at most this,
+/// and never more than half of what is left of the budget, so the sources still arrive in time.
+const SEGMENTS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Jellyfin's ticks are 100 ns (`protocols-addendum.md` §1).
+const TICKS_PER_SECOND: i64 = 10_000_000;
+/// A shorter segment is not worth a button (jellyfin-web ignores skips under 1 s too).
+const MIN_SEGMENT_TICKS: i64 = TICKS_PER_SECOND;
+/// Credits that end at the file's end may overshoot `RunTimeTicks` by a rounding: up to this
+/// they are cut at the runtime, past it the segment is taken as describing another cut.
+const RUNTIME_SLACK_TICKS: i64 = TICKS_PER_SECOND;
+/// The segment types that become markers (`Preview` and `Commercial` have no button).
+const SEGMENT_TYPES: [(&str, &str); 3] = [
+    ("includeSegmentTypes", "Intro"),
+    ("includeSegmentTypes", "Outro"),
+    ("includeSegmentTypes", "Recap"),
+];
 
 static MANIFEST: ProviderManifest = ProviderManifest {
     id: ID,
@@ -51,6 +71,8 @@ pub struct Jellyfin {
     /// Sends the `Authorization` of API calls, which names this client in Jellyfin's
     /// dashboard.
     client: JsonClient,
+    /// The same client under [`SEGMENTS_MAX_BODY`], for `/MediaSegments`.
+    segments: JsonClient,
     base: BaseUrl,
     token: Secret,
     configured_user: Option<String>,
@@ -93,8 +115,8 @@ impl Jellyfin {
                 .caused_by(e)
             })?;
         Ok(Jellyfin {
+            segments: client.clone().with_max_body(SEGMENTS_MAX_BODY),
             client,
-
             base,
             token,
             configured_user: user_id.filter(|u| !u.trim().is_empty()),
@@ -377,15 +399,16 @@ impl Jellyfin {
                 ),
             ));
         };
-        self.streams(found, item_name(series))
+        self.streams(found, item_name(series), deadline).await
     }
 
     /// The sources of one item: direct play for what a browser plays as is, and an
-    /// H.264/AAC HLS transcode for every media source.
-    fn streams(
+    /// H.264/AAC HLS transcode for every media source, each with its media segments' markers.
+    async fn streams(
         &self,
         item: &Value,
         title: Option<String>,
+        deadline: Instant,
     ) -> Result<ProviderStreams, ProviderError> {
         let item_id = item.get("Id").and_then(Value::as_str).ok_or_else(|| {
             ProviderError::upstream("jellyfin_invalid_response", "a Jellyfin item has no Id")
@@ -412,13 +435,21 @@ impl Jellyfin {
             play_session: format!("{:032x}", rand::random::<u128>()),
             versions: sources.len(),
         };
+        let markers = self.markers(item, &sources, deadline).await;
+        // Per source only: a top-level copy would hide another provider's (Consumet's) from its
+        // own sources, as the player reads the top level only when no source of a provider
+        // has its own.
         let mut out = ProviderStreams {
             title,
             ..Default::default()
         };
         for (n, ms) in sources.iter().enumerate() {
             let media = MediaSource::read(ms, item_id);
-            out.streams.extend(self.source_streams(&found, ms, &media));
+            let mut streams = self.source_streams(&found, ms, &media);
+            for stream in &mut streams {
+                stream.markers = markers[n].clone();
+            }
+            out.streams.extend(streams);
             // Subtitles of the first version only: the others are usually the same tracks.
             if n == 0 {
                 out.subtitles = self.subtitles(&found, &media);
@@ -428,6 +459,67 @@ impl Jellyfin {
             out.skipped = sources.len() as u32;
         }
         Ok(out)
+    }
+
+    /// The markers of each media source, asked together under a share of the budget.
+    async fn markers(
+        &self,
+        item: &Value,
+        sources: &[&Value],
+        deadline: Instant,
+    ) -> Vec<Option<Markers>> {
+        let now = Instant::now();
+        let deadline = now + SEGMENTS_TIMEOUT.min(deadline.saturating_duration_since(now) / 2);
+        let item_id = item.get("Id").and_then(Value::as_str).unwrap_or_default();
+        futures::future::join_all(sources.iter().map(|ms| {
+            let runtime = [ms, &item]
+                .iter()
+                .find_map(|v| v.get("RunTimeTicks").and_then(Value::as_i64));
+            self.segment_markers(ms, MediaSource::read(ms, item_id).id, runtime, deadline)
+        }))
+        .await
+    }
+
+    /// The markers of one media source from `/MediaSegments/{id}` (10.10+; the id is the
+    /// media source's, as jellyfin-web asks). Never an error: an older server (404), a slow
+    /// one or a bad body only means no markers, with the reason in one log line.
+    async fn segment_markers(
+        &self,
+        ms: &Value,
+        id: &str,
+        runtime: Option<i64>,
+        deadline: Instant,
+    ) -> Option<Markers> {
+        // 10.10+ says when a file has none; older servers send no such field.
+        if ms.get("HasSegments") == Some(&Value::Bool(false)) {
+            return None;
+        }
+        let url = self
+            .base
+            .join(&format!("MediaSegments/{id}"), &SEGMENT_TYPES);
+        let answer = match self.segments.get(&url, deadline).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                info!(media_source = id, error = %e, "no Jellyfin markers: /MediaSegments failed");
+                return None;
+            }
+        };
+        if !answer.status.is_success() {
+            // 404 is the usual case: a server older than 10.10 has no such route.
+            debug!(
+                media_source = id,
+                status = answer.status.as_u16(),
+                "no Jellyfin markers: /MediaSegments is not there (server older than 10.10?)"
+            );
+            return None;
+        }
+        match answer.json::<SegmentList>() {
+            Ok(list) => Some(markers_of_segments(&list.items, runtime)).filter(|m| !m.is_empty()),
+            Err(e) => {
+                info!(media_source = id, error = %e, "no Jellyfin markers: /MediaSegments answered an unreadable body");
+                None
+            }
+        }
     }
 
     /// Direct play when a browser can, and the HLS transcode unless Jellyfin refuses it.
@@ -569,6 +661,61 @@ impl<'a> MediaSource<'a> {
     }
 }
 
+/// `QueryResult<MediaSegmentDto>` (`protocols-addendum.md` §1), only what markers need.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SegmentList {
+    items: Vec<Segment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Segment {
+    /// A string (`JsonStringEnumConverter`); kept as one so a type added later is skipped,
+    /// not a failed answer.
+    #[serde(rename = "Type")]
+    kind: String,
+    start_ticks: i64,
+    end_ticks: i64,
+}
+
+/// Intro, Outro (the credits) and Recap segments as markers in seconds, the first usable one
+/// of each type (Jellyfin sorts them by start). A segment under 1 s, empty or reversed, or
+/// beyond the runtime is left out.
+fn markers_of_segments(segments: &[Segment], runtime_ticks: Option<i64>) -> Markers {
+    let mut markers = Markers::default();
+    for segment in segments {
+        let slot = match segment.kind.as_str() {
+            "Intro" => &mut markers.intro,
+            "Outro" => &mut markers.outro,
+            "Recap" => &mut markers.recap,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = segment_range(segment, runtime_ticks);
+        }
+    }
+    markers
+}
+
+fn segment_range(segment: &Segment, runtime_ticks: Option<i64>) -> Option<Range> {
+    let (start, mut end) = (segment.start_ticks, segment.end_ticks);
+    if start < 0 || end <= start {
+        return None;
+    }
+    if let Some(runtime) = runtime_ticks.filter(|r| *r > 0) {
+        if start >= runtime || end > runtime.saturating_add(RUNTIME_SLACK_TICKS) {
+            return None;
+        }
+        end = end.min(runtime);
+    }
+    let seconds = |ticks: i64| ticks as f64 / TICKS_PER_SECOND as f64;
+    (end - start >= MIN_SEGMENT_TICKS).then(|| Range {
+        start: seconds(start),
+        end: seconds(end),
+    })
+}
+
 fn items(json: &Value) -> impl Iterator<Item = &Value> {
     json.get("Items")
         .and_then(Value::as_array)
@@ -671,7 +818,7 @@ impl Provider for Jellyfin {
             .find(req.media_type(), req.tmdb_id(), &user, deadline)
             .await?;
         match req.season_episode() {
-            None => self.streams(&item, item_name(&item)),
+            None => self.streams(&item, item_name(&item), deadline).await,
             Some((season, episode)) => self.episode(&item, season, episode, &user, deadline).await,
         }
     }
@@ -738,6 +885,116 @@ mod tests {
             !direct_playable(&ms("mp4"), Some(&v("h264")), Some(&a("ac3"))),
             "AC-3"
         );
+    }
+
+    fn segments(answer: Value) -> Vec<Segment> {
+        serde_json::from_value::<SegmentList>(answer).unwrap().items
+    }
+
+    #[test]
+    fn media_segments_become_markers_in_seconds_by_type() {
+        let list = segments(json!({"Items": [
+            {"Id": "a", "ItemId": "i", "Type": "Recap", "StartTicks": 0, "EndTicks": 300_000_000},
+            {"Id": "b", "ItemId": "i", "Type": "Intro", "StartTicks": 600_000_000, "EndTicks": 955_000_000},
+            {"Id": "c", "ItemId": "i", "Type": "Commercial", "StartTicks": 1_000_000_000, "EndTicks": 1_200_000_000},
+            {"Id": "d", "ItemId": "i", "Type": "Outro", "StartTicks": 80_000_000_000i64, "EndTicks": 81_600_000_000i64},
+            {"Id": "e", "ItemId": "i", "Type": "Intro", "StartTicks": 2_000_000_000, "EndTicks": 2_500_000_000i64}
+        ], "TotalRecordCount": 5, "StartIndex": 0}));
+        let m = markers_of_segments(&list, Some(81_600_000_000));
+        assert_eq!(
+            m.recap,
+            Some(Range {
+                start: 0.0,
+                end: 30.0
+            })
+        );
+        assert_eq!(
+            m.intro,
+            Some(Range {
+                start: 60.0,
+                end: 95.5
+            }),
+            "the first intro, not the later one"
+        );
+        assert_eq!(
+            m.outro,
+            Some(Range {
+                start: 8000.0,
+                end: 8160.0
+            }),
+            "Outro is the credits"
+        );
+    }
+
+    #[test]
+    fn short_empty_reversed_and_out_of_runtime_segments_are_left_out() {
+        let seg = |kind: &str, start: i64, end: i64| Segment {
+            kind: kind.into(),
+            start_ticks: start,
+            end_ticks: end,
+        };
+        let runtime = Some(100 * TICKS_PER_SECOND);
+        let none = |s: Segment| markers_of_segments(&[s], runtime).is_empty();
+        assert!(none(seg("Intro", 0, 9_999_999)), "under 1 s");
+        assert!(none(seg("Intro", 50, 50)), "EndTicks = StartTicks");
+        assert!(none(seg("Intro", 500_000_000, 100_000_000)), "reversed");
+        assert!(none(seg("Intro", -10, 500_000_000)), "before the start");
+        assert!(
+            none(seg("Outro", 1_000_000_000, 1_100_000_000)),
+            "starts at the runtime"
+        );
+        assert!(
+            none(seg("Outro", 900_000_000, 1_200_000_000)),
+            "ends 10 s past it"
+        );
+        assert!(none(seg("Preview", 0, 500_000_000)), "not a marker type");
+        // Exactly 1 s counts; an end a rounding past the runtime is cut at it.
+        assert_eq!(
+            markers_of_segments(&[seg("Intro", 0, TICKS_PER_SECOND)], runtime).intro,
+            Some(Range {
+                start: 0.0,
+                end: 1.0
+            })
+        );
+        assert_eq!(
+            markers_of_segments(&[seg("Outro", 900_000_000, 1_000_000_500)], runtime).outro,
+            Some(Range {
+                start: 90.0,
+                end: 100.0
+            })
+        );
+        // A runtime Jellyfin does not know does not drop anything.
+        assert_eq!(
+            markers_of_segments(&[seg("Outro", 900_000_000, 1_200_000_000)], None).outro,
+            Some(Range {
+                start: 90.0,
+                end: 120.0
+            })
+        );
+        // A short first intro does not hide a usable later one.
+        let m = markers_of_segments(
+            &[seg("Intro", 0, 100), seg("Intro", 0, 300_000_000)],
+            runtime,
+        );
+        assert_eq!(
+            m.intro,
+            Some(Range {
+                start: 0.0,
+                end: 30.0
+            })
+        );
+    }
+
+    #[test]
+    fn an_answer_without_items_or_with_a_bad_item_is_unreadable() {
+        for bad in [
+            json!({"TotalRecordCount": 0}),
+            json!({"Items": "none"}),
+            json!({"Items": [{"Type": "Intro", "StartTicks": "0", "EndTicks": 1}]}),
+        ] {
+            assert!(serde_json::from_value::<SegmentList>(bad).is_err());
+        }
+        assert!(segments(json!({"Items": [], "TotalRecordCount": 0, "StartIndex": 0})).is_empty());
     }
 
     #[test]

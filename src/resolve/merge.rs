@@ -65,6 +65,7 @@ mod tests {
                 end: 2.0,
             }),
             outro: None,
+            recap: None,
         })
     }
 

@@ -43,6 +43,7 @@ impl StoredMarkers {
         Markers {
             intro: self.intro,
             outro: self.credits,
+            recap: None,
         }
     }
 }

@@ -184,6 +184,13 @@ impl JsonClient {
         self
     }
 
+    /// The same client under another body cap, for answers far smaller than the rest of an
+    /// upstream's (Jellyfin's media segments beside its library pages).
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
+    }
+
     /// The shared client, for a request that is not a JSON GET (a reachability check).
     pub fn http(&self) -> &reqwest::Client {
         &self.http

@@ -8,9 +8,13 @@
 //!   when `Fields` asks for them;
 //! - `/Shows/{id}/Episodes?season=` (404 "Series not found"), `/Users`, `/System/Info[/Public]`,
 //!   and the HLS, direct-play and subtitle routes, with `MediaSourceId` required by HLS and
-//!   the query copied into the variant and segment URLs.
+//!   the query copied into the variant and segment URLs;
+//! - `/MediaSegments/{id}` (10.10+, `protocols-addendum.md` §1): `QueryResult<MediaSegmentDto>`
+//!   filtered by repeated `includeSegmentTypes`, 404 for an unknown item, and [`Segments`] to
+//!   play an older server (no route: 404), a malformed body or a slow answer.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::{MockServer, Request, Respond, ResponseTemplate};
@@ -132,10 +136,49 @@ pub(crate) fn library(fillers: usize) -> (Vec<Value>, Vec<Value>) {
     (items, episodes)
 }
 
+/// Ticks are 100 ns.
+const S: i64 = 10_000_000;
+
+/// The media segments of the library, as a segment provider plugin would store them
+/// (sorted by start, as `MediaSegmentManager` returns them). The Matrix's intro is under 1 s.
+fn media_segments(item_id: &str) -> Vec<Value> {
+    let segment = |n: u8, kind: &str, start: i64, end: i64| {
+        json!({"Id": format!("{n:032x}"), "ItemId": item_id, "Type": kind,
+               "StartTicks": start, "EndTicks": end})
+    };
+    match item_id {
+        S01E02_ID => vec![
+            segment(1, "Recap", 0, 30 * S),
+            segment(2, "Intro", 60 * S, 95 * S + S / 2),
+            segment(3, "Commercial", 100 * S, 120 * S),
+            segment(4, "Outro", 8000 * S, 8160 * S),
+        ],
+        MATRIX_ID => vec![
+            segment(5, "Intro", 0, 4 * S / 10),
+            segment(6, "Outro", 7900 * S, 8100 * S),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// How `/MediaSegments/{id}` answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Segments {
+    /// Jellyfin 10.10+.
+    Served,
+    /// Jellyfin 10.9: no such route, so 404 (and `System/Info` says 10.9.11).
+    OldServer,
+    /// A 200 whose body is not a `QueryResult<MediaSegmentDto>` (a broken plugin or proxy).
+    Malformed,
+    /// The documented answer, after longer than any resolve waits.
+    Slow,
+}
+
 #[derive(Clone)]
 pub(crate) struct FakeJellyfin {
     items: Arc<Vec<Value>>,
     episodes: Arc<Vec<Value>>,
+    segments: Arc<Mutex<Segments>>,
     /// Every `/Items` query string received, to assert what was asked.
     pub item_queries: Arc<Mutex<Vec<String>>>,
 }
@@ -146,6 +189,7 @@ impl FakeJellyfin {
         let fake = FakeJellyfin {
             items: Arc::new(items),
             episodes: Arc::new(episodes),
+            segments: Arc::new(Mutex::new(Segments::Served)),
             item_queries: Arc::default(),
         };
         let server = MockServer::start().await;
@@ -158,6 +202,17 @@ impl FakeJellyfin {
 
     pub(crate) fn item_queries(&self) -> Vec<String> {
         self.item_queries.lock().unwrap().clone()
+    }
+
+    pub(crate) fn set_segments(&self, segments: Segments) {
+        *self.segments.lock().unwrap() = segments;
+    }
+
+    fn version(&self) -> &'static str {
+        match *self.segments.lock().unwrap() {
+            Segments::OldServer => "10.9.11",
+            _ => "10.11.11",
+        }
     }
 }
 
@@ -275,6 +330,41 @@ impl FakeJellyfin {
             .collect();
         page(episodes, request)
     }
+
+    fn media_segments(&self, id: &str, request: &Request) -> ResponseTemplate {
+        let mode = *self.segments.lock().unwrap();
+        let known = self
+            .items
+            .iter()
+            .chain(self.episodes.iter())
+            .any(|i| i["Id"] == id);
+        if mode == Segments::OldServer || !known {
+            return ResponseTemplate::new(404);
+        }
+        if mode == Segments::Malformed {
+            return ResponseTemplate::new(200)
+                .insert_header("Content-Type", "application/json")
+                .set_body_string(r#"{"Items":[{"Type":"Intro","StartTicks":"soon"#);
+        }
+        // Repeated keys, no comma-delimited binder: `?includeSegmentTypes=Intro&…=Outro`.
+        let types: Vec<String> = request
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("includeSegmentTypes"))
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        let items: Vec<Value> = media_segments(id)
+            .into_iter()
+            .filter(|s| types.is_empty() || types.iter().any(|t| s["Type"] == t.as_str()))
+            .collect();
+        let answer = ResponseTemplate::new(200).set_body_json(
+            json!({"Items": items, "TotalRecordCount": items.len(), "StartIndex": 0}),
+        );
+        match mode {
+            Segments::Slow => answer.set_delay(Duration::from_secs(30)),
+            _ => answer,
+        }
+    }
 }
 
 impl Respond for FakeJellyfin {
@@ -285,7 +375,7 @@ impl Respond for FakeJellyfin {
         match segments.as_slice() {
             ["System", "Info", "Public"] => {
                 return ResponseTemplate::new(200).set_body_json(json!({
-                    "LocalAddress": "http://127.0.0.1:8096", "ServerName": "fake", "Version": "10.11.11",
+                    "LocalAddress": "http://127.0.0.1:8096", "ServerName": "fake", "Version": self.version(),
                     "ProductName": "Jellyfin Server", "Id": "srv", "StartupWizardCompleted": true}));
             }
             // SubtitleController's stream action has no [Authorize].
@@ -302,8 +392,9 @@ impl Respond for FakeJellyfin {
             return ResponseTemplate::new(401);
         }
         match segments.as_slice() {
-            ["System", "Info"] => ResponseTemplate::new(200)
-                .set_body_json(json!({"ServerName": "fake", "Version": "10.11.11", "Id": "srv"})),
+            ["System", "Info"] => ResponseTemplate::new(200).set_body_json(
+                json!({"ServerName": "fake", "Version": self.version(), "Id": "srv"}),
+            ),
             ["Users"] => ResponseTemplate::new(200).set_body_json(json!([
                 {"Name": "guest", "Id": "0000000000000000000000000000beef",
                  "Policy": {"IsAdministrator": false, "IsDisabled": false}},
@@ -312,6 +403,7 @@ impl Respond for FakeJellyfin {
             ])),
             ["Items"] => self.items(request),
             ["Shows", series, "Episodes"] => self.episodes(series, request),
+            ["MediaSegments", id] => self.media_segments(id, request),
             ["Videos", _, "master.m3u8"] => {
                 if query(request, "MediaSourceId").is_none() {
                     return ResponseTemplate::new(400).set_body_json(json!({

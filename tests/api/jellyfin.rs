@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::fake_jellyfin::{self as fake, API_KEY, FakeJellyfin};
+use crate::fake_jellyfin::{self as fake, API_KEY, FakeJellyfin, Segments};
 use crate::fake_tmdb;
 use crate::helpers::{TestApp, spawn_app};
 use sokoul::cache::Scope;
@@ -373,4 +373,89 @@ async fn an_unreachable_server_is_an_error_outcome() {
     let outcome = only_outcome(&body);
     assert_eq!(outcome["status"], "error");
     assert_eq!(outcome["code"], "upstream_unreachable");
+}
+
+async fn segment_requests(jellyfin: &MockServer) -> Vec<wiremock::Request> {
+    let requests = jellyfin.received_requests().await.unwrap();
+    requests
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/MediaSegments/"))
+        .collect()
+}
+
+/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
+/// is always an `ok` outcome; the fake is returned for its requests.
+async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+    let (jellyfin, fake) = FakeJellyfin::start(0).await;
+    fake.set_segments(segments);
+    let tmdb = tmdb_fake().await;
+    let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
+    let body = app.get_json(path, 200).await;
+    assert_eq!(only_outcome(&body)["status"], "ok", "{segments:?}: {body}");
+    (jellyfin, body)
+}
+
+const MATRIX: &str = "/api/streaming/jellyfin/movie/603";
+
+#[tokio::test]
+async fn media_segments_give_each_jellyfin_source_its_recap_intro_and_credits_in_seconds() {
+    let path = "/api/streaming/jellyfin/tv/1396?season=1&episode=2";
+    let (jellyfin, body) = resolved_with(Segments::Served, path).await;
+
+    assert_eq!(
+        body["sources"][0]["markers"],
+        json!({"recap": {"start": 0.0, "end": 30.0},
+               "intro": {"start": 60.0, "end": 95.5},
+               "outro": {"start": 8000.0, "end": 8160.0}}),
+        "Recap, Intro and Outro (the credits); the Commercial is not asked for: {body}"
+    );
+    assert!(
+        body.get("markers").is_none(),
+        "per source only, so Consumet's top-level markers keep reaching its own sources: {body}"
+    );
+    let asked = segment_requests(&jellyfin).await;
+    assert_eq!(asked.len(), 1, "one request per media source");
+    assert_eq!(
+        asked[0].url.path(),
+        format!("/MediaSegments/{}", fake::S01E02_ID)
+    );
+    assert_eq!(
+        asked[0].url.query(),
+        Some("includeSegmentTypes=Intro&includeSegmentTypes=Outro&includeSegmentTypes=Recap")
+    );
+}
+
+#[tokio::test]
+async fn a_segment_under_a_second_is_no_marker_and_both_sources_of_a_file_share_its_markers() {
+    let (_jellyfin, body) = resolved_with(Segments::Served, MATRIX).await;
+
+    let sources = body["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "{body}");
+    for source in sources {
+        assert_eq!(
+            source["markers"],
+            json!({"outro": {"start": 7900.0, "end": 8100.0}}),
+            "the 0.4 s intro is dropped: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn segments_that_cannot_be_had_cost_the_markers_and_nothing_else() {
+    // An older server (404), a malformed body, an answer slower than markers may wait.
+    for mode in [Segments::OldServer, Segments::Malformed, Segments::Slow] {
+        let (jellyfin, body) = resolved_with(mode, MATRIX).await;
+
+        let sources = body["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 2, "{mode:?}: the same sources: {body}");
+        assert!(
+            sources.iter().all(|s| s.get("markers").is_none()) && body.get("markers").is_none(),
+            "{mode:?}: {body}"
+        );
+        assert_eq!(
+            segment_requests(&jellyfin).await.len(),
+            1,
+            "{mode:?}: asked once"
+        );
+    }
 }

@@ -3,8 +3,7 @@
 import type { MarkerRange as Range, ResolveResponse, StreamSource } from '$lib/api/types';
 
 /**
- * What the player reads. The API's `Markers` has `intro` and `outro`; `recap` is read as soon as
- * the server sends one (Jellyfin's `Recap` segments), without a change here.
+ * What the player reads: the API's `Markers` (`recap` comes from Jellyfin's `Recap` segments).
  */
 export interface PlayerMarkers {
 	intro?: Range;
