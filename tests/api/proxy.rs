@@ -624,13 +624,22 @@ async fn retries_never_run_past_the_first_byte_deadline() {
     })
     .await;
     let r = app.get(&mint(&app, &origin.url("/status/502"))).await;
-    assert_eq!(error_code(r).await, (502, "upstream_error".into()));
+    // The origin's 502, or, on a loaded machine where the first attempt alone outlives the
+    // 60 ms, the deadline's 504: either way the retries stop at the deadline, not at 10.
+    let answer = error_code(r).await;
+    assert!(
+        answer == (502, "upstream_error".into()) || answer == (504, "upstream_timeout".into()),
+        "{answer:?}"
+    );
     let attempts = origin
         .seen()
         .iter()
         .filter(|s| s.path_and_query == "/status/502")
         .count();
-    assert!((1..=2).contains(&attempts), "{attempts} attempts");
+    assert!(attempts <= 2, "{attempts} attempts");
+    if answer.0 == 502 {
+        assert!(attempts >= 1, "a 502 comes from the origin");
+    }
 }
 
 #[tokio::test]
