@@ -260,7 +260,7 @@ EOF
 speed() {
   local master video t0 t1 first_end last_end n=0
   master=$(master_of 910005)
-  video=$(hls_media "$master" | head -1)
+  video=$(hls_media "$master" | sed -n 1p) # not head: Python would write into a closed pipe
   while read -r seg end; do
     curl -sf -o /dev/null "$seg" || { echo "speed: $seg failed" >&2; return 1; }
     [ "$end" = 0 ] && continue
