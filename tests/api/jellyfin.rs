@@ -383,15 +383,27 @@ async fn segment_requests(jellyfin: &MockServer) -> Vec<wiremock::Request> {
         .collect()
 }
 
-/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
-/// is always an `ok` outcome; the fake is returned for its requests.
-async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+/// `path` resolved against a fake set up by `setup` (`what` names that), which is always an
+/// `ok` outcome; the fake server and the app are returned for their requests.
+async fn resolved_against(
+    setup: impl FnOnce(&FakeJellyfin),
+    what: String,
+    path: &str,
+) -> (MockServer, TestApp, Value) {
     let (jellyfin, fake) = FakeJellyfin::start(0).await;
-    fake.set_segments(segments);
+    setup(&fake);
     let tmdb = tmdb_fake().await;
     let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
     let body = app.get_json(path, 200).await;
-    assert_eq!(only_outcome(&body)["status"], "ok", "{segments:?}: {body}");
+    assert_eq!(only_outcome(&body)["status"], "ok", "{what}: {body}");
+    (jellyfin, app, body)
+}
+
+/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
+/// is always an `ok` outcome; the fake is returned for its requests.
+async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+    let setup = |fake: &FakeJellyfin| fake.set_segments(segments);
+    let (jellyfin, _app, body) = resolved_against(setup, format!("{segments:?}"), path).await;
     (jellyfin, body)
 }
 
@@ -462,13 +474,8 @@ async fn segments_that_cannot_be_had_cost_the_markers_and_nothing_else() {
 
 /// The Matrix resolved against a fake whose items say `trickplay` of it.
 async fn matrix_with(trickplay: Trickplay) -> (MockServer, TestApp, Value) {
-    let (jellyfin, fake) = FakeJellyfin::start(0).await;
-    fake.set_trickplay(trickplay);
-    let tmdb = tmdb_fake().await;
-    let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
-    let body = app.get_json(MATRIX, 200).await;
-    assert_eq!(only_outcome(&body)["status"], "ok", "{trickplay:?}: {body}");
-    (jellyfin, app, body)
+    let setup = |fake: &FakeJellyfin| fake.set_trickplay(trickplay);
+    resolved_against(setup, format!("{trickplay:?}"), MATRIX).await
 }
 
 #[tokio::test]
