@@ -90,3 +90,39 @@ test('hovering the seek bar shows the thumbnail of the time under the pointer', 
 	await expect(page.getByTestId('seek-preview')).toBeHidden();
 	expectNoFatal(consoleLines);
 });
+
+test.describe('on a touch screen', () => {
+	test.use({ hasTouch: true });
+
+	test('dragging the seek bar shows the thumbnail of the drag position, then seeks there', async ({
+		page,
+		request,
+		consoleLines
+	}, testInfo) => {
+		await waitForThumbnails(request);
+		await page.goto('/watch/movie/603');
+		await expectPlays(page, { from: 0, seconds: 1 });
+		await page.mouse.move(640, 360); // shows the controls
+
+		const seek = page.getByRole('slider', { name: 'Position de lecture' });
+		const box = (await seek.boundingBox())!;
+		const y = box.y + box.height / 2;
+		// Playwright's touchscreen only taps: the drag goes through the DevTools protocol.
+		const cdp = await page.context().newCDPSession(page);
+		const touch = (type: string, x?: number) =>
+			cdp.send('Input.dispatchTouchEvent', { type, touchPoints: x === undefined ? [] : [{ x, y }] });
+		await touch('touchStart', box.x + box.width * 0.1);
+		for (const share of [0.2, 0.35, 0.5, 0.6]) await touch('touchMove', box.x + box.width * share);
+		const dragged = await shownTile(page);
+		await snap(page, testInfo, 'touch-drag-60-percent');
+		expect(dragged.decoded).toBe(true);
+		expect(dragged.naturalWidth).toBeGreaterThan(0);
+		// 54 s is tile 5 of the first row.
+		expect(dragged.position).toBe('-1600px 0px');
+		await touch('touchEnd');
+
+		await expect(page.getByTestId('seek-preview')).toBeHidden();
+		await expectPlays(page, { from: 50, seconds: 1 });
+		expectNoFatal(consoleLines);
+	});
+});
