@@ -147,6 +147,7 @@ fn local(
         expires_at: None,
         markers: None,
         engine: false,
+        thumbnails: None,
     }
 }
 
