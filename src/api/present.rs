@@ -145,7 +145,8 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),
-            Some(signer.mint_for(
+            // Served as WebVTT whatever the upstream wrote (SRT in Windows-1252…).
+            Some(signer.mint_subtitle(
                 &sub.provider,
                 url.as_str(),
                 &header_list(headers),

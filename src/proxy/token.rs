@@ -35,6 +35,7 @@
 //!
 //! - `k=j` (optional, signed) marks a JSON document the proxy must rewrite (a content-steering
 //!   manifest or an interstitial asset list): these cannot be recognised by their bytes alone.
+//!   `k=t` marks a resolve answer's subtitle file, served as WebVTT (`proxy::relay`).
 //!
 //! Children minted while rewriting a playlist reuse the parent's `c` verbatim, so a playlist
 //! seals once and pays one keyed hash and one short keystream per URI: this is what keeps a
@@ -114,6 +115,9 @@ pub enum Kind {
     Media,
     /// A content-steering manifest or an interstitial asset list, rewritten as JSON.
     Json,
+    /// A side-loaded subtitle file of a resolve answer (SRT, WebVTT, ASS, in any encoding):
+    /// served as UTF-8 WebVTT, the only format a `<track>` element reads.
+    Subtitle,
 }
 
 impl Kind {
@@ -121,6 +125,7 @@ impl Kind {
         match self {
             Kind::Media => None,
             Kind::Json => Some("j"),
+            Kind::Subtitle => Some("t"),
         }
     }
 
@@ -128,6 +133,7 @@ impl Kind {
         match k {
             None => Ok(Kind::Media),
             Some("j") => Ok(Kind::Json),
+            Some("t") => Ok(Kind::Subtitle),
             Some(_) => Err(TokenError::Malformed),
         }
     }
@@ -296,6 +302,31 @@ impl Signer {
                 provider: Some(provider.to_string()),
             },
         )
+    }
+
+    /// [`Signer::mint_for`] for a resolve answer's subtitle file (`k=t`): the proxy serves
+    /// it as WebVTT whatever its upstream format and encoding.
+    pub fn mint_subtitle(
+        &self,
+        provider: &str,
+        upstream: &str,
+        headers: &[(String, String)],
+        expires: u64,
+    ) -> String {
+        let sealed = self.seal(&ProxyContext {
+            headers: headers.to_vec(),
+            expires,
+            provider: Some(provider.to_string()),
+        });
+        let plain = Plain {
+            upstream,
+            vars: None,
+            kind: Kind::Subtitle,
+        };
+        let mut out = String::from(PROXY_PATH);
+        let tag = finish_tag(self.tag_prefix(&sealed.0), plain);
+        push_query(self, &mut out, &sealed, plain, &tag, &mut Vec::new());
+        out
     }
 
     fn mint_context(&self, upstream: &str, ctx: &ProxyContext) -> String {
@@ -789,6 +820,22 @@ mod tests {
         );
         let unknown = media.replace("&s=", "&k=x&s=");
         assert_eq!(verify_url(&s, &unknown, 1_000), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_subtitle_url_is_marked_and_the_mark_is_signed() {
+        let s = Signer::new(b"secret");
+        let url = s.mint_subtitle("stremio", "https://subs.example/fr.srt", &[], 2_000);
+        assert!(url.starts_with("/api/streaming/proxy?c="), "{url}");
+        let v = verify_url(&s, &url, 1_000).unwrap();
+        assert_eq!(v.kind, Kind::Subtitle);
+        assert_eq!(v.upstream, "https://subs.example/fr.srt");
+        assert_eq!(v.context.provider.as_deref(), Some("stremio"));
+        assert_eq!(
+            verify_url(&s, &url.replace("&k=t", ""), 1_000),
+            Err(TokenError::BadSignature),
+            "a subtitle URL cannot be turned into a plain relay"
+        );
     }
 
     #[test]
