@@ -3,7 +3,6 @@
 //! the last 64 KiB, wrapping. Only those 128 KiB are read, whatever the file's size.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
 /// The bytes summed at each end of the file.
 pub const CHUNK: usize = 64 * 1024;
@@ -22,11 +21,9 @@ pub fn hash(size: u64, head: &[u8; CHUNK], tail: &[u8; CHUNK]) -> String {
     format!("{h:016x}")
 }
 
-/// The hash of the file at `path` (its size, with it), or `None` for a file smaller than
-/// [`MIN_SIZE`]. Blocking: two reads of 64 KiB.
-pub fn hash_file(path: &Path) -> std::io::Result<Option<(String, u64)>> {
-    let mut file = std::fs::File::open(path)?;
-    let size = file.metadata()?.len();
+/// The hash of an opened file of `size` bytes (`library::confine::open_regular` opens library
+/// files), or `None` under [`MIN_SIZE`]. Blocking: two reads of 64 KiB.
+pub fn hash_file(file: &mut (impl Read + Seek), size: u64) -> std::io::Result<Option<String>> {
     if size < MIN_SIZE {
         return Ok(None);
     }
@@ -35,7 +32,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<Option<(String, u64)>> {
     file.read_exact(&mut head[..])?;
     file.seek(SeekFrom::Start(size - CHUNK as u64))?;
     file.read_exact(&mut tail[..])?;
-    Ok(Some((hash(size, &head, &tail), size)))
+    Ok(Some(hash(size, &head, &tail)))
 }
 
 #[cfg(test)]
@@ -43,6 +40,12 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::fs::FileExt;
+
+    fn of(f: &tempfile::NamedTempFile) -> Option<String> {
+        let mut file = f.reopen().unwrap();
+        let size = file.metadata().unwrap().len();
+        hash_file(&mut file, size).unwrap()
+    }
 
     fn file_with(size: u64, head: &[u8], tail: &[u8]) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
@@ -59,8 +62,7 @@ mod tests {
     fn an_all_zero_file_hashes_to_its_size() {
         // The derived vector of protocols-addendum §5.
         let f = file_with(131_072, &[], &[]);
-        let (h, size) = hash_file(f.path()).unwrap().unwrap();
-        assert_eq!((h.as_str(), size), ("0000000000020000", 131_072));
+        assert_eq!(of(&f).as_deref(), Some("0000000000020000"));
     }
 
     /// Computed with the reference Python of the OpenSubtitles wiki (`HashSourceCodes`, the
@@ -72,25 +74,24 @@ mod tests {
         let tail = vec![0xFF; CHUNK];
         // > 4 GiB like dummy.bin: the size itself needs the upper word.
         let f = file_with(4_295_033_890, &head, &tail);
-        let (h, _) = hash_file(f.path()).unwrap().unwrap();
-        assert_eq!(h, PYTHON_REFERENCE);
+        assert_eq!(of(&f).as_deref(), Some(PYTHON_REFERENCE));
     }
     const PYTHON_REFERENCE: &str = "28b43ed34eda3e6a";
 
     #[test]
     fn a_file_under_128_kib_has_no_hash_and_only_the_ends_count() {
         let f = file_with(MIN_SIZE - 1, &[], &[]);
-        assert_eq!(hash_file(f.path()).unwrap(), None);
+        assert_eq!(of(&f), None);
         // A byte outside both windows changes nothing; one inside does.
         let plain = file_with(300_000, &[], &[]);
         let middle = file_with(300_000, &[], &[]);
         middle.as_file().write_all_at(&[1], 150_000).unwrap();
-        let base = hash_file(plain.path()).unwrap();
-        assert_eq!(hash_file(middle.path()).unwrap(), base);
+        let base = of(&plain);
+        assert_eq!(of(&middle), base);
         let edge = file_with(300_000, &[], &[1]);
-        assert_ne!(hash_file(edge.path()).unwrap(), base);
+        assert_ne!(of(&edge), base);
         assert_eq!(
-            hash_file(edge.path()).unwrap().unwrap().0,
+            of(&edge).unwrap(),
             format!("{:016x}", 300_000u64 + (1u64 << 56)),
             "the file's last byte is the top byte of its last little-endian word"
         );

@@ -39,7 +39,11 @@ pub fn to_webvtt(bytes: &[u8]) -> Result<String, NoCues> {
     } else {
         srt_to_vtt(&text)
     };
-    if vtt.contains("-->") { Ok(vtt) } else { Err(NoCues) }
+    if vtt.contains("-->") {
+        Ok(vtt)
+    } else {
+        Err(NoCues)
+    }
 }
 
 /// SRT → WebVTT: a `WEBVTT` header, `,` → `.` in timings, cue numbers dropped.
@@ -223,11 +227,23 @@ mod tests {
             cp1252[0], 0xC7,
             "one byte a character: the file really is Windows-1252"
         );
-        assert_eq!(decode(&cp1252), french, "œ (0x9C) and € (0x80) are not Latin-1");
+        assert_eq!(
+            decode(&cp1252),
+            french,
+            "œ (0x9C) and € (0x80) are not Latin-1"
+        );
         let utf16 = |big: bool| {
-            let mut out = if big { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+            let mut out = if big {
+                vec![0xFE, 0xFF]
+            } else {
+                vec![0xFF, 0xFE]
+            };
             for unit in french.encode_utf16() {
-                let bytes = if big { unit.to_be_bytes() } else { unit.to_le_bytes() };
+                let bytes = if big {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                };
                 out.extend_from_slice(&bytes);
             }
             out
@@ -246,8 +262,13 @@ mod tests {
         assert_eq!(to_webvtt(&cp1252).unwrap(), expected);
         assert_eq!(to_webvtt(srt.as_bytes()).unwrap(), expected);
         let vtt = "WEBVTT\n\n00:01.000 --> 00:02.000\nDéjà\n";
-        assert_eq!(to_webvtt(vtt.as_bytes()).unwrap(), vtt, "WebVTT passes as is");
-        let ass = "[Script Info]\n\n[Events]\nDialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,Été\n";
+        assert_eq!(
+            to_webvtt(vtt.as_bytes()).unwrap(),
+            vtt,
+            "WebVTT passes as is"
+        );
+        let ass =
+            "[Script Info]\n\n[Events]\nDialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,Été\n";
         assert!(to_webvtt(ass.as_bytes()).unwrap().contains("\nÉté\n"));
         assert_eq!(to_webvtt(b"<html>not found</html>"), Err(NoCues));
         assert_eq!(to_webvtt(b""), Err(NoCues));

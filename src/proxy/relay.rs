@@ -351,7 +351,12 @@ impl Relay<'_> {
         let mut response = self.whole(target, answer).await?;
         let mut reserve = Reserve::new(self.budget, secs(self.settings.first_byte_timeout));
         let body = self
-            .read(&mut response, BytesMut::new(), MAX_SUBTITLE_BYTES, &mut reserve)
+            .read(
+                &mut response,
+                BytesMut::new(),
+                MAX_SUBTITLE_BYTES,
+                &mut reserve,
+            )
             .await?;
         let vtt = to_webvtt(&body)
             .inspect_err(|e| tracing::info!(host, error = %e, "subtitle not converted"))?;
