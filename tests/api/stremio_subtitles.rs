@@ -15,7 +15,7 @@ use crate::stremio_addon::SdkAddon;
 
 /// What the French SRT says, once decoded: `œ` and `€` are where Windows-1252 and Latin-1
 /// differ.
-const FRENCH_VTT: &str = "WEBVTT\n\n00:00:00.000 --> 00:00:30.000\nÇa démarre à l'été\n\n00:00:30.000 --> 00:01:00.000\nUne œuvre à 5 €\n\n";
+const FRENCH_VTT: &str = "WEBVTT\n\n00:00:00.000 --> 00:00:30.000\nÇa démarre à l'été\nUne œuvre à 5 €\n\n00:00:30.000 --> 00:01:00.000\nDéjà fini\n\n";
 const ENGLISH_VTT: &str = "WEBVTT\n\n00:00:00.000 --> 00:01:00.000\nA naïve café in Zürich\n\n";
 const ADDON: &str = "Sokoul Test Subtitles";
 

@@ -133,8 +133,8 @@ tmdb.defineStreamHandler(async ({ id }) => {
 // Subtitle files as addons serve them: an SRT from an old French release in Windows-1252
 // (one byte a character; `œ` is 0x9C and `€` 0x80, which Latin-1 lacks), and a UTF-8 one.
 const FRENCH_SRT =
-  "1\r\n00:00:00,000 --> 00:00:30,000\r\nÇa démarre à l'été\r\n\r\n" +
-  '2\r\n00:00:30,000 --> 00:01:00,000\r\nUne œuvre à 5 €\r\n'
+  "1\r\n00:00:00,000 --> 00:00:30,000\r\nÇa démarre à l'été\r\nUne œuvre à 5 €\r\n\r\n" +
+  '2\r\n00:00:30,000 --> 00:01:00,000\r\nDéjà fini\r\n'
 const ENGLISH_SRT = '1\n00:00:00,000 --> 00:01:00,000\nA naïve café in Zürich\n'
 const CP1252 = { '€': 0x80, 'œ': 0x9c, 'Œ': 0x8c }
 
