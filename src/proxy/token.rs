@@ -139,6 +139,17 @@ impl Kind {
     }
 }
 
+impl ProxyContext {
+    /// The context of a URL minted for what `provider` found.
+    pub fn for_provider(provider: &str, headers: &[(String, String)], expires: u64) -> Self {
+        ProxyContext {
+            headers: headers.to_vec(),
+            expires,
+            provider: Some(provider.to_string()),
+        }
+    }
+}
+
 /// A context sealed once, reused verbatim by every child URL of a playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedContext(String);
@@ -282,6 +293,7 @@ impl Signer {
                 expires,
                 provider: None,
             },
+            Kind::Media,
         )
     }
 
@@ -294,45 +306,22 @@ impl Signer {
         headers: &[(String, String)],
         expires: u64,
     ) -> String {
-        self.mint_context(
-            upstream,
-            &ProxyContext {
-                headers: headers.to_vec(),
-                expires,
-                provider: Some(provider.to_string()),
-            },
-        )
+        let ctx = ProxyContext::for_provider(provider, headers, expires);
+        self.mint_context(upstream, &ctx, Kind::Media)
     }
 
-    /// [`Signer::mint_for`] for a resolve answer's subtitle file (`k=t`): the proxy serves
-    /// it as WebVTT whatever its upstream format and encoding.
-    pub fn mint_subtitle(
-        &self,
-        provider: &str,
-        upstream: &str,
-        headers: &[(String, String)],
-        expires: u64,
-    ) -> String {
-        let sealed = self.seal(&ProxyContext {
-            headers: headers.to_vec(),
-            expires,
-            provider: Some(provider.to_string()),
-        });
+    /// A top-level proxy URL of any kind: `Kind::Subtitle` for a resolve answer's subtitle
+    /// file (`k=t`), which the proxy serves as WebVTT whatever its format and encoding.
+    pub fn mint_context(&self, upstream: &str, ctx: &ProxyContext, kind: Kind) -> String {
+        let sealed = self.seal(ctx);
         let plain = Plain {
             upstream,
             vars: None,
-            kind: Kind::Subtitle,
+            kind,
         };
         let mut out = String::from(PROXY_PATH);
         let tag = finish_tag(self.tag_prefix(&sealed.0), plain);
         push_query(self, &mut out, &sealed, plain, &tag, &mut Vec::new());
-        out
-    }
-
-    fn mint_context(&self, upstream: &str, ctx: &ProxyContext) -> String {
-        let sealed = self.seal(ctx);
-        let mut out = String::new();
-        self.write_url(&mut out, &sealed, upstream, None);
         out
     }
 
@@ -825,7 +814,8 @@ mod tests {
     #[test]
     fn a_subtitle_url_is_marked_and_the_mark_is_signed() {
         let s = Signer::new(b"secret");
-        let url = s.mint_subtitle("stremio", "https://subs.example/fr.srt", &[], 2_000);
+        let ctx = ProxyContext::for_provider("stremio", &[], 2_000);
+        let url = s.mint_context("https://subs.example/fr.srt", &ctx, Kind::Subtitle);
         assert!(url.starts_with("/api/streaming/proxy?c="), "{url}");
         let v = verify_url(&s, &url, 1_000).unwrap();
         assert_eq!(v.kind, Kind::Subtitle);

@@ -12,6 +12,7 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::library::{library_settings, place};
 use crate::stremio::{REFERER, hls_origin};
 use crate::stremio_addon::SdkAddon;
+use crate::styled_subtitles::get;
 
 /// What the French SRT says, once decoded: `œ` and `€` are where Windows-1252 and Latin-1
 /// differ.
@@ -33,16 +34,9 @@ fn addon_subtitles(body: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// Fetches a subtitle's `proxy_url` as the browser's `<track>` does.
+/// Fetches a subtitle's `proxy_url` as the browser's `<track>` does: status, type, text.
 async fn track(app: &TestApp, sub: &Value) -> (u16, String, String) {
-    let response = app.get(sub["proxy_url"].as_str().expect("proxy_url")).await;
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, content_type, response.text().await.unwrap())
+    get(app, sub["proxy_url"].as_str().expect("proxy_url")).await
 }
 
 #[tokio::test]

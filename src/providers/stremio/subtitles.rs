@@ -337,17 +337,16 @@ mod tests {
             json!("not an object"),
         ];
         let subs = map_subtitles(&items, "OpenSubtitles v3");
-        let got: Vec<_> = subs
-            .iter()
-            .map(|s| (s.lang.as_str(), s.label.as_deref().unwrap()))
-            .collect();
+        let langs: Vec<&str> = subs.iter().map(|s| s.lang.as_str()).collect();
+        assert_eq!(langs, ["fr", "fr", "en", "klingon"]);
+        let labels: Vec<String> = subs.iter().filter_map(|s| s.label.clone()).collect();
         assert_eq!(
-            got,
+            labels,
             [
-                ("fr", "Français · OpenSubtitles v3"),
-                ("fr", "Français 2 · OpenSubtitles v3"),
-                ("en", "English · OpenSubtitles v3"),
-                ("klingon", "klingon · OpenSubtitles v3"),
+                "Français · OpenSubtitles v3",
+                "Français 2 · OpenSubtitles v3",
+                "English · OpenSubtitles v3",
+                "klingon · OpenSubtitles v3",
             ]
         );
         assert!(subs.iter().all(|s| s.provider == "stremio"));
