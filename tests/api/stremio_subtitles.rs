@@ -5,8 +5,10 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use sokoul::library::demo::Synth;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::library::{library_settings, place};
@@ -165,4 +167,54 @@ async fn a_failing_subtitle_addon_leaves_the_resolve_and_its_streams() {
     assert_eq!(body["sources"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["outcomes"][0]["status"], "ok", "{body}");
     assert!(addon_subtitles(&body).is_empty(), "{body}");
+}
+
+/// A subtitle addon answering with two files the proxy must refuse: 5 MiB of SRT (past
+/// `MAX_SUBTITLE_BYTES`) and an HTML page.
+async fn hostile_subtitle_addon() -> MockServer {
+    let addon = MockServer::start().await;
+    let manifest = json!({"id": "hostile", "name": "Hostile", "version": "1.0.0",
+        "types": ["movie"], "idPrefixes": ["tmdb:"], "resources": ["subtitles"], "catalogs": []});
+    let list = json!({"subtitles": [
+        {"id": "big", "url": format!("{}/big.srt", addon.uri()), "lang": "eng"},
+        {"id": "page", "url": format!("{}/page.srt", addon.uri()), "lang": "fre"},
+    ]});
+    let cue = "1\n00:00:01,000 --> 00:00:02,000\nfiller line of a huge file\n\n";
+    let big = cue.repeat(5 * 1024 * 1024 / cue.len() + 1);
+    for (route, body) in [
+        ("/manifest.json", manifest.to_string()),
+        ("/subtitles/movie/tmdb%3A603.json", list.to_string()),
+        ("/big.srt", big),
+        (
+            "/page.srt",
+            "<html><body>Not found</body></html>".to_string(),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .mount(&addon)
+            .await;
+    }
+    addon
+}
+
+#[tokio::test]
+async fn a_huge_or_unreadable_addon_subtitle_is_refused_by_the_proxy_with_a_code() {
+    let addon = hostile_subtitle_addon().await;
+    let app = app(vec![format!("{}/manifest.json", addon.uri())]).await;
+
+    let body = app.get_json("/api/streaming/stremio/movie/603", 200).await;
+
+    let subs = body["subtitles"].as_array().unwrap();
+    assert_eq!(subs.len(), 2, "{body}");
+    for (sub, (status, code)) in subs.iter().zip([
+        (502, "playlist_too_large"),
+        (502, "upstream_subtitle_unreadable"),
+    ]) {
+        let (got, _, text) = track(&app, sub).await;
+        assert_eq!(got, status, "{text}");
+        let error: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(error["error"]["code"], code, "{text}");
+    }
 }
