@@ -36,7 +36,7 @@ fn addon_subtitles(body: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// Fetches a subtitle's `proxy_url` as the browser's `<track>` does: status, type, text.
+/// Fetches a subtitle's `proxy_url` as the player does: status, type, text.
 async fn track(app: &TestApp, sub: &Value) -> (u16, String, String) {
     get(app, sub["proxy_url"].as_str().expect("proxy_url")).await
 }
