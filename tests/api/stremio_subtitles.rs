@@ -218,3 +218,49 @@ async fn a_huge_or_unreadable_addon_subtitle_is_refused_by_the_proxy_with_a_code
         assert_eq!(error["error"]["code"], code, "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_hanging_subtitle_addon_stops_in_time_and_the_streams_are_kept() {
+    // One addon serving both: its streams at once, its subtitles never within the budget.
+    let addon = MockServer::start().await;
+    let manifest = json!({"id": "slow", "name": "Slow subtitles", "version": "1.0.0",
+        "types": ["movie"], "idPrefixes": ["tmdb:"], "resources": ["stream", "subtitles"],
+        "catalogs": []});
+    let streams =
+        json!({"streams": [{"url": "https://cdn.example/slow/master.m3u8", "name": "Slow"}]});
+    for (route, body) in [
+        ("/manifest.json", manifest),
+        ("/stream/movie/tmdb%3A603.json", streams),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&addon)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/subtitles/movie/tmdb%3A603.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"subtitles": []}))
+                .set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&addon)
+        .await;
+    let app = app(vec![format!("{}/manifest.json", addon.uri())]).await;
+
+    let body = app.get_json("/api/streaming/stremio/movie/603", 200).await;
+
+    let asked = addon.received_requests().await.unwrap();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.url.path().starts_with("/subtitles/")),
+        "the subtitles were asked for"
+    );
+    // The subtitle request ends at its own deadline (80 % of the budget), before the
+    // resolver's timeout: the streams found beside it are kept.
+    assert_eq!(body["outcomes"][0]["status"], "ok", "{body}");
+    assert_eq!(body["sources"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["subtitles"], json!([]), "{body}");
+}
