@@ -181,22 +181,27 @@ async fn hostile_subtitle_addon() -> MockServer {
     ]});
     let cue = "1\n00:00:01,000 --> 00:00:02,000\nfiller line of a huge file\n\n";
     let big = cue.repeat(5 * 1024 * 1024 / cue.len() + 1);
-    for (route, body) in [
-        ("/manifest.json", manifest.to_string()),
-        ("/subtitles/movie/tmdb%3A603.json", list.to_string()),
-        ("/big.srt", big),
-        (
-            "/page.srt",
-            "<html><body>Not found</body></html>".to_string(),
-        ),
-    ] {
+    let ok = |body: String| ResponseTemplate::new(200).set_body_string(body);
+    let html = "<html><body>Not found</body></html>".to_string();
+    let routes = [
+        ("/manifest.json", ok(manifest.to_string())),
+        ("/subtitles/movie/tmdb%3A603.json", ok(list.to_string())),
+        ("/big.srt", ok(big)),
+        ("/page.srt", ok(html)),
+    ];
+    serve(&addon, routes).await;
+    addon
+}
+
+/// Each `(path, answer)` on a wiremock addon.
+async fn serve<const N: usize>(addon: &MockServer, routes: [(&str, ResponseTemplate); N]) {
+    for (route, answer) in routes {
         Mock::given(method("GET"))
             .and(path(route))
-            .respond_with(ResponseTemplate::new(200).set_body_string(body))
-            .mount(&addon)
+            .respond_with(answer)
+            .mount(addon)
             .await;
     }
-    addon
 }
 
 #[tokio::test]
@@ -228,25 +233,17 @@ async fn a_hanging_subtitle_addon_stops_in_time_and_the_streams_are_kept() {
         "catalogs": []});
     let streams =
         json!({"streams": [{"url": "https://cdn.example/slow/master.m3u8", "name": "Slow"}]});
-    for (route, body) in [
-        ("/manifest.json", manifest),
-        ("/stream/movie/tmdb%3A603.json", streams),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(route))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .mount(&addon)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path("/subtitles/movie/tmdb%3A603.json"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"subtitles": []}))
-                .set_delay(std::time::Duration::from_secs(60)),
-        )
-        .mount(&addon)
-        .await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let never = std::time::Duration::from_secs(60);
+    let routes = [
+        ("/manifest.json", ok(manifest)),
+        ("/stream/movie/tmdb%3A603.json", ok(streams)),
+        (
+            "/subtitles/movie/tmdb%3A603.json",
+            ok(json!({"subtitles": []})).set_delay(never),
+        ),
+    ];
+    serve(&addon, routes).await;
     let app = app(vec![format!("{}/manifest.json", addon.uri())]).await;
 
     let body = app.get_json("/api/streaming/stremio/movie/603", 200).await;
