@@ -11,7 +11,7 @@ use crate::models::{
     ExtractedStream, RemoteThumbnails, Resolution, ResolveResponse, SourceDto, StreamSource,
     Subtitle, SubtitleDto, SubtitleFormat, ThumbnailsDto,
 };
-use crate::proxy::token::Signer;
+use crate::proxy::token::{Kind, ProxyContext, Signer};
 use crate::security::Security;
 
 const REDACTED: &str = "[redacted]";
@@ -168,11 +168,11 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),
-            Some(signer.mint_for(
-                &sub.provider,
+            // Served as WebVTT whatever the upstream wrote (SRT in Windows-1252…).
+            Some(signer.mint_context(
                 url.as_str(),
-                &header_list(headers),
-                proxy_expires,
+                &ProxyContext::for_provider(&sub.provider, &header_list(headers), proxy_expires),
+                Kind::Subtitle,
             )),
         ),
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None),
