@@ -227,3 +227,61 @@ async fn a_remote_file_gone_from_its_origin_is_a_clear_502_and_leaves_no_ffmpeg(
             .all(|s| s.path == "/films/gone.mkv")
     );
 }
+
+#[tokio::test]
+async fn a_consumet_mkv_file_plays_through_the_engine_with_its_referer() {
+    use wiremock::ResponseTemplate;
+
+    let (media, log) = media_origin().await;
+    let consumet = crate::fake_consumet::start().await;
+    crate::fake_consumet::mount_info(
+        &consumet,
+        crate::fake_consumet::MOVIE_ID,
+        "movie",
+        ResponseTemplate::new(200).set_body_json(crate::fake_consumet::movie_info()),
+    )
+    .await;
+    // A progressive file (`isM3U8: false`) in Matroska, behind the origin's Referer rule.
+    let watch = serde_json::json!({
+        "headers": {"Referer": REFERER},
+        "sources": [{"url": format!("{media}/films/film.mkv"), "isM3U8": false, "quality": "1080p"}],
+        "subtitles": []
+    });
+    let watch = ResponseTemplate::new(200).set_body_json(watch);
+    crate::fake_consumet::mount_watch(&consumet, "98446", watch).await;
+    let (uri, host) = (
+        consumet.uri(),
+        media.trim_start_matches("http://").to_string(),
+    );
+    let app = spawn_app(move |s| {
+        s.consumet.url = Some(uri);
+        s.proxy.allow = vec![host];
+    })
+    .await;
+
+    let body = app
+        .get_json(
+            &format!(
+                "/api/streaming/consumet/movie/{}",
+                crate::fake_consumet::MOVIE_ID
+            ),
+            200,
+        )
+        .await;
+    let source = &body["sources"][0];
+    assert_eq!(source["type"], "hls", "{body}");
+    let master_url = source["proxy_url"].as_str().unwrap();
+    assert!(master_url.starts_with("/api/playback/r/"), "{body}");
+    let master = app.text(master_url).await;
+    assert!(master.starts_with("#EXTM3U"), "{master}");
+    let base = master_url.trim_end_matches("/master.m3u8");
+    let video = stream_of(&first_segment(&app, base, "v", None).await);
+    assert_eq!(video["codec_name"], "h264", "{video}");
+
+    let seen = log.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for s in &seen {
+        assert_eq!(s.referer.as_deref(), Some(REFERER), "proxied only: {s:?}");
+        assert!(s.range.is_some(), "Range requests only: {s:?}");
+    }
+}
