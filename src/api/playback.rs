@@ -18,7 +18,8 @@ use utoipa::ToSchema;
 
 use super::media::{burn_choice, client_profile, master_playlist, rendition};
 use super::responses::{
-    HlsPartAnswers, HlsPartPath, MasterAnswers, ProfileQuery, SealedSourceErrors, SealedSourcePath,
+    FfmpegErrors, HlsPartAnswers, HlsPartPath, MasterAnswers, ProfileQuery, SealedSourceErrors,
+    SealedSourcePath,
 };
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
@@ -218,8 +219,7 @@ pub async fn subtitles(
         SealedSourceErrors,
         (status = 404, description = "`subtitle_not_found` (also: `.ass` of a track that is not ASS/SSA, an image track, a track over `library.max_subtitle_bytes`), `source_expired`", body = ErrorBody),
         (status = 422, description = "`unreadable_media`: ffmpeg cannot convert the track", body = ErrorBody),
-        (status = 503, description = "`ffmpeg_busy`, `ffmpeg_unavailable`, `remote_playback_unavailable`", body = ErrorBody),
-        (status = 504, description = "`packaging_timeout`", body = ErrorBody),
+        FfmpegErrors,
     )
 )]
 pub async fn subtitle(

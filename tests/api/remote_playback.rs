@@ -278,10 +278,17 @@ async fn a_consumet_mkv_file_plays_through_the_engine_with_its_referer() {
     let video = stream_of(&first_segment(&app, base, "v", None).await);
     assert_eq!(video["codec_name"], "h264", "{video}");
 
-    let seen = log.lock().unwrap().clone();
+    assert_only_proxied_ranges(&log.lock().unwrap());
+}
+
+/// Every request the origin saw came through our proxy (the addon's `Referer`, not ffmpeg's
+/// user agent) and asked for a `Range`.
+pub(crate) fn assert_only_proxied_ranges(seen: &[Seen]) {
     assert!(!seen.is_empty());
-    for s in &seen {
+    for s in seen {
         assert_eq!(s.referer.as_deref(), Some(REFERER), "proxied only: {s:?}");
+        let agent = s.agent.as_deref().unwrap_or("");
+        assert!(!agent.starts_with("Lavf"), "not ffmpeg itself: {s:?}");
         assert!(s.range.is_some(), "Range requests only: {s:?}");
     }
 }

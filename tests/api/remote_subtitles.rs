@@ -11,8 +11,9 @@ use std::sync::atomic::Ordering;
 
 use crate::helpers::TestApp;
 use crate::playback::ffmpeg_children_reading;
-use crate::remote_playback::{GONE, HALFWAY, SERVE, app_for, engine_source, media_origin_at};
-use crate::stremio::REFERER;
+use crate::remote_playback::{
+    GONE, HALFWAY, SERVE, app_for, assert_only_proxied_ranges, engine_source, media_origin_at,
+};
 
 const ENGLISH: &str = "Hello from the English track";
 const FRENCH: &str = "Où est la bibliothèque ? Déjà vu, garçon";
@@ -169,14 +170,7 @@ async fn a_remote_mkv_lists_its_text_subtitles_and_serves_them_as_webvtt_through
 
     let seen = log.lock().unwrap().clone();
     assert!(seen.len() >= 3, "probe and two extractions: {seen:?}");
-    for s in &seen {
-        assert_eq!(s.referer.as_deref(), Some(REFERER), "proxied only: {s:?}");
-        assert!(
-            !s.agent.as_deref().unwrap_or("").starts_with("Lavf"),
-            "ffmpeg never reaches the origin itself: {s:?}"
-        );
-        assert!(s.range.is_some(), "Range requests only: {s:?}");
-    }
+    assert_only_proxied_ranges(&seen);
     assert_eq!(ffmpeg_left(&app), 0);
 }
 
