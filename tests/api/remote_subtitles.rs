@@ -14,6 +14,7 @@ use crate::playback::ffmpeg_children_reading;
 use crate::remote_playback::{
     GONE, HALFWAY, SERVE, app_for, assert_only_proxied_ranges, engine_source, media_origin_at,
 };
+use crate::styled_subtitles::get as body_of;
 
 const ENGLISH: &str = "Hello from the English track";
 const FRENCH: &str = "Où est la bibliothèque ? Déjà vu, garçon";
@@ -116,17 +117,6 @@ async fn played() -> (
 fn ffmpeg_left(app: &TestApp) -> usize {
     let port = app.address.rsplit(':').next().unwrap();
     ffmpeg_children_reading(&format!(":{port}/api/streaming/proxy"))
-}
-
-async fn body_of(app: &TestApp, url: &str) -> (u16, String, String) {
-    let r = app.get(url).await;
-    let status = r.status().as_u16();
-    let kind = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, kind, r.text().await.unwrap())
 }
 
 #[tokio::test]
