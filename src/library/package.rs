@@ -32,7 +32,8 @@ use tokio::process::Command;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::naming::{hls_language, hls_name};
-use super::{LibraryConfig, LibraryError, confine, probe, scan};
+use super::{LibraryConfig, LibraryError, assets, confine, probe, scan};
+use crate::models::SubtitleFormat;
 use crate::playback::ffmpeg::{self, Input, SHORT_SEGMENTS, SegmentWindow};
 use crate::playback::media::Video;
 use crate::playback::plan::{AudioAction, Mode, SegmentFormat, VideoAction, VideoFilter};
@@ -682,6 +683,12 @@ pub const REMOTE_ID: i64 = 0;
 /// come from clients); past it the least recently played goes, so the 65th source never
 /// ends the 64 others' sessions.
 const MAX_REMOTES: u64 = 64;
+/// Remote files' extracted subtitles kept in memory: a film's track is 50–200 KB of WebVTT,
+/// so this holds a few hundred, and each is at most `max_subtitle_bytes`.
+const REMOTE_SUBTITLE_CACHE_BYTES: u64 = 32 << 20;
+/// Extracting a remote file's subtitle reads all of it through the proxy (Matroska interleaves
+/// subtitles with the picture): 10 GB at 100 MB/s is under two minutes.
+const REMOTE_SUBTITLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Serves HLS for library files and remote files read through the loopback proxy. One per
 /// process, shared by every request (clones share it).
@@ -713,6 +720,9 @@ struct Inner {
     /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads and
     /// what ffprobe said through it.
     remotes: moka::sync::Cache<PathBuf, (url::Url, Arc<Probed>)>,
+    /// Remote files' subtitles by fingerprint, stream and format, weighed in bytes: extracting
+    /// one reads the whole file through the proxy, so a reload must not read it again.
+    subtitles: moka::sync::Cache<(String, u32, &'static str), Arc<str>>,
     epoch: Instant,
 }
 
@@ -809,6 +819,10 @@ impl Packager {
             plans: lru_cache(MAX_PLANS),
             lru: Mutex::new(lru),
             remotes: lru_cache(MAX_REMOTES),
+            subtitles: moka::sync::Cache::builder()
+                .max_capacity(REMOTE_SUBTITLE_CACHE_BYTES)
+                .weigher(|_, text: &Arc<str>| u32::try_from(text.len()).unwrap_or(u32::MAX))
+                .build(),
             epoch: Instant::now(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -1015,6 +1029,52 @@ impl Packager {
         });
         self.inner.remotes.insert(path, (url, probed));
         Ok(file)
+    }
+
+    /// Embedded text subtitle `track` (`s0`…) of a remote `file` as `format`, extracted by
+    /// ffmpeg reading the loopback proxy (never the origin): an ffmpeg slot of `max_ffmpeg`,
+    /// at most `max_subtitle_bytes` and `REMOTE_SUBTITLE_TIMEOUT`, killed past either or when
+    /// the request is dropped (the viewer left), then kept in memory.
+    pub async fn remote_subtitle(
+        &self,
+        file: &MediaFile,
+        track: &str,
+        format: SubtitleFormat,
+    ) -> Result<Arc<str>, LibraryError> {
+        let stream = assets::embedded_track(file, track, format)?;
+        let key = (file.fingerprint(), stream.index, format.extension());
+        if let Some(text) = self.inner.subtitles.get(&key) {
+            return Ok(text);
+        }
+        let input = self.input_of(file)?;
+        let Input::Proxied(url) = &input else {
+            return Err(LibraryError::Internal("not a remote file".into()));
+        };
+        let options =
+            ffmpeg::proxied_input(&input).map_err(|e| LibraryError::Internal(e.to_string()))?;
+        let _slot = self.acquire_slot(None).await?;
+        let mut command = Command::new(&self.inner.config.ffmpeg);
+        // `-xerror`: an input that fails halfway ends ffmpeg with an error instead of a track
+        // cut short that would look whole.
+        command
+            .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-xerror"])
+            .args(options)
+            .args(["-format_whitelist", probe::REMOTE_DEMUXERS])
+            .args(["-i", url.as_str()])
+            .args(["-map", &format!("0:{}", stream.index)])
+            .args(assets::output_args(format))
+            .arg("-");
+        let max = self.inner.config.max_subtitle_bytes;
+        let bytes = tokio::time::timeout(
+            REMOTE_SUBTITLE_TIMEOUT,
+            assets::capture_capped(command, max),
+        )
+        .await
+        .map_err(|_| LibraryError::Timeout("extracting the subtitle took too long".into()))??
+        .map_err(|stderr| assets::remote_extraction_error(&stderr, track))?;
+        let text: Arc<str> = String::from_utf8_lossy(&bytes).into();
+        self.inner.subtitles.insert(key, text.clone());
+        Ok(text)
     }
 
     /// What ffmpeg reads for `file`: a library file confined to its folders, or the proxy URL
@@ -1257,7 +1317,7 @@ impl Packager {
             old.cancel.notify_one();
         }
         let input = self.input_of(w.file)?;
-        let permit = self.acquire_slot(&w.key).await?;
+        let permit = self.acquire_slot(Some(&w.key)).await?;
         // Another request for the same rendition may have started a job while we waited.
         if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&w.key) {
             if step(Some((job.start, &job.state())), index as i64) == Step::Wait {
@@ -1331,7 +1391,10 @@ impl Packager {
 
     /// A free ffmpeg slot. When none is free, the job idle the longest (whose viewer paused
     /// or left) is stopped to make room; then the wait is bounded.
-    async fn acquire_slot(&self, for_key: &JobKey) -> Result<OwnedSemaphorePermit, LibraryError> {
+    async fn acquire_slot(
+        &self,
+        for_key: Option<&JobKey>,
+    ) -> Result<OwnedSemaphorePermit, LibraryError> {
         if let Ok(p) = self.inner.slots.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -1339,7 +1402,7 @@ impl Packager {
         let victim = {
             let jobs = self.inner.jobs.lock().expect("jobs lock");
             jobs.iter()
-                .filter(|(k, j)| *k != for_key && j.running())
+                .filter(|(k, j)| Some(*k) != for_key && j.running())
                 .map(|(k, j)| (k.clone(), j.clone(), j.idle_ms(now)))
                 .filter(|(.., idle)| *idle >= STEAL_AFTER_MS)
                 .max_by_key(|(.., idle)| *idle)

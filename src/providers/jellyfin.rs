@@ -19,6 +19,7 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 use url::Url;
 
+use super::container::Play;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
@@ -560,18 +561,26 @@ impl Jellyfin {
             s
         };
         let mut out = Vec::new();
-        if direct_playable(ms, media.video, media.audio) {
-            let url = self.base.join(
+        let original = || {
+            self.base.join(
                 &format!("Videos/{item_id}/stream"),
                 &[
                     ("static", "true"),
                     ("MediaSourceId", ms_id),
                     ("ApiKey", self.token.expose()),
                 ],
-            );
-            out.push(stream(url, StreamKind::Mp4, "direct play"));
+            )
+        };
+        match original_file(ms, media.video, media.audio) {
+            Some(Play::Browser(kind)) => out.push(stream(original(), kind, "direct play")),
+            Some(Play::Engine) => {
+                let mut s = stream(original(), StreamKind::Hls, "original file");
+                s.engine = true;
+                out.push(s);
+            }
+            _ => {}
         }
-        if ms.get("SupportsTranscoding") != Some(&Value::Bool(false)) {
+        if transcodes(ms) {
             let url = self.base.join(
                 &format!("Videos/{item_id}/master.m3u8"),
                 &[
@@ -903,6 +912,33 @@ fn quality(video: &Value) -> Option<String> {
 /// A file every current browser plays natively: an MP4/WebM container with H.264/VP9/AV1
 /// video and AAC/MP3/Opus/Vorbis/FLAC audio. (HEVC, AC-3 or DTS, or mkv/avi containers, go
 /// through the HLS transcode instead.)
+/// Whether Jellyfin transcodes this media source (it says so unless told not to).
+fn transcodes(ms: &Value) -> bool {
+    ms.get("SupportsTranscoding") != Some(&Value::Bool(false))
+}
+
+/// How the original file (`Videos/{id}/stream?static=true`) is offered: as it is when a
+/// browser plays it; through our playback engine when Jellyfin will not transcode it
+/// (`SupportsTranscoding: false`) but serves the file; else not at all (Jellyfin's own HLS
+/// transcode is offered instead).
+fn original_file(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> Option<Play> {
+    if direct_playable(ms, video, audio) {
+        return Some(Play::Browser(StreamKind::Mp4));
+    }
+    (!transcodes(ms) && serves_file(ms)).then_some(Play::Engine)
+}
+
+/// The media source is a file Jellyfin lets a client read as it is.
+fn serves_file(ms: &Value) -> bool {
+    let is_file = ms
+        .get("Protocol")
+        .and_then(Value::as_str)
+        .is_none_or(|p| p.eq_ignore_ascii_case("file"));
+    let allowed = ms.get("SupportsDirectStream") != Some(&Value::Bool(false))
+        || ms.get("SupportsDirectPlay") == Some(&Value::Bool(true));
+    is_file && allowed
+}
+
 fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> bool {
     let codec = |s: Option<&Value>| {
         s.and_then(|s| s.get("Codec"))
@@ -917,18 +953,12 @@ fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> 
             c.split(',')
                 .any(|c| matches!(c.trim(), "mp4" | "m4v" | "webm"))
         });
-    let is_file = ms
-        .get("Protocol")
-        .and_then(Value::as_str)
-        .is_none_or(|p| p.eq_ignore_ascii_case("file"));
     let video_ok =
         codec(video).is_some_and(|c| matches!(c.as_str(), "h264" | "avc" | "vp9" | "vp8" | "av1"));
     let audio_ok = audio.is_none()
         || codec(audio)
             .is_some_and(|c| matches!(c.as_str(), "aac" | "mp3" | "opus" | "vorbis" | "flac"));
-    let allowed = ms.get("SupportsDirectStream") != Some(&Value::Bool(false))
-        || ms.get("SupportsDirectPlay") == Some(&Value::Bool(true));
-    container_ok && is_file && video_ok && audio_ok && allowed
+    container_ok && serves_file(ms) && video_ok && audio_ok
 }
 
 #[async_trait]
@@ -1013,6 +1043,31 @@ mod tests {
             !direct_playable(&ms("mp4"), Some(&v("h264")), Some(&a("ac3"))),
             "AC-3"
         );
+    }
+
+    #[test]
+    fn a_file_jellyfin_will_not_transcode_goes_to_our_engine() {
+        let ms = |container: &str, transcodes: bool| {
+            json!({"Container": container, "Protocol": "File", "SupportsDirectPlay": true,
+                   "SupportsTranscoding": transcodes})
+        };
+        let (v, a) = (json!({"Codec": "hevc"}), json!({"Codec": "ac3"}));
+        assert_eq!(
+            original_file(&ms("mkv", false), Some(&v), Some(&a)),
+            Some(Play::Engine)
+        );
+        assert_eq!(
+            original_file(&ms("mkv", true), Some(&v), Some(&a)),
+            None,
+            "Jellyfin's own transcode is offered instead"
+        );
+        let h264 = (json!({"Codec": "h264"}), json!({"Codec": "aac"}));
+        assert_eq!(
+            original_file(&ms("mp4", false), Some(&h264.0), Some(&h264.1)),
+            Some(Play::Browser(StreamKind::Mp4))
+        );
+        let remote = json!({"Container": "mkv", "Protocol": "Http", "SupportsTranscoding": false});
+        assert_eq!(original_file(&remote, Some(&v), Some(&a)), None);
     }
 
     fn segments(answer: Value) -> Vec<Segment> {

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use url::Url;
 
+use super::container::{Play, by_extension, extension};
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::library::Library;
 use crate::models::{
@@ -703,18 +704,6 @@ fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) ->
     })
 }
 
-/// How a `url` stream can be played.
-#[derive(Debug, PartialEq)]
-enum Play {
-    /// By the browser itself: HLS through hls.js, or a file with Range requests.
-    Browser(StreamKind),
-    /// A single file in a container browsers do not play (mkv, avi, ts…): by the playback
-    /// engine, which reads it through the proxy and remuxes or transcodes it.
-    Engine,
-    /// Not by us (DASH, disc images, RealMedia).
-    Nowhere,
-}
-
 /// HLS or a directly playable file, from the declared content type, then the URL's
 /// extension, then `behaviorHints.filename`. A file container that browsers do not play goes
 /// to the playback engine; DASH and disc images are skipped rather than offered to fail. An
@@ -740,26 +729,11 @@ fn stream_kind(url: &Url, content_type: Option<&str>, filename: Option<&str>) ->
             _ => {}
         }
     }
-    let ext = |path: &str| {
-        let last = path.rsplit('/').next().unwrap_or("");
-        last.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())
-    };
-    for e in [ext(url.path()), filename.and_then(ext)]
+    [extension(url.path()), filename.and_then(extension)]
         .into_iter()
         .flatten()
-    {
-        match e.as_str() {
-            "m3u8" | "m3u" => return Play::Browser(StreamKind::Hls),
-            "mp4" | "m4v" | "webm" | "mov" => return Play::Browser(StreamKind::Mp4),
-            // The demuxers the engine allows (`probe::REMOTE_DEMUXERS`).
-            "mkv" | "avi" | "wmv" | "flv" | "ts" | "m2ts" | "mts" | "divx" | "mpg" | "mpeg" => {
-                return Play::Engine;
-            }
-            "mpd" | "iso" | "rmvb" => return Play::Nowhere,
-            _ => {}
-        }
-    }
-    Play::Browser(StreamKind::Mp4)
+        .find_map(|e| by_extension(&e))
+        .unwrap_or(Play::Browser(StreamKind::Mp4))
 }
 
 /// `Torrentio\n4k` + `Movie.2160p.mkv\n👤 12` → `Torrentio 4k · Movie.2160p.mkv`.

@@ -6,6 +6,7 @@ mod helpers;
 mod image_subtitles;
 mod redis_server;
 mod remote_playback;
+mod remote_subtitles;
 
 mod consumet;
 mod doctor;

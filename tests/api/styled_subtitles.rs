@@ -79,6 +79,7 @@ async fn styled_app(
     app
 }
 
+/// Status, content type and body of a GET.
 pub(crate) async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     let r = app.get(path).await;
     let status = r.status().as_u16();
