@@ -146,6 +146,14 @@ pub struct ProxyConfig {
 impl ProxyConfig {
     /// `None` when no proxy is configured. Errors never quote the URL (it may hold a password).
     pub fn parse(settings: &UpstreamSettings) -> Result<Option<Self>, ProxyConfigError> {
+        // Rules are checked even without a proxy: a typo shows before the proxy is turned on.
+        let patterns = |rules: &[String]| -> Result<Vec<Pattern>, ProxyConfigError> {
+            rules.iter().map(|r| Pattern::parse(r)).collect()
+        };
+        let rules = Rules {
+            only: patterns(&settings.proxy_only)?,
+            bypass: patterns(&settings.proxy_bypass)?,
+        };
         let Some(raw) = &settings.proxy else {
             return Ok(None);
         };
@@ -170,13 +178,6 @@ impl ProxyConfig {
             |s: &str| Secret::new(percent_encoding::percent_decode_str(s).decode_utf8_lossy());
         let credentials = (!url.username().is_empty())
             .then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
-        let patterns = |rules: &[String]| -> Result<Vec<Pattern>, ProxyConfigError> {
-            rules.iter().map(|r| Pattern::parse(r)).collect()
-        };
-        let rules = Rules {
-            only: patterns(&settings.proxy_only)?,
-            bypass: patterns(&settings.proxy_bypass)?,
-        };
         Ok(Some(ProxyConfig {
             kind,
             address,
