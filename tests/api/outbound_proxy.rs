@@ -243,67 +243,71 @@ fn assert_no_credentials(server: &Server) {
     }
 }
 
-#[tokio::test]
-async fn through_an_http_proxy_providers_and_segments_ask_for_the_checked_address() {
-    let proxy = tinyproxy();
+/// How a proxy's log names a tunnel: `{prefix}{address}{suffix}`.
+struct Tunnels {
+    prefix: &'static str,
+    suffix: &'static str,
+}
+
+impl Tunnels {
+    fn to(&self, authority: &str) -> String {
+        format!("{}{authority}{}", self.prefix, self.suffix)
+    }
+}
+
+/// One scenario for both proxies: a name the guard refuses, then a resolve (Consumet at
+/// `localhost`) and a segment. The proxy must have been asked for the checked addresses only,
+/// the resolve's first, and the log must hold no credential.
+async fn the_guard_decides_and_the_proxy_gets_addresses(
+    proxy: ForwardProxy,
+    scheme: &str,
+    tunnels: Tunnels,
+) {
     let (cdn, consumet) = upstreams().await;
-    let proxy_setting = format!("http://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}", proxy.port);
-    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", proxy_setting)]);
+    let setting = format!(
+        "{scheme}://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
+        proxy.port
+    );
+    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
 
     assert_refused(&server, &cdn).await;
     resolve_and_play(&server, &cdn, &consumet).await;
 
-    let consumet_port = consumet.address().port();
+    let to_consumet = tunnels.to(&format!("127.0.0.1:{}", consumet.address().port()));
+    proxy.wait_for(&to_consumet).await;
     proxy
-        .wait_for(&format!("CONNECT 127.0.0.1:{consumet_port} "))
+        .wait_for(&tunnels.to(&cdn.address().to_string()))
         .await;
-    proxy.wait_for(&format!("CONNECT {} ", cdn.address())).await;
     let log = (proxy.log)();
-    assert!(
-        !log.contains("CONNECT localhost"),
-        "the proxy was given a name:\n{log}"
-    );
+    let named = format!("{}localhost", tunnels.prefix);
+    assert!(!log.contains(&named), "the proxy was given a name:\n{log}");
     // The refused request came first: had it reached the proxy, its tunnel would precede
     // the resolve's.
-    let first = log.lines().find(|l| l.contains("Request (")).unwrap();
+    let loopback = format!("{}127.0.0.1:", tunnels.prefix);
+    let first = log.lines().find(|l| l.contains(&loopback)).unwrap();
     assert!(
-        first.contains(&format!("CONNECT 127.0.0.1:{consumet_port} ")),
+        format!("{first}\n").contains(&to_consumet),
         "a request reached the proxy before the resolve's:\n{log}"
     );
     assert_no_credentials(&server);
 }
 
 #[tokio::test]
+async fn through_an_http_proxy_providers_and_segments_ask_for_the_checked_address() {
+    let tunnels = Tunnels {
+        prefix: "CONNECT ",
+        suffix: " HTTP/1.1",
+    };
+    the_guard_decides_and_the_proxy_gets_addresses(tinyproxy(), "http", tunnels).await;
+}
+
+#[tokio::test]
 async fn through_a_socks5_proxy_providers_and_segments_ask_for_the_checked_address() {
-    let proxy = microsocks();
-    let (cdn, consumet) = upstreams().await;
-    let proxy_setting = format!(
-        "socks5://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
-        proxy.port
-    );
-    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", proxy_setting)]);
-
-    assert_refused(&server, &cdn).await;
-    resolve_and_play(&server, &cdn, &consumet).await;
-
-    let consumet_port = consumet.address().port();
-    proxy
-        .wait_for(&format!("connected to 127.0.0.1:{consumet_port}"))
-        .await;
-    proxy
-        .wait_for(&format!("connected to {}", cdn.address()))
-        .await;
-    let log = (proxy.log)();
-    assert!(
-        !log.contains("localhost"),
-        "the proxy was given a name:\n{log}"
-    );
-    let first = log.lines().next().unwrap();
-    assert!(
-        first.contains(&format!("connected to 127.0.0.1:{consumet_port}")),
-        "a request reached the proxy before the resolve's:\n{log}"
-    );
-    assert_no_credentials(&server);
+    let tunnels = Tunnels {
+        prefix: "connected to ",
+        suffix: "\n",
+    };
+    the_guard_decides_and_the_proxy_gets_addresses(microsocks(), "socks5", tunnels).await;
 }
 
 #[tokio::test]
@@ -336,4 +340,37 @@ async fn per_domain_rules_send_bypassed_hosts_direct() {
         !cdn.received_requests().await.unwrap().is_empty(),
         "the CDN was reached directly"
     );
+}
+
+#[tokio::test]
+async fn through_socks5h_the_proxy_resolves_names_and_literal_private_addresses_never_leave() {
+    let proxy = microsocks();
+    let (cdn, consumet) = upstreams().await;
+    let setting = format!(
+        "socks5h://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
+        proxy.port
+    );
+    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
+
+    let literal = proxy_url(&format!(
+        "http://127.0.0.2:{}/v/seg0.ts",
+        cdn.address().port()
+    ));
+    let r = reqwest::get(format!("{}{literal}", server.address))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    resolve_and_play(&server, &cdn, &consumet).await;
+
+    // The documented exception: the provider's name goes to the proxy, which resolves it.
+    let consumet_port = consumet.address().port();
+    proxy
+        .wait_for(&format!("connected to localhost:{consumet_port}\n"))
+        .await;
+    proxy
+        .wait_for(&format!("connected to {}\n", cdn.address()))
+        .await;
+    let log = (proxy.log)();
+    assert!(!log.contains("127.0.0.2"), "a refused literal left:\n{log}");
+    assert_no_credentials(&server);
 }
