@@ -168,3 +168,62 @@ async fn read_vec(client: &mut TcpStream, len: u8) -> std::io::Result<Vec<u8>> {
     client.read_exact(&mut buf).await?;
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Secret, UpstreamSettings};
+    use crate::upstream::guard::Guard;
+    use crate::upstream::outbound::ProxyConfig;
+
+    async fn exchange(port: u16, messages: &[&[u8]]) -> Vec<u8> {
+        let mut client = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
+        for message in messages {
+            client.write_all(message).await.unwrap();
+        }
+        let mut answer = Vec::new();
+        let read = client.read_to_end(&mut answer);
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the relay answers and closes")
+            .unwrap();
+        answer
+    }
+
+    #[tokio::test]
+    async fn only_a_client_with_the_relay_password_gets_a_tunnel_request_through() {
+        // A proxy that is not there: the relay can only answer "general failure" once in.
+        let settings = UpstreamSettings {
+            proxy: Some(Secret::new("socks5://127.0.0.1:9")),
+            ..Default::default()
+        };
+        let config = ProxyConfig::parse(&settings).unwrap().unwrap();
+        let outbound = Outbound::new(config, Arc::new(Guard::allow_all()), Duration::from_secs(5));
+        let url = spawn(Arc::new(outbound.unwrap())).unwrap();
+        let (port, password) = (url.port().unwrap(), url.password().unwrap().to_string());
+        assert_eq!(url.host_str(), Some("127.0.0.1"));
+
+        // No authentication offered: refused.
+        assert_eq!(exchange(port, &[&[5, 1, 0]]).await, [5, 0xff]);
+        // A wrong password: refused before any request is read.
+        let auth = |pass: &str| {
+            [
+                &[1, 6][..],
+                USER.as_bytes(),
+                &[pass.len() as u8],
+                pass.as_bytes(),
+            ]
+            .concat()
+        };
+        assert_eq!(
+            exchange(port, &[&[5, 1, 2], &auth("wrong")]).await,
+            [5, 2, 1, 1]
+        );
+        // The right one: the request reaches the outbound proxy, which is not there.
+        let request = [5, 1, 0, 1, 203, 0, 113, 7, 1, 187];
+        let answer = exchange(port, &[&[5, 1, 2], &auth(&password), &request]).await;
+        assert_eq!(answer, [&[5, 2, 1, 0][..], &reply(0x01)].concat());
+    }
+}
