@@ -16,19 +16,10 @@ use super::outbound::{Outbound, ProxyStream, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OutboundConnector {
     direct: HttpConnector<GuardedHyperResolver>,
     outbound: Option<Arc<Outbound>>,
-}
-
-// Holds connectors whose state says nothing useful in a log.
-impl std::fmt::Debug for OutboundConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboundConnector")
-            .field("outbound", &self.outbound)
-            .finish_non_exhaustive()
-    }
 }
 
 impl OutboundConnector {

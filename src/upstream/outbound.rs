@@ -197,8 +197,9 @@ pub enum DialError {
     /// credential (hyper-util's tunnel and SOCKS errors are fixed texts).
     #[error("the outbound proxy did not open the tunnel")]
     Proxy(#[source] BoxError),
+    /// An I/O `TimedOut`, as a direct connect timeout is: callers map both to 504.
     #[error("the outbound proxy did not open the tunnel in time")]
-    Timeout,
+    Timeout(#[source] std::io::Error),
 }
 
 /// Where to open a tunnel to.
@@ -274,7 +275,7 @@ impl Outbound {
     pub async fn dial(&self, target: Target) -> Result<ProxyStream, DialError> {
         tokio::time::timeout(self.timeout, self.dial_unbounded(target))
             .await
-            .map_err(|_| DialError::Timeout)?
+            .map_err(|_| DialError::Timeout(std::io::ErrorKind::TimedOut.into()))?
     }
 
     async fn dial_unbounded(&self, target: Target) -> Result<ProxyStream, DialError> {

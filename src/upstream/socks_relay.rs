@@ -104,8 +104,8 @@ async fn relay(
                 0x01
             };
             client.write_all(&reply(code)).await?;
-            tracing::warn!(error = %e, cause = ?std::error::Error::source(&e).map(|s| s.to_string()),
-                "outbound proxy: no tunnel");
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            tracing::warn!(error = %e, cause = cause.as_deref(), "outbound proxy: no tunnel");
         }
     }
     Ok(())

@@ -217,13 +217,10 @@ async fn resolve_and_play(server: &Server, cdn: &MockServer, consumet: &MockServ
     assert_eq!(r.bytes().await.unwrap().as_ref(), SEGMENT);
 }
 
-/// `localhost:<cdn port>` resolves to 127.0.0.1, which only `127.0.0.1:<cdn port>` allows:
-/// the guard refuses it (403 with its code) before anything is sent.
-async fn assert_refused(server: &Server, cdn: &MockServer) {
-    let url = proxy_url(&format!(
-        "http://localhost:{}/v/seg0.ts",
-        cdn.address().port()
-    ));
+/// A segment on the CDN's port of `host`, which the guard refuses (403 with its code).
+/// `localhost` resolves to 127.0.0.1, which only `127.0.0.1:<cdn port>` allows.
+async fn assert_refused(server: &Server, host: &str, cdn: &MockServer) {
+    let url = proxy_url(&format!("http://{host}:{}/v/seg0.ts", cdn.address().port()));
     let r = reqwest::get(format!("{}{url}", server.address))
         .await
         .unwrap();
@@ -270,7 +267,7 @@ async fn the_guard_decides_and_the_proxy_gets_addresses(
     );
     let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
 
-    assert_refused(&server, &cdn).await;
+    assert_refused(&server, "localhost", &cdn).await;
     resolve_and_play(&server, &cdn, &consumet).await;
 
     let to_consumet = tunnels.to(&format!("127.0.0.1:{}", consumet.address().port()));
@@ -292,22 +289,24 @@ async fn the_guard_decides_and_the_proxy_gets_addresses(
     assert_no_credentials(&server);
 }
 
+/// tinyproxy's request line, and microsocks' report.
+const CONNECT_LINE: Tunnels = Tunnels {
+    prefix: "CONNECT ",
+    suffix: " HTTP/1.1",
+};
+const SOCKS_LINE: Tunnels = Tunnels {
+    prefix: "connected to ",
+    suffix: "\n",
+};
+
 #[tokio::test]
 async fn through_an_http_proxy_providers_and_segments_ask_for_the_checked_address() {
-    let tunnels = Tunnels {
-        prefix: "CONNECT ",
-        suffix: " HTTP/1.1",
-    };
-    the_guard_decides_and_the_proxy_gets_addresses(tinyproxy(), "http", tunnels).await;
+    the_guard_decides_and_the_proxy_gets_addresses(tinyproxy(), "http", CONNECT_LINE).await;
 }
 
 #[tokio::test]
 async fn through_a_socks5_proxy_providers_and_segments_ask_for_the_checked_address() {
-    let tunnels = Tunnels {
-        prefix: "connected to ",
-        suffix: "\n",
-    };
-    the_guard_decides_and_the_proxy_gets_addresses(microsocks(), "socks5", tunnels).await;
+    the_guard_decides_and_the_proxy_gets_addresses(microsocks(), "socks5", SOCKS_LINE).await;
 }
 
 #[tokio::test]
@@ -352,14 +351,7 @@ async fn through_socks5h_the_proxy_resolves_names_and_literal_private_addresses_
     );
     let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
 
-    let literal = proxy_url(&format!(
-        "http://127.0.0.2:{}/v/seg0.ts",
-        cdn.address().port()
-    ));
-    let r = reqwest::get(format!("{}{literal}", server.address))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_refused(&server, "127.0.0.2", &cdn).await;
     resolve_and_play(&server, &cdn, &consumet).await;
 
     // The documented exception: the provider's name goes to the proxy, which resolves it.
