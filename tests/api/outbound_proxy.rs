@@ -180,6 +180,23 @@ fn sokoul(cdn: &MockServer, consumet: &MockServer, extra: &[(&str, String)]) -> 
     start(&envs)
 }
 
+/// The upstreams, and Sokoul behind `proxy` (`scheme://user:pass@127.0.0.1:port`).
+async fn behind(
+    proxy: &ForwardProxy,
+    scheme: &str,
+    extra: &[(&str, String)],
+) -> (MockServer, MockServer, Server) {
+    let (cdn, consumet) = upstreams().await;
+    let setting = format!(
+        "{scheme}://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
+        proxy.port
+    );
+    let mut envs = vec![("SOKOUL_UPSTREAM_PROXY", setting)];
+    envs.extend(extra.iter().cloned());
+    let server = sokoul(&cdn, &consumet, &envs);
+    (cdn, consumet, server)
+}
+
 fn proxy_url(target: &str) -> String {
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -260,12 +277,7 @@ async fn the_guard_decides_and_the_proxy_gets_addresses(
     scheme: &str,
     tunnels: Tunnels,
 ) {
-    let (cdn, consumet) = upstreams().await;
-    let setting = format!(
-        "{scheme}://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
-        proxy.port
-    );
-    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
+    let (cdn, consumet, server) = behind(&proxy, scheme, &[]).await;
 
     assert_refused(&server, "localhost", &cdn).await;
     resolve_and_play(&server, &cdn, &consumet).await;
@@ -312,18 +324,12 @@ async fn through_a_socks5_proxy_providers_and_segments_ask_for_the_checked_addre
 #[tokio::test]
 async fn per_domain_rules_send_bypassed_hosts_direct() {
     let proxy = tinyproxy();
-    let (cdn, consumet) = upstreams().await;
-    let proxy_setting = format!("http://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}", proxy.port);
     // Both hosts are named by `proxy_only`; the bypass wins for the CDN.
-    let server = sokoul(
-        &cdn,
-        &consumet,
-        &[
-            ("SOKOUL_UPSTREAM_PROXY", proxy_setting),
-            ("SOKOUL_UPSTREAM_PROXY_ONLY", "localhost,127.0.0.1".into()),
-            ("SOKOUL_UPSTREAM_PROXY_BYPASS", "127.0.0.1".into()),
-        ],
-    );
+    let rules = [
+        ("SOKOUL_UPSTREAM_PROXY_ONLY", "localhost,127.0.0.1".into()),
+        ("SOKOUL_UPSTREAM_PROXY_BYPASS", "127.0.0.1".into()),
+    ];
+    let (cdn, consumet, server) = behind(&proxy, "http", &rules).await;
 
     resolve_and_play(&server, &cdn, &consumet).await;
 
@@ -344,12 +350,7 @@ async fn per_domain_rules_send_bypassed_hosts_direct() {
 #[tokio::test]
 async fn through_socks5h_the_proxy_resolves_names_and_literal_private_addresses_never_leave() {
     let proxy = microsocks();
-    let (cdn, consumet) = upstreams().await;
-    let setting = format!(
-        "socks5h://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:{}",
-        proxy.port
-    );
-    let server = sokoul(&cdn, &consumet, &[("SOKOUL_UPSTREAM_PROXY", setting)]);
+    let (cdn, consumet, server) = behind(&proxy, "socks5h", &[]).await;
 
     assert_refused(&server, "127.0.0.2", &cdn).await;
     resolve_and_play(&server, &cdn, &consumet).await;
