@@ -32,7 +32,7 @@ use tokio::process::Command;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::naming::{hls_language, hls_name};
-use super::{LibraryConfig, LibraryError, confine, probe};
+use super::{LibraryConfig, LibraryError, confine, probe, scan};
 use crate::playback::ffmpeg::{self, Input, SHORT_SEGMENTS, SegmentWindow};
 use crate::playback::media::Video;
 use crate::playback::plan::{AudioAction, Mode, SegmentFormat, VideoAction, VideoFilter};
@@ -46,6 +46,23 @@ const AHEAD: i64 = 3;
 /// `-ss` is printed with 3 decimals: a copy job starts this far before its keyframe, so that
 /// the keyframe is the first packet kept (`-copypriorss 0` drops what precedes the start).
 const EPS: f64 = 0.001;
+/// The time after a job's first packet at which ffmpeg 5.1's HLS muxer (`-hls_list_size 1`,
+/// `-hls_init_time short` when `short < segment`) makes its n-th cut (n ≥ 1), at the next
+/// keyframe: `short` and `2 × short`, then `short + (n − 2) × segment` once its one-entry list
+/// has filled (hlsenc.c's `init_list_dur + after_init_list_dur`). Measured on a film with a
+/// keyframe every second, `-hls_init_time 2 -hls_time 6`: cuts at 2, 4, 8, 14, 20 s.
+fn muxer_cut(n: usize, short: f64, segment: f64) -> f64 {
+    if short >= segment {
+        return n as f64 * segment;
+    }
+    match n {
+        0 => 0.0,
+        1 => short,
+        2 => 2.0 * short,
+        n => short + (n - 2) as f64 * segment,
+    }
+}
+
 /// The short segments after the start (see `ffmpeg::SHORT_SEGMENTS`), when `segment_seconds`
 /// is longer: the first frame needs only 2 s encoded.
 const SHORT_SECONDS: f64 = 2.0;
@@ -55,6 +72,10 @@ const MAX_TRANSCODE_HEIGHT: u32 = 1080;
 /// Plans kept in memory. The profile and burn come from the client, so the map is bounded; the
 /// least recently used goes (a plan is recomputed from the cached probe in microseconds).
 const MAX_PLANS: u64 = 512;
+/// Names the way segments are cut, in the cache folders: segments cut another way (before
+/// copied videos started with short segments, `s2`) are never served under today's playlists,
+/// and the least recently used eviction removes them.
+const SEGMENT_LAYOUT: &str = "s2";
 /// Idle time after which a job may be stopped to free a slot for another viewer.
 const STEAL_AFTER_MS: u64 = 2_000;
 
@@ -165,22 +186,35 @@ impl Timeline {
     }
 
     /// Where ffmpeg's HLS muxer cuts a copied stream started at 0: at the first keyframe at or
-    /// after `n × segment` for the n-th cut, at most one cut per keyframe. `keyframes` are on
-    /// the file's timeline.
-    pub fn keyframes(end: f64, keyframes: &[f64], segment: f64) -> Timeline {
+    /// after the n-th cut's time (`muxer_cut`), at most one cut per keyframe. `keyframes` are
+    /// on the file's timeline. With `short` under `segment` the first segments are short where
+    /// the keyframes allow it (a film with a keyframe every 2 s starts with a 2 s segment
+    /// instead of a 6 s one).
+    pub fn keyframes(end: f64, keyframes: &[f64], short: f64, segment: f64) -> Timeline {
+        let short = short.min(segment);
         let mut starts = vec![0.0];
         for &k in keyframes {
-            let n = starts.len() as f64;
-            if k > starts[starts.len() - 1] && k >= n * segment - EPS && k < end - 0.5 {
+            let cut = muxer_cut(starts.len(), short, segment);
+            if k > starts[starts.len() - 1] && k >= cut - EPS && k < end - 0.5 {
                 starts.push(k);
             }
         }
         Timeline {
             starts,
             end,
-            short: segment,
+            short,
             segment,
             keyframed: true,
+        }
+    }
+
+    /// Segments only a job started at 0 writes as announced: the short ones, and for a copy
+    /// the one after them, whose end the muxer places from the short ones (`muxer_cut`).
+    fn fast_start(&self) -> usize {
+        match (self.keyframed, self.short < self.segment) {
+            (true, true) => SHORT_SEGMENTS as usize + 1,
+            (true, false) => 1,
+            (false, _) => SHORT_SEGMENTS as usize,
         }
     }
 
@@ -200,11 +234,7 @@ impl Timeline {
     /// Where a job serving segment `index` starts: at `index`, except inside the fast start,
     /// whose short segments only a job started at 0 writes.
     pub fn window(&self, index: usize) -> SegmentWindow {
-        let start = if !self.keyframed && index < SHORT_SEGMENTS as usize {
-            0
-        } else {
-            index
-        };
+        let start = if index < self.fast_start() { 0 } else { index };
         let eps = if self.keyframed && start > 0 {
             EPS
         } else {
@@ -443,10 +473,16 @@ fn package(
         .as_ref()
         .and_then(|p| p.video.as_ref())
         .is_some_and(|v| v.action == VideoAction::Copy);
-    let short = if video_copied { segment } else { SHORT_SECONDS };
+    // A copied video without its keyframes listed (a remote file) cannot promise where the
+    // muxer cuts a short segment: no fast start, for its audio either, which follows its grid.
+    let short = if video_copied && keyframes.is_none() {
+        segment
+    } else {
+        SHORT_SECONDS
+    };
     let grid = Arc::new(Timeline::grid(end, short, segment));
     let video_timeline = match keyframes {
-        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, segment)),
+        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
         _ => grid.clone(),
     };
     let all_ts = video_plan
@@ -795,15 +831,7 @@ impl Packager {
         if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
             return Ok(p.clone());
         }
-        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
-        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
-        let mut media = probe::media(
-            &self.inner.config.ffprobe,
-            &input,
-            &file.probe.format,
-            timeout,
-        )
-        .await?;
+        let mut media = self.media_of(file).await?;
         if media.is_mp4() {
             media.faststart = Some(file.probe.faststart);
         }
@@ -817,6 +845,45 @@ impl Packager {
         probes.retain(|(id, _), _| *id != file.id);
         probes.insert(key, probed.clone());
         Ok(probed)
+    }
+
+    /// The engine's view of `file`: from the scan's ffprobe JSON while the file is as the scan
+    /// saw it (a `stat`), else from ffprobe now, whose JSON is then kept for the next time.
+    async fn media_of(&self, file: &MediaFile) -> Result<Media, LibraryError> {
+        let unchanged = tokio::fs::metadata(&file.path)
+            .await
+            .ok()
+            .map(|m| scan::seen_of(&m))
+            .is_some_and(|seen| seen.size == file.size && seen.mtime_ns == file.mtime_ns);
+        let store = &self.inner.store;
+        if unchanged
+            && let Ok(Some(json)) = store.probe_json(file.id, file.size, file.mtime_ns).await
+        {
+            match Media::from_ffprobe_json(&json) {
+                Ok(media) => return Ok(media),
+                Err(e) => tracing::warn!(
+                    file = file.id,
+                    "stored probe unreadable, probing again: {e}"
+                ),
+            }
+        }
+        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
+        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
+        let (media, json) = probe::media(
+            &self.inner.config.ffprobe,
+            &input,
+            &file.probe.format,
+            timeout,
+        )
+        .await?;
+        if unchanged
+            && let Err(e) = store
+                .put_probe_json(file.id, file.size, file.mtime_ns, json)
+                .await
+        {
+            tracing::warn!(file = file.id, "cannot keep the probe: {e}");
+        }
+        Ok(media)
     }
 
     /// Keyframes of the video on the file's timeline: from the scan, else listed now
@@ -1103,14 +1170,15 @@ impl Packager {
             }
             Part::Segment(i, f) => (format!("{i}.{}", extension(f)), Some(i)),
         };
+        let folder = format!("{}-{}-{SEGMENT_LAYOUT}", file.id, file.fingerprint());
         let dir = self
             .inner
             .cache_dir
-            .join(format!("{}-{}", file.id, file.fingerprint()))
+            .join(&folder)
             .join(choice_key(profile, burn))
             .join(variant.name());
         let key = JobKey {
-            file: format!("{}-{}", file.id, file.fingerprint()),
+            file: folder,
             profile: choice_key(profile, burn),
             variant,
         };
@@ -1487,7 +1555,7 @@ mod tests {
     fn a_copied_video_is_cut_where_the_hls_muxer_cuts() {
         // Keyframes every 2.5 s, 6 s segments: cuts at the first keyframe at or after 6, 12, 18.
         let kf: Vec<f64> = (0..12).map(|i| i as f64 * 2.5).collect();
-        let t = Timeline::keyframes(30.0, &kf, 6.0);
+        let t = Timeline::keyframes(30.0, &kf, 6.0, 6.0);
         assert_eq!(t.starts, vec![0.0, 7.5, 12.5, 20.0, 25.0]);
         let w = t.window(2);
         assert_eq!(w.start_segment, 2);
@@ -1496,6 +1564,32 @@ mod tests {
             "just before its keyframe"
         );
         assert_eq!(t.window(0).start, 0.0);
+    }
+
+    #[test]
+    fn a_copied_video_starts_with_short_segments_where_its_keyframes_allow() {
+        // A keyframe every second: the cuts ffmpeg 5.1 made with `-hls_init_time 2 -hls_time 6`.
+        let every_second: Vec<f64> = (0..30).map(f64::from).collect();
+        let t = Timeline::keyframes(30.0, &every_second, 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 2.0, 4.0, 8.0, 14.0, 20.0, 26.0]);
+        for index in 0..3 {
+            let w = t.window(index);
+            assert_eq!(
+                (w.start_segment, w.short_seconds),
+                (0, 2.0),
+                "segment {index} is written by the job started at 0"
+            );
+        }
+        let w = t.window(3);
+        assert_eq!((w.start_segment, w.short_seconds), (3, 6.0));
+        assert!((w.start - 8.0 + EPS).abs() < 1e-9);
+        // Sparse keyframes: each cut waits for the next keyframe after its time.
+        let kf: Vec<f64> = (0..12).map(|i| i as f64 * 2.5).collect();
+        let t = Timeline::keyframes(30.0, &kf, 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 2.5, 5.0, 10.0, 15.0, 20.0, 27.5]);
+        // A keyframe every 10 s leaves nothing short to cut.
+        let t = Timeline::keyframes(40.0, &[0.0, 10.0, 20.0, 30.0], 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 10.0, 20.0, 30.0]);
     }
 
     #[test]

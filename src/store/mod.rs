@@ -146,6 +146,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     "#,
     ),
+    (
+        5,
+        r#"
+    -- ffprobe's JSON of a library file, for the size and mtime it was read at: pressing play
+    -- then needs no ffprobe run (measured: 0.07 s idle, over 0.3 s while the server is busy).
+    CREATE TABLE media_probes (
+        file_id  INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        json     BLOB NOT NULL
+    );
+    "#,
+    ),
 ];
 
 #[derive(Clone)]

@@ -32,6 +32,7 @@ mod scale;
 mod security;
 mod stremio;
 mod stremio_addon;
+mod stremio_subtitles;
 mod styled_subtitles;
 mod thumbnails;
 mod tmdb;

@@ -79,7 +79,7 @@ async fn styled_app(
     app
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
+pub(crate) async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     let r = app.get(path).await;
     let status = r.status().as_u16();
     let content_type = r
