@@ -7,6 +7,8 @@ packages=(ffmpeg)
 if [ "$mode" = test ]; then
   # dvdauthor: its spumux makes the DVD (image) subtitle fixture of the playback tests.
   packages+=(redis-server chromium dvdauthor)
+  # tinyproxy, microsocks: the real forward proxies of the outbound-proxy tests (issue 18).
+  packages+=(tinyproxy microsocks)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -59,6 +59,20 @@ pub struct Settings {
     pub tmdb: TmdbSettings,
     pub resilience: ResilienceSettings,
     pub security: SecuritySettings,
+    pub upstream: UpstreamSettings,
+}
+
+/// The outbound proxy every upstream request goes through (see `crate::upstream::outbound`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// `http://[user:pass@]host:port`, `https://…`, `socks5://…` or `socks5h://…` (the proxy
+    /// resolves names: the one case where the SSRF guard relies on the proxy's resolver).
+    pub proxy: Option<Secret>,
+    /// When set, only these hosts (`name` or `*.domain`) go through the proxy.
+    pub proxy_only: Vec<String>,
+    /// Hosts (`name` or `*.domain`) that go direct; wins over `proxy_only`.
+    pub proxy_bypass: Vec<String>,
 }
 
 /// The shortest API token accepted. 16 random hex digits are 64 bits: with the failure
@@ -316,6 +330,7 @@ impl Default for Settings {
             tmdb: TmdbSettings::default(),
             security: SecuritySettings::default(),
             resilience: ResilienceSettings::default(),
+            upstream: UpstreamSettings::default(),
         }
     }
 }
@@ -493,6 +508,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_BODY_TIMEOUT", "security.body_timeout"),
     ("SOKOUL_SEND_TIMEOUT", "security.send_timeout"),
     ("SOKOUL_MAX_CONNECTIONS", "security.max_connections"),
+    ("SOKOUL_UPSTREAM_PROXY", "upstream.proxy"),
+    (
+        "SOKOUL_UPSTREAM_PROXY_ONLY",
+        "upstream.proxy_only (','-separated)",
+    ),
+    (
+        "SOKOUL_UPSTREAM_PROXY_BYPASS",
+        "upstream.proxy_bypass (','-separated)",
+    ),
 ];
 
 impl Settings {
@@ -570,6 +594,17 @@ impl Settings {
         env.secret("SOKOUL_REDIS_URL", &mut self.cache.redis_url);
         env.parsed("SOKOUL_CACHE_MAX_TTL", &mut self.cache.max_ttl)?;
         env.list("SOKOUL_PROXY_ALLOW", ',', &mut self.proxy.allow);
+        env.secret("SOKOUL_UPSTREAM_PROXY", &mut self.upstream.proxy);
+        env.list(
+            "SOKOUL_UPSTREAM_PROXY_ONLY",
+            ',',
+            &mut self.upstream.proxy_only,
+        );
+        env.list(
+            "SOKOUL_UPSTREAM_PROXY_BYPASS",
+            ',',
+            &mut self.upstream.proxy_bypass,
+        );
         env.parsed(
             "SOKOUL_PROVIDER_TIMEOUT",
             &mut self.resolve.provider_timeout,
@@ -614,6 +649,13 @@ impl Settings {
         }
         self.resilience.validate()?;
         self.validate_proxy()?;
+        // The reason never quotes the URL: it may hold the proxy's password.
+        crate::upstream::outbound::ProxyConfig::parse(&self.upstream).map_err(|e| {
+            ConfigError::Invalid {
+                key: e.key(),
+                reason: e.to_string(),
+            }
+        })?;
         for (key, value) in [
             ("consumet.url", &self.consumet.url),
             ("jellyfin.url", &self.jellyfin.url),
@@ -1234,6 +1276,41 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let (s, _) = Settings::load_from(None, &env(&[("SOKOUL_SECRET", "hunter2")])).unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_upstream_proxy_and_its_rules_load_from_the_environment_and_are_checked() {
+        let (s, warnings) = Settings::load_from(
+            None,
+            &env(&[
+                (
+                    "SOKOUL_UPSTREAM_PROXY",
+                    "socks5h://u:hunter2@proxy.lan:1080",
+                ),
+                ("SOKOUL_UPSTREAM_PROXY_ONLY", "*.example.org, cdn.example"),
+                ("SOKOUL_UPSTREAM_PROXY_BYPASS", "direct.example.org"),
+            ]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            s.upstream.proxy.as_ref().map(Secret::expose),
+            Some("socks5h://u:hunter2@proxy.lan:1080")
+        );
+        assert_eq!(s.upstream.proxy_only, ["*.example.org", "cdn.example"]);
+        assert_eq!(s.upstream.proxy_bypass, ["direct.example.org"]);
+        assert!(!format!("{s:?}").contains("hunter2"));
+
+        for (var, value) in [
+            ("SOKOUL_UPSTREAM_PROXY", "ftp://u:hunter2@proxy.lan:21"),
+            ("SOKOUL_UPSTREAM_PROXY_BYPASS", "http://hunter2.example/"),
+        ] {
+            let err = Settings::load_from(None, &env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains("upstream.proxy"), "{err}");
+            if var == "SOKOUL_UPSTREAM_PROXY" {
+                assert!(!err.to_string().contains("hunter2"), "{err}");
+            }
+        }
     }
 }
 

@@ -105,7 +105,7 @@ impl AppState {
         let guard = Arc::new(upstream::guard::Guard::from_settings(&settings));
         let http =
             upstream::build_client(&settings, guard.clone()).context("building the HTTP client")?;
-        let proxy_http = crate::proxy::client::ProxyClient::new(&settings.proxy, guard.clone())
+        let proxy_http = crate::proxy::client::ProxyClient::new(&settings, guard.clone())
             .context("building the proxy's HTTP client")?;
         let secret = secret::load_or_create(
             settings.secret.as_ref().map(|s| s.expose()),

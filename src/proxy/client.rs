@@ -26,17 +26,19 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::config::ProxySettings;
+use crate::config::Settings;
 use crate::upstream::USER_AGENT;
 use crate::upstream::body::Chunks;
+use crate::upstream::connector::OutboundConnector;
 use crate::upstream::guard::{Guard, GuardedHyperResolver};
+use crate::upstream::outbound::Outbound;
 
 /// Measured with `scripts/bench-proxy.sh` (64 × 4 MB streams, 2 cores): hyper's default
 /// (~400 KiB, what reqwest uses) peaked at 63–75 MiB; 64 KiB at 30 MiB but cost 1.33 × nginx's
 /// CPU per GB (four times the reads); 256 KiB peaks at 55 MiB at 1.12 × nginx's CPU per GB.
 const READ_BUFFER_CAP: usize = 256 * 1024;
 
-type Connector = HttpsConnector<HttpConnector<GuardedHyperResolver>>;
+type Connector = HttpsConnector<OutboundConnector>;
 
 #[derive(Clone)]
 pub struct ProxyClient {
@@ -62,7 +64,11 @@ pub enum SendError {
 }
 
 impl ProxyClient {
-    pub fn new(settings: &ProxySettings, guard: Arc<Guard>) -> anyhow::Result<Self> {
+    /// Connects direct through the guarded resolver, or through `upstream.proxy` for the
+    /// hosts its rules send there.
+    pub fn new(all: &Settings, guard: Arc<Guard>) -> anyhow::Result<Self> {
+        let settings = &all.proxy;
+        let outbound = Outbound::from_settings(all, guard.clone())?;
         let mut http = HttpConnector::new_with_resolver(GuardedHyperResolver::new(guard));
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -74,7 +80,7 @@ impl ProxyClient {
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http);
+            .wrap_connector(OutboundConnector::new(http, outbound));
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())

@@ -447,7 +447,7 @@ mod tests {
         let guard = Arc::new(Guard::from_settings(&settings));
         Parts {
             signer: Arc::new(Signer::new(b"relay-test")),
-            http: ProxyClient::new(&settings.proxy, guard).unwrap(),
+            http: ProxyClient::new(&settings, guard).unwrap(),
             guard: Guard::from_settings(&settings),
             metrics: Metrics::new(),
             budget: RewriteBudget::new(1 << 20),

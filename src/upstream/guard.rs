@@ -306,6 +306,29 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// For a `socks5h` proxy, which resolves names itself: refuses literal private addresses
+    /// and names private by definition (`localhost`, `*.localhost`, cloud metadata) unless the
+    /// operator allowed them. Anything else is left to the proxy's resolver.
+    pub fn check_unresolved(&self, host: &str) -> Result<(), ResolveRefused> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if self.name_allowed_on_any_port(&host) {
+            return Ok(());
+        }
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let refused = match literal.parse::<IpAddr>() {
+            Ok(ip) => !self.ip_allowed(ip),
+            Err(_) => {
+                is_forbidden_name(&host) || host == "localhost" || host.ends_with(".localhost")
+            }
+        };
+        if refused {
+            return Err(ResolveRefused(host));
+        }
+        Ok(())
+    }
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let guard = self.guard.clone();
@@ -369,6 +392,32 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn socks5h_names_that_are_private_by_definition_are_refused() {
+        let g = Guard::new(["10.0.0.0/8".to_string(), "media.lan:8096".to_string()]);
+        for host in [
+            "127.0.0.1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "169.254.169.254",
+            "localhost",
+            "LocalHost.",
+            "app.localhost",
+            "metadata.google.internal",
+        ] {
+            assert!(g.check_unresolved(host).is_err(), "{host}");
+        }
+        for host in [
+            "cdn.example.com",
+            "8.8.8.8",
+            "10.1.2.3",
+            "media.lan",
+            "[2606:4700::1]",
+        ] {
+            assert!(g.check_unresolved(host).is_ok(), "{host}");
+        }
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! a redirect (a Consumet instance in DEMO mode) reports it instead of parsing HTML.
 
 pub mod body;
+pub mod connector;
 pub mod guard;
 pub mod json;
+pub mod outbound;
 pub mod retry;
+pub mod socks_relay;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,20 +21,31 @@ use guard::{Guard, GuardedResolver};
 pub const USER_AGENT: &str = concat!("sokoul/", env!("CARGO_PKG_VERSION"));
 
 /// The client resolves names through the SSRF guard, so no request (proxy or provider) can
-/// connect to a private address the guard did not allow.
-pub fn build_client(settings: &Settings, guard: Arc<Guard>) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// connect to a private address the guard did not allow. With `upstream.proxy`, the hosts its
+/// rules name go through the loopback relay of [`socks_relay`], which asks the proxy for the
+/// checked address. Must run inside the Tokio runtime (the relay is a task).
+pub fn build_client(settings: &Settings, guard: Arc<Guard>) -> anyhow::Result<reqwest::Client> {
+    let outbound = outbound::Outbound::from_settings(settings, guard.clone())?;
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver::new(guard)))
         // An HTTP(S)_PROXY from the environment would resolve names on its side, out of the
         // guard's reach.
-        .no_proxy()
+        .no_proxy();
+    if let Some(outbound) = outbound {
+        let relay = socks_relay::spawn(outbound.clone())?;
+        builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+            let host = url.host_str()?;
+            outbound.routes(host).then(|| relay.clone())
+        }));
+    }
+    Ok(builder
         .connect_timeout(Duration::from_secs_f64(settings.proxy.connect_timeout))
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
-        .build()
+        .build()?)
 }
 
 /// `path` (relative, no leading `/`) under a provider's configured base URL, which always ends

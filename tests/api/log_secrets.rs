@@ -22,10 +22,10 @@ const WRONG_TOKEN: &str = "not-the-token-3b7a9c2e";
 const CONSUMET_KEY: &str = "consumetupstreamkey6d2f";
 
 /// Kills the server when the test ends, passed or not.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    log: Arc<Mutex<String>>,
-    address: String,
+    pub(crate) log: Arc<Mutex<String>>,
+    pub(crate) address: String,
 }
 
 impl Drop for Server {
@@ -35,7 +35,8 @@ impl Drop for Server {
     }
 }
 
-fn start(envs: &[(&str, String)]) -> Server {
+/// The real binary with `envs`, its stderr (the log) captured.
+pub(crate) fn start(envs: &[(&str, String)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sokoul"));
     command
         .arg("serve")

@@ -20,6 +20,7 @@ mod library_security;
 mod log_secrets;
 mod markers;
 mod openapi;
+mod outbound_proxy;
 mod packaging;
 mod playback;
 mod progress;
