@@ -438,6 +438,28 @@ fn ts_compatible(media: &Media, plan: &Plan) -> bool {
     video && audio
 }
 
+/// The video's timeline and the audio renditions' grid. A copied video is cut at its
+/// `keyframes`; one whose keyframes are not listed (a remote file) cannot promise where the
+/// muxer cuts a short segment: no fast start, for its audio either, which follows its grid.
+fn timelines(
+    end: f64,
+    copied: bool,
+    keyframes: Option<&[f64]>,
+    segment: f64,
+) -> (Arc<Timeline>, Arc<Timeline>) {
+    let short = if copied && keyframes.is_none() {
+        segment
+    } else {
+        SHORT_SECONDS
+    };
+    let grid = Arc::new(Timeline::grid(end, short, segment));
+    let video = match keyframes {
+        Some(k) if copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
+        _ => grid.clone(),
+    };
+    (video, grid)
+}
+
 /// Plans every rendition of `file` for `profile`, with `burn` drawn on the picture. `keyframes` (on the file's timeline) are
 /// needed only when the video is copied; `None` then falls back to a grid, which the muxer
 /// follows to the nearest keyframe.
@@ -474,18 +496,7 @@ fn package(
         .as_ref()
         .and_then(|p| p.video.as_ref())
         .is_some_and(|v| v.action == VideoAction::Copy);
-    // A copied video without its keyframes listed (a remote file) cannot promise where the
-    // muxer cuts a short segment: no fast start, for its audio either, which follows its grid.
-    let short = if video_copied && keyframes.is_none() {
-        segment
-    } else {
-        SHORT_SECONDS
-    };
-    let grid = Arc::new(Timeline::grid(end, short, segment));
-    let video_timeline = match keyframes {
-        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
-        _ => grid.clone(),
-    };
+    let (video_timeline, grid) = timelines(end, video_copied, keyframes, segment);
     let all_ts = video_plan
         .iter()
         .chain(&audio_plans)
