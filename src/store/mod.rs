@@ -5,6 +5,7 @@
 //! Tables belong to the feature that owns them (`media.rs` for the library); a later feature
 //! (watch progress) adds its own migration and file here.
 
+pub mod languages;
 pub mod markers;
 pub mod media;
 pub mod progress;
@@ -143,6 +144,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
         layout      TEXT,
         problem     TEXT,
         computed_at INTEGER NOT NULL
+    );
+    "#,
+    ),
+    (
+        5,
+        r#"
+    -- The viewer's languages (store/languages.rs), keyed by profile ('default' until profiles
+    -- exist); audio and subtitles are JSON arrays of language tags, most wanted first.
+    CREATE TABLE language_preferences (
+        profile    TEXT PRIMARY KEY,
+        mode       TEXT NOT NULL,
+        audio      TEXT NOT NULL,
+        subtitles  TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    -- The last audio/subtitle choice per series; NULL when never picked.
+    CREATE TABLE series_language_choices (
+        profile    TEXT NOT NULL,
+        tmdb_id    INTEGER NOT NULL,
+        audio      TEXT,
+        subtitles  TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (profile, tmdb_id)
     );
     "#,
     ),
