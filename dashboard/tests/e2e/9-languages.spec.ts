@@ -58,6 +58,9 @@ test('with VOSTFR a film starts in its original language with French subtitles; 
 	expect(renditions, 'only the English rendition was loaded').not.toContain('a1');
 	expect(renditions).toContain('a0');
 	await snap(page, testInfo, 'vostfr-film-english-audio-french-subtitles');
+	await openSettings(page);
+	await snap(page, testInfo, 'vostfr-film-settings-menu');
+	await page.keyboard.press('Escape');
 
 	// Episode 1 starts in English too; the viewer picks French.
 	await page.goto('/watch/tv/9161?season=1&episode=1');
@@ -71,12 +74,16 @@ test('with VOSTFR a film starts in its original language with French subtitles; 
 	await page.keyboard.press('Escape');
 	await snap(page, testInfo, 'episode-1-french-picked');
 
-	// Episode 2 starts in French: the series' last choice wins over VOSTFR.
+	// Episode 2 starts in French: the series' last choice, kept on the server (not this
+	// browser's storage, emptied here), wins over VOSTFR.
+	await page.evaluate(() => localStorage.clear());
 	renditions.length = 0;
 	await page.goto('/watch/tv/9161?season=1&episode=2');
 	await expectPlays(page, { timeout: 45_000 });
 	expect(await settingsValue(page, 'Audio')).toBe('Français');
 	await expect.poll(() => renditions.includes('a1')).toBe(true);
+	await openSettings(page);
 	await snap(page, testInfo, 'episode-2-starts-in-french');
+	await page.keyboard.press('Escape');
 	expectNoFatal(consoleLines);
 });
