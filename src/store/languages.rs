@@ -2,6 +2,10 @@
 //! forced subtitles), and the last audio/subtitle choice per series, which wins for its next
 //! episodes. Rows are keyed by a profile (only `default` until profiles exist, issue 16).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -160,9 +164,58 @@ pub fn subtitle_choice(input: &str) -> Option<String> {
     }
 }
 
+/// Series choices kept in memory at most: a viewer follows far fewer series; past it the memo
+/// starts again (each entry is one small row, re-read on the next miss).
+const MEMO_SERIES: usize = 1024;
+
+/// What was last read or written, so a resolve answer never waits for the database (a library
+/// scan's write batches hold its one connection). Only the store's own writes change the rows.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    prefs: Mutex<Option<LanguagePreferences>>,
+    series: Mutex<HashMap<u32, Option<SeriesLanguageChoice>>>,
+    /// Bumped by every write: a read that started before one does not fill the memo with what
+    /// it read (it may predate the write).
+    writes: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Memo {
+    fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    fn remember_series(&self, id: u32, choice: Option<SeriesLanguageChoice>, since: u64) {
+        let mut series = lock(&self.series);
+        if self.writes() != since {
+            return;
+        }
+        if series.len() >= MEMO_SERIES && !series.contains_key(&id) {
+            series.clear();
+        }
+        series.insert(id, choice);
+    }
+}
+
 impl Store {
     /// The default profile's preferences; the defaults (mode `none`) when never saved.
     pub async fn language_preferences(&self) -> Result<LanguagePreferences, StoreError> {
+        if let Some(prefs) = lock(&self.languages.prefs).clone() {
+            return Ok(prefs);
+        }
+        let since = self.languages.writes();
+        let prefs = self.read_language_preferences().await?;
+        let mut memo = lock(&self.languages.prefs);
+        if self.languages.writes() == since {
+            *memo = Some(prefs.clone());
+        }
+        Ok(prefs)
+    }
+
+    async fn read_language_preferences(&self) -> Result<LanguagePreferences, StoreError> {
         self.call(|conn| {
             let row = conn
                 .query_row(
@@ -196,6 +249,9 @@ impl Store {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let at_ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+        let saved = prefs.clone();
+        self.languages.writes.fetch_add(1, Ordering::SeqCst);
+        *lock(&self.languages.prefs) = None;
         self.call(move |conn| {
             let audio =
                 serde_json::to_string(&prefs.audio).map_err(StoreError::corrupt("audio"))?;
@@ -210,10 +266,28 @@ impl Store {
             )?;
             Ok(())
         })
-        .await
+        .await?;
+        let mut memo = lock(&self.languages.prefs);
+        self.languages.writes.fetch_add(1, Ordering::SeqCst);
+        *memo = Some(saved);
+        Ok(())
     }
 
     pub async fn series_language_choice(
+        &self,
+        tmdb_id: u32,
+    ) -> Result<Option<SeriesLanguageChoice>, StoreError> {
+        if let Some(choice) = lock(&self.languages.series).get(&tmdb_id) {
+            return Ok(choice.clone());
+        }
+        let since = self.languages.writes();
+        let choice = self.read_series_language_choice(tmdb_id).await?;
+        self.languages
+            .remember_series(tmdb_id, choice.clone(), since);
+        Ok(choice)
+    }
+
+    async fn read_series_language_choice(
         &self,
         tmdb_id: u32,
     ) -> Result<Option<SeriesLanguageChoice>, StoreError> {
@@ -263,7 +337,12 @@ impl Store {
             )?;
             Ok(())
         })
-        .await
+        .await?;
+        // The row merges with what was there: read back once, then served from memory.
+        let mut series = lock(&self.languages.series);
+        self.languages.writes.fetch_add(1, Ordering::SeqCst);
+        series.remove(&tmdb_id);
+        Ok(())
     }
 }
 
@@ -305,6 +384,39 @@ mod tests {
             ..prefs
         };
         assert!(many.validated().is_err());
+    }
+
+    /// A resolve answer reads them every time; a library scan's writes may hold the one
+    /// connection meanwhile. Once read, they are answered without going to the database.
+    #[tokio::test]
+    async fn remembered_languages_are_answered_without_the_database() {
+        use futures::FutureExt;
+        let store = Store::in_memory().unwrap();
+        let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let vf = LanguagePreferences {
+            mode: LanguageMode::Vf,
+            ..Default::default()
+        };
+        store
+            .save_language_preferences(vf.clone(), t0)
+            .await
+            .unwrap();
+        store.series_language_choice(1396).await.unwrap();
+        let _busy = store.conn.lock().unwrap();
+        assert_eq!(
+            store
+                .language_preferences()
+                .now_or_never()
+                .map(Result::unwrap),
+            Some(vf)
+        );
+        assert_eq!(
+            store
+                .series_language_choice(1396)
+                .now_or_never()
+                .map(Result::unwrap),
+            Some(None)
+        );
     }
 
     #[tokio::test]

@@ -175,6 +175,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// The viewer's languages, read on every resolve answer: kept in memory (languages.rs).
+    languages: Arc<languages::Memo>,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,6 +207,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            languages: Arc::default(),
         })
     }
 
@@ -215,6 +218,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            languages: Arc::default(),
         })
     }
 
