@@ -2,6 +2,7 @@
 // choice, read from the server when a title loads, and the viewer's picks saved back per series.
 import {
 	getLanguagePreferences,
+	getMetadata,
 	getSeriesLanguages,
 	saveLanguagePreferences,
 	saveSeriesLanguages
@@ -16,13 +17,17 @@ export interface LanguageApi {
 	savePreferences: (prefs: LanguagePreferences) => Promise<LanguagePreferences>;
 	getSeries: (tmdbId: number) => Promise<{ audio: string | null; subtitles: string | null } | null>;
 	saveSeries: (tmdbId: number, update: { audio?: string; subtitles?: string }) => Promise<void>;
+	/** The title's original language (TMDB metadata), null when unknown. */
+	originalLanguage: (media: Pick<MediaInfo, 'media_type' | 'tmdb_id'>) => Promise<string | null>;
 }
 
 const serverApi: LanguageApi = {
 	getPreferences: () => getLanguagePreferences(),
 	savePreferences: (prefs) => saveLanguagePreferences(prefs),
 	getSeries: (id) => getSeriesLanguages(id),
-	saveSeries: (id, update) => saveSeriesLanguages(id, update)
+	saveSeries: (id, update) => saveSeriesLanguages(id, update),
+	originalLanguage: async (media) =>
+		(await getMetadata(media.media_type, media.tmdb_id))?.original_language ?? null
 };
 
 /** What each mode of the "Langues" menu saves. */
@@ -41,9 +46,12 @@ export function preferencesFor(mode: LanguageMode, current: LanguagePreferences 
 export class LanguageSettings {
 	prefs = $state.raw<LanguagePreferences | null>(null);
 	series = $state.raw<{ audio: string | null; subtitles: string | null } | null>(null);
+	/** The title's original language, read for VOSTFR only. */
+	originalLanguage = $state<string | null>(null);
 
 	#api: LanguageApi;
 	#seriesId: number | null = null;
+	#media: Pick<MediaInfo, 'media_type' | 'tmdb_id'> | null = null;
 
 	constructor(api: LanguageApi = serverApi) {
 		this.#api = api;
@@ -54,6 +62,8 @@ export class LanguageSettings {
 		const seriesId = media?.media_type === 'tv' ? media.tmdb_id : null;
 		if (seriesId !== this.#seriesId) this.series = null;
 		this.#seriesId = seriesId;
+		this.#media = media ?? null;
+		this.originalLanguage = null;
 	}
 
 	/**
@@ -68,10 +78,16 @@ export class LanguageSettings {
 		]);
 		if (prefs.status === 'fulfilled') this.prefs = prefs.value;
 		if (seriesId === this.#seriesId) this.series = series.status === 'fulfilled' ? series.value : null;
+		const media = this.#media;
+		if (this.prefs?.mode === 'vostfr' && media) {
+			// Without TMDB (no key, unknown title) the source's default track stands for it.
+			const original = await this.#api.originalLanguage(media).catch(() => null);
+			if (media === this.#media) this.originalLanguage = original;
+		}
 	}
 
-	context(originalLanguage: string | null = null): LanguageContext {
-		return { prefs: this.prefs, series: this.series, originalLanguage };
+	context(): LanguageContext {
+		return { prefs: this.prefs, series: this.series, originalLanguage: this.originalLanguage };
 	}
 
 	/** The "Langues" menu: saved on the server, applied from the next source start. */
@@ -82,6 +98,11 @@ export class LanguageSettings {
 			this.prefs = await this.#api.savePreferences(next);
 		} catch (error) {
 			console.warn('the language preferences could not be saved', error);
+		}
+		const media = this.#media;
+		if (mode === 'vostfr' && media && this.originalLanguage === null) {
+			const original = await this.#api.originalLanguage(media).catch(() => null);
+			if (media === this.#media) this.originalLanguage = original;
 		}
 	}
 
