@@ -20,6 +20,8 @@
 # Floor: `ffmpeg -i FILE -c:v libx264 -preset ultrafast -force_key_frames … -c:a aac -f hls
 # -hls_time 2`, start → its first segment in the playlist; ratio = ours / floor.
 #
+# BENCH_TRACE=1 prints, for every sample, each request of the page (start, first byte, end) and
+# the <video> events, in ms from navigation: where the time to the first frame goes.
 # Environment: BENCH_DIR (generated films, kept for the next run; default
 # /tmp/sokoul-bench-playback), RUNS, SOKOUL_BIN (default target/release/sokoul, else
 # target/debug/sokoul), CHROMIUM, BENCH_PORT (default 18795), BENCH_SKIP_BUILD=1 (reuse

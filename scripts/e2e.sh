@@ -8,7 +8,8 @@
 #   - four `sokoul serve`, each with a fresh data dir:
 #       local   = the demo library only          (home page, resume, next episode, keyboard, TTFF, CSP)
 #       remote  = fake Consumet + the library    (Referer through the proxy, 403 fallback, nothing found)
-#       stremio = the Stremio addon only         (a header-requiring stream through the proxy)
+#       stremio = the Stremio addon only         (a header-requiring stream through the proxy,
+#                                                 and its subtitles addon's SRTs as WebVTT)
 #       secure  = the library + SOKOUL_API_TOKEN (login form, signed media URLs)
 # then runs `npx playwright test` in dashboard/ and always stops everything it started.
 # Artifacts (screenshots of every test, traces of failures, ttff.json): dashboard/test-results/.
@@ -195,6 +196,8 @@ until [ -s "$WORK/addon.out" ]; do
   sleep 0.2
 done
 ADDON_TMDB=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).tmdb)' "$WORK/addon.out")
+# The same process's subtitles-only addon (French SRT in Windows-1252, English in UTF-8).
+ADDON_SUBS=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).subs)' "$WORK/addon.out")
 
 # ---- Picture: HDR10, interlaced, a remote MKV (tests/e2e/8-engine-picture.spec.ts) ----
 # - movie 907: HDR10 (HEVC Main10, PQ + BT.2020, tagged) made from a known 2×2 pattern (grey
@@ -303,7 +306,7 @@ LOCAL_URL=""; REMOTE_URL=""; STREMIO_URL=""; SECURE_URL=""
 E2E_TOKEN="e2e-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
 start LOCAL_URL local "$WORK/library"
 start REMOTE_URL remote "$WORK/library" SOKOUL_CONSUMET_URL="$CONSUMET"
-start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manifest.json" \
+start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manifest.json,$ADDON_SUBS/manifest.json" \
   SOKOUL_PROXY_ALLOW=127.0.0.1
 start SECURE_URL secure "$WORK/library" SOKOUL_API_TOKEN="$E2E_TOKEN"
 for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL" "$SECURE_URL"; do wait_http "$url/healthz" 60; done

@@ -281,6 +281,9 @@ pub struct ExtractedStream {
     /// ranking by the viewer's languages; empty when unknown (then release tags count).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audio_languages: Vec<String>,
+    /// Seek thumbnails of this very source, when its upstream has them (Jellyfin's trickplay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnails: Option<RemoteThumbnails>,
 }
 
 impl ExtractedStream {
@@ -301,6 +304,7 @@ impl ExtractedStream {
             markers: None,
             engine: false,
             audio_languages: Vec::new(),
+            thumbnails: None,
         }
     }
 
@@ -391,6 +395,64 @@ impl Markers {
     pub fn is_empty(&self) -> bool {
         self.intro.is_none() && self.outro.is_none() && self.recap.is_none()
     }
+}
+
+/// Where each seek thumbnail is in a set of JPEG sheets: tile `n` (of `count`) shows the time
+/// `n * interval` and sits in sheet `n / (columns * rows)` at column `n % columns`, row
+/// `n / columns % rows`. Times past the last tile show the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[ts(export)]
+pub struct TileGrid {
+    /// Seconds between two thumbnails.
+    pub interval: f64,
+    /// One thumbnail's size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Thumbnails per sheet row, per sheet column.
+    pub columns: u32,
+    pub rows: u32,
+    /// Thumbnails in all.
+    pub count: u32,
+}
+
+impl TileGrid {
+    /// The thumbnail shown at `seconds`: its sheet, and its top-left corner in the sheet
+    /// (`protocols-addendum.md` §2; a time past the last thumbnail shows the last one). The
+    /// player does the same arithmetic (`dashboard/src/lib/player/thumbnails.ts`).
+    pub fn tile_at(&self, seconds: f64) -> Option<(u32, u32, u32)> {
+        let interval_ms = (self.interval * 1000.0).round();
+        let per_sheet = self.columns * self.rows;
+        if !(seconds.is_finite() && seconds >= 0.0 && interval_ms >= 1.0)
+            || self.count == 0
+            || per_sheet == 0
+        {
+            return None;
+        }
+        let n = ((seconds * 1000.0).floor() / interval_ms).floor();
+        let n = (n.min(f64::from(u32::MAX)) as u32).min(self.count - 1);
+        let k = n % per_sheet;
+        Some((
+            n / per_sheet,
+            (k % self.columns) * self.width,
+            (k / self.columns) * self.height,
+        ))
+    }
+}
+
+/// A remote source's seek thumbnails as a provider found them: the sheets' upstream URLs, in
+/// order, fetched through the proxy with the source's own headers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteThumbnails {
+    pub sheets: Vec<Url>,
+    pub grid: TileGrid,
+}
+
+/// A source's seek thumbnails as the player receives them: signed proxy URLs of the sheets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[ts(export)]
+pub struct ThumbnailsDto {
+    pub sheets: Vec<String>,
+    pub grid: TileGrid,
 }
 
 /// What one provider found for one request.
@@ -574,6 +636,13 @@ pub struct SourceDto {
     #[ts(optional)]
     #[schema(nullable = false)]
     pub markers: Option<Markers>,
+    /// Seek thumbnails of this source, when its upstream has them (Jellyfin's trickplay).
+    /// Library files have a WebVTT track instead, next to their media
+    /// (`/api/media/{id}/thumbnails.vtt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    pub thumbnails: Option<ThumbnailsDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]

@@ -247,6 +247,10 @@ fn build_providers(
                 settings.provider_timeout(),
                 retry.clone(),
             )
+            .map(|s| match library {
+                Some(library) => s.with_library(library.clone()),
+                None => s,
+            })
             .context("configuring the Stremio provider")?,
         ));
     }

@@ -58,6 +58,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         // Remote files through the playback engine (docs/playback.md).
         .routes(routes!(playback::master))
         .routes(routes!(playback::hls))
+        .routes(routes!(playback::subtitles))
+        .routes(routes!(playback::subtitle))
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))

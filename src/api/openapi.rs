@@ -229,7 +229,7 @@ mod tests {
     use crate::models::MediaType;
     use crate::models::{
         Markers, MediaInfo, OutcomeStatus, ProviderOutcome, Range, ResolveResponse, SourceDto,
-        StreamKind, SubtitleDto, SubtitleFormat,
+        StreamKind, SubtitleDto, SubtitleFormat, ThumbnailsDto, TileGrid,
     };
     use crate::store::progress::ProgressEntry;
     use crate::tmdb::{Episode, Metadata, Season, SeasonSummary};
@@ -358,6 +358,8 @@ mod tests {
         same_shape::<ProviderOutcome>(&doc);
         same_shape::<MediaInfo>(&doc);
         same_shape::<SourceDto>(&doc);
+        same_shape::<TileGrid>(&doc);
+        same_shape::<ThumbnailsDto>(&doc);
         same_shape::<SubtitleFormat>(&doc);
         same_shape::<SubtitleDto>(&doc);
         same_shape::<ResolveResponse>(&doc);

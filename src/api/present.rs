@@ -8,10 +8,10 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::models::{
-    ExtractedStream, Resolution, ResolveResponse, SourceDto, StreamSource, Subtitle, SubtitleDto,
-    SubtitleFormat,
+    ExtractedStream, RemoteThumbnails, Resolution, ResolveResponse, SourceDto, StreamSource,
+    Subtitle, SubtitleDto, SubtitleFormat, ThumbnailsDto,
 };
-use crate::proxy::token::Signer;
+use crate::proxy::token::{Kind, ProxyContext, Signer};
 use crate::security::Security;
 
 const REDACTED: &str = "[redacted]";
@@ -137,6 +137,29 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
         label: stream.label.clone(),
         expires_at: stream.expires_at,
         markers: stream.markers.clone().filter(|m| !m.is_empty()),
+        thumbnails: stream
+            .thumbnails
+            .as_ref()
+            .map(|t| thumbnails(stream, t, signing.proxy, proxy_expires)),
+    }
+}
+
+/// The sheets of a remote source's seek thumbnails, each a proxy URL under the source's own
+/// headers and provider, so the upstream's credentials stay on this side as for the video.
+fn thumbnails(
+    stream: &ExtractedStream,
+    thumbnails: &RemoteThumbnails,
+    signer: &Signer,
+    proxy_expires: u64,
+) -> ThumbnailsDto {
+    let headers = header_list(stream.headers().unwrap_or(&BTreeMap::new()));
+    ThumbnailsDto {
+        sheets: thumbnails
+            .sheets
+            .iter()
+            .map(|url| signer.mint_for(&stream.provider, url.as_str(), &headers, proxy_expires))
+            .collect(),
+        grid: thumbnails.grid,
     }
 }
 
@@ -145,11 +168,11 @@ fn subtitle(sub: &Subtitle, signing: Signing<'_>, proxy_expires: u64) -> Subtitl
     let (url, proxy_url) = match &sub.source {
         StreamSource::Remote { url, headers } => (
             redact_url(url),
-            Some(signer.mint_for(
-                &sub.provider,
+            // Served as WebVTT whatever the upstream wrote (SRT in Windows-1252…).
+            Some(signer.mint_context(
                 url.as_str(),
-                &header_list(headers),
-                proxy_expires,
+                &ProxyContext::for_provider(&sub.provider, &header_list(headers), proxy_expires),
+                Kind::Subtitle,
             )),
         ),
         StreamSource::Local { path } => (signing.local(path, proxy_expires), None),

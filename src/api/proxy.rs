@@ -74,7 +74,8 @@ impl utoipa::IntoResponses for ProxyAnswers {
             (
                 502,
                 "`upstream_unreachable`, `upstream_error`, `too_many_redirects`, `playlist_too_large`, \
-                `upstream_invalid_json`, `upstream_body_error`",
+                `upstream_invalid_json`, `upstream_body_error`, `upstream_subtitle_unreadable` (a subtitle file \
+                that is neither WebVTT, SRT nor ASS)",
             ),
             (
                 503,

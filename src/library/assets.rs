@@ -99,6 +99,27 @@ fn is_ass_codec(codec: &str) -> bool {
     matches!(codec, "ass" | "ssa")
 }
 
+/// The embedded text stream named `id` (`s0`, `s1`…) of `file` that can be served as
+/// `format`; a remote file has no sidecars, so this is all it offers.
+pub(super) fn embedded_track<'a>(
+    file: &'a MediaFile,
+    id: &str,
+    format: SubtitleFormat,
+) -> Result<&'a probe::SubtitleTrack, LibraryError> {
+    match Track::find(file, id, format)? {
+        Track::Embedded(stream) => Ok(stream),
+        Track::Sidecar(_) => Err(sidecar_missing(id)),
+    }
+}
+
+/// ffmpeg's output options for one subtitle stream written to stdout as `format`.
+pub(super) fn output_args(format: SubtitleFormat) -> &'static [&'static str] {
+    match format {
+        SubtitleFormat::Vtt => &["-c:s", "webvtt", "-f", "webvtt"],
+        SubtitleFormat::Ass => &["-c:s", "copy", "-f", "ass"],
+    }
+}
+
 /// One subtitle track of a file, found from its id.
 enum Track<'a> {
     Sidecar(&'a Sidecar),
@@ -202,10 +223,7 @@ impl Library {
             return Ok(text);
         }
         let input = confine::media_input(self.roots(), &file.path, &file.probe.format)?;
-        let codec: &[&str] = match format {
-            SubtitleFormat::Vtt => &["-c:s", "webvtt", "-f", "webvtt"],
-            SubtitleFormat::Ass => &["-c:s", "copy", "-f", "ass"],
-        };
+        let codec = output_args(format);
         let mut command = Command::new(&self.config().ffmpeg);
         command
             .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
@@ -403,7 +421,20 @@ fn sidecar_refused(file: &MediaFile, e: confine::Refusal) -> LibraryError {
 
 /// Runs ffmpeg writing one subtitle stream to stdout, reading at most `max` bytes of it: a
 /// longer output is refused (and ffmpeg killed) instead of being held in memory.
-async fn run_capped(mut command: Command, max: u64) -> Result<Vec<u8>, LibraryError> {
+async fn run_capped(command: Command, max: u64) -> Result<Vec<u8>, LibraryError> {
+    capture_capped(command, max).await?.map_err(|stderr| {
+        LibraryError::Package(format!(
+            "ffmpeg cannot extract the subtitle: {}",
+            stderr.lines().next().unwrap_or("")
+        ))
+    })
+}
+
+/// [`run_capped`], with ffmpeg's error lines when it failed (`Err`), for the caller to read.
+pub(super) async fn capture_capped(
+    mut command: Command,
+    max: u64,
+) -> Result<Result<Vec<u8>, String>, LibraryError> {
     use tokio::io::AsyncReadExt;
     let mut child = command
         .stdin(std::process::Stdio::null())
@@ -437,10 +468,74 @@ async fn run_capped(mut command: Command, max: u64) -> Result<Vec<u8>, LibraryEr
         .await
         .map_err(|e| LibraryError::Tool(format!("cannot run ffmpeg: {e}")))?;
     if !status.success() {
-        return Err(LibraryError::Package(format!(
-            "ffmpeg cannot extract the subtitle: {}",
-            String::from_utf8_lossy(&err).lines().next().unwrap_or("")
-        )));
+        return Ok(Err(String::from_utf8_lossy(&err).into_owned()));
     }
-    Ok(out)
+    Ok(Ok(out))
+}
+
+/// What a failed extraction of a remote file's subtitle `track` means, from ffmpeg's error
+/// lines: the origin (or the proxy in front of it) failed or stopped, a `502` the viewer may
+/// retry; else the track itself cannot be converted, a `422`. ffmpeg names its input in its
+/// messages, and that input is a signed proxy URL (a credential): only what follows the last
+/// `": "` of a line is kept.
+pub(super) fn remote_extraction_error(stderr: &str, track: &str) -> LibraryError {
+    const IO: [&str; 7] = [
+        "Server returned",
+        "Stream ends prematurely",
+        "I/O error",
+        "Input/output error",
+        "Connection refused",
+        "Connection reset",
+        "timed out",
+    ];
+    let why = |line: &str| {
+        let tail = line.rsplit(": ").next().unwrap_or("").trim();
+        match tail.contains("/api/") {
+            true => "no error message".to_string(),
+            false => tail.to_string(),
+        }
+    };
+    let lines = || stderr.lines().filter(|l| !l.trim().is_empty());
+    if let Some(line) = lines().find(|l| IO.iter().any(|m| l.contains(m))) {
+        return LibraryError::Remote(format!("the remote file cannot be read: {}", why(line)));
+    }
+    let last = lines().next_back().unwrap_or("");
+    LibraryError::Probe(format!(
+        "ffmpeg cannot convert subtitle track '{track}': {}",
+        why(last)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_that_fails_during_extraction_is_a_bad_gateway_without_the_signed_url() {
+        let stderr = "[http @ 0x1] Stream ends prematurely at 1000, should be 2000\n\
+            http://127.0.0.1:9/api/streaming/proxy?c=a&u=b&s=c: Input/output error\n";
+        let e = remote_extraction_error(stderr, "s0");
+        assert_eq!(e.code(), "remote_unreadable");
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_GATEWAY);
+        let e = remote_extraction_error(
+            "http://127.0.0.1:9/api/streaming/proxy?c=a&u=b&s=c: Server returned 404 Not Found\n",
+            "s0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "the remote file cannot be read: Server returned 404 Not Found"
+        );
+        assert!(!e.to_string().contains("/api/"), "{e}");
+    }
+
+    #[test]
+    fn a_track_ffmpeg_cannot_convert_is_the_file_s_fault() {
+        let stderr = "[webvtt @ 0x1] Buffer too small for ASS event.\nSubtitle encoding failed\n";
+        let e = remote_extraction_error(stderr, "s2");
+        assert_eq!(e.code(), "unreadable_media");
+        assert_eq!(
+            e.to_string(),
+            "ffmpeg cannot convert subtitle track 's2': Subtitle encoding failed"
+        );
+    }
 }

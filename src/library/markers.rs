@@ -667,7 +667,7 @@ mod tests {
             let probe = super::super::probe::probe("ffprobe", &path, Duration::from_secs(60))
                 .await
                 .unwrap();
-            files.push(episode(number, &root, probe));
+            files.push(episode(number, &root, probe.info));
         }
         (vec![root], files)
     }

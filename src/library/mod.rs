@@ -8,6 +8,7 @@ pub mod confine;
 pub mod demo;
 pub mod markers;
 pub mod naming;
+pub mod oshash;
 pub mod package;
 pub mod probe;
 pub mod scan;

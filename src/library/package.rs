@@ -32,7 +32,8 @@ use tokio::process::Command;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::naming::{hls_language, hls_name};
-use super::{LibraryConfig, LibraryError, confine, probe};
+use super::{LibraryConfig, LibraryError, assets, confine, probe, scan};
+use crate::models::SubtitleFormat;
 use crate::playback::ffmpeg::{self, Input, SHORT_SEGMENTS, SegmentWindow};
 use crate::playback::media::Video;
 use crate::playback::plan::{AudioAction, Mode, SegmentFormat, VideoAction, VideoFilter};
@@ -46,6 +47,23 @@ const AHEAD: i64 = 3;
 /// `-ss` is printed with 3 decimals: a copy job starts this far before its keyframe, so that
 /// the keyframe is the first packet kept (`-copypriorss 0` drops what precedes the start).
 const EPS: f64 = 0.001;
+/// The time after a job's first packet at which ffmpeg 5.1's HLS muxer (`-hls_list_size 1`,
+/// `-hls_init_time short` when `short < segment`) makes its n-th cut (n ≥ 1), at the next
+/// keyframe: `short` and `2 × short`, then `short + (n − 2) × segment` once its one-entry list
+/// has filled (hlsenc.c's `init_list_dur + after_init_list_dur`). Measured on a film with a
+/// keyframe every second, `-hls_init_time 2 -hls_time 6`: cuts at 2, 4, 8, 14, 20 s.
+fn muxer_cut(n: usize, short: f64, segment: f64) -> f64 {
+    if short >= segment {
+        return n as f64 * segment;
+    }
+    match n {
+        0 => 0.0,
+        1 => short,
+        2 => 2.0 * short,
+        n => short + (n - 2) as f64 * segment,
+    }
+}
+
 /// The short segments after the start (see `ffmpeg::SHORT_SEGMENTS`), when `segment_seconds`
 /// is longer: the first frame needs only 2 s encoded.
 const SHORT_SECONDS: f64 = 2.0;
@@ -55,6 +73,10 @@ const MAX_TRANSCODE_HEIGHT: u32 = 1080;
 /// Plans kept in memory. The profile and burn come from the client, so the map is bounded; the
 /// least recently used goes (a plan is recomputed from the cached probe in microseconds).
 const MAX_PLANS: u64 = 512;
+/// Names the way segments are cut, in the cache folders: segments cut another way (before
+/// copied videos started with short segments, `s2`) are never served under today's playlists,
+/// and the least recently used eviction removes them.
+const SEGMENT_LAYOUT: &str = "s2";
 /// Idle time after which a job may be stopped to free a slot for another viewer.
 const STEAL_AFTER_MS: u64 = 2_000;
 
@@ -165,22 +187,35 @@ impl Timeline {
     }
 
     /// Where ffmpeg's HLS muxer cuts a copied stream started at 0: at the first keyframe at or
-    /// after `n × segment` for the n-th cut, at most one cut per keyframe. `keyframes` are on
-    /// the file's timeline.
-    pub fn keyframes(end: f64, keyframes: &[f64], segment: f64) -> Timeline {
+    /// after the n-th cut's time (`muxer_cut`), at most one cut per keyframe. `keyframes` are
+    /// on the file's timeline. With `short` under `segment` the first segments are short where
+    /// the keyframes allow it (a film with a keyframe every 2 s starts with a 2 s segment
+    /// instead of a 6 s one).
+    pub fn keyframes(end: f64, keyframes: &[f64], short: f64, segment: f64) -> Timeline {
+        let short = short.min(segment);
         let mut starts = vec![0.0];
         for &k in keyframes {
-            let n = starts.len() as f64;
-            if k > starts[starts.len() - 1] && k >= n * segment - EPS && k < end - 0.5 {
+            let cut = muxer_cut(starts.len(), short, segment);
+            if k > starts[starts.len() - 1] && k >= cut - EPS && k < end - 0.5 {
                 starts.push(k);
             }
         }
         Timeline {
             starts,
             end,
-            short: segment,
+            short,
             segment,
             keyframed: true,
+        }
+    }
+
+    /// Segments only a job started at 0 writes as announced: the short ones, and for a copy
+    /// the one after them, whose end the muxer places from the short ones (`muxer_cut`).
+    fn fast_start(&self) -> usize {
+        match (self.keyframed, self.short < self.segment) {
+            (true, true) => SHORT_SEGMENTS as usize + 1,
+            (true, false) => 1,
+            (false, _) => SHORT_SEGMENTS as usize,
         }
     }
 
@@ -200,11 +235,7 @@ impl Timeline {
     /// Where a job serving segment `index` starts: at `index`, except inside the fast start,
     /// whose short segments only a job started at 0 writes.
     pub fn window(&self, index: usize) -> SegmentWindow {
-        let start = if !self.keyframed && index < SHORT_SEGMENTS as usize {
-            0
-        } else {
-            index
-        };
+        let start = if index < self.fast_start() { 0 } else { index };
         let eps = if self.keyframed && start > 0 {
             EPS
         } else {
@@ -443,10 +474,16 @@ fn package(
         .as_ref()
         .and_then(|p| p.video.as_ref())
         .is_some_and(|v| v.action == VideoAction::Copy);
-    let short = if video_copied { segment } else { SHORT_SECONDS };
+    // A copied video without its keyframes listed (a remote file) cannot promise where the
+    // muxer cuts a short segment: no fast start, for its audio either, which follows its grid.
+    let short = if video_copied && keyframes.is_none() {
+        segment
+    } else {
+        SHORT_SECONDS
+    };
     let grid = Arc::new(Timeline::grid(end, short, segment));
     let video_timeline = match keyframes {
-        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, segment)),
+        Some(k) if video_copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
         _ => grid.clone(),
     };
     let all_ts = video_plan
@@ -646,6 +683,12 @@ pub const REMOTE_ID: i64 = 0;
 /// come from clients); past it the least recently played goes, so the 65th source never
 /// ends the 64 others' sessions.
 const MAX_REMOTES: u64 = 64;
+/// Remote files' extracted subtitles kept in memory: a film's track is 50–200 KB of WebVTT,
+/// so this holds a few hundred, and each is at most `max_subtitle_bytes`.
+const REMOTE_SUBTITLE_CACHE_BYTES: u64 = 32 << 20;
+/// Extracting a remote file's subtitle reads all of it through the proxy (Matroska interleaves
+/// subtitles with the picture): 10 GB at 100 MB/s is under two minutes.
+const REMOTE_SUBTITLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Serves HLS for library files and remote files read through the loopback proxy. One per
 /// process, shared by every request (clones share it).
@@ -677,6 +720,9 @@ struct Inner {
     /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads and
     /// what ffprobe said through it.
     remotes: moka::sync::Cache<PathBuf, (url::Url, Arc<Probed>)>,
+    /// Remote files' subtitles by fingerprint, stream and format, weighed in bytes: extracting
+    /// one reads the whole file through the proxy, so a reload must not read it again.
+    subtitles: moka::sync::Cache<(String, u32, &'static str), Arc<str>>,
     epoch: Instant,
 }
 
@@ -773,6 +819,10 @@ impl Packager {
             plans: lru_cache(MAX_PLANS),
             lru: Mutex::new(lru),
             remotes: lru_cache(MAX_REMOTES),
+            subtitles: moka::sync::Cache::builder()
+                .max_capacity(REMOTE_SUBTITLE_CACHE_BYTES)
+                .weigher(|_, text: &Arc<str>| u32::try_from(text.len()).unwrap_or(u32::MAX))
+                .build(),
             epoch: Instant::now(),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -795,15 +845,7 @@ impl Packager {
         if let Some(p) = self.inner.probes.lock().expect("probes lock").get(&key) {
             return Ok(p.clone());
         }
-        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
-        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
-        let mut media = probe::media(
-            &self.inner.config.ffprobe,
-            &input,
-            &file.probe.format,
-            timeout,
-        )
-        .await?;
+        let mut media = self.media_of(file).await?;
         if media.is_mp4() {
             media.faststart = Some(file.probe.faststart);
         }
@@ -817,6 +859,45 @@ impl Packager {
         probes.retain(|(id, _), _| *id != file.id);
         probes.insert(key, probed.clone());
         Ok(probed)
+    }
+
+    /// The engine's view of `file`: from the scan's ffprobe JSON while the file is as the scan
+    /// saw it (a `stat`), else from ffprobe now, whose JSON is then kept for the next time.
+    async fn media_of(&self, file: &MediaFile) -> Result<Media, LibraryError> {
+        let unchanged = tokio::fs::metadata(&file.path)
+            .await
+            .ok()
+            .map(|m| scan::seen_of(&m))
+            .is_some_and(|seen| seen.size == file.size && seen.mtime_ns == file.mtime_ns);
+        let store = &self.inner.store;
+        if unchanged
+            && let Ok(Some(json)) = store.probe_json(file.id, file.size, file.mtime_ns).await
+        {
+            match Media::from_ffprobe_json(&json) {
+                Ok(media) => return Ok(media),
+                Err(e) => tracing::warn!(
+                    file = file.id,
+                    "stored probe unreadable, probing again: {e}"
+                ),
+            }
+        }
+        let input = confine::media_input(&self.inner.roots, &file.path, &file.probe.format)?;
+        let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout);
+        let (media, json) = probe::media(
+            &self.inner.config.ffprobe,
+            &input,
+            &file.probe.format,
+            timeout,
+        )
+        .await?;
+        if unchanged
+            && let Err(e) = store
+                .put_probe_json(file.id, file.size, file.mtime_ns, json)
+                .await
+        {
+            tracing::warn!(file = file.id, "cannot keep the probe: {e}");
+        }
+        Ok(media)
     }
 
     /// Keyframes of the video on the file's timeline: from the scan, else listed now
@@ -948,6 +1029,52 @@ impl Packager {
         });
         self.inner.remotes.insert(path, (url, probed));
         Ok(file)
+    }
+
+    /// Embedded text subtitle `track` (`s0`…) of a remote `file` as `format`, extracted by
+    /// ffmpeg reading the loopback proxy (never the origin): an ffmpeg slot of `max_ffmpeg`,
+    /// at most `max_subtitle_bytes` and `REMOTE_SUBTITLE_TIMEOUT`, killed past either or when
+    /// the request is dropped (the viewer left), then kept in memory.
+    pub async fn remote_subtitle(
+        &self,
+        file: &MediaFile,
+        track: &str,
+        format: SubtitleFormat,
+    ) -> Result<Arc<str>, LibraryError> {
+        let stream = assets::embedded_track(file, track, format)?;
+        let key = (file.fingerprint(), stream.index, format.extension());
+        if let Some(text) = self.inner.subtitles.get(&key) {
+            return Ok(text);
+        }
+        let input = self.input_of(file)?;
+        let Input::Proxied(url) = &input else {
+            return Err(LibraryError::Internal("not a remote file".into()));
+        };
+        let options =
+            ffmpeg::proxied_input(&input).map_err(|e| LibraryError::Internal(e.to_string()))?;
+        let _slot = self.acquire_slot(None).await?;
+        let mut command = Command::new(&self.inner.config.ffmpeg);
+        // `-xerror`: an input that fails halfway ends ffmpeg with an error instead of a track
+        // cut short that would look whole.
+        command
+            .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-xerror"])
+            .args(options)
+            .args(["-format_whitelist", probe::REMOTE_DEMUXERS])
+            .args(["-i", url.as_str()])
+            .args(["-map", &format!("0:{}", stream.index)])
+            .args(assets::output_args(format))
+            .arg("-");
+        let max = self.inner.config.max_subtitle_bytes;
+        let bytes = tokio::time::timeout(
+            REMOTE_SUBTITLE_TIMEOUT,
+            assets::capture_capped(command, max),
+        )
+        .await
+        .map_err(|_| LibraryError::Timeout("extracting the subtitle took too long".into()))??
+        .map_err(|stderr| assets::remote_extraction_error(&stderr, track))?;
+        let text: Arc<str> = String::from_utf8_lossy(&bytes).into();
+        self.inner.subtitles.insert(key, text.clone());
+        Ok(text)
     }
 
     /// What ffmpeg reads for `file`: a library file confined to its folders, or the proxy URL
@@ -1103,14 +1230,15 @@ impl Packager {
             }
             Part::Segment(i, f) => (format!("{i}.{}", extension(f)), Some(i)),
         };
+        let folder = format!("{}-{}-{SEGMENT_LAYOUT}", file.id, file.fingerprint());
         let dir = self
             .inner
             .cache_dir
-            .join(format!("{}-{}", file.id, file.fingerprint()))
+            .join(&folder)
             .join(choice_key(profile, burn))
             .join(variant.name());
         let key = JobKey {
-            file: format!("{}-{}", file.id, file.fingerprint()),
+            file: folder,
             profile: choice_key(profile, burn),
             variant,
         };
@@ -1189,7 +1317,7 @@ impl Packager {
             old.cancel.notify_one();
         }
         let input = self.input_of(w.file)?;
-        let permit = self.acquire_slot(&w.key).await?;
+        let permit = self.acquire_slot(Some(&w.key)).await?;
         // Another request for the same rendition may have started a job while we waited.
         if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&w.key) {
             if step(Some((job.start, &job.state())), index as i64) == Step::Wait {
@@ -1263,7 +1391,10 @@ impl Packager {
 
     /// A free ffmpeg slot. When none is free, the job idle the longest (whose viewer paused
     /// or left) is stopped to make room; then the wait is bounded.
-    async fn acquire_slot(&self, for_key: &JobKey) -> Result<OwnedSemaphorePermit, LibraryError> {
+    async fn acquire_slot(
+        &self,
+        for_key: Option<&JobKey>,
+    ) -> Result<OwnedSemaphorePermit, LibraryError> {
         if let Ok(p) = self.inner.slots.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -1271,7 +1402,7 @@ impl Packager {
         let victim = {
             let jobs = self.inner.jobs.lock().expect("jobs lock");
             jobs.iter()
-                .filter(|(k, j)| *k != for_key && j.running())
+                .filter(|(k, j)| Some(*k) != for_key && j.running())
                 .map(|(k, j)| (k.clone(), j.clone(), j.idle_ms(now)))
                 .filter(|(.., idle)| *idle >= STEAL_AFTER_MS)
                 .max_by_key(|(.., idle)| *idle)
@@ -1487,7 +1618,7 @@ mod tests {
     fn a_copied_video_is_cut_where_the_hls_muxer_cuts() {
         // Keyframes every 2.5 s, 6 s segments: cuts at the first keyframe at or after 6, 12, 18.
         let kf: Vec<f64> = (0..12).map(|i| i as f64 * 2.5).collect();
-        let t = Timeline::keyframes(30.0, &kf, 6.0);
+        let t = Timeline::keyframes(30.0, &kf, 6.0, 6.0);
         assert_eq!(t.starts, vec![0.0, 7.5, 12.5, 20.0, 25.0]);
         let w = t.window(2);
         assert_eq!(w.start_segment, 2);
@@ -1496,6 +1627,32 @@ mod tests {
             "just before its keyframe"
         );
         assert_eq!(t.window(0).start, 0.0);
+    }
+
+    #[test]
+    fn a_copied_video_starts_with_short_segments_where_its_keyframes_allow() {
+        // A keyframe every second: the cuts ffmpeg 5.1 made with `-hls_init_time 2 -hls_time 6`.
+        let every_second: Vec<f64> = (0..30).map(f64::from).collect();
+        let t = Timeline::keyframes(30.0, &every_second, 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 2.0, 4.0, 8.0, 14.0, 20.0, 26.0]);
+        for index in 0..3 {
+            let w = t.window(index);
+            assert_eq!(
+                (w.start_segment, w.short_seconds),
+                (0, 2.0),
+                "segment {index} is written by the job started at 0"
+            );
+        }
+        let w = t.window(3);
+        assert_eq!((w.start_segment, w.short_seconds), (3, 6.0));
+        assert!((w.start - 8.0 + EPS).abs() < 1e-9);
+        // Sparse keyframes: each cut waits for the next keyframe after its time.
+        let kf: Vec<f64> = (0..12).map(|i| i as f64 * 2.5).collect();
+        let t = Timeline::keyframes(30.0, &kf, 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 2.5, 5.0, 10.0, 15.0, 20.0, 27.5]);
+        // A keyframe every 10 s leaves nothing short to cut.
+        let t = Timeline::keyframes(40.0, &[0.0, 10.0, 20.0, 30.0], 2.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 10.0, 20.0, 30.0]);
     }
 
     #[test]

@@ -122,13 +122,21 @@ impl ProbeInfo {
 const TEXT_SUBTITLE_CODECS: &[&str] =
     &["subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"];
 
+/// One ffprobe run of the scan: what the library keeps of it, and ffprobe's JSON itself, from
+/// which the playback engine reads its own view when the file is played (no second run).
+#[derive(Debug)]
+pub struct FileProbe {
+    pub info: ProbeInfo,
+    pub json: Vec<u8>,
+}
+
 /// Runs ffprobe on one file. `timeout` bounds a file that hangs the demuxer (a FIFO, a
 /// network mount gone away).
 pub async fn probe(
     ffprobe: &str,
     path: &Path,
     timeout: Duration,
-) -> Result<ProbeInfo, LibraryError> {
+) -> Result<FileProbe, LibraryError> {
     let mut cmd = Command::new(ffprobe);
     cmd.args(FFPROBE_ARGS)
         .args(confine::input_args(""))
@@ -158,10 +166,13 @@ pub async fn probe(
     if info.format.contains("mp4") {
         info.faststart = moov_before_mdat(path).await.unwrap_or(false);
     }
-    Ok(info)
+    Ok(FileProbe {
+        info,
+        json: output.stdout,
+    })
 }
 
-/// The playback engine's view of a file (every stream with its profile, bit depth,
+/// The playback engine's view of a file, and ffprobe's JSON it was read from (every stream with its profile, bit depth,
 /// interlacing, rotation and HDR signalling), read with `playback::media::FFPROBE_ARGS`.
 /// `input` is what `confine::media_input` returned, and `format` the demuxer the scan found,
 /// so the probe is held to the same demuxer and protocol as ffmpeg; `timeout` bounds a file
@@ -171,7 +182,7 @@ pub async fn media(
     input: &Path,
     format: &str,
     timeout: Duration,
-) -> Result<Media, LibraryError> {
+) -> Result<(Media, Vec<u8>), LibraryError> {
     let mut cmd = Command::new(ffprobe);
     cmd.args(confine::input_args(format))
         .args(FFPROBE_ARGS)
@@ -182,7 +193,9 @@ pub async fn media(
             "ffprobe cannot read it any more; rescan the library".into(),
         ));
     }
-    Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))
+    let media =
+        Media::from_ffprobe_json(&output.stdout).map_err(|e| LibraryError::Probe(e.to_string()))?;
+    Ok((media, output.stdout))
 }
 
 /// The demuxers a remote file may be read with: containers of one file. Never a playlist

@@ -237,7 +237,7 @@ fn entry_metadata(
     None
 }
 
-fn seen_of(meta: &std::fs::Metadata) -> Seen {
+pub(crate) fn seen_of(meta: &std::fs::Metadata) -> Seen {
     let mtime_ns = meta
         .modified()
         .ok()
@@ -305,7 +305,7 @@ struct Candidate {
 #[derive(Debug)]
 struct Probed {
     candidate: Candidate,
-    probe: Result<ProbeInfo, LibraryError>,
+    probe: Result<probe::FileProbe, LibraryError>,
     keyframes: Option<Vec<f64>>,
 }
 
@@ -418,10 +418,10 @@ async fn probe_one(ffprobe: &str, candidate: Candidate, timeout: Duration) -> Pr
     let path = &candidate.found.path;
     let probe = probe::probe(ffprobe, path, timeout).await;
     let keyframes = match &probe {
-        Ok(info) if info.remux_video() => {
+        Ok(p) if p.info.remux_video() => {
             // Generous: reading a large file's packet index is I/O-bound.
-            let index = info.video.index;
-            probe::keyframes(ffprobe, path, &info.format, index, timeout * 20)
+            let index = p.info.video.index;
+            probe::keyframes(ffprobe, path, &p.info.format, index, timeout * 20)
                 .await
                 .ok()
                 .filter(|k| !k.is_empty())
@@ -454,14 +454,18 @@ fn record_probes(
         let key = found.path.to_string_lossy().to_string();
         let known = index.files.contains_key(&key);
         match probe {
-            Ok(info) => {
+            Ok(probe::FileProbe { info, json }) => {
                 if known {
                     summary.updated += 1;
                 } else {
                     summary.added += 1;
                 }
                 let file = media_file(found, identity, info);
-                changes.upserts.push(NewFile { file, keyframes });
+                changes.upserts.push(NewFile {
+                    file,
+                    keyframes,
+                    ffprobe_json: Some(json),
+                });
             }
             Err(e @ LibraryError::Tool(_)) => return Err(e),
             Err(e) => {
@@ -677,7 +681,10 @@ mod tests {
         let identity = naming::identify(&[FILM], file_name).unwrap();
         Probed {
             candidate: Candidate { found, identity },
-            probe,
+            probe: probe.map(|info| probe::FileProbe {
+                info,
+                json: Vec::new(),
+            }),
             keyframes: None,
         }
     }

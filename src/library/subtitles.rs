@@ -1,13 +1,48 @@
 //! Text subtitles → WebVTT, the only subtitle format a `<track>` element and hls.js read.
 //! SRT and ASS/SSA sidecars are converted here; embedded streams go through ffmpeg.
 
-/// Decodes subtitle bytes: UTF-8 (with or without BOM), else Latin-1, which is what older
-/// European SRT files are and which never fails.
+/// Decodes subtitle bytes: the encoding a BOM names (UTF-8, UTF-16 LE/BE), else UTF-8 when
+/// the bytes are valid UTF-8, else Windows-1252, which is what older European SRT files are
+/// (a superset of Latin-1 that also has `œ`, `€`, curly quotes) and which never fails.
 pub fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding
+            .decode_without_bom_handling(&bytes[bom..])
+            .0
+            .into_owned();
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
-        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}
+
+/// A side-loaded subtitle file with no cue any of the readers below recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the subtitle file is neither WebVTT nor holds an SRT or ASS cue")]
+pub struct NoCues;
+
+/// Any text subtitle file (WebVTT, SRT, ASS/SSA, in any encoding [`decode`] reads) as UTF-8
+/// WebVTT, the only format a `<track>` element reads. The format is told by the content, not
+/// the file name: addons serve SRT under URLs without an extension.
+pub fn to_webvtt(bytes: &[u8]) -> Result<String, NoCues> {
+    let text = decode(bytes);
+    let head = text.trim_start();
+    if head.starts_with("WEBVTT") {
+        return Ok(text);
+    }
+    let vtt = if head.starts_with("[Script Info]") || text.contains("\n[Events]") {
+        ass_to_vtt(&text)
+    } else {
+        srt_to_vtt(&text)
+    };
+    if vtt.contains("-->") {
+        Ok(vtt)
+    } else {
+        Err(NoCues)
     }
 }
 
@@ -182,6 +217,61 @@ mod tests {
     fn srt_with_a_bom_and_latin1_decodes() {
         assert_eq!(decode(b"\xEF\xBB\xBF1"), "1");
         assert_eq!(decode(b"caf\xE9"), "café");
+    }
+
+    #[test]
+    fn windows_1252_and_utf16_decode_with_their_accents() {
+        let french = "Ça démarre à l'été, œuvre à 5 €";
+        let cp1252 = encoding_rs::WINDOWS_1252.encode(french).0;
+        assert_eq!(
+            cp1252[0], 0xC7,
+            "one byte a character: the file really is Windows-1252"
+        );
+        assert_eq!(
+            decode(&cp1252),
+            french,
+            "œ (0x9C) and € (0x80) are not Latin-1"
+        );
+        let utf16 = |big: bool| {
+            let mut out = if big {
+                vec![0xFE, 0xFF]
+            } else {
+                vec![0xFF, 0xFE]
+            };
+            for unit in french.encode_utf16() {
+                let bytes = if big {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                };
+                out.extend_from_slice(&bytes);
+            }
+            out
+        };
+        assert_eq!(decode(&utf16(false)), french);
+        assert_eq!(decode(&utf16(true)), french);
+        assert_eq!(decode(format!("\u{feff}{french}").as_bytes()), french);
+        assert_eq!(decode(french.as_bytes()), french);
+    }
+
+    #[test]
+    fn any_text_subtitle_becomes_utf8_webvtt() {
+        let srt = "1\r\n00:00:01,000 --> 00:00:02,500\r\nÇa démarre à l'été\r\n\r\n2\r\n00:00:03,000 --> 00:00:04,000\r\nœuvre à 5 €\r\n";
+        let expected = "WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nÇa démarre à l'été\n\n00:00:03.000 --> 00:00:04.000\nœuvre à 5 €\n\n";
+        let cp1252 = encoding_rs::WINDOWS_1252.encode(srt).0;
+        assert_eq!(to_webvtt(&cp1252).unwrap(), expected);
+        assert_eq!(to_webvtt(srt.as_bytes()).unwrap(), expected);
+        let vtt = "WEBVTT\n\n00:01.000 --> 00:02.000\nDéjà\n";
+        assert_eq!(
+            to_webvtt(vtt.as_bytes()).unwrap(),
+            vtt,
+            "WebVTT passes as is"
+        );
+        let ass =
+            "[Script Info]\n\n[Events]\nDialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,Été\n";
+        assert!(to_webvtt(ass.as_bytes()).unwrap().contains("\nÉté\n"));
+        assert_eq!(to_webvtt(b"<html>not found</html>"), Err(NoCues));
+        assert_eq!(to_webvtt(b""), Err(NoCues));
     }
 
     #[test]

@@ -153,6 +153,15 @@ pub fn check_input(input: &Input) -> Result<(), ArgsError> {
     Ok(())
 }
 
+/// The input options of a remote file read through the loopback proxy (`check_input`): HTTP
+/// only, and a stalled upstream ends ffmpeg.
+pub fn proxied_input(input: &Input) -> Result<Vec<String>, ArgsError> {
+    check_input(input)?;
+    let mut a = strs(&["-protocol_whitelist", "http,tcp"]);
+    a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
+    Ok(a)
+}
+
 /// Input options and the input itself: a local file held to the `file` protocol (and its
 /// demuxer), or the loopback proxy only.
 fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
@@ -174,9 +183,7 @@ fn input_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
             format!("file:{}", path.display())
         }
         Input::Proxied(url) => {
-            check_input(job.input)?;
-            a.extend(strs(&["-protocol_whitelist", "http,tcp"]));
-            a.extend(["-rw_timeout".into(), REMOTE_IO_TIMEOUT_US.to_string()]);
+            a.extend(proxied_input(job.input)?);
             url.to_string()
         }
     };

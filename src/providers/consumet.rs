@@ -16,6 +16,7 @@ use serde_json::Value;
 use tracing::{debug, instrument};
 use url::Url;
 
+use super::container::{Play, by_extension, extension};
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::ConsumetSettings;
 use crate::models::{
@@ -461,15 +462,22 @@ fn http_url(item: &Value) -> Option<Url> {
         .filter(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-/// One of `sources[]`; `None` for what a browser cannot play (DASH) or no URL at all.
+/// One of `sources[]`; `None` for what we cannot play (DASH, disc images) or no URL at all. A
+/// file (`isM3U8: false`) in a container browsers do not play (MKV, AVI, TS…) goes to the
+/// playback engine, as a Stremio `url` stream does.
 fn map_source(item: &Value, headers: &BTreeMap<String, String>) -> Option<ExtractedStream> {
     let url = http_url(item)?;
     let is_dash = item.get("isDASH").and_then(Value::as_bool) == Some(true);
     let is_m3u8 = item.get("isM3U8").and_then(Value::as_bool);
     let path = url.path().to_ascii_lowercase();
-    let kind = if is_dash || path.ends_with(".mpd") {
+    let file = extension(&path).and_then(|e| by_extension(&e));
+    let mut engine = false;
+    let kind = if is_dash || path.ends_with(".mpd") || file == Some(Play::Nowhere) {
         return None;
     } else if is_m3u8 == Some(true) || path.ends_with(".m3u8") {
+        StreamKind::Hls
+    } else if file == Some(Play::Engine) {
+        engine = true;
         StreamKind::Hls
     } else if path.ends_with(".mp4") || is_m3u8 == Some(false) {
         StreamKind::Mp4
@@ -482,13 +490,9 @@ fn map_source(item: &Value, headers: &BTreeMap<String, String>) -> Option<Extrac
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(String::from);
-    Some(ExtractedStream::remote(
-        ID,
-        url,
-        kind,
-        quality,
-        headers.clone(),
-    ))
+    let mut stream = ExtractedStream::remote(ID, url, kind, quality, headers.clone());
+    stream.engine = engine;
+    Some(stream)
 }
 
 fn map_subtitle(sub: &Value, headers: &BTreeMap<String, String>) -> Option<Subtitle> {
@@ -582,6 +586,24 @@ impl Provider for Consumet {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_file_a_browser_cannot_play_goes_to_the_engine_and_an_mp4_plays_as_it_is() {
+        let headers = BTreeMap::from([("Referer".to_string(), "https://p.example/".to_string())]);
+        let source = |url: &str| json!({"url": url, "isM3U8": false, "quality": "1080p"});
+        let mkv = map_source(&source("https://cdn.example/f/Film.1080p.MKV"), &headers).unwrap();
+        assert!(mkv.engine, "an MKV goes to the playback engine");
+        assert_eq!(mkv.kind, StreamKind::Hls);
+        assert_eq!(mkv.headers().unwrap()["Referer"], "https://p.example/");
+        let avi = map_source(&source("https://cdn.example/f/film.avi?t=1"), &headers).unwrap();
+        assert!(avi.engine);
+        let mp4 = map_source(&source("https://cdn.example/f/film.mp4"), &headers).unwrap();
+        assert!(!mp4.engine);
+        assert_eq!(mp4.kind, StreamKind::Mp4);
+        let hls = json!({"url": "https://cdn.example/a/master.m3u8", "isM3U8": true});
+        assert!(!map_source(&hls, &headers).unwrap().engine);
+        assert!(map_source(&source("https://cdn.example/f/disc.iso"), &headers).is_none());
+    }
 
     #[test]
     fn watch_answers_map_to_streams_headers_subtitles_and_markers() {

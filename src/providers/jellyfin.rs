@@ -19,11 +19,12 @@ use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 use url::Url;
 
+use super::container::Play;
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
 use crate::config::Secret;
 use crate::models::{
-    ExtractedStream, Markers, MediaRequest, MediaType, ProviderStreams, Range, StreamKind,
-    StreamSource, Subtitle,
+    ExtractedStream, Markers, MediaRequest, MediaType, ProviderStreams, Range, RemoteThumbnails,
+    StreamKind, StreamSource, Subtitle, TileGrid,
 };
 use crate::tmdb::Tmdb;
 use crate::upstream::json::{BaseUrl, JsonClient};
@@ -51,6 +52,20 @@ const MIN_SEGMENT_TICKS: i64 = TICKS_PER_SECOND;
 /// Credits that end at the file's end may overshoot `RunTimeTicks` by a rounding: up to this
 /// they are cut at the runtime, past it the segment is taken as describing another cut.
 const RUNTIME_SLACK_TICKS: i64 = TICKS_PER_SECOND;
+/// The trickplay width asked for: what seek-bar previews show (as library tiles, 320 px), the
+/// largest at or under it, else the smallest there is.
+const TRICKPLAY_WIDTH: u32 = 320;
+/// At most this many thumbnails, as for library files: a 24-hour recording's trickplay is cut
+/// there (later times show the last one) rather than thousands of signed URLs.
+const MAX_TRICKPLAY_THUMBNAILS: u32 = crate::library::thumbnails::MAX_TILES;
+/// At most this many sheets per source: 36 are 3600 thumbnails in Jellyfin's default 10x10
+/// tiles; a server set to tiny tiles gets its trickplay cut at 40 sheets, each a signed URL
+/// (~400 bytes) in every resolve answer.
+const MAX_TRICKPLAY_SHEETS: u32 = 40;
+/// Beyond these a field is taken as malformed: thumbnails are a few hundred pixels wide, and
+/// a sheet of more than 100x100 of them would be a JPEG no browser decodes.
+const MAX_TRICKPLAY_PIXELS: u32 = 4096;
+const MAX_TRICKPLAY_TILES: u32 = 100;
 /// The segment types that become markers (`Preview` and `Commercial` have no button).
 const SEGMENT_TYPES: [(&str, &str); 3] = [
     ("includeSegmentTypes", "Intro"),
@@ -240,7 +255,7 @@ impl Jellyfin {
                         ("IncludeItemTypes", item_type),
                         ("Recursive", "true"),
                         ("HasTmdbId", "true"),
-                        ("Fields", "ProviderIds,MediaSources"),
+                        ("Fields", "ProviderIds,MediaSources,Trickplay"),
                         ("SearchTerm", title),
                         ("Limit", "50"),
                     ],
@@ -268,7 +283,7 @@ impl Jellyfin {
                 &[
                     ("userId", user),
                     ("Ids", item_id),
-                    ("Fields", "ProviderIds,MediaSources"),
+                    ("Fields", "ProviderIds,MediaSources,Trickplay"),
                 ],
                 deadline,
             )
@@ -375,7 +390,7 @@ impl Jellyfin {
                 &[
                     ("season", &season_text),
                     ("userId", user),
-                    ("Fields", "ProviderIds,MediaSources"),
+                    ("Fields", "ProviderIds,MediaSources,Trickplay"),
                 ],
                 deadline,
             )
@@ -446,8 +461,10 @@ impl Jellyfin {
         for (n, ms) in sources.iter().enumerate() {
             let media = MediaSource::read(ms, item_id);
             let mut streams = self.source_streams(&found, ms, &media);
+            let thumbnails = self.thumbnails(item, &found, &media);
             for stream in &mut streams {
                 stream.markers = markers[n].clone();
+                stream.thumbnails = thumbnails.clone();
             }
             out.streams.extend(streams);
             // Subtitles of the first version only: the others are usually the same tracks.
@@ -544,18 +561,26 @@ impl Jellyfin {
             s
         };
         let mut out = Vec::new();
-        if direct_playable(ms, media.video, media.audio) {
-            let url = self.base.join(
+        let original = || {
+            self.base.join(
                 &format!("Videos/{item_id}/stream"),
                 &[
                     ("static", "true"),
                     ("MediaSourceId", ms_id),
                     ("ApiKey", self.token.expose()),
                 ],
-            );
-            out.push(stream(url, StreamKind::Mp4, "direct play"));
+            )
+        };
+        match original_file(ms, media.video, media.audio) {
+            Some(Play::Browser(kind)) => out.push(stream(original(), kind, "direct play")),
+            Some(Play::Engine) => {
+                let mut s = stream(original(), StreamKind::Hls, "original file");
+                s.engine = true;
+                out.push(s);
+            }
+            _ => {}
         }
-        if ms.get("SupportsTranscoding") != Some(&Value::Bool(false)) {
+        if transcodes(ms) {
             let url = self.base.join(
                 &format!("Videos/{item_id}/master.m3u8"),
                 &[
@@ -572,6 +597,35 @@ impl Jellyfin {
             out.push(stream(url, StreamKind::Hls, "H.264/AAC"));
         }
         out
+    }
+
+    /// The seek thumbnails of a media source from the item's `Trickplay` field (10.9+;
+    /// `protocols-addendum.md` §2): the sheets of one width, fetched like the video (the API
+    /// key in the URL, the `Authorization` header, both sealed in the proxy URL). None when the
+    /// server has made none, or says something unreadable (then with a log line).
+    fn thumbnails(
+        &self,
+        item: &Value,
+        found: &Found,
+        media: &MediaSource,
+    ) -> Option<RemoteThumbnails> {
+        let (width, grid) = match trickplay_grid(item.get("Trickplay"), media.id) {
+            Ok(Some(found)) => found,
+            Ok(None) => return None,
+            Err(reason) => {
+                info!(media_source = media.id, %reason, "no Jellyfin seek thumbnails");
+                return None;
+            }
+        };
+        let sheets = (0..grid.count.div_ceil(grid.columns * grid.rows))
+            .map(|index| {
+                self.base.join(
+                    &format!("Videos/{}/Trickplay/{width}/{index}.jpg", found.item_id),
+                    &[("MediaSourceId", media.id), ("ApiKey", self.token.expose())],
+                )
+            })
+            .collect();
+        Some(RemoteThumbnails { sheets, grid })
     }
 
     /// The text subtitle tracks of a media source, as WebVTT.
@@ -716,6 +770,89 @@ fn segment_range(segment: &Segment, runtime_ticks: Option<i64>) -> Option<Range>
     })
 }
 
+/// One width's `TrickplayInfo` (`MediaBrowser.Model/Entities/TrickplayInfo.cs`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TrickplayInfo {
+    width: u32,
+    height: u32,
+    /// Thumbnails per row and per column of a sheet.
+    tile_width: u32,
+    tile_height: u32,
+    thumbnail_count: u32,
+    /// Milliseconds.
+    interval: u32,
+}
+
+impl TrickplayInfo {
+    fn grid(&self) -> Option<TileGrid> {
+        let sizes = [self.width, self.height];
+        let tiles = [self.tile_width, self.tile_height];
+        let sane = sizes.iter().all(|v| (1..=MAX_TRICKPLAY_PIXELS).contains(v))
+            && tiles.iter().all(|v| (1..=MAX_TRICKPLAY_TILES).contains(v))
+            && self.thumbnail_count > 0
+            && self.interval > 0;
+        let per_sheet = self.tile_width * self.tile_height;
+        sane.then(|| TileGrid {
+            interval: f64::from(self.interval) / 1000.0,
+            width: self.width,
+            height: self.height,
+            columns: self.tile_width,
+            rows: self.tile_height,
+            count: self
+                .thumbnail_count
+                .min(MAX_TRICKPLAY_THUMBNAILS)
+                .min(MAX_TRICKPLAY_SHEETS * per_sheet),
+        })
+    }
+}
+
+/// The trickplay of media source `ms_id` in an item's `Trickplay` field (`{mediaSourceId:
+/// {"<width>": TrickplayInfo}}`): the width to ask for and its grid. `Ok(None)` when there
+/// is none (an older server, trickplay not made yet), `Err` when the field is unreadable.
+fn trickplay_grid(field: Option<&Value>, ms_id: &str) -> Result<Option<(u32, TileGrid)>, String> {
+    let Some(field) = field.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let by_source = field
+        .as_object()
+        .ok_or("the Trickplay field is not an object")?;
+    // Jellyfin writes ids as 32 hex digits; a dashed or upper-case copy is the same id.
+    let plain = |id: &str| id.replace('-', "").to_ascii_lowercase();
+    let Some((_, widths)) = by_source.iter().find(|(k, _)| plain(k) == plain(ms_id)) else {
+        return Ok(None);
+    };
+    let widths = widths
+        .as_object()
+        .ok_or("the Trickplay of a media source is not an object")?;
+    if widths.is_empty() {
+        return Ok(None);
+    }
+    let usable: Vec<(u32, TileGrid)> = widths
+        .iter()
+        .filter_map(|(key, info)| {
+            let info: TrickplayInfo = serde_json::from_value(info.clone()).ok()?;
+            // The route takes the width of the key, which is the info's own.
+            (key.parse() == Ok(info.width)).then_some(())?;
+            Some((info.width, info.grid()?))
+        })
+        .collect();
+    let at_most = usable
+        .iter()
+        .filter(|(w, _)| *w <= TRICKPLAY_WIDTH)
+        .max_by_key(|(w, _)| *w);
+    at_most
+        .or_else(|| usable.iter().min_by_key(|(w, _)| *w))
+        .copied()
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "no usable width in its Trickplay field ({} listed)",
+                widths.len()
+            )
+        })
+}
+
 fn items(json: &Value) -> impl Iterator<Item = &Value> {
     json.get("Items")
         .and_then(Value::as_array)
@@ -775,6 +912,33 @@ fn quality(video: &Value) -> Option<String> {
 /// A file every current browser plays natively: an MP4/WebM container with H.264/VP9/AV1
 /// video and AAC/MP3/Opus/Vorbis/FLAC audio. (HEVC, AC-3 or DTS, or mkv/avi containers, go
 /// through the HLS transcode instead.)
+/// Whether Jellyfin transcodes this media source (it says so unless told not to).
+fn transcodes(ms: &Value) -> bool {
+    ms.get("SupportsTranscoding") != Some(&Value::Bool(false))
+}
+
+/// How the original file (`Videos/{id}/stream?static=true`) is offered: as it is when a
+/// browser plays it; through our playback engine when Jellyfin will not transcode it
+/// (`SupportsTranscoding: false`) but serves the file; else not at all (Jellyfin's own HLS
+/// transcode is offered instead).
+fn original_file(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> Option<Play> {
+    if direct_playable(ms, video, audio) {
+        return Some(Play::Browser(StreamKind::Mp4));
+    }
+    (!transcodes(ms) && serves_file(ms)).then_some(Play::Engine)
+}
+
+/// The media source is a file Jellyfin lets a client read as it is.
+fn serves_file(ms: &Value) -> bool {
+    let is_file = ms
+        .get("Protocol")
+        .and_then(Value::as_str)
+        .is_none_or(|p| p.eq_ignore_ascii_case("file"));
+    let allowed = ms.get("SupportsDirectStream") != Some(&Value::Bool(false))
+        || ms.get("SupportsDirectPlay") == Some(&Value::Bool(true));
+    is_file && allowed
+}
+
 fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> bool {
     let codec = |s: Option<&Value>| {
         s.and_then(|s| s.get("Codec"))
@@ -789,18 +953,12 @@ fn direct_playable(ms: &Value, video: Option<&Value>, audio: Option<&Value>) -> 
             c.split(',')
                 .any(|c| matches!(c.trim(), "mp4" | "m4v" | "webm"))
         });
-    let is_file = ms
-        .get("Protocol")
-        .and_then(Value::as_str)
-        .is_none_or(|p| p.eq_ignore_ascii_case("file"));
     let video_ok =
         codec(video).is_some_and(|c| matches!(c.as_str(), "h264" | "avc" | "vp9" | "vp8" | "av1"));
     let audio_ok = audio.is_none()
         || codec(audio)
             .is_some_and(|c| matches!(c.as_str(), "aac" | "mp3" | "opus" | "vorbis" | "flac"));
-    let allowed = ms.get("SupportsDirectStream") != Some(&Value::Bool(false))
-        || ms.get("SupportsDirectPlay") == Some(&Value::Bool(true));
-    container_ok && is_file && video_ok && audio_ok && allowed
+    container_ok && serves_file(ms) && video_ok && audio_ok
 }
 
 #[async_trait]
@@ -885,6 +1043,31 @@ mod tests {
             !direct_playable(&ms("mp4"), Some(&v("h264")), Some(&a("ac3"))),
             "AC-3"
         );
+    }
+
+    #[test]
+    fn a_file_jellyfin_will_not_transcode_goes_to_our_engine() {
+        let ms = |container: &str, transcodes: bool| {
+            json!({"Container": container, "Protocol": "File", "SupportsDirectPlay": true,
+                   "SupportsTranscoding": transcodes})
+        };
+        let (v, a) = (json!({"Codec": "hevc"}), json!({"Codec": "ac3"}));
+        assert_eq!(
+            original_file(&ms("mkv", false), Some(&v), Some(&a)),
+            Some(Play::Engine)
+        );
+        assert_eq!(
+            original_file(&ms("mkv", true), Some(&v), Some(&a)),
+            None,
+            "Jellyfin's own transcode is offered instead"
+        );
+        let h264 = (json!({"Codec": "h264"}), json!({"Codec": "aac"}));
+        assert_eq!(
+            original_file(&ms("mp4", false), Some(&h264.0), Some(&h264.1)),
+            Some(Play::Browser(StreamKind::Mp4))
+        );
+        let remote = json!({"Container": "mkv", "Protocol": "Http", "SupportsTranscoding": false});
+        assert_eq!(original_file(&remote, Some(&v), Some(&a)), None);
     }
 
     fn segments(answer: Value) -> Vec<Segment> {
@@ -995,6 +1178,112 @@ mod tests {
             assert!(serde_json::from_value::<SegmentList>(bad).is_err());
         }
         assert!(segments(json!({"Items": [], "TotalRecordCount": 0, "StartIndex": 0})).is_empty());
+    }
+
+    /// A `Trickplay` field as `GET /Items/{id}` gives it: widths 320 and 640 of one source.
+    fn trickplay() -> Value {
+        let info = |w: u32, h: u32| {
+            json!({"Width": w, "Height": h, "TileWidth": 10, "TileHeight": 10,
+                   "ThumbnailCount": 735, "Interval": 10000, "Bandwidth": 1_000_000})
+        };
+        json!({"0a1b2c3d4e5f60718293a4b5c6d7e8f9": {"320": info(320, 134), "640": info(640, 268)}})
+    }
+
+    const MS: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+    #[test]
+    fn trickplay_tiles_follow_jellyfins_arithmetic_and_late_times_show_the_last_one() {
+        let (width, grid) = trickplay_grid(Some(&trickplay()), MS).unwrap().unwrap();
+        assert_eq!(width, 320);
+        assert_eq!(
+            (grid.interval, grid.width, grid.height),
+            (10.0, 320, 134),
+            "Interval is milliseconds"
+        );
+        // t → (sheet, x, y): n = floor(t / 10 s), 100 per sheet, 10 per row.
+        let table: &[(f64, (u32, u32, u32))] = &[
+            (0.0, (0, 0, 0)),
+            (9.999, (0, 0, 0)),
+            (10.0, (0, 320, 0)),
+            (95.0, (0, 9 * 320, 0)),
+            (100.0, (0, 0, 134)),
+            (999.0, (0, 9 * 320, 9 * 134)),
+            (1000.0, (1, 0, 0)),
+            (7339.0, (7, 3 * 320, 3 * 134)),
+            // Thumbnail 734 is the last (735 of them); later times are clamped to it.
+            (7345.0, (7, 4 * 320, 3 * 134)),
+            (7350.0, (7, 4 * 320, 3 * 134)),
+            (99_999.0, (7, 4 * 320, 3 * 134)),
+        ];
+        for &(t, want) in table {
+            assert_eq!(grid.tile_at(t), Some(want), "t = {t}");
+        }
+        assert_eq!(grid.tile_at(-1.0), None);
+        assert_eq!(grid.tile_at(f64::NAN), None);
+    }
+
+    #[test]
+    fn the_trickplay_width_is_the_largest_at_most_320_else_the_smallest() {
+        let info = |w: u32| {
+            json!({"Width": w, "Height": w / 2, "TileWidth": 10, "TileHeight": 10,
+                   "ThumbnailCount": 10, "Interval": 1000})
+        };
+        let pick = |widths: &[u32]| {
+            let map: serde_json::Map<String, Value> =
+                widths.iter().map(|w| (w.to_string(), info(*w))).collect();
+            trickplay_grid(Some(&json!({ MS: map })), MS)
+                .unwrap()
+                .map(|(w, _)| w)
+        };
+        assert_eq!(pick(&[160, 320, 640]), Some(320));
+        assert_eq!(pick(&[160, 240, 480]), Some(240));
+        assert_eq!(pick(&[480, 1280]), Some(480));
+        // Ids are matched whatever their dashes or case.
+        let dashed = json!({"0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9": {"320": info(320)}});
+        assert_eq!(trickplay_grid(Some(&dashed), MS).unwrap().unwrap().0, 320);
+    }
+
+    #[test]
+    fn no_trickplay_is_none_and_a_malformed_one_is_a_reason() {
+        for none in [
+            None,
+            Some(json!(null)),
+            Some(json!({})),
+            Some(json!({"ffffffffffffffffffffffffffffffff": {"320": {}}})),
+            Some(json!({ MS: {} })),
+        ] {
+            assert_eq!(trickplay_grid(none.as_ref(), MS), Ok(None), "{none:?}");
+        }
+        let good = trickplay()[MS]["320"].clone();
+        let with = |k: &str, v: Value| {
+            let mut info = good.clone();
+            info[k] = v;
+            json!({ MS: {"320": info} })
+        };
+        for bad in [
+            json!([]),
+            json!({ MS: [] }),
+            json!({ MS: {"320": "x"} }),
+            json!({ MS: {"640": good.clone()} }),
+            with("Interval", json!(0)),
+            with("TileWidth", json!(0)),
+            with("ThumbnailCount", json!(-1)),
+            with("Width", json!(100_000)),
+        ] {
+            assert!(trickplay_grid(Some(&bad), MS).is_err(), "{bad}");
+        }
+        // A huge count is cut to what a seek bar needs, not refused.
+        let (_, grid) = trickplay_grid(Some(&with("ThumbnailCount", json!(1_000_000))), MS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(grid.count, MAX_TRICKPLAY_THUMBNAILS);
+        let tiny = json!({ MS: {"320": {"Width": 320, "Height": 180, "TileWidth": 1,
+            "TileHeight": 1, "ThumbnailCount": 3000, "Interval": 10000}} });
+        let (_, grid) = trickplay_grid(Some(&tiny), MS).unwrap().unwrap();
+        assert_eq!(
+            grid.count, MAX_TRICKPLAY_SHEETS,
+            "one thumbnail per sheet: 40 sheets"
+        );
     }
 
     #[test]

@@ -137,6 +137,19 @@ impl LibraryProvider {
     }
 }
 
+/// The library's files of a title, best first (the first is the one its subtitles are timed
+/// to, and the one subtitle addons are told about).
+pub async fn files_for(
+    library: &Library,
+    req: &MediaRequest,
+) -> Result<Vec<MediaFile>, StoreError> {
+    let store = library.store();
+    match req.season_episode() {
+        None => store.files_of(MediaType::Movie, req.tmdb_id()).await,
+        Some((season, episode)) => store.episode_files(req.tmdb_id(), season, episode).await,
+    }
+}
+
 fn local(
     path: String,
     kind: StreamKind,
@@ -153,6 +166,7 @@ fn local(
         markers: None,
         engine: false,
         audio_languages: Vec::new(),
+        thumbnails: None,
     }
 }
 
@@ -176,12 +190,7 @@ impl Provider for LibraryProvider {
     }
 
     async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let store = self.library.store();
-        let files = match req.season_episode() {
-            None => store.files_of(MediaType::Movie, req.tmdb_id()).await,
-            Some((season, episode)) => store.episode_files(req.tmdb_id(), season, episode).await,
-        }
-        .map_err(store_error)?;
+        let files = files_for(&self.library, req).await.map_err(store_error)?;
         if files.is_empty() {
             return Err(ProviderError::not_found(
                 "not_in_library",

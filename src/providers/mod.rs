@@ -2,6 +2,7 @@
 //! adapter over a protocol its user runs (Consumet, Stremio addons, Jellyfin, local files).
 
 pub mod consumet;
+mod container;
 pub mod jellyfin;
 pub mod library;
 pub mod stremio;

@@ -4,7 +4,10 @@
 //! says it serves `stream` for this type and id prefix (stremio-core's
 //! `Manifest::is_resource_supported`). Most addons key on IMDb ids (`tt…`, from TMDB); some
 //! on `tmdb:{id}`. `url` streams become sources with their `proxyHeaders`; torrents, YouTube
-//! ids, external links and files a browser cannot play are skipped and counted.
+//! ids, external links and files a browser cannot play are skipped and counted. Addons
+//! serving `subtitles` are asked alongside (`subtitles`).
+
+mod subtitles;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +19,9 @@ use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use url::Url;
 
+use super::container::{Play, by_extension, extension};
 use super::{Provider, ProviderError, ProviderHealth, ProviderId, ProviderManifest};
+use crate::library::Library;
 use crate::models::{
     ExtractedStream, MediaRequest, MediaType, ProviderStreams, StreamKind, StreamSource, Subtitle,
 };
@@ -72,6 +77,11 @@ impl Addon {
     /// `…/{config}/manifest.json` → `…/{config}/stream/{type}/{id}.json`: whatever precedes
     /// `manifest.json` (a configured addon's settings) is kept, and so is the query.
     fn stream_url(&self, kind: &str, video_id: &str) -> Url {
+        self.resource_url("stream", kind, video_id)
+    }
+
+    /// `…/{config}/{resource}/{type}/{id}.json`, as [`Addon::stream_url`].
+    fn resource_url(&self, resource: &str, kind: &str, video_id: &str) -> Url {
         let mut url = self.manifest_url.clone();
         let prefix = url
             .path()
@@ -79,7 +89,7 @@ impl Addon {
             .expect("checked in Addon::parse")
             .to_string();
         url.set_path(&format!(
-            "{prefix}stream/{}/{}.json",
+            "{prefix}{resource}/{}/{}.json",
             encode_component(kind),
             encode_component(video_id)
         ));
@@ -191,6 +201,9 @@ pub struct Stremio {
     manifests: moka::future::Cache<usize, Arc<Manifest>>,
     tmdb: Option<Arc<Tmdb>>,
     budget: Duration,
+    /// Where a title's library file is found, to tell subtitle addons about it.
+    library: Option<Arc<Library>>,
+    hashes: moka::future::Cache<(i64, u64, i64), Option<String>>,
 }
 
 impl Stremio {
@@ -213,7 +226,15 @@ impl Stremio {
                 .build(),
             tmdb,
             budget,
+            library: None,
+            hashes: subtitles::hash_cache(),
         })
+    }
+
+    /// Subtitle addons are then told the hash, size and name of a library title's file.
+    pub fn with_library(mut self, library: Arc<Library>) -> Self {
+        self.library = Some(library);
+        self
     }
 
     async fn manifest(
@@ -338,6 +359,31 @@ impl Stremio {
             "stremio_no_addon_for_title",
             format!("no configured Stremio addon serves {kind} streams for these ids"),
         )
+    }
+}
+
+impl Stremio {
+    /// Every planned stream request, at once; each answer with the addon's name.
+    async fn streams(
+        &self,
+        plan: &AddonPlan,
+        kind: &str,
+        deadline: Instant,
+    ) -> Vec<(String, Result<ProviderStreams, ProviderError>)> {
+        join_all(plan.asks.iter().map(|ask| async move {
+            let url = self.addons[ask.addon].stream_url(kind, &ask.video_id);
+            let found = self.get_json(url, deadline).await.and_then(|json| {
+                match json.get("streams").and_then(Value::as_array) {
+                    Some(items) => Ok(map_streams(items, &ask.manifest.name)),
+                    None => Err(ProviderError::upstream(
+                        "stremio_invalid_response",
+                        format!("{} answered without a 'streams' list", ask.manifest.name),
+                    )),
+                }
+            });
+            (ask.manifest.name.clone(), found)
+        }))
+        .await
     }
 }
 
@@ -658,18 +704,6 @@ fn map_subtitle(sub: &Value, video: &Url, headers: &BTreeMap<String, String>) ->
     })
 }
 
-/// How a `url` stream can be played.
-#[derive(Debug, PartialEq)]
-enum Play {
-    /// By the browser itself: HLS through hls.js, or a file with Range requests.
-    Browser(StreamKind),
-    /// A single file in a container browsers do not play (mkv, avi, ts…): by the playback
-    /// engine, which reads it through the proxy and remuxes or transcodes it.
-    Engine,
-    /// Not by us (DASH, disc images, RealMedia).
-    Nowhere,
-}
-
 /// HLS or a directly playable file, from the declared content type, then the URL's
 /// extension, then `behaviorHints.filename`. A file container that browsers do not play goes
 /// to the playback engine; DASH and disc images are skipped rather than offered to fail. An
@@ -695,26 +729,11 @@ fn stream_kind(url: &Url, content_type: Option<&str>, filename: Option<&str>) ->
             _ => {}
         }
     }
-    let ext = |path: &str| {
-        let last = path.rsplit('/').next().unwrap_or("");
-        last.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())
-    };
-    for e in [ext(url.path()), filename.and_then(ext)]
+    [extension(url.path()), filename.and_then(extension)]
         .into_iter()
         .flatten()
-    {
-        match e.as_str() {
-            "m3u8" | "m3u" => return Play::Browser(StreamKind::Hls),
-            "mp4" | "m4v" | "webm" | "mov" => return Play::Browser(StreamKind::Mp4),
-            // The demuxers the engine allows (`probe::REMOTE_DEMUXERS`).
-            "mkv" | "avi" | "wmv" | "flv" | "ts" | "m2ts" | "mts" | "divx" | "mpg" | "mpeg" => {
-                return Play::Engine;
-            }
-            "mpd" | "iso" | "rmvb" => return Play::Nowhere,
-            _ => {}
-        }
-    }
-    Play::Browser(StreamKind::Mp4)
+        .find_map(|e| by_extension(&e))
+        .unwrap_or(Play::Browser(StreamKind::Mp4))
 }
 
 /// `Torrentio\n4k` + `Movie.2160p.mkv\n👤 12` → `Torrentio 4k · Movie.2160p.mkv`.
@@ -740,27 +759,22 @@ impl Provider for Stremio {
     /// Every addon whose manifest serves this title, asked at once; their answers merged.
     #[instrument(skip(self), fields(request = %req), err(level = "debug"))]
     async fn resolve(&self, req: &MediaRequest) -> Result<ProviderStreams, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let (manifests, (imdb, title, tmdb_result)) = tokio::join!(
+        let started = Instant::now();
+        let deadline = started + self.budget;
+        let subtitles_deadline = subtitles::deadline(started, self.budget);
+        let (manifests, (imdb, title, tmdb_result), extras) = tokio::join!(
             join_all((0..self.addons.len()).map(|i| self.manifest(i, deadline))),
             self.imdb_id(req, deadline),
+            self.library_extras(req, subtitles_deadline),
         );
         let kind = stremio_type(req.media_type());
+        let ids = video_ids(req, imdb.as_deref());
+        let subtitle_asks = subtitles::plan(&manifests, kind, &ids);
         let mut plan = plan(&self.addons, manifests, req, imdb.as_deref());
-        let answers = join_all(plan.asks.iter().map(|ask| async move {
-            let url = self.addons[ask.addon].stream_url(kind, &ask.video_id);
-            let found = self.get_json(url, deadline).await.and_then(|json| {
-                match json.get("streams").and_then(Value::as_array) {
-                    Some(items) => Ok(map_streams(items, &ask.manifest.name)),
-                    None => Err(ProviderError::upstream(
-                        "stremio_invalid_response",
-                        format!("{} answered without a 'streams' list", ask.manifest.name),
-                    )),
-                }
-            });
-            (ask.manifest.name.clone(), found)
-        }))
-        .await;
+        let (answers, found_subtitles) = tokio::join!(
+            self.streams(&plan, kind, deadline),
+            self.subtitles(subtitle_asks, kind, extras.as_ref(), subtitles_deadline),
+        );
 
         let mut merged = ProviderStreams {
             title,
@@ -779,7 +793,11 @@ impl Provider for Stremio {
         for (name, e) in &plan.failures {
             warn!(addon = %name, code = e.code(), error = %e, "a Stremio addon failed");
         }
-        if answered > 0 {
+        for sub in found_subtitles {
+            push_subtitle(&mut merged.subtitles, sub);
+        }
+        // Subtitles alone (a library title with only subtitle addons) are an answer too.
+        if answered > 0 || (plan.failures.is_empty() && !merged.subtitles.is_empty()) {
             return Ok(merged);
         }
         Err(self.why_nothing(plan, tmdb_result, kind))

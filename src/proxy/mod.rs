@@ -51,6 +51,8 @@ pub enum ProxyError {
     InvalidJson(#[source] serde_json::Error),
     #[error("the upstream body was cut off")]
     Body(#[source] hyper::Error),
+    #[error("the upstream subtitle file cannot be read as WebVTT, SRT or ASS")]
+    Subtitle(#[from] crate::library::subtitles::NoCues),
 }
 
 impl ProxyError {
@@ -70,6 +72,7 @@ impl ProxyError {
             ProxyError::PlaylistTooLarge(_) | ProxyError::Rewrite(_) => "playlist_too_large",
             ProxyError::InvalidJson(_) => "upstream_invalid_json",
             ProxyError::Body(_) => "upstream_body_error",
+            ProxyError::Subtitle(_) => "upstream_subtitle_unreadable",
         }
     }
 

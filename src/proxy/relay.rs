@@ -29,6 +29,7 @@ use super::streamed::{self, Owned, held};
 use super::token::{Signer, TokenError, Verified};
 use super::upstream::{FetchRequest, Fetched, fetch, with_directives, without_directives};
 use crate::config::ProxySettings;
+use crate::library::subtitles::to_webvtt;
 use crate::metrics::Metrics;
 use crate::upstream::body::{Limits, read_bounded};
 use crate::upstream::guard::Guard;
@@ -71,6 +72,11 @@ struct Answer {
     part: Part,
 }
 
+/// The largest subtitle file the proxy converts: a feature film's SRT is 50–150 KB, 300 KB
+/// in UTF-16; 4 MiB leaves room for a long series special in every encoding, and the read
+/// is held within the rewrite budget like any document.
+pub const MAX_SUBTITLE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// What the request gets.
 #[derive(Debug)]
 pub enum Outcome {
@@ -92,7 +98,14 @@ pub struct Document {
     pub caching: HeaderMap,
     /// A streamed playlist's length, known before its body is produced.
     pub len: Option<u64>,
-    pub json: bool,
+    pub kind: DocumentKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Playlist,
+    Json,
+    Subtitle,
 }
 
 impl Outcome {
@@ -100,8 +113,11 @@ impl Outcome {
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Stream { .. } => "segment",
-            Outcome::Document(Document { json: true, .. }) => "json",
-            Outcome::Document(_) => "playlist",
+            Outcome::Document(doc) => match doc.kind {
+                DocumentKind::Playlist => "playlist",
+                DocumentKind::Json => "json",
+                DocumentKind::Subtitle => "subtitle",
+            },
         }
     }
 }
@@ -128,6 +144,7 @@ impl Relay<'_> {
         match class {
             Class::Stream => Ok(self.stream(answer.response, BytesMut::new())),
             Class::Json => self.rewrite_json(&target, answer).await,
+            Class::Subtitle => self.subtitle(&target, answer).await,
             Class::Playlist => {
                 let head = BytesMut::new();
                 self.rewrite_playlist(&target, answer, head).await
@@ -287,7 +304,7 @@ impl Relay<'_> {
             content_type: content_type.to_string(),
             caching: caching(&response),
             len: Some(out.len),
-            json: false,
+            kind: DocumentKind::Playlist,
         }))
     }
 
@@ -323,7 +340,35 @@ impl Relay<'_> {
             content_type: "application/json".to_string(),
             caching: caching(&response),
             len: None,
-            json: true,
+            kind: DocumentKind::Json,
+        }))
+    }
+
+    /// A resolve answer's subtitle file (at most [`MAX_SUBTITLE_BYTES`]), read whole and
+    /// served as UTF-8 WebVTT (`library::subtitles::to_webvtt`), held within the budget.
+    async fn subtitle(&self, target: &Target<'_>, answer: Answer) -> Result<Outcome, ProxyError> {
+        let host = answer.url.host_str().map(str::to_string);
+        let mut response = self.whole(target, answer).await?;
+        let mut reserve = Reserve::new(self.budget, secs(self.settings.first_byte_timeout));
+        let body = self
+            .read(
+                &mut response,
+                BytesMut::new(),
+                MAX_SUBTITLE_BYTES,
+                &mut reserve,
+            )
+            .await?;
+        let vtt = to_webvtt(&body)
+            .inspect_err(|e| tracing::info!(host, error = %e, "subtitle not converted"))?;
+        drop(body);
+        let vtt = vtt.into_bytes();
+        reserve.to(vtt.capacity() as u64).await?;
+        Ok(Outcome::Document(Document {
+            len: Some(vtt.len() as u64),
+            body: Body::from(held(vtt, reserve.held)),
+            content_type: "text/vtt; charset=utf-8".to_string(),
+            caching: caching(&response),
+            kind: DocumentKind::Subtitle,
         }))
     }
 

@@ -16,6 +16,8 @@ pub enum Class {
     Stream,
     /// A JSON document (the signed `k=j`): rewritten.
     Json,
+    /// A subtitle file (the signed `k=t`): converted to WebVTT.
+    Subtitle,
     /// Declared a playlist: rewritten.
     Playlist,
     /// Decided by its first bytes ([`sniff`]).
@@ -31,8 +33,10 @@ pub fn classify(
     if part == Part::NoBody {
         return Class::Stream;
     }
-    if kind == Kind::Json {
-        return Class::Json;
+    match kind {
+        Kind::Json => return Class::Json,
+        Kind::Subtitle => return Class::Subtitle,
+        Kind::Media => {}
     }
     if content_type.is_some_and(is_playlist_type) {
         return Class::Playlist;

@@ -35,6 +35,7 @@
 //!
 //! - `k=j` (optional, signed) marks a JSON document the proxy must rewrite (a content-steering
 //!   manifest or an interstitial asset list): these cannot be recognised by their bytes alone.
+//!   `k=t` marks a resolve answer's subtitle file, served as WebVTT (`proxy::relay`).
 //!
 //! Children minted while rewriting a playlist reuse the parent's `c` verbatim, so a playlist
 //! seals once and pays one keyed hash and one short keystream per URI: this is what keeps a
@@ -114,6 +115,9 @@ pub enum Kind {
     Media,
     /// A content-steering manifest or an interstitial asset list, rewritten as JSON.
     Json,
+    /// A side-loaded subtitle file of a resolve answer (SRT, WebVTT, ASS, in any encoding):
+    /// served as UTF-8 WebVTT, the only format a `<track>` element reads.
+    Subtitle,
 }
 
 impl Kind {
@@ -121,6 +125,7 @@ impl Kind {
         match self {
             Kind::Media => None,
             Kind::Json => Some("j"),
+            Kind::Subtitle => Some("t"),
         }
     }
 
@@ -128,7 +133,19 @@ impl Kind {
         match k {
             None => Ok(Kind::Media),
             Some("j") => Ok(Kind::Json),
+            Some("t") => Ok(Kind::Subtitle),
             Some(_) => Err(TokenError::Malformed),
+        }
+    }
+}
+
+impl ProxyContext {
+    /// The context of a URL minted for what `provider` found.
+    pub fn for_provider(provider: &str, headers: &[(String, String)], expires: u64) -> Self {
+        ProxyContext {
+            headers: headers.to_vec(),
+            expires,
+            provider: Some(provider.to_string()),
         }
     }
 }
@@ -276,6 +293,7 @@ impl Signer {
                 expires,
                 provider: None,
             },
+            Kind::Media,
         )
     }
 
@@ -288,20 +306,22 @@ impl Signer {
         headers: &[(String, String)],
         expires: u64,
     ) -> String {
-        self.mint_context(
-            upstream,
-            &ProxyContext {
-                headers: headers.to_vec(),
-                expires,
-                provider: Some(provider.to_string()),
-            },
-        )
+        let ctx = ProxyContext::for_provider(provider, headers, expires);
+        self.mint_context(upstream, &ctx, Kind::Media)
     }
 
-    fn mint_context(&self, upstream: &str, ctx: &ProxyContext) -> String {
+    /// A top-level proxy URL of any kind: `Kind::Subtitle` for a resolve answer's subtitle
+    /// file (`k=t`), which the proxy serves as WebVTT whatever its format and encoding.
+    pub fn mint_context(&self, upstream: &str, ctx: &ProxyContext, kind: Kind) -> String {
         let sealed = self.seal(ctx);
-        let mut out = String::new();
-        self.write_url(&mut out, &sealed, upstream, None);
+        let plain = Plain {
+            upstream,
+            vars: None,
+            kind,
+        };
+        let mut out = String::from(PROXY_PATH);
+        let tag = finish_tag(self.tag_prefix(&sealed.0), plain);
+        push_query(self, &mut out, &sealed, plain, &tag, &mut Vec::new());
         out
     }
 
@@ -789,6 +809,23 @@ mod tests {
         );
         let unknown = media.replace("&s=", "&k=x&s=");
         assert_eq!(verify_url(&s, &unknown, 1_000), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_subtitle_url_is_marked_and_the_mark_is_signed() {
+        let s = Signer::new(b"secret");
+        let ctx = ProxyContext::for_provider("stremio", &[], 2_000);
+        let url = s.mint_context("https://subs.example/fr.srt", &ctx, Kind::Subtitle);
+        assert!(url.starts_with("/api/streaming/proxy?c="), "{url}");
+        let v = verify_url(&s, &url, 1_000).unwrap();
+        assert_eq!(v.kind, Kind::Subtitle);
+        assert_eq!(v.upstream, "https://subs.example/fr.srt");
+        assert_eq!(v.context.provider.as_deref(), Some("stremio"));
+        assert_eq!(
+            verify_url(&s, &url.replace("&k=t", ""), 1_000),
+            Err(TokenError::BadSignature),
+            "a subtitle URL cannot be turned into a plain relay"
+        );
     }
 
     #[test]

@@ -151,10 +151,34 @@ fn upsert_file(tx: &rusqlite::Transaction<'_>, new: &NewFile, at: i64) -> Result
             params![id, blob],
         )?;
     }
+    tx.execute("DELETE FROM media_probes WHERE file_id = ?1", [id])?;
+    if let Some(json) = &new.ffprobe_json {
+        put_probe(tx, id, f.size, f.mtime_ns, json)?;
+    }
     tx.execute(
         "DELETE FROM scan_problems WHERE path = ?1",
         [f.path.to_string_lossy()],
     )?;
+    Ok(())
+}
+
+/// The largest ffprobe JSON kept: a film with many tracks and chapters writes tens of KiB; a
+/// file whose JSON is larger is probed when played, as before.
+pub const MAX_PROBE_JSON: usize = 512 * 1024;
+
+fn put_probe(
+    conn: &Connection,
+    id: i64,
+    size: u64,
+    mtime_ns: i64,
+    json: &[u8],
+) -> Result<(), StoreError> {
+    if json.len() <= MAX_PROBE_JSON {
+        conn.execute(
+            "INSERT OR REPLACE INTO media_probes (file_id, size, mtime_ns, json) VALUES (?1, ?2, ?3, ?4)",
+            params![id, size as i64, mtime_ns, json],
+        )?;
+    }
     Ok(())
 }
 
@@ -219,6 +243,8 @@ fn now() -> i64 {
 pub struct NewFile {
     pub file: MediaFile,
     pub keyframes: Option<Vec<f64>>,
+    /// ffprobe's JSON as the scan read it (`playback::media::FFPROBE_ARGS`).
+    pub ffprobe_json: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -367,6 +393,51 @@ impl Store {
                     .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
                     .collect()
             }))
+        })
+        .await
+    }
+
+    /// ffprobe's JSON of file `id` if it was read at this size and mtime.
+    pub async fn probe_json(
+        &self,
+        id: i64,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT json FROM media_probes WHERE file_id = ?1 AND size = ?2 AND mtime_ns = ?3",
+                    params![id, size as i64, mtime_ns],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Keeps ffprobe's JSON of file `id` read at this size and mtime (a file scanned before
+    /// the JSON was stored, probed when first played). Nothing if the file left the library.
+    pub async fn put_probe_json(
+        &self,
+        id: i64,
+        size: u64,
+        mtime_ns: i64,
+        json: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let known: bool = conn
+                .query_row(
+                    "SELECT 1 FROM media_files WHERE id = ?1 AND size = ?2 AND mtime_ns = ?3",
+                    params![id, size as i64, mtime_ns],
+                    |_| Ok(true),
+                )
+                .optional()?
+                .unwrap_or(false);
+            if known {
+                put_probe(conn, id, size, mtime_ns, &json)?;
+            }
+            Ok(())
         })
         .await
     }

@@ -150,6 +150,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         r#"
+    -- ffprobe's JSON of a library file, for the size and mtime it was read at: pressing play
+    -- then needs no ffprobe run (measured: 0.07 s idle, over 0.3 s while the server is busy).
+    CREATE TABLE media_probes (
+        file_id  INTEGER PRIMARY KEY REFERENCES media_files (id) ON DELETE CASCADE,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        json     BLOB NOT NULL
+    );
+    "#,
+    ),
+    (
+        6,
+        r#"
     -- The viewer's languages (store/languages.rs), keyed by profile ('default' until profiles
     -- exist); audio and subtitles are JSON arrays of language tags, most wanted first.
     CREATE TABLE language_preferences (

@@ -11,7 +11,11 @@
 //!   the query copied into the variant and segment URLs;
 //! - `/MediaSegments/{id}` (10.10+, `protocols-addendum.md` §1): `QueryResult<MediaSegmentDto>`
 //!   filtered by repeated `includeSegmentTypes`, 404 for an unknown item, and [`Segments`] to
-//!   play an older server (no route: 404), a malformed body or a slow answer.
+//!   play an older server (no route: 404), a malformed body or a slow answer;
+//! - trickplay (10.9+, `protocols-addendum.md` §2): The Matrix's `Trickplay` field (only when
+//!   `Fields` asks for it, like the others) and its tiles at
+//!   `/Videos/{id}/Trickplay/{width}/{index}.jpg` (a real JPEG made by ffmpeg, 404 past the
+//!   last sheet), and [`Trickplay`] to play a server that has none or a malformed field.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -174,11 +178,59 @@ pub(crate) enum Segments {
     Slow,
 }
 
+/// The Matrix's trickplay: widths 320 and 640, 10x10 tiles of 320x134, one every 10 s over
+/// its 8160 s, so 816 thumbnails in 9 sheets.
+pub(crate) const TRICKPLAY_COUNT: u32 = 816;
+pub(crate) const TRICKPLAY_SHEETS: usize = 9;
+
+fn trickplay_field(ms_id: &str) -> Value {
+    let info = |w: u32, h: u32| {
+        json!({"Width": w, "Height": h, "TileWidth": 10, "TileHeight": 10,
+               "ThumbnailCount": TRICKPLAY_COUNT, "Interval": 10000, "Bandwidth": 4_000_000})
+    };
+    json!({ ms_id: {"320": info(320, 134), "640": info(640, 268)} })
+}
+
+/// A sheet of trickplay tiles: a real JPEG, made once per test run.
+pub(crate) fn tile_sheet() -> &'static [u8] {
+    static JPEG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    JPEG.get_or_init(|| {
+        let out = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=s=640x268:d=1",
+                "-frames:v",
+                "1",
+            ])
+            .args(["-f", "image2pipe", "-c:v", "mjpeg", "-"])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(out.status.success() && out.stdout.starts_with(&[0xFF, 0xD8]));
+        out.stdout
+    })
+}
+
+/// What the items say of trickplay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Trickplay {
+    /// Jellyfin 10.9+ with trickplay made for The Matrix.
+    Served,
+    /// Jellyfin 10.8: no such field, no such route.
+    OldServer,
+    /// A field that is not `{mediaSourceId: {width: info}}`.
+    Malformed,
+}
+
 #[derive(Clone)]
 pub(crate) struct FakeJellyfin {
     items: Arc<Vec<Value>>,
     episodes: Arc<Vec<Value>>,
     segments: Arc<Mutex<Segments>>,
+    trickplay: Arc<Mutex<Trickplay>>,
     /// Every `/Items` query string received, to assert what was asked.
     pub item_queries: Arc<Mutex<Vec<String>>>,
 }
@@ -190,6 +242,7 @@ impl FakeJellyfin {
             items: Arc::new(items),
             episodes: Arc::new(episodes),
             segments: Arc::new(Mutex::new(Segments::Served)),
+            trickplay: Arc::new(Mutex::new(Trickplay::Served)),
             item_queries: Arc::default(),
         };
         let server = MockServer::start().await;
@@ -206,6 +259,10 @@ impl FakeJellyfin {
 
     pub(crate) fn set_segments(&self, segments: Segments) {
         *self.segments.lock().unwrap() = segments;
+    }
+
+    pub(crate) fn set_trickplay(&self, trickplay: Trickplay) {
+        *self.trickplay.lock().unwrap() = trickplay;
     }
 
     fn version(&self) -> &'static str {
@@ -245,7 +302,7 @@ fn has_field(request: &Request, field: &str) -> bool {
 }
 
 /// Jellyfin's DtoService leaves out fields that were not asked for.
-fn shape(item: &Value, request: &Request) -> Value {
+fn shape(item: &Value, request: &Request, trickplay: Trickplay) -> Value {
     let mut item = item.clone();
     let obj = item.as_object_mut().unwrap();
     if !has_field(request, "ProviderIds") {
@@ -254,10 +311,17 @@ fn shape(item: &Value, request: &Request) -> Value {
     if !has_field(request, "MediaSources") {
         obj.remove("MediaSources");
     }
+    if has_field(request, "Trickplay") && obj["Id"] == MATRIX_ID {
+        match trickplay {
+            Trickplay::Served => obj.insert("Trickplay".into(), trickplay_field(MATRIX_ID)),
+            Trickplay::Malformed => obj.insert("Trickplay".into(), json!({MATRIX_ID: [320]})),
+            Trickplay::OldServer => None,
+        };
+    }
     item
 }
 
-fn page(items: Vec<Value>, request: &Request) -> ResponseTemplate {
+fn page(items: Vec<Value>, request: &Request, trickplay: Trickplay) -> ResponseTemplate {
     let total = items.len();
     let start: usize = query(request, "StartIndex")
         .and_then(|s| s.parse().ok())
@@ -269,7 +333,7 @@ fn page(items: Vec<Value>, request: &Request) -> ResponseTemplate {
         .iter()
         .skip(start)
         .take(limit)
-        .map(|i| shape(i, request))
+        .map(|i| shape(i, request, trickplay))
         .collect();
     ResponseTemplate::new(200)
         .set_body_json(json!({"Items": items, "TotalRecordCount": total, "StartIndex": start}))
@@ -309,7 +373,7 @@ impl FakeJellyfin {
             .filter(|i| has_tmdb.is_none_or(|want| i["ProviderIds"].get("Tmdb").is_some() == want))
             .cloned()
             .collect();
-        page(matching, request)
+        page(matching, request, *self.trickplay.lock().unwrap())
     }
 
     fn episodes(&self, series: &str, request: &Request) -> ResponseTemplate {
@@ -328,7 +392,7 @@ impl FakeJellyfin {
             .filter(|e| season.is_none_or(|s| e["ParentIndexNumber"] == s))
             .cloned()
             .collect();
-        page(episodes, request)
+        page(episodes, request, *self.trickplay.lock().unwrap())
     }
 
     fn media_segments(&self, id: &str, request: &Request) -> ResponseTemplate {
@@ -363,6 +427,26 @@ impl FakeJellyfin {
         match mode {
             Segments::Slow => answer.set_delay(Duration::from_secs(30)),
             _ => answer,
+        }
+    }
+}
+
+impl FakeJellyfin {
+    /// `TrickplayController.GetTrickplayTileImage`: 404 for a width or a sheet it has not made.
+    fn trickplay_sheet(&self, id: &str, width: &str, sheet: &str) -> ResponseTemplate {
+        let made = *self.trickplay.lock().unwrap() == Trickplay::Served
+            && id == MATRIX_ID
+            && ["320", "640"].contains(&width);
+        let index: Option<usize> = sheet.strip_suffix(".jpg").and_then(|n| n.parse().ok());
+        match index {
+            Some(n) if made && n < TRICKPLAY_SHEETS => ResponseTemplate::new(200)
+                .insert_header("Content-Type", "image/jpeg")
+                .insert_header(
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{n}.jpg\""),
+                )
+                .set_body_bytes(tile_sheet().to_vec()),
+            _ => ResponseTemplate::new(404),
         }
     }
 }
@@ -425,6 +509,7 @@ impl Respond for FakeJellyfin {
                         "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\nhls1/main/0.ts?{q}\n#EXT-X-ENDLIST\n"
                     ))
             }
+            ["Videos", id, "Trickplay", width, sheet] => self.trickplay_sheet(id, width, sheet),
             ["Videos", _, "stream"] => ResponseTemplate::new(200)
                 .insert_header("Content-Type", "video/mp4")
                 .set_body_bytes(b"\0\0\0\x18ftypmp42fake".to_vec()),

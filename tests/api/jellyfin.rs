@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::fake_jellyfin::{self as fake, API_KEY, FakeJellyfin, Segments};
+use crate::fake_jellyfin::{self as fake, API_KEY, FakeJellyfin, Segments, Trickplay};
 use crate::fake_tmdb;
 use crate::helpers::{TestApp, spawn_app};
 use sokoul::cache::Scope;
@@ -383,15 +383,27 @@ async fn segment_requests(jellyfin: &MockServer) -> Vec<wiremock::Request> {
         .collect()
 }
 
-/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
-/// is always an `ok` outcome; the fake is returned for its requests.
-async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+/// `path` resolved against a fake set up by `setup` (`what` names that), which is always an
+/// `ok` outcome; the fake server and the app are returned for their requests.
+async fn resolved_against(
+    setup: impl FnOnce(&FakeJellyfin),
+    what: String,
+    path: &str,
+) -> (MockServer, TestApp, Value) {
     let (jellyfin, fake) = FakeJellyfin::start(0).await;
-    fake.set_segments(segments);
+    setup(&fake);
     let tmdb = tmdb_fake().await;
     let app = app(&jellyfin, Some(&tmdb), API_KEY, None).await;
     let body = app.get_json(path, 200).await;
-    assert_eq!(only_outcome(&body)["status"], "ok", "{segments:?}: {body}");
+    assert_eq!(only_outcome(&body)["status"], "ok", "{what}: {body}");
+    (jellyfin, app, body)
+}
+
+/// `path` resolved against a fake whose `/MediaSegments` answers as `segments` says, which
+/// is always an `ok` outcome; the fake is returned for its requests.
+async fn resolved_with(segments: Segments, path: &str) -> (MockServer, Value) {
+    let setup = |fake: &FakeJellyfin| fake.set_segments(segments);
+    let (jellyfin, _app, body) = resolved_against(setup, format!("{segments:?}"), path).await;
     (jellyfin, body)
 }
 
@@ -456,6 +468,98 @@ async fn segments_that_cannot_be_had_cost_the_markers_and_nothing_else() {
             segment_requests(&jellyfin).await.len(),
             1,
             "{mode:?}: asked once"
+        );
+    }
+}
+
+/// The Matrix resolved against a fake whose items say `trickplay` of it.
+async fn matrix_with(trickplay: Trickplay) -> (MockServer, TestApp, Value) {
+    let setup = |fake: &FakeJellyfin| fake.set_trickplay(trickplay);
+    resolved_against(setup, format!("{trickplay:?}"), MATRIX).await
+}
+
+#[tokio::test]
+async fn jellyfin_trickplay_gives_each_source_seek_thumbnails_fetched_through_the_proxy() {
+    let (jellyfin, app, body) = matrix_with(Trickplay::Served).await;
+
+    let sources = body["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "direct play and HLS: {body}");
+    for source in sources {
+        let thumbnails = &source["thumbnails"];
+        assert_eq!(
+            thumbnails["grid"],
+            json!({"interval": 10.0, "width": 320, "height": 134, "columns": 10, "rows": 10,
+                   "count": fake::TRICKPLAY_COUNT}),
+            "the 320 px width, Interval in seconds: {body}"
+        );
+        let sheets = thumbnails["sheets"].as_array().unwrap();
+        assert_eq!(
+            sheets.len(),
+            fake::TRICKPLAY_SHEETS,
+            "816 thumbnails, 100 a sheet"
+        );
+        for sheet in sheets {
+            let sheet = sheet.as_str().unwrap();
+            assert!(sheet.starts_with("/api/streaming/proxy"), "{sheet}");
+            assert!(
+                !sheet.contains(API_KEY),
+                "the API key stays sealed: {sheet}"
+            );
+        }
+    }
+    assert!(!body.to_string().contains(API_KEY));
+
+    // The last sheet, as the seek bar loads it: through the proxy, to Jellyfin's tile route
+    // with the key, back as the JPEG.
+    let last = sources[1]["thumbnails"]["sheets"][fake::TRICKPLAY_SHEETS - 1]
+        .as_str()
+        .unwrap();
+    let response = app.get(last).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        fake::tile_sheet(),
+        "the tile sheet, byte for byte"
+    );
+    let asked: Vec<wiremock::Request> = jellyfin
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().contains("/Trickplay/"))
+        .collect();
+    assert_eq!(asked.len(), 1, "only the sheet fetched");
+    assert_eq!(
+        asked[0].url.path(),
+        format!("/Videos/{}/Trickplay/320/8.jpg", fake::MATRIX_ID)
+    );
+    let query: Vec<(String, String)> = asked[0].url.query_pairs().into_owned().collect();
+    assert!(
+        query.contains(&("MediaSourceId".into(), fake::MATRIX_ID.into())),
+        "{query:?}"
+    );
+    assert!(
+        query.contains(&("ApiKey".into(), API_KEY.into())),
+        "{query:?}"
+    );
+    assert_eq!(
+        asked[0].headers["authorization"],
+        format!("MediaBrowser Token=\"{API_KEY}\"").as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_trickplay_or_with_a_malformed_field_gives_no_thumbnails_and_the_same_sources()
+ {
+    for mode in [Trickplay::OldServer, Trickplay::Malformed] {
+        let (_jellyfin, _app, body) = matrix_with(mode).await;
+
+        let sources = body["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 2, "{mode:?}: {body}");
+        assert!(
+            sources.iter().all(|s| s.get("thumbnails").is_none()),
+            "{mode:?}: {body}"
         );
     }
 }

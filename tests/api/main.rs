@@ -6,6 +6,7 @@ mod helpers;
 mod image_subtitles;
 mod redis_server;
 mod remote_playback;
+mod remote_subtitles;
 
 mod consumet;
 mod doctor;
@@ -32,6 +33,7 @@ mod scale;
 mod security;
 mod stremio;
 mod stremio_addon;
+mod stremio_subtitles;
 mod styled_subtitles;
 mod thumbnails;
 mod tmdb;

@@ -39,6 +39,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/media/{file_id}/thumbnails/{sheet}"),
     ("get", "/api/playback/r/{source}/master.m3u8"),
     ("get", "/api/playback/r/{source}/{variant}/{name}"),
+    ("get", "/api/playback/r/{source}/subtitles"),
+    ("get", "/api/playback/r/{source}/subtitles/{track}"),
     ("get", "/api/progress"),
     ("get", "/api/progress/{media_type}/{tmdb_id}"),
     ("put", "/api/progress/{media_type}/{tmdb_id}"),

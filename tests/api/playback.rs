@@ -406,3 +406,112 @@ async fn a_remuxed_segment_asked_for_first_far_into_the_file_sits_at_its_playlis
         "segment {far} holds its own frames, no more"
     );
 }
+
+/// An ffprobe that writes a line to `log` each time it runs, then runs the real one.
+fn counting_ffprobe(dir: &Path, log: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("ffprobe-counting");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec ffprobe \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn runs(log: &Path) -> usize {
+    std::fs::read_to_string(log).map_or(0, |s| s.lines().count())
+}
+
+#[tokio::test]
+async fn a_copied_film_starts_with_a_2_s_segment_and_pressing_play_runs_no_second_ffprobe() {
+    let root = tempfile::tempdir().unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let log = tools.path().join("ffprobe.log");
+    let ffprobe = counting_ffprobe(tools.path(), &log);
+    let file = film_path(root.path(), 5002, "mkv");
+    // 20 s of H.264 with a keyframe every second (as a web release cut at every scene), AAC.
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        file.to_str().unwrap(),
+    ]);
+    let root_dir = root.path().to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        // The default segment length: the fast start matters when segments are long.
+        s.library.segment_seconds = 6.0;
+        s.library.ffprobe = ffprobe.display().to_string();
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let scanned = runs(&log);
+    assert!(scanned > 0, "the scan runs ffprobe");
+
+    let base = hls_base(&app, 5002).await;
+    let p = q(Some(CHROMIUM));
+    let master = app.text(&format!("{base}/master.m3u8{p}")).await;
+    assert_eq!(mode_of(&master), "direct_stream", "{master}");
+    assert_eq!(
+        runs(&log),
+        scanned,
+        "the master playlist is planned from the scan's probe"
+    );
+    let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
+    let durations: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|l| l.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert_eq!(
+        durations
+            .iter()
+            .map(|d| d.round() as u32)
+            .collect::<Vec<_>>(),
+        vec![2, 2, 4, 6, 6],
+        "{playlist}"
+    );
+    // Fetched in order, as hls.js does: every segment holds what the playlist says, at its place.
+    // H.264 and AAC are remuxed into MPEG-TS segments, which need no init segment.
+    assert!(playlist.contains("\n0.ts"), "{playlist}");
+    let mut at = None;
+    let mut expected = 0.0;
+    for (i, d) in durations.iter().enumerate() {
+        let bytes = app.bytes(&format!("{base}/v/{i}.ts{p}")).await;
+        let (start, frames) = first_pts_and_frames(&[], &bytes);
+        let origin = *at.get_or_insert(start);
+        assert!(
+            (start - origin - expected).abs() < 0.05,
+            "segment {i} starts at {} s, the playlist says {expected} s",
+            start - origin
+        );
+        // (The first segment also covers the file's start offset, 21 ms of AAC priming here.)
+        assert!(
+            (frames as f64 - d * 25.0).abs() <= 1.0,
+            "segment {i} holds {frames} frames: {playlist}"
+        );
+        expected += d;
+    }
+}

@@ -5,6 +5,7 @@
 //! and segments are served, and the origin sees only our proxy, with Range requests.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -22,16 +23,24 @@ use crate::stremio_addon::SdkAddon;
 /// One request as the origin saw it: path, `Range`, `Referer`, `User-Agent`.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    path: String,
-    range: Option<String>,
-    referer: Option<String>,
-    agent: Option<String>,
+    pub(crate) path: String,
+    pub(crate) range: Option<String>,
+    pub(crate) referer: Option<String>,
+    pub(crate) agent: Option<String>,
 }
+
+/// What the origin does with the film's requests (`Origin::fault`): serves it…
+pub(crate) const SERVE: u8 = 0;
+/// …answers 404, as a debrid link that expired…
+pub(crate) const GONE: u8 = 1;
+/// …or sends bytes up to the middle of the file, then drops the connection.
+pub(crate) const HALFWAY: u8 = 2;
 
 #[derive(Clone)]
 struct Origin {
     film: PathBuf,
     log: Arc<Mutex<Vec<Seen>>>,
+    fault: Arc<AtomicU8>,
 }
 
 /// `/films/film.mkv` with Range, only with the addon's `Referer` (403 otherwise); anything
@@ -54,14 +63,45 @@ async fn serve(State(origin): State<Origin>, request: Request) -> Response {
     if seen.referer.as_deref() != Some(REFERER) {
         return (StatusCode::FORBIDDEN, "Forbidden: hotlinking").into_response();
     }
-    if seen.path != "/films/film.mkv" {
+    let fault = origin.fault.load(Ordering::SeqCst);
+    if seen.path != "/films/film.mkv" || fault == GONE {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     }
     let served = tower_http::services::ServeFile::new(&origin.film)
         .oneshot(request)
         .await
         .unwrap();
-    served.map(Body::new)
+    let served = served.map(Body::new);
+    if fault == HALFWAY {
+        return cut_at_half(served, &origin.film);
+    }
+    served
+}
+
+/// `served` sending no byte past the middle of `film`, then failing its body (the connection
+/// drops with its `Content-Length` unmet).
+fn cut_at_half(served: Response, film: &std::path::Path) -> Response {
+    use futures::StreamExt;
+    let half = std::fs::metadata(film).unwrap().len() / 2;
+    // `bytes 123-456/789`, or a whole-file answer from 0.
+    let start: u64 = served
+        .headers()
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes ")?.split('-').next()?.parse().ok())
+        .unwrap_or(0);
+    let mut left = half.saturating_sub(start);
+    let (parts, body) = served.into_parts();
+    let cut = body.into_data_stream().map(move |chunk| {
+        let mut chunk = chunk.map_err(std::io::Error::other)?;
+        if left == 0 {
+            return Err(std::io::Error::other("the origin stopped halfway"));
+        }
+        chunk.truncate(left.min(chunk.len() as u64) as usize);
+        left -= chunk.len() as u64;
+        Ok(chunk)
+    });
+    Response::from_parts(parts, Body::from_stream(cut))
 }
 
 /// Starts the origin on loopback; its base URL and request log.
@@ -74,16 +114,25 @@ pub(crate) async fn media_origin_of(fixture: Fixture) -> (String, Arc<Mutex<Vec<
     let film = tokio::task::spawn_blocking(move || fixture.path().to_path_buf())
         .await
         .unwrap();
+    let (base, log, _) = media_origin_at(film).await;
+    (base, log)
+}
+
+/// The origin serving `film`; its base URL, request log and fault switch (`SERVE`…).
+pub(crate) async fn media_origin_at(
+    film: PathBuf,
+) -> (String, Arc<Mutex<Vec<Seen>>>, Arc<AtomicU8>) {
     let origin = Origin {
         film,
         log: Arc::default(),
+        fault: Arc::default(),
     };
-    let log = origin.log.clone();
+    let (log, fault) = (origin.log.clone(), origin.fault.clone());
     let app = axum::Router::new().fallback(serve).with_state(origin);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, log)
+    (base, log, fault)
 }
 
 /// The app with the addon's `tmdb:` side, the origin reachable through the proxy.
@@ -177,4 +226,69 @@ async fn a_remote_file_gone_from_its_origin_is_a_clear_502_and_leaves_no_ffmpeg(
             .iter()
             .all(|s| s.path == "/films/gone.mkv")
     );
+}
+
+#[tokio::test]
+async fn a_consumet_mkv_file_plays_through_the_engine_with_its_referer() {
+    use wiremock::ResponseTemplate;
+
+    let (media, log) = media_origin().await;
+    let consumet = crate::fake_consumet::start().await;
+    crate::fake_consumet::mount_info(
+        &consumet,
+        crate::fake_consumet::MOVIE_ID,
+        "movie",
+        ResponseTemplate::new(200).set_body_json(crate::fake_consumet::movie_info()),
+    )
+    .await;
+    // A progressive file (`isM3U8: false`) in Matroska, behind the origin's Referer rule.
+    let watch = serde_json::json!({
+        "headers": {"Referer": REFERER},
+        "sources": [{"url": format!("{media}/films/film.mkv"), "isM3U8": false, "quality": "1080p"}],
+        "subtitles": []
+    });
+    let watch = ResponseTemplate::new(200).set_body_json(watch);
+    crate::fake_consumet::mount_watch(&consumet, "98446", watch).await;
+    let (uri, host) = (
+        consumet.uri(),
+        media.trim_start_matches("http://").to_string(),
+    );
+    let app = spawn_app(move |s| {
+        s.consumet.url = Some(uri);
+        s.proxy.allow = vec![host];
+    })
+    .await;
+
+    let body = app
+        .get_json(
+            &format!(
+                "/api/streaming/consumet/movie/{}",
+                crate::fake_consumet::MOVIE_ID
+            ),
+            200,
+        )
+        .await;
+    let source = &body["sources"][0];
+    assert_eq!(source["type"], "hls", "{body}");
+    let master_url = source["proxy_url"].as_str().unwrap();
+    assert!(master_url.starts_with("/api/playback/r/"), "{body}");
+    let master = app.text(master_url).await;
+    assert!(master.starts_with("#EXTM3U"), "{master}");
+    let base = master_url.trim_end_matches("/master.m3u8");
+    let video = stream_of(&first_segment(&app, base, "v", None).await);
+    assert_eq!(video["codec_name"], "h264", "{video}");
+
+    assert_only_proxied_ranges(&log.lock().unwrap());
+}
+
+/// Every request the origin saw came through our proxy (the addon's `Referer`, not ffmpeg's
+/// user agent) and asked for a `Range`.
+pub(crate) fn assert_only_proxied_ranges(seen: &[Seen]) {
+    assert!(!seen.is_empty());
+    for s in seen {
+        assert_eq!(s.referer.as_deref(), Some(REFERER), "proxied only: {s:?}");
+        let agent = s.agent.as_deref().unwrap_or("");
+        assert!(!agent.starts_with("Lavf"), "not ffmpeg itself: {s:?}");
+        assert!(s.range.is_some(), "Range requests only: {s:?}");
+    }
 }

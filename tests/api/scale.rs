@@ -658,6 +658,7 @@ mod lock {
             markers: None,
             engine: false,
             audio_languages: Vec::new(),
+            thumbnails: None,
         });
         r
     }

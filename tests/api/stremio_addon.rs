@@ -21,6 +21,7 @@ pub(crate) struct SdkAddon {
     _child: Child,
     imdb: String,
     tmdb: String,
+    subs: String,
 }
 
 fn addon_dir() -> PathBuf {
@@ -90,6 +91,7 @@ impl SdkAddon {
             _child: child,
             imdb: urls["imdb"].as_str().expect("imdb URL").to_string(),
             tmdb: urls["tmdb"].as_str().expect("tmdb URL").to_string(),
+            subs: urls["subs"].as_str().expect("subs URL").to_string(),
         }
     }
 
@@ -116,5 +118,20 @@ impl SdkAddon {
 
     pub(crate) fn tmdb(&self) -> String {
         format!("{}/manifest.json", self.tmdb)
+    }
+
+    /// The subtitles-only addon (French SRT in Windows-1252, English in UTF-8).
+    pub(crate) fn subs(&self) -> String {
+        format!("{}/manifest.json", self.subs)
+    }
+
+    /// Every subtitles request the addon received: `{type, id, extra}`, as the SDK parsed them.
+    pub(crate) async fn subtitle_requests(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/requests.json", self.subs))
+            .await
+            .expect("the subtitles addon answers")
+            .json()
+            .await
+            .expect("its request log is JSON")
     }
 }

@@ -79,7 +79,8 @@ async fn styled_app(
     app
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
+/// Status, content type and body of a GET.
+pub(crate) async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     let r = app.get(path).await;
     let status = r.status().as_u16();
     let content_type = r

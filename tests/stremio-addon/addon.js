@@ -5,6 +5,11 @@
 //   imdb: keys on IMDb ids (`tt…`), and must be configured: the configuration lives in the
 //         path before manifest.json (`/{"token":"…"}/manifest.json`), as with real addons.
 //   tmdb: keys on `tmdb:` ids, declared in a full resource object.
+//   subs: serves only `subtitles` (as OpenSubtitles v3 does: the short resource form), for `tt`
+//         and `tmdb:` ids: a French SRT in Windows-1252 and an English one in UTF-8, which its
+//         own server hosts under /files/. It keeps every request's id and extra (videoHash,
+//         videoSize, filename), which GET /requests.json returns; its handler fails for
+//         `tmdb:1396:1:2`, so that a failing subtitle addon can be tested.
 //
 // Its streams point at ORIGIN, an HLS origin the Rust test runs, which answers 403 unless the
 // request carries `Referer: REFERER`; the addon says so in `behaviorHints.proxyHeaders`.
@@ -125,8 +130,59 @@ tmdb.defineStreamHandler(async ({ id }) => {
   }
 })
 
-function serve(addon) {
+// Subtitle files as addons serve them: an SRT from an old French release in Windows-1252
+// (one byte a character; `œ` is 0x9C and `€` 0x80, which Latin-1 lacks), and a UTF-8 one.
+const FRENCH_SRT =
+  "1\r\n00:00:00,000 --> 00:00:30,000\r\nÇa démarre à l'été\r\nUne œuvre à 5 €\r\n\r\n" +
+  '2\r\n00:00:30,000 --> 00:01:00,000\r\nDéjà fini\r\n'
+const ENGLISH_SRT = '1\n00:00:00,000 --> 00:01:00,000\nA naïve café in Zürich\n'
+const CP1252 = { '€': 0x80, 'œ': 0x9c, 'Œ': 0x8c }
+
+function windows1252(text) {
+  return Buffer.from(
+    [...text].map((c) => {
+      const code = CP1252[c] ?? c.codePointAt(0)
+      if (code > 0xff) throw new Error(`${c} is not in Windows-1252`)
+      return code
+    }),
+  )
+}
+
+const subtitleRequests = []
+let subsBase = null // this addon's own URL, known once it listens
+
+const subs = new addonBuilder({
+  id: 'org.sokoul.test.subs',
+  version: '1.0.0',
+  name: 'Sokoul Test Subtitles',
+  description: 'Test addon serving subtitles only, as OpenSubtitles v3 does',
+  resources: ['subtitles'],
+  types: ['movie', 'series'],
+  idPrefixes: ['tt', 'tmdb:'],
+  catalogs: [],
+})
+subs.defineSubtitlesHandler(async ({ type, id, extra }) => {
+  subtitleRequests.push({ type, id, extra })
+  if (id === 'tmdb:1396:1:2') {
+    throw new Error(`the subtitle handler fails for ${id}`)
+  }
+  return {
+    subtitles: [
+      { id: 'fr-1', url: `${subsBase}/files/fr.srt`, lang: 'fre' },
+      { id: 'en-1', url: `${subsBase}/files/en.srt`, lang: 'eng' },
+    ],
+  }
+})
+
+function subsFiles(app) {
+  app.get('/files/fr.srt', (req, res) => res.type('application/x-subrip').send(windows1252(FRENCH_SRT)))
+  app.get('/files/en.srt', (req, res) => res.type('application/x-subrip').send(Buffer.from(ENGLISH_SRT, 'utf8')))
+  app.get('/requests.json', (req, res) => res.json(subtitleRequests))
+}
+
+function serve(addon, extra) {
   const app = express()
+  if (extra) extra(app)
   app.use(getRouter(addon.getInterface()))
   return new Promise((resolve, reject) => {
     const server = app.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`))
@@ -134,9 +190,10 @@ function serve(addon) {
   })
 }
 
-Promise.all([serve(imdb), serve(tmdb)])
-  .then(([imdbUrl, tmdbUrl]) => {
-    process.stdout.write(JSON.stringify({ imdb: imdbUrl, tmdb: tmdbUrl }) + '\n')
+Promise.all([serve(imdb), serve(tmdb), serve(subs, subsFiles)])
+  .then(([imdbUrl, tmdbUrl, subsUrl]) => {
+    subsBase = subsUrl
+    process.stdout.write(JSON.stringify({ imdb: imdbUrl, tmdb: tmdbUrl, subs: subsUrl }) + '\n')
   })
   .catch((err) => {
     console.error('addon.js:', err)

@@ -34,6 +34,8 @@ interface Sample {
 	segment: number | null;
 	/** The engine's decision (`com.sokoul.playback.mode`), or `direct_play` for a file URL. */
 	mode: string;
+	/** Every request of the page: path, start, first byte, end (ms from navigation). */
+	trace: [string, number, number, number][];
 }
 
 const cases = JSON.parse(readFileSync(process.env.BENCH_CASES!, 'utf8')) as Case[];
@@ -56,6 +58,9 @@ const hook = () => {
 			v.requestVideoFrameCallback(onFrame);
 		};
 		v.requestVideoFrameCallback(onFrame);
+		for (const e of ['loadedmetadata', 'loadeddata', 'canplay', 'play', 'playing', 'waiting']) {
+			v.addEventListener(e, () => ((w.__bench as Record<string, number>)['ev:' + e] ??= performance.now()));
+		}
 	};
 	new MutationObserver(() => {
 		const v = document.querySelector('video');
@@ -113,7 +118,19 @@ async function sample(c: Case, browser: import('@playwright/test').Browser): Pro
 			// hls.js's worker script loaded: hls.js fetches it once started, beside the playlists.
 			worker: end(/hls\.worker\./),
 			master: end(/\/master\.m3u8/),
-			segment: end(/\/v\/(init\.mp4|\d+\.(ts|m4s))|\/api\/media\/\d+\/file/)
+			segment: end(/\/v\/(init\.mp4|\d+\.(ts|m4s))|\/api\/media\/\d+\/file/),
+			trace: (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map(
+				(r): [string, number, number, number] => [
+					new URL(r.name).pathname.slice(-60),
+					Math.round(r.startTime),
+					Math.round(r.responseStart),
+					Math.round(r.responseEnd)
+				]
+			).concat(
+				Object.entries((window as unknown as { __bench: Record<string, number> }).__bench)
+					.filter(([k]) => k.startsWith('ev:'))
+					.map(([k, t]): [string, number, number, number] => [k, Math.round(t), 0, 0])
+			)
 		};
 	});
 	await context.close();
@@ -127,6 +144,7 @@ test('playback benchmark', async ({ browser }) => {
 		for (let run = 0; run < runs; run++) {
 			const s = await sample(c, browser);
 			console.log(`${c.name} #${run + 1}: frame ${Math.round(s.frame)} ms${s.seek === null ? '' : `, seek ${Math.round(s.seek)} ms`} (${s.mode})`);
+			if (process.env.BENCH_TRACE) for (const t of s.trace) console.log(`  ${t[1]}\t${t[2]}\t${t[3]}\t${t[0]}`);
 			samples.push(s);
 		}
 		results.push({ name: c.name, samples });

@@ -115,6 +115,7 @@ describe('schemaViews', () => {
 				'provider',
 				'proxy_url',
 				'quality',
+				'thumbnails',
 				'type',
 				'url'
 			].sort()
@@ -122,6 +123,7 @@ describe('schemaViews', () => {
 		expect(props.url.required).toBe(true);
 		expect(props.proxy_url.required).toBe(false);
 		expect(props.markers.required).toBe(false);
+		expect(props.thumbnails.required).toBe(false);
 		expect(props.type.type).toEqual([{ text: 'StreamKind', ref: 'StreamKind' }]);
 	});
 

@@ -207,6 +207,16 @@ export async function fetchSubtitleText(
 	return response.text();
 }
 
+/**
+ * The subtitle tracks embedded in a remote file the playback engine plays (`master` is its
+ * source's `proxy_url`, `/api/playback/r/<sealed>/master.m3u8`), in the resolve answer's shape.
+ * The resolve does not probe remote files; the server has once their master playlist is loaded.
+ */
+export async function getEngineSubtitles(master: string, options?: RequestOptions): Promise<SubtitleTrack[]> {
+	const base = master.replace(/\/master\.m3u8(?:\?.*)?$/, '');
+	return (await getJson<{ subtitles: SubtitleTrack[] }>(`${base}/subtitles`, options)).subtitles;
+}
+
 /** The ASS/SSA text of a styled track (`ass_url`: a library file's, on our own origin). */
 export async function fetchStyledSubtitle(track: SubtitleTrack, options: RequestOptions = {}): Promise<string> {
 	if (!track.ass_url) throw new Error('this subtitle track has no ASS version');

@@ -20,6 +20,7 @@ import type { ResolveResponse } from './generated/ResolveResponse';
 import type { SourceDto } from './generated/SourceDto';
 import type { StreamKind } from './generated/StreamKind';
 import type { SubtitleDto } from './generated/SubtitleDto';
+import type { ThumbnailsDto } from './generated/ThumbnailsDto';
 
 export type { Markers, MediaType, Metadata, OutcomeStatus, ProviderOutcome, ResolveResponse };
 
@@ -38,6 +39,8 @@ export type SourceType = StreamKind;
 /** A playable source; `proxy_url`, when present, is the URL to load. */
 export type StreamSource = SourceDto;
 export type SubtitleTrack = SubtitleDto;
+/** A remote source's seek thumbnails: signed sheet URLs and where each tile is. */
+export type SourceThumbnails = ThumbnailsDto;
 export type MarkerRange = Range;
 
 

@@ -42,6 +42,12 @@ describe('burnTarget', () => {
 		expect(burnTarget(sources, image)).toEqual({ track: 'i0', sourceIndex: 1 });
 	});
 
+	it("is a remote file's engine source, which plays its proxy_url", () => {
+		const remote = { ...source('https://debrid.example/film.mkv', 'hls'), proxy_url: '/api/playback/r/c.u.s/master.m3u8' };
+		const pgs = { ...image, url: '/api/playback/r/c.u.s/master.m3u8?burn=i0', provider: 'stremio' };
+		expect(burnTarget([sources[2], remote], pgs)).toEqual({ track: 'i0', sourceIndex: 1 });
+	});
+
 	it('is nothing for a text subtitle, or when no source is that stream', () => {
 		expect(burnTarget(sources, text)).toBeNull();
 		expect(burnTarget([sources[0], sources[2]], image)).toBeNull();

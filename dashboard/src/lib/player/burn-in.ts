@@ -36,7 +36,10 @@ export function withBurn(url: string, track: string | null): string {
 export function burnTarget(sources: readonly StreamSource[], subtitle: SubtitleTrack): BurnIn | null {
 	if (!subtitle.burn_in) return null;
 	const path = pathOf(subtitle.url);
-	const sourceIndex = sources.findIndex((s) => s.type === 'hls' && pathOf(s.url) === path);
+	// A remote file's engine source plays its `proxy_url`; a library file's, its `url`.
+	const sourceIndex = sources.findIndex(
+		(s) => s.type === 'hls' && (pathOf(s.url) === path || (!!s.proxy_url && pathOf(s.proxy_url) === path))
+	);
 	return sourceIndex < 0 ? null : { track: subtitle.burn_in, sourceIndex };
 }
 

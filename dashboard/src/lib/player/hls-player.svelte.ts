@@ -4,7 +4,7 @@
 import { untrack } from 'svelte';
 import type Hls from 'hls.js';
 import type { ErrorData } from 'hls.js';
-import { getProxyUrl } from '$lib/api/client';
+import { getEngineSubtitles, getProxyUrl } from '$lib/api/client';
 import type { ResolvedMedia as MediaInfo, StreamSource, SubtitleTrack } from '$lib/api/types';
 import {
 	applyAction,
@@ -75,7 +75,12 @@ export interface HlsPlayerOptions {
 	subtitles?: SubtitleControllerOptions;
 	/** The viewer's languages; replaceable in tests. */
 	languages?: LanguageSettings;
+	/** The subtitles embedded in a remote engine source; replaceable in tests. */
+	getEngineSubtitles?: (master: string) => Promise<SubtitleTrack[]>;
 }
+
+/** A remote file's master playlist on the playback engine (`/api/playback/r/<sealed>/`). */
+const ENGINE_SOURCE = /^(?:https?:\/\/[^/]+)?\/api\/playback\/r\/[\w.-]+\/master\.m3u8/;
 
 export const PLAYBACK_RATES = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2] as const;
 const START_TIMEOUT_MS = 30_000;
@@ -161,6 +166,13 @@ export class HlsPlayer {
 
 	get source(): StreamSource | null {
 		return this.sources[this.sourceIndex] ?? null;
+	}
+
+	/** The engine source whose embedded subtitles the menu lists (`proxy_url`), if any. */
+	#sourceSubtitlesOf: string | null = null;
+
+	#getEngineSubtitles(master: string): Promise<SubtitleTrack[]> {
+		return (this.#options.getEngineSubtitles ?? getEngineSubtitles)(master);
 	}
 
 	#now(): number {
@@ -279,6 +291,7 @@ export class HlsPlayer {
 		this.#generation++;
 		this.#teardownEngine();
 		this.#clearStartTimer();
+		this.#sourceSubtitlesOf = null;
 		this.sources = [];
 		this.sourceIndex = -1;
 		this.failures = [];
@@ -370,6 +383,7 @@ export class HlsPlayer {
 		});
 		hls.on(Events.MANIFEST_PARSED, () => {
 			if (!current()) return;
+			this.#loadSourceSubtitles();
 			this.#syncLevels();
 			void this.#autoplay(generation);
 		});
@@ -385,6 +399,26 @@ export class HlsPlayer {
 
 		hls.attachMedia(video);
 		hls.loadSource(url);
+	}
+
+	/**
+	 * The subtitles embedded in a remote file the engine plays, asked for once its master playlist
+	 * is loaded (the server has probed the file then); once per source, so a reload for a quality
+	 * or a burned-in subtitle keeps the choice. Another source's are dropped.
+	 */
+	#loadSourceSubtitles(): void {
+		const master = this.sources[this.sourceIndex]?.proxy_url ?? null;
+		if (master === this.#sourceSubtitlesOf) return;
+		this.#sourceSubtitlesOf = master;
+		this.subtitles.setSourceTracks([]);
+		if (!master || !ENGINE_SOURCE.test(master)) return;
+		this.#getEngineSubtitles(master).then(
+			(tracks) => {
+				if (this.#sourceSubtitlesOf === master) this.subtitles.setSourceTracks(tracks);
+			},
+			// The video plays without them; the menu keeps the resolve answer's.
+			(error) => console.warn('[player] the remote file lists no subtitles', error)
+		);
 	}
 
 	/** A plain file (`type: mp4`), or HLS where the browser plays it itself (iOS without MSE). */

@@ -142,6 +142,37 @@ describe('HlsPlayer', () => {
 		expect(new URL(instances[2].url, 'http://x').searchParams.get('burn')).toBeNull();
 		detach();
 	});
+
+	it("lists a remote engine source's embedded subtitles once its master playlist is parsed, in the stored language", async () => {
+		localStorage.setItem('sokoul.player', JSON.stringify({ subtitleLang: 'fr' }));
+		const instances: FakeHls[] = [];
+		const master = '/api/playback/r/c.u.s/master.m3u8';
+		const embedded = [
+			{ url: '/api/playback/r/c.u.s/subtitles/s0.vtt', lang: 'en', label: 'English', provider: 'stremio' },
+			{ url: '/api/playback/r/c.u.s/subtitles/s1.vtt', lang: 'fr', label: 'Français', provider: 'stremio' }
+		];
+		const getEngineSubtitles = vi.fn().mockResolvedValue(embedded);
+		const fetchText = vi.fn().mockResolvedValue('WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nDéjà vu');
+		const player = new HlsPlayer({ loadHls: fakeHlsModule(instances), getEngineSubtitles, subtitles: { fetchText } });
+		const detach = player.attach(document.createElement('video'));
+		const remote = streamSource({ type: 'hls', url: 'https://debrid.example/film.mkv', proxy_url: master });
+		const addon = { url: 'https://subs.example/de.vtt', lang: 'de', label: 'Deutsch', provider: 'stremio' };
+		player.load({ sources: [remote], subtitles: [addon], startAt: 0 });
+		await vi.waitFor(() => expect(instances).toHaveLength(1));
+		expect(getEngineSubtitles).not.toHaveBeenCalled();
+
+		instances[0].tracks('MANIFEST_PARSED', []);
+
+		await vi.waitFor(() => expect(player.subtitles.options.map((o) => o.lang)).toEqual(['de', 'en', 'fr']));
+		expect(getEngineSubtitles).toHaveBeenCalledWith(master);
+		expect(player.subtitles.selected).toBe('ext:2');
+		await vi.waitFor(() => expect(player.subtitles.cues).toEqual([{ start: 1, end: 2, text: 'Déjà vu' }]));
+		expect(fetchText).toHaveBeenCalledWith(embedded[1]);
+		// A reload of the same source (quality, burn-in) asks no more.
+		instances[0].tracks('MANIFEST_PARSED', []);
+		expect(getEngineSubtitles).toHaveBeenCalledTimes(1);
+		detach();
+	});
 });
 
 /** Just enough of hls.js for the player: the URL and start it was given, audio tracks, events. */

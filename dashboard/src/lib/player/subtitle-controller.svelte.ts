@@ -68,6 +68,8 @@ export class SubtitleController {
 	#onSelect: (lang: string) => void;
 	#hls: SubtitleHls | null = null;
 	#external: SubtitleTrack[] = [];
+	/** The resolve answer's tracks: the first of `#external`, before the source's own. */
+	#resolved: SubtitleTrack[] = [];
 	#externalCues = new Map<string, Cue[]>();
 	#hlsCues = new Map<number, Cue[]>();
 	#hlsOptions: SubtitleOption[] = [];
@@ -89,6 +91,7 @@ export class SubtitleController {
 
 	/** A new title: its subtitle files, the stored language applied, the offset back to zero. */
 	load(tracks: SubtitleTrack[]): void {
+		this.#resolved = tracks;
 		this.#external = tracks;
 		this.#externalCues.clear();
 		this.#styledFailed.clear();
@@ -96,6 +99,22 @@ export class SubtitleController {
 		this.offset = 0;
 		this.#rebuildOptions();
 		this.#applyPreference();
+	}
+
+	/**
+	 * The tracks embedded in the source now playing (a remote file the engine packages: listed
+	 * by the server once it has probed it), after the resolve answer's; `[]` for another source.
+	 * The stored language applies to them as to the others, unless the viewer already chose.
+	 */
+	setSourceTracks(tracks: SubtitleTrack[]): void {
+		const shown = this.#external[Number(this.selected?.slice(4))];
+		this.#external = [...this.#resolved, ...tracks];
+		for (const key of [...this.#externalCues.keys()]) {
+			if (Number(key.slice(4)) >= this.#resolved.length) this.#externalCues.delete(key);
+		}
+		this.#rebuildOptions();
+		if (!this.#chosen) this.#applyPreference();
+		else if (this.selected?.startsWith('ext:') && !this.#external.includes(shown)) void this.#show(null);
 	}
 
 	/** No title any more: nothing shown. */

@@ -64,6 +64,22 @@ describe('SubtitleController, given the files of a resolve response', () => {
 		expect(fetchText).toHaveBeenCalledWith(french);
 	});
 
+	it("adds the playing source's own tracks after them, and drops them for another source", () => {
+		prefer('fr');
+		const subtitles = new SubtitleController({ fetchText: () => new Promise(() => {}) });
+		subtitles.load([english]);
+		expect(subtitles.selected).toBeNull();
+
+		subtitles.setSourceTracks([french]);
+		expect(subtitles.options.map((o) => o.id)).toEqual(['ext:0', 'ext:1']);
+		expect(subtitles.selected).toBe('ext:1');
+
+		subtitles.select('ext:1');
+		subtitles.setSourceTracks([]);
+		expect(subtitles.options.map((o) => o.lang)).toEqual(['en']);
+		expect(subtitles.selected).toBeNull();
+	});
+
 	it('shows nothing without a stored language, and reports a file that cannot be loaded', async () => {
 		const subtitles = new SubtitleController({ fetchText: () => Promise.reject(new Error('404')) });
 		subtitles.load([french]);

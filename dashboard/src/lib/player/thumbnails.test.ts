@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { loadThumbnails, parseThumbnails, thumbnailAt, thumbnailsUrl } from './thumbnails';
+import { gridCues, loadThumbnails, parseThumbnails, thumbnailAt, thumbnailsUrl } from './thumbnails';
 
 // As the server writes it (src/library/thumbnails.rs): hours always present, URLs relative.
 const TRACK = `WEBVTT
@@ -75,5 +75,46 @@ describe('seek thumbnails', () => {
 		const remote = vi.fn();
 		expect(await loadThumbnails({ url: 'https://cdn.example/a.m3u8' }, remote)).toEqual([]);
 		expect(remote).not.toHaveBeenCalled();
+	});
+
+	// Jellyfin's trickplay as the server sends it: 735 thumbnails of 320x134, 10x10 a sheet.
+	const GRID = {
+		sheets: Array.from({ length: 8 }, (_, i) => `/api/streaming/proxy/${i}.jpg?c=x`),
+		grid: { interval: 10, width: 320, height: 134, columns: 10, rows: 10, count: 735 }
+	};
+
+	it('maps a tile grid like the server does, the last thumbnail covering later times', () => {
+		const cues = gridCues(GRID);
+		expect(cues).toHaveLength(735);
+		// The table of src/providers/jellyfin.rs: t → (sheet, x, y).
+		const table: [number, [number, number, number]][] = [
+			[0, [0, 0, 0]],
+			[9.999, [0, 0, 0]],
+			[10, [0, 320, 0]],
+			[95, [0, 9 * 320, 0]],
+			[100, [0, 0, 134]],
+			[999, [0, 9 * 320, 9 * 134]],
+			[1000, [1, 0, 0]],
+			[7339, [7, 3 * 320, 3 * 134]],
+			[7345, [7, 4 * 320, 3 * 134]],
+			[7350, [7, 4 * 320, 3 * 134]],
+			[99_999, [7, 4 * 320, 3 * 134]]
+		];
+		for (const [t, [sheet, x, y]] of table) {
+			expect(thumbnailAt(cues, t), `t = ${t}`).toMatchObject({ url: GRID.sheets[sheet], x, y, w: 320, h: 134 });
+		}
+		expect(thumbnailAt(cues, -1)).toBeNull();
+		expect(gridCues({ ...GRID, sheets: GRID.sheets.slice(0, 2) })).toHaveLength(200);
+		expect(gridCues({ ...GRID, grid: { ...GRID.grid, interval: 0 } })).toEqual([]);
+	});
+
+	it('uses the sheets of a remote source only when its first sheet loads', async () => {
+		const fetchNever = vi.fn();
+		const source = { url: '/api/streaming/proxy?c=y', thumbnails: GRID };
+		const loads = vi.fn(async () => true);
+		expect(await loadThumbnails(source, fetchNever, loads)).toHaveLength(735);
+		expect(loads).toHaveBeenCalledWith(GRID.sheets[0]);
+		expect(await loadThumbnails(source, fetchNever, async () => false)).toEqual([]);
+		expect(fetchNever).not.toHaveBeenCalled();
 	});
 });

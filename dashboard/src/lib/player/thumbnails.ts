@@ -1,6 +1,7 @@
 // Seek thumbnails: the WebVTT thumbnails track of a library file (cues whose text is a sheet URL
-// with a `#xywh=` fragment), parsed once per source, then looked up at the time under the pointer.
-import type { StreamSource } from '$lib/api/types';
+// with a `#xywh=` fragment), or the sheets and tile grid a remote source carries (Jellyfin's
+// trickplay), made into cues once per source, then looked up at the time under the pointer.
+import type { SourceThumbnails, StreamSource } from '$lib/api/types';
 
 export interface ThumbnailCue {
 	start: number;
@@ -80,11 +81,50 @@ export function thumbnailAt(cues: readonly ThumbnailCue[], time: number): Thumbn
 	return last && time === last.end ? last : null;
 }
 
-/** The track's cues; none when the source has no track or it cannot be loaded (a 404 before the job ran). */
+/**
+ * The cues of a tile grid (`TileGrid` in src/models.rs): thumbnail n covers [n, n+1) intervals
+ * and sits in sheet floor(n / per sheet); the last one also covers every later time, as the
+ * server's `TileGrid::tile_at` clamps. Sheets missing from the list leave their tiles out.
+ */
+export function gridCues({ sheets, grid }: SourceThumbnails): ThumbnailCue[] {
+	const { interval, width: w, height: h, columns, rows, count } = grid;
+	const perSheet = columns * rows;
+	if (!(interval > 0) || !(w > 0) || !(h > 0) || !(perSheet > 0)) return [];
+	const cues: ThumbnailCue[] = [];
+	for (let n = 0; n < count; n++) {
+		const url = sheets[Math.floor(n / perSheet)];
+		if (!url) break;
+		const k = n % perSheet;
+		const end = n === count - 1 ? Infinity : (n + 1) * interval;
+		cues.push({ start: n * interval, end, url, x: (k % columns) * w, y: Math.floor(k / columns) * h, w, h });
+	}
+	return cues;
+}
+
+/** Whether an image loads (a sheet the upstream no longer has is a 404). */
+function imageLoads(url: string): Promise<boolean> {
+	return new Promise((resolve) => {
+		const image = new Image();
+		image.onload = () => resolve(image.naturalWidth > 0);
+		image.onerror = () => resolve(false);
+		image.src = url;
+	});
+}
+
+/**
+ * The track's cues; none when the source has no track or it cannot be loaded (a 404 before the
+ * job ran). A remote source's sheets are used once its first one loads, so an upstream that
+ * lists thumbnails it cannot serve shows none rather than empty frames.
+ */
 export async function loadThumbnails(
-	source: Pick<StreamSource, 'url'> | null,
-	fetchImpl: typeof fetch = fetch
+	source: Pick<StreamSource, 'url' | 'thumbnails'> | null,
+	fetchImpl: typeof fetch = fetch,
+	loads: (url: string) => Promise<boolean> = imageLoads
 ): Promise<ThumbnailCue[]> {
+	if (source?.thumbnails) {
+		const cues = gridCues(source.thumbnails);
+		return cues.length > 0 && (await loads(cues[0].url)) ? cues : [];
+	}
 	const url = thumbnailsUrl(source);
 	if (!url) return [];
 	try {
