@@ -109,7 +109,7 @@ test.describe('on a touch screen', () => {
 		const y = box.y + box.height / 2;
 		// Playwright's touchscreen only taps: the drag goes through the DevTools protocol.
 		const cdp = await page.context().newCDPSession(page);
-		const touch = (type: string, x?: number) =>
+		const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd' | 'touchCancel', x?: number) =>
 			cdp.send('Input.dispatchTouchEvent', { type, touchPoints: x === undefined ? [] : [{ x, y }] });
 		await touch('touchStart', box.x + box.width * 0.1);
 		for (const share of [0.2, 0.35, 0.5, 0.6]) await touch('touchMove', box.x + box.width * share);
