@@ -249,7 +249,7 @@ exec 8>"$WORK/picture-addon.in"
 wait_file "$WORK/picture-addon.out" "the picture addon"
 PICTURE_ADDON=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).tmdb)' "$WORK/picture-addon.out")
 
-# ---- Languages (tests/e2e/9-languages.spec.ts): a server and library of their own ----
+# ---- Languages (tests/e2e/11-languages.spec.ts): a server and library of their own ----
 # - movie 9160: English (default, the original) and French audio (440 and 880 Hz), French and
 #   English subtitles whose text says their language;
 # - series 9161: two episodes with English (default) and French audio.
