@@ -249,6 +249,39 @@ exec 8>"$WORK/picture-addon.in"
 wait_file "$WORK/picture-addon.out" "the picture addon"
 PICTURE_ADDON=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).tmdb)' "$WORK/picture-addon.out")
 
+# ---- Languages (tests/e2e/11-languages.spec.ts): a server and library of their own ----
+# - movie 9160: English (default, the original) and French audio (440 and 880 Hz), French and
+#   English subtitles whose text says their language;
+# - series 9161: two episodes with English (default) and French audio.
+LANGS="$WORK/langs"
+LANGS_SHOW="$LANGS/library/Shows/Sokoul Langues Serie (2024) [tmdbid-9161]/Season 01"
+mkdir -p "$LANGS/library/Sokoul Langues (2024) [tmdbid-9160]" "$LANGS_SHOW"
+printf '1\n00:00:00,000 --> 00:00:40,000\nSous-titre français\n' >"$LANGS/fr.srt"
+printf '1\n00:00:00,000 --> 00:00:40,000\nEnglish subtitle\n' >"$LANGS/en.srt"
+# two_audio OUT SECONDS [SUBTITLE…]: H.264 + English (default) and French AAC, subtitles after.
+two_audio() {
+  local out=$1 seconds=$2
+  shift 2
+  local inputs=() maps=() meta=() i=0
+  for sub in "$@"; do
+    inputs+=(-i "$sub")
+    maps+=(-map "$((i + 3))")
+    meta+=(-metadata:s:s:$i language="$(basename "$sub" .srt | sed 's/^fr$/fre/;s/^en$/eng/')" -disposition:s:$i 0)
+    i=$((i + 1))
+  done
+  ffmpeg -hide_banner -nostdin -loglevel error -y \
+    -f lavfi -i "testsrc2=size=640x360:rate=25:duration=$seconds" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$seconds" \
+    -f lavfi -i "sine=frequency=880:sample_rate=48000:duration=$seconds" "${inputs[@]}" \
+    -map 0:v -map 1:a -map 2:a "${maps[@]}" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p -g 50 -c:a aac -ac 2 -c:s srt \
+    -metadata:s:a:0 language=eng -metadata:s:a:1 language=fre -disposition:a:0 default -disposition:a:1 0 \
+    "${meta[@]}" "$out"
+}
+two_audio "$LANGS/library/Sokoul Langues (2024) [tmdbid-9160]/Sokoul Langues (2024).mkv" 40 "$LANGS/fr.srt" "$LANGS/en.srt"
+two_audio "$LANGS_SHOW/Sokoul Langues Serie S01E01 - Un.mkv" 30
+two_audio "$LANGS_SHOW/Sokoul Langues Serie S01E02 - Deux.mkv" 30
+
 # ---- sokoul serve ×3 ----
 # start_sokoul NAME LIBRARY [VAR=VALUE…]: prints the base URL.
 start_sokoul() {
@@ -285,6 +318,10 @@ start PICTURE_URL picture "$PICTURE/library" SOKOUL_STREMIO_ADDONS="$PICTURE_ADD
   SOKOUL_PROXY_ALLOW=127.0.0.1
 wait_http "$PICTURE_URL/healthz" 60
 wait_http "$PICTURE_URL/api/library/items" 60 2
+LANGS_URL=""
+start LANGS_URL langs "$LANGS/library"
+wait_http "$LANGS_URL/healthz" 60
+wait_http "$LANGS_URL/api/library/items" 60 2
 
 # The library scan runs in the background at start: wait for the three demo titles and the
 # engine's two films.
@@ -294,7 +331,7 @@ log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $R
 
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
-export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN
+export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_LANGS_URL="$LANGS_URL"
 export E2E_PICTURE_URL="$PICTURE_URL" E2E_PICTURE_DIR="$PICTURE" E2E_PICTURE_ORIGIN="$PICTURE_ORIGIN" \
   E2E_PICTURE_ORIGIN_LOG="$PICTURE_ORIGIN_LOG"
 set +e

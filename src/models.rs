@@ -277,6 +277,10 @@ pub struct ExtractedStream {
     /// through the playback engine (`/api/playback/r/…`), as HLS.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub engine: bool,
+    /// Audio languages of the source's tracks where it lists them (a library file), for
+    /// ranking by the viewer's languages; empty when unknown (then release tags count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_languages: Vec<String>,
     /// Seek thumbnails of this very source, when its upstream has them (Jellyfin's trickplay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnails: Option<RemoteThumbnails>,
@@ -299,6 +303,7 @@ impl ExtractedStream {
             expires_at: None,
             markers: None,
             engine: false,
+            audio_languages: Vec::new(),
             thumbnails: None,
         }
     }

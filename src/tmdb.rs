@@ -122,6 +122,11 @@ pub struct Metadata {
     #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imdb_id: Option<String>,
+    /// The original language (ISO 639-1, `en`): what "VOSTFR" plays.
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_language: Option<String>,
     /// Series only: the seasons, without their episodes (see the season route).
     #[ts(optional)]
     #[schema(nullable = false)]
@@ -201,6 +206,7 @@ struct RawTitle {
     poster_path: Option<String>,
     backdrop_path: Option<String>,
     imdb_id: Option<String>,
+    original_language: Option<String>,
     external_ids: Option<RawExternalIds>,
     seasons: Option<Vec<RawSeasonSummary>>,
 }
@@ -466,6 +472,7 @@ fn map_title(media_type: MediaType, tmdb_id: u32, raw: RawTitle) -> Metadata {
         poster_url: image("w500", raw.poster_path),
         backdrop_url: image("w1280", raw.backdrop_path),
         imdb_id,
+        original_language: non_empty(raw.original_language),
         seasons,
     }
 }
@@ -507,10 +514,11 @@ mod tests {
         let raw: RawTitle = serde_json::from_value(json!({
             "id": 603, "title": "The Matrix", "release_date": "1999-03-30",
             "overview": "Set in the 22nd century…", "poster_path": "/p.jpg",
-            "backdrop_path": "/b.jpg", "imdb_id": "tt0133093"
+            "backdrop_path": "/b.jpg", "imdb_id": "tt0133093", "original_language": "en"
         }))
         .unwrap();
         let m = map_title(MediaType::Movie, 603, raw);
+        assert_eq!(m.original_language.as_deref(), Some("en"));
         assert_eq!(m.title, "The Matrix");
         assert_eq!(m.year, Some(1999));
         assert_eq!(

@@ -7,6 +7,7 @@ pub mod media;
 pub mod metadata;
 pub mod openapi;
 pub mod playback;
+pub mod preferences;
 pub mod present;
 pub mod progress;
 pub mod proxy;
@@ -62,6 +63,12 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         // Watch progress.
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))
+        // The viewer's languages.
+        .routes(routes!(
+            preferences::get_languages,
+            preferences::put_languages
+        ))
+        .routes(routes!(preferences::get_series, preferences::put_series))
         // TMDB metadata (docs/providers.md).
         .routes(routes!(metadata::title))
         .routes(routes!(metadata::season))

@@ -37,6 +37,7 @@ pub const BEARER: &str = "bearer";
         (name = "library", description = "The local media library"),
         (name = "media", description = "Playing a library file: direct play, HLS, subtitles"),
         (name = "progress", description = "Watch positions"),
+        (name = "preferences", description = "The viewer's languages, and per-series choices"),
         (name = "metadata", description = "TMDB metadata (needs SOKOUL_TMDB_KEY)"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     ),
@@ -72,6 +73,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/api/media/", "media"),
     ("/api/playback/", "media"),
     ("/api/progress", "progress"),
+    ("/api/preferences/", "preferences"),
     ("/api/metadata/", "metadata"),
     ("/", "operations"),
 ];

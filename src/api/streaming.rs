@@ -1,5 +1,7 @@
 //! `/api/streaming/resolve/…` and `/api/streaming/{provider}/…`.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header;
@@ -17,6 +19,7 @@ use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
 use crate::providers::ProviderId;
+use crate::resolve::prefer::{self, Wanted};
 use crate::startup::AppState;
 
 /// `{provider}/{media_type}/{tmdb_id}`: the resolve route of one provider.
@@ -112,14 +115,27 @@ async fn resolve(
     scope: Scope,
     request: MediaRequest,
 ) -> Result<Response, ApiError> {
-    let resolved = state.resolver.resolve(request, scope.clone()).await?;
+    let mut resolved = state.resolver.resolve(request, scope.clone()).await?;
+    // After the cache: the cached answer is every viewer's, the order by language is this one's.
+    let wanted = wanted_languages(&state, request).await?;
+    let mut reordered = false;
+    if wanted != Wanted::Nothing {
+        let mut streams = resolved.resolution.streams.clone();
+        if prefer::prefer(&mut streams, &wanted) {
+            Arc::make_mut(&mut resolved.resolution).streams = streams;
+            reordered = true;
+        }
+    }
     let now = state.clock.unix();
     let signing = Signing {
         proxy: &state.signer,
         security: Some(&state.security),
     };
     if resolved.cached {
-        let key = CacheKey { scope, request }.to_string();
+        let mut key = CacheKey { scope, request }.to_string();
+        if reordered {
+            key = format!("{key}|{wanted:?}");
+        }
         let body = state.rendered.get_or_render(
             &key,
             &resolved.resolution,
@@ -136,4 +152,20 @@ async fn resolve(
         now + state.settings.proxy.url_ttl,
     ))
     .into_response())
+}
+
+/// The viewer's audio wish for this title: the series' last choice for an episode, else the
+/// preferences.
+async fn wanted_languages(state: &AppState, request: MediaRequest) -> Result<Wanted, ApiError> {
+    let prefs = state.store.language_preferences().await?;
+    let series = match request.media_type() {
+        MediaType::Tv => {
+            state
+                .store
+                .series_language_choice(request.tmdb_id())
+                .await?
+        }
+        MediaType::Movie => None,
+    };
+    Ok(Wanted::of(&prefs, series.as_ref()))
 }

@@ -76,6 +76,7 @@ impl LibraryProvider {
             ..ProviderStreams::default()
         };
         for f in files {
+            let first = out.streams.len();
             let remux = f.probe.remux_video();
             let height = if remux {
                 f.probe.video.height
@@ -106,6 +107,10 @@ impl LibraryProvider {
                     }
                 }),
             ));
+            let langs: Vec<String> = f.probe.audio.iter().map(|a| a.lang.clone()).collect();
+            for s in &mut out.streams[first..] {
+                s.audio_languages = langs.clone();
+            }
         }
         // Subtitles are timed to one file: the first (best) one.
         if let Some(f) = files.first() {
@@ -160,6 +165,7 @@ fn local(
         expires_at: None,
         markers: None,
         engine: false,
+        audio_languages: Vec::new(),
         thumbnails: None,
     }
 }

@@ -4,8 +4,10 @@
 pub mod breaker;
 pub mod merge;
 pub mod plan;
+pub mod prefer;
 pub mod rank;
 pub mod singleflight;
+pub mod tags;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,6 +5,7 @@
 //! Tables belong to the feature that owns them (`media.rs` for the library); a later feature
 //! (watch progress) adds its own migration and file here.
 
+pub mod languages;
 pub mod markers;
 pub mod media;
 pub mod progress;
@@ -159,11 +160,36 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     "#,
     ),
+    (
+        6,
+        r#"
+    -- The viewer's languages (store/languages.rs), keyed by profile ('default' until profiles
+    -- exist); audio and subtitles are JSON arrays of language tags, most wanted first.
+    CREATE TABLE language_preferences (
+        profile    TEXT PRIMARY KEY,
+        mode       TEXT NOT NULL,
+        audio      TEXT NOT NULL,
+        subtitles  TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    -- The last audio/subtitle choice per series; NULL when never picked.
+    CREATE TABLE series_language_choices (
+        profile    TEXT NOT NULL,
+        tmdb_id    INTEGER NOT NULL,
+        audio      TEXT,
+        subtitles  TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (profile, tmdb_id)
+    );
+    "#,
+    ),
 ];
 
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// The viewer's languages, read on every resolve answer: kept in memory (languages.rs).
+    languages: Arc<languages::Memo>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,6 +220,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            languages: Arc::default(),
         })
     }
 
@@ -204,6 +231,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            languages: Arc::default(),
         })
     }
 

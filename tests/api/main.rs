@@ -15,6 +15,7 @@ mod fake_jellyfin;
 mod fake_tmdb;
 mod faults;
 mod jellyfin;
+mod languages;
 mod library;
 mod library_security;
 mod log_secrets;

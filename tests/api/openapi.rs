@@ -45,6 +45,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/progress/{media_type}/{tmdb_id}"),
     ("put", "/api/progress/{media_type}/{tmdb_id}"),
     ("delete", "/api/progress/{media_type}/{tmdb_id}"),
+    ("get", "/api/preferences/languages"),
+    ("put", "/api/preferences/languages"),
+    ("get", "/api/preferences/series/{tmdb_id}"),
+    ("put", "/api/preferences/series/{tmdb_id}"),
     ("get", "/api/metadata/{media_type}/{tmdb_id}"),
     ("get", "/api/metadata/tv/{tmdb_id}/season/{season}"),
 ];

@@ -657,6 +657,7 @@ mod lock {
             expires_at: None,
             markers: None,
             engine: false,
+            audio_languages: Vec::new(),
             thumbnails: None,
         });
         r

@@ -16,6 +16,9 @@ import type {
 	StreamSource,
 	SubtitleTrack
 } from '$lib/api/types';
+import type { LanguagePreferences } from '$lib/api/generated/LanguagePreferences';
+import type { SeriesLanguageChoice } from '$lib/api/generated/SeriesLanguageChoice';
+import type { SeriesLanguageUpdate } from '$lib/api/generated/SeriesLanguageUpdate';
 
 /** What identifies something playable: a movie, or one episode of a series. */
 export interface MediaKey {
@@ -298,6 +301,50 @@ export async function saveProgress(
 			headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' },
 			body: JSON.stringify({ position: update.position, duration: update.duration })
 		},
+		options
+	);
+}
+
+// ---- The viewer's languages ----
+
+export function getLanguagePreferences(options?: RequestOptions): Promise<LanguagePreferences> {
+	return getJson('/api/preferences/languages', options);
+}
+
+/** Saves the preferences; resolves with what the server kept (tags normalised). */
+export async function saveLanguagePreferences(
+	prefs: LanguagePreferences,
+	options: RequestOptions = {}
+): Promise<LanguagePreferences> {
+	const response = await request(
+		'/api/preferences/languages',
+		{ method: 'PUT', headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' }, body: JSON.stringify(prefs) },
+		options
+	);
+	return (await response.json()) as LanguagePreferences;
+}
+
+/** The series' last audio/subtitle choice, or null when nothing was picked yet (404). */
+export async function getSeriesLanguages(
+	tmdbId: number,
+	options?: RequestOptions
+): Promise<SeriesLanguageChoice | null> {
+	try {
+		return await getJson<SeriesLanguageChoice>(`/api/preferences/series/${tmdbId}`, options);
+	} catch (error) {
+		if (error instanceof ApiError && error.isNotFound) return null;
+		throw error;
+	}
+}
+
+export async function saveSeriesLanguages(
+	tmdbId: number,
+	update: SeriesLanguageUpdate,
+	options: RequestOptions = {}
+): Promise<void> {
+	await request(
+		`/api/preferences/series/${tmdbId}`,
+		{ method: 'PUT', headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' }, body: JSON.stringify(update) },
 		options
 	);
 }

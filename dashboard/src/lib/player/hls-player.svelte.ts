@@ -5,7 +5,7 @@ import { untrack } from 'svelte';
 import type Hls from 'hls.js';
 import type { ErrorData } from 'hls.js';
 import { getEngineSubtitles, getProxyUrl } from '$lib/api/client';
-import type { StreamSource, SubtitleTrack } from '$lib/api/types';
+import type { ResolvedMedia as MediaInfo, StreamSource, SubtitleTrack } from '$lib/api/types';
 import {
 	applyAction,
 	decide,
@@ -19,6 +19,9 @@ import {
 	type SourceFailure
 } from './fallback';
 import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
+import type { LanguageMode } from '$lib/api/generated/LanguageMode';
+import { LanguageSettings } from './language-settings.svelte';
+import { chooseAudio, chooseSubtitle } from './languages';
 import { loadPreferences, sameLanguage, savePreferences } from './preferences';
 import { ProgressSaver, type SaveProgress } from './progress-saver';
 import { SubtitleController, type SubtitleControllerOptions } from './subtitle-controller.svelte';
@@ -40,6 +43,8 @@ export interface AudioOption {
 	id: number;
 	lang: string;
 	name: string;
+	/** The stream marks it as default (the original, usually). */
+	default?: boolean;
 }
 
 export interface TimeRange {
@@ -54,6 +59,8 @@ export interface PlayerLoad {
 	startAt: number;
 	/** Where this title's position is saved; bound per load so a new episode never gets the old one's position. */
 	saveProgress?: SaveProgress;
+	/** The title: its series' last language choice applies (`languages.ts`). */
+	media?: MediaInfo;
 }
 
 type HlsModule = typeof import('./create-hls');
@@ -66,6 +73,8 @@ export interface HlsPlayerOptions {
 	/** A source that has not produced a frame by then counts as failed. */
 	startTimeoutMs?: number;
 	subtitles?: SubtitleControllerOptions;
+	/** The viewer's languages; replaceable in tests. */
+	languages?: LanguageSettings;
 	/** The subtitles embedded in a remote engine source; replaceable in tests. */
 	getEngineSubtitles?: (master: string) => Promise<SubtitleTrack[]>;
 }
@@ -116,6 +125,7 @@ export class HlsPlayer {
 	burnIn = $state.raw<BurnIn | null>(null);
 
 	readonly subtitles: SubtitleController;
+	readonly languages: LanguageSettings;
 
 	#options: HlsPlayerOptions;
 	#video: HTMLVideoElement | null = null;
@@ -134,10 +144,17 @@ export class HlsPlayer {
 	#deferredStart: [index: number, resumeAt: number] | null = null;
 	/** The audio track playing before a reload for a burn-in: chosen again in the new stream. */
 	#carryAudio: AudioOption | null = null;
+	/** Bumped on every title load, so a late language answer never applies to the next title. */
+	#titleLoads = 0;
+	/** The viewer picked an audio track for this title: the preferences no longer apply. */
+	#audioPicked = false;
 
 	constructor(options: HlsPlayerOptions = {}) {
 		this.#options = options;
+		this.languages = options.languages ?? new LanguageSettings();
 		this.subtitles = new SubtitleController({
+			choose: (opts) => chooseSubtitle(opts, this.#audioLang(), this.languages.context()),
+			onSelect: (lang) => this.languages.recordChoice({ subtitles: lang }),
 			...options.subtitles,
 			onBurn: (track) => this.#setBurnIn(track)
 		});
@@ -247,7 +264,14 @@ export class HlsPlayer {
 		this.sources = request.sources;
 		this.#saver = request.saveProgress ? new ProgressSaver(request.saveProgress) : null;
 		this.burnIn = null;
+		this.#audioPicked = false;
+		const load = ++this.#titleLoads;
+		this.languages.select(request.media);
 		this.subtitles.load(request.subtitles);
+		// After the subtitles' own requests: the title's files come first on a slow link.
+		if (request.media) {
+			void this.languages.load().then(() => load === this.#titleLoads && this.#applyLanguages());
+		}
 
 		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
 		this.#fallback = { ...initialState(index ?? 0), failures: skipped };
@@ -713,6 +737,34 @@ export class HlsPlayer {
 		this.audioTrack = id;
 		const track = this.audioTracks.find((t) => t.id === id);
 		if (track) savePreferences({ audioLang: track.lang || track.name });
+		this.#audioPicked = true;
+		if (track?.lang) this.languages.recordChoice({ audio: track.lang });
+		this.subtitles.reapply();
+	}
+
+	/** The "Langues" menu: the mode is saved on the server and applied to this source at once. */
+	async setLanguageMode(mode: LanguageMode): Promise<void> {
+		await this.languages.setMode(mode);
+		this.#audioPicked = false;
+		this.subtitles.forgetChoice();
+		this.#applyLanguages();
+	}
+
+	#audioLang(): string | null {
+		return this.audioTracks.find((t) => t.id === this.audioTrack)?.lang || null;
+	}
+
+	/** The viewer's languages arrived (or changed): the audio track, then the subtitles. */
+	#applyLanguages(): void {
+		const hls = this.#hls;
+		if (hls && !this.#audioPicked) {
+			const id = chooseAudio(this.audioTracks, this.languages.context());
+			if (id !== undefined && id !== hls.audioTrack) {
+				hls.audioTrack = id;
+				this.audioTrack = id;
+			}
+		}
+		this.subtitles.reapply();
 	}
 
 	#syncLevels(): void {
@@ -732,7 +784,8 @@ export class HlsPlayer {
 		this.audioTracks = hls.audioTracks.map((track) => ({
 			id: track.id,
 			lang: track.lang ?? '',
-			name: track.name
+			name: track.name,
+			default: track.default
 		}));
 		this.audioTrack = hls.audioTrack;
 		// The track of the stream just left for a burn-in, else the last audio choice (next
@@ -740,15 +793,19 @@ export class HlsPlayer {
 		const carried = this.#carryAudio;
 		this.#carryAudio = null;
 		const wanted = loadPreferences().audioLang;
+		const chosen = this.#audioPicked ? undefined : chooseAudio(this.audioTracks, this.languages.context());
 		const match = carried
 			? this.audioTracks.find((t) => t.name === carried.name && t.lang === carried.lang)
-			: wanted
+			: chosen !== undefined
+				? this.audioTracks.find((t) => t.id === chosen)
+				: wanted
 				? this.audioTracks.find((t) => sameLanguage(t.lang, wanted) || t.name === wanted)
 				: undefined;
 		if (match && match.id !== hls.audioTrack) {
 			hls.audioTrack = match.id;
 			this.audioTrack = match.id;
 		}
+		this.subtitles.reapply();
 	}
 
 	// ---- Picture-in-picture ----

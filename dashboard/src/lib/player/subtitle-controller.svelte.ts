@@ -16,6 +16,8 @@ export interface SubtitleOption {
 	label: string;
 	/** An image subtitle: shown only burned into the picture (the stream is reloaded for it). */
 	image?: true;
+	/** A forced track (HLS `FORCED=YES`). */
+	forced?: true;
 }
 
 /** What the controller uses of an hls.js instance (a fake in tests). */
@@ -37,6 +39,13 @@ export interface SubtitleControllerOptions {
 	onBurn?: (track: SubtitleTrack | null) => void;
 	/** Whether the browser can run the ASS renderer; replaceable in tests. */
 	styledSupported?: boolean;
+	/**
+	 * The viewer's languages (`languages.ts`): the option to show, null for none, undefined for
+	 * no opinion (then the device's last choice applies).
+	 */
+	choose?: (options: SubtitleOption[]) => string | null | undefined;
+	/** The viewer picked subtitles: their language, or `off`. */
+	onSelect?: (lang: string) => void;
 }
 
 export class SubtitleController {
@@ -55,6 +64,8 @@ export class SubtitleController {
 
 	#fetchText: (track: SubtitleTrack) => Promise<string>;
 	#onBurn: (track: SubtitleTrack | null) => void;
+	#choose: SubtitleControllerOptions['choose'];
+	#onSelect: (lang: string) => void;
 	#hls: SubtitleHls | null = null;
 	#external: SubtitleTrack[] = [];
 	/** The resolve answer's tracks: the first of `#external`, before the source's own. */
@@ -72,6 +83,8 @@ export class SubtitleController {
 	constructor(options: SubtitleControllerOptions = {}) {
 		this.#fetchText = options.fetchText ?? ((track) => fetchSubtitleText(track));
 		this.#onBurn = options.onBurn ?? (() => {});
+		this.#choose = options.choose;
+		this.#onSelect = options.onSelect ?? (() => {});
 		this.#styledSupported = options.styledSupported ?? canRenderStyled();
 		this.size = loadPreferences().subtitleSize;
 	}
@@ -145,6 +158,8 @@ export class SubtitleController {
 		this.#chosen = true;
 		const option = this.options.find((o) => o.id === id);
 		savePreferences({ subtitleLang: option ? option.lang || option.label : 'off' });
+		if (!option) this.#onSelect('off');
+		else if (option.lang) this.#onSelect(option.lang);
 		void this.#show(option ? option.id : null);
 	}
 
@@ -190,7 +205,8 @@ export class SubtitleController {
 		this.#hlsOptions = hls.subtitleTracks.map((track) => ({
 			id: `hls:${track.id}`,
 			lang: track.lang ?? '',
-			label: track.name || track.lang || `#${track.id}`
+			label: track.name || track.lang || `#${track.id}`,
+			...(track.forced ? { forced: true as const } : {})
 		}));
 		this.#rebuildOptions();
 		if (!this.#chosen) this.#applyPreference();
@@ -208,8 +224,23 @@ export class SubtitleController {
 		if (this.selected === `hls:${trackId}`) this.cues = merged;
 	}
 
-	/** Applies the stored subtitle language, if the current options offer it. */
+	/** A new language mode was chosen: it applies again, over this title's earlier pick. */
+	forgetChoice(): void {
+		this.#chosen = false;
+	}
+
+	/** The viewer's languages changed (loaded, or the audio track chosen): applied unless the viewer picked. */
+	reapply(): void {
+		if (!this.#chosen) this.#applyPreference();
+	}
+
+	/** Applies the viewer's languages, else the stored subtitle language, if the options offer it. */
 	#applyPreference(): void {
+		const chosen = this.#choose?.(this.options);
+		if (chosen !== undefined) {
+			if (chosen !== this.selected) void this.#show(chosen);
+			return;
+		}
 		const wanted = loadPreferences().subtitleLang;
 		if (!wanted || wanted === 'off') {
 			void this.#show(null);

@@ -33,6 +33,10 @@ export const servers = {
 	},
 	get token() {
 		return env('E2E_TOKEN');
+	},
+	/** sokoul serve with the two-language film and series only (11-languages.spec.ts). */
+	get langs() {
+		return env('E2E_LANGS_URL');
 	}
 };
 

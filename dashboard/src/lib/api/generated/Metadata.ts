@@ -11,6 +11,10 @@ export type Metadata = { media_type: MediaType, tmdb_id: number, title: string, 
  */
 imdb_id?: string, 
 /**
+ * The original language (ISO 639-1, `en`): what "VOSTFR" plays.
+ */
+original_language?: string, 
+/**
  * Series only: the seasons, without their episodes (see the season route).
  */
 seasons?: Array<SeasonSummary>, };
