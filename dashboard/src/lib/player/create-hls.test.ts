@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hlsConfig, shouldRetry } from './create-hls';
+import { hlsConfig, shouldRetry, warmWorker } from './create-hls';
 
 const retryConfig = { maxNumRetry: 3, retryDelayMs: 1000, maxRetryDelayMs: 4000 };
 
@@ -21,6 +21,27 @@ describe('hlsConfig', () => {
 			expect(policy?.default.errorRetry?.shouldRetry).toBe(shouldRetry);
 			expect(policy?.default.timeoutRetry?.shouldRetry).toBe(shouldRetry);
 		}
+	});
+});
+
+describe('warmWorker', () => {
+	it('fetches the worker script hls.js will start, once, and again after a failure', async () => {
+		const asked: string[] = [];
+		let fail = true;
+		const fetchScript = (url: string) => {
+			asked.push(url);
+			return fail ? Promise.reject(new Error('offline')) : Promise.resolve();
+		};
+
+		warmWorker(fetchScript);
+		await Promise.resolve();
+		await Promise.resolve();
+		fail = false;
+		warmWorker(fetchScript);
+		warmWorker(fetchScript);
+
+		expect(asked).toHaveLength(2);
+		expect(asked[0]).toBe(hlsConfig({ startPosition: 0 }).workerPath);
 	});
 });
 

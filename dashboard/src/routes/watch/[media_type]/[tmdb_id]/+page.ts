@@ -15,7 +15,8 @@ export const load = (({ params, url, fetch }) => {
 		// hls.js loads while the streams resolve rather than after them (measured: its chunk
 		// was asked for once the resolve had answered, 50–70 ms before the master playlist).
 		// The player imports the same module.
-		void import('$lib/player/create-hls').catch(() => undefined);
+		// Its worker script too, which hls.js would only ask for once the first segment is in.
+		void import('$lib/player/create-hls').then((m) => m.warmWorker(), () => undefined);
 		// Resolving the streams, which can take seconds, starts now, while the page's own
 		// scripts load; the page takes the answer once mounted, and asks again on "Réessayer".
 		watchResolves.start(watchHref(key), () => resolveStreams(key));
