@@ -927,7 +927,7 @@ impl Packager {
                 confine::media_input(&self.inner.roots, &file.path, &file.probe.format).ok()?;
             let timeout = Duration::from_secs_f64(self.inner.config.probe_timeout * 20.0);
             let (stream, _) = probed.media.video()?;
-            probe::keyframes(
+            let listed = probe::keyframes(
                 &self.inner.config.ffprobe,
                 &input,
                 &file.probe.format,
@@ -936,7 +936,15 @@ impl Packager {
             )
             .await
             .ok()
-            .filter(|k| !k.is_empty())
+            .filter(|k| !k.is_empty())?;
+            let store = &self.inner.store;
+            if let Err(e) = store
+                .put_keyframes(file.id, file.size, file.mtime_ns, listed.clone())
+                .await
+            {
+                tracing::warn!(file = file.id, "cannot keep the keyframes: {e}");
+            }
+            Some(listed)
         };
         let start = probed.media.start_time;
         probed

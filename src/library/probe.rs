@@ -84,6 +84,16 @@ impl VideoTrack {
             && matches!(self.pix_fmt.as_deref(), Some("yuv420p" | "yuvj420p") | None)
     }
 
+    /// A video the common browsers take as it is (8-bit H.264 everywhere; AV1 and VP9 in
+    /// Chromium and Firefox), so its segments are likely copies cut at its keyframes, which
+    /// the scan lists: listing them when the file is first played reads its whole packet
+    /// index before the first segment can be planned. HEVC (copied only by Safari and Edge)
+    /// is listed at its first copied play instead, and kept: a scan of a 4K HEVC library does
+    /// not read every file twice for the browsers that transcode it anyway.
+    pub fn may_be_copied(&self) -> bool {
+        self.browser_playable() || matches!(self.codec.as_str(), "av1" | "vp9")
+    }
+
     /// `avc1.PPCCLL` for the master playlist's `CODECS`, so hls.js knows what it gets.
     pub fn rfc6381(&self) -> String {
         let profile = match self.profile.as_deref().unwrap_or("High") {

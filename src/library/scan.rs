@@ -418,7 +418,7 @@ async fn probe_one(ffprobe: &str, candidate: Candidate, timeout: Duration) -> Pr
     let path = &candidate.found.path;
     let probe = probe::probe(ffprobe, path, timeout).await;
     let keyframes = match &probe {
-        Ok(p) if p.info.remux_video() => {
+        Ok(p) if p.info.video.may_be_copied() => {
             // Generous: reading a large file's packet index is I/O-bound.
             let index = p.info.video.index;
             probe::keyframes(ffprobe, path, &p.info.format, index, timeout * 20)

@@ -397,6 +397,28 @@ impl Store {
         .await
     }
 
+    /// Keeps the keyframes of file `id` listed when it was first played (a file scanned before
+    /// the scan listed its codec's keyframes), so the next start does not list them again.
+    /// Nothing if the file left the library or changed since.
+    pub async fn put_keyframes(
+        &self,
+        id: i64,
+        size: u64,
+        mtime_ns: i64,
+        times: Vec<f64>,
+    ) -> Result<(), StoreError> {
+        let blob: Vec<u8> = times.iter().flat_map(|t| t.to_le_bytes()).collect();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO media_keyframes (file_id, times) \
+                 SELECT id, ?4 FROM media_files WHERE id = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![id, size as i64, mtime_ns, blob],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// ffprobe's JSON of file `id` if it was read at this size and mtime.
     pub async fn probe_json(
         &self,

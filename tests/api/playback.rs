@@ -515,3 +515,115 @@ async fn a_copied_film_starts_with_a_2_s_segment_and_pressing_play_runs_no_secon
         expected += d;
     }
 }
+
+#[tokio::test]
+async fn a_vp9_film_copied_for_chromium_is_planned_from_the_scan_alone() {
+    // Its keyframes are listed by the scan, as an H.264 film's are: before, the first play
+    // listed them (an ffprobe reading the whole packet index) before its first segment.
+    let root = tempfile::tempdir().unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let log = tools.path().join("ffprobe.log");
+    let ffprobe = counting_ffprobe(tools.path(), &log);
+    let file = film_path(root.path(), 5003, "webm");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "8",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-g",
+        "25",
+        "-c:a",
+        "libopus",
+        "-ac",
+        "2",
+        file.to_str().unwrap(),
+    ]);
+    let root_dir = root.path().to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        s.library.ffprobe = ffprobe.display().to_string();
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let scanned = runs(&log);
+
+    let base = hls_base(&app, 5003).await;
+    let p = q(Some(CHROMIUM));
+    let master = app.text(&format!("{base}/master.m3u8{p}")).await;
+    assert_eq!(mode_of(&master), "direct_stream", "{master}");
+    let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
+    let first = app.bytes(&format!("{base}/v/0.m4s{p}")).await;
+    assert!(
+        !first.is_empty() && playlist.contains("0.m4s"),
+        "{playlist}"
+    );
+    assert_eq!(
+        runs(&log),
+        scanned,
+        "no ffprobe between pressing play and the first segment"
+    );
+}
+
+#[tokio::test]
+async fn an_hevc_film_copied_for_safari_keeps_the_keyframes_its_first_play_listed() {
+    // HEVC is copied only where it decodes (Safari, Edge): the scan leaves its keyframes to
+    // the first such play, which keeps them for the next start (a restart included).
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5004, "mkv");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "6",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error:keyint=25",
+        "-c:a",
+        "aac",
+        file.to_str().unwrap(),
+    ]);
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["added"], 1);
+    let db = rusqlite::Connection::open(app.data_dir.path().join("sokoul.db")).unwrap();
+    let stored = || -> i64 {
+        db.query_row(
+            "SELECT COALESCE(SUM(length(times)) / 8, 0) FROM media_keyframes",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(stored(), 0, "the scan lists no HEVC keyframes");
+
+    let base = hls_base(&app, 5004).await;
+    let p = q(Some("1:avc,hevc,aac,mp4"));
+    let master = app.text(&format!("{base}/master.m3u8{p}")).await;
+    assert_eq!(mode_of(&master), "direct_stream", "{master}");
+    app.text(&format!("{base}/v/index.m3u8{p}")).await;
+    assert_eq!(stored(), 6, "one keyframe a second, kept");
+}
