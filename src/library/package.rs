@@ -666,6 +666,14 @@ fn step(job: Option<(i64, &JobState)>, i: i64) -> Step {
     }
 }
 
+/// Whether a new job takes the place of a running one for the same rendition (a seek) or
+/// leaves it be (an early start, see `Packager::prestart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replace {
+    Yes,
+    No,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct JobKey {
     /// `<id>-<fingerprint>`: remote files all have id `REMOTE_ID`.
@@ -1020,9 +1028,12 @@ impl Packager {
     ) -> Result<String, LibraryError> {
         let pkg = self.chosen(file, profile, burn).await?;
         let rendition = pkg.rendition(variant)?;
-        Ok(rendition
+        let text = rendition
             .timeline
-            .media_playlist(pkg.format, &playlist_query(profile, burn)))
+            .media_playlist(pkg.format, &playlist_query(profile, burn));
+        let profile = profile.cloned().unwrap_or_default();
+        self.prestart(file, variant, profile, burn.cloned());
+        Ok(text)
     }
 
     /// A remote file as the engine packages it: probed once through `url` (a signed proxy URL
@@ -1249,6 +1260,18 @@ impl Packager {
             }
             Part::Segment(i, f) => (format!("{i}.{}", extension(f)), Some(i)),
         };
+        let wanted = self.wanted(file, pkg, variant, profile, burn);
+        self.wait_for(&wanted, &name, index).await
+    }
+
+    fn wanted<'a>(
+        &self,
+        file: &'a MediaFile,
+        pkg: Arc<Packaging>,
+        variant: Variant,
+        profile: &ClientProfile,
+        burn: Option<&BurnIn>,
+    ) -> Wanted<'a> {
         let folder = format!("{}-{}-{SEGMENT_LAYOUT}", file.id, file.fingerprint());
         let dir = self
             .inner
@@ -1261,14 +1284,45 @@ impl Packager {
             profile: choice_key(profile, burn),
             variant,
         };
-        let wanted = Wanted {
+        Wanted {
             file,
             pkg,
             variant,
             key,
             dir,
-        };
-        self.wait_for(&wanted, &name, index).await
+        }
+    }
+
+    /// Starts the job for the start of `variant` when its playlist is asked for and nothing
+    /// of it runs or is cached. hls.js asks for the first segment only after the playlists and
+    /// its MediaSource setup (measured in Chromium: 0.1 s after the playlist idle, 0.3 s on a
+    /// busy machine), time ffmpeg now spends starting. A player resuming further in asks for
+    /// another segment, which replaces this job as a seek would; this one never replaces a job.
+    fn prestart(
+        &self,
+        file: &MediaFile,
+        variant: Variant,
+        profile: ClientProfile,
+        burn: Option<BurnIn>,
+    ) {
+        let (this, file) = (self.clone(), file.clone());
+        tokio::spawn(async move {
+            let Ok(pkg) = this.packaging(&file, &profile, burn.as_ref()).await else {
+                return;
+            };
+            let first = format!("0.{}", extension(pkg.format));
+            let w = this.wanted(&file, pkg, variant, &profile, burn.as_ref());
+            if this.job_of(&w.key).is_some() || w.dir.join(first).exists() {
+                return;
+            }
+            if let Err(e) = this.start_job(&w, 0, Replace::No).await {
+                tracing::debug!(file = file.id, "no early start: {e}");
+            }
+        });
+    }
+
+    fn job_of(&self, key: &JobKey) -> Option<Arc<Job>> {
+        self.inner.jobs.lock().expect("jobs lock").get(key).cloned()
     }
 
     /// Waits for `name` (segment `index`, or the init segment) to be in the cache, starting or
@@ -1282,13 +1336,7 @@ impl Packager {
         let path = w.dir.join(name);
         let deadline = Instant::now() + Duration::from_secs_f64(self.inner.config.segment_wait);
         loop {
-            let job = self
-                .inner
-                .jobs
-                .lock()
-                .expect("jobs lock")
-                .get(&w.key)
-                .cloned();
+            let job = self.job_of(&w.key);
             if tokio::fs::metadata(&path).await.is_ok() {
                 self.inner.lru.lock().expect("lru lock").touch(&path);
                 if let Some(job) = job {
@@ -1301,7 +1349,7 @@ impl Packager {
             let state = job.as_ref().map(|j| (j.start, j.state()));
             let job = match step(state.as_ref().map(|(s, st)| (*s, st)), i) {
                 Step::Wait => job.expect("a job to wait for"),
-                Step::Start => self.start_job(w, i as usize).await?,
+                Step::Start => self.start_job(w, i as usize, Replace::Yes).await?,
                 Step::Fail(error) => {
                     self.inner.jobs.lock().expect("jobs lock").remove(&w.key);
                     return Err(LibraryError::Package(error));
@@ -1330,17 +1378,28 @@ impl Packager {
         }
     }
 
-    async fn start_job(&self, w: &Wanted<'_>, index: usize) -> Result<Arc<Job>, LibraryError> {
-        // A seek: the old job for this rendition is now useless.
-        if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
+    async fn start_job(
+        &self,
+        w: &Wanted<'_>,
+        index: usize,
+        replace: Replace,
+    ) -> Result<Arc<Job>, LibraryError> {
+        if replace == Replace::No {
+            if let Some(job) = self.job_of(&w.key) {
+                return Ok(job);
+            }
+        } else if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
+            // A seek: the old job for this rendition is now useless.
             old.cancel.notify_one();
         }
         let input = self.input_of(w.file)?;
         let permit = self.acquire_slot(Some(&w.key)).await?;
         // Another request for the same rendition may have started a job while we waited.
-        if let Some(job) = self.inner.jobs.lock().expect("jobs lock").get(&w.key) {
-            if step(Some((job.start, &job.state())), index as i64) == Step::Wait {
-                return Ok(job.clone());
+        if let Some(job) = self.job_of(&w.key) {
+            if replace == Replace::No
+                || step(Some((job.start, &job.state())), index as i64) == Step::Wait
+            {
+                return Ok(job);
             }
         }
         let rendition = w.pkg.rendition(w.variant)?;
@@ -1392,11 +1451,23 @@ impl Packager {
             cancel: Notify::new(),
             changed: Notify::new(),
         });
-        self.inner
-            .jobs
-            .lock()
-            .expect("jobs lock")
-            .insert(w.key.clone(), job.clone());
+        {
+            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+            match jobs.get(&w.key) {
+                // A player's request started one while this early start got ready: it wins
+                // (dropping `child` kills this ffmpeg).
+                Some(theirs) if replace == Replace::No => {
+                    let theirs = theirs.clone();
+                    drop(jobs);
+                    drop(child);
+                    let _ = std::fs::remove_dir_all(&work);
+                    return Ok(theirs);
+                }
+                _ => {
+                    jobs.insert(w.key.clone(), job.clone());
+                }
+            }
+        }
         let run = Run {
             inner: self.inner.clone(),
             job: job.clone(),

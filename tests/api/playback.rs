@@ -627,3 +627,68 @@ async fn an_hevc_film_copied_for_safari_keeps_the_keyframes_its_first_play_liste
     app.text(&format!("{base}/v/index.m3u8{p}")).await;
     assert_eq!(stored(), 6, "one keyframe a second, kept");
 }
+
+/// Segment files of rendition `variant` in the engine's cache, anywhere under `dir`.
+fn cached_segments(dir: &Path, variant: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(cached_segments(&path, variant));
+        } else if path.parent().and_then(|p| p.file_name()) == Some(variant.as_ref()) {
+            found.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_first_segment_is_made_once_its_playlist_is_asked_before_the_player_asks_for_it() {
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5005, "mkv");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        "-t",
+        "6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "ac3",
+        file.to_str().unwrap(),
+    ]);
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5005).await;
+    let p = q(Some(CHROMIUM));
+    app.text(&format!("{base}/master.m3u8{p}")).await;
+    let cache = app.data_dir.path().join("hls-cache");
+    assert!(cached_segments(&cache, "a0").is_empty());
+
+    app.text(&format!("{base}/a0/index.m3u8{p}")).await;
+    let started = std::time::Instant::now();
+    while !cached_segments(&cache, "a0").contains(&"0.ts".to_string()) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no first audio segment was made after its playlist"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        cached_segments(&cache, "v").is_empty(),
+        "only the rendition whose playlist was asked"
+    );
+    // What the player then fetches is that very segment.
+    let bytes = app.bytes(&format!("{base}/a0/0.ts{p}")).await;
+    assert!(bytes.len() > 188 && bytes[0] == 0x47, "an MPEG-TS segment");
+}
