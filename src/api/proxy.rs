@@ -131,6 +131,7 @@ pub async fn proxy(
         metrics: &state.metrics,
         budget: &state.rewrite_budget,
         settings: &state.settings.proxy,
+        edge: &state.edge,
     };
     match relay.serve(raw.as_deref(), client).await {
         Ok(outcome) => {

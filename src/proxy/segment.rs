@@ -135,6 +135,9 @@ pub struct RelayBody<S> {
     last_chunk: Instant,
     timer: Pin<Box<Sleep>>,
     relayed: u64,
+    /// Whether the bytes come over this response's own upstream connection (they are then
+    /// upstream bytes too), not from the edge.
+    direct: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -149,6 +152,7 @@ impl<S> RelayBody<S> {
             last_chunk: now,
             timer: Box::pin(tokio::time::sleep_until(now + idle)),
             relayed: 0,
+            direct: false,
             metrics,
         }
     }
@@ -158,6 +162,9 @@ impl<S> Drop for RelayBody<S> {
     fn drop(&mut self) {
         self.metrics.proxy_active.dec();
         self.metrics.proxy_bytes.inc_by(self.relayed);
+        if self.direct {
+            self.metrics.edge.upstream_bytes.inc_by(self.relayed);
+        }
     }
 }
 
@@ -214,7 +221,9 @@ pub fn relay(
     let mut headers = HeaderMap::new();
     copy_allowed(response.headers(), &mut headers, &RELAYED_RESPONSE_HEADERS);
     add_common_headers(&mut headers);
-    let body = RelayBody::new(response.into_stream(), first, idle, metrics);
+    let direct = response.is_direct();
+    let mut body = RelayBody::new(response.into_stream(), first, idle, metrics);
+    body.direct = direct;
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = status;
     *out.headers_mut() = headers;
