@@ -166,6 +166,9 @@ pub struct ProxySettings {
     /// Reconnections with `Range` and `If-Range` after an upstream body broke off midway,
     /// per response; 0 ends the response as before.
     pub resume_attempts: u8,
+    /// Segments of a VOD playlist fetched into the cache ahead of a viewer asking for one
+    /// (the next N after it), in the background; 0 turns read-ahead off.
+    pub read_ahead: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -414,6 +417,7 @@ impl Default for ProxySettings {
             // The largest HLS segments seen (10 s of 4K at 12 Mb/s) are about 15 MB.
             cache_max_object_mb: 16,
             resume_attempts: 2,
+            read_ahead: 2,
         }
     }
 }
@@ -513,6 +517,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_PROXY_CACHE_MEMORY_MB", "proxy.cache_memory_mb"),
     ("SOKOUL_PROXY_CACHE_DISK_MB", "proxy.cache_disk_mb"),
     ("SOKOUL_PROXY_RESUME_ATTEMPTS", "proxy.resume_attempts"),
+    ("SOKOUL_PROXY_READ_AHEAD", "proxy.read_ahead"),
     ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
     (
         "SOKOUL_RATE_LIMIT_PER_SECOND",
@@ -640,7 +645,8 @@ impl Settings {
         let proxy = &mut self.proxy;
         env.parsed("SOKOUL_PROXY_CACHE_MEMORY_MB", &mut proxy.cache_memory_mb)?;
         env.parsed("SOKOUL_PROXY_CACHE_DISK_MB", &mut proxy.cache_disk_mb)?;
-        env.parsed("SOKOUL_PROXY_RESUME_ATTEMPTS", &mut proxy.resume_attempts)
+        env.parsed("SOKOUL_PROXY_RESUME_ATTEMPTS", &mut proxy.resume_attempts)?;
+        env.parsed("SOKOUL_PROXY_READ_AHEAD", &mut proxy.read_ahead)
     }
 
     fn apply_provider_env(&mut self, env: &Env<'_>) {
@@ -755,6 +761,10 @@ impl Settings {
         // The cache weighs an entry in a u32 of bytes; a segment past 1 GiB is a film.
         if !(1..=1024).contains(&self.proxy.cache_max_object_mb) {
             return invalid("proxy.cache_max_object_mb", "must be between 1 and 1024");
+        }
+        // A minute of 4-second segments: past that, read-ahead is a download.
+        if self.proxy.read_ahead > 16 {
+            return invalid("proxy.read_ahead", "must be at most 16");
         }
         Ok(())
     }
@@ -1147,6 +1157,7 @@ mod tests {
         let env = [
             ("SOKOUL_PROXY_CACHE_DISK_MB", "100"),
             ("SOKOUL_PROXY_RESUME_ATTEMPTS", "0"),
+            ("SOKOUL_PROXY_READ_AHEAD", "0"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
         let (s, _) = Settings::load_from(Some(&path), &env).unwrap();
@@ -1155,7 +1166,7 @@ mod tests {
             (p.cache_memory_mb, p.cache_disk_mb, p.resume_attempts),
             (8, 100, 0)
         );
-        assert_eq!(p.cache_max_object_mb, 16);
+        assert_eq!((p.cache_max_object_mb, p.read_ahead), (16, 0));
         std::fs::write(&path, "[proxy]\ncache_max_object_mb = 0\n").unwrap();
         let err = Settings::load_from(Some(&path), &[]).unwrap_err();
         assert!(

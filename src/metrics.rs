@@ -152,6 +152,9 @@ pub struct EdgeMetrics {
     pub coalesced: Counter,
     /// Upstream bodies continued with `Range` after breaking off.
     pub resumes: Counter,
+    /// Read-ahead fetches, by `result`: `started`, `used` (a viewer asked for the object
+    /// before it left the cache) or `wasted` (it left unasked).
+    pub read_ahead: Family<CacheLabels, Counter>,
 }
 
 impl EdgeMetrics {
@@ -187,6 +190,12 @@ impl EdgeMetrics {
                 "Upstream bodies resumed with Range after the connection broke",
                 Counter::default(),
             ),
+            read_ahead: registered(
+                registry,
+                "proxy_read_ahead",
+                "Segments fetched ahead of the viewers: started, used, wasted",
+                Family::default(),
+            ),
         }
     }
 
@@ -194,6 +203,14 @@ impl EdgeMetrics {
         self.lookups
             .get_or_create(&EdgeLookupLabels {
                 kind: kind.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub fn read_ahead(&self, result: &str) {
+        self.read_ahead
+            .get_or_create(&CacheLabels {
                 result: result.into(),
             })
             .inc();

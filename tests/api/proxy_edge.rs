@@ -366,3 +366,46 @@ async fn the_cache_stays_within_its_size_limits_under_a_stream_of_distinct_segme
     let url = mint(&app, &format!("{}/many/0", origin.base), "https://a/");
     assert_eq!(bytes_of(&app, &url).await, segment(0, 200_000));
 }
+
+/// Waits (generously: the machine may be loaded) until `done`, then says whether it came.
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..1000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn asking_for_a_segment_reads_the_next_two_ahead() {
+    let origin = start_origin().await;
+    let app = spawn_app(allow_loopback).await;
+    let url = mint(
+        &app,
+        &format!("{}/vod/index.m3u8", origin.base),
+        "https://a/",
+    );
+    let playlist = String::from_utf8(bytes_of(&app, &url).await.to_vec()).unwrap();
+    let children = children(&url, &playlist);
+    assert_eq!(bytes_of(&app, &children[1]).await, segment(0, 300_000));
+    let ahead = || origin.counts.of("/vod/seg1.ts") == 1 && origin.counts.of("/vod/seg2.ts") == 1;
+    assert!(
+        eventually(ahead).await,
+        "segments 1 and 2 were fetched ahead"
+    );
+    assert_eq!(
+        origin.counts.of("/vod/seg3.ts"),
+        0,
+        "no further than proxy.read_ahead"
+    );
+    // The viewer's next segment is the one read ahead.
+    assert_eq!(bytes_of(&app, &children[2]).await, segment(1, 300_000));
+    assert_eq!(origin.counts.of("/vod/seg1.ts"), 1);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("sokoul_proxy_read_ahead_total{result=\"used\"} 1"),
+        "{metrics}"
+    );
+}

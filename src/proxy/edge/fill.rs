@@ -10,7 +10,7 @@
 //! request interested in it has gone: nobody is left to pay the upstream's bytes for, and a
 //! lone viewer's disconnect still closes the upstream connection as it did before the edge.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -60,6 +60,8 @@ pub struct Fill {
     interested: AtomicUsize,
     /// Woken when `interested` falls to 0.
     abandoned: Notify,
+    /// Started by read-ahead, and no viewer has joined it yet.
+    pub prefetch: AtomicBool,
 }
 
 /// One request's interest in a fill: while any is alive, the fetch goes on.
@@ -113,6 +115,7 @@ impl Fill {
             changed: watch::Sender::new(()),
             interested: AtomicUsize::new(0),
             abandoned: Notify::new(),
+            prefetch: AtomicBool::new(false),
         })
     }
 

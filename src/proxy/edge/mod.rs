@@ -11,6 +11,7 @@
 //! `proxy::relay` asks [`Edge::lane`] whether a request may go through the edge at all, then
 //! [`Edge::answer`] for its upstream answer instead of fetching it itself.
 
+pub mod ahead;
 pub mod fill;
 pub mod keeper;
 pub mod key;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
+use futures::StreamExt;
 use tokio::sync::oneshot;
 use url::Url;
 
@@ -53,6 +55,7 @@ pub struct Edge {
 #[derive(Debug)]
 struct Inner {
     tiers: Tiers,
+    ahead: ahead::ReadAhead,
     fills: Mutex<HashMap<Key, Arc<Fill>>>,
     /// Documents being rewritten to be kept: one rewrite each.
     keeping: Mutex<std::collections::HashSet<Key>>,
@@ -125,6 +128,7 @@ impl Edge {
         Ok(Edge {
             inner: Some(Arc::new(Inner {
                 tiers,
+                ahead: ahead::ReadAhead::new(settings.read_ahead),
                 fills: Mutex::new(HashMap::new()),
                 keeping: Mutex::default(),
                 http: parts.http,
@@ -228,6 +232,7 @@ impl Edge {
             headers,
             url,
             expires: keep.expires,
+            prefetched: Default::default(),
         };
         let meta = Arc::new(meta);
         inner.tiers.insert(keep.key, Entry { meta, body });
@@ -239,6 +244,7 @@ impl Edge {
         let Some(inner) = &self.inner else {
             return Ok(EdgeAnswer::Alone);
         };
+        inner.read_ahead(lane);
         if let Some(ready) = inner.hit(lane).await {
             return Ok(ready);
         }
@@ -302,6 +308,7 @@ impl Inner {
         self.metrics
             .edge
             .lookup(entry.meta.kind.label(), &format!("hit_{tier}"));
+        entry.meta.settle_read_ahead(&self.metrics, "used");
         let keep = self.keep(lane, entry.meta.expires);
         Some(EdgeAnswer::Ready {
             url: entry.meta.url.clone(),
@@ -319,6 +326,12 @@ impl Inner {
             return Joined::Cached;
         }
         if let Some(fill) = fills.get(&lane.object) {
+            if fill
+                .prefetch
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                self.metrics.edge.read_ahead("used");
+            }
             return Joined::Waiter(fill.interest());
         }
         let fill = Fill::new();
@@ -327,6 +340,41 @@ impl Inner {
         let (tx, rx) = oneshot::channel();
         tokio::spawn(self.clone().run(fill, lane.clone(), tx));
         Joined::Leader(interest, rx)
+    }
+
+    /// Starts fetching the segments after this one, if it is one of a playlist the edge knows,
+    /// as far as free read-ahead slots allow.
+    fn read_ahead(self: &Arc<Self>, lane: &Lane) {
+        for next in self.ahead.next(&lane.object, self.clock.unix()) {
+            let Some(slot) = self.ahead.slot() else {
+                return;
+            };
+            self.prefetch(next, slot);
+        }
+    }
+
+    /// One read-ahead fetch, unless the object is cached or being fetched. It reads its own
+    /// fill to the end (so that it is not abandoned), holding its slot meanwhile.
+    fn prefetch(self: &Arc<Self>, lane: Lane, slot: tokio::sync::OwnedSemaphorePermit) {
+        let interest = {
+            let mut fills = self.fills.lock().unwrap_or_else(|e| e.into_inner());
+            if self.tiers.contains(&lane.object) || fills.contains_key(&lane.object) {
+                return;
+            }
+            let fill = Fill::new();
+            fill.prefetch
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let interest = fill.interest();
+            fills.insert(lane.object, fill.clone());
+            let (tx, _) = oneshot::channel();
+            tokio::spawn(self.clone().run(fill, lane, tx));
+            interest
+        };
+        self.metrics.edge.read_ahead("started");
+        tokio::spawn(async move {
+            let _slot = slot;
+            interest.reader().for_each(|_| std::future::ready(())).await;
+        });
     }
 
     /// Forgets a fill nobody is interested in any more; false if someone joined meanwhile.
@@ -359,6 +407,7 @@ impl Inner {
             Err(e) => {
                 self.finish(&lane.object, &fill, None);
                 fill.set_head(Head::Failed(Arc::new(e)));
+                fill.end(Err(FillError::Broken("no answer to share".into())));
                 return;
             }
         };
@@ -370,6 +419,7 @@ impl Inner {
                 tracing::debug!(?why, "upstream answer relayed to its one requester");
                 self.finish(&lane.object, &fill, None);
                 fill.set_head(Head::Alone);
+                fill.end(Err(FillError::Broken("not shared".into())));
                 let _ = leader.send(fetched);
                 return;
             }
@@ -385,7 +435,8 @@ impl Inner {
         fill.set_head(Head::Shared(head.clone()));
         match self.body(&fill, &lane, fetched, limit).await {
             Ok(()) => {
-                let entry = self.entry(&head, fill.body());
+                let prefetch = fill.prefetch.load(std::sync::atomic::Ordering::Relaxed);
+                let entry = self.entry(&lane, &head, fill.body(), prefetch);
                 self.finish(&lane.object, &fill, entry);
                 fill.end(Ok(()));
             }
@@ -495,7 +546,7 @@ impl Inner {
     }
 
     /// The cache entry of a complete body, unless it is a live playlist or already expired.
-    fn entry(&self, head: &SharedHead, body: Bytes) -> Option<Entry> {
+    fn entry(&self, lane: &Lane, head: &SharedHead, body: Bytes, prefetch: bool) -> Option<Entry> {
         let playlist = sniff(&body) == Sniff::Playlist;
         let kind = if playlist {
             EntryKind::Playlist
@@ -506,11 +557,15 @@ impl Inner {
         if (playlist && policy::is_live_playlist(&body)) || head.expires <= self.clock.unix() {
             return None;
         }
+        if playlist {
+            self.ahead.index(lane, &head.url, &body);
+        }
         let meta = Meta {
             kind,
             headers: head.headers.clone(),
             url: head.url.clone(),
             expires: head.expires,
+            prefetched: prefetch.into(),
         };
         Some(Entry {
             meta: Arc::new(meta),

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -49,6 +50,17 @@ pub struct Meta {
     pub url: Url,
     /// Unix seconds: the signed URL's expiry, or sooner if the upstream said so.
     pub expires: u64,
+    /// Fetched by read-ahead and not asked for yet.
+    pub prefetched: AtomicBool,
+}
+
+impl Meta {
+    /// Counts a read-ahead entry as used (a viewer asked) or wasted (it left unasked), once.
+    pub fn settle_read_ahead(&self, metrics: &Metrics, result: &str) {
+        if self.prefetched.swap(false, Ordering::Relaxed) {
+            metrics.edge.read_ahead(result);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,13 +142,16 @@ impl Tiers {
             .max_capacity(budgets.memory)
             .weigher(|_, e: &Entry| weight(e.body.len() as u64))
             .expire_after(UntilExpiry(clock.clone()))
-            .eviction_listener(move |key: Arc<Key>, entry: Entry, cause| {
-                if cause == RemovalCause::Size {
+            .eviction_listener(move |key: Arc<Key>, entry: Entry, cause| match cause {
+                RemovalCause::Size => {
                     evicted.edge.evicted(entry.meta.kind.label(), "memory");
-                    if let Some(disk) = &spill {
-                        disk.spill(*key, entry);
+                    match &spill {
+                        Some(disk) => disk.spill(*key, entry),
+                        None => entry.meta.settle_read_ahead(&evicted, "wasted"),
                     }
                 }
+                RemovalCause::Expired => entry.meta.settle_read_ahead(&evicted, "wasted"),
+                RemovalCause::Explicit | RemovalCause::Replaced => {}
             })
             .build();
         Ok(Tiers {
@@ -206,6 +221,7 @@ impl DiskTier {
                 if cause == RemovalCause::Size {
                     metrics.edge.evicted(entry.meta.kind.label(), "disk");
                 }
+                entry.meta.settle_read_ahead(&metrics, "wasted");
                 let _ = std::fs::remove_file(files.join(key.hex()));
             })
             .build();
