@@ -20,6 +20,7 @@ use super::ProxyError;
 use super::budget::{Reserve, RewriteBudget};
 use super::client::{ProxyClient, UpstreamResponse};
 use super::edge::keeper::KeepJob;
+use super::edge::resume::DirectResume;
 use super::edge::tiers::Entry;
 use super::edge::{Edge, EdgeAnswer, Keep, Lane};
 use super::json::{MAX_JSON_BYTES, rewrite_json};
@@ -92,6 +93,8 @@ pub enum Outcome {
         response: UpstreamResponse,
         first: Option<Bytes>,
         idle: Duration,
+        /// How the body is resumed if the upstream breaks it off (`proxy::edge::resume`).
+        resume: Option<Box<DirectResume>>,
     },
     /// A rewritten playlist or JSON document.
     Document(Document),
@@ -157,7 +160,7 @@ impl Relay<'_> {
             answer.response.content_length(),
         );
         match class {
-            Class::Stream => Ok(self.stream(answer.response, BytesMut::new())),
+            Class::Stream => Ok(self.stream(&target, answer, BytesMut::new())),
             Class::Json => self.rewrite_json(&target, answer).await,
             Class::Subtitle => self.subtitle(&target, answer).await,
             Class::Playlist => {
@@ -298,14 +301,19 @@ impl Relay<'_> {
                 Err(e) => return Err(ProxyError::Body(e)),
             }
         }
-        Ok(self.stream(answer.response, head))
+        Ok(self.stream(target, answer, head))
     }
 
-    fn stream(&self, response: UpstreamResponse, head: BytesMut) -> Outcome {
+    fn stream(&self, target: &Target<'_>, answer: Answer, head: BytesMut) -> Outcome {
+        let (verified, ip) = (&target.verified, target.client.ip);
+        let resume = self
+            .edge
+            .direct_resume(verified, &answer.url, ip, &answer.response);
         Outcome::Stream {
-            response,
+            response: answer.response,
             first: (!head.is_empty()).then(|| head.freeze()),
             idle: self.idle(),
+            resume: resume.map(Box::new),
         }
     }
 

@@ -13,10 +13,11 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::client::UpstreamResponse;
+use super::edge::resume::DirectResume;
 use super::relay::Document;
 use crate::metrics::Metrics;
 
@@ -216,13 +217,19 @@ pub fn relay(
     first: Option<Bytes>,
     idle: Duration,
     metrics: Arc<Metrics>,
+    resume: Option<Box<DirectResume>>,
 ) -> Response {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
     let mut headers = HeaderMap::new();
     copy_allowed(response.headers(), &mut headers, &RELAYED_RESPONSE_HEADERS);
     add_common_headers(&mut headers);
     let direct = response.is_direct();
-    let mut body = RelayBody::new(response.into_stream(), first, idle, metrics);
+    let got = first.as_ref().map_or(0, |f| f.len() as u64);
+    let stream = match resume {
+        Some(resume) => resume.wrap(got, response.into_stream()),
+        None => response.into_stream().boxed(),
+    };
+    let mut body = RelayBody::new(stream, first, idle, metrics);
     body.direct = direct;
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = status;

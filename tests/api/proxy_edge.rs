@@ -409,3 +409,31 @@ async fn asking_for_a_segment_reads_the_next_two_ahead() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn what_memory_evicts_is_served_from_disk() {
+    let origin = start_origin().await;
+    let app = spawn_app(|s| {
+        allow_loopback(s);
+        s.proxy.cache_memory_mb = 1;
+        s.proxy.cache_disk_mb = 8;
+        s.proxy.read_ahead = 0;
+    })
+    .await;
+    let url = |i: usize| mint(&app, &format!("{}/many/{i}", origin.base), "https://a/");
+    for i in 0..12 {
+        assert_eq!(bytes_of(&app, &url(i)).await, segment(i, 200_000));
+    }
+    // Written off the async threads: wait until the disk tier holds what memory gave up.
+    let spilled = || app.state.edge.sizes().1 >= 6 * 200_000;
+    assert!(eventually(spilled).await, "{:?}", app.state.edge.sizes());
+    for i in 0..12 {
+        assert_eq!(bytes_of(&app, &url(i)).await, segment(i, 200_000), "{i}");
+        assert_eq!(origin.counts.of(&format!("/many/{i}")), 1, "{i}");
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("sokoul_proxy_cache_lookups_total{kind=\"segment\",result=\"hit_disk\"}"),
+        "{metrics}"
+    );
+}

@@ -44,6 +44,11 @@ struct Origin {
 }
 
 async fn start_origin(ranges: bool, then: Then) -> Origin {
+    start_origin_with(ranges, then, false).await
+}
+
+/// `cookie`: every answer sets a cookie, so the proxy relays it to one client, unshared.
+async fn start_origin_with(ranges: bool, then: Then, cookie: bool) -> Origin {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -52,7 +57,16 @@ async fn start_origin(ranges: bool, then: Then) -> Origin {
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             let (log, gate) = (log.clone(), gate.clone());
-            tokio::spawn(answer(socket, log, gate, ranges, then));
+            tokio::spawn(answer(
+                socket,
+                log,
+                gate,
+                Kind {
+                    ranges,
+                    then,
+                    cookie,
+                },
+            ));
         }
     });
     Origin {
@@ -84,13 +98,24 @@ fn head(status: &str, headers: &[(&str, String)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+#[derive(Clone, Copy)]
+struct Kind {
+    ranges: bool,
+    then: Then,
+    cookie: bool,
+}
+
 async fn answer(
     mut socket: TcpStream,
     log: Arc<Mutex<Vec<String>>>,
     release: Arc<Notify>,
-    ranges: bool,
-    then: Then,
+    kind: Kind,
 ) {
+    let Kind {
+        ranges,
+        then,
+        cookie,
+    } = kind;
     let Some(request) = read_head(&mut socket).await else {
         return;
     };
@@ -101,21 +126,40 @@ async fn answer(
     if ranges {
         validators.push(("Accept-Ranges", "bytes".to_string()));
     }
-    let range = request
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("range: bytes=")
-                .map(str::to_string)
-        })
-        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+    if cookie {
+        validators.push(("Set-Cookie", "session=1".to_string()));
+    }
+    // `bytes=a-` or `bytes=a-b`.
+    let range = request.lines().find_map(|l| {
+        let spec = l
+            .to_ascii_lowercase()
+            .strip_prefix("range: bytes=")?
+            .trim()
+            .to_string();
+        let (a, b) = spec.split_once('-')?;
+        let a: usize = a.parse().ok()?;
+        Some((a, b.parse::<usize>().map_or(LEN - 1, |b| b.min(LEN - 1))))
+    });
+    let partial = |a: usize, b: usize, bytes: &[u8]| {
+        let extra = [
+            ("Content-Length", (b + 1 - a).to_string()),
+            ("Content-Range", format!("bytes {a}-{b}/{LEN}")),
+        ];
+        let mut out = head("206 Partial Content", &[&validators[..], &extra].concat());
+        out.extend_from_slice(bytes);
+        out
+    };
     let mut out;
     if first {
-        out = head(
-            "200 OK",
-            &[&validators[..], &[("Content-Length", LEN.to_string())]].concat(),
-        );
-        out.extend_from_slice(&body[..HALF]);
+        out = match range {
+            Some((a, b)) => partial(a, b, &body[a..a + (b + 1 - a) / 2]),
+            None => {
+                let length = [("Content-Length", LEN.to_string())];
+                let mut out = head("200 OK", &[&validators[..], &length].concat());
+                out.extend_from_slice(&body[..HALF]);
+                out
+            }
+        };
         let _ = socket.write_all(&out).await;
         release.notified().await;
         // A zero linger makes the close a TCP reset.
@@ -124,16 +168,7 @@ async fn answer(
         return;
     }
     match (range, then) {
-        (Some(start), Then::Resumes) => {
-            let rest = &body[start..];
-            let content_range = format!("bytes {start}-{}/{LEN}", LEN - 1);
-            let extra = [
-                ("Content-Length", rest.len().to_string()),
-                ("Content-Range", content_range),
-            ];
-            out = head("206 Partial Content", &[&validators[..], &extra].concat());
-            out.extend_from_slice(rest);
-        }
+        (Some((a, b)), Then::Resumes) => out = partial(a, b, &body[a..=b]),
         _ => {
             let changed = [
                 ("ETag", "\"r2\"".to_string()),
@@ -157,9 +192,21 @@ fn mint(app: &TestApp, upstream: &str) -> String {
 /// Reads the proxied segment: the first chunk, then the release of the reset, then the rest.
 /// The bytes received, and whether the body ended cleanly.
 async fn read_through_a_reset(app: &TestApp, origin: &Origin) -> (Vec<u8>, bool) {
+    read_range_through_a_reset(app, origin, None).await
+}
+
+async fn read_range_through_a_reset(
+    app: &TestApp,
+    origin: &Origin,
+    range: Option<&str>,
+) -> (Vec<u8>, bool) {
     let url = mint(app, &format!("{}/seg.ts", origin.base));
-    let mut r = app.get(&url).await;
-    assert_eq!(r.status(), 200);
+    let mut request = app.client.get(format!("{}{url}", app.address));
+    if let Some(range) = range {
+        request = request.header("Range", range);
+    }
+    let mut r = request.send().await.unwrap();
+    assert_eq!(r.status(), if range.is_some() { 206 } else { 200 });
     let mut got = r.chunk().await.unwrap().unwrap().to_vec();
     origin.release.notify_one();
     loop {
@@ -213,4 +260,30 @@ async fn a_changed_validator_is_not_spliced_onto_the_old_bytes() {
     assert!(got.len() < LEN && body().starts_with(&got));
     assert_eq!(origin.requests.lock().unwrap().len(), 2);
     assert_eq!(app.state.metrics.edge.resumes.get(), 0);
+}
+
+#[tokio::test]
+async fn a_body_relayed_to_one_client_alone_is_resumed_too() {
+    // A cookie: the answer is this client's alone, relayed without the shared cache.
+    let origin = start_origin_with(true, Then::Resumes, true).await;
+    let app = spawn_app(allow_loopback).await;
+    let (got, clean) = read_through_a_reset(&app, &origin).await;
+    assert!(clean, "the response ended cleanly");
+    assert_eq!(Sha256::digest(&got), Sha256::digest(body()));
+    assert_eq!(origin.requests.lock().unwrap().len(), 2);
+    assert_eq!(app.state.metrics.edge.resumes.get(), 1);
+}
+
+#[tokio::test]
+async fn a_clients_range_is_resumed_within_the_range() {
+    let origin = start_origin(true, Then::Resumes).await;
+    let app = spawn_app(allow_loopback).await;
+    let range = "bytes=100000-299999";
+    let (got, clean) = read_range_through_a_reset(&app, &origin, Some(range)).await;
+    assert!(clean, "the response ended cleanly");
+    assert_eq!(got, body()[100_000..300_000]);
+    let requests = origin.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].contains("-299999"), "{}", requests[1]);
+    assert_eq!(app.state.metrics.edge.resumes.get(), 1);
 }

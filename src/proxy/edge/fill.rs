@@ -194,48 +194,70 @@ impl Fill {
     }
 }
 
-/// What a broken body may be resumed with: its length, a validator and the server's word
-/// that it serves ranges (RFC 9110 §13.1.5, §14.3).
+/// What a broken body may be resumed with: the bytes it covers, a validator, and the
+/// server's word that it serves ranges (RFC 9110 §13.1.5, §14): `Accept-Ranges: bytes` on a
+/// 200, or the 206 itself.
 #[derive(Debug, Clone)]
 pub struct Resumable {
-    pub length: u64,
+    /// First and last byte of the representation the answer carries (inclusive).
+    pub start: u64,
+    pub end: u64,
+    /// The representation's length as `Content-Range` writes it (`*` if unknown).
+    pub total: String,
     pub validator: HeaderValue,
 }
 
 impl Resumable {
-    pub fn of(headers: &HeaderMap) -> Option<Resumable> {
-        let ranges = headers
-            .get(header::ACCEPT_RANGES)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"bytes"));
-        let length = headers
-            .get(header::CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .parse()
-            .ok()?;
+    pub fn of(status: StatusCode, headers: &HeaderMap) -> Option<Resumable> {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let (start, end, total) = match status {
+            StatusCode::OK => {
+                let ranges =
+                    text(header::ACCEPT_RANGES).is_some_and(|v| v.eq_ignore_ascii_case("bytes"));
+                let length: u64 = text(header::CONTENT_LENGTH)?.trim().parse().ok()?;
+                (ranges && length > 0).then_some((0, length - 1, length.to_string()))?
+            }
+            StatusCode::PARTIAL_CONTENT => {
+                let range = text(header::CONTENT_RANGE)?.strip_prefix("bytes ")?;
+                let (span, total) = range.split_once('/')?;
+                let (a, b) = span.split_once('-')?;
+                (a.parse().ok()?, b.parse().ok()?, total.to_string())
+            }
+            _ => return None,
+        };
         // A weak ETag may not be used with If-Range (§13.1.5): Last-Modified instead.
         let validator = headers
             .get(header::ETAG)
             .filter(|e| !e.as_bytes().starts_with(b"W/"))
             .or_else(|| headers.get(header::LAST_MODIFIED))?
             .clone();
-        ranges.then_some(Resumable { length, validator })
+        (start <= end).then_some(Resumable {
+            start,
+            end,
+            total,
+            validator,
+        })
     }
 
-    /// The request headers of the rest of the body from `offset`.
-    pub fn request(&self, offset: u64) -> HeaderMap {
+    /// The request headers of the rest after `got` bytes of the body.
+    pub fn request(&self, got: u64) -> HeaderMap {
         let mut h = HeaderMap::new();
-        if let Ok(range) = HeaderValue::from_str(&format!("bytes={offset}-")) {
+        let range = format!("bytes={}-{}", self.start + got, self.end);
+        if let Ok(range) = HeaderValue::from_str(&range) {
             h.insert(header::RANGE, range);
         }
         h.insert(header::IF_RANGE, self.validator.clone());
         h
     }
 
-    /// Whether `answer` is the same representation from `offset` to its end: a 206 whose
-    /// `Content-Range` says so and whose validator is unchanged.
-    pub fn continues(&self, offset: u64, status: StatusCode, headers: &HeaderMap) -> bool {
-        let expected = format!("bytes {offset}-{}/{}", self.length - 1, self.length);
+    /// Whether `answer` is the same representation's rest after `got` bytes: a 206 whose
+    /// `Content-Range` says exactly that and whose validator is unchanged.
+    pub fn continues(&self, got: u64, status: StatusCode, headers: &HeaderMap) -> bool {
+        let expected = format!("bytes {}-{}/{}", self.start + got, self.end, self.total);
         let same = |name| headers.get(name) == Some(&self.validator);
         status == StatusCode::PARTIAL_CONTENT
             && headers
@@ -292,25 +314,29 @@ mod tests {
     fn only_a_ranged_body_of_known_length_and_strong_validator_resumes() {
         use header::{ACCEPT_RANGES as AR, CONTENT_LENGTH as CL, ETAG, LAST_MODIFIED as LM};
         let date = "Wed, 02 Dec 2026 10:00:00 GMT";
-        let r = Resumable::of(&headers(&[(AR, "bytes"), (CL, "100"), (ETAG, "\"v1\"")])).unwrap();
-        assert_eq!(r.request(40)[header::RANGE], "bytes=40-");
+        let ok = StatusCode::OK;
+        let r = Resumable::of(
+            ok,
+            &headers(&[(AR, "bytes"), (CL, "100"), (ETAG, "\"v1\"")]),
+        )
+        .unwrap();
+        assert_eq!(r.request(40)[header::RANGE], "bytes=40-99");
         assert_eq!(r.request(40)[header::IF_RANGE], "\"v1\"");
-        let weak = Resumable::of(&headers(&[
-            (AR, "bytes"),
-            (CL, "9"),
-            (ETAG, "W/\"x\""),
-            (LM, date),
-        ]));
-        assert_eq!(weak.unwrap().validator, date);
-        assert!(Resumable::of(&headers(&[(CL, "100"), (ETAG, "\"v1\"")])).is_none());
-        assert!(Resumable::of(&headers(&[(AR, "bytes"), (ETAG, "\"v1\"")])).is_none());
-        assert!(Resumable::of(&headers(&[(AR, "bytes"), (CL, "100")])).is_none());
+        let weak = headers(&[(AR, "bytes"), (CL, "9"), (ETAG, "W/\"x\""), (LM, date)]);
+        assert_eq!(Resumable::of(ok, &weak).unwrap().validator, date);
+        assert!(Resumable::of(ok, &headers(&[(CL, "100"), (ETAG, "\"v1\"")])).is_none());
+        assert!(Resumable::of(ok, &headers(&[(AR, "bytes"), (ETAG, "\"v1\"")])).is_none());
+        assert!(Resumable::of(ok, &headers(&[(AR, "bytes"), (CL, "100")])).is_none());
         let rest =
             |range: &str, etag: &str| headers(&[(header::CONTENT_RANGE, range), (ETAG, etag)]);
         let partial = StatusCode::PARTIAL_CONTENT;
         assert!(r.continues(40, partial, &rest("bytes 40-99/100", "\"v1\"")));
         assert!(!r.continues(40, partial, &rest("bytes 40-99/100", "\"v2\"")));
         assert!(!r.continues(40, partial, &rest("bytes 0-99/100", "\"v1\"")));
-        assert!(!r.continues(40, StatusCode::OK, &rest("bytes 40-99/100", "\"v1\"")));
+        assert!(!r.continues(40, ok, &rest("bytes 40-99/100", "\"v1\"")));
+        // A client's range: resumed within it.
+        let part = Resumable::of(partial, &rest("bytes 1000-1999/5000", "\"v1\"")).unwrap();
+        assert_eq!(part.request(300)[header::RANGE], "bytes=1300-1999");
+        assert!(part.continues(300, partial, &rest("bytes 1300-1999/5000", "\"v1\"")));
     }
 }

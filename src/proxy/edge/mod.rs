@@ -17,6 +17,7 @@ pub mod keeper;
 pub mod key;
 pub mod policy;
 pub mod ranges;
+pub mod resume;
 pub mod tiers;
 
 use std::collections::HashMap;
@@ -34,7 +35,7 @@ use super::ProxyError;
 use super::client::{FillError, ProxyClient, UpstreamResponse};
 use super::sniff::{Sniff, sniff};
 use super::token::{Kind, Verified};
-use super::upstream::{FetchRequest, Fetched, fetch};
+use super::upstream::Fetched;
 use crate::clock::Clock;
 use crate::config::{ProxySettings, Settings};
 use crate::metrics::Metrics;
@@ -50,17 +51,18 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Edge {
     inner: Option<Arc<Inner>>,
+    /// Resumes relayed bodies, cache or not; `None` only for `Edge::disabled`.
+    fetcher: Option<Arc<resume::Fetcher>>,
 }
 
 #[derive(Debug)]
 struct Inner {
+    fetcher: Arc<resume::Fetcher>,
     tiers: Tiers,
     ahead: ahead::ReadAhead,
     fills: Mutex<HashMap<Key, Arc<Fill>>>,
     /// Documents being rewritten to be kept: one rewrite each.
     keeping: Mutex<std::collections::HashSet<Key>>,
-    http: ProxyClient,
-    guard: Arc<Guard>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     settings: ProxySettings,
@@ -91,6 +93,16 @@ pub struct Lane {
     client: IpAddr,
 }
 
+impl Lane {
+    fn who(&self) -> resume::Who<'_> {
+        resume::Who {
+            provider: self.provider.as_deref(),
+            headers: &self.headers,
+            client: self.client,
+        }
+    }
+}
+
 /// Where and until when a rewritten document may be kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
@@ -116,8 +128,17 @@ pub enum EdgeAnswer {
 impl Edge {
     pub fn new(parts: EdgeParts<'_>) -> std::io::Result<Edge> {
         let settings = &parts.settings.proxy;
+        let fetcher = Arc::new(resume::Fetcher {
+            http: parts.http,
+            guard: parts.guard,
+            metrics: parts.metrics.clone(),
+            settings: settings.clone(),
+        });
         if settings.cache_memory_mb == 0 {
-            return Ok(Edge::disabled());
+            return Ok(Edge {
+                inner: None,
+                fetcher: Some(fetcher),
+            });
         }
         let budgets = Budgets {
             memory: settings.cache_memory_mb * MIB,
@@ -127,21 +148,47 @@ impl Edge {
         let tiers = Tiers::new(budgets, &dir, parts.clock.clone(), parts.metrics.clone())?;
         Ok(Edge {
             inner: Some(Arc::new(Inner {
+                fetcher: fetcher.clone(),
                 tiers,
                 ahead: ahead::ReadAhead::new(settings.read_ahead),
                 fills: Mutex::new(HashMap::new()),
                 keeping: Mutex::default(),
-                http: parts.http,
-                guard: parts.guard,
                 metrics: parts.metrics,
                 clock: parts.clock,
                 settings: settings.clone(),
             })),
+            fetcher: Some(fetcher),
+        })
+    }
+
+    /// How a body relayed to this request alone is resumed if it breaks, when it can be.
+    pub fn direct_resume(
+        &self,
+        verified: &Verified,
+        url: &Url,
+        client: IpAddr,
+        response: &UpstreamResponse,
+    ) -> Option<resume::DirectResume> {
+        let fetcher = self.fetcher.as_ref()?;
+        if fetcher.settings.resume_attempts == 0 || !response.is_direct() {
+            return None;
+        }
+        let resumable = Resumable::of(response.status(), response.headers())?;
+        Some(resume::DirectResume {
+            fetcher: fetcher.clone(),
+            url: url.clone(),
+            provider: verified.context.provider.clone(),
+            headers: verified.context.headers.clone(),
+            client,
+            resumable,
         })
     }
 
     pub fn disabled() -> Edge {
-        Edge { inner: None }
+        Edge {
+            inner: None,
+            fetcher: None,
+        }
     }
 
     /// Whether the edge may answer this request: a media URL (JSON and subtitle documents
@@ -402,7 +449,12 @@ impl Inner {
 
     /// The shared fetch, in its own task.
     async fn run(self: Arc<Self>, fill: Arc<Fill>, lane: Lane, leader: oneshot::Sender<Fetched>) {
-        let fetched = match self.fetch(&lane, lane.url.clone(), &HeaderMap::new()).await {
+        let who = lane.who();
+        let fetched = match self
+            .fetcher
+            .fetch(who, lane.url.clone(), &HeaderMap::new())
+            .await
+        {
             Ok(fetched) => fetched,
             Err(e) => {
                 self.finish(&lane.object, &fill, None);
@@ -448,27 +500,6 @@ impl Inner {
         }
     }
 
-    /// One upstream request of the lane's object (the whole of it, or the rest with `extra`).
-    async fn fetch(&self, lane: &Lane, url: Url, extra: &HeaderMap) -> Result<Fetched, ProxyError> {
-        let request = FetchRequest {
-            url,
-            provider: lane.provider.as_deref(),
-            client: lane.client,
-            sealed_headers: &lane.headers,
-            client_headers: extra,
-            max_redirects: self.settings.max_redirects,
-            first_byte_timeout: secs(self.settings.first_byte_timeout),
-            retries: self.settings.retries,
-        };
-        let fetched = fetch(&self.http, &self.guard, &self.metrics, request).await?;
-        let response = &fetched.response;
-        super::relay::admit(
-            response.status().as_u16(),
-            response.headers().get(header::CONTENT_ENCODING),
-        )?;
-        Ok(fetched)
-    }
-
     /// Reads the body into the fill, resuming it where it broke when the upstream allows.
     async fn body(
         &self,
@@ -477,7 +508,7 @@ impl Inner {
         fetched: Fetched,
         limit: u64,
     ) -> Result<(), FillError> {
-        let resumable = Resumable::of(fetched.response.headers());
+        let resumable = Resumable::of(fetched.response.status(), fetched.response.headers());
         let (url, mut response) = (fetched.url, fetched.response);
         let idle = secs(self.settings.idle_timeout);
         let (mut got, mut attempts) = (0u64, 0u8);
@@ -515,34 +546,12 @@ impl Inner {
                     attempts += 1;
                     // The broken answer's host slot is given back before the new request.
                     drop(response);
-                    response = self.resume(lane, &url, r, got).await.ok_or_else(broken)?;
+                    let rest = self.fetcher.resume(lane.who(), &url, r, got).await;
+                    response = rest.ok_or_else(broken)?;
                     self.metrics.edge.resumes.inc();
                 }
             }
         }
-    }
-
-    /// The rest of the body from `offset`, if the upstream sends exactly that.
-    async fn resume(
-        &self,
-        lane: &Lane,
-        url: &Url,
-        r: &Resumable,
-        offset: u64,
-    ) -> Option<UpstreamResponse> {
-        let fetched = self.fetch(lane, url.clone(), &r.request(offset)).await;
-        let response = fetched
-            .inspect_err(|e| tracing::info!(error = %e, "resuming the upstream body failed"))
-            .ok()?
-            .response;
-        let same = r.continues(offset, response.status(), response.headers());
-        if !same {
-            tracing::info!(
-                status = response.status().as_u16(),
-                "the upstream did not resume the same body"
-            );
-        }
-        same.then_some(response)
     }
 
     /// The cache entry of a complete body, unless it is a live playlist or already expired.
