@@ -12,6 +12,13 @@
 # segment relay throughput at 1, 8 and 64 connections, the proxy's CPU seconds per GB relayed
 # (at 64 connections), a 1 MB Range request, playlist requests per second (120 and 20,000
 # segments, 8 connections), and the proxy's peak RSS (VmHWM) after the segment runs.
+# Sokoul runs twice: `sokoul` as configured by default (the edge: segments relayed from its
+# cache, VOD playlists served as kept rewrites after the first request) and `sokoul-nocache`
+# with SOKOUL_PROXY_CACHE_MEMORY_MB=0 (every request fetched and rewritten, as before issue 17).
+# The goals of issue 17 are printed at the end as ratios of the same run: a cached 4 MB segment
+# against nginx serving the file from disk (>= 0.9x at 64 connections), the 120-segment
+# playlist against nginx as a reverse proxy (>= 0.5x the requests per second), and the
+# 20,000-segment playlist's p50 (<= 10 ms).
 # Needs: nginx, wrk, python3 (+ venv/pip for MediaFlow), cargo. Missing nginx/wrk are
 # installed with apt-get; MediaFlow goes into a venv under $BENCH_DIR.
 set -euo pipefail
@@ -21,7 +28,7 @@ BENCH_DIR="${BENCH_DIR:-/tmp/sokoul-bench}"
 DURATION="${DURATION:-8}"
 THREADS="${THREADS:-2}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-ORIGIN_PORT=18081 NGINX_PROXY_PORT=18082 MEDIAFLOW_PORT=18083 SOKOUL_PORT=18084
+ORIGIN_PORT=18081 NGINX_PROXY_PORT=18082 MEDIAFLOW_PORT=18083 SOKOUL_PORT=18084 NOCACHE_PORT=18085
 SECRET="bench secret, loopback only"
 MEDIAFLOW_PW="benchpw"
 RESULTS="$BENCH_DIR/results.tsv"
@@ -36,11 +43,11 @@ if ! need nginx || ! need wrk; then
 fi
 
 # A leftover server on a bench port would be measured instead of the one started here.
-for p in $ORIGIN_PORT $NGINX_PROXY_PORT $MEDIAFLOW_PORT $SOKOUL_PORT; do
+for p in $ORIGIN_PORT $NGINX_PROXY_PORT $MEDIAFLOW_PORT $SOKOUL_PORT $NOCACHE_PORT; do
     if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p is in use; stop what listens there" >&2; exit 1; fi
 done
-rm -rf "$BENCH_DIR/www" "$BENCH_DIR/nginx-"* "$BENCH_DIR/sokoul-data"
-mkdir -p "$BENCH_DIR/www" "$BENCH_DIR/nginx-origin" "$BENCH_DIR/nginx-proxy" "$BENCH_DIR/sokoul-data"
+rm -rf "$BENCH_DIR/www" "$BENCH_DIR/nginx-"* "$BENCH_DIR/sokoul-data" "$BENCH_DIR/nocache-data"
+mkdir -p "$BENCH_DIR/www" "$BENCH_DIR/nginx-origin" "$BENCH_DIR/nginx-proxy" "$BENCH_DIR/sokoul-data" "$BENCH_DIR/nocache-data"
 : > "$RESULTS"
 PIDS=()
 cleanup() {
@@ -77,6 +84,10 @@ SOKOUL_BIND="127.0.0.1:$SOKOUL_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/sokoul-data" SO
     SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
     "$SOKOUL_BIN" serve >"$BENCH_DIR/sokoul.log" 2>&1 &
 SOKOUL_PID=$!; PIDS+=("$SOKOUL_PID")
+SOKOUL_BIND="127.0.0.1:$NOCACHE_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/nocache-data" SOKOUL_SECRET="$SECRET" \
+    SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
+    SOKOUL_PROXY_CACHE_MEMORY_MB=0 "$SOKOUL_BIN" serve >"$BENCH_DIR/sokoul-nocache.log" 2>&1 &
+NOCACHE_PID=$!; PIDS+=("$NOCACHE_PID")
 
 MEDIAFLOW_PID=""
 if [ -z "${SKIP_MEDIAFLOW:-}" ]; then
@@ -94,7 +105,7 @@ if [ -z "${SKIP_MEDIAFLOW:-}" ]; then
 fi
 
 wait_port() { for _ in $(seq 1 150); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done; return 1; }
-for p in $ORIGIN_PORT $NGINX_PROXY_PORT $SOKOUL_PORT; do wait_port "$p" || { echo "port $p did not open" >&2; exit 1; }; done
+for p in $ORIGIN_PORT $NGINX_PROXY_PORT $SOKOUL_PORT $NOCACHE_PORT; do wait_port "$p" || { echo "port $p did not open" >&2; exit 1; }; done
 [ -n "$MEDIAFLOW_PID" ] && { wait_port "$MEDIAFLOW_PORT" || { echo "MediaFlow did not start" >&2; MEDIAFLOW_PID=""; }; }
 
 O="http://127.0.0.1:$ORIGIN_PORT"
@@ -107,6 +118,9 @@ PL120[nginx-proxy]="http://127.0.0.1:$NGINX_PROXY_PORT/p120.m3u8"; PL20K[nginx-p
 S="http://127.0.0.1:$SOKOUL_PORT"
 SEG[sokoul]="$S$(mint "$O/seg.ts" "$REF")"
 PL120[sokoul]="$S$(mint "$O/p120.m3u8" "$REF")"; PL20K[sokoul]="$S$(mint "$O/p20000.m3u8" "$REF")"
+N="http://127.0.0.1:$NOCACHE_PORT"
+SEG[sokoul-nocache]="$N$(mint "$O/seg.ts" "$REF")"
+PL120[sokoul-nocache]="$N$(mint "$O/p120.m3u8" "$REF")"; PL20K[sokoul-nocache]="$N$(mint "$O/p20000.m3u8" "$REF")"
 M="http://127.0.0.1:$MEDIAFLOW_PORT"
 SEG[mediaflow]="$M/proxy/stream?d=$(enc "$O/seg.ts")&h_referer=$(enc https://embed.example/)&api_password=$MEDIAFLOW_PW"
 PL120[mediaflow]="$M/proxy/hls/manifest.m3u8?d=$(enc "$O/p120.m3u8")&h_referer=$(enc https://embed.example/)&api_password=$MEDIAFLOW_PW"
@@ -114,6 +128,7 @@ PL20K[mediaflow]="$M/proxy/hls/manifest.m3u8?d=$(enc "$O/p20000.m3u8")&h_referer
 PIDOF[nginx]="$(cat "$BENCH_DIR/nginx-origin/nginx.pid")"
 PIDOF[nginx-proxy]="$(cat "$BENCH_DIR/nginx-proxy/nginx.pid")"
 PIDOF[sokoul]="$SOKOUL_PID"
+PIDOF[sokoul-nocache]="$NOCACHE_PID"
 PIDOF[mediaflow]="$MEDIAFLOW_PID"
 
 # CPU seconds (user+system) of a process and all its descendants.
@@ -191,7 +206,7 @@ if bad or errs: print(out, file=sys.stderr)
 
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" | tee -a "$RESULTS"; }
 
-for sys in ${SYSTEMS:-nginx nginx-proxy mediaflow sokoul}; do
+for sys in ${SYSTEMS:-nginx nginx-proxy mediaflow sokoul sokoul-nocache}; do
     pid="${PIDOF[$sys]}"
     [ -z "$pid" ] && { log "$sys: not running, skipped"; continue; }
     log "$sys"
@@ -218,6 +233,31 @@ for sys in ${SYSTEMS:-nginx nginx-proxy mediaflow sokoul}; do
         record "$sys" "playlist_${pl}" "rps_c8=$rps p50_ms_c1=$p501 non2xx=$((bad + bad1))"
     done
 done
+
+# Issue 17's goals, as ratios within this run (each needs both systems in SYSTEMS).
+goals() {
+    python3 - "$RESULTS" <<'PY'
+import re, sys
+r = {}
+for line in open(sys.argv[1]):
+    system, what, value = line.rstrip("\n").split("\t")
+    r[(system, what)] = dict(kv.split("=") for kv in value.split() if "=" in kv) or {"v": value}
+def get(system, what, key):
+    try: return float(r[(system, what)][key])
+    except (KeyError, ValueError): return None
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a is not None and b else "n/a"
+seg = lambda s: get(s, "segment_c64", "MBps")
+pl = lambda s: get(s, "playlist_120", "rps_c8")
+print(f"cached 4 MB segment, 64 connections: sokoul / nginx from disk = {ratio(seg('sokoul'), seg('nginx'))} (goal >= 0.9x)")
+print(f"120-segment playlist, 8 connections: sokoul / nginx reverse proxy = {ratio(pl('sokoul'), pl('nginx-proxy'))} (goal >= 0.5x); "
+      f"without the edge {ratio(pl('sokoul-nocache'), pl('nginx-proxy'))}")
+for s in ("sokoul", "sokoul-nocache"):
+    print(f"20,000-segment playlist p50, 1 connection, {s}: {get(s, 'playlist_20K', 'p50_ms_c1')} ms (goal <= 10 ms)")
+PY
+}
+log "issue 17 goals"
+goals | tee -a "$BENCH_DIR/goals.txt"
 
 [ -n "${SKIP_CRITERION:-}" ] && exit 0
 log "rewriter alone (criterion, median)"

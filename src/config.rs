@@ -153,6 +153,22 @@ pub struct ProxySettings {
     /// Extra attempts for a fetch that failed before any byte was relayed (connection
     /// refused or reset, 502/503/504), with backoff, within the first-byte deadline.
     pub retries: u8,
+    /// The shared segment cache's memory tier, MiB: segments, keys, init sections and VOD
+    /// playlists fetched through the proxy, shared by every viewer (`proxy::edge`). 0 turns
+    /// the cache and the coalescing of concurrent fetches off.
+    pub cache_memory_mb: u64,
+    /// Its on-disk tier in `data_dir/proxy-cache`, MiB, which takes what the memory tier
+    /// evicts; emptied at every start. 0: memory only.
+    pub cache_disk_mb: u64,
+    /// A body larger than this (by its `Content-Length`) is relayed, never cached or shared,
+    /// MiB: a film served whole is not a segment.
+    pub cache_max_object_mb: u64,
+    /// Reconnections with `Range` and `If-Range` after an upstream body broke off midway,
+    /// per response; 0 ends the response as before.
+    pub resume_attempts: u8,
+    /// Segments of a VOD playlist fetched into the cache ahead of a viewer asking for one
+    /// (the next N after it), in the background; 0 turns read-ahead off.
+    pub read_ahead: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -394,6 +410,14 @@ impl Default for ProxySettings {
             max_redirects: 5,
             max_per_host: 128,
             retries: 2,
+            // A home server: 64 MiB holds ~30 s of a 1080p stream for every viewer of it;
+            // 1 GiB on disk an hour and a half of it.
+            cache_memory_mb: 64,
+            cache_disk_mb: 1024,
+            // The largest HLS segments seen (10 s of 4K at 12 Mb/s) are about 15 MB.
+            cache_max_object_mb: 16,
+            resume_attempts: 2,
+            read_ahead: 2,
         }
     }
 }
@@ -490,6 +514,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_REDIS_URL", "cache.redis_url"),
     ("SOKOUL_CACHE_MAX_TTL", "cache.max_ttl"),
     ("SOKOUL_PROXY_ALLOW", "proxy.allow (','-separated)"),
+    ("SOKOUL_PROXY_CACHE_MEMORY_MB", "proxy.cache_memory_mb"),
+    ("SOKOUL_PROXY_CACHE_DISK_MB", "proxy.cache_disk_mb"),
+    ("SOKOUL_PROXY_RESUME_ATTEMPTS", "proxy.resume_attempts"),
+    ("SOKOUL_PROXY_READ_AHEAD", "proxy.read_ahead"),
     ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
     (
         "SOKOUL_RATE_LIMIT_PER_SECOND",
@@ -594,6 +622,7 @@ impl Settings {
         env.secret("SOKOUL_REDIS_URL", &mut self.cache.redis_url);
         env.parsed("SOKOUL_CACHE_MAX_TTL", &mut self.cache.max_ttl)?;
         env.list("SOKOUL_PROXY_ALLOW", ',', &mut self.proxy.allow);
+        self.apply_proxy_env(&env)?;
         env.secret("SOKOUL_UPSTREAM_PROXY", &mut self.upstream.proxy);
         env.list(
             "SOKOUL_UPSTREAM_PROXY_ONLY",
@@ -610,6 +639,14 @@ impl Settings {
             &mut self.resolve.provider_timeout,
         )?;
         self.apply_security_env(&env)
+    }
+
+    fn apply_proxy_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let proxy = &mut self.proxy;
+        env.parsed("SOKOUL_PROXY_CACHE_MEMORY_MB", &mut proxy.cache_memory_mb)?;
+        env.parsed("SOKOUL_PROXY_CACHE_DISK_MB", &mut proxy.cache_disk_mb)?;
+        env.parsed("SOKOUL_PROXY_RESUME_ATTEMPTS", &mut proxy.resume_attempts)?;
+        env.parsed("SOKOUL_PROXY_READ_AHEAD", &mut proxy.read_ahead)
     }
 
     fn apply_provider_env(&mut self, env: &Env<'_>) {
@@ -720,6 +757,14 @@ impl Settings {
                 "proxy.rewrite_memory_budget",
                 "must be at least proxy.max_playlist_bytes",
             );
+        }
+        // The cache weighs an entry in a u32 of bytes; a segment past 1 GiB is a film.
+        if !(1..=1024).contains(&self.proxy.cache_max_object_mb) {
+            return invalid("proxy.cache_max_object_mb", "must be between 1 and 1024");
+        }
+        // A minute of 4-second segments: past that, read-ahead is a download.
+        if self.proxy.read_ahead > 16 {
+            return invalid("proxy.read_ahead", "must be at most 16");
         }
         Ok(())
     }
@@ -1098,6 +1143,36 @@ mod tests {
         std::fs::write(&path, "[proxy]\nmax_playlist_bytes = 1000000\n").unwrap();
         let (s, _) = Settings::load_from(Some(&path), &[]).unwrap();
         assert_eq!(s.proxy.max_rewritten_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_proxy_cache_is_set_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.toml");
+        std::fs::write(
+            &path,
+            "[proxy]\ncache_memory_mb = 8\ncache_disk_mb = 0\nresume_attempts = 1\n",
+        )
+        .unwrap();
+        let env = [
+            ("SOKOUL_PROXY_CACHE_DISK_MB", "100"),
+            ("SOKOUL_PROXY_RESUME_ATTEMPTS", "0"),
+            ("SOKOUL_PROXY_READ_AHEAD", "0"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (s, _) = Settings::load_from(Some(&path), &env).unwrap();
+        let p = &s.proxy;
+        assert_eq!(
+            (p.cache_memory_mb, p.cache_disk_mb, p.resume_attempts),
+            (8, 100, 0)
+        );
+        assert_eq!((p.cache_max_object_mb, p.read_ahead), (16, 0));
+        std::fs::write(&path, "[proxy]\ncache_max_object_mb = 0\n").unwrap();
+        let err = Settings::load_from(Some(&path), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("proxy.cache_max_object_mb"),
+            "{err}"
+        );
     }
 
     #[test]

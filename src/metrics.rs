@@ -125,6 +125,107 @@ impl ScaleMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EdgeLookupLabels {
+    /// `segment` (any body relayed unchanged), `playlist` (as the upstream sent it) or
+    /// `document` (rewritten); a miss is counted once its body tells which.
+    pub kind: String,
+    /// `hit_memory`, `hit_disk` or `miss`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EdgeEvictionLabels {
+    pub kind: String,
+    /// `memory` (spilled to disk when there is a disk tier) or `disk` (deleted).
+    pub tier: String,
+}
+
+/// The proxy as an edge: its shared cache, coalesced fetches and resumes (`proxy::edge`).
+#[derive(Debug)]
+pub struct EdgeMetrics {
+    pub lookups: Family<EdgeLookupLabels, Counter>,
+    pub evictions: Family<EdgeEvictionLabels, Counter>,
+    /// Body bytes received from upstreams, to set against `proxy_relayed_bytes`.
+    pub upstream_bytes: Counter,
+    /// Requests that joined a fetch already running for the same object.
+    pub coalesced: Counter,
+    /// Upstream bodies continued with `Range` after breaking off.
+    pub resumes: Counter,
+    /// Read-ahead fetches, by `result`: `started`, `used` (a viewer asked for the object
+    /// before it left the cache) or `wasted` (it left unasked).
+    pub read_ahead: Family<CacheLabels, Counter>,
+}
+
+impl EdgeMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        EdgeMetrics {
+            lookups: registered(
+                registry,
+                "proxy_cache_lookups",
+                "Proxy cache lookups by kind and result (hit_memory, hit_disk, miss)",
+                Family::default(),
+            ),
+            evictions: registered(
+                registry,
+                "proxy_cache_evictions",
+                "Proxy cache entries evicted for room, by kind and tier",
+                Family::default(),
+            ),
+            upstream_bytes: registered(
+                registry,
+                "proxy_upstream_bytes",
+                "Body bytes the proxy received from upstreams",
+                Counter::default(),
+            ),
+            coalesced: registered(
+                registry,
+                "proxy_coalesced_waiters",
+                "Proxy requests served by another request's upstream fetch while it ran",
+                Counter::default(),
+            ),
+            resumes: registered(
+                registry,
+                "proxy_resumes",
+                "Upstream bodies resumed with Range after the connection broke",
+                Counter::default(),
+            ),
+            read_ahead: registered(
+                registry,
+                "proxy_read_ahead",
+                "Segments fetched ahead of the viewers: started, used, wasted",
+                Family::default(),
+            ),
+        }
+    }
+
+    pub fn lookup(&self, kind: &str, result: &str) {
+        self.lookups
+            .get_or_create(&EdgeLookupLabels {
+                kind: kind.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub fn read_ahead(&self, result: &str) {
+        self.read_ahead
+            .get_or_create(&CacheLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    pub fn evicted(&self, kind: &str, tier: &str) {
+        self.evictions
+            .get_or_create(&EdgeEvictionLabels {
+                kind: kind.into(),
+                tier: tier.into(),
+            })
+            .inc();
+    }
+}
+
 /// Registers `metric` under `name` and hands it back for the struct that updates it.
 fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
 where
@@ -145,6 +246,7 @@ pub struct CircuitLabels {
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub scale: ScaleMetrics,
+    pub edge: EdgeMetrics,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_latency: Family<RouteLabels, Histogram>,
     pub resolve_outcomes: Family<OutcomeLabels, Counter>,
@@ -211,6 +313,7 @@ impl Metrics {
             Gauge::default(),
         );
         let scale = ScaleMetrics::register(&mut registry);
+        let edge = EdgeMetrics::register(&mut registry);
         let proxy_retries = registered(
             &mut registry,
             "proxy_upstream_retries",
@@ -226,6 +329,7 @@ impl Metrics {
         Metrics {
             registry: Mutex::new(registry),
             scale,
+            edge,
             http_requests,
             http_latency,
             resolve_outcomes,

@@ -70,6 +70,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
     pub proxy_http: crate::proxy::client::ProxyClient,
+    /// The proxy's shared cache and coalesced fetches (see `proxy::edge`).
+    pub edge: crate::proxy::edge::Edge,
     /// Memory that playlist and JSON rewrites may hold at once (see `proxy::budget`).
     pub rewrite_budget: crate::proxy::budget::RewriteBudget,
     /// Rendered JSON of cache hits.
@@ -153,7 +155,21 @@ impl AppState {
         let rewrite_budget =
             crate::proxy::budget::RewriteBudget::new(settings.proxy.rewrite_memory_budget);
         let engine = playback_engine(&settings, library.as_ref(), &store);
+        let edge = crate::proxy::edge::Edge::new(crate::proxy::edge::EdgeParts {
+            settings: &settings,
+            http: proxy_http.clone(),
+            guard: guard.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+        })
+        .with_context(|| {
+            format!(
+                "preparing the proxy cache in {}",
+                settings.data_dir.display()
+            )
+        })?;
         Ok(AppState(Arc::new(Shared {
+            edge,
             settings,
             resolver,
             signer,

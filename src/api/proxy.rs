@@ -131,6 +131,7 @@ pub async fn proxy(
         metrics: &state.metrics,
         budget: &state.rewrite_budget,
         settings: &state.settings.proxy,
+        edge: &state.edge,
     };
     match relay.serve(raw.as_deref(), client).await {
         Ok(outcome) => {
@@ -226,7 +227,8 @@ fn respond(state: &AppState, outcome: Outcome) -> Response {
             response,
             first,
             idle,
-        } => relay(response, first, idle, state.metrics.clone()),
+            resume,
+        } => relay(response, first, idle, state.metrics.clone(), resume),
         Outcome::Document(doc) => {
             if let Some(len) = doc.len {
                 state.metrics.proxy_bytes.inc_by(len);

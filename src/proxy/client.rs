@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -137,7 +137,7 @@ impl ProxyClient {
         Ok(UpstreamResponse {
             status: parts.status,
             headers: parts.headers,
-            body,
+            body: Source::Upstream(body),
             _permit: permit,
         })
     }
@@ -165,8 +165,37 @@ fn to_uri(url: &Url) -> Result<Uri, SendError> {
 pub struct UpstreamResponse {
     status: StatusCode,
     headers: HeaderMap,
-    body: Incoming,
+    body: Source,
     _permit: Option<Slot>,
+}
+
+/// Where an answer's bytes come from: this request's own upstream connection, or an upstream
+/// fetch shared with other viewers, or the cache (`proxy::edge`).
+enum Source {
+    Upstream(Incoming),
+    Shared(SharedStream),
+}
+
+/// The bytes of a shared fetch or of a cache entry, as they arrive.
+pub type SharedStream = futures::stream::BoxStream<'static, Result<Bytes, BodyError>>;
+
+/// A body that ended before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Upstream(#[from] hyper::Error),
+    /// The shared fetch this answer reads broke off (its own cause was logged once).
+    #[error("the shared upstream fetch ended early: {0}")]
+    Shared(FillError),
+}
+
+/// How a shared fetch ended early, told to each of its readers.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FillError {
+    #[error("the upstream body stalled")]
+    Stalled,
+    #[error("{0}")]
+    Broken(Arc<str>),
 }
 
 impl std::fmt::Debug for UpstreamResponse {
@@ -178,6 +207,21 @@ impl std::fmt::Debug for UpstreamResponse {
 }
 
 impl UpstreamResponse {
+    /// An answer whose bytes come from a shared fetch or the cache.
+    pub fn shared(status: StatusCode, headers: HeaderMap, body: SharedStream) -> Self {
+        UpstreamResponse {
+            status,
+            headers,
+            body: Source::Shared(body),
+            _permit: None,
+        }
+    }
+
+    /// Whether the bytes come over this answer's own upstream connection.
+    pub fn is_direct(&self) -> bool {
+        matches!(self.body, Source::Upstream(_))
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -194,33 +238,80 @@ impl UpstreamResponse {
     }
 
     /// The next data chunk; `None` at the end (trailers are skipped).
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, hyper::Error> {
-        while let Some(frame) = self.body.frame().await {
-            if let Ok(data) = frame?.into_data() {
-                return Ok(Some(data));
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        match &mut self.body {
+            Source::Upstream(body) => {
+                while let Some(frame) = body.frame().await {
+                    if let Ok(data) = frame?.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+                Ok(None)
             }
+            Source::Shared(stream) => stream.next().await.transpose(),
         }
-        Ok(None)
     }
 
     /// The body as a stream; the host slot goes with it.
-    pub fn into_stream(self) -> Holding<BodyDataStream<Incoming>> {
+    pub fn into_stream(self) -> Holding<BodyStream> {
+        let inner = match self.body {
+            Source::Upstream(body) => BodyStream::Upstream(body.into_data_stream()),
+            Source::Shared(stream) => BodyStream::Shared(stream),
+        };
         Holding {
-            inner: self.body.into_data_stream(),
+            inner,
             _keep: self._permit,
+        }
+    }
+
+    /// The status, the headers and the body, for a reader that keeps them apart (the shared
+    /// fetch of `proxy::edge`); the host slot goes with the body.
+    pub fn into_parts(self) -> (StatusCode, HeaderMap, Holding<BodyStream>) {
+        let (status, headers) = (self.status, self.headers.clone());
+        (status, headers, self.into_stream())
+    }
+}
+
+/// An answer's body as a stream of data chunks, whatever its source.
+pub enum BodyStream {
+    Upstream(BodyDataStream<Incoming>),
+    Shared(SharedStream),
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BodyStream::Upstream(_) => "BodyStream::Upstream",
+            BodyStream::Shared(_) => "BodyStream::Shared",
+        })
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, BodyError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match &mut *self {
+            BodyStream::Upstream(s) => std::pin::Pin::new(s)
+                .poll_next(cx)
+                .map(|o| o.map(|r| r.map_err(BodyError::from))),
+            BodyStream::Shared(s) => s.as_mut().poll_next(cx),
         }
     }
 }
 
 /// A playlist or JSON document is read whole by the one bounded read.
 impl Chunks for UpstreamResponse {
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn content_length(&self) -> Option<u64> {
         UpstreamResponse::content_length(self)
     }
 
-    fn chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, hyper::Error>> + Send {
+    fn chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, BodyError>> + Send {
         UpstreamResponse::chunk(self)
     }
 }

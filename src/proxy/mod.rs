@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod edge;
 pub mod json;
 pub mod playlist;
 pub mod query;
@@ -14,12 +15,14 @@ pub mod streamed;
 pub mod token;
 pub mod upstream;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 
 use crate::upstream::body::ReadError;
 use crate::upstream::guard::GuardError;
 use budget::BudgetFull;
-use client::SendError;
+use client::{BodyError, FillError, SendError};
 use token::TokenError;
 
 /// Everything that can go wrong in a proxy request, each with a stable code.
@@ -50,7 +53,10 @@ pub enum ProxyError {
     #[error("the upstream document is not valid JSON")]
     InvalidJson(#[source] serde_json::Error),
     #[error("the upstream body was cut off")]
-    Body(#[source] hyper::Error),
+    Body(#[source] BodyError),
+    /// A fetch shared with other viewers failed: each of them gets its error.
+    #[error(transparent)]
+    Shared(Arc<ProxyError>),
     #[error("the upstream subtitle file cannot be read as WebVTT, SRT or ASS")]
     Subtitle(#[from] crate::library::subtitles::NoCues),
 }
@@ -73,11 +79,13 @@ impl ProxyError {
             ProxyError::InvalidJson(_) => "upstream_invalid_json",
             ProxyError::Body(_) => "upstream_body_error",
             ProxyError::Subtitle(_) => "upstream_subtitle_unreadable",
+            ProxyError::Shared(e) => e.code(),
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
+            ProxyError::Shared(e) => e.status(),
             ProxyError::Token(_) | ProxyError::Destination(_) => StatusCode::FORBIDDEN,
             // The player switches source on these, so they keep their meaning.
             ProxyError::Status(s @ (403 | 404 | 410)) => {
@@ -91,11 +99,13 @@ impl ProxyError {
 }
 
 /// A document's bounded read (`proxy::relay`): each failure keeps its code.
-impl From<ReadError<hyper::Error, BudgetFull>> for ProxyError {
-    fn from(e: ReadError<hyper::Error, BudgetFull>) -> Self {
+impl From<ReadError<BodyError, BudgetFull>> for ProxyError {
+    fn from(e: ReadError<BodyError, BudgetFull>) -> Self {
         match e {
             ReadError::TooLarge(max) => ProxyError::PlaylistTooLarge(max),
-            ReadError::Timeout => ProxyError::Timeout,
+            ReadError::Timeout | ReadError::Source(BodyError::Shared(FillError::Stalled)) => {
+                ProxyError::Timeout
+            }
             ReadError::Source(e) => ProxyError::Body(e),
             ReadError::Allowance(e) => ProxyError::RewriteBusy(e),
         }

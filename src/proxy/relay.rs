@@ -19,6 +19,10 @@ use url::Url;
 use super::ProxyError;
 use super::budget::{Reserve, RewriteBudget};
 use super::client::{ProxyClient, UpstreamResponse};
+use super::edge::keeper::KeepJob;
+use super::edge::resume::DirectResume;
+use super::edge::tiers::Entry;
+use super::edge::{Edge, EdgeAnswer, Keep, Lane};
 use super::json::{MAX_JSON_BYTES, rewrite_json};
 use super::playlist::{RewriteContext, RewriteError};
 use super::query::{ProxyQuery, upstream_directives};
@@ -45,6 +49,8 @@ pub struct Relay<'a> {
     pub metrics: &'a Metrics,
     pub budget: &'a RewriteBudget,
     pub settings: &'a ProxySettings,
+    /// The shared cache and fetches (`proxy::edge`).
+    pub edge: &'a Edge,
 }
 
 /// Who asks: the client as the rate limit sees it (one share of a host's slots per address)
@@ -70,6 +76,8 @@ struct Answer {
     /// The URL that answered, after redirects: a document's URIs resolve against it.
     url: Url,
     part: Part,
+    /// Where a rewrite of this answer may be kept, when it came through the edge.
+    keep: Option<Keep>,
 }
 
 /// The largest subtitle file the proxy converts: a feature film's SRT is 50–150 KB, 300 KB
@@ -85,6 +93,8 @@ pub enum Outcome {
         response: UpstreamResponse,
         first: Option<Bytes>,
         idle: Duration,
+        /// How the body is resumed if the upstream breaks it off (`proxy::edge::resume`).
+        resume: Option<Box<DirectResume>>,
     },
     /// A rewritten playlist or JSON document.
     Document(Document),
@@ -130,7 +140,15 @@ impl Relay<'_> {
         client: Client<'_>,
     ) -> Result<Outcome, ProxyError> {
         let target = self.verify(raw_query, client)?;
-        let answer = self.fetch(&target).await?;
+        let lane = self
+            .edge
+            .lane(&target.verified, &target.url, client.ip, client.headers);
+        if let Some(lane) = &lane
+            && let Some(entry) = self.edge.document(lane).await
+        {
+            return Ok(kept_document(entry));
+        }
+        let answer = self.fetch(&target, lane.as_ref()).await?;
         let headers = answer.response.headers();
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -142,7 +160,7 @@ impl Relay<'_> {
             answer.response.content_length(),
         );
         match class {
-            Class::Stream => Ok(self.stream(answer.response, BytesMut::new())),
+            Class::Stream => Ok(self.stream(&target, answer, BytesMut::new())),
             Class::Json => self.rewrite_json(&target, answer).await,
             Class::Subtitle => self.subtitle(&target, answer).await,
             Class::Playlist => {
@@ -170,10 +188,40 @@ impl Relay<'_> {
         })
     }
 
-    /// The upstream's answer, if it is one the proxy passes on.
-    async fn fetch(&self, target: &Target<'_>) -> Result<Answer, ProxyError> {
-        let request = self.request(target, target.url.clone(), target.client.headers);
-        let Fetched { response, url } = fetch(self.http, self.guard, self.metrics, request).await?;
+    /// The upstream's answer, if it is one the proxy passes on: through the edge (cache or
+    /// shared fetch) when the request may go there, else fetched for this request alone.
+    async fn fetch(&self, target: &Target<'_>, lane: Option<&Lane>) -> Result<Answer, ProxyError> {
+        let mut own = None;
+        if let Some(lane) = lane {
+            match self.edge.answer(lane).await? {
+                EdgeAnswer::Ready {
+                    response,
+                    url,
+                    keep,
+                } => {
+                    let range = response.headers().get(header::CONTENT_RANGE);
+                    let part = Part::of(
+                        response.status().as_u16(),
+                        range.and_then(|v| v.to_str().ok()),
+                    );
+                    return Ok(Answer {
+                        response,
+                        url,
+                        part,
+                        keep,
+                    });
+                }
+                EdgeAnswer::Direct(fetched) => own = Some(fetched),
+                EdgeAnswer::Alone => {}
+            }
+        }
+        let Fetched { response, url } = match own {
+            Some(fetched) => fetched,
+            None => {
+                let request = self.request(target, target.url.clone(), target.client.headers);
+                fetch(self.http, self.guard, self.metrics, request).await?
+            }
+        };
         let status = response.status().as_u16();
         admit(status, response.headers().get(header::CONTENT_ENCODING)).inspect_err(|e| {
             tracing::info!(host = url.host_str(), status, error = %e, "upstream answer refused");
@@ -187,6 +235,7 @@ impl Relay<'_> {
             response,
             url,
             part,
+            keep: None,
         })
     }
 
@@ -252,14 +301,19 @@ impl Relay<'_> {
                 Err(e) => return Err(ProxyError::Body(e)),
             }
         }
-        Ok(self.stream(answer.response, head))
+        Ok(self.stream(target, answer, head))
     }
 
-    fn stream(&self, response: UpstreamResponse, head: BytesMut) -> Outcome {
+    fn stream(&self, target: &Target<'_>, answer: Answer, head: BytesMut) -> Outcome {
+        let (verified, ip) = (&target.verified, target.client.ip);
+        let resume = self
+            .edge
+            .direct_resume(verified, &answer.url, ip, &answer.response);
         Outcome::Stream {
-            response,
+            response: answer.response,
             first: (!head.is_empty()).then(|| head.freeze()),
             idle: self.idle(),
+            resume: resume.map(Box::new),
         }
     }
 
@@ -273,6 +327,7 @@ impl Relay<'_> {
     ) -> Result<Outcome, ProxyError> {
         let base = without_directives(&answer.url);
         let host = answer.url.host_str().map(str::to_string);
+        let keep = answer.keep;
         // A refetched document is read from its first byte again.
         let head = if answer.part.needs_refetch() {
             BytesMut::new()
@@ -290,6 +345,9 @@ impl Relay<'_> {
             imported: target.verified.vars.clone(),
             max_output: self.max_output(),
         };
+        if let Some(keep) = keep {
+            self.keep_rewrite(keep, &owned, &body, &response);
+        }
         let out = streamed::rewrite(owned, body, reserve.held, self.idle())
             .await
             .inspect_err(|e| tracing::info!(host, error = %e, "playlist not rewritten"))?;
@@ -306,6 +364,35 @@ impl Relay<'_> {
             len: Some(out.len),
             kind: DocumentKind::Playlist,
         }))
+    }
+
+    /// Has a VOD or multivariant playlist rewritten once more, in the background, to be kept
+    /// for the next viewers with this context (`proxy::edge::keeper`); this request is
+    /// answered as before.
+    fn keep_rewrite(&self, keep: Keep, owned: &Owned, body: &Bytes, response: &UpstreamResponse) {
+        let mut headers = caching(response);
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .filter(|v| v.to_str().is_ok_and(is_playlist_type))
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/vnd.apple.mpegurl"));
+        headers.insert(header::CONTENT_TYPE, content_type);
+        let owned = Owned {
+            signer: owned.signer.clone(),
+            sealed: owned.sealed.clone(),
+            base: owned.base.clone(),
+            imported: owned.imported.clone(),
+            max_output: owned.max_output,
+        };
+        let job = KeepJob {
+            keep,
+            owned,
+            input: body.clone(),
+            headers,
+            budget: self.budget.clone(),
+        };
+        self.edge.keep_rewrite(job);
     }
 
     /// A content-steering manifest or an asset list (at most [`MAX_JSON_BYTES`]): read,
@@ -387,7 +474,11 @@ impl Relay<'_> {
             idle: Some(self.idle()),
             total: Some(secs(self.settings.first_byte_timeout)),
         };
-        Ok(read_bounded(response, head, limits, reserve).await?)
+        let body = read_bounded(response, head, limits, reserve).await?;
+        if response.is_direct() {
+            self.metrics.edge.upstream_bytes.inc_by(body.len() as u64);
+        }
+        Ok(body)
     }
 
     fn idle(&self) -> Duration {
@@ -403,7 +494,7 @@ impl Relay<'_> {
 /// player switches source on a 403, 404 or 410), in the identity encoding. The proxy never
 /// sends Accept-Encoding: a compressed answer is one the player could not use (the relayed
 /// headers never include Content-Encoding) and that the proxy will not inflate.
-fn admit(status: u16, encoding: Option<&HeaderValue>) -> Result<(), ProxyError> {
+pub(super) fn admit(status: u16, encoding: Option<&HeaderValue>) -> Result<(), ProxyError> {
     if !(200..300).contains(&status) && status != 304 && status != 416 {
         return Err(ProxyError::Status(status));
     }
@@ -411,6 +502,22 @@ fn admit(status: u16, encoding: Option<&HeaderValue>) -> Result<(), ProxyError> 
         Some(e) if !e.as_bytes().eq_ignore_ascii_case(b"identity") => Err(ProxyError::Encoding),
         _ => Ok(()),
     }
+}
+
+/// A kept rewritten document as the request's outcome.
+fn kept_document(entry: Entry) -> Outcome {
+    let mut caching = entry.meta.headers.clone();
+    let content_type = caching
+        .remove(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok().map(str::to_string))
+        .unwrap_or_else(|| "application/vnd.apple.mpegurl".to_string());
+    Outcome::Document(Document {
+        len: Some(entry.body.len() as u64),
+        body: Body::from(entry.body),
+        content_type,
+        caching,
+        kind: DocumentKind::Playlist,
+    })
 }
 
 /// The upstream's caching headers, which a rewritten document keeps.
@@ -440,6 +547,7 @@ mod tests {
         metrics: Metrics,
         budget: RewriteBudget,
         settings: Settings,
+        edge: Edge,
     }
 
     fn parts() -> Parts {
@@ -452,6 +560,7 @@ mod tests {
             metrics: Metrics::new(),
             budget: RewriteBudget::new(1 << 20),
             settings,
+            edge: Edge::disabled(),
         }
     }
 
@@ -464,6 +573,7 @@ mod tests {
             metrics: &p.metrics,
             budget: &p.budget,
             settings: &p.settings.proxy,
+            edge: &p.edge,
         }
     }
 

@@ -13,10 +13,11 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::client::UpstreamResponse;
+use super::edge::resume::DirectResume;
 use super::relay::Document;
 use crate::metrics::Metrics;
 
@@ -135,6 +136,9 @@ pub struct RelayBody<S> {
     last_chunk: Instant,
     timer: Pin<Box<Sleep>>,
     relayed: u64,
+    /// Whether the bytes come over this response's own upstream connection (they are then
+    /// upstream bytes too), not from the edge.
+    direct: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -149,6 +153,7 @@ impl<S> RelayBody<S> {
             last_chunk: now,
             timer: Box::pin(tokio::time::sleep_until(now + idle)),
             relayed: 0,
+            direct: false,
             metrics,
         }
     }
@@ -158,6 +163,9 @@ impl<S> Drop for RelayBody<S> {
     fn drop(&mut self) {
         self.metrics.proxy_active.dec();
         self.metrics.proxy_bytes.inc_by(self.relayed);
+        if self.direct {
+            self.metrics.edge.upstream_bytes.inc_by(self.relayed);
+        }
     }
 }
 
@@ -209,12 +217,20 @@ pub fn relay(
     first: Option<Bytes>,
     idle: Duration,
     metrics: Arc<Metrics>,
+    resume: Option<Box<DirectResume>>,
 ) -> Response {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
     let mut headers = HeaderMap::new();
     copy_allowed(response.headers(), &mut headers, &RELAYED_RESPONSE_HEADERS);
     add_common_headers(&mut headers);
-    let body = RelayBody::new(response.into_stream(), first, idle, metrics);
+    let direct = response.is_direct();
+    let got = first.as_ref().map_or(0, |f| f.len() as u64);
+    let stream = match resume {
+        Some(resume) => resume.wrap(got, response.into_stream()),
+        None => response.into_stream().boxed(),
+    };
+    let mut body = RelayBody::new(stream, first, idle, metrics);
+    body.direct = direct;
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = status;
     *out.headers_mut() = headers;

@@ -26,7 +26,7 @@ pub const OUTPUT_WINDOW: usize = 4 * PIECE;
 /// One piece of streamed output. Measured on the 20,000-segment benchmark: 64 KiB pieces
 /// cost nothing over a whole-output rewrite; much smaller ones add a channel hop per line
 /// group.
-const PIECE: usize = 64 * 1024;
+pub const PIECE: usize = 64 * 1024;
 
 /// What a rewrite needs, owned, so that it can outlive the handler.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub struct Owned {
 }
 
 impl Owned {
-    fn ctx(&self) -> RewriteContext<'_> {
+    pub fn ctx(&self) -> RewriteContext<'_> {
         RewriteContext {
             signer: &self.signer,
             sealed: &self.sealed,

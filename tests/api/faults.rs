@@ -328,10 +328,9 @@ async fn bursts_of_5xx_are_502_upstream_error_and_the_process_keeps_serving() {
     for answer in &burst {
         assert_eq!(answer, &(502, "upstream_error".to_string()));
     }
-    assert!(
-        server.requests().len() > 40,
-        "every request reached the upstream"
-    );
+    // Concurrent requests for one object share one upstream fetch (issue 17), and its
+    // retries; the failure is not kept.
+    assert!(!server.requests().is_empty());
 
     server.set_burst(false);
     let r = get(&app, &url).await;
