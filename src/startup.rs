@@ -114,7 +114,6 @@ impl AppState {
             &settings.data_dir,
         )
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
-        let signer = Arc::new(Signer::new(&secret));
         let security = Arc::new(Security::new(&settings, &secret));
         let redis = start_redis(&settings, &metrics).await?;
         let shared = redis.clone().map(|redis| SharedParts {
@@ -131,10 +130,7 @@ impl AppState {
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
         let library = start_library(&settings, &store);
-        let tmdb = Tmdb::from_settings(http.clone(), &settings.tmdb)
-            .map_err(anyhow::Error::msg)
-            .context("configuring TMDB")?
-            .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience))));
+        let tmdb = tmdb_client(&settings, &http)?;
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
             providers = ?providers.iter().map(|p| p.manifest().id).collect::<Vec<_>>(),
@@ -152,32 +148,26 @@ impl AppState {
             shared,
             resilience: settings.resilience.clone(),
         });
-        let rewrite_budget =
-            crate::proxy::budget::RewriteBudget::new(settings.proxy.rewrite_memory_budget);
         let engine = playback_engine(&settings, library.as_ref(), &store);
-        let edge = crate::proxy::edge::Edge::new(crate::proxy::edge::EdgeParts {
+        let edge = start_edge(crate::proxy::edge::EdgeParts {
             settings: &settings,
             http: proxy_http.clone(),
             guard: guard.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),
-        })
-        .with_context(|| {
-            format!(
-                "preparing the proxy cache in {}",
-                settings.data_dir.display()
-            )
         })?;
         Ok(AppState(Arc::new(Shared {
+            rewrite_budget: crate::proxy::budget::RewriteBudget::new(
+                settings.proxy.rewrite_memory_budget,
+            ),
             edge,
             settings,
             resolver,
-            signer,
+            signer: Arc::new(Signer::new(&secret)),
             metrics,
             clock,
             http,
             proxy_http,
-            rewrite_budget,
             rendered: Arc::default(),
             store,
             library,
@@ -188,6 +178,23 @@ impl AppState {
             loopback: std::sync::OnceLock::new(),
         })))
     }
+}
+
+/// TMDB's client when a key is configured, with the resilience settings' retries.
+fn tmdb_client(settings: &Settings, http: &reqwest::Client) -> anyhow::Result<Option<Arc<Tmdb>>> {
+    Ok(Tmdb::from_settings(http.clone(), &settings.tmdb)
+        .map_err(anyhow::Error::msg)
+        .context("configuring TMDB")?
+        .map(|t| Arc::new(t.with_retry(RetryPolicy::from_settings(&settings.resilience)))))
+}
+
+/// The proxy's shared segment cache, its disk tier emptied and ready in the data dir.
+fn start_edge(
+    parts: crate::proxy::edge::EdgeParts<'_>,
+) -> anyhow::Result<crate::proxy::edge::Edge> {
+    let dir = parts.settings.data_dir.display().to_string();
+    crate::proxy::edge::Edge::new(parts)
+        .with_context(|| format!("preparing the proxy cache in {dir}"))
 }
 
 /// The shared cache tier, when configured. Redis being down does not stop the start: the

@@ -620,6 +620,19 @@ struct Job {
 }
 
 impl Job {
+    /// A job just started at segment `start`, none of it done yet.
+    fn started(start: i64, now: u64) -> Job {
+        Job {
+            start,
+            status: Mutex::new(JobStatus {
+                state: JobState::Running { done: start - 1 },
+                last_request: now,
+            }),
+            cancel: Notify::new(),
+            changed: Notify::new(),
+        }
+    }
+
     fn state(&self) -> JobState {
         self.status.lock().expect("job lock").state.clone()
     }
@@ -1431,42 +1444,21 @@ impl Packager {
             Input::Local(_) => args.join(" "),
         };
         tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {shown}");
-        let child = Command::new(&self.inner.config.ffmpeg)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                LibraryError::Tool(format!("cannot run {}: {e}", self.inner.config.ffmpeg))
-            })?;
+        let child = self.spawn_ffmpeg(&args)?;
         let start = window.start_segment as i64;
-        let job = Arc::new(Job {
-            start,
-            status: Mutex::new(JobStatus {
-                state: JobState::Running { done: start - 1 },
-                last_request: self.inner.now_ms(),
-            }),
-            cancel: Notify::new(),
-            changed: Notify::new(),
-        });
+        let job = Arc::new(Job::started(start, self.inner.now_ms()));
         {
             let mut jobs = self.inner.jobs.lock().expect("jobs lock");
-            match jobs.get(&w.key) {
-                // A player's request started one while this early start got ready: it wins
-                // (dropping `child` kills this ffmpeg).
-                Some(theirs) if replace == Replace::No => {
-                    let theirs = theirs.clone();
-                    drop(jobs);
-                    drop(child);
-                    let _ = std::fs::remove_dir_all(&work);
-                    return Ok(theirs);
-                }
-                _ => {
-                    jobs.insert(w.key.clone(), job.clone());
-                }
+            // A player's request started one while this early start got ready: it wins
+            // (dropping `child` kills this ffmpeg).
+            if let Some(theirs) = jobs.get(&w.key).filter(|_| replace == Replace::No) {
+                let theirs = theirs.clone();
+                drop(jobs);
+                drop(child);
+                let _ = std::fs::remove_dir_all(&work);
+                return Ok(theirs);
             }
+            jobs.insert(w.key.clone(), job.clone());
         }
         let run = Run {
             inner: self.inner.clone(),
@@ -1477,6 +1469,18 @@ impl Packager {
         };
         tokio::spawn(run.supervise(child, permit));
         Ok(job)
+    }
+
+    fn spawn_ffmpeg(&self, args: &[String]) -> Result<tokio::process::Child, LibraryError> {
+        let ffmpeg = &self.inner.config.ffmpeg;
+        Command::new(ffmpeg)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| LibraryError::Tool(format!("cannot run {ffmpeg}: {e}")))
     }
 
     /// A free ffmpeg slot. When none is free, the job idle the longest (whose viewer paused
