@@ -94,6 +94,9 @@ pub struct ResolveSettings {
     pub provider_timeout: f64,
     /// Provider ids in tie-break order when two sources rank equally.
     pub provider_order: Vec<String>,
+    /// Seconds a source the player reported failing (`POST /api/streaming/report`) is left
+    /// out of cached answers and ranked last in fresh ones.
+    pub failing_ttl: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -372,6 +375,9 @@ impl Default for ResolveSettings {
             provider_order: ["library", "jellyfin", "stremio", "consumet"]
                 .map(String::from)
                 .to_vec(),
+            // Long enough for every viewer's next resolve to skip it, short enough that a
+            // CDN's passing hiccup does not bury a good source.
+            failing_ttl: 300,
         }
     }
 }
@@ -519,6 +525,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_PROXY_RESUME_ATTEMPTS", "proxy.resume_attempts"),
     ("SOKOUL_PROXY_READ_AHEAD", "proxy.read_ahead"),
     ("SOKOUL_PROVIDER_TIMEOUT", "resolve.provider_timeout"),
+    ("SOKOUL_FAILING_TTL", "resolve.failing_ttl"),
     (
         "SOKOUL_RATE_LIMIT_PER_SECOND",
         "security.rate_limit_per_second (0 disables)",
@@ -638,6 +645,7 @@ impl Settings {
             "SOKOUL_PROVIDER_TIMEOUT",
             &mut self.resolve.provider_timeout,
         )?;
+        env.parsed("SOKOUL_FAILING_TTL", &mut self.resolve.failing_ttl)?;
         self.apply_security_env(&env)
     }
 

@@ -155,6 +155,14 @@ pub struct EdgeMetrics {
     /// Read-ahead fetches, by `result`: `started`, `used` (a viewer asked for the object
     /// before it left the cache) or `wasted` (it left unasked).
     pub read_ahead: Family<CacheLabels, Counter>,
+    /// Players' reports of failing sources, by stage.
+    pub reports: Family<ReportLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReportLabels {
+    /// `manifest`, `segment`, `decode` or `timeout`.
+    pub stage: String,
 }
 
 impl EdgeMetrics {
@@ -196,6 +204,12 @@ impl EdgeMetrics {
                 "Segments fetched ahead of the viewers: started, used, wasted",
                 Family::default(),
             ),
+            reports: registered(
+                registry,
+                "source_reports",
+                "Players' reports of failing sources, by stage",
+                Family::default(),
+            ),
         }
     }
 
@@ -212,6 +226,14 @@ impl EdgeMetrics {
         self.read_ahead
             .get_or_create(&CacheLabels {
                 result: result.into(),
+            })
+            .inc();
+    }
+
+    pub fn report(&self, stage: &str) {
+        self.reports
+            .get_or_create(&ReportLabels {
+                stage: stage.into(),
             })
             .inc();
     }

@@ -70,6 +70,8 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The proxy's upstream client (capped buffers, per-host limit; see `proxy::client`).
     pub proxy_http: crate::proxy::client::ProxyClient,
+    /// Sources the players reported failing (see `resolve::failing`).
+    pub failing: Arc<crate::resolve::failing::FailingSources>,
     /// The proxy's shared cache and coalesced fetches (see `proxy::edge`).
     pub edge: crate::proxy::edge::Edge,
     /// Memory that playlist and JSON rewrites may hold at once (see `proxy::budget`).
@@ -116,6 +118,10 @@ impl AppState {
         .with_context(|| format!("reading the secret in {}", settings.data_dir.display()))?;
         let security = Arc::new(Security::new(&settings, &secret));
         let redis = start_redis(&settings, &metrics).await?;
+        let failing = Arc::new(crate::resolve::failing::FailingSources::new(
+            Duration::from_secs(settings.resolve.failing_ttl.max(1)),
+            redis.clone(),
+        ));
         let shared = redis.clone().map(|redis| SharedParts {
             flight: redis as Arc<dyn SharedFlight>,
             lock_ttl: settings.lock_ttl(),
@@ -161,6 +167,7 @@ impl AppState {
                 settings.proxy.rewrite_memory_budget,
             ),
             edge,
+            failing,
             settings,
             resolver,
             signer: Arc::new(Signer::new(&secret)),

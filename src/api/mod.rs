@@ -43,6 +43,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))
         .routes(routes!(streaming::resolve_all))
         .routes(routes!(streaming::resolve_one))
+        .routes(routes!(streaming::report))
         // Local library (docs/library.md).
         .routes(routes!(library::items))
         .routes(routes!(library::item))

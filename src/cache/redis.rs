@@ -156,6 +156,29 @@ impl RedisCache {
         )
     }
 
+    /// Marks `names` (`sokoul:v1:failing:<fingerprint>`) for `ttl`: the sources the players
+    /// reported failing (`resolve::failing`).
+    pub async fn set_flag(&self, name: String, ttl: Duration) -> CacheResult {
+        self.run("flag", |mut conn| async move {
+            conn.set_ex::<_, _, ()>(name, 1u8, ttl.as_secs().max(1))
+                .await
+        })
+        .await
+    }
+
+    /// Which of `names` are marked, in order.
+    pub async fn flags(&self, names: Vec<String>) -> Result<Vec<bool>, CacheError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<u8>> = self
+            .run("flags", |mut conn| async move {
+                redis::cmd("MGET").arg(names).query_async(&mut conn).await
+            })
+            .await?;
+        Ok(values.into_iter().map(|v| v.is_some()).collect())
+    }
+
     /// Whether requests use Redis now.
     pub fn is_up(&self) -> bool {
         self.breaker.is_up()

@@ -2,6 +2,7 @@
 //! cache. One failing provider never fails the request: its failure becomes an outcome.
 
 pub mod breaker;
+pub mod failing;
 pub mod merge;
 pub mod plan;
 pub mod prefer;
@@ -199,8 +200,27 @@ impl Resolver {
         request: MediaRequest,
         scope: Scope,
     ) -> Result<Resolved, ResolveError> {
+        self.resolve_with(request, scope, false).await
+    }
+
+    /// A resolve that asks the providers again whatever the cache holds (the player's
+    /// "Réessayer" after a source failed), and stores the new answer for everyone.
+    pub async fn resolve_fresh(
+        self: &Arc<Self>,
+        request: MediaRequest,
+        scope: Scope,
+    ) -> Result<Resolved, ResolveError> {
+        self.resolve_with(request, scope, true).await
+    }
+
+    async fn resolve_with(
+        self: &Arc<Self>,
+        request: MediaRequest,
+        scope: Scope,
+        fresh: bool,
+    ) -> Result<Resolved, ResolveError> {
         let key = CacheKey { scope, request };
-        if let Some(hit) = self.cached(&key).await {
+        if !fresh && let Some(hit) = self.cached(&key).await {
             return Ok(hit);
         }
         let this = self.clone();
@@ -208,12 +228,17 @@ impl Resolver {
         self.flights
             .run(flight_key, move || async move {
                 // A flight that just finished may have filled the cache while we queued.
-                if let Some(hit) = this.cached(&key).await {
+                if !fresh && let Some(hit) = this.cached(&key).await {
                     return hit;
                 }
-                let lease = match this.coordinate(&key).await {
-                    Coordination::Resolve(lease) => lease,
-                    Coordination::Answered(resolved) => return resolved,
+                // A fresh resolve must not take another instance's answer either: that is
+                // the cached one it was asked to bypass.
+                let lease = match fresh {
+                    true => None,
+                    false => match this.coordinate(&key).await {
+                        Coordination::Resolve(lease) => lease,
+                        Coordination::Answered(resolved) => return resolved,
+                    },
                 };
                 this.metrics.cache_result(false);
                 let FannedOut {

@@ -47,6 +47,19 @@ impl TrustedProxies {
         self.forwarded_client(peer, request.headers())
     }
 
+    /// [`Self::client_ip`] for an extractor, which sees the request's parts.
+    pub fn client_ip_of(&self, parts: &axum::http::request::Parts) -> IpAddr {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| canonical(addr.ip()))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if self.0.is_empty() || !self.trusts(peer) {
+            return peer;
+        }
+        self.forwarded_client(peer, &parts.headers)
+    }
+
     fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let entries: Vec<&str> = headers
             .get_all("x-forwarded-for")

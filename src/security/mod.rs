@@ -19,6 +19,8 @@ pub mod send_timeout;
 
 pub use auth::{FailureThrottle, require_token};
 
+use std::time::Duration;
+
 use crate::config::Settings;
 
 /// The security state shared by the middleware, built once at startup.
@@ -32,6 +34,9 @@ pub struct Security {
     pub allowed_hosts: host::AllowedHosts,
     /// Wrong API tokens per client.
     pub auth_failures: FailureThrottle,
+    /// Resolves that bypass the cache (`?fresh=1`) per client: each asks every provider, so
+    /// a player's "Réessayer" may, a script hammering it may not.
+    pub fresh_limit: rate_limit::ResolveLimiter,
 }
 
 impl Security {
@@ -43,6 +48,8 @@ impl Security {
                 .as_ref()
                 .map(|token| media_url::MediaUrls::new(secret, token.expose())),
             rate_limit: rate_limit::ResolveLimiter::from_settings(&settings.security),
+            // Two at once (a double click), then one per 10 s.
+            fresh_limit: rate_limit::ResolveLimiter::every(Duration::from_secs(10), 2),
             trusted_proxies: client_ip::TrustedProxies::from_settings(
                 &settings.security.trusted_proxies,
             ),

@@ -19,9 +19,10 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// The route templates limited (`api::routes`).
-pub const LIMITED_ROUTES: [&str; 2] = [
+pub const LIMITED_ROUTES: [&str; 3] = [
     "/api/streaming/resolve/{media_type}/{tmdb_id}",
     "/api/streaming/{provider}/{media_type}/{tmdb_id}",
+    "/api/streaming/report",
 ];
 
 /// Clients tracked at once. Beyond it the least recently seen lose their bucket, which only
@@ -53,6 +54,22 @@ impl ResolveLimiter {
                 .time_to_idle(idle)
                 .build(),
         })
+    }
+
+    /// One request per `period` per client, after a burst of `burst`.
+    pub fn every(period: Duration, burst: u32) -> Self {
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        let idle = quota.burst_size_replenished_in() + Duration::from_secs(1);
+        ResolveLimiter {
+            quota,
+            clock: DefaultClock::default(),
+            buckets: moka::sync::Cache::builder()
+                .max_capacity(MAX_CLIENTS)
+                .time_to_idle(idle)
+                .build(),
+        }
     }
 
     /// `Err(wait)` when the client has used its burst and must wait.

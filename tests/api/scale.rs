@@ -718,3 +718,133 @@ mod lock {
         assert!(a.get(&key(1)).await.is_err());
     }
 }
+
+async fn report(app: &TestApp, proxy_url: &str, stage: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/streaming/report", app.address))
+        .json(&json!({"proxy_url": proxy_url, "stage": stage, "code": "fragLoadError"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn proxy_urls(body: &Value) -> Vec<String> {
+    body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["proxy_url"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 17: a source a player reports failing leaves the next cached answer and ranks last
+/// in a fresh one, on every instance of the cluster.
+#[tokio::test]
+async fn a_reported_source_leaves_cached_answers_and_ranks_last_in_fresh_ones_on_every_instance() {
+    let redis = RedisServer::start();
+    let consumet = consumet(Duration::ZERO).await;
+    let a = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let b = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let first = resolve(&a, 301).await;
+    let urls = source_urls(&first);
+    assert_eq!(urls.len(), 3, "{first}");
+
+    let r = report(&a, &proxy_urls(&first)[0], "manifest").await;
+    assert_eq!(r.status(), 202);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["failing_for"], 300);
+
+    for app in [&a, &b] {
+        let cached = resolve(app, 301).await;
+        assert_eq!(cached["cached"], true);
+        assert_eq!(source_urls(&cached), urls[1..].to_vec(), "{cached}");
+    }
+    // A fresh resolve asks the provider again (new URLs, tagged v2) and ranks the reported
+    // source last, on the other instance too.
+    let fresh = b
+        .get_json("/api/streaming/resolve/movie/301?fresh=1", 200)
+        .await;
+    assert_eq!(fresh["cached"], false, "{fresh}");
+    assert_eq!(upstream_calls(&consumet, 301).await, 2);
+    let fresh_urls = source_urls(&fresh);
+    assert_eq!(fresh_urls.len(), 3);
+    assert!(
+        fresh_urls.iter().all(|u| u.contains("/v2/")),
+        "{fresh_urls:?}"
+    );
+    // B's next answer is the fresh one, from its cache; a report to A leaves it out there.
+    let r = report(&a, &proxy_urls(&fresh)[1], "segment").await;
+    assert_eq!(r.status(), 202);
+    let cached = resolve(&b, 301).await;
+    assert_eq!(cached["cached"], true);
+    let mut expected = fresh_urls.clone();
+    expected.remove(1);
+    assert_eq!(source_urls(&cached), expected);
+    assert_eq!(
+        metric(&a, r#"sokoul_source_reports_total{stage="segment"}"#, None).await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_resolve_ranks_a_reported_source_last() {
+    let redis = RedisServer::start();
+    // Every watch answer is the same (v1): the reported source comes back, last.
+    let consumet = fake::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/meta/tmdb/info/\d+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "movie/watch-title-302", "title": "Title 302", "episodeId": "302", "type": "Movie",
+        })))
+        .mount(&consumet)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/meta/tmdb/watch/\d+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fake::watch("v1", Some(3600))))
+        .mount(&consumet)
+        .await;
+    let a = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let b = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let first = resolve(&a, 302).await;
+    let urls = source_urls(&first);
+    assert_eq!(
+        report(&a, &proxy_urls(&first)[0], "decode").await.status(),
+        202
+    );
+    for app in [&b, &a] {
+        let fresh = app
+            .get_json("/api/streaming/resolve/movie/302?fresh=1", 200)
+            .await;
+        assert_eq!(fresh["cached"], false);
+        let got = source_urls(&fresh);
+        assert_eq!(got.last().unwrap(), &urls[0], "{got:?}");
+        assert_eq!(got[..2], urls[1..]);
+    }
+}
+
+#[tokio::test]
+async fn a_report_must_name_a_url_this_server_signed() {
+    let redis = RedisServer::start();
+    let consumet = consumet(Duration::ZERO).await;
+    let a = instance(&consumet, &redis, SECRET, |_| {}).await;
+    let other = instance(&consumet, &redis, "another cluster's secret", |_| {}).await;
+    let first = resolve(&other, 303).await;
+    // Signed by another secret: refused, and nothing is demoted.
+    let foreign = &proxy_urls(&first)[0];
+    let r = report(&a, foreign, "manifest").await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "proxy_url_invalid");
+    for (url, code) in [
+        ("https://cdn.example/v1/720/index.m3u8", "invalid_report"),
+        ("/api/streaming/proxy?c=a&u=b&s=c", "proxy_url_malformed"),
+    ] {
+        let r = report(&a, url, "manifest").await;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{url}: {status} {body}");
+    }
+    let r = report(&a, &proxy_urls(&resolve(&a, 303).await)[0], "sideways").await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(source_urls(&resolve(&a, 303).await).len(), 3);
+}

@@ -11,6 +11,7 @@ import {
 	getProgressList,
 	getProxyUrl,
 	onUnauthorized,
+	reportSource,
 	resolveStreams,
 	saveProgress,
 	setToken,
@@ -66,6 +67,19 @@ describe('resolveStreams', () => {
 		expect(init.method).toBe('GET');
 		expect(result.sources[0].proxy_url).toBe('/api/streaming/proxy?t=abc');
 		expect(result.markers?.intro).toEqual({ start: 30, end: 95.5 });
+	});
+
+	it('asks for a fresh answer past the cache when told to', async () => {
+		const fetchMock = vi.fn().mockImplementation(async () => json(resolved));
+		await resolveStreams({ media_type: 'movie', tmdb_id: 603 }, { fetch: fetchMock, fresh: true });
+		await resolveStreams(
+			{ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 },
+			{ fetch: fetchMock, fresh: true }
+		);
+		expect(fetchMock.mock.calls.map((c) => c[0])).toEqual([
+			'/api/streaming/resolve/movie/603?fresh=1',
+			'/api/streaming/resolve/tv/1396?season=1&episode=2&fresh=1'
+		]);
 	});
 
 	it('sends no season or episode for a movie', async () => {
@@ -149,6 +163,23 @@ describe.each(everyCall)('%s maps failures like every other call', (_name, call)
 		const abort = new DOMException('The operation was aborted.', 'AbortError');
 
 		await expect(call(vi.fn().mockRejectedValue(abort))).rejects.toBe(abort);
+	});
+});
+
+describe('reportSource', () => {
+	it('posts the source, the stage and the player code, and never throws', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ failing_for: 300 }, 202));
+		await reportSource('/api/streaming/proxy?c=1', 'segment', 'fragLoadError', { fetch: fetchMock });
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/streaming/report');
+		expect(init.method).toBe('POST');
+		expect(JSON.parse(init.body as string)).toEqual({
+			proxy_url: '/api/streaming/proxy?c=1',
+			stage: 'segment',
+			code: 'fragLoadError'
+		});
+		const refused = vi.fn().mockResolvedValue(json({ error: { code: 'proxy_url_invalid', message: 'no' } }, 403));
+		await expect(reportSource('/x', 'manifest', 'e', { fetch: refused })).resolves.toBeUndefined();
 	});
 });
 

@@ -183,8 +183,42 @@ async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T
 // ---- Streams ----
 
 /** Every enabled provider, concurrently. Status 200 even when nothing was found. */
-export function resolveStreams(key: MediaKey, options?: RequestOptions): Promise<ResolveResponse> {
-	return getJson(`/api/streaming/resolve/${mediaPath(key)}${mediaQuery(key)}`, options);
+/**
+ * Resolves a title. `fresh` asks the providers again, past the server's cache ("Réessayer"
+ * after a failure); the server honours it at most every few seconds per client.
+ */
+export function resolveStreams(
+	key: MediaKey,
+	options?: RequestOptions & { fresh?: boolean }
+): Promise<ResolveResponse> {
+	const query = mediaQuery(key);
+	const fresh = options?.fresh ? `${query ? '&' : '?'}fresh=1` : '';
+	return getJson(`/api/streaming/resolve/${mediaPath(key)}${query}${fresh}`, options);
+}
+
+/**
+ * Tells the server a source does not play, so that it stops offering it to everyone for a
+ * while. Best effort: a failed report changes nothing for this viewer, so errors are dropped.
+ */
+export async function reportSource(
+	proxyUrl: string,
+	stage: 'manifest' | 'segment' | 'decode' | 'timeout',
+	code: string,
+	options: RequestOptions = {}
+): Promise<void> {
+	try {
+		await request(
+			'/api/streaming/report',
+			{
+				method: 'POST',
+				headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' },
+				body: JSON.stringify({ proxy_url: proxyUrl, stage, code: code.slice(0, 64) })
+			},
+			options
+		);
+	} catch {
+		// Best effort (see above).
+	}
 }
 
 /**

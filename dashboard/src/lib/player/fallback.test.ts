@@ -9,6 +9,7 @@ import {
 	MAX_RECOVERIES,
 	pickSource,
 	RECOVERY_WINDOW_MS,
+	reportStage,
 	type FallbackContext,
 	type PlaybackError
 } from './fallback';
@@ -253,5 +254,32 @@ describe('error normalisation', () => {
 		expect(fromMediaError({ code: 1 })).toBeNull();
 		expect(fromMediaError({ code: 2 })).toMatchObject({ type: 'network', details: 'mediaErrNetwork' });
 		expect(fromMediaError({ code: 4 })).toMatchObject({ type: 'media', details: 'mediaErrSrcNotSupported' });
+	});
+});
+
+describe('reportStage', () => {
+	const error = (extra: Partial<PlaybackError>): PlaybackError => ({
+		origin: 'hls',
+		type: 'network',
+		details: 'fragLoadError',
+		fatal: true,
+		...extra
+	});
+
+	it('names where the source failed', () => {
+		expect(reportStage(manifest403)).toBe('manifest');
+		expect(reportStage(error({ details: 'levelLoadError', status: 404 }))).toBe('manifest');
+		expect(reportStage(error({ status: 502 }))).toBe('segment');
+		expect(reportStage(error({}))).toBe('segment');
+		expect(reportStage(decodeError)).toBe('decode');
+		expect(reportStage(error({ origin: 'player', type: 'other', details: 'startTimeout' }))).toBe('timeout');
+		expect(reportStage(error({ origin: 'video', details: 'mediaErrNetwork' }))).toBe('manifest');
+	});
+
+	it('reports nothing the source is not to blame for', () => {
+		for (const details of ['bufferAddCodecError', 'mediaErrSrcNotSupported', 'hlsUnsupported', 'expired']) {
+			expect(reportStage(error({ type: 'media', details })), details).toBeNull();
+		}
+		expect(reportStage(error({ type: 'other', details: 'something' }))).toBeNull();
 	});
 });

@@ -239,3 +239,21 @@ export function fromMediaError(error: { code: number } | null): PlaybackError | 
 		fatal: true
 	};
 }
+
+/** Where a source failed, as `POST /api/streaming/report` names it. */
+export type ReportStage = 'manifest' | 'segment' | 'decode' | 'timeout';
+
+/**
+ * What to tell the server about a source given up after `error`, or `null` when the failure
+ * says nothing about the source for other viewers: this browser cannot decode the codec or
+ * play HLS at all, or our own signed URL expired.
+ */
+export function reportStage(error: PlaybackError): ReportStage | null {
+	const { reason } = classify(error);
+	if (reason === 'codec' || reason === 'unsupported' || reason === 'expired' || reason === 'other') {
+		return null;
+	}
+	if (reason === 'timeout') return 'timeout';
+	if (reason === 'media') return 'decode';
+	return /^(manifest|level)/.test(error.details) || error.origin === 'video' ? 'manifest' : 'segment';
+}

@@ -4,7 +4,7 @@
 import { untrack } from 'svelte';
 import type Hls from 'hls.js';
 import type { ErrorData } from 'hls.js';
-import { getEngineSubtitles, getProxyUrl } from '$lib/api/client';
+import { getEngineSubtitles, getProxyUrl, reportSource } from '$lib/api/client';
 import type { ResolvedMedia as MediaInfo, StreamSource, SubtitleTrack } from '$lib/api/types';
 import {
 	applyAction,
@@ -16,6 +16,8 @@ import {
 	type Engine,
 	type FallbackState,
 	type PlaybackError,
+	type ReportStage,
+	reportStage,
 	type SourceFailure
 } from './fallback';
 import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
@@ -77,6 +79,8 @@ export interface HlsPlayerOptions {
 	languages?: LanguageSettings;
 	/** The subtitles embedded in a remote engine source; replaceable in tests. */
 	getEngineSubtitles?: (master: string) => Promise<SubtitleTrack[]>;
+	/** Tells the server a source failed (`reportSource`); replaceable in tests. */
+	report?: (proxyUrl: string, stage: ReportStage, code: string) => void;
 }
 
 /** A remote file's master playlist on the playback engine (`/api/playback/r/<sealed>/`). */
@@ -471,12 +475,14 @@ export class HlsPlayer {
 		console.warn('[player]', error.origin, error.type, error.details, error.status ?? '', 'FATAL');
 		this.errorDetails = error.details;
 		const now = this.#now();
+		const failing = this.sources[this.#fallback.index];
 		const action = decide(this.sources, this.#fallback, error, {
 			now,
 			position: this.#resumePoint(),
 			engine: this.engine ?? 'file'
 		});
 		this.#fallback = applyAction(this.#fallback, action, now);
+		if (action.kind === 'next' || action.kind === 'fail') this.#report(failing, error);
 
 		switch (action.kind) {
 			case 'ignore':
@@ -492,6 +498,14 @@ export class HlsPlayer {
 				this.#fail(action.reasons, error.details);
 				return;
 		}
+	}
+
+	/** A source given up is reported, so the server stops handing it to other viewers. */
+	#report(source: StreamSource | undefined, error: PlaybackError): void {
+		const stage = reportStage(error);
+		if (!source?.proxy_url || !stage) return;
+		const report = this.#options.report ?? ((url, s, code) => void reportSource(url, s, code));
+		report(source.proxy_url, stage, error.details);
 	}
 
 	#fail(reasons: SourceFailure[], details: string): void {

@@ -55,6 +55,24 @@ describe('HlsPlayer', () => {
 		detach();
 	});
 
+	it('tells the server about a source that failed by itself, not one this browser cannot decode', () => {
+		const report = vi.fn();
+		const player = new HlsPlayer({ report });
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		const sources = [
+			streamSource({ quality: 'a', proxy_url: '/api/streaming/proxy?u=a' }),
+			streamSource({ quality: 'b', proxy_url: '/api/streaming/proxy?u=b' }),
+			streamSource({ quality: 'c', proxy_url: '/api/streaming/proxy?u=c' })
+		];
+		player.load({ sources, subtitles: [], startAt: 0 });
+
+		fail(video, 4); // codecs this browser lacks: other viewers may play it
+		fail(video, 2); // the network: the source itself
+		expect(report.mock.calls).toEqual([['/api/streaming/proxy?u=b', 'manifest', 'mediaErrNetwork']]);
+		detach();
+	});
+
 	it('skips an expired source from the start and fails when every one has expired', () => {
 		const player = new HlsPlayer();
 		const detach = player.attach(document.createElement('video'));
