@@ -118,9 +118,11 @@ nginx -c "$N/nginx.conf" -p "$N" 2>/dev/null
 
 log "building sokoul and the examples (release)"
 (cd "$ROOT" && cargo build --release --quiet --bin sokoul --example mint_proxy_url --example viewers)
+# A comment inside the continued line below would end the command before `env` (and start
+# sokoul on its defaults): it stays up here.
+# shellcheck disable=SC2086  # SOKOUL_ENV is a list of VAR=value words
 SOKOUL_BIND="127.0.0.1:$SOKOUL_PORT" SOKOUL_DATA_DIR="$BENCH_DIR/sokoul-data" SOKOUL_SECRET="$SECRET" \
     SOKOUL_PROXY_ALLOW="127.0.0.1" SOKOUL_LIBRARY="$BENCH_DIR/no-media" SOKOUL_LOG=warn \
-    # shellcheck disable=SC2086  # SOKOUL_ENV is a list of VAR=value words
     env ${SOKOUL_ENV:-} "$CARGO_TARGET_DIR/release/sokoul" serve >"$BENCH_DIR/sokoul.log" 2>&1 &
 SOKOUL_PID=$!
 
