@@ -322,6 +322,17 @@ LANGS_URL=""
 start LANGS_URL langs "$LANGS/library"
 wait_http "$LANGS_URL/healthz" 60
 wait_http "$LANGS_URL/api/library/items" 60 2
+# The search server: the demo library, the fake Consumet for "Regarder" on a title outside the
+# library, and a fake TMDB (KEY checked like TMDB does) for the header's search.
+TMDB_KEY="e2e-tmdb-$(node -e 'console.log(require("crypto").randomBytes(8).toString("hex"))')"
+KEY="$TMDB_KEY" node dashboard/tests/e2e/support/fake-tmdb.mjs >"$WORK/fake-tmdb.out" 2>"$WORK/fake-tmdb.log" &
+PIDS+=($!)
+wait_file "$WORK/fake-tmdb.out" "the fake TMDB"
+SEARCH_URL=""
+start SEARCH_URL search "$WORK/library" SOKOUL_CONSUMET_URL="$CONSUMET" \
+  SOKOUL_TMDB_KEY="$TMDB_KEY" SOKOUL_TMDB_URL="$(cat "$WORK/fake-tmdb.out")"
+wait_http "$SEARCH_URL/healthz" 60
+wait_http "$SEARCH_URL/api/library/items" 60 5
 
 # The library scan runs in the background at start: wait for the three demo titles and the
 # engine's two films.
@@ -331,7 +342,7 @@ log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $R
 
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
-export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_LANGS_URL="$LANGS_URL"
+export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_LANGS_URL="$LANGS_URL" E2E_SEARCH_URL="$SEARCH_URL"
 export E2E_PICTURE_URL="$PICTURE_URL" E2E_PICTURE_DIR="$PICTURE" E2E_PICTURE_ORIGIN="$PICTURE_ORIGIN" \
   E2E_PICTURE_ORIGIN_LOG="$PICTURE_ORIGIN_LOG"
 set +e

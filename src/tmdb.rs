@@ -27,6 +27,9 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Metadata changes rarely; new episodes appear at most daily.
 const CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
 const CACHE_CAPACITY: u64 = 20_000;
+/// Searches are typed letter by letter: many distinct queries, each soon stale.
+const SEARCH_CACHE_CAPACITY: u64 = 2_000;
+const SEARCH_CACHE_TTL: Duration = Duration::from_secs(600);
 
 /// Why TMDB gave no metadata. `code()` is stable (API error codes, provider messages),
 /// `status()` is the HTTP status of the metadata API's answer.
@@ -194,6 +197,27 @@ pub struct Episode {
     pub runtime: Option<u32>,
 }
 
+/// A film or a series TMDB found for a search (`GET /api/search`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+#[ts(export)]
+pub struct SearchHit {
+    pub media_type: MediaType,
+    pub tmdb_id: u32,
+    pub title: String,
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview: Option<String>,
+}
+
 // TMDB's own shapes: only the fields we read, all optional so that a missing one never
 // rejects the whole answer.
 #[derive(Debug, Deserialize)]
@@ -209,6 +233,21 @@ struct RawTitle {
     original_language: Option<String>,
     external_ids: Option<RawExternalIds>,
     seasons: Option<Vec<RawSeasonSummary>>,
+}
+
+/// `/search/multi`: films, series and people, each tagged with its `media_type`.
+#[derive(Debug, Deserialize)]
+struct RawSearch {
+    #[serde(default)]
+    results: Vec<RawSearchHit>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSearchHit {
+    id: Option<u32>,
+    media_type: Option<String>,
+    #[serde(flatten)]
+    title: RawTitle,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +299,8 @@ pub struct Tmdb {
     auth: Auth,
     titles: moka::future::Cache<(MediaType, u32), Arc<Metadata>>,
     seasons: moka::future::Cache<(u32, u32), Arc<Season>>,
+    /// By folded query: typing the same words again (or another viewer) costs nothing.
+    searches: moka::future::Cache<String, Arc<Vec<SearchHit>>>,
 }
 
 impl std::fmt::Debug for Tmdb {
@@ -302,6 +343,10 @@ impl Tmdb {
             auth,
             titles: new_cache(),
             seasons: new_cache(),
+            searches: moka::future::Cache::builder()
+                .max_capacity(SEARCH_CACHE_CAPACITY)
+                .time_to_live(SEARCH_CACHE_TTL)
+                .build(),
         }))
     }
 
@@ -351,6 +396,25 @@ impl Tmdb {
                     .get(&format!("tv/{tmdb_id}/season/{season}"), &[], deadline)
                     .await?;
                 Ok(Arc::new(map_season(tmdb_id, season, raw)))
+            })
+            .await
+            .map_err(|e: Arc<TmdbError>| (*e).clone())
+    }
+
+    /// Films and series matching `query` (TMDB's first page of `/search/multi`, people and
+    /// adult titles left out), cached for a few minutes.
+    pub async fn search(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> Result<Arc<Vec<SearchHit>>, TmdbError> {
+        self.searches
+            .try_get_with(query.to_string(), async {
+                let params = [("query", query), ("include_adult", "false"), ("page", "1")];
+                let raw: RawSearch = self.get("search/multi", &params, deadline).await?;
+                Ok(Arc::new(
+                    raw.results.into_iter().filter_map(map_hit).collect(),
+                ))
             })
             .await
             .map_err(|e: Arc<TmdbError>| (*e).clone())
@@ -435,6 +499,24 @@ fn non_empty(s: Option<String>) -> Option<String> {
 
 fn year(date: Option<&str>) -> Option<i32> {
     date?.get(..4)?.parse().ok()
+}
+
+fn map_hit(hit: RawSearchHit) -> Option<SearchHit> {
+    let media_type = match hit.media_type.as_deref()? {
+        "movie" => MediaType::Movie,
+        "tv" => MediaType::Tv,
+        _ => return None,
+    };
+    let tmdb_id = hit.id.filter(|id| *id > 0)?;
+    let meta = map_title(media_type, tmdb_id, hit.title);
+    Some(SearchHit {
+        media_type,
+        tmdb_id,
+        title: meta.title,
+        year: meta.year,
+        poster_url: meta.poster_url,
+        overview: meta.overview,
+    })
 }
 
 fn map_title(media_type: MediaType, tmdb_id: u32, raw: RawTitle) -> Metadata {

@@ -12,6 +12,7 @@ pub mod present;
 pub mod progress;
 pub mod proxy;
 pub mod responses;
+pub mod search;
 pub mod streaming;
 pub mod thumbnails;
 
@@ -73,6 +74,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         // TMDB metadata (docs/providers.md).
         .routes(routes!(metadata::title))
         .routes(routes!(metadata::season))
+        .routes(routes!(search::search))
 }
 
 /// A body with its content type and cache policy (media, playlists, subtitles, posters).

@@ -58,6 +58,25 @@ pub(crate) fn breaking_bad_season_1() -> Value {
     })
 }
 
+/// `/3/search/multi?query=matrix`: a film, a series and a person, as TMDB mixes them.
+pub(crate) fn search_matrix() -> Value {
+    json!({
+        "page": 1, "total_pages": 1, "total_results": 3,
+        "results": [
+            {"adult": false, "backdrop_path": "/ncEsesgOJDNrTUED89hYbA117wo.jpg", "id": MATRIX,
+             "title": "The Matrix", "original_language": "en", "original_title": "The Matrix",
+             "overview": "Set in the 22nd century…", "poster_path": "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg",
+             "media_type": "movie", "genre_ids": [28, 878], "popularity": 90.1,
+             "release_date": "1999-03-30", "video": false, "vote_average": 8.2, "vote_count": 26000},
+            {"adult": false, "id": 1256, "name": "Matrix", "original_name": "Matrix",
+             "overview": "Steven Matrix, a hitman…", "poster_path": null, "media_type": "tv",
+             "first_air_date": "1993-03-01", "origin_country": ["CA"], "vote_average": 6.9},
+            {"adult": false, "id": 6384, "name": "Keanu Reeves", "media_type": "person",
+             "known_for_department": "Acting", "profile_path": "/4D0PpNI0kmP58hgrwGC3wCjxhnm.jpg"}
+        ]
+    })
+}
+
 pub(crate) fn error(http: u16, status_code: u32, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(http).set_body_json(
         json!({"success": false, "status_code": status_code, "status_message": message}),

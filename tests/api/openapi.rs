@@ -51,6 +51,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/preferences/series/{tmdb_id}"),
     ("get", "/api/metadata/{media_type}/{tmdb_id}"),
     ("get", "/api/metadata/tv/{tmdb_id}/season/{season}"),
+    ("get", "/api/search"),
+    ("post", "/api/streaming/report"),
 ];
 
 const METHODS: &[&str] = &[

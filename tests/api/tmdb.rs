@@ -229,3 +229,97 @@ async fn bad_metadata_requests_are_400s() {
     }
     assert!(tmdb.received_requests().await.unwrap().is_empty());
 }
+
+/// Issue 19: the header's search finds library titles whatever their accents, and TMDB's
+/// films and series (not people) through the server, each saying whether the library has it.
+#[tokio::test]
+async fn search_finds_library_titles_and_tmdb_films_and_series_but_not_people() {
+    use sokoul::library::demo::Synth;
+    let tmdb = fake::start().await;
+    fake::mount(
+        &tmdb,
+        "/3/search/multi",
+        ResponseTemplate::new(200).set_body_json(fake::search_matrix()),
+    )
+    .await;
+    let root = tempfile::tempdir().unwrap();
+    crate::library::place(
+        root.path(),
+        "The Matrix (1999) [tmdbid-603]/The Matrix (1999).mp4",
+        Synth::H264AacMp4,
+    );
+    crate::library::place(
+        root.path(),
+        "Amélie (2001) [tmdbid-194]/Amélie (2001).mp4",
+        Synth::H264AacMp4,
+    );
+    let (base, dir) = (fake::base_url(&tmdb), root.path().to_path_buf());
+    let app = spawn_app(move |s| {
+        crate::library::library_settings(s, dir);
+        s.tmdb.base_url = base;
+        s.tmdb.key = Some(sokoul::config::Secret::new(fake::KEY));
+    })
+    .await;
+    app.scan().await;
+
+    let body = app.get_json("/api/search?q=AMELIE", 200).await;
+    let library: Vec<_> = body["library"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["tmdb_id"].clone())
+        .collect();
+    assert_eq!(library, [json!(194)], "{body}");
+
+    let body = app.get_json("/api/search?q=%20matrix%20", 200).await;
+    assert_eq!(body["tmdb_available"], true);
+    assert_eq!(body["library"][0]["title"], "The Matrix");
+    let tmdb_hits = body["tmdb"].as_array().unwrap();
+    assert_eq!(tmdb_hits.len(), 2, "the person is left out: {body}");
+    assert_eq!(tmdb_hits[0]["media_type"], "movie");
+    assert_eq!(tmdb_hits[0]["year"], 1999);
+    assert_eq!(tmdb_hits[0]["in_library"], true);
+    assert_eq!(
+        tmdb_hits[0]["poster_url"],
+        "https://image.tmdb.org/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"
+    );
+    assert_eq!(
+        (&tmdb_hits[1]["media_type"], &tmdb_hits[1]["tmdb_id"]),
+        (&json!("tv"), &json!(1256))
+    );
+    assert_eq!(tmdb_hits[1]["in_library"], false);
+    assert!(tmdb_hits[1].get("poster_url").is_none());
+
+    // The same words again are TMDB's cached answer; the key went to TMDB, never back.
+    app.get_json("/api/search?q=matrix", 200).await;
+    let searches: Vec<_> = tmdb
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.url.path() == "/3/search/multi" && r.url.query().unwrap().contains("query=matrix")
+        })
+        .collect();
+    assert_eq!(searches.len(), 1);
+    assert!(searches[0].url.query().unwrap().contains("query=matrix"));
+    assert!(!body.to_string().contains(fake::KEY));
+}
+
+#[tokio::test]
+async fn a_tmdb_failure_leaves_the_library_results_and_says_why() {
+    let tmdb = fake::start().await; // every request: TMDB's 401
+    let app = app_with(&tmdb, "a-revoked-key").await;
+    let body = app.get_json("/api/search?q=matrix", 200).await;
+    assert_eq!(body["tmdb"], json!([]));
+    assert_eq!(body["tmdb_error"]["code"], "tmdb_unauthorized");
+
+    let without = spawn_app(|_| {}).await;
+    let body = without.get_json("/api/search?q=matrix", 200).await;
+    assert_eq!(body["tmdb_available"], false);
+    assert!(body.get("tmdb_error").is_none());
+    for q in ["", "%20%20", &"x".repeat(101)] {
+        let e = without.get_json(&format!("/api/search?q={q}"), 400).await;
+        assert_eq!(e["error"]["code"], "invalid_search", "{q:?}");
+    }
+}

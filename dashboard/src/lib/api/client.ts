@@ -13,6 +13,7 @@ import type {
 	ProgressUpdate,
 	ResolveResponse,
 	SavedProgress,
+	SearchResults,
 	StreamSource,
 	SubtitleTrack
 } from '$lib/api/types';
@@ -289,6 +290,13 @@ export async function getMetadata(
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;
 	}
+}
+
+// ---- Search ----
+
+/** The header's search: library titles and, with a TMDB key, TMDB's films and series. */
+export function search(query: string, options?: RequestOptions): Promise<SearchResults> {
+	return getJson(`/api/search?q=${encodeURIComponent(query)}`, options);
 }
 
 // ---- API documentation ----

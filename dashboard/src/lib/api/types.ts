@@ -17,6 +17,7 @@ import type { ProgressUpdate } from './generated/ProgressUpdate';
 import type { ProviderOutcome } from './generated/ProviderOutcome';
 import type { Range } from './generated/Range';
 import type { ResolveResponse } from './generated/ResolveResponse';
+import type { SearchHit } from './generated/SearchHit';
 import type { SourceDto } from './generated/SourceDto';
 import type { StreamKind } from './generated/StreamKind';
 import type { SubtitleDto } from './generated/SubtitleDto';
@@ -57,3 +58,18 @@ export type ProgressListResponse = ProgressList;
 
 /** GET /api/progress/{media_type}/{tmdb_id}[?season=&episode=] */
 export type SavedProgress = ProgressEntry;
+
+// ---- Search: GET /api/search?q= (src/api/search.rs) ----
+
+/** A film or series TMDB found, and whether the library has it. */
+export type TmdbSearchHit = SearchHit & { in_library: boolean };
+
+export interface SearchResults {
+	/** Library titles containing every word typed (accents and case ignored). */
+	library: LibraryItem[];
+	/** TMDB's films and series; empty without a TMDB key. */
+	tmdb: TmdbSearchHit[];
+	tmdb_available: boolean;
+	/** Why TMDB's results are missing this time. */
+	tmdb_error?: { code: string; message: string };
+}

@@ -27,6 +27,23 @@ export const fr = {
 	'login.rejected': 'Jeton refusé.',
 	'login.unreachable': 'Impossible de joindre le serveur : {message}',
 
+	'search.label': 'Rechercher un film ou une série',
+	'search.placeholder': 'Rechercher un film, une série…  ( / )',
+	'search.results': 'Résultats de la recherche',
+	'search.library': 'Dans la bibliothèque',
+	'search.tmdb': 'Sur TMDB',
+	'search.film': 'Film',
+	'search.series': 'Série',
+	'search.inLibrary': 'dans la bibliothèque',
+	'search.byId': 'Par identifiant TMDB',
+	'search.filmId': 'Film n° {id}',
+	'search.seriesId': 'Série n° {id}',
+	'search.nothing': 'Aucun titre ne correspond à « {query} ».',
+	'search.noTmdb':
+		'Seule la bibliothèque est cherchée : ajoutez une clé TMDB (SOKOUL_TMDB_KEY) pour trouver tous les films et séries, ou tapez un identifiant TMDB.',
+	'search.tmdbFailed': 'TMDB n’a pas répondu : seuls les titres de la bibliothèque sont affichés.',
+	'search.failed': 'La recherche a échoué : {message}',
+
 	'home.continue': 'Reprendre la lecture',
 	'home.movies': 'Films',
 	'home.series': 'Séries',

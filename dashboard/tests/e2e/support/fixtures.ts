@@ -37,6 +37,10 @@ export const servers = {
 	/** sokoul serve with the two-language film and series only (11-languages.spec.ts). */
 	get langs() {
 		return env('E2E_LANGS_URL');
+	},
+	/** sokoul serve with the demo library, the fake Consumet and a fake TMDB (12-search.spec.ts). */
+	get search() {
+		return env('E2E_SEARCH_URL');
 	}
 };
 
