@@ -7,17 +7,20 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 
 use crate::error::{ApiError, ErrorBody};
 
-/// Name of the security scheme in the document.
+/// Names of the security schemes in the document.
 pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session";
 
 /// The document's fixed parts; paths and schemas come from the routes.
 #[derive(utoipa::OpenApi)]
@@ -28,10 +31,14 @@ pub const BEARER: &str = "bearer";
             play the local library and keep watch progress.\n\n\
             Every error answer is JSON: `{\"error\": {\"code\": \"snake_case\", \"message\": \"…\"}}` \
             (schema `ErrorBody`); programs match on `code`.\n\n\
-            When the server sets `SOKOUL_API_TOKEN`, every `/api/**` route but the signed proxy \
-            needs `Authorization: Bearer <token>`."
+            Once an account exists, or when the server sets `SOKOUL_API_TOKEN`, every `/api/**` \
+            route but the signed proxy and `/api/auth/{state,login,logout}` needs a session \
+            cookie (`POST /api/auth/login`) or `Authorization: Bearer <SOKOUL_API_TOKEN>` \
+            (an admin). Members get 403 `admin_only` on the admin routes (accounts, library \
+            scans, this document)."
     ),
     tags(
+        (name = "auth", description = "Accounts: first run, login, logout, sessions"),
         (name = "resolve", description = "TMDB id → ranked, playable sources"),
         (name = "proxy", description = "The signed HLS proxy; its URLs come from resolve answers"),
         (name = "library", description = "The local media library"),
@@ -54,11 +61,16 @@ pub fn openapi() -> OpenApi {
     doc
 }
 
+/// What a browser needs before it has a session: whether to show the login or the first-run
+/// page, the login itself, and the logout (which only ends the session it carries).
+const PUBLIC_AUTH: &[&str] = &["/api/auth/state", "/api/auth/login", "/api/auth/logout"];
+
 /// Whether the token middleware guards `path` (a route template or a request path): the rule
 /// of `startup::require_token`, which a test checks route by route.
 pub fn needs_token(path: &str) -> bool {
     // A remote engine source is a sealed proxy URL: its signature is the credential too.
     path.starts_with("/api/")
+        && !PUBLIC_AUTH.contains(&path)
         && !crate::proxy::token::is_proxy_path(path)
         && !path.starts_with(crate::api::playback::PLAYBACK_PATH)
 }
@@ -67,6 +79,7 @@ pub fn needs_token(path: &str) -> bool {
 /// `ApiDoc`'s `tags`, so a route is grouped by where it lives rather than by a line every
 /// handler repeats (a test checks that every operation gets one of them).
 const SECTIONS: &[(&str, &str)] = &[
+    ("/api/auth/", "auth"),
     ("/api/streaming/proxy", "proxy"),
     ("/api/streaming/", "resolve"),
     ("/api/library/", "library"),
@@ -110,14 +123,26 @@ fn complete(doc: &mut OpenApi) {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The value of SOKOUL_API_TOKEN. Needed only when the server sets it.",
+                        "The value of SOKOUL_API_TOKEN (acts as an admin). Needed only when \
+                         the server sets it and the request has no session cookie.",
                     ))
                     .build(),
             ),
         );
+    doc.components
+        .get_or_insert_with(Components::new)
+        .add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::accounts::session::COOKIE,
+                "The session cookie set by POST /api/auth/login or /api/auth/setup \
+                 (HttpOnly, SameSite=Lax). Needed once an account exists.",
+            ))),
+        );
     let unauthorized = ResponseBuilder::new()
         .description(
-            "`unauthorized`: the server sets SOKOUL_API_TOKEN and the request did not carry it",
+            "`unauthorized`: the server has accounts or SOKOUL_API_TOKEN, and the request \
+             carried neither a live session cookie nor the token",
         )
         .content(
             "application/json",
@@ -137,6 +162,7 @@ fn complete(doc: &mut OpenApi) {
         "`rate_limited`: this client sent more resolves than `security.rate_limit_per_second` \
          allows (burst `security.rate_limit_burst`); `Retry-After` says when to try again",
     );
+    let admin_only = error("`admin_only`: a member's session; this route is for admins");
     let too_large = error("`payload_too_large`: the body is over `security.max_body_bytes`");
     let uri_too_long =
         error("`uri_too_long`: the path and query are over `security.max_uri_bytes`");
@@ -168,13 +194,28 @@ fn complete(doc: &mut OpenApi) {
         if !needs_token(path) {
             continue;
         }
-        for operation in operations_mut(item) {
-            operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
-            operation
-                .responses
-                .responses
+        let admin = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
+        for (method, operation) in admin.iter().zip([
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ]) {
+            let Some(operation) = operation else { continue };
+            // Alternatives: either scheme is enough.
+            operation.security = Some(vec![
+                SecurityRequirement::new(SESSION, Vec::<String>::new()),
+                SecurityRequirement::new(BEARER, Vec::<String>::new()),
+            ]);
+            let responses = &mut operation.responses.responses;
+            responses
                 .entry("401".to_string())
                 .or_insert_with(|| RefOr::T(unauthorized.clone()));
+            if crate::security::admin_only(method, path) {
+                responses
+                    .entry("403".to_string())
+                    .or_insert_with(|| RefOr::T(admin_only.clone()));
+            }
         }
     }
 }
