@@ -38,7 +38,6 @@ pub const SESSION: &str = "session";
             scans, this document)."
     ),
     tags(
-        (name = "auth", description = "Accounts: first run, login, logout, sessions"),
         (name = "resolve", description = "TMDB id → ranked, playable sources"),
         (name = "proxy", description = "The signed HLS proxy; its URLs come from resolve answers"),
         (name = "library", description = "The local media library"),
@@ -46,6 +45,7 @@ pub const SESSION: &str = "session";
         (name = "progress", description = "Watch positions"),
         (name = "preferences", description = "The viewer's languages, and per-series choices"),
         (name = "metadata", description = "TMDB metadata (needs SOKOUL_TMDB_KEY)"),
+        (name = "auth", description = "Accounts: first run, login, logout, sessions"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     ),
     components(schemas(ErrorBody))
