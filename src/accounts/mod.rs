@@ -87,6 +87,8 @@ pub enum AccountError {
     TooManyAttempts(u64),
     #[error("no account named '{0}'")]
     NotFound(String),
+    #[error("this would leave no enabled admin account")]
+    LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the password task failed")]
@@ -112,6 +114,31 @@ pub async fn hash_password(password: String) -> Result<String, AccountError> {
         .await
         .map_err(AccountError::Task)?
         .map_err(AccountError::Password)
+}
+
+/// What an admin changes in an account; `None` keeps the field.
+#[derive(Default, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[ts(export)]
+pub struct AccountChange {
+    #[ts(optional)]
+    pub role: Option<Role>,
+    /// A disabled account cannot log in; its sessions end.
+    #[ts(optional)]
+    pub disabled: Option<bool>,
+    /// A new password (8 to 256 characters); the account's sessions end.
+    #[ts(optional)]
+    pub password: Option<String>,
+}
+
+// Never prints the password.
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountChange")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// A session just opened: the id goes into the cookie and nowhere else.
@@ -146,6 +173,8 @@ impl Accounts {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(SESSION_MEMO)
+                // `forget`: ending an account's sessions drops their memo at once.
+                .support_invalidation_closures()
                 .build(),
             any: AtomicBool::new(false),
             checked: std::sync::Mutex::new(None),
@@ -342,6 +371,66 @@ impl Accounts {
             self.sessions.invalidate(hash);
         }
         Ok(ended.len())
+    }
+
+    pub async fn find(&self, username: &str) -> Result<AccountRow, AccountError> {
+        self.store
+            .account_by_name(username)
+            .await?
+            .ok_or_else(|| AccountError::NotFound(username.to_owned()))
+    }
+
+    /// Forgets the memo of an account's sessions (they were just ended in the database).
+    fn forget(&self, account_id: i64) {
+        if let Err(e) = self
+            .sessions
+            .invalidate_entries_if(move |_, row| row.account_id == account_id)
+        {
+            // Cannot happen (the cache is built for it); the memo then expires by itself.
+            tracing::warn!(error = %e, "cannot forget the sessions of an account");
+        }
+    }
+
+    /// An admin's change to an account: role, disabled (which ends its sessions), password
+    /// (which ends them too). Never leaves the server without an enabled admin.
+    pub async fn update(
+        &self,
+        username: &str,
+        change: AccountChange,
+    ) -> Result<AccountRow, AccountError> {
+        let account = self.find(username).await?;
+        let role = change
+            .role
+            .unwrap_or_else(|| Role::parse(&account.role).unwrap_or(Role::Member));
+        let disabled = change.disabled.unwrap_or(account.disabled);
+        let ends_sessions = disabled || change.password.is_some();
+        self.store
+            .update_account(account.id, role.as_str(), disabled)
+            .await?
+            .ok_or(AccountError::LastAdmin)?;
+        if let Some(password) = change.password {
+            let hash = hash_password(password).await?;
+            self.store.set_password(account.id, hash, true).await?;
+        }
+        if ends_sessions {
+            self.forget(account.id);
+        }
+        self.find(username).await
+    }
+
+    /// Deletes an account and its sessions; never the last enabled admin.
+    pub async fn remove(&self, username: &str) -> Result<(), AccountError> {
+        let account = self.find(username).await?;
+        self.store
+            .remove_account_keeping_an_admin(account.id)
+            .await?
+            .ok_or(AccountError::LastAdmin)?;
+        self.forget(account.id);
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<AccountRow>, StoreError> {
+        self.store.list_accounts().await
     }
 
     pub async fn sessions_of(&self, account_id: i64) -> Result<Vec<SessionRow>, StoreError> {

@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod responses;
 pub mod streaming;
 pub mod thumbnails;
+pub mod users;
 
 use axum::Router;
 use axum::body::Body;
@@ -45,6 +46,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::sessions, auth::end_sessions))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
         .routes(routes!(proxy::proxy, proxy::preflight))
         // Child URLs carry a cosmetic file name: `/api/streaming/proxy/f.ts?c=…` (the extension only).
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))

@@ -59,6 +59,15 @@ fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
+/// Whether an enabled admin is left: without one nobody could manage accounts any more.
+fn has_admin(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE role = 'admin' AND disabled = 0)",
+        [],
+        |r| r.get(0),
+    )
+}
+
 /// A new account's fields.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -153,6 +162,51 @@ impl Store {
             }
             tx.commit()?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Changes the role and whether the account is disabled; disabling ends its sessions.
+    /// Refuses (`Ok(None)`) a change that would leave no enabled admin. `Ok(Some(false))` when
+    /// there is no such account.
+    pub async fn update_account(
+        &self,
+        account_id: i64,
+        role: &'static str,
+        disabled: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE accounts SET role = ?2, disabled = ?3 WHERE id = ?1",
+                params![account_id, role, disabled],
+            )?;
+            if !has_admin(&tx)? {
+                return Ok(None);
+            }
+            if disabled {
+                tx.execute("DELETE FROM sessions WHERE account_id = ?1", [account_id])?;
+            }
+            tx.commit()?;
+            Ok(Some(n == 1))
+        })
+        .await
+    }
+
+    /// Deletes the account and (by cascade) its sessions, unless it is the last enabled admin
+    /// (`Ok(None)`). `Ok(Some(false))` when there was none.
+    pub async fn remove_account_keeping_an_admin(
+        &self,
+        account_id: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [account_id])?;
+            if !has_admin(&tx)? {
+                return Ok(None);
+            }
+            tx.commit()?;
+            Ok(Some(n == 1))
         })
         .await
     }

@@ -410,3 +410,117 @@ async fn an_account_lets_the_server_listen_beyond_loopback() {
             .is_ok()
     );
 }
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    cookie: &str,
+) -> reqwest::Response {
+    let mut r = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .header("cookie", cookie);
+    if let Some(body) = body {
+        r = r.json(&body);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_creates_disables_resets_and_deletes_accounts() {
+    use reqwest::Method;
+    let app = spawn_app(|_| {}).await;
+    add(&app, "admin", Role::Admin).await;
+    let admin = logged_in(&app, "admin").await;
+    let new = json!({"username": "kid", "password": PASSWORD, "role": "member"});
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/auth/users",
+        Some(new.clone()),
+        &admin,
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(
+        (created["username"].as_str(), created["role"].as_str()),
+        (Some("kid"), Some("member"))
+    );
+    let r = send(&app, Method::POST, "/api/auth/users", Some(new), &admin).await;
+    assert_eq!(r.status(), 409);
+    let list: Value = send(&app, Method::GET, "/api/auth/users", None, &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains("argon2"), "{list}");
+
+    // Disabling ends the kid's session and keeps them out.
+    let kid = logged_in(&app, "kid").await;
+    assert_eq!(
+        send(&app, Method::GET, "/api/auth/users", None, &kid)
+            .await
+            .status(),
+        403
+    );
+    let off = json!({"disabled": true});
+    let r = send(&app, Method::PUT, "/api/auth/users/kid", Some(off), &admin).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(get(&app, "/api/progress", &kid).await.status(), 401);
+    assert_eq!(login(&app, "kid", PASSWORD).await.status(), 401);
+
+    // A reset password works once enabled again; the old one does not.
+    let reset = json!({"disabled": false, "password": "a brand new one"});
+    assert_eq!(
+        send(
+            &app,
+            Method::PUT,
+            "/api/auth/users/KID",
+            Some(reset),
+            &admin
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(login(&app, "kid", PASSWORD).await.status(), 401);
+    assert_eq!(login(&app, "kid", "a brand new one").await.status(), 200);
+
+    // The last enabled admin stays.
+    let demote = json!({"role": "member"});
+    let r = send(
+        &app,
+        Method::PUT,
+        "/api/auth/users/admin",
+        Some(demote),
+        &admin,
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "last_admin"
+    );
+    assert_eq!(
+        send(&app, Method::DELETE, "/api/auth/users/admin", None, &admin)
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        send(&app, Method::DELETE, "/api/auth/users/kid", None, &admin)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        send(&app, Method::DELETE, "/api/auth/users/kid", None, &admin)
+            .await
+            .status(),
+        404
+    );
+}

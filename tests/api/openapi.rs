@@ -26,6 +26,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/logout"),
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions"),
+    ("get", "/api/auth/users"),
+    ("post", "/api/auth/users"),
+    ("put", "/api/auth/users/{username}"),
+    ("delete", "/api/auth/users/{username}"),
     ("get", "/api/streaming/proxy"),
     ("options", "/api/streaming/proxy"),
     ("get", "/api/streaming/proxy/{name}"),
@@ -93,6 +97,7 @@ fn concrete(template: &str) -> String {
         .replace("{name}", "index.m3u8")
         .replace("{track}", "x0.vtt")
         .replace("{season}", "1")
+        .replace("{username}", "nobody")
 }
 
 async fn send(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
