@@ -71,6 +71,8 @@ pub struct AccountSettings {
     pub session_idle_timeout: u64,
     /// Seconds a session lasts at most, however often it is used.
     pub session_lifetime: u64,
+    /// `/metrics` for admins only (a session or the API token) once accounts or a token exist.
+    pub metrics_admin_only: bool,
 }
 
 impl Default for AccountSettings {
@@ -80,6 +82,8 @@ impl Default for AccountSettings {
             // its own within a month.
             session_idle_timeout: 7 * 24 * 3600,
             session_lifetime: 30 * 24 * 3600,
+            // Prometheus scrapers rarely log in: open by default, as before accounts.
+            metrics_admin_only: false,
         }
     }
 }

@@ -27,6 +27,8 @@ use crate::config::Secret;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+const METRICS: &str = "/metrics";
+
 /// Routes for admins only: accounts, library scans, the API document.
 pub fn admin_only(method: &Method, path: &str) -> bool {
     (method == Method::POST && path == "/api/library/scan")
@@ -40,7 +42,9 @@ pub async fn require_token(
     next: Next,
 ) -> Response {
     // One rule for the middleware and the OpenAPI document's security requirements.
-    if !crate::api::openapi::needs_token(request.uri().path()) {
+    let path = request.uri().path();
+    let metrics = path == METRICS && state.settings.accounts.metrics_admin_only;
+    if !metrics && !crate::api::openapi::needs_token(path) {
         return next.run(request).await;
     }
     let locked = match &state.settings.api_token {
@@ -119,7 +123,9 @@ pub async fn require_token(
 
 /// Runs the request as `caller`, unless it is a member asking for an admin route.
 async fn admit(caller: Caller, mut request: Request, next: Next) -> Response {
-    if caller.role != Role::Admin && admin_only(request.method(), request.uri().path()) {
+    let path = request.uri().path();
+    // `/metrics` only gets here when `accounts.metrics_admin_only` guards it.
+    if caller.role != Role::Admin && (admin_only(request.method(), path) || path == METRICS) {
         return ApiError::forbidden("admin_only", "this needs an admin account").into_response();
     }
     request.extensions_mut().insert(caller);

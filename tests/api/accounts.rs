@@ -524,3 +524,23 @@ async fn an_admin_creates_disables_resets_and_deletes_accounts() {
         404
     );
 }
+
+#[tokio::test]
+async fn metrics_can_be_kept_for_admins() {
+    let app = spawn_app(|s| s.accounts.metrics_admin_only = true).await;
+    // No account yet: nothing to log in with, so open as before.
+    assert_eq!(app.get("/metrics").await.status(), 200);
+    add(&app, "admin", Role::Admin).await;
+    add(&app, "kid", Role::Member).await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    let kid = logged_in(&app, "kid").await;
+    assert_eq!(get(&app, "/metrics", &kid).await.status(), 403);
+    let admin = logged_in(&app, "admin").await;
+    assert_eq!(get(&app, "/metrics", &admin).await.status(), 200);
+    // The health checks stay open.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    let open = spawn_app(|_| {}).await;
+    add(&open, "admin", Role::Admin).await;
+    assert_eq!(open.get("/metrics").await.status(), 200);
+}
