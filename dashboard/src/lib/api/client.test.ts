@@ -14,6 +14,7 @@ import {
 	LEGACY_TOKEN_KEY,
 	login,
 	logout,
+	logoutEverywhere,
 	onUnauthorized,
 	resolveStreams,
 	saveProgress,
@@ -291,6 +292,16 @@ describe('accounts', () => {
 		await logout({ fetch: fetchMock });
 		expect(fetchMock.mock.calls[1][0]).toBe('/api/auth/logout');
 		expect(fetchMock.mock.calls[1][1].method).toBe('POST');
+	});
+
+	it('logs out everywhere by ending every session of the account', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ ended: 3 }));
+
+		await logoutEverywhere({ fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/auth/sessions');
+		expect(init.method).toBe('DELETE');
 	});
 });
 

@@ -371,6 +371,11 @@ export async function setupAdmin(
 	return (await response.json()) as Me;
 }
 
+/** Ends every session of this account, this one included ("Se déconnecter partout"). */
+export async function logoutEverywhere(options: RequestOptions = {}): Promise<void> {
+	await request('/api/auth/sessions', { method: 'DELETE', headers: ACCEPT_JSON }, options, 'attempt');
+}
+
 /** Ends this browser's session; the server clears the cookie. */
 export async function logout(options: RequestOptions = {}): Promise<void> {
 	await request('/api/auth/logout', { method: 'POST' }, options, 'attempt');

@@ -34,6 +34,8 @@ export const fr = {
 	'setup.passwordHint': '8 caractères au moins.',
 	'setup.link': 'Créer le compte administrateur',
 	'account.logout': 'Se déconnecter',
+	'account.logoutEverywhere': 'Se déconnecter partout',
+	'account.logoutEverywhereHint': 'Ferme toutes les sessions de ce compte, sur tous les appareils',
 	'login.unreachable': 'Impossible de joindre le serveur : {message}',
 
 	'home.continue': 'Reprendre la lecture',
