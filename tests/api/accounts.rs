@@ -176,7 +176,7 @@ async fn fail_until_a_long_wait(app: &TestApp, name: &str) -> Vec<u16> {
     for failure in 1..=11 {
         statuses.push(login(app, name, "guess").await.status().as_u16());
         // From the fifth failure on, the next attempt waits 1 s, then 2 s, 4 s …
-        if failure >= 5 && failure < 11 {
+        if (5..11).contains(&failure) {
             app.clock.advance(1 << (failure - 5));
         }
     }
