@@ -113,8 +113,8 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// The bearer scheme and its 401 where the token middleware applies; required path parameters.
-fn complete(doc: &mut OpenApi) {
+/// The two ways in: the API token as a bearer, the session cookie.
+fn add_schemes(doc: &mut OpenApi) {
     doc.components
         .get_or_insert_with(Components::new)
         .add_security_scheme(
@@ -139,16 +139,43 @@ fn complete(doc: &mut OpenApi) {
                  (HttpOnly, SameSite=Lax). Needed once an account exists.",
             ))),
         );
-    let unauthorized = ResponseBuilder::new()
-        .description(
-            "`unauthorized`: the server has accounts or SOKOUL_API_TOKEN, and the request \
-             carried neither a live session cookie nor the token",
-        )
-        .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-        )
-        .build();
+}
+
+/// Either scheme on the operations of a guarded path, with their 401, and 403 on admin routes.
+fn secure(
+    item: &mut PathItem,
+    path: &str,
+    unauthorized: &utoipa::openapi::Response,
+    admin_only: &utoipa::openapi::Response,
+) {
+    let admin = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
+    for (method, operation) in admin.iter().zip([
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+    ]) {
+        let Some(operation) = operation else { continue };
+        // Alternatives: either scheme is enough.
+        operation.security = Some(vec![
+            SecurityRequirement::new(SESSION, Vec::<String>::new()),
+            SecurityRequirement::new(BEARER, Vec::<String>::new()),
+        ]);
+        let responses = &mut operation.responses.responses;
+        responses
+            .entry("401".to_string())
+            .or_insert_with(|| RefOr::T(unauthorized.clone()));
+        if crate::security::admin_only(method, path) {
+            responses
+                .entry("403".to_string())
+                .or_insert_with(|| RefOr::T(admin_only.clone()));
+        }
+    }
+}
+
+/// The bearer scheme and its 401 where the token middleware applies; required path parameters.
+fn complete(doc: &mut OpenApi) {
+    add_schemes(doc);
     let error = |description: &str| {
         ResponseBuilder::new()
             .description(description)
@@ -163,6 +190,10 @@ fn complete(doc: &mut OpenApi) {
          allows (burst `security.rate_limit_burst`); `Retry-After` says when to try again",
     );
     let admin_only = error("`admin_only`: a member's session; this route is for admins");
+    let unauthorized = error(
+        "`unauthorized`: the server has accounts or SOKOUL_API_TOKEN, and the request \
+         carried neither a live session cookie nor the token",
+    );
     let too_large = error("`payload_too_large`: the body is over `security.max_body_bytes`");
     let uri_too_long =
         error("`uri_too_long`: the path and query are over `security.max_uri_bytes`");
@@ -194,29 +225,7 @@ fn complete(doc: &mut OpenApi) {
         if !needs_token(path) {
             continue;
         }
-        let admin = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
-        for (method, operation) in admin.iter().zip([
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-        ]) {
-            let Some(operation) = operation else { continue };
-            // Alternatives: either scheme is enough.
-            operation.security = Some(vec![
-                SecurityRequirement::new(SESSION, Vec::<String>::new()),
-                SecurityRequirement::new(BEARER, Vec::<String>::new()),
-            ]);
-            let responses = &mut operation.responses.responses;
-            responses
-                .entry("401".to_string())
-                .or_insert_with(|| RefOr::T(unauthorized.clone()));
-            if crate::security::admin_only(method, path) {
-                responses
-                    .entry("403".to_string())
-                    .or_insert_with(|| RefOr::T(admin_only.clone()));
-            }
-        }
+        secure(item, path, &unauthorized, &admin_only);
     }
 }
 

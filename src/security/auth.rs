@@ -47,12 +47,9 @@ pub async fn require_token(
     if !metrics && !crate::api::openapi::needs_token(path) {
         return next.run(request).await;
     }
-    let locked = match &state.settings.api_token {
-        Some(_) => true,
-        None => match state.accounts.exist().await {
-            Ok(any) => any,
-            Err(e) => return ApiError::from(e).into_response(),
-        },
+    let locked = match locked(&state).await {
+        Ok(locked) => locked,
+        Err(e) => return e.into_response(),
     };
     if !locked {
         return admit(
@@ -87,19 +84,11 @@ pub async fn require_token(
         // The path only: a query may hold a signed credential.
         tracing::warn!(%client, path = request.uri().path(), "wrong API token");
     }
-    if let Some(id) = session::from_headers(request.headers()) {
-        match state.accounts.session(&id).await {
-            Ok(Some(row)) => {
-                let role = Role::parse(&row.role).unwrap_or(Role::Member);
-                let caller = Caller {
-                    role,
-                    account: Some(row),
-                };
-                return admit(caller, request, next).await;
-            }
-            Ok(None) => {}
-            Err(e) => return ApiError::from(e).into_response(),
-        }
+    let cookie = session::from_headers(request.headers());
+    match session_caller(&state, cookie).await {
+        Ok(Some(caller)) => return admit(caller, request, next).await,
+        Ok(None) => {}
+        Err(e) => return e.into_response(),
     }
     let path = request.uri().path();
     let media_token = media_url::token_in(request.uri().query());
@@ -119,6 +108,28 @@ pub async fn require_token(
         "log in, or send 'Authorization: Bearer <SOKOUL_API_TOKEN>'",
     )
     .into_response()
+}
+
+/// The account of the request's session cookie, when it names a live session.
+async fn session_caller(
+    state: &AppState,
+    cookie: Option<String>,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(id) = cookie else {
+        return Ok(None);
+    };
+    Ok(state.accounts.session(&id).await?.map(|row| Caller {
+        role: Role::parse(&row.role).unwrap_or(Role::Member),
+        account: Some(row),
+    }))
+}
+
+/// Whether the API needs a credential: once the server has a token or an account.
+async fn locked(state: &AppState) -> Result<bool, ApiError> {
+    match &state.settings.api_token {
+        Some(_) => Ok(true),
+        None => Ok(state.accounts.exist().await?),
+    }
 }
 
 /// Runs the request as `caller`, unless it is a member asking for an admin route.
