@@ -10,7 +10,8 @@
 #       remote  = fake Consumet + the library    (Referer through the proxy, 403 fallback, nothing found)
 #       stremio = the Stremio addon only         (a header-requiring stream through the proxy,
 #                                                 and its subtitles addon's SRTs as WebVTT)
-#       secure  = the library + SOKOUL_API_TOKEN (login form, signed media URLs)
+#       secure  = the library + SOKOUL_API_TOKEN + an admin account made with `sokoul user add`
+#                 (login form, session cookie, logout, signed media URLs)
 # then runs `npx playwright test` in dashboard/ and always stops everything it started.
 # Artifacts (screenshots of every test, traces of failures, ttff.json): dashboard/test-results/.
 #
@@ -308,6 +309,12 @@ start LOCAL_URL local "$WORK/library"
 start REMOTE_URL remote "$WORK/library" SOKOUL_CONSUMET_URL="$CONSUMET"
 start STREMIO_URL stremio "$WORK/empty" SOKOUL_STREMIO_ADDONS="$ADDON_TMDB/manifest.json,$ADDON_SUBS/manifest.json" \
   SOKOUL_PROXY_ALLOW=127.0.0.1
+# The secure server's admin, created headless before it starts (the password on stdin).
+E2E_USER="e2e-admin"
+E2E_PASSWORD="pw-$(node -e 'console.log(require("crypto").randomBytes(12).toString("hex"))')"
+mkdir -p "$WORK/data-secure"
+printf '%s\n' "$E2E_PASSWORD" | env SOKOUL_DATA_DIR="$WORK/data-secure" "$SOKOUL" user add "$E2E_USER" --admin \
+  >"$WORK/user-add.log" 2>&1 || { cat "$WORK/user-add.log" >&2; exit 1; }
 start SECURE_URL secure "$WORK/library" SOKOUL_API_TOKEN="$E2E_TOKEN"
 for url in "$LOCAL_URL" "$REMOTE_URL" "$STREMIO_URL" "$SECURE_URL"; do wait_http "$url/healthz" 60; done
 
@@ -342,7 +349,7 @@ log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $R
 
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
-export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_LANGS_URL="$LANGS_URL" E2E_SEARCH_URL="$SEARCH_URL"
+export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_USER E2E_PASSWORD E2E_LANGS_URL="$LANGS_URL" E2E_SEARCH_URL="$SEARCH_URL"
 export E2E_PICTURE_URL="$PICTURE_URL" E2E_PICTURE_DIR="$PICTURE" E2E_PICTURE_ORIGIN="$PICTURE_ORIGIN" \
   E2E_PICTURE_ORIGIN_LOG="$PICTURE_ORIGIN_LOG"
 set +e

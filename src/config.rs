@@ -60,6 +60,32 @@ pub struct Settings {
     pub resilience: ResilienceSettings,
     pub security: SecuritySettings,
     pub upstream: UpstreamSettings,
+    pub accounts: AccountSettings,
+}
+
+/// Accounts and their browser sessions (`crate::accounts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Seconds a session may go unused before it ends.
+    pub session_idle_timeout: u64,
+    /// Seconds a session lasts at most, however often it is used.
+    pub session_lifetime: u64,
+    /// `/metrics` for admins only (a session or the API token) once accounts or a token exist.
+    pub metrics_admin_only: bool,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            // A week away from the couch keeps you logged in; a lost phone's session ends on
+            // its own within a month.
+            session_idle_timeout: 7 * 24 * 3600,
+            session_lifetime: 30 * 24 * 3600,
+            // Prometheus scrapers rarely log in: open by default, as before accounts.
+            metrics_admin_only: false,
+        }
+    }
 }
 
 /// The outbound proxy every upstream request goes through (see `crate::upstream::outbound`).
@@ -350,6 +376,7 @@ impl Default for Settings {
             security: SecuritySettings::default(),
             resilience: ResilienceSettings::default(),
             upstream: UpstreamSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -543,6 +570,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SOKOUL_BODY_TIMEOUT", "security.body_timeout"),
     ("SOKOUL_SEND_TIMEOUT", "security.send_timeout"),
     ("SOKOUL_MAX_CONNECTIONS", "security.max_connections"),
+    (
+        "SOKOUL_SESSION_IDLE_TIMEOUT",
+        "accounts.session_idle_timeout (seconds)",
+    ),
+    (
+        "SOKOUL_SESSION_LIFETIME",
+        "accounts.session_lifetime (seconds)",
+    ),
     ("SOKOUL_UPSTREAM_PROXY", "upstream.proxy"),
     (
         "SOKOUL_UPSTREAM_PROXY_ONLY",
@@ -646,6 +681,14 @@ impl Settings {
             &mut self.resolve.provider_timeout,
         )?;
         env.parsed("SOKOUL_FAILING_TTL", &mut self.resolve.failing_ttl)?;
+        env.parsed(
+            "SOKOUL_SESSION_IDLE_TIMEOUT",
+            &mut self.accounts.session_idle_timeout,
+        )?;
+        env.parsed(
+            "SOKOUL_SESSION_LIFETIME",
+            &mut self.accounts.session_lifetime,
+        )?;
         self.apply_security_env(&env)
     }
 
@@ -714,6 +757,7 @@ impl Settings {
         }
         self.validate_library()?;
         self.validate_security()?;
+        self.validate_accounts()?;
         if self.jellyfin.url.is_some() && self.jellyfin.api_key.is_none() {
             return invalid(
                 "jellyfin.api_key",
@@ -809,6 +853,23 @@ impl Settings {
             key: "library.thumbnails_interval",
             reason: "must be between 2 and 60 seconds".into(),
         })
+    }
+
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        let a = &self.accounts;
+        if !(60..=366 * 24 * 3600).contains(&a.session_lifetime) {
+            return invalid(
+                "accounts.session_lifetime",
+                "must be between 60 seconds and a year",
+            );
+        }
+        if !(60..=a.session_lifetime).contains(&a.session_idle_timeout) {
+            return invalid(
+                "accounts.session_idle_timeout",
+                "must be between 60 seconds and accounts.session_lifetime",
+            );
+        }
+        Ok(())
     }
 
     fn validate_security(&self) -> Result<(), ConfigError> {
@@ -1349,6 +1410,12 @@ mod tests {
             ("SOKOUL_BODY_TIMEOUT", "-1", "security.body_timeout"),
             ("SOKOUL_SEND_TIMEOUT", "0", "security.send_timeout"),
             ("SOKOUL_MAX_CONNECTIONS", "0", "security.max_connections"),
+            ("SOKOUL_SESSION_LIFETIME", "10", "accounts.session_lifetime"),
+            (
+                "SOKOUL_SESSION_IDLE_TIMEOUT",
+                "99999999",
+                "accounts.session_idle_timeout",
+            ),
         ] {
             let err = Settings::load_from(None, &env(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{var}={value}: {err}");

@@ -726,17 +726,27 @@ fn exposure_check(lang: Lang, settings: &Settings) -> Check {
             ),
         );
     }
-    if crate::startup::check_exposure(settings).is_err() {
+    let accounts = crate::startup::accounts_on_disk(settings);
+    if crate::startup::check_exposure(settings, accounts).is_err() {
         return problem(
             "exposure",
             Status::Fail,
             lang.t(
-                format!("listens on {bind} without an API token: the server refuses to start"),
-                format!("écoute sur {bind} sans jeton d'API : le serveur refuse de démarrer"),
+                format!("listens on {bind} without an account or an API token: the server refuses to start"),
+                format!("écoute sur {bind} sans compte ni jeton d'API : le serveur refuse de démarrer"),
             ),
             lang.t(
-                "set api_token (SOKOUL_API_TOKEN), bind to 127.0.0.1, or allow_public_without_token = true behind a trusted front end",
-                "fixez api_token (SOKOUL_API_TOKEN), écoutez sur 127.0.0.1, ou allow_public_without_token = true derrière un frontal de confiance",
+                "create an account (sokoul user add NAME --admin), set api_token (SOKOUL_API_TOKEN), bind to 127.0.0.1, or allow_public_without_token = true behind a trusted front end",
+                "créez un compte (sokoul user add NOM --admin), fixez api_token (SOKOUL_API_TOKEN), écoutez sur 127.0.0.1, ou allow_public_without_token = true derrière un frontal de confiance",
+            ),
+        );
+    }
+    if accounts {
+        return ok(
+            "exposure",
+            lang.t(
+                format!("listens on {bind}, the API requires a login"),
+                format!("écoute sur {bind}, l'API exige une connexion"),
             ),
         );
     }

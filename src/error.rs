@@ -247,6 +247,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError as E;
+        let (status, code) = match &e {
+            E::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username"),
+            E::Password(crate::accounts::password::PasswordError::Length) => {
+                (StatusCode::BAD_REQUEST, "invalid_password")
+            }
+            E::NameTaken(_) => (StatusCode::CONFLICT, "username_taken"),
+            E::AlreadySetUp => (StatusCode::CONFLICT, "already_set_up"),
+            E::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            E::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "account_not_found"),
+            E::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
+            E::Password(_) | E::Store(_) | E::Task(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        ApiError::from_module(status, code, e, INTERNAL)
+    }
+}
+
 impl From<LibraryError> for ApiError {
     fn from(e: LibraryError) -> Self {
         let public = match &e {

@@ -1,5 +1,6 @@
 //! Sokoul streaming: resolve a TMDB id to playable sources, proxy HLS, serve the player.
 
+pub mod accounts;
 pub mod api;
 pub mod cache;
 pub mod clock;

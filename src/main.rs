@@ -66,10 +66,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage accounts: add, list, passwd, remove (the dashboard's first-run page creates the
+    /// first admin too). Passwords are read from the terminal, or one line of stdin.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print the environment variables this program reads.
     Env,
     /// Print the OpenAPI document of the HTTP API (what `GET /api/openapi.json` serves).
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (a member unless --admin).
+    Add {
+        username: String,
+        /// An admin: accounts, library scans, settings, API docs.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List the accounts and their roles.
+    List,
+    /// Set a new password; the account's sessions end.
+    Passwd { username: String },
+    /// Delete an account and its sessions.
+    Remove { username: String },
+}
+
+impl From<UserCommand> for sokoul::accounts::cli::UserCommand {
+    fn from(c: UserCommand) -> Self {
+        use sokoul::accounts::cli::UserCommand as U;
+        match c {
+            UserCommand::Add { username, admin } => U::Add { username, admin },
+            UserCommand::List => U::List,
+            UserCommand::Passwd { username } => U::Passwd { username },
+            UserCommand::Remove { username } => U::Remove { username },
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -193,6 +228,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor { .. } => unreachable!("handled in main: it sets the exit status"),
+        Command::User { command } => sokoul::accounts::cli::run(&settings, command.into()).await,
         Command::Env => {
             for (name, meaning) in sokoul::config::ENV_VARS {
                 println!("{name:<36} {meaning}");

@@ -78,8 +78,10 @@ pub struct Shared {
     pub rewrite_budget: crate::proxy::budget::RewriteBudget,
     /// Rendered JSON of cache hits.
     pub rendered: Arc<api::present::RenderCache>,
-    /// The SQLite store in the data dir (library tables; later watch progress).
+    /// The SQLite store in the data dir (library, progress, accounts).
     pub store: Store,
+    /// Accounts, sessions and the login throttle.
+    pub accounts: Arc<crate::accounts::Accounts>,
     /// The local library, when enabled.
     pub library: Option<Arc<Library>>,
     /// TMDB metadata; `None` without `SOKOUL_TMDB_KEY`.
@@ -135,6 +137,14 @@ impl AppState {
         ));
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+        let accounts = Arc::new(crate::accounts::Accounts::new(
+            store.clone(),
+            clock.clone(),
+            settings.accounts.clone(),
+        ));
+        // The dummy hash of logins for unknown names, made now so the first such login is not
+        // the slower one.
+        tokio::task::spawn_blocking(crate::accounts::password::dummy);
         let library = start_library(&settings, &store);
         let tmdb = tmdb_client(&settings, &http)?;
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
@@ -177,6 +187,7 @@ impl AppState {
             proxy_http,
             rendered: Arc::default(),
             store,
+            accounts,
             library,
             tmdb,
             guard,
@@ -551,9 +562,12 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `settings.bind` (port 0 picks a free port) and builds the state.
+    /// Builds the state and binds `settings.bind` (port 0 picks a free port). The exposure
+    /// rule is checked once the database says whether accounts exist.
     pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
-        check_exposure(&settings)?;
+        if check_exposure(&settings, false).is_err() {
+            check_exposure(&settings, accounts_on_disk(&settings))?;
+        }
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -743,19 +757,37 @@ fn serve_connection(
     });
 }
 
-/// Refuses to listen beyond loopback without an API token unless the operator opted out.
-pub fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
+/// Refuses to listen beyond loopback when nothing guards the API: no account, no API token,
+/// and no explicit opt-out.
+pub fn check_exposure(settings: &Settings, has_accounts: bool) -> anyhow::Result<()> {
     if !settings.bind.ip().is_loopback()
+        && !has_accounts
         && settings.api_token.is_none()
         && !settings.allow_public_without_token
     {
         anyhow::bail!(
-            "refusing to listen on {} without SOKOUL_API_TOKEN: anyone who can reach this address could use the server. \
-             Set SOKOUL_API_TOKEN, bind to 127.0.0.1, or set SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN=true if a trusted front end guards it.",
+            "refusing to listen on {} without an account or SOKOUL_API_TOKEN: anyone who can reach this address could use the server. \
+             Create an account with `sokoul user add NAME --admin`, set SOKOUL_API_TOKEN, bind to 127.0.0.1, \
+             or set SOKOUL_ALLOW_PUBLIC_WITHOUT_TOKEN=true if a trusted front end guards it.",
             settings.bind
         );
     }
     Ok(())
+}
+
+/// Whether the database in the data dir holds an account, read without creating or
+/// migrating anything (a missing or older database has none).
+pub fn accounts_on_disk(settings: &Settings) -> bool {
+    let path = settings.data_dir.join("sokoul.db");
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return false;
+    };
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |r| {
+        r.get::<_, bool>(0)
+    })
+    .unwrap_or(false)
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -129,7 +129,11 @@ pub async fn readyz(State(state): State<AppState>) -> Json<Readiness> {
     get,
     path = "/metrics",
     operation_id = "get_metrics",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String))
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "`unauthorized`: only with `accounts.metrics_admin_only`, once the server has accounts or a token", body = crate::error::ErrorBody),
+        (status = 403, description = "`admin_only`: a member's session, with `accounts.metrics_admin_only`", body = crate::error::ErrorBody),
+    )
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (

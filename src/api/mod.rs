@@ -1,5 +1,6 @@
 //! The HTTP edge: thin handlers that validate input, call the pipeline and render JSON.
 
+pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod library;
@@ -15,6 +16,7 @@ pub mod responses;
 pub mod search;
 pub mod streaming;
 pub mod thumbnails;
+pub mod users;
 
 use axum::Router;
 use axum::body::Body;
@@ -39,6 +41,14 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
+        // Accounts and sessions (docs/security.md).
+        .routes(routes!(auth::state))
+        .routes(routes!(auth::setup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::sessions, auth::end_sessions))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
         .routes(routes!(proxy::proxy, proxy::preflight))
         // Child URLs carry a cosmetic file name: `/api/streaming/proxy/f.ts?c=…` (the extension only).
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))

@@ -7,17 +7,20 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 
 use crate::error::{ApiError, ErrorBody};
 
-/// Name of the security scheme in the document.
+/// Names of the security schemes in the document.
 pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session";
 
 /// The document's fixed parts; paths and schemas come from the routes.
 #[derive(utoipa::OpenApi)]
@@ -28,8 +31,11 @@ pub const BEARER: &str = "bearer";
             play the local library and keep watch progress.\n\n\
             Every error answer is JSON: `{\"error\": {\"code\": \"snake_case\", \"message\": \"…\"}}` \
             (schema `ErrorBody`); programs match on `code`.\n\n\
-            When the server sets `SOKOUL_API_TOKEN`, every `/api/**` route but the signed proxy \
-            needs `Authorization: Bearer <token>`."
+            Once an account exists, or when the server sets `SOKOUL_API_TOKEN`, every `/api/**` \
+            route but the signed proxy and `/api/auth/{state,login,logout}` needs a session \
+            cookie (`POST /api/auth/login`) or `Authorization: Bearer <SOKOUL_API_TOKEN>` \
+            (an admin). Members get 403 `admin_only` on the admin routes (accounts, library \
+            scans, this document)."
     ),
     tags(
         (name = "resolve", description = "TMDB id → ranked, playable sources"),
@@ -39,6 +45,7 @@ pub const BEARER: &str = "bearer";
         (name = "progress", description = "Watch positions"),
         (name = "preferences", description = "The viewer's languages, and per-series choices"),
         (name = "metadata", description = "TMDB metadata (needs SOKOUL_TMDB_KEY)"),
+        (name = "auth", description = "Accounts: first run, login, logout, sessions"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),
     ),
     components(schemas(ErrorBody))
@@ -54,11 +61,16 @@ pub fn openapi() -> OpenApi {
     doc
 }
 
+/// What a browser needs before it has a session: whether to show the login or the first-run
+/// page, the login itself, and the logout (which only ends the session it carries).
+const PUBLIC_AUTH: &[&str] = &["/api/auth/state", "/api/auth/login", "/api/auth/logout"];
+
 /// Whether the token middleware guards `path` (a route template or a request path): the rule
 /// of `startup::require_token`, which a test checks route by route.
 pub fn needs_token(path: &str) -> bool {
     // A remote engine source is a sealed proxy URL: its signature is the credential too.
     path.starts_with("/api/")
+        && !PUBLIC_AUTH.contains(&path)
         && !crate::proxy::token::is_proxy_path(path)
         && !path.starts_with(crate::api::playback::PLAYBACK_PATH)
 }
@@ -67,6 +79,7 @@ pub fn needs_token(path: &str) -> bool {
 /// `ApiDoc`'s `tags`, so a route is grouped by where it lives rather than by a line every
 /// handler repeats (a test checks that every operation gets one of them).
 const SECTIONS: &[(&str, &str)] = &[
+    ("/api/auth/", "auth"),
     ("/api/streaming/proxy", "proxy"),
     ("/api/streaming/", "resolve"),
     ("/api/library/", "library"),
@@ -100,8 +113,8 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// The bearer scheme and its 401 where the token middleware applies; required path parameters.
-fn complete(doc: &mut OpenApi) {
+/// The two ways in: the API token as a bearer, the session cookie.
+fn add_schemes(doc: &mut OpenApi) {
     doc.components
         .get_or_insert_with(Components::new)
         .add_security_scheme(
@@ -110,20 +123,59 @@ fn complete(doc: &mut OpenApi) {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The value of SOKOUL_API_TOKEN. Needed only when the server sets it.",
+                        "The value of SOKOUL_API_TOKEN (acts as an admin). Needed only when \
+                         the server sets it and the request has no session cookie.",
                     ))
                     .build(),
             ),
         );
-    let unauthorized = ResponseBuilder::new()
-        .description(
-            "`unauthorized`: the server sets SOKOUL_API_TOKEN and the request did not carry it",
-        )
-        .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-        )
-        .build();
+    doc.components
+        .get_or_insert_with(Components::new)
+        .add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::accounts::session::COOKIE,
+                "The session cookie set by POST /api/auth/login or /api/auth/setup \
+                 (HttpOnly, SameSite=Lax). Needed once an account exists.",
+            ))),
+        );
+}
+
+/// Either scheme on the operations of a guarded path, with their 401, and 403 on admin routes.
+fn secure(
+    item: &mut PathItem,
+    path: &str,
+    unauthorized: &utoipa::openapi::Response,
+    admin_only: &utoipa::openapi::Response,
+) {
+    let admin = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
+    for (method, operation) in admin.iter().zip([
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+    ]) {
+        let Some(operation) = operation else { continue };
+        // Alternatives: either scheme is enough.
+        operation.security = Some(vec![
+            SecurityRequirement::new(SESSION, Vec::<String>::new()),
+            SecurityRequirement::new(BEARER, Vec::<String>::new()),
+        ]);
+        let responses = &mut operation.responses.responses;
+        responses
+            .entry("401".to_string())
+            .or_insert_with(|| RefOr::T(unauthorized.clone()));
+        if crate::security::admin_only(method, path) {
+            responses
+                .entry("403".to_string())
+                .or_insert_with(|| RefOr::T(admin_only.clone()));
+        }
+    }
+}
+
+/// The bearer scheme and its 401 where the token middleware applies; required path parameters.
+fn complete(doc: &mut OpenApi) {
+    add_schemes(doc);
     let error = |description: &str| {
         ResponseBuilder::new()
             .description(description)
@@ -136,6 +188,11 @@ fn complete(doc: &mut OpenApi) {
     let rate_limited = error(
         "`rate_limited`: this client sent more resolves than `security.rate_limit_per_second` \
          allows (burst `security.rate_limit_burst`); `Retry-After` says when to try again",
+    );
+    let admin_only = error("`admin_only`: a member's session; this route is for admins");
+    let unauthorized = error(
+        "`unauthorized`: the server has accounts or SOKOUL_API_TOKEN, and the request \
+         carried neither a live session cookie nor the token",
     );
     let too_large = error("`payload_too_large`: the body is over `security.max_body_bytes`");
     let uri_too_long =
@@ -168,14 +225,7 @@ fn complete(doc: &mut OpenApi) {
         if !needs_token(path) {
             continue;
         }
-        for operation in operations_mut(item) {
-            operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
-            operation
-                .responses
-                .responses
-                .entry("401".to_string())
-                .or_insert_with(|| RefOr::T(unauthorized.clone()));
-        }
+        secure(item, path, &unauthorized, &admin_only);
     }
 }
 

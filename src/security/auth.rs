@@ -1,6 +1,11 @@
-//! `SOKOUL_API_TOKEN`: every `/api/**` route needs `Authorization: Bearer <token>`, except
-//! signed proxy URLs (their signature is the credential) and library media URLs carrying a
-//! valid media token (`media_url`), which is how `<img>`, `<video>` and hls.js get through.
+//! Who may use `/api/**`: a logged-in account (the `sokoul_session` cookie, checked against the
+//! server-side sessions of `crate::accounts`), `SOKOUL_API_TOKEN` as
+//! `Authorization: Bearer` (an admin, so that scripts written before accounts keep working),
+//! or a library media URL carrying a valid media token (`media_url`). Signed proxy URLs need
+//! none of these: their signature is the credential. A server with neither accounts nor a
+//! token is open (it only listens on loopback then, or its operator opted out: `startup`).
+//!
+//! Members are refused the admin routes ([`admin_only`]) with 403 `admin_only`.
 //!
 //! Wrong tokens are throttled per client (`FailureThrottle`) and logged at `warn`, without the
 //! token: a client may get 10 wrong, then one more every 6 s; a throttled client gets 429
@@ -12,40 +17,80 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::media_url;
+use crate::accounts::{Caller, Role, session};
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::startup::AppState;
+
+const METRICS: &str = "/metrics";
+
+/// Routes for admins only: accounts, library scans, the API document.
+pub fn admin_only(method: &Method, path: &str) -> bool {
+    (method == Method::POST && path == "/api/library/scan")
+        || path == "/api/openapi.json"
+        || path.starts_with("/api/auth/users")
+}
 
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = &state.settings.api_token else {
-        return next.run(request).await;
-    };
-    let path = request.uri().path();
     // One rule for the middleware and the OpenAPI document's security requirements.
-    if !crate::api::openapi::needs_token(path) {
+    let path = request.uri().path();
+    let metrics = path == METRICS && state.settings.accounts.metrics_admin_only;
+    if !metrics && !crate::api::openapi::needs_token(path) {
         return next.run(request).await;
     }
-    if request.headers().contains_key(header::AUTHORIZATION) {
+    let locked = match locked(&state).await {
+        Ok(locked) => locked,
+        Err(e) => return e.into_response(),
+    };
+    if !locked {
+        return admit(
+            Caller {
+                role: Role::Admin,
+                account: None,
+            },
+            request,
+            next,
+        )
+        .await;
+    }
+    if let Some(token) = &state.settings.api_token
+        && request.headers().contains_key(header::AUTHORIZATION)
+    {
         let client = state.security.trusted_proxies.client_ip(&request);
         if let Err(wait) = state.security.auth_failures.admit(client) {
             return too_many_attempts(wait);
         }
         if bearer_matches(&request, token) {
-            return next.run(request).await;
+            return admit(
+                Caller {
+                    role: Role::Admin,
+                    account: None,
+                },
+                request,
+                next,
+            )
+            .await;
         }
         state.security.auth_failures.failed(client);
         // The path only: a query may hold a signed credential.
         tracing::warn!(%client, path = request.uri().path(), "wrong API token");
     }
+    let cookie = session::from_headers(request.headers());
+    match session_caller(&state, cookie).await {
+        Ok(Some(caller)) => return admit(caller, request, next).await,
+        Ok(None) => {}
+        Err(e) => return e.into_response(),
+    }
+    let path = request.uri().path();
     let media_token = media_url::token_in(request.uri().query());
     if let (Some(urls), Some(given)) = (&state.security.media_urls, media_token) {
         return match urls.verify(path, given, state.clock.unix()) {
@@ -60,9 +105,42 @@ pub async fn require_token(
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        "this server requires 'Authorization: Bearer <SOKOUL_API_TOKEN>'",
+        "log in, or send 'Authorization: Bearer <SOKOUL_API_TOKEN>'",
     )
     .into_response()
+}
+
+/// The account of the request's session cookie, when it names a live session.
+async fn session_caller(
+    state: &AppState,
+    cookie: Option<String>,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(id) = cookie else {
+        return Ok(None);
+    };
+    Ok(state.accounts.session(&id).await?.map(|row| Caller {
+        role: Role::parse(&row.role).unwrap_or(Role::Member),
+        account: Some(row),
+    }))
+}
+
+/// Whether the API needs a credential: once the server has a token or an account.
+async fn locked(state: &AppState) -> Result<bool, ApiError> {
+    match &state.settings.api_token {
+        Some(_) => Ok(true),
+        None => Ok(state.accounts.exist().await?),
+    }
+}
+
+/// Runs the request as `caller`, unless it is a member asking for an admin route.
+async fn admit(caller: Caller, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    // `/metrics` only gets here when `accounts.metrics_admin_only` guards it.
+    if caller.role != Role::Admin && (admin_only(request.method(), path) || path == METRICS) {
+        return ApiError::forbidden("admin_only", "this needs an admin account").into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 /// The scheme is case-insensitive (RFC 9110 §11.1). Both sides are hashed before comparing,

@@ -60,6 +60,30 @@ impl TrustedProxies {
         self.forwarded_client(peer, &parts.headers)
     }
 
+    /// Whether the browser reached us over HTTPS: the request's own scheme, or the last
+    /// `X-Forwarded-Proto` of a trusted proxy (anyone else's is ignored). Decides the
+    /// session cookie's `Secure`.
+    pub fn is_https<B>(&self, request: &Request<B>) -> bool {
+        if request.uri().scheme_str() == Some("https") {
+            return true;
+        }
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| canonical(addr.ip()));
+        if !peer.is_some_and(|p| self.trusts(p)) {
+            return false;
+        }
+        request
+            .headers()
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    }
+
     fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let entries: Vec<&str> = headers
             .get_all("x-forwarded-for")

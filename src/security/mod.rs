@@ -1,6 +1,6 @@
 //! Hardening at the HTTP edge (README, "Security"):
 //!
-//! - `auth`: `SOKOUL_API_TOKEN` on `/api/**`, and the signed media URLs that let `<img>`,
+//! - `auth`: a session cookie or `SOKOUL_API_TOKEN` on `/api/**`, member/admin roles, and the signed media URLs that let `<img>`,
 //!   `<video>` and hls.js load library files, which cannot send an `Authorization` header;
 //! - `headers`: security headers on every response and the dashboard's Content-Security-Policy;
 //! - `limits`: request body and request target sizes;
@@ -17,7 +17,7 @@ pub mod media_url;
 pub mod rate_limit;
 pub mod send_timeout;
 
-pub use auth::{FailureThrottle, require_token};
+pub use auth::{FailureThrottle, admin_only, require_token};
 
 use std::time::Duration;
 

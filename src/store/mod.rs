@@ -5,6 +5,7 @@
 //! Tables belong to the feature that owns them (`media.rs` for the library); a later feature
 //! (watch progress) adds its own migration and file here.
 
+pub mod accounts;
 pub mod languages;
 pub mod markers;
 pub mod media;
@@ -181,6 +182,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (profile, tmdb_id)
     );
+    "#,
+    ),
+    (
+        7,
+        r#"
+    -- Accounts (issue 16). Names compare without case: "Alice" and "alice" are one account.
+    -- password_hash is an Argon2id PHC string, which names its own parameters.
+    CREATE TABLE accounts (
+        id            INTEGER PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    );
+    -- Browser sessions, by the SHA-256 of their id: the cookie's value is never stored.
+    CREATE TABLE sessions (
+        id_hash    BLOB PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        user_agent TEXT
+    );
+    CREATE INDEX sessions_by_account ON sessions (account_id);
     "#,
     ),
 ];

@@ -8,6 +8,7 @@ mod redis_server;
 mod remote_playback;
 mod remote_subtitles;
 
+mod accounts;
 mod consumet;
 mod doctor;
 mod edge;

@@ -20,6 +20,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/openapi.json"),
+    ("get", "/api/auth/state"),
+    ("post", "/api/auth/setup"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions"),
+    ("get", "/api/auth/users"),
+    ("post", "/api/auth/users"),
+    ("put", "/api/auth/users/{username}"),
+    ("delete", "/api/auth/users/{username}"),
     ("get", "/api/streaming/proxy"),
     ("options", "/api/streaming/proxy"),
     ("get", "/api/streaming/proxy/{name}"),
@@ -89,6 +99,7 @@ fn concrete(template: &str) -> String {
         .replace("{name}", "index.m3u8")
         .replace("{track}", "x0.vtt")
         .replace("{season}", "1")
+        .replace("{username}", "nobody")
 }
 
 async fn send(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -189,11 +200,22 @@ async fn the_document_marks_exactly_the_routes_that_need_the_token() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    let session = &doc["components"]["securitySchemes"]["session"];
+    assert_eq!(session["type"], "apiKey");
+    assert_eq!(session["in"], "cookie");
+    assert_eq!(session["name"], "sokoul_session");
 
     for (method, path, operation) in operations(&doc) {
         let secured = operation["security"]
             .as_array()
             .is_some_and(|reqs| reqs.iter().any(|r| r.get("bearer").is_some()));
+        let with_session = operation["security"]
+            .as_array()
+            .is_some_and(|reqs| reqs.iter().any(|r| r.get("session").is_some()));
+        assert_eq!(
+            secured, with_session,
+            "{method} {path}: either scheme, or none"
+        );
         let url = concrete(&path);
         let status = send(&app, &method, &url, None).await.status().as_u16();
         if secured {

@@ -1,6 +1,6 @@
-// Security (issue 7): playback under the server's Content-Security-Policy with hls.js in worker
-// mode, and a server started with SOKOUL_API_TOKEN (login form, posters and media through
-// signed URLs, since <img>, <video> and hls.js cannot send the Authorization header).
+// Security (issues 7 and 16): playback under the server's Content-Security-Policy with hls.js in
+// worker mode, and a server with an account and SOKOUL_API_TOKEN (login form, an HttpOnly session
+// cookie no script can read, posters and media through signed URLs, logout).
 import type { Page } from '@playwright/test';
 import {
 	attachInfo,
@@ -64,22 +64,39 @@ test.describe('with SOKOUL_API_TOKEN', () => {
 		}
 	});
 
-	test('the login form lets the dashboard in; posters, a direct-play film and an HLS episode load', async ({ page, consoleLines }, testInfo) => {
+	test('the login form lets the dashboard in; posters, a direct-play film and an HLS episode load; logout ends the session', async ({
+		page,
+		request,
+		consoleLines
+	}, testInfo) => {
 		await page.goto(`${servers.secure}/`);
 		const form = page.getByTestId('login-form');
 		await expect(form).toBeVisible();
 		await expect(form).toContainText('Connexion');
 		await snap(page, testInfo, 'login');
 
-		await page.getByTestId('login-token').fill('not-the-token');
+		await page.getByTestId('login-username').fill(servers.user);
+		await page.getByTestId('login-password').fill('not-the-password');
 		await page.getByTestId('login-submit').click();
-		await expect(page.getByTestId('login-error')).toHaveText('Jeton refusé.');
+		await expect(page.getByTestId('login-error')).toHaveText('Nom d’utilisateur ou mot de passe incorrect.');
 
-		await page.getByTestId('login-token').fill(servers.token);
+		await page.getByTestId('login-password').fill(servers.password);
 		await page.getByTestId('login-submit').click();
 		const film = page.locator('[data-testid=library-item][href="/title/movie/603"]');
 		await expect(film).toBeVisible();
 		await expect(form).toHaveCount(0);
+		await expect(page.getByTestId('current-user')).toHaveText(servers.user);
+
+		// No credential a script could read: nothing in localStorage, and the session cookie is
+		// HttpOnly (invisible to document.cookie).
+		const stored = await page.evaluate(() => ({ local: { ...localStorage }, cookie: document.cookie }));
+		expect(Object.values(stored.local).join(' ')).not.toContain(servers.token);
+		expect(Object.keys(stored.local)).not.toContain('sokoul.token');
+		expect(stored.cookie).not.toContain('sokoul_session');
+		const session = (await page.context().cookies(servers.secure)).find((c) => c.name === 'sokoul_session');
+		expect(session?.httpOnly).toBe(true);
+		expect(session?.sameSite).toBe('Lax');
+
 		// Posters are <img> requests: they carry a media token, not the header.
 		const poster = film.locator('img');
 		await expect.poll(() => poster.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
@@ -98,6 +115,15 @@ test.describe('with SOKOUL_API_TOKEN', () => {
 		expect(episode.src).toMatch(/^blob:/);
 		await attachInfo(testInfo, 'playback.json', { film: info, episode });
 		await snap(page, testInfo, 'episode');
+
+		// Logout returns to the login form, and the old cookie opens nothing any more.
+		await page.goto(`${servers.secure}/`);
+		await page.getByTestId('logout').click();
+		await expect(page.getByTestId('login-form')).toBeVisible();
+		const old = await request.get(`${servers.secure}/api/progress`, {
+			headers: { Cookie: `sokoul_session=${session!.value}` }
+		});
+		expect(old.status()).toBe(401);
 		expectNoFatal(consoleLines);
 	});
 });

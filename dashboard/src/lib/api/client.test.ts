@@ -1,21 +1,25 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
 	ApiError,
-	checkToken,
 	fetchSubtitleText,
+	forgetLegacyToken,
 	getLibraryItem,
 	getLibraryItems,
 	getMetadata,
 	getOpenApiDocument,
 	getProgress,
 	getProgressList,
+	getAuthState,
 	getProxyUrl,
+	LEGACY_TOKEN_KEY,
+	login,
+	logout,
+	logoutEverywhere,
 	onUnauthorized,
 	reportSource,
 	resolveStreams,
 	saveProgress,
-	setToken,
-	TOKEN_STORAGE_KEY
+	setupAdmin
 } from '$lib/api/client';
 import type { ResolveResponse } from '$lib/api/types';
 
@@ -122,7 +126,7 @@ const everyCall: Array<[string, (fetch: typeof globalThis.fetch) => Promise<unkn
 		'saveProgress',
 		(fetch) => saveProgress({ media_type: 'movie', tmdb_id: 603 }, { position: 1, duration: 2 }, { fetch })
 	],
-	['checkToken', (fetch) => checkToken('candidate', { fetch })],
+	['login', (fetch) => login('alice', 'correct horse', { fetch })],
 	[
 		'fetchSubtitleText',
 		(fetch) =>
@@ -229,32 +233,20 @@ describe('ApiError', () => {
 });
 
 describe('authorization', () => {
-	it('adds a bearer token from localStorage when present', async () => {
-		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+	it('sends our calls with the same-origin session cookie and no Authorization header', async () => {
 		const fetchMock = vi.fn().mockResolvedValue(json({ items: [] }));
 
 		await getLibraryItems({ fetch: fetchMock });
 
-		const headers = firstCall(fetchMock)[1].headers as Record<string, string>;
-		expect(headers.Authorization).toBe('Bearer s3cret');
+		const init = firstCall(fetchMock)[1];
+		expect(init.credentials).toBe('same-origin');
+		expect(init.headers).not.toHaveProperty('Authorization');
 	});
 
-	it('fetches the OpenAPI document with the token, like every /api route', async () => {
-		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
-		const fetchMock = vi.fn().mockResolvedValue(json({ openapi: '3.1.0', info: {}, paths: {} }));
-
-		const doc = await getOpenApiDocument({ fetch: fetchMock });
-
-		const [url, init] = firstCall(fetchMock);
-		expect(url).toBe('/api/openapi.json');
-		expect((init.headers as Record<string, string>).Authorization).toBe('Bearer s3cret');
-		expect(doc.openapi).toBe('3.1.0');
-	});
-
-	it('reports a missing token on the OpenAPI document as a 401 ApiError', async () => {
+	it('reports a missing session on the OpenAPI document as a 401 ApiError', async () => {
 		const fetchMock = vi
 			.fn()
-			.mockResolvedValue(json({ error: { code: 'unauthorized', message: 'token needed' } }, 401));
+			.mockResolvedValue(json({ error: { code: 'unauthorized', message: 'log in' } }, 401));
 
 		await expect(getOpenApiDocument({ fetch: fetchMock })).rejects.toMatchObject({
 			status: 401,
@@ -262,17 +254,7 @@ describe('authorization', () => {
 		});
 	});
 
-	it('sends no Authorization header without a token', async () => {
-		const fetchMock = vi.fn().mockResolvedValue(json({ items: [] }));
-
-		await getLibraryItems({ fetch: fetchMock });
-
-		const headers = firstCall(fetchMock)[1].headers as Record<string, string>;
-		expect(headers).not.toHaveProperty('Authorization');
-	});
-
-	it('never sends the token to a third-party subtitle host', async () => {
-		localStorage.setItem(TOKEN_STORAGE_KEY, 's3cret');
+	it('never sends the cookie to a third-party subtitle host', async () => {
 		const fetchMock = vi.fn().mockResolvedValue(new Response('WEBVTT\n'));
 
 		await fetchSubtitleText(
@@ -282,7 +264,75 @@ describe('authorization', () => {
 
 		const [url, init] = firstCall(fetchMock);
 		expect(url).toBe('https://subs.example/en.vtt');
+		expect(init.credentials).toBe('omit');
 		expect(init.headers).not.toHaveProperty('Authorization');
+	});
+
+	it('removes a token an earlier version left in localStorage', () => {
+		localStorage.setItem(LEGACY_TOKEN_KEY, 's3cret');
+		forgetLegacyToken();
+		expect(localStorage.getItem(LEGACY_TOKEN_KEY)).toBeNull();
+	});
+});
+
+describe('accounts', () => {
+	it('logs in with a JSON body and keeps nothing in localStorage', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ username: 'alice', role: 'member' }));
+
+		const me = await login('alice', 'correct horse', { fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/auth/login');
+		expect(init.method).toBe('POST');
+		expect(JSON.parse(init.body as string)).toEqual({ username: 'alice', password: 'correct horse' });
+		expect(me.username).toBe('alice');
+		expect(localStorage.length).toBe(0);
+	});
+
+	it('reports a wrong password as an ApiError without telling the login-form listeners', async () => {
+		const listener = vi.fn();
+		const fetchMock = vi
+			.fn()
+			.mockResolvedValue(json({ error: { code: 'invalid_credentials', message: 'wrong' } }, 401));
+		await expect(login('alice', 'nope', { fetch: fetchMock })).rejects.toMatchObject({
+			status: 401,
+			code: 'invalid_credentials'
+		});
+		const stop = onUnauthorized(listener);
+		stop();
+		// Only a 401 on a page's own call opens the login form; earlier tests may have seen one.
+		expect(listener.mock.calls.length).toBeLessThanOrEqual(1);
+	});
+
+	it('sends the API token once, on the first-run call of a server that has one', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ username: 'admin', role: 'admin' }, 201));
+
+		await setupAdmin('admin', 'correct horse', 'tok', { fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/auth/setup');
+		expect((init.headers as Record<string, string>).Authorization).toBe('Bearer tok');
+		expect(localStorage.length).toBe(0);
+	});
+
+	it('reads the state and logs out', async () => {
+		const state = { setup_needed: false, setup_needs_token: false, user: { username: 'alice', role: 'admin' } };
+		const fetchMock = vi.fn().mockResolvedValueOnce(json(state)).mockResolvedValueOnce(new Response(null, { status: 204 }));
+
+		expect(await getAuthState({ fetch: fetchMock })).toEqual(state);
+		await logout({ fetch: fetchMock });
+		expect(fetchMock.mock.calls[1][0]).toBe('/api/auth/logout');
+		expect(fetchMock.mock.calls[1][1].method).toBe('POST');
+	});
+
+	it('logs out everywhere by ending every session of the account', async () => {
+		const fetchMock = vi.fn().mockResolvedValue(json({ ended: 3 }));
+
+		await logoutEverywhere({ fetch: fetchMock });
+
+		const [url, init] = firstCall(fetchMock);
+		expect(url).toBe('/api/auth/sessions');
+		expect(init.method).toBe('DELETE');
 	});
 });
 
@@ -396,13 +446,13 @@ describe('getMetadata', () => {
 	});
 });
 
-describe('a server that wants a token (401)', () => {
-	const unauthorized = () => json({ error: { code: 'unauthorized', message: 'token needed' } }, 401);
+describe('a server that wants a session (401)', () => {
+	const unauthorized = () => json({ error: { code: 'unauthorized', message: 'log in' } }, 401);
 
-	it('tells the listeners, also one subscribing after the fact, until a token is set', async () => {
-		setToken(null); // earlier tests' 401s
+	it('tells the listeners, also one subscribing after the fact, until a login succeeds', async () => {
 		const early = vi.fn();
 		const stop = onUnauthorized(early);
+		early.mockClear(); // earlier tests' 401s
 
 		await expect(getLibraryItems({ fetch: vi.fn().mockResolvedValue(unauthorized()) })).rejects.toMatchObject({
 			status: 401,
@@ -416,23 +466,12 @@ describe('a server that wants a token (401)', () => {
 
 		stop();
 		stopLate();
-		setToken('new');
+		await login('alice', 'correct horse', {
+			fetch: vi.fn().mockResolvedValue(json({ username: 'alice', role: 'member' }))
+		});
 		const after = vi.fn();
 		const stopAfter = onUnauthorized(after);
 		expect(after).not.toHaveBeenCalled();
 		stopAfter();
-		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBe('new');
-		setToken(null);
-		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBeNull();
-	});
-
-	it('checkToken tries a candidate without storing it', async () => {
-		const fetchMock = vi.fn().mockResolvedValueOnce(unauthorized()).mockResolvedValueOnce(json({ items: [] }));
-
-		expect(await checkToken('bad', { fetch: fetchMock })).toBe(false);
-		expect(await checkToken('good', { fetch: fetchMock })).toBe(true);
-		const headers = fetchMock.mock.calls[1][1].headers as Record<string, string>;
-		expect(headers.Authorization).toBe('Bearer good');
-		expect(localStorage.getItem(TOKEN_STORAGE_KEY)).toBeNull();
 	});
 });

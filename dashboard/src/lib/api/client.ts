@@ -17,7 +17,10 @@ import type {
 	StreamSource,
 	SubtitleTrack
 } from '$lib/api/types';
+import type { AuthState } from '$lib/api/generated/AuthState';
+import type { Credentials as Credentials_ } from '$lib/api/generated/Credentials';
 import type { LanguagePreferences } from '$lib/api/generated/LanguagePreferences';
+import type { Me } from '$lib/api/generated/Me';
 import type { SeriesLanguageChoice } from '$lib/api/generated/SeriesLanguageChoice';
 import type { SeriesLanguageUpdate } from '$lib/api/generated/SeriesLanguageUpdate';
 
@@ -35,8 +38,11 @@ export interface RequestOptions {
 	signal?: AbortSignal;
 }
 
-/** localStorage key holding the bearer token for a server started with SOKOUL_API_TOKEN. */
-export const TOKEN_STORAGE_KEY = 'sokoul.token';
+/**
+ * Where earlier versions kept SOKOUL_API_TOKEN. Nothing is stored there any more (the session is
+ * an HttpOnly cookie no script can read); a token left from before is removed on load.
+ */
+export const LEGACY_TOKEN_KEY = 'sokoul.token';
 
 /** An API failure: the server's `{error:{code,message}}`, or a synthetic code for transport errors. */
 export class ApiError extends Error {
@@ -55,36 +61,21 @@ export class ApiError extends Error {
 	}
 }
 
-function storedToken(): string | null {
+/** Removes a token an earlier version left in localStorage: no credential stays there. */
+export function forgetLegacyToken(): void {
 	try {
-		return globalThis.localStorage?.getItem(TOKEN_STORAGE_KEY) || null;
+		globalThis.localStorage?.removeItem(LEGACY_TOKEN_KEY);
 	} catch {
-		// Storage can throw (disabled cookies, sandboxed iframe): behave as if no token was set.
-		return null;
+		// Storage refused: nothing can have been kept there either.
 	}
 }
 
-// A 401 from the API means the server wants a token we do not have (or have wrong). Listeners
-// (the layout, which then shows the login form) hear of it. The flag is sticky because the
-// first 401 usually comes from a page's `load`, before any component has subscribed.
+// A 401 from the API means this browser has no live session (never logged in, logged out,
+// expired, revoked). Listeners (the layout, which then shows the login form) hear of it. The
+// flag is sticky because the first 401 usually comes from a page's `load`, before any component
+// has subscribed.
 let sawUnauthorized = false;
 const unauthorizedListeners = new Set<() => void>();
-
-/** Whether a token is stored (a 401 then means it was refused, not missing). */
-export function hasToken(): boolean {
-	return storedToken() !== null;
-}
-
-/** Stores the token every API call sends from now on; null forgets it. */
-export function setToken(token: string | null): void {
-	try {
-		if (token) globalThis.localStorage?.setItem(TOKEN_STORAGE_KEY, token);
-		else globalThis.localStorage?.removeItem(TOKEN_STORAGE_KEY);
-	} catch {
-		// Storage refused: calls go without a token and the login form comes back.
-	}
-	sawUnauthorized = false;
-}
 
 function reportUnauthorized(): void {
 	sawUnauthorized = true;
@@ -96,20 +87,6 @@ export function onUnauthorized(listener: () => void): () => void {
 	unauthorizedListeners.add(listener);
 	if (sawUnauthorized) listener();
 	return () => unauthorizedListeners.delete(listener);
-}
-
-/**
- * Asks the server whether `token` opens the API, without storing it: true when accepted,
- * false when refused (401). Other failures throw an ApiError.
- */
-export async function checkToken(token: string, options: RequestOptions = {}): Promise<boolean> {
-	try {
-		await request('/api/progress', { headers: ACCEPT_JSON }, options, { candidate: token });
-		return true;
-	} catch (cause) {
-		if (cause instanceof ApiError && cause.status === 401) return false;
-		throw cause;
-	}
 }
 
 /** `?season=S&episode=E` for an episode, nothing for a movie (the server rejects them there). */
@@ -137,11 +114,11 @@ async function errorFrom(response: Response): Promise<ApiError> {
 }
 
 /**
- * Whose token a request carries: the stored one (a call to our API), a candidate being checked
- * (its 401 is an answer, not a reason to show the login form), or none (a third-party host must
- * never see our token).
+ * What a request carries: our session cookie (`session`, a call to our API; a 401 shows the login
+ * form), the cookie but a 401 that is an answer (`attempt`: a login, the auth state), or nothing
+ * (`none`: a third-party host must never see our cookie or a token).
  */
-type Credentials = 'stored' | 'none' | { candidate: string };
+type Credentials = 'session' | 'attempt' | 'none';
 
 const ACCEPT_JSON = { Accept: 'application/json' };
 
@@ -154,24 +131,24 @@ async function request(
 	url: string,
 	init: RequestInit,
 	options: RequestOptions,
-	credentials: Credentials = 'stored'
+	credentials: Credentials = 'session'
 ): Promise<Response> {
 	const doFetch = options.fetch ?? globalThis.fetch;
-	const token =
-		credentials === 'stored' ? storedToken() : credentials === 'none' ? null : credentials.candidate;
 	let response: Response;
 	try {
 		response = await doFetch(url, {
 			...init,
+			// The HttpOnly session cookie goes to our own origin only, never to a third-party host.
+			credentials: credentials === 'none' ? 'omit' : 'same-origin',
 			signal: options.signal,
-			headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...init.headers }
+			headers: { ...init.headers }
 		});
 	} catch (cause) {
 		// An abort is the caller's decision, not a failure to report.
 		if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
 		throw new ApiError(0, 'network_error', cause instanceof Error ? cause.message : String(cause));
 	}
-	if (response.status === 401 && credentials === 'stored') reportUnauthorized();
+	if (response.status === 401 && credentials === 'session') reportUnauthorized();
 	if (!response.ok) throw await errorFrom(response);
 	return response;
 }
@@ -238,7 +215,7 @@ export async function fetchSubtitleText(
 	const url = getProxyUrl(track);
 	// Never send our bearer token to a third-party subtitle host.
 	const sameOrigin = url.startsWith('/') && !url.startsWith('//');
-	const response = await request(url, {}, options, sameOrigin ? 'stored' : 'none');
+	const response = await request(url, {}, options, sameOrigin ? 'session' : 'none');
 	return response.text();
 }
 
@@ -328,7 +305,7 @@ export async function getProgress(
 
 /**
  * Saves the position. `keepalive` lets the request outlive the page (pagehide, tab close);
- * `sendBeacon` is not used because it can only POST and cannot carry the Authorization header.
+ * `sendBeacon` is not used because it can only POST.
  */
 export async function saveProgress(
 	key: MediaKey,
@@ -389,4 +366,59 @@ export async function saveSeriesLanguages(
 		{ method: 'PUT', headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' }, body: JSON.stringify(update) },
 		options
 	);
+}
+
+// ---- Accounts ----
+
+/** Whether the server has an account yet, and who this browser is logged in as. */
+export async function getAuthState(options: RequestOptions = {}): Promise<AuthState> {
+	const response = await request('/api/auth/state', { method: 'GET', headers: ACCEPT_JSON }, options, 'attempt');
+	return (await response.json()) as AuthState;
+}
+
+function postCredentials(path: string, body: Credentials_, token: string | null, options: RequestOptions) {
+	return request(
+		path,
+		{
+			method: 'POST',
+			headers: {
+				'Content-Type': 'application/json',
+				...ACCEPT_JSON,
+				// Only the first-run page of a server with SOKOUL_API_TOKEN sends it, once; it is not kept.
+				...(token ? { Authorization: `Bearer ${token}` } : {})
+			},
+			body: JSON.stringify(body)
+		},
+		options,
+		'attempt'
+	);
+}
+
+/** Logs in: the server sets the HttpOnly session cookie. Throws ApiError 401 `invalid_credentials`, 429 `too_many_attempts`. */
+export async function login(username: string, password: string, options: RequestOptions = {}): Promise<Me> {
+	const response = await postCredentials('/api/auth/login', { username, password }, null, options);
+	sawUnauthorized = false;
+	return (await response.json()) as Me;
+}
+
+/** Creates the first admin (first run) and logs it in. */
+export async function setupAdmin(
+	username: string,
+	password: string,
+	token: string | null,
+	options: RequestOptions = {}
+): Promise<Me> {
+	const response = await postCredentials('/api/auth/setup', { username, password }, token, options);
+	sawUnauthorized = false;
+	return (await response.json()) as Me;
+}
+
+/** Ends every session of this account, this one included ("Se déconnecter partout"). */
+export async function logoutEverywhere(options: RequestOptions = {}): Promise<void> {
+	await request('/api/auth/sessions', { method: 'DELETE', headers: ACCEPT_JSON }, options, 'attempt');
+}
+
+/** Ends this browser's session; the server clears the cookie. */
+export async function logout(options: RequestOptions = {}): Promise<void> {
+	await request('/api/auth/logout', { method: 'POST' }, options, 'attempt');
 }

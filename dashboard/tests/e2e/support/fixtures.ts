@@ -27,12 +27,19 @@ export const servers = {
 	get consumet() {
 		return env('E2E_CONSUMET_URL');
 	},
-	/** sokoul serve with the demo library and SOKOUL_API_TOKEN = `token`. */
+	/** sokoul serve with the demo library, SOKOUL_API_TOKEN = `token` and the admin `user`. */
 	get secure() {
 		return env('E2E_SECURE_URL');
 	},
 	get token() {
 		return env('E2E_TOKEN');
+	},
+	/** The secure server's admin account (made by `sokoul user add` before it started). */
+	get user() {
+		return env('E2E_USER');
+	},
+	get password() {
+		return env('E2E_PASSWORD');
 	},
 	/** sokoul serve with the two-language film and series only (11-languages.spec.ts). */
 	get langs() {

@@ -1,0 +1,453 @@
+//! Accounts of the household (issue 16): Argon2id passwords, roles, and server-side browser
+//! sessions carried by an `HttpOnly` cookie.
+//!
+//! - `password`: hashing and verifying (OWASP's Argon2id parameters, rehash when they change);
+//! - `session`: session ids, their hash and their cookie;
+//! - `throttle`: failed logins per account and per client.
+//!
+//! A session is checked on every request: a small in-memory cache keeps the database off that
+//! path; revoking through this server forgets the cached entry at once, and an entry is never
+//! older than [`SESSION_MEMO`], so a change made elsewhere (the CLI) is seen within seconds.
+
+pub mod cli;
+pub mod password;
+pub mod session;
+pub mod throttle;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::config::AccountSettings;
+use crate::store::accounts::{AccountRow, NewAccount, SessionRow};
+use crate::store::{Store, StoreError};
+
+/// How long a checked session is trusted from memory.
+const SESSION_MEMO: Duration = Duration::from_secs(5);
+/// A session's `last_seen` is written at most this often (seconds): renewal costs no write
+/// per request.
+const RENEW_EVERY: i64 = 60;
+/// How often "is there an account yet?" is asked again while the answer is no.
+const EXISTS_RECHECK: Duration = Duration::from_secs(1);
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Role {
+    /// Accounts, library scans, settings, the API document.
+    Admin,
+    /// Watching.
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// Who made a request, put in its extensions by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub role: Role,
+    /// The logged-in account; `None` for `SOKOUL_API_TOKEN` and for a server without accounts.
+    pub account: Option<Arc<SessionRow>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("a user name has 1 to 64 letters, digits, '.', '_' or '-'")]
+    InvalidUsername,
+    #[error(transparent)]
+    Password(#[from] password::PasswordError),
+    #[error("the user name '{0}' is taken")]
+    NameTaken(String),
+    #[error("an account exists already: log in instead")]
+    AlreadySetUp,
+    #[error("wrong user name or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; retry in {0} s")]
+    TooManyAttempts(u64),
+    #[error("no account named '{0}'")]
+    NotFound(String),
+    #[error("this would leave no enabled admin account")]
+    LastAdmin,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the password task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+pub fn check_username(name: &str) -> Result<(), AccountError> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::InvalidUsername)
+    }
+}
+
+/// Argon2 takes tens of milliseconds of CPU: off the async workers.
+pub async fn hash_password(password: String) -> Result<String, AccountError> {
+    password::check_length(&password)?;
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(AccountError::Task)?
+        .map_err(AccountError::Password)
+}
+
+/// What an admin changes in an account; `None` keeps the field.
+#[derive(Default, Deserialize, ts_rs::TS, utoipa::ToSchema)]
+#[ts(export)]
+pub struct AccountChange {
+    #[ts(optional)]
+    pub role: Option<Role>,
+    /// A disabled account cannot log in; its sessions end.
+    #[ts(optional)]
+    pub disabled: Option<bool>,
+    /// A new password (8 to 256 characters); the account's sessions end.
+    #[ts(optional)]
+    pub password: Option<String>,
+}
+
+// Never prints the password.
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountChange")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// A session just opened: the id goes into the cookie and nowhere else.
+#[derive(Debug)]
+pub struct Opened {
+    pub id: String,
+    pub account: AccountRow,
+}
+
+pub struct Accounts {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: AccountSettings,
+    sessions: moka::sync::Cache<[u8; 32], Arc<SessionRow>>,
+    any: AtomicBool,
+    checked: std::sync::Mutex<Option<Instant>>,
+    pub throttle: throttle::LoginThrottle,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: AccountSettings) -> Self {
+        Accounts {
+            store,
+            clock,
+            settings,
+            sessions: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(SESSION_MEMO)
+                // `forget`: ending an account's sessions drops their memo at once.
+                .support_invalidation_closures()
+                .build(),
+            any: AtomicBool::new(false),
+            checked: std::sync::Mutex::new(None),
+            throttle: throttle::LoginThrottle::default(),
+        }
+    }
+
+    pub fn lifetime(&self) -> u64 {
+        self.settings.session_lifetime
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.unix() as i64
+    }
+
+    /// Whether at least one account exists. Once yes, always yes for this process (a server
+    /// never opens up again by itself); while no, asked again at most once a second, so an
+    /// account made with the CLI while the server runs takes effect.
+    pub async fn exist(&self) -> Result<bool, StoreError> {
+        if self.any.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        {
+            let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+            if checked.is_some_and(|at| at.elapsed() < EXISTS_RECHECK) {
+                return Ok(false);
+            }
+            *checked = Some(Instant::now());
+        }
+        let any = self.store.count_accounts().await? > 0;
+        if any {
+            self.any.store(true, Ordering::Relaxed);
+        }
+        Ok(any)
+    }
+
+    /// Creates an account (CLI, admin API).
+    pub async fn add(
+        &self,
+        username: &str,
+        password: String,
+        role: Role,
+    ) -> Result<i64, AccountError> {
+        check_username(username)?;
+        let new = self.new_account(username, password, role).await?;
+        let id = self
+            .store
+            .add_account(new)
+            .await?
+            .ok_or_else(|| AccountError::NameTaken(username.to_owned()))?;
+        self.any.store(true, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    async fn new_account(
+        &self,
+        username: &str,
+        password: String,
+        role: Role,
+    ) -> Result<NewAccount, AccountError> {
+        Ok(NewAccount {
+            username: username.to_owned(),
+            password_hash: hash_password(password).await?,
+            role: role.as_str(),
+            at: self.now(),
+        })
+    }
+
+    /// The first-run page: the first admin, only while there is no account; logged in.
+    pub async fn setup(
+        &self,
+        username: &str,
+        password: String,
+        user_agent: Option<String>,
+    ) -> Result<Opened, AccountError> {
+        check_username(username)?;
+        let new = self.new_account(username, password, Role::Admin).await?;
+        self.store
+            .add_first_account(new)
+            .await?
+            .ok_or(AccountError::AlreadySetUp)?;
+        self.any.store(true, Ordering::Relaxed);
+        let account = self
+            .store
+            .account_by_name(username)
+            .await?
+            .ok_or_else(|| AccountError::NotFound(username.to_owned()))?;
+        self.open(account, user_agent).await
+    }
+
+    /// Checks a name and password, throttled; a new session when they match. An unknown name
+    /// costs the same Argon2 work as a wrong password and gets the same error.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client: IpAddr,
+        user_agent: Option<String>,
+    ) -> Result<Opened, AccountError> {
+        let now = self.clock.unix();
+        self.throttle
+            .admit(username, client, now)
+            .map_err(AccountError::TooManyAttempts)?;
+        let account = self.store.account_by_name(username).await?;
+        let stored = account
+            .as_ref()
+            .map_or_else(|| password::dummy().to_owned(), |a| a.password_hash.clone());
+        let checked = password.clone();
+        let verified = tokio::task::spawn_blocking(move || password::verify(&checked, &stored))
+            .await
+            .map_err(AccountError::Task)?;
+        let account = match (account, verified) {
+            (Some(a), v) if v != password::Verified::No && !a.disabled => {
+                if v == password::Verified::YesRehash {
+                    self.rehash(a.id, password).await;
+                }
+                a
+            }
+            _ => {
+                self.throttle.failed(username, client, now);
+                return Err(AccountError::InvalidCredentials);
+            }
+        };
+        self.throttle.succeeded(username);
+        self.open(account, user_agent).await
+    }
+
+    /// Stores a hash made with today's parameters; a failure only means it is redone next time.
+    async fn rehash(&self, account_id: i64, password: String) {
+        match hash_password(password).await {
+            Ok(hash) => {
+                if let Err(e) = self.store.set_password(account_id, hash, false).await {
+                    tracing::warn!(error = %e, "cannot store the rehashed password");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot rehash a password"),
+        }
+    }
+
+    async fn open(
+        &self,
+        account: AccountRow,
+        user_agent: Option<String>,
+    ) -> Result<Opened, AccountError> {
+        let id = session::new_id();
+        let user_agent = user_agent.map(|ua| ua.chars().take(200).collect());
+        self.store
+            .add_session(session::hash(&id), account.id, self.now(), user_agent)
+            .await?;
+        Ok(Opened { id, account })
+    }
+
+    /// The live session with this id: expired ones are deleted, used ones renewed.
+    pub async fn session(&self, id: &str) -> Result<Option<Arc<SessionRow>>, StoreError> {
+        let hash = session::hash(id);
+        let row = match self.sessions.get(&hash) {
+            Some(row) => row,
+            None => match self.store.session(hash).await? {
+                Some(row) => Arc::new(row),
+                None => return Ok(None),
+            },
+        };
+        let now = self.now();
+        let idle = self.settings.session_idle_timeout as i64;
+        let lifetime = self.settings.session_lifetime as i64;
+        if now - row.created_at >= lifetime || now - row.last_seen >= idle {
+            self.sessions.invalidate(&hash);
+            self.store.remove_session(hash).await?;
+            return Ok(None);
+        }
+        let row = if now - row.last_seen >= RENEW_EVERY {
+            self.store.touch_session(hash, now).await?;
+            Arc::new(SessionRow {
+                last_seen: now,
+                ..(*row).clone()
+            })
+        } else {
+            row
+        };
+        self.sessions.insert(hash, row.clone());
+        Ok(Some(row))
+    }
+
+    /// Ends one session (logout). `false` when it was not open.
+    pub async fn end(&self, hash: [u8; 32]) -> Result<bool, StoreError> {
+        self.sessions.invalidate(&hash);
+        self.store.remove_session(hash).await
+    }
+
+    /// Ends every session of an account ("Se déconnecter partout"); returns how many.
+    pub async fn end_all(&self, account_id: i64) -> Result<usize, StoreError> {
+        let ended = self.store.remove_sessions_of(account_id).await?;
+        for hash in &ended {
+            self.sessions.invalidate(hash);
+        }
+        Ok(ended.len())
+    }
+
+    pub async fn find(&self, username: &str) -> Result<AccountRow, AccountError> {
+        self.store
+            .account_by_name(username)
+            .await?
+            .ok_or_else(|| AccountError::NotFound(username.to_owned()))
+    }
+
+    /// Forgets the memo of an account's sessions (they were just ended in the database).
+    fn forget(&self, account_id: i64) {
+        if let Err(e) = self
+            .sessions
+            .invalidate_entries_if(move |_, row| row.account_id == account_id)
+        {
+            // Cannot happen (the cache is built for it); the memo then expires by itself.
+            tracing::warn!(error = %e, "cannot forget the sessions of an account");
+        }
+    }
+
+    /// An admin's change to an account: role, disabled (which ends its sessions), password
+    /// (which ends them too). Never leaves the server without an enabled admin.
+    pub async fn update(
+        &self,
+        username: &str,
+        change: AccountChange,
+    ) -> Result<AccountRow, AccountError> {
+        let account = self.find(username).await?;
+        let role = change
+            .role
+            .unwrap_or_else(|| Role::parse(&account.role).unwrap_or(Role::Member));
+        let disabled = change.disabled.unwrap_or(account.disabled);
+        let ends_sessions = disabled || change.password.is_some();
+        self.store
+            .update_account(account.id, role.as_str(), disabled)
+            .await?
+            .ok_or(AccountError::LastAdmin)?;
+        if let Some(password) = change.password {
+            let hash = hash_password(password).await?;
+            self.store.set_password(account.id, hash, true).await?;
+        }
+        if ends_sessions {
+            self.forget(account.id);
+        }
+        self.find(username).await
+    }
+
+    /// Deletes an account and its sessions; never the last enabled admin.
+    pub async fn remove(&self, username: &str) -> Result<(), AccountError> {
+        let account = self.find(username).await?;
+        self.store
+            .remove_account_keeping_an_admin(account.id)
+            .await?
+            .ok_or(AccountError::LastAdmin)?;
+        self.forget(account.id);
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<AccountRow>, StoreError> {
+        self.store.list_accounts().await
+    }
+
+    pub async fn sessions_of(&self, account_id: i64) -> Result<Vec<SessionRow>, StoreError> {
+        self.store.sessions_of(account_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_short_words() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("Émile.d-2_").is_ok());
+        assert!(check_username("").is_err());
+        assert!(check_username("a b").is_err());
+        assert!(check_username(&"a".repeat(65)).is_err());
+    }
+}
