@@ -18,6 +18,7 @@ import {
 	type PlaybackError,
 	type SourceFailure
 } from './fallback';
+import { httpErrorStatus } from './http-status';
 import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
 import type { LanguageMode } from '$lib/api/generated/LanguageMode';
 import { LanguageSettings } from './language-settings.svelte';
@@ -101,6 +102,8 @@ export class HlsPlayer {
 	failures = $state.raw<SourceFailure[]>([]);
 	/** The last fatal error's `details` (e.g. `manifestLoadError`), for `data-error`. */
 	errorDetails = $state<string | null>(null);
+	/** Where the viewer was when every source failed: "Réessayer" starts there again. */
+	failedAt = $state(0);
 
 	currentTime = $state(0);
 	duration = $state(NaN);
@@ -223,7 +226,16 @@ export class HlsPlayer {
 		on('error', () => {
 			// A stale error from a source we already left reads as null here (load() reset it).
 			const error = fromMediaError(video.error);
-			if (error && this.engine) this.#handleError(error);
+			if (!error || !this.engine) return;
+			if (this.engine === 'hls') {
+				this.#handleError(error);
+				return;
+			}
+			// A file or native HLS: was it the server (an HTTP status) or the codecs?
+			const generation = this.#generation;
+			void httpErrorStatus(video.currentSrc || video.src).then((status) => {
+				if (generation === this.#generation) this.#handleError(status ? { ...error, status } : error);
+			});
 		});
 		on('enterpictureinpicture', () => (this.pictureInPicture = true));
 		on('leavepictureinpicture', () => (this.pictureInPicture = false));
@@ -273,6 +285,8 @@ export class HlsPlayer {
 			void this.languages.load().then(() => load === this.#titleLoads && this.#applyLanguages());
 		}
 
+		this.#sourceStarted = false;
+		this.#pendingStart = request.startAt;
 		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
 		this.#fallback = { ...initialState(index ?? 0), failures: skipped };
 		this.failures = skipped;
@@ -474,7 +488,8 @@ export class HlsPlayer {
 		const action = decide(this.sources, this.#fallback, error, {
 			now,
 			position: this.#resumePoint(),
-			engine: this.engine ?? 'file'
+			engine: this.engine ?? 'file',
+			started: this.#sourceStarted
 		});
 		this.#fallback = applyAction(this.#fallback, action, now);
 
@@ -484,6 +499,7 @@ export class HlsPlayer {
 			case 'recover':
 				this.#hls?.recoverMediaError();
 				return;
+			case 'retry':
 			case 'next':
 				this.failures = this.#fallback.failures;
 				void this.#startSource(action.index, action.resumeAt);
@@ -495,6 +511,7 @@ export class HlsPlayer {
 	}
 
 	#fail(reasons: SourceFailure[], details: string): void {
+		this.failedAt = this.#resumePoint();
 		this.flushProgress();
 		this.#generation++;
 		this.#teardownEngine();
