@@ -27,6 +27,7 @@ export const fr = {
 	'login.rejected': 'Jeton refusé.',
 	'login.unreachable': 'Impossible de joindre le serveur : {message}',
 
+	'home.heading': 'Votre bibliothèque',
 	'home.continue': 'Reprendre la lecture',
 	'home.movies': 'Films',
 	'home.series': 'Séries',
