@@ -20,10 +20,20 @@ async function segmentFaults(page: Page): Promise<{ failing: boolean; failed: nu
 	return state;
 }
 
-const seek = (page: Page, seconds: number) =>
-	page.evaluate((t) => {
-		document.querySelector<HTMLVideoElement>('[data-testid=player] video')!.currentTime = t;
+/** Seeks to `seconds`, which must not be buffered yet: the seek has to fetch segments. */
+async function seekUnbuffered(page: Page, seconds: number): Promise<number> {
+	const buffered = await page.evaluate((target) => {
+		const video = document.querySelector<HTMLVideoElement>('[data-testid=player] video')!;
+		const ranges = video.buffered;
+		const inside = Array.from({ length: ranges.length }, (_, i) => [ranges.start(i), ranges.end(i)]).some(
+			([start, end]) => target >= start - 0.5 && target <= end
+		);
+		video.currentTime = target;
+		return inside;
 	}, seconds);
+	expect(buffered, `${seconds} s was already buffered`).toBe(false);
+	return seconds;
+}
 
 test('a failure mid-episode restarts the same source where the viewer was; "Réessayer" resumes there too', async ({ page, consoleLines }, testInfo) => {
 	const faults = await segmentFaults(page);
@@ -31,21 +41,22 @@ test('a failure mid-episode restarts the same source where the viewer was; "Rée
 	await expectPlays(page, { from: 0, seconds: 1 });
 	const player = page.getByTestId('player');
 
-	// 1. Segments fail after a seek to 40 s; once the player gives up on them (a fatal error),
-	// the network is back: the same source starts again at 40 s, without the error panel.
+	// 1. Segments fail after a seek to 40 s (or past the buffer); once the player gives up on them,
+	// the network is back: the same source starts again there, without the error panel.
 	faults.failing = true;
 	const fatal = page.waitForEvent('console', (message) => message.text().includes('FATAL'));
-	await seek(page, 40);
+	const first = await seekUnbuffered(page, 40);
 	await fatal;
 	faults.failing = false;
-	await expectPlays(page, { from: 40, seconds: 1 });
-	expect(await currentTime(page)).toBeLessThan(55);
+	await expectPlays(page, { from: first, seconds: 1 });
+	expect(await currentTime(page)).toBeLessThan(first + 10);
 	await expect(player).toHaveAttribute('data-source-index', '0');
 	await expect(page.getByTestId('player-error')).toBeHidden();
 
 	// 2. They fail again, for good this time (the source had its one restart): the error panel.
+	// Back to 15 s: hls.js reads 30 s ahead, and the restart at 40 s buffered nothing before it.
 	faults.failing = true;
-	await seek(page, 60);
+	const second = await seekUnbuffered(page, 15);
 	const error = page.getByTestId('player-error');
 	await expect(error).toBeVisible();
 	await snap(page, testInfo, 'error-panel');
@@ -53,14 +64,20 @@ test('a failure mid-episode restarts the same source where the viewer was; "Rée
 	await expect(error).toContainText('erreur réseau');
 	await expect(error).not.toContainText('codecs');
 
-	// 3. "Réessayer" once the network is back: at 60 s, not at the start nor the saved position.
+	// 3. "Réessayer" once the network is back: there, not at the start nor the saved position.
 	faults.failing = false;
 	await page.getByTestId('retry').click();
 	await expectPlays(page, { seconds: 1 });
 	const resumedAt = await currentTime(page);
-	await attachInfo(testInfo, 'positions.json', { failedSegments: faults.failed, resumedAt, console: consoleLines.filter((l) => l.includes('FATAL')) });
-	expect(resumedAt).toBeGreaterThan(59);
-	expect(resumedAt).toBeLessThan(75);
+	await attachInfo(testInfo, 'positions.json', {
+		first,
+		second,
+		failedSegments: faults.failed,
+		resumedAt,
+		console: consoleLines.filter((l) => l.includes('FATAL'))
+	});
+	expect(resumedAt).toBeGreaterThan(second - 1);
+	expect(resumedAt).toBeLessThan(second + 10);
 });
 
 test('auto-next replaces the finished episode in the history: Back leaves the player', async ({ page }, testInfo) => {
