@@ -41,11 +41,12 @@ test('a failure mid-episode restarts the same source where the viewer was; "Rée
 	await expectPlays(page, { from: 0, seconds: 1 });
 	const player = page.getByTestId('player');
 
-	// 1. Segments fail after a seek to 40 s (or past the buffer); once the player gives up on them,
+	// 1. Segments fail after a seek to 55 s (hls.js reads 30 s ahead, by 2–6 s segments: 40 s
+	// could already be there); once the player gives up on them,
 	// the network is back: the same source starts again there, without the error panel.
 	faults.failing = true;
 	const fatal = page.waitForEvent('console', (message) => message.text().includes('FATAL'));
-	const first = await seekUnbuffered(page, 40);
+	const first = await seekUnbuffered(page, 55);
 	await fatal;
 	faults.failing = false;
 	await expectPlays(page, { from: first, seconds: 1 });
@@ -54,7 +55,7 @@ test('a failure mid-episode restarts the same source where the viewer was; "Rée
 	await expect(page.getByTestId('player-error')).toBeHidden();
 
 	// 2. They fail again, for good this time (the source had its one restart): the error panel.
-	// Back to 15 s: hls.js reads 30 s ahead, and the restart at 40 s buffered nothing before it.
+	// Back to 15 s: the restart at 55 s buffered nothing before it.
 	faults.failing = true;
 	const second = await seekUnbuffered(page, 15);
 	const error = page.getByTestId('player-error');
