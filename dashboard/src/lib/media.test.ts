@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { LibrarySeason, ProgressEntry } from '$lib/api/types';
-import { continueWatching, formatTime, nextEpisode, resumePosition, upNextEpisode, watchHref } from './media';
+import {
+	continueWatching,
+	formatDuration,
+	formatTime,
+	isFinished,
+	nextEpisode,
+	resumePosition,
+	seriesTitle,
+	upNextEpisode,
+	watchHref
+} from './media';
 
 const seasons: LibrarySeason[] = [
 	{ season: 2, episodes: [{ episode: 1, title: 'S2E1', duration: 1300 }] },
@@ -97,5 +107,36 @@ describe('upNextEpisode', () => {
 			season: 2,
 			episode: 1
 		});
+	});
+});
+
+describe('isFinished', () => {
+	it('judges by a share of the duration, so a short clip is not finished once opened', () => {
+		expect(isFinished(2, 12)).toBe(false);
+		expect(isFinished(30, 50)).toBe(false);
+		expect(isFinished(11.5, 12)).toBe(true);
+		expect(isFinished(5300, 5400)).toBe(true);
+		expect(isFinished(5000, 5400)).toBe(false);
+		expect(isFinished(10, 0)).toBe(false);
+	});
+});
+
+describe('formatDuration', () => {
+	it('never says "0 min"', () => {
+		expect(formatDuration(12)).toBe('12 s');
+		expect(formatDuration(90.02)).toBe('2 min');
+		expect(formatDuration(42 * 60)).toBe('42 min');
+		expect(formatDuration(118 * 60)).toBe('1 h 58 min');
+		expect(formatDuration(0)).toBe('');
+	});
+});
+
+describe('seriesTitle', () => {
+	it('drops the episode title a resolve title carries', () => {
+		expect(seriesTitle('Sokoul Demo Series – Pilot', 'Pilot')).toBe('Sokoul Demo Series');
+		expect(seriesTitle('Show - A (Part 1)', 'A (Part 1)')).toBe('Show');
+		expect(seriesTitle('Breaking Bad', 'Pilot')).toBe('Breaking Bad');
+		expect(seriesTitle('Pilot', 'Pilot')).toBe('Pilot');
+		expect(seriesTitle('Show – Pilot', null)).toBe('Show – Pilot');
 	});
 });

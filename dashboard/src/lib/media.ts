@@ -1,6 +1,7 @@
 // Small pure helpers about titles, episodes and positions, shared by the pages and the player.
 import type { MediaKey } from '$lib/api/client';
 import type { LibrarySeason, ProgressEntry, SavedProgress } from '$lib/api/types';
+import { t } from '$lib/i18n';
 
 /** `1:02:03`, or `2:03` under an hour. */
 export function formatTime(seconds: number): string {
@@ -57,13 +58,35 @@ export function nextEpisode(
 
 /** Below this, a saved position is not worth resuming from. */
 export const MIN_RESUME_SECONDS = 10;
-/** Within this much of the end (credits), the title counts as finished. */
-export const FINISHED_MARGIN_SECONDS = 60;
+/**
+ * Past this share of the duration (the credits), the title counts as finished. A share, not a
+ * fixed margin: "the last 60 s" made a 12 s clip or a 50 s short "Vu" as soon as it was opened.
+ */
 export const FINISHED_FRACTION = 0.95;
 
 export function isFinished(position: number, duration: number): boolean {
 	if (!Number.isFinite(duration) || duration <= 0) return false;
-	return position >= duration * FINISHED_FRACTION || duration - position <= FINISHED_MARGIN_SECONDS;
+	return position >= duration * FINISHED_FRACTION;
+}
+
+/** A runtime as people say it: `12 s`, `42 min`, `1 h 58 min` (never "0 min"). */
+export function formatDuration(seconds: number): string {
+	if (!Number.isFinite(seconds) || seconds <= 0) return '';
+	if (seconds < 60) return t('duration.seconds', { seconds: Math.round(seconds) });
+	const minutes = Math.round(seconds / 60);
+	if (minutes < 60) return t('duration.minutes', { minutes });
+	return t('duration.hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
+}
+
+/**
+ * The series' own name from a title that may carry the episode's ("Show – Pilot"), so the
+ * player does not say the episode title twice.
+ */
+export function seriesTitle(title: string, episodeTitle: string | null | undefined): string {
+	if (!episodeTitle) return title;
+	const suffix = new RegExp(`\\s*[-–—:·]\\s*${episodeTitle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+	const stripped = title.replace(suffix, '');
+	return stripped || title;
 }
 
 /** Where to start playing: the saved position, unless it is too early or the title was finished. */

@@ -131,7 +131,13 @@ test('the intro: the S key lands after it, and with auto-skip on the player skip
 	await page.evaluate(() => document.querySelector<HTMLVideoElement>('[data-testid=player] video')!.play());
 	await expectPlays(page, { seconds: 1 });
 
-	// Auto-skip on (what the settings switch stores), the same film from the start.
+	// Auto-skip on (what the settings switch stores), the same film from the start: the position
+	// saved above (past the intro, not past 95 % of the 20 s stream) is not offered.
+	await page.route(/\/api\/progress\/movie\/550/, (route) =>
+		route.request().method() === 'GET'
+			? route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no saved position' } } })
+			: route.continue()
+	);
 	await page.evaluate((key) => localStorage.setItem(key, JSON.stringify({ autoSkip: true })), PREFERENCES_KEY);
 	await page.reload();
 	await page.waitForFunction(landedAtIntroEnd);

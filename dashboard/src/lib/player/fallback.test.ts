@@ -51,6 +51,34 @@ const decodeError: PlaybackError = {
 	fatal: true
 };
 
+describe('decide, mid-playback', () => {
+	const fragFailure: PlaybackError = { origin: 'hls', type: 'network', details: 'fragLoadError', fatal: true, status: 502 };
+
+	it('restarts the same source once, from where the viewer was, before moving on', () => {
+		const first = decide(sources, initialState(), fragFailure, ctx({ started: true, position: 362 }));
+		expect(first).toEqual({ kind: 'retry', index: 0, resumeAt: 362 });
+		const state = applyAction(initialState(), first, NOW);
+		const second = decide(sources, state, fragFailure, ctx({ started: true, position: 362 }));
+		expect(second).toMatchObject({ kind: 'next', index: 1, resumeAt: 362 });
+	});
+
+	it('does not restart a source that never played, or one the origin refused or cannot decode', () => {
+		expect(decide(sources, initialState(), fragFailure, ctx({ started: false }))).toMatchObject({ kind: 'next' });
+		expect(decide(sources, initialState(), manifest403, ctx({ started: true }))).toMatchObject({ kind: 'next' });
+		const codec: PlaybackError = { origin: 'hls', type: 'media', details: 'bufferAddCodecError', fatal: true };
+		expect(decide(sources, initialState(), codec, ctx({ started: true }))).toMatchObject({ kind: 'next' });
+	});
+
+	it('a network failure of the last source also gets its restart before the error panel', () => {
+		const last = { ...initialState(2), failures: [] };
+		expect(decide(sources, last, fragFailure, ctx({ started: true, position: 60 }))).toEqual({
+			kind: 'retry',
+			index: 2,
+			resumeAt: 60
+		});
+	});
+});
+
 describe('decide', () => {
 	it('ignores non-fatal errors, which hls.js retries by itself', () => {
 		const action = decide(sources, initialState(), { ...manifest403, fatal: false }, ctx());

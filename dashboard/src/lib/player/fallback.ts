@@ -4,7 +4,9 @@
 // Follows hls.js's "Fatal Error Recovery" guidance: only fatal errors count (hls.js already
 // retries the rest under its load policies); a media error first gets one debounced
 // `recoverMediaError()`; a fatal network error is never answered with an immediate
-// `startLoad()` (that can loop) but with the next source, resumed at the same position.
+// `startLoad()` (that can loop) but with the next source, resumed at the same position. A
+// source that was playing gets one fresh start from where the viewer was before that: a
+// passing network failure mid-film should not cost the viewer their source.
 import type { StreamSource } from '$lib/api/types';
 
 /** How the current source is being played. */
@@ -50,6 +52,8 @@ export interface FallbackState {
 	/** `recoverMediaError()` calls made for this source. */
 	recoveries: number;
 	lastRecoveryAt: number | null;
+	/** This source was already restarted once after failing mid-playback. */
+	retried: boolean;
 	/** Sources given up so far. */
 	failures: SourceFailure[];
 }
@@ -57,6 +61,8 @@ export interface FallbackState {
 export type FallbackAction =
 	| { kind: 'ignore' }
 	| { kind: 'recover' }
+	/** Restart `sources[index]` (the same source) from `resumeAt`. */
+	| { kind: 'retry'; index: number; resumeAt: number }
 	/** Play `sources[index]` from `resumeAt`; `failures` are the sources just given up. */
 	| { kind: 'next'; index: number; resumeAt: number; failures: SourceFailure[] }
 	/** Nothing left to try; `reasons` covers every source, in rank order. */
@@ -68,6 +74,8 @@ export interface FallbackContext {
 	/** Where the next source should start: the current time, or the resume point if nothing played yet. */
 	position: number;
 	engine: Engine;
+	/** The current source had played (a frame was shown) before this error. */
+	started?: boolean;
 }
 
 /** A second media error within this window means the recovery did not help. */
@@ -86,7 +94,7 @@ const CODEC_DETAILS = new Set([
 ]);
 
 export function initialState(index = 0): FallbackState {
-	return { index, recoveries: 0, lastRecoveryAt: null, failures: [] };
+	return { index, recoveries: 0, lastRecoveryAt: null, retried: false, failures: [] };
 }
 
 export function isExpired(source: StreamSource, now: number): boolean {
@@ -108,6 +116,16 @@ export function classify(error: PlaybackError): { reason: FailureReason; status?
 	if (error.type === 'network') return { reason: 'network' };
 	if (error.type === 'media') return { reason: 'media' };
 	return { reason: 'other' };
+}
+
+/**
+ * Failures a fresh start of the same URL cannot cure: the browser cannot decode it, or the
+ * origin refused it (a signed link that expired or was revoked).
+ */
+const FINAL_REASONS = new Set<FailureReason>(['codec', 'unsupported', 'expired', 'forbidden', 'gone', 'not_found']);
+
+export function isRetryable(error: PlaybackError): boolean {
+	return !FINAL_REASONS.has(classify(error).reason);
 }
 
 function failureOf(sources: StreamSource[], index: number, error: PlaybackError): SourceFailure {
@@ -166,6 +184,10 @@ export function decide(
 		if (settled && state.recoveries < MAX_RECOVERIES) return { kind: 'recover' };
 	}
 
+	if (context.started && !state.retried && isRetryable(error)) {
+		return { kind: 'retry', index: state.index, resumeAt: Math.max(0, context.position) };
+	}
+
 	const current = failureOf(sources, state.index, error);
 	const failed = new Set(state.failures.map((f) => f.index));
 	failed.add(state.index);
@@ -190,6 +212,8 @@ export function applyAction(
 			return state;
 		case 'recover':
 			return { ...state, recoveries: state.recoveries + 1, lastRecoveryAt: now };
+		case 'retry':
+			return { ...state, retried: true };
 		case 'next':
 			return { ...initialState(action.index), failures: [...state.failures, ...action.failures] };
 		case 'fail':

@@ -20,6 +20,7 @@ import {
 	reportStage,
 	type SourceFailure
 } from './fallback';
+import { httpErrorStatus } from './http-status';
 import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
 import type { LanguageMode } from '$lib/api/generated/LanguageMode';
 import { LanguageSettings } from './language-settings.svelte';
@@ -105,6 +106,8 @@ export class HlsPlayer {
 	failures = $state.raw<SourceFailure[]>([]);
 	/** The last fatal error's `details` (e.g. `manifestLoadError`), for `data-error`. */
 	errorDetails = $state<string | null>(null);
+	/** Where the viewer was when every source failed: "Réessayer" starts there again. */
+	failedAt = $state(0);
 
 	currentTime = $state(0);
 	duration = $state(NaN);
@@ -227,7 +230,16 @@ export class HlsPlayer {
 		on('error', () => {
 			// A stale error from a source we already left reads as null here (load() reset it).
 			const error = fromMediaError(video.error);
-			if (error && this.engine) this.#handleError(error);
+			if (!error || !this.engine) return;
+			if (this.engine === 'hls') {
+				this.#handleError(error);
+				return;
+			}
+			// A file or native HLS: was it the server (an HTTP status) or the codecs?
+			const generation = this.#generation;
+			void httpErrorStatus(video.currentSrc || video.src).then((status) => {
+				if (generation === this.#generation) this.#handleError(status ? { ...error, status } : error);
+			});
 		});
 		on('enterpictureinpicture', () => (this.pictureInPicture = true));
 		on('leavepictureinpicture', () => (this.pictureInPicture = false));
@@ -277,6 +289,8 @@ export class HlsPlayer {
 			void this.languages.load().then(() => load === this.#titleLoads && this.#applyLanguages());
 		}
 
+		this.#sourceStarted = false;
+		this.#pendingStart = request.startAt;
 		const { index, skipped } = pickSource(this.sources, new Set(), this.#now());
 		this.#fallback = { ...initialState(index ?? 0), failures: skipped };
 		this.failures = skipped;
@@ -479,7 +493,8 @@ export class HlsPlayer {
 		const action = decide(this.sources, this.#fallback, error, {
 			now,
 			position: this.#resumePoint(),
-			engine: this.engine ?? 'file'
+			engine: this.engine ?? 'file',
+			started: this.#sourceStarted
 		});
 		this.#fallback = applyAction(this.#fallback, action, now);
 		if (action.kind === 'next' || action.kind === 'fail') this.#report(failing, error);
@@ -490,6 +505,7 @@ export class HlsPlayer {
 			case 'recover':
 				this.#hls?.recoverMediaError();
 				return;
+			case 'retry':
 			case 'next':
 				this.failures = this.#fallback.failures;
 				void this.#startSource(action.index, action.resumeAt);
@@ -509,6 +525,7 @@ export class HlsPlayer {
 	}
 
 	#fail(reasons: SourceFailure[], details: string): void {
+		this.failedAt = this.#resumePoint();
 		this.flushProgress();
 		this.#generation++;
 		this.#teardownEngine();

@@ -30,7 +30,9 @@ describe('HlsPlayer', () => {
 		detach();
 	});
 
-	it('resumes the next source where the failed one stopped, or at the resume point if it never played', () => {
+	it('resumes the next source where the failed one stopped, or at the resume point if it never played', async () => {
+		// The files answer: their failures are the browser's, not the server's.
+		vi.stubGlobal('fetch', vi.fn(async () => new Response('x', { status: 206 })));
 		const player = new HlsPlayer();
 		const video = document.createElement('video');
 		const detach = player.attach(video);
@@ -39,23 +41,65 @@ describe('HlsPlayer', () => {
 
 		// Never played: the second source starts from the saved position.
 		fail(video, 4);
-		expect(player.sourceIndex).toBe(1);
+		await vi.waitFor(() => expect(player.sourceIndex).toBe(1));
 		expect(player.currentTime).toBe(120);
 
-		// Played up to 300 s, then failed: the third source starts there.
+		// Played up to 300 s, then failed: the same source starts again there, once…
 		video.dispatchEvent(new Event('playing'));
 		Object.defineProperty(video, 'currentTime', { value: 300, writable: true, configurable: true });
 		fail(video, 2);
-		expect(player.sourceIndex).toBe(2);
+		await vi.waitFor(() => expect(player.failures.length).toBe(1));
+		await vi.waitFor(() => expect(player.playerState).toBe('loading'));
+		expect(player.sourceIndex).toBe(1);
+		expect(player.currentTime).toBe(300);
+		// …and when that fails too, the third source starts there.
+		fail(video, 2);
+		await vi.waitFor(() => expect(player.sourceIndex).toBe(2));
 		expect(player.currentTime).toBe(300);
 		expect(player.failures.map((f) => [f.quality, f.reason])).toEqual([
 			['a', 'codec'],
 			['b', 'network']
 		]);
 		detach();
+		vi.unstubAllGlobals();
 	});
 
-	it('tells the server about a source that failed by itself, not one this browser cannot decode', () => {
+	it('reports a file the server refused as refused, not as a codec problem', async () => {
+		vi.stubGlobal('fetch', vi.fn(async () => new Response(null, { status: 403 })));
+		const player = new HlsPlayer();
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		player.load({ sources: [streamSource({ quality: 'a' })], subtitles: [], startAt: 0 });
+		fail(video, 4);
+		await vi.waitFor(() => expect(player.playerState).toBe('error'));
+		expect(player.failures).toMatchObject([{ reason: 'forbidden', status: 403 }]);
+		detach();
+		vi.unstubAllGlobals();
+	});
+
+	it('keeps the position the viewer had when every source failed, for "Réessayer"', async () => {
+		vi.stubGlobal('fetch', vi.fn(async () => new Response('x', { status: 206 })));
+		const player = new HlsPlayer();
+		const video = document.createElement('video');
+		const detach = player.attach(video);
+		player.load({ sources: [streamSource({ quality: 'a' })], subtitles: [], startAt: 0 });
+		video.dispatchEvent(new Event('playing'));
+		Object.defineProperty(video, 'currentTime', { value: 362, writable: true, configurable: true });
+		fail(video, 2);
+		await vi.waitFor(() => expect(player.playerState).toBe('loading'));
+		fail(video, 2);
+		await vi.waitFor(() => expect(player.playerState).toBe('error'));
+		expect(player.failedAt).toBe(362);
+		detach();
+		vi.unstubAllGlobals();
+	});
+
+	it('tells the server about a source that failed by itself, not one this browser cannot decode', async () => {
+		// Source a answers (its failure is this browser's codecs); b is refused by the server.
+		vi.stubGlobal(
+			'fetch',
+			vi.fn(async (url: string) => new Response('x', { status: String(url).endsWith('u=b') ? 403 : 206 }))
+		);
 		const report = vi.fn();
 		const player = new HlsPlayer({ report });
 		const video = document.createElement('video');
@@ -67,9 +111,11 @@ describe('HlsPlayer', () => {
 		];
 		player.load({ sources, subtitles: [], startAt: 0 });
 
-		fail(video, 4); // codecs this browser lacks: other viewers may play it
-		fail(video, 2); // the network: the source itself
-		expect(report.mock.calls).toEqual([['/api/streaming/proxy?u=b', 'manifest', 'mediaErrNetwork']]);
+		fail(video, 4);
+		await vi.waitFor(() => expect(player.sourceIndex).toBe(1));
+		fail(video, 2);
+		await vi.waitFor(() => expect(player.sourceIndex).toBe(2));
+		expect(report.mock.calls.map((c) => [c[0], c[1]])).toEqual([['/api/streaming/proxy?u=b', 'manifest']]);
 		detach();
 	});
 

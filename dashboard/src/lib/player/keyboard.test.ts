@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyToCommand, LONG_SEEK, SHORT_SEEK } from './keyboard';
+import { keyToCommand, LONG_SEEK, SHORT_SEEK, stepRate } from './keyboard';
 
 describe('keyToCommand', () => {
 	it.each([
@@ -44,10 +44,45 @@ describe('keyToCommand', () => {
 		expect(keyToCommand({ key: 'm', targetTag: 'BUTTON' })).toEqual({ kind: 'toggle-mute' });
 	});
 
-	it('still works while the seek or volume slider has focus', () => {
+	it('still seeks with the arrows while the seek bar has focus', () => {
 		expect(keyToCommand({ key: 'ArrowRight', targetTag: 'INPUT', targetType: 'range' })).toEqual({
 			kind: 'seek-by',
 			seconds: SHORT_SEEK
 		});
+	});
+
+	it('leaves the arrows to the volume slider, and its other keys to the player', () => {
+		const volume = { targetTag: 'INPUT', targetType: 'range', targetOwnsArrows: true };
+		for (const key of ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown']) {
+			expect(keyToCommand({ key, ...volume })).toBeNull();
+		}
+		expect(keyToCommand({ key: 'k', ...volume })).toEqual({ kind: 'toggle-play' });
+	});
+
+	it('lets Space and Enter press a focused button instead of toggling playback', () => {
+		expect(keyToCommand({ key: ' ', targetTag: 'BUTTON', targetPressable: true })).toBeNull();
+		expect(keyToCommand({ key: 'Enter', targetTag: 'A', targetPressable: true })).toBeNull();
+		expect(keyToCommand({ key: 'k', targetTag: 'BUTTON', targetPressable: true })).toEqual({ kind: 'toggle-play' });
+		expect(keyToCommand({ key: ' ', targetTag: 'BODY' })).toEqual({ kind: 'toggle-play' });
+	});
+
+	it('maps ? to the shortcuts overlay and < > to the speed', () => {
+		expect(keyToCommand({ key: '?' })).toEqual({ kind: 'show-help' });
+		expect(keyToCommand({ key: '>' })).toEqual({ kind: 'rate-step', direction: 1 });
+		expect(keyToCommand({ key: '<' })).toEqual({ kind: 'rate-step', direction: -1 });
+	});
+});
+
+describe('stepRate', () => {
+	const rates = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
+	it('moves one step and stops at both ends', () => {
+		expect(stepRate(rates, 1, 1)).toBe(1.25);
+		expect(stepRate(rates, 1, -1)).toBe(0.75);
+		expect(stepRate(rates, 2, 1)).toBe(2);
+		expect(stepRate(rates, 0.5, -1)).toBe(0.5);
+	});
+	it('moves from a rate between two steps to the neighbour in that direction', () => {
+		expect(stepRate(rates, 1.1, 1)).toBe(1.25);
+		expect(stepRate(rates, 1.1, -1)).toBe(1);
 	});
 });

@@ -1,4 +1,4 @@
-// A stand-in for TMDB's v3 API (scripts/e2e.sh, for 12-search.spec.ts), with the shapes of
+// A stand-in for TMDB's v3 API (scripts/e2e.sh, for 17-tmdb-search.spec.ts), with the shapes of
 // protocols.md §5: `/3/search/multi` (films, series and people mixed, tagged `media_type`),
 // `/3/movie/{id}` and `/3/tv/{id}` for the titles it knows, TMDB's error bodies
 // `{"success":false,"status_code":N,"status_message":…}` (401/7 without the key, 404/34 for an

@@ -45,7 +45,7 @@ export const servers = {
 	get langs() {
 		return env('E2E_LANGS_URL');
 	},
-	/** sokoul serve with the demo library, the fake Consumet and a fake TMDB (12-search.spec.ts). */
+	/** sokoul serve with the demo library, the fake Consumet and a fake TMDB (17-tmdb-search.spec.ts). */
 	get search() {
 		return env('E2E_SEARCH_URL');
 	}

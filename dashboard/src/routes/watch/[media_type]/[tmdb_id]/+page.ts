@@ -1,13 +1,31 @@
 import { browser } from '$app/environment';
-import { error } from '@sveltejs/kit';
-import { getLibraryItem, getProgress, resolveStreams } from '$lib/api/client';
-import type { LibraryItemDetail, SavedProgress } from '$lib/api/types';
-import { watchHref } from '$lib/media';
+import { error, redirect } from '@sveltejs/kit';
+import { getLibraryItem, getProgress, getProgressList, resolveStreams } from '$lib/api/client';
+import type { LibraryItemDetail, ProgressEntry, SavedProgress } from '$lib/api/types';
+import { upNextEpisode, watchHref } from '$lib/media';
 import { watchResolves } from '$lib/prefetch';
-import { parseWatchParams } from '$lib/route-params';
+import { parseTitleParams, parseWatchParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
 
-export const load = (({ params, url, fetch }) => {
+/**
+ * `/watch/tv/{id}` with no episode: the one "Regarder" would start (the unfinished one, else the
+ * next), or S1·É1 for a series the library does not list.
+ */
+async function episodeToWatch(tmdb_id: number, fetch: typeof globalThis.fetch): Promise<string> {
+	const [item, progress] = await Promise.all([
+		getLibraryItem('tv', tmdb_id, { fetch }).catch((): LibraryItemDetail | null => null),
+		getProgressList({ fetch }).catch((): ProgressEntry[] => [])
+	]);
+	const mine = progress.filter((p) => p.media_type === 'tv' && p.tmdb_id === tmdb_id);
+	const next = upNextEpisode(item?.seasons ?? [], mine) ?? { season: 1, episode: 1 };
+	return watchHref({ media_type: 'tv', tmdb_id, season: next.season, episode: next.episode });
+}
+
+export const load = (async ({ params, url, fetch }) => {
+	if (params.media_type === 'tv' && !url.searchParams.has('season') && !url.searchParams.has('episode')) {
+		const title = parseTitleParams(params);
+		if (title.ok) redirect(307, await episodeToWatch(title.value.tmdb_id, fetch));
+	}
 	const parsed = parseWatchParams(params, url.searchParams);
 	if (!parsed.ok) error(parsed.status, parsed.message);
 	const key = parsed.value;
