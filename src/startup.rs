@@ -103,6 +103,28 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
+/// The resolve cache (in process, over Redis when configured) and, with Redis, what lets
+/// instances share one resolve per title.
+fn resolve_cache(
+    settings: &Settings,
+    redis: Option<Arc<RedisCache>>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> (Arc<dyn Cache>, Option<SharedParts>) {
+    let shared = redis.clone().map(|redis| SharedParts {
+        flight: redis as Arc<dyn SharedFlight>,
+        lock_ttl: settings.lock_ttl(),
+        lock_wait: settings.lock_wait(),
+    });
+    let cache: Arc<dyn Cache> = Arc::new(LayeredCache::new(
+        MemoryCache::new(settings.cache.memory_capacity),
+        redis,
+        clock.clone(),
+        metrics.clone(),
+    ));
+    (cache, shared)
+}
+
 impl AppState {
     pub async fn build(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
@@ -124,17 +146,7 @@ impl AppState {
             Duration::from_secs(settings.resolve.failing_ttl.max(1)),
             redis.clone(),
         ));
-        let shared = redis.clone().map(|redis| SharedParts {
-            flight: redis as Arc<dyn SharedFlight>,
-            lock_ttl: settings.lock_ttl(),
-            lock_wait: settings.lock_wait(),
-        });
-        let cache: Arc<dyn Cache> = Arc::new(LayeredCache::new(
-            MemoryCache::new(settings.cache.memory_capacity),
-            redis,
-            clock.clone(),
-            metrics.clone(),
-        ));
+        let (cache, shared) = resolve_cache(&settings, redis, &clock, &metrics);
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
         let accounts = Arc::new(crate::accounts::Accounts::new(

@@ -44,23 +44,11 @@ impl ResolveLimiter {
         }
         let quota = Quota::with_period(Duration::from_secs_f64(1.0 / s.rate_limit_per_second))?
             .allow_burst(NonZeroU32::new(s.rate_limit_burst)?);
-        // A bucket left alone this long is full again, the same as a new one: forget it.
-        let idle = quota.burst_size_replenished_in() + Duration::from_secs(1);
-        Some(ResolveLimiter {
-            quota,
-            clock: DefaultClock::default(),
-            buckets: moka::sync::Cache::builder()
-                .max_capacity(MAX_CLIENTS)
-                .time_to_idle(idle)
-                .build(),
-        })
+        Some(Self::with_quota(quota))
     }
 
-    /// One request per `period` per client, after a burst of `burst`.
-    pub fn every(period: Duration, burst: u32) -> Self {
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+    fn with_quota(quota: Quota) -> Self {
+        // A bucket left alone this long is full again, the same as a new one: forget it.
         let idle = quota.burst_size_replenished_in() + Duration::from_secs(1);
         ResolveLimiter {
             quota,
@@ -70,6 +58,14 @@ impl ResolveLimiter {
                 .time_to_idle(idle)
                 .build(),
         }
+    }
+
+    /// One request per `period` per client, after a burst of `burst`.
+    pub fn every(period: Duration, burst: u32) -> Self {
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        Self::with_quota(quota)
     }
 
     /// `Err(wait)` when the client has used its burst and must wait.
