@@ -13,9 +13,9 @@ test('"/" then a few letters find a title outside the library, whose "Regarder" 
 	await input.pressSequentially('matri', { delay: 40 });
 
 	const results = page.getByTestId('search-results');
-	const film = results.getByRole('link', { name: /The Matrix/ });
+	const film = results.getByRole('link', { name: /The Matrix Resurrections/ });
 	await expect(film).toBeVisible();
-	await expect(film).toContainText('1999');
+	await expect(film).toContainText('2021');
 	// Films and series only: TMDB's person is left out.
 	await expect(results.getByText('Keanu Reeves')).toHaveCount(0);
 	await expect(results.getByRole('link', { name: /Série · 1993/ })).toBeVisible();
@@ -25,12 +25,12 @@ test('"/" then a few letters find a title outside the library, whose "Regarder" 
 	await input.press('ArrowDown');
 	await expect(film).toBeFocused();
 	await page.keyboard.press('Enter');
-	await expect(page).toHaveURL(/\/title\/movie\/603$/);
-	await expect(page.getByRole('heading', { level: 1 })).toHaveText('The Matrix');
+	await expect(page).toHaveURL(/\/title\/movie\/624860$/);
+	await expect(page.getByRole('heading', { level: 1 })).toHaveText('The Matrix Resurrections');
 	await snap(page, testInfo, 'title-not-in-library');
 
 	await page.getByTestId('watch-button').click();
-	await expect(page).toHaveURL(/\/watch\/movie\/603$/);
+	await expect(page).toHaveURL(/\/watch\/movie\/624860$/);
 	await expectPlays(page, { from: 0 });
 	await expect(page.getByTestId('player')).toHaveAttribute('data-source-index', '0');
 	expectNoFatal(consoleLines);

@@ -1,6 +1,7 @@
 // A stand-in for TMDB's v3 API (scripts/e2e.sh, for 17-tmdb-search.spec.ts), with the shapes of
 // protocols.md §5: `/3/search/multi` (films, series and people mixed, tagged `media_type`),
-// `/3/movie/{id}` and `/3/tv/{id}` for the titles it knows, TMDB's error bodies
+// `/3/movie/{id}` and `/3/tv/{id}` for the titles it knows (none of them in the e2e library,
+// whose demo film is 603), TMDB's error bodies
 // `{"success":false,"status_code":N,"status_message":…}` (401/7 without the key, 404/34 for an
 // unknown title). Usage: KEY=… node fake-tmdb.mjs   (prints its base URL, `…/3`, on stdout)
 import { createServer } from 'node:http';
@@ -12,16 +13,16 @@ if (!KEY) {
 }
 
 const MATRIX = {
-	id: 603,
-	title: 'The Matrix',
-	original_title: 'The Matrix',
+	id: 624860,
+	title: 'The Matrix Resurrections',
+	original_title: 'The Matrix Resurrections',
 	original_language: 'en',
-	release_date: '1999-03-30',
+	release_date: '2021-12-16',
 	overview: 'Un pirate informatique apprend la vérité sur la réalité qu’il croit vivre.',
 	poster_path: null,
 	backdrop_path: null,
-	imdb_id: 'tt0133093',
-	external_ids: { imdb_id: 'tt0133093' }
+	imdb_id: 'tt10838180',
+	external_ids: { imdb_id: 'tt10838180' }
 };
 const MATRIX_SERIES = {
 	id: 1256,
@@ -57,7 +58,7 @@ const server = createServer((req, res) => {
 		] : [];
 		return json(res, { page: 1, results: hits, total_pages: 1, total_results: hits.length });
 	}
-	if (url.pathname === '/3/movie/603') return json(res, MATRIX);
+	if (url.pathname === '/3/movie/624860') return json(res, MATRIX);
 	if (url.pathname === '/3/tv/1256') return json(res, MATRIX_SERIES);
 	return error(res, 404, 34, 'The resource you requested could not be found.');
 });
