@@ -103,6 +103,21 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
+fn start_accounts(
+    settings: &Settings,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+) -> Arc<crate::accounts::Accounts> {
+    // The dummy hash of logins for unknown names, made now so the first such login is not
+    // the slower one.
+    tokio::task::spawn_blocking(crate::accounts::password::dummy);
+    Arc::new(crate::accounts::Accounts::new(
+        store.clone(),
+        clock.clone(),
+        settings.accounts.clone(),
+    ))
+}
+
 /// The resolve cache (in process, over Redis when configured) and, with Redis, what lets
 /// instances share one resolve per title.
 fn resolve_cache(
@@ -149,14 +164,7 @@ impl AppState {
         let (cache, shared) = resolve_cache(&settings, redis, &clock, &metrics);
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
-        let accounts = Arc::new(crate::accounts::Accounts::new(
-            store.clone(),
-            clock.clone(),
-            settings.accounts.clone(),
-        ));
-        // The dummy hash of logins for unknown names, made now so the first such login is not
-        // the slower one.
-        tokio::task::spawn_blocking(crate::accounts::password::dummy);
+        let accounts = start_accounts(&settings, &store, &clock);
         let library = start_library(&settings, &store);
         let tmdb = tmdb_client(&settings, &http)?;
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
