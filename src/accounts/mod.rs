@@ -71,6 +71,16 @@ pub struct Caller {
     pub account: Option<Arc<SessionRow>>,
 }
 
+impl Caller {
+    /// `SOKOUL_API_TOKEN`, or anyone on a server without accounts: an admin with no account.
+    pub fn unnamed_admin() -> Caller {
+        Caller {
+            role: Role::Admin,
+            account: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("a user name has 1 to 64 letters, digits, '.', '_' or '-'")]

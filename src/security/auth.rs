@@ -52,15 +52,7 @@ pub async fn require_token(
         Err(e) => return e.into_response(),
     };
     if !locked {
-        return admit(
-            Caller {
-                role: Role::Admin,
-                account: None,
-            },
-            request,
-            next,
-        )
-        .await;
+        return admit(Caller::unnamed_admin(), request, next).await;
     }
     if let Some(token) = &state.settings.api_token
         && request.headers().contains_key(header::AUTHORIZATION)
@@ -70,15 +62,7 @@ pub async fn require_token(
             return too_many_attempts(wait);
         }
         if bearer_matches(&request, token) {
-            return admit(
-                Caller {
-                    role: Role::Admin,
-                    account: None,
-                },
-                request,
-                next,
-            )
-            .await;
+            return admit(Caller::unnamed_admin(), request, next).await;
         }
         state.security.auth_failures.failed(client);
         // The path only: a query may hold a signed credential.
