@@ -17,6 +17,7 @@ pub mod search;
 pub mod streaming;
 pub mod thumbnails;
 pub mod users;
+pub mod warm;
 
 use axum::Router;
 use axum::body::Body;

@@ -47,7 +47,7 @@ pub fn engine_url(proxy_url: &str) -> Option<String> {
 }
 
 /// The remote file behind `source`, probed through the loopback proxy once.
-async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiError> {
+pub(super) async fn remote_file(state: &AppState, source: &str) -> Result<MediaFile, ApiError> {
     Ok(remote_source(state, source).await?.0)
 }
 

@@ -7,6 +7,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use utoipa::IntoParams;
@@ -15,9 +16,11 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
 use super::responses::{Internal, TitleErrors};
+use super::warm::{self, Warm};
 use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
 use crate::models::{MediaRequest, MediaType, ResolveResponse};
+use crate::playback::ClientProfile;
 use crate::providers::ProviderId;
 use crate::resolve::prefer::{self, Wanted};
 use crate::startup::AppState;
@@ -53,7 +56,7 @@ fn provider_ids() -> Object {
     get,
     path = "/api/streaming/resolve/{media_type}/{tmdb_id}",
     operation_id = "resolve",
-    params(TitlePath, EpisodeQuery),
+    params(TitlePath, EpisodeQuery, ResolveQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and one outcome per provider", body = ResolveResponse),
         TitleErrors,
@@ -63,9 +66,10 @@ pub async fn resolve_all(
     State(state): State<AppState>,
     Title(request): Title,
     fresh: Fresh,
+    Warm(profile): Warm,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, Scope::All, request, fresh).await
+    resolve(state, Scope::All, request, fresh, profile).await
 }
 
 /// Resolve a title with one provider.
@@ -75,7 +79,7 @@ pub async fn resolve_all(
     get,
     path = "/api/streaming/{provider}/{media_type}/{tmdb_id}",
     operation_id = "resolve_with_provider",
-    params(ProviderPath, EpisodeQuery),
+    params(ProviderPath, EpisodeQuery, ResolveQuery),
     responses(
         (status = 200, description = "Ranked sources, subtitles, markers and the provider's outcome", body = ResolveResponse),
         (status = 400, description = "Bad input: `unknown_provider`, `unknown_media_type`, `invalid_tmdb_id`, \
@@ -90,9 +94,23 @@ pub async fn resolve_one(
     ProviderScope(scope): ProviderScope,
     Title(request): Title,
     fresh: Fresh,
+    Warm(profile): Warm,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, scope, request, fresh).await
+    resolve(state, scope, request, fresh, profile).await
+}
+
+/// A resolve's options beside the title.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResolveQuery {
+    /// `1`: ask the providers again, bypassing the cache (the player's "Réessayer"); honoured
+    /// at most once per 10 s per client, an ordinary answer beyond.
+    pub fresh: Option<String>,
+    /// What the browser that will play the answer decodes (`docs/playback.md`), as its master
+    /// playlist request will carry it: the first source, when the playback engine packages it,
+    /// starts packaging at once. Never changes the answer.
+    pub profile: Option<String>,
 }
 
 /// `?fresh=1`: ask the providers again, bypassing the cache (the player's "Réessayer").
@@ -147,14 +165,29 @@ async fn resolve(
     scope: Scope,
     request: MediaRequest,
     fresh: bool,
+    profile: Option<ClientProfile>,
 ) -> Result<Response, ApiError> {
+    let body = answer(&state, scope, request, fresh).await?;
+    if let Some(profile) = profile {
+        warm::start(&state, &body, profile);
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The answer's JSON, as sent.
+async fn answer(
+    state: &AppState,
+    scope: Scope,
+    request: MediaRequest,
+    fresh: bool,
+) -> Result<Bytes, ApiError> {
     let mut resolved = match fresh {
         true => state.resolver.resolve_fresh(request, scope.clone()).await?,
         false => state.resolver.resolve(request, scope.clone()).await?,
     };
 
     // After the cache: the cached answer is every viewer's, the order by language is this one's.
-    let wanted = wanted_languages(&state, request).await?;
+    let wanted = wanted_languages(state, request).await?;
     let mut reordered = false;
     if wanted != Wanted::Nothing {
         let mut streams = resolved.resolution.streams.clone();
@@ -164,7 +197,7 @@ async fn resolve(
         }
     }
     // After the languages: a failing source stays last whatever its language.
-    let demoted = demote_failing(&state, &mut resolved).await;
+    let demoted = demote_failing(state, &mut resolved).await;
     let now = state.clock.unix();
     let signing = Signing {
         proxy: &state.signer,
@@ -176,22 +209,23 @@ async fn resolve(
         if reordered {
             key = format!("{key}|{wanted:?}");
         }
-        let body = state.rendered.get_or_render(
+        return Ok(state.rendered.get_or_render(
             &key,
             &resolved.resolution,
             signing,
             now,
             state.settings.proxy.url_ttl,
-        );
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        ));
     }
-    Ok(Json(present(
+    let answer = present(
         &resolved.resolution,
         resolved.cached,
         signing,
         now + state.settings.proxy.url_ttl,
-    ))
-    .into_response())
+    );
+    serde_json::to_vec(&answer)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal_while("rendering a resolve answer", e))
 }
 
 /// The viewer's audio wish for this title: the series' last choice for an episode, else the

@@ -752,6 +752,10 @@ struct Inner {
     /// Remote files by their stand-in path (`remote/<key>`): the proxy URL ffmpeg reads and
     /// what ffprobe said through it.
     remotes: moka::sync::Cache<PathBuf, (url::Url, Arc<Probed>)>,
+    /// One lock per remote file being probed: the watch page's early start (`warm`) and the
+    /// player's master playlist arrive together, and a second ffprobe would read the same
+    /// megabytes through the proxy again.
+    probing: moka::sync::Cache<PathBuf, Arc<tokio::sync::Mutex<()>>>,
     /// Remote files' subtitles by fingerprint, stream and format, weighed in bytes: extracting
     /// one reads the whole file through the proxy, so a reload must not read it again.
     subtitles: moka::sync::Cache<(String, u32, &'static str), Arc<str>>,
@@ -851,6 +855,7 @@ impl Packager {
             plans: lru_cache(MAX_PLANS),
             lru: Mutex::new(lru),
             remotes: lru_cache(MAX_REMOTES),
+            probing: lru_cache(MAX_REMOTES),
             subtitles: moka::sync::Cache::builder()
                 .max_capacity(REMOTE_SUBTITLE_CACHE_BYTES)
                 .weigher(|_, text: &Arc<str>| u32::try_from(text.len()).unwrap_or(u32::MAX))
@@ -1059,6 +1064,12 @@ impl Packager {
             file.probe = probed.info.clone();
             return Ok(file);
         }
+        let lock = self.inner.probing.get_with(path.clone(), Default::default);
+        let _probing = lock.lock().await;
+        if let Some((_, probed)) = self.inner.remotes.get(&path) {
+            file.probe = probed.info.clone();
+            return Ok(file);
+        }
         // Refused before any ffprobe runs, like ffmpeg's arguments would refuse it.
         let probe_input = Input::Proxied(url.clone());
         ffmpeg::check_input(&probe_input).map_err(|e| LibraryError::Internal(e.to_string()))?;
@@ -1070,7 +1081,8 @@ impl Packager {
             keyframes: tokio::sync::OnceCell::new(),
             info,
         });
-        self.inner.remotes.insert(path, (url, probed));
+        self.inner.remotes.insert(path.clone(), (url, probed));
+        self.inner.probing.invalidate(&path);
         Ok(file)
     }
 
@@ -1332,6 +1344,20 @@ impl Packager {
                 tracing::debug!(file = file.id, "no early start: {e}");
             }
         });
+    }
+
+    /// Starts what a player is about to ask for, the video and the default audio rendition
+    /// from the start, when the watch page resolves the title with its profile
+    /// (`api::warm`). The page's scripts, hls.js and the MediaSource set-up take 0.3–0.6 s
+    /// between the resolve's answer and the first segment request (bench-playback traces),
+    /// time ffmpeg spends starting instead. Never replaces a running job (`prestart`); a
+    /// player that resumes further in replaces it by asking for its segment, as a seek does.
+    pub fn warm(&self, file: &MediaFile, profile: ClientProfile) {
+        self.prestart(file, Variant::Video, profile, None);
+        if !file.probe.audio.is_empty() {
+            let default = file.probe.audio.iter().position(|a| a.default).unwrap_or(0);
+            self.prestart(file, Variant::Audio(default), profile, None);
+        }
     }
 
     fn job_of(&self, key: &JobKey) -> Option<Arc<Job>> {

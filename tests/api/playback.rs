@@ -692,3 +692,121 @@ async fn the_first_segment_is_made_once_its_playlist_is_asked_before_the_player_
     let bytes = app.bytes(&format!("{base}/a0/0.ts{p}")).await;
     assert!(bytes.len() > 188 && bytes[0] == 0x47, "an MPEG-TS segment");
 }
+
+/// Waits (60 s at most) until rendition `variant` has a segment in the engine's cache `dir`.
+async fn until_cached(dir: &Path, variant: &str, what: &str) {
+    let started = std::time::Instant::now();
+    while cached_segments(dir, variant).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what}: nothing of rendition {variant} was packaged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_watch_pages_resolve_with_its_profile_starts_packaging_before_the_player_asks() {
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5006, "mkv");
+    // Two audio tracks, the second the file's default: the player starts with that one.
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000:f=440",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000:f=660",
+        "-t",
+        "6",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-c:a",
+        "ac3",
+        "-disposition:a:0",
+        "0",
+        "-disposition:a:1",
+        "default",
+        file.to_str().unwrap(),
+    ]);
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["added"], 1);
+    let cache = app.data_dir.path().join("hls-cache");
+
+    // A resolve without a profile (a script, the next episode's prefetch) starts nothing.
+    let plain = app.get_json("/api/streaming/resolve/movie/5006", 200).await;
+    assert_eq!(
+        plain["sources"][0]["type"], "hls",
+        "an MKV is no direct play: {plain}"
+    );
+    let bad = app
+        .get_json("/api/streaming/resolve/movie/5006?profile=9:avc", 400)
+        .await;
+    assert_eq!(bad["error"]["code"], "invalid_client_profile", "{bad}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        cached_segments(&cache, "v").is_empty(),
+        "nothing asked, nothing made"
+    );
+
+    let profiled = app
+        .get_json(
+            &format!("/api/streaming/resolve/movie/5006?profile={CHROMIUM}"),
+            200,
+        )
+        .await;
+    // (Compared without their queries: the media tokens are signed again every minute.)
+    let urls = |answer: &Value| -> Vec<String> {
+        let sources = answer["sources"].as_array().unwrap();
+        sources
+            .iter()
+            .map(|s| {
+                s["url"]
+                    .as_str()
+                    .unwrap()
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        urls(&profiled),
+        urls(&plain),
+        "the profile never changes the answer"
+    );
+    // No playlist asked: the video and the default audio are being packaged already.
+    until_cached(&cache, "v", "video").await;
+    until_cached(&cache, "a1", "default audio").await;
+    assert!(
+        cached_segments(&cache, "a0").is_empty(),
+        "only the default audio track"
+    );
+
+    // What the player then fetches with the same profile is that packaging.
+    let base = hls_base(&app, 5006).await;
+    let video = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(video["codec_name"], "h264", "{video}");
+    let audio = stream_of(&first_segment(&app, &base, "a1", Some(CHROMIUM)).await);
+    assert_eq!(
+        audio["codec_name"], "aac",
+        "AC-3 is not in Chromium's profile: {audio}"
+    );
+}

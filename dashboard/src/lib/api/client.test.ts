@@ -86,6 +86,21 @@ describe('resolveStreams', () => {
 		]);
 	});
 
+	it("carries the browser's profile in its own parameter when given one", async () => {
+		const fetchMock = vi.fn().mockImplementation(async () => json(resolved));
+		await resolveStreams(
+			{ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 },
+			{ fetch: fetchMock, profile: '1:avc,vp9,aac,max=720' }
+		);
+		const url = new URL(String(fetchMock.mock.calls[0][0]), 'http://x');
+		expect(url.pathname).toBe('/api/streaming/resolve/tv/1396');
+		expect(Object.fromEntries(url.searchParams)).toEqual({
+			season: '1',
+			episode: '2',
+			profile: '1:avc,vp9,aac,max=720'
+		});
+	});
+
 	it('sends no season or episode for a movie', async () => {
 		const fetchMock = vi.fn().mockResolvedValue(json({ ...resolved, sources: [] }));
 

@@ -167,11 +167,14 @@ async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T
  */
 export function resolveStreams(
 	key: MediaKey,
-	options?: RequestOptions & { fresh?: boolean }
+	options?: RequestOptions & { fresh?: boolean; profile?: string }
 ): Promise<ResolveResponse> {
-	const query = mediaQuery(key);
-	const fresh = options?.fresh ? `${query ? '&' : '?'}fresh=1` : '';
-	return getJson(`/api/streaming/resolve/${mediaPath(key)}${query}${fresh}`, options);
+	const params = new URLSearchParams(mediaQuery(key));
+	if (options?.fresh) params.set('fresh', '1');
+	// What this browser decodes: the server starts packaging the first source for it at once.
+	if (options?.profile) params.set('profile', options.profile);
+	const query = params.size > 0 ? `?${params}` : '';
+	return getJson(`/api/streaming/resolve/${mediaPath(key)}${query}`, options);
 }
 
 /**

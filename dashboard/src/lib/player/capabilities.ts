@@ -147,10 +147,22 @@ export function withBrowserProfile(
 	options: MeasureOptions = {}
 ): string {
 	if (!isEnginePackaged(url)) return url;
+	return withProfile(url, browserProfile(measure, options));
+}
+
+/**
+ * This browser's profile for a height cap, measured once: what the player sends with a library
+ * HLS URL, and the watch page with its first resolve so that the server starts packaging the
+ * first source before the player asks (`src/api/warm.rs`); both must be the same string.
+ */
+export function browserProfile(
+	measure: (options: MeasureOptions) => string = measureProfile,
+	options: MeasureOptions = {}
+): string {
 	let profile = browserProfiles.get(options.maxHeight);
 	if (profile === undefined) {
 		profile = measure(options);
 		browserProfiles.set(options.maxHeight, profile);
 	}
-	return withProfile(url, profile);
+	return profile;
 }

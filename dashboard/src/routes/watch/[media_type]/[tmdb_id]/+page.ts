@@ -3,6 +3,9 @@ import { error, redirect } from '@sveltejs/kit';
 import { getLibraryItem, getProgress, getProgressList, resolveStreams } from '$lib/api/client';
 import type { LibraryItemDetail, ProgressEntry, SavedProgress } from '$lib/api/types';
 import { upNextEpisode, watchHref } from '$lib/media';
+import { browserProfile } from '$lib/player/capabilities';
+import { loadPreferences } from '$lib/player/preferences';
+import { qualityMaxHeight } from '$lib/player/quality';
 import { watchResolves } from '$lib/prefetch';
 import { parseTitleParams, parseWatchParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
@@ -37,7 +40,11 @@ export const load = (async ({ params, url, fetch }) => {
 		void import('$lib/player/create-hls').then((m) => m.warmWorker(), () => undefined);
 		// Resolving the streams, which can take seconds, starts now, while the page's own
 		// scripts load; the page takes the answer once mounted, and asks again on "Réessayer".
-		watchResolves.start(watchHref(key), () => resolveStreams(key));
+		// With the profile the player will send, so that the server starts packaging the
+		// first source now (`src/api/warm.rs`).
+		const maxHeight = qualityMaxHeight(loadPreferences().quality);
+		const profile = browserProfile(undefined, { maxHeight });
+		watchResolves.start(watchHref(key), () => resolveStreams(key, { profile }));
 	}
 
 	// Not awaited: the page shows the player (and its spinner) at once.

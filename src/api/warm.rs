@@ -1,0 +1,141 @@
+//! The watch page's first resolve carries the browser's profile (`?profile=`, as the master
+//! playlist will): when the answer's first source is one the playback engine packages, its
+//! packaging starts now rather than when hls.js asks for the first segment, 0.3–1.0 s later
+//! on 2 cores (the page's scripts, hls.js and its worker, the MediaSource set-up; traces in
+//! `docs/benchmarks.md`, "Playback engine"). Best effort: nothing here changes the answer,
+//! and a failure is the player's to meet when it asks.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Deserialize;
+
+use super::library::library;
+use super::media::client_profile;
+use super::playback::{PLAYBACK_PATH, remote_file};
+use crate::error::ApiError;
+use crate::playback::ClientProfile;
+use crate::startup::AppState;
+
+/// `?profile=` on a resolve: the client that will play the answer. 400
+/// `invalid_client_profile` when it cannot be read, as on a master playlist.
+#[derive(Debug)]
+pub struct Warm(pub Option<ClientProfile>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Warm {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Warm(client_profile(parts.uri.query())?))
+    }
+}
+
+/// What the first source of an answer points at, when the engine packages it.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// `/api/media/{id}/hls/master.m3u8`: a library file.
+    Library(i64),
+    /// `/api/playback/r/{source}/master.m3u8`: a remote file, by its sealed source.
+    Remote(String),
+}
+
+/// Starts packaging the first source of `body` (a resolve answer as sent) for `profile`.
+pub fn start(state: &AppState, body: &[u8], profile: ClientProfile) {
+    let Some(target) = first_source(body) else {
+        return;
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm(&state, &target, profile).await {
+            tracing::debug!(?target, code = e.code, "no early start: {e}");
+        }
+    });
+}
+
+async fn warm(state: &AppState, target: &Target, profile: ClientProfile) -> Result<(), ApiError> {
+    match target {
+        Target::Library(id) => {
+            let library = library(state)?;
+            let file = library.file(*id).await?;
+            library.packager.warm(&file, profile);
+        }
+        Target::Remote(source) => {
+            let file = remote_file(state, source).await?;
+            state.engine.warm(&file, profile);
+        }
+    }
+    Ok(())
+}
+
+/// The engine source the player starts with: the answer's first source, if the engine
+/// packages it (a file played as it is, or a proxied HLS stream, needs nothing started).
+fn first_source(body: &[u8]) -> Option<Target> {
+    #[derive(Deserialize)]
+    struct Answer {
+        sources: Vec<Source>,
+    }
+    #[derive(Deserialize)]
+    struct Source {
+        url: String,
+        proxy_url: Option<String>,
+    }
+    let first = serde_json::from_slice::<Answer>(body)
+        .ok()?
+        .sources
+        .into_iter()
+        .next()?;
+    target_of(first.proxy_url.as_deref().unwrap_or(&first.url))
+}
+
+fn target_of(url: &str) -> Option<Target> {
+    let path = url.split(['?', '#']).next()?;
+    if let Some(id) = path
+        .strip_prefix("/api/media/")
+        .and_then(|rest| rest.strip_suffix("/hls/master.m3u8"))
+    {
+        return id.parse().ok().filter(|id| *id > 0).map(Target::Library);
+    }
+    let source = path
+        .strip_prefix(PLAYBACK_PATH)?
+        .strip_suffix("/master.m3u8")?;
+    (!source.is_empty() && !source.contains('/')).then(|| Target::Remote(source.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_the_engine_packages_is_started() {
+        assert_eq!(
+            target_of("/api/media/7/hls/master.m3u8?st=abc"),
+            Some(Target::Library(7))
+        );
+        assert_eq!(
+            target_of("/api/playback/r/AA-_.BB.CC/master.m3u8"),
+            Some(Target::Remote("AA-_.BB.CC".into()))
+        );
+        // Direct play, a proxied HLS stream, anything else: nothing to start.
+        for url in [
+            "/api/media/7/file?st=abc",
+            "/api/streaming/proxy?c=a&u=b&s=c",
+            "/api/media/0/hls/master.m3u8",
+            "/api/media/x/hls/master.m3u8",
+            "/api/playback/r/a/b/master.m3u8",
+            "https://cdn.example/master.m3u8",
+        ] {
+            assert_eq!(target_of(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_first_source_of_the_answer_is_the_one_started() {
+        let body = br#"{"sources":[{"url":"/api/media/3/file","proxy_url":null},
+            {"url":"/api/media/3/hls/master.m3u8"}],"subtitles":[]}"#;
+        assert_eq!(first_source(body), None);
+        let body = br#"{"sources":[{"url":"https://cdn.example/a.mkv",
+            "proxy_url":"/api/playback/r/A.B.C/master.m3u8"}]}"#;
+        assert_eq!(first_source(body), Some(Target::Remote("A.B.C".into())));
+        assert_eq!(first_source(br#"{"sources":[]}"#), None);
+        assert_eq!(first_source(b"not json"), None);
+    }
+}
