@@ -120,7 +120,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
  */
 type Credentials = 'session' | 'attempt' | 'none';
 
-const ACCEPT_JSON = { Accept: 'application/json' };
+export const ACCEPT_JSON = { Accept: 'application/json' };
 
 /**
  * The one request path: every call goes through here, so a transport failure, a 401 and an error
@@ -167,14 +167,25 @@ async function getJson<T>(path: string, options: RequestOptions = {}): Promise<T
  */
 export function resolveStreams(
 	key: MediaKey,
-	options?: RequestOptions & { fresh?: boolean; profile?: string }
+	options?: RequestOptions & ResolveOptions
 ): Promise<ResolveResponse> {
+	return getJson(resolveUrl(key, options), options);
+}
+
+export interface ResolveOptions {
+	/** Past the server's cache ("Réessayer"). */
+	fresh?: boolean;
+	/** What this browser decodes: the server starts packaging the first source for it at once. */
+	profile?: string;
+}
+
+/** The resolve URL of `key` (also what the early resolve of `early-resolve.ts` asks). */
+export function resolveUrl(key: MediaKey, options?: ResolveOptions): string {
 	const params = new URLSearchParams(mediaQuery(key));
 	if (options?.fresh) params.set('fresh', '1');
-	// What this browser decodes: the server starts packaging the first source for it at once.
 	if (options?.profile) params.set('profile', options.profile);
 	const query = params.size > 0 ? `?${params}` : '';
-	return getJson(`/api/streaming/resolve/${mediaPath(key)}${query}`, options);
+	return `/api/streaming/resolve/${mediaPath(key)}${query}`;
 }
 
 /**

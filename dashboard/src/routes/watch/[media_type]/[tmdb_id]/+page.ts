@@ -3,9 +3,7 @@ import { error, redirect } from '@sveltejs/kit';
 import { getLibraryItem, getProgress, getProgressList, resolveStreams } from '$lib/api/client';
 import type { LibraryItemDetail, ProgressEntry, SavedProgress } from '$lib/api/types';
 import { upNextEpisode, watchHref } from '$lib/media';
-import { browserProfile } from '$lib/player/capabilities';
-import { loadPreferences } from '$lib/player/preferences';
-import { qualityMaxHeight } from '$lib/player/quality';
+import { earlyFetch, watchProfile } from '$lib/early-resolve';
 import { watchResolves } from '$lib/prefetch';
 import { parseTitleParams, parseWatchParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
@@ -41,10 +39,10 @@ export const load = (async ({ params, url, fetch }) => {
 		// Resolving the streams, which can take seconds, starts now, while the page's own
 		// scripts load; the page takes the answer once mounted, and asks again on "Réessayer".
 		// With the profile the player will send, so that the server starts packaging the
-		// first source now (`src/api/warm.rs`).
-		const maxHeight = qualityMaxHeight(loadPreferences().quality);
-		const profile = browserProfile(undefined, { maxHeight });
-		watchResolves.start(watchHref(key), () => resolveStreams(key, { profile }));
+		// first source now (`src/api/warm.rs`); started earlier still by the page's inline
+		// script when the page was loaded at this URL (`early-resolve.ts`).
+		const profile = watchProfile();
+		watchResolves.start(watchHref(key), () => resolveStreams(key, { profile, fetch: earlyFetch(window) }));
 	}
 
 	// Not awaited: the page shows the player (and its spinner) at once.

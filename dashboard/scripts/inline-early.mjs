@@ -1,0 +1,28 @@
+// After `vite build`: bundles src/early.ts (the watch page's early resolve, see
+// src/lib/early-resolve.ts) into one small script and inlines it in build/index.html where
+// app.html marks it, so that it runs as the HTML is parsed, before any of the app's modules is
+// fetched. Inline, not a file: a script file would be one more request before the resolve.
+// The server allows it by its SHA-256 in the Content-Security-Policy, computed from the
+// index.html it serves (src/security/headers.rs). rolldown is the bundler Vite itself uses.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'rolldown';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const page = `${root}build/index.html`;
+const MARKER = '<!-- sokoul:early-resolve -->';
+
+const result = await build({
+	input: `${root}src/early.ts`,
+	resolve: { alias: { $lib: `${root}src/lib` } },
+	write: false,
+	output: { format: 'iife', minify: true }
+});
+const code = result.output[0].code.trim();
+// An inline script ends at the first `</script`, whatever the JavaScript around it says.
+if (code.includes('</script')) throw new Error('inline-early: the bundle contains </script');
+
+const html = readFileSync(page, 'utf8');
+if (!html.includes(MARKER)) throw new Error(`inline-early: ${page} has no ${MARKER}`);
+writeFileSync(page, html.replace(MARKER, `<script>${code}</script>`));
+console.log(`inline-early: ${code.length} bytes inlined into build/index.html`);

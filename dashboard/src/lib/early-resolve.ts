@@ -1,0 +1,77 @@
+// The watch page's resolve, started by a script inlined in index.html (`src/early.ts`, built into
+// the page by `scripts/inline-early.mjs`) as soon as the HTML is parsed, rather than by the
+// page's loader once the app's scripts have loaded: 0.3–0.5 s later on 2 cores
+// (`scripts/bench-playback.sh` traces, docs/benchmarks.md). With the browser's profile, the
+// server starts packaging the first source then (`src/api/warm.rs`). The loader takes the
+// response through `earlyFetch`, so that errors, 401 included, go through the API client as
+// always. Without the inline script (`npm run dev`), the loader asks itself.
+import { ACCEPT_JSON, resolveUrl, type MediaKey } from './api/client';
+import { browserProfile } from './player/capabilities';
+import { loadPreferences } from './player/preferences';
+import { qualityMaxHeight } from './player/quality';
+
+/** A resolve started before the app: its URL, when it started, its response. */
+export interface EarlyResolve {
+	url: string;
+	startedAt: number;
+	response: Promise<Response>;
+}
+
+declare global {
+	interface Window {
+		__sokoulEarlyResolve?: EarlyResolve;
+	}
+}
+
+/**
+ * Past this, an early answer is not taken: the page's loader runs well within it, and an
+ * answer left unused (the login form came first) is not handed to a later visit.
+ */
+const FRESH_MS = 15_000;
+
+/** The title of a watch URL, read strictly; anything else starts nothing (the loader judges it). */
+export function earlyKey(pathname: string, search: string): MediaKey | null {
+	const m = /^\/watch\/(movie|tv)\/([1-9]\d{0,8})$/.exec(pathname);
+	if (!m) return null;
+	const tmdb_id = Number(m[2]);
+	if (m[1] === 'movie') return search === '' ? { media_type: 'movie', tmdb_id } : null;
+	const q = /^\?season=(\d{1,6})&episode=(\d{1,6})$/.exec(search);
+	return q ? { media_type: 'tv', tmdb_id, season: Number(q[1]), episode: Number(q[2]) } : null;
+}
+
+/** The profile the player will send (its quality setting included): the loader's too. */
+export function watchProfile(): string {
+	return browserProfile(undefined, { maxHeight: qualityMaxHeight(loadPreferences().quality) });
+}
+
+/** Starts the resolve of the watch URL `location` is at, if it is one. */
+export function startEarlyResolve(
+	location: Pick<Location, 'pathname' | 'search'>,
+	target: Window,
+	doFetch: typeof fetch = fetch,
+	now: () => number = () => performance.now()
+): void {
+	const key = earlyKey(location.pathname, location.search);
+	if (!key) return;
+	const url = resolveUrl(key, { profile: watchProfile() });
+	const response = doFetch(url, { credentials: 'same-origin', headers: ACCEPT_JSON });
+	// Unused if the loader never runs; its failure is the loader's to see, through `earlyFetch`.
+	response.catch(() => {});
+	target.__sokoulEarlyResolve = { url, startedAt: now(), response };
+}
+
+/** A fetch that answers the early resolve's URL with its response, once, while fresh. */
+export function earlyFetch(
+	target: Window,
+	base: typeof fetch = fetch,
+	now: () => number = () => performance.now()
+): typeof fetch {
+	return (input, init) => {
+		const early = target.__sokoulEarlyResolve;
+		if (early && String(input) === early.url) {
+			delete target.__sokoulEarlyResolve;
+			if (now() - early.startedAt <= FRESH_MS) return early.response;
+		}
+		return base(input, init);
+	};
+}
