@@ -1,8 +1,8 @@
 // Inlined into index.html by scripts/inline-early.mjs: see lib/early-resolve.ts.
-import { startEarlyResolve } from './lib/early-resolve';
+import { startEarlyRequests } from './lib/early-resolve';
 
 try {
-	startEarlyResolve(location, window);
+	startEarlyRequests(location, window);
 } catch {
 	// Never in the page's way: the loader resolves as it would without this script.
 }

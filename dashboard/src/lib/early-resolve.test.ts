@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { resolveUrl } from './api/client';
-import { earlyFetch, earlyKey, startEarlyResolve, watchProfile } from './early-resolve';
+import { progressUrl, resolveUrl } from './api/client';
+import { earlyFetch, earlyKey, startEarlyRequests, watchProfile } from './early-resolve';
 
 describe('earlyKey', () => {
 	it('reads a film and an episode as the watch page links them', () => {
@@ -29,48 +29,49 @@ describe('earlyKey', () => {
 	});
 });
 
-describe('the early resolve', () => {
+describe('the early requests', () => {
 	const answer = () => new Response('{"sources":[]}', { status: 200 });
+	const episode = { media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 } as const;
 
-	it("asks the loader's own URL, with the player's profile, and hands the response over once", async () => {
+	it("ask the loader's own URLs, the resolve with the player's profile, and hand each response over once", async () => {
 		const target = {} as Window;
-		const early = vi.fn().mockResolvedValue(answer());
-		startEarlyResolve({ pathname: '/watch/tv/1396', search: '?season=1&episode=2' }, target, early, () => 0);
-		const url = resolveUrl({ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 }, { profile: watchProfile() });
-		expect(early).toHaveBeenCalledOnce();
-		expect(early.mock.calls[0][0]).toBe(url);
-		expect(url).toContain('profile=');
+		const early = vi.fn().mockImplementation(async () => answer());
+		startEarlyRequests({ pathname: '/watch/tv/1396', search: '?season=1&episode=2' }, target, early, () => 0);
+		const resolve = resolveUrl(episode, { profile: watchProfile() });
+		expect(resolve).toContain('profile=');
+		expect(early.mock.calls.map((c) => c[0])).toEqual([resolve, progressUrl(episode)]);
 		expect(early.mock.calls[0][1]).toMatchObject({ credentials: 'same-origin' });
 
-		const later = vi.fn().mockResolvedValue(answer());
+		const later = vi.fn().mockImplementation(async () => answer());
 		const fetch = earlyFetch(target, later, () => 100);
-		await fetch(url);
+		await fetch(resolve);
+		await fetch(progressUrl(episode));
 		expect(later).not.toHaveBeenCalled();
 		// Taken: the next request of the same URL ("Réessayer") is a real one.
-		await fetch(url);
+		await fetch(resolve);
 		expect(later).toHaveBeenCalledOnce();
 	});
 
-	it('is not handed to another URL, nor after it went stale', async () => {
+	it('are not handed to another URL, nor after they went stale', async () => {
 		const target = {} as Window;
-		startEarlyResolve({ pathname: '/watch/movie/603', search: '' }, target, vi.fn().mockResolvedValue(answer()), () => 0);
-		const url = target.__sokoulEarlyResolve!.url;
+		startEarlyRequests({ pathname: '/watch/movie/603', search: '' }, target, vi.fn().mockResolvedValue(answer()), () => 0);
+		const url = resolveUrl({ media_type: 'movie', tmdb_id: 603 }, { profile: watchProfile() });
 
-		const real = vi.fn().mockResolvedValue(answer());
+		const real = vi.fn().mockImplementation(async () => answer());
 		await earlyFetch(target, real, () => 0)('/api/streaming/resolve/movie/604');
 		expect(real).toHaveBeenCalledOnce();
-		expect(target.__sokoulEarlyResolve).toBeDefined();
+		expect(target.__sokoulEarly?.[url]).toBeDefined();
 
 		await earlyFetch(target, real, () => 60_000)(url);
 		expect(real).toHaveBeenCalledTimes(2);
-		expect(target.__sokoulEarlyResolve).toBeUndefined();
+		expect(target.__sokoulEarly?.[url]).toBeUndefined();
 	});
 
-	it('starts nothing away from a watch URL', () => {
+	it('start nothing away from a watch URL', () => {
 		const target = {} as Window;
 		const early = vi.fn();
-		startEarlyResolve({ pathname: '/title/movie/603', search: '' }, target, early);
+		startEarlyRequests({ pathname: '/title/movie/603', search: '' }, target, early);
 		expect(early).not.toHaveBeenCalled();
-		expect(target.__sokoulEarlyResolve).toBeUndefined();
+		expect(target.__sokoulEarly).toBeUndefined();
 	});
 });

@@ -1,25 +1,26 @@
-// The watch page's resolve, started by a script inlined in index.html (`src/early.ts`, built into
-// the page by `scripts/inline-early.mjs`) as soon as the HTML is parsed, rather than by the
-// page's loader once the app's scripts have loaded: 0.3–0.5 s later on 2 cores
-// (`scripts/bench-playback.sh` traces, docs/benchmarks.md). With the browser's profile, the
-// server starts packaging the first source then (`src/api/warm.rs`). The loader takes the
-// response through `earlyFetch`, so that errors, 401 included, go through the API client as
-// always. Without the inline script (`npm run dev`), the loader asks itself.
-import { ACCEPT_JSON, resolveUrl, type MediaKey } from './api/client';
+// The watch page's first requests, started by a script inlined in index.html (`src/early.ts`,
+// built into the page by `scripts/inline-early.mjs`) as soon as the HTML is parsed, rather than
+// by the page's loader once the app's scripts have loaded: 0.3–0.5 s later on 2 cores
+// (`scripts/bench-playback.sh` traces, docs/benchmarks.md). The resolve carries the browser's
+// profile, so that the server starts packaging the first source then (`src/api/warm.rs`); the
+// saved position comes with it, since the player starts only once it has both. The loader
+// takes the responses through `earlyFetch`, so that errors, 401 included, go through the API
+// client as always. Without the inline script (`npm run dev`), the loader asks itself.
+import { ACCEPT_JSON, progressUrl, resolveUrl, type MediaKey } from './api/client';
 import { browserProfile } from './player/capabilities';
 import { loadPreferences } from './player/preferences';
 import { qualityMaxHeight } from './player/quality';
 
-/** A resolve started before the app: its URL, when it started, its response. */
-export interface EarlyResolve {
-	url: string;
+/** A request started before the app: when it started, its response. */
+export interface EarlyRequest {
 	startedAt: number;
 	response: Promise<Response>;
 }
 
 declare global {
 	interface Window {
-		__sokoulEarlyResolve?: EarlyResolve;
+		/** By URL, as the API client will ask it. */
+		__sokoulEarly?: Record<string, EarlyRequest>;
 	}
 }
 
@@ -44,8 +45,13 @@ export function watchProfile(): string {
 	return browserProfile(undefined, { maxHeight: qualityMaxHeight(loadPreferences().quality) });
 }
 
-/** Starts the resolve of the watch URL `location` is at, if it is one. */
-export function startEarlyResolve(
+/** What the watch page of `key` asks first, as its loader asks it. */
+export function earlyUrls(key: MediaKey): string[] {
+	return [resolveUrl(key, { profile: watchProfile() }), progressUrl(key)];
+}
+
+/** Starts the first requests of the watch URL `location` is at, if it is one. */
+export function startEarlyRequests(
 	location: Pick<Location, 'pathname' | 'search'>,
 	target: Window,
 	doFetch: typeof fetch = fetch,
@@ -53,23 +59,27 @@ export function startEarlyResolve(
 ): void {
 	const key = earlyKey(location.pathname, location.search);
 	if (!key) return;
-	const url = resolveUrl(key, { profile: watchProfile() });
-	const response = doFetch(url, { credentials: 'same-origin', headers: ACCEPT_JSON });
-	// Unused if the loader never runs; its failure is the loader's to see, through `earlyFetch`.
-	response.catch(() => {});
-	target.__sokoulEarlyResolve = { url, startedAt: now(), response };
+	const early: Record<string, EarlyRequest> = {};
+	for (const url of earlyUrls(key)) {
+		const response = doFetch(url, { credentials: 'same-origin', headers: ACCEPT_JSON });
+		// Unused if the loader never runs; a failure is the loader's to see, through `earlyFetch`.
+		response.catch(() => {});
+		early[url] = { startedAt: now(), response };
+	}
+	target.__sokoulEarly = early;
 }
 
-/** A fetch that answers the early resolve's URL with its response, once, while fresh. */
+/** A fetch that answers an early request's URL with its response, once, while fresh. */
 export function earlyFetch(
 	target: Window,
 	base: typeof fetch = fetch,
 	now: () => number = () => performance.now()
 ): typeof fetch {
 	return (input, init) => {
-		const early = target.__sokoulEarlyResolve;
-		if (early && String(input) === early.url) {
-			delete target.__sokoulEarlyResolve;
+		const url = String(input);
+		const early = target.__sokoulEarly?.[url];
+		if (early) {
+			delete target.__sokoulEarly![url];
 			if (now() - early.startedAt <= FRESH_MS) return early.response;
 		}
 		return base(input, init);

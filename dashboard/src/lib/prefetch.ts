@@ -5,13 +5,14 @@ import type { ResolveResponse } from './api/types';
 export class Prefetch<T> {
 	#entry: { id: string; value: Promise<T> } | null = null;
 
-	/** Starts `load` for `id`, unless it is already under way. */
-	start(id: string, load: () => Promise<T>): void {
-		if (this.#entry?.id === id) return;
+	/** Starts `load` for `id`, unless it is already under way; the value to come either way. */
+	start(id: string, load: () => Promise<T>): Promise<T> {
+		if (this.#entry?.id === id) return this.#entry.value;
 		const value = load();
 		// Unused if the viewer goes elsewhere; a failure is retried by `take`.
 		value.catch(() => {});
 		this.#entry = { id, value };
+		return value;
 	}
 
 	/** The value prefetched for `id` (handed over once), else a fresh `load`, also when the prefetch failed. */

@@ -305,12 +305,17 @@ export async function getProgressList(options?: RequestOptions): Promise<Progres
 }
 
 /** The saved position, or null when nothing was saved yet (the server answers 404). */
+/** The saved position's URL of `key` (also asked by the early requests of `early-resolve.ts`). */
+export function progressUrl(key: MediaKey): string {
+	return `/api/progress/${mediaPath(key)}${mediaQuery(key)}`;
+}
+
 export async function getProgress(
 	key: MediaKey,
 	options?: RequestOptions
 ): Promise<SavedProgress | null> {
 	try {
-		return await getJson<SavedProgress>(`/api/progress/${mediaPath(key)}${mediaQuery(key)}`, options);
+		return await getJson<SavedProgress>(progressUrl(key), options);
 	} catch (error) {
 		if (error instanceof ApiError && error.isNotFound) return null;
 		throw error;

@@ -31,24 +31,39 @@ export const load = (async ({ params, url, fetch }) => {
 	if (!parsed.ok) error(parsed.status, parsed.message);
 	const key = parsed.value;
 	if (browser) {
-		// hls.js loads while the streams resolve rather than after them (measured: its chunk
-		// was asked for once the resolve had answered, 50–70 ms before the master playlist).
-		// The player imports the same module.
-		// Its worker script too, which hls.js would only ask for once the first segment is in.
-		void import('$lib/player/create-hls').then((m) => m.warmWorker(), () => undefined);
 		// Resolving the streams, which can take seconds, starts now, while the page's own
 		// scripts load; the page takes the answer once mounted, and asks again on "Réessayer".
 		// With the profile the player will send, so that the server starts packaging the
 		// first source now (`src/api/warm.rs`); started earlier still by the page's inline
-		// script when the page was loaded at this URL (`early-resolve.ts`).
+		// script when the page was loaded at this URL (`early-resolve.ts`), as is the saved
+		// position below.
 		const profile = watchProfile();
-		watchResolves.start(watchHref(key), () => resolveStreams(key, { profile, fetch: earlyFetch(window) }));
+		const resolving = watchResolves.start(watchHref(key), () =>
+			resolveStreams(key, { profile, fetch: earlyFetch(window) })
+		);
+		// hls.js and its worker script load as soon as the answer says the first source needs
+		// them, rather than when the player asks (measured: 50–70 ms before the master
+		// playlist; the worker is otherwise fetched once the first segment is in). Not for a
+		// file the <video> plays as it is: parsing 580 kB of hls.js on the main thread while
+		// the player mounted delayed a direct play's first frame (bench-playback traces). A
+		// fallback to an HLS source imports it then.
+		void resolving
+			.then(
+				(answer) => answer.sources[0]?.type !== 'mp4',
+				() => true
+			)
+			.then(async (hls) => {
+				if (hls) (await import('$lib/player/create-hls')).warmWorker();
+			})
+			.catch(() => undefined);
 	}
 
 	// Not awaited: the page shows the player (and its spinner) at once.
 	return {
 		key,
 		item: getLibraryItem(key.media_type, key.tmdb_id, { fetch }).catch((): LibraryItemDetail | null => null),
-		saved: getProgress(key, { fetch }).catch((): SavedProgress | null => null)
+		saved: getProgress(key, { fetch: browser ? earlyFetch(window, fetch) : fetch }).catch(
+			(): SavedProgress | null => null
+		)
 	};
 }) satisfies PageLoad;

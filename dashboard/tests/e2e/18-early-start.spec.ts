@@ -1,0 +1,41 @@
+// A watch URL opened directly: the page's inline script (src/lib/early-resolve.ts, inlined by
+// scripts/inline-early.mjs) asks the resolve with the player's profile while the HTML is parsed,
+// so the server starts packaging the first source (src/api/warm.rs) before the app has loaded;
+// the page's loader takes that answer instead of asking again. How much sooner the film starts is
+// measured by scripts/bench-playback.sh (docs/benchmarks.md), not asserted here.
+import { clearProgress, expect, expectNoFatal, expectPlays, servers, test } from './support/fixtures';
+
+test('a watch URL opened directly is resolved once, before the app loads, with the profile and the saved position', async ({
+	page,
+	request,
+	consoleLines
+}) => {
+	await clearProgress(request, servers.local);
+	const resolves: string[] = [];
+	const positions: string[] = [];
+	page.on('request', (r) => {
+		if (r.url().includes('/api/streaming/resolve/')) resolves.push(r.url());
+		if (r.method() === 'GET' && r.url().includes('/api/progress/movie/604')) positions.push(r.url());
+	});
+	// 604: the HEVC film, packaged by the engine for this browser.
+	await page.goto(`${servers.local}/watch/movie/604`);
+	await expectPlays(page, { from: 0, seconds: 1, timeout: 45_000 });
+
+	// Asked once each: the loader took the inline script's answers.
+	expect(resolves).toHaveLength(1);
+	expect(positions).toHaveLength(1);
+	const url = new URL(resolves[0]);
+	expect(url.pathname).toBe('/api/streaming/resolve/movie/604');
+	// What this Chromium decodes, as the player's master playlist request carries it.
+	expect(url.searchParams.get('profile')).toMatch(/^1:avc,.*\bvp9\b.*\baac\b/);
+	const started = await page.evaluate(() => {
+		const entries = performance.getEntriesByType('resource');
+		const first = (part: string) => entries.find((e) => e.name.includes(part))?.startTime ?? null;
+		// The route's own module is fetched only once the app runs: the loader's resolve would follow it.
+		return { resolve: first('/api/streaming/resolve/'), route: first('/_app/immutable/nodes/') };
+	});
+	expect(started.resolve).not.toBeNull();
+	expect(started.route).not.toBeNull();
+	expect(started.resolve!).toBeLessThan(started.route!);
+	expectNoFatal(consoleLines);
+});
