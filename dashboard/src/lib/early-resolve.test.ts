@@ -39,8 +39,8 @@ describe('the early requests', () => {
 		startEarlyRequests({ pathname: '/watch/tv/1396', search: '?season=1&episode=2' }, target, early, () => 0);
 		const resolve = resolveUrl(episode, { profile: watchProfile() });
 		expect(resolve).toContain('profile=');
-		expect(early.mock.calls.map((c) => c[0])).toEqual([resolve, progressUrl(episode)]);
-		expect(early.mock.calls[0][1]).toMatchObject({ credentials: 'same-origin' });
+		expect(early.mock.calls.map((c) => c[0])).toEqual([progressUrl(episode), resolve]);
+		expect(early.mock.calls[1][1]).toMatchObject({ credentials: 'same-origin' });
 
 		const later = vi.fn().mockImplementation(async () => answer());
 		const fetch = earlyFetch(target, later, () => 100);
