@@ -28,12 +28,19 @@ test('a watch URL opened directly is resolved once, before the app loads, with t
 	expect(url.pathname).toBe('/api/streaming/resolve/movie/604');
 	// What this Chromium decodes, as the player's master playlist request carries it.
 	expect(url.searchParams.get('profile')).toMatch(/^1:avc,.*\bvp9\b.*\baac\b/);
-	const started = await page.evaluate(() => {
+	// The watch route's module is fetched only once the app runs (the root layout's is preloaded
+	// by the HTML as served): the loader's own resolve would come after it.
+	const html = await (await request.get(`${servers.local}/watch/movie/604`)).text();
+	const preloaded = [...html.matchAll(/href="([^"]+)" rel="modulepreload"/g)].map((m) => m[1]);
+	expect(preloaded.length).toBeGreaterThan(0);
+	const started = await page.evaluate((preloaded) => {
 		const entries = performance.getEntriesByType('resource');
-		const first = (part: string) => entries.find((e) => e.name.includes(part))?.startTime ?? null;
-		// The route's own module is fetched only once the app runs: the loader's resolve would follow it.
-		return { resolve: first('/api/streaming/resolve/'), route: first('/_app/immutable/nodes/') };
-	});
+		const route = entries.find(
+			(e) => e.name.includes('/_app/immutable/nodes/') && !preloaded.some((p) => e.name.endsWith(p))
+		);
+		const resolve = entries.find((e) => e.name.includes('/api/streaming/resolve/'));
+		return { resolve: resolve?.startTime ?? null, route: route?.startTime ?? null };
+	}, preloaded);
 	expect(started.resolve).not.toBeNull();
 	expect(started.route).not.toBeNull();
 	expect(started.resolve!).toBeLessThan(started.route!);
