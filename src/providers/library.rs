@@ -99,13 +99,10 @@ impl LibraryProvider {
                 format!("/api/media/{}/hls/master.m3u8", f.id),
                 StreamKind::Hls,
                 quality,
-                name.map(|n| {
-                    if remux {
-                        n
-                    } else {
-                        format!("{n} (transcoded)")
-                    }
-                }),
+                // No "(transcoded)": whether it is depends on the browser (an AV1 file is
+                // remuxed for Chromium, transcoded for a browser without AV1), and this answer
+                // is every browser's; the master playlist names the mode it chose.
+                name,
             ));
             let langs: Vec<String> = f.probe.audio.iter().map(|a| a.lang.clone()).collect();
             for s in &mut out.streams[first..] {
