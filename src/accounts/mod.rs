@@ -3,7 +3,8 @@
 //!
 //! - `password`: hashing and verifying (OWASP's Argon2id parameters, rehash when they change);
 //! - `session`: session ids, their hash and their cookie;
-//! - `throttle`: failed logins per account and per client.
+//! - `throttle`: failed logins per account and per client;
+//! - `profiles`: who watches within an account, and the profile a session selected.
 //!
 //! A session is checked on every request: a small in-memory cache keeps the database off that
 //! path; revoking through this server forgets the cached entry at once, and an entry is never
@@ -11,6 +12,7 @@
 
 pub mod cli;
 pub mod password;
+pub mod profiles;
 pub mod session;
 pub mod throttle;
 

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod playback;
 pub mod preferences;
 pub mod present;
+pub mod profiles;
 pub mod progress;
 pub mod proxy;
 pub mod responses;
@@ -72,7 +73,10 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(playback::hls))
         .routes(routes!(playback::subtitles))
         .routes(routes!(playback::subtitle))
-        // Watch progress.
+        // Who watches (profiles) and what they watched.
+        .routes(routes!(profiles::list, profiles::create))
+        .routes(routes!(profiles::update, profiles::delete))
+        .routes(routes!(profiles::select))
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))
         // The viewer's languages.

@@ -14,6 +14,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
+use super::profiles::Viewer;
 use super::responses::{Internal, TitleErrors};
 use crate::cache::{CacheKey, Scope};
 use crate::error::{ApiError, ErrorBody};
@@ -63,9 +64,10 @@ pub async fn resolve_all(
     State(state): State<AppState>,
     Title(request): Title,
     fresh: Fresh,
+    viewer: Viewer,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, Scope::All, request, fresh).await
+    resolve(state, Scope::All, request, fresh, viewer.profile).await
 }
 
 /// Resolve a title with one provider.
@@ -90,9 +92,10 @@ pub async fn resolve_one(
     ProviderScope(scope): ProviderScope,
     Title(request): Title,
     fresh: Fresh,
+    viewer: Viewer,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, scope, request, fresh).await
+    resolve(state, scope, request, fresh, viewer.profile).await
 }
 
 /// `?fresh=1`: ask the providers again, bypassing the cache (the player's "Réessayer").
@@ -147,6 +150,7 @@ async fn resolve(
     scope: Scope,
     request: MediaRequest,
     fresh: bool,
+    profile: i64,
 ) -> Result<Response, ApiError> {
     let mut resolved = match fresh {
         true => state.resolver.resolve_fresh(request, scope.clone()).await?,
@@ -154,7 +158,7 @@ async fn resolve(
     };
 
     // After the cache: the cached answer is every viewer's, the order by language is this one's.
-    let wanted = wanted_languages(&state, request).await?;
+    let wanted = wanted_languages(&state, request, profile).await?;
     let mut reordered = false;
     if wanted != Wanted::Nothing {
         let mut streams = resolved.resolution.streams.clone();
@@ -194,15 +198,19 @@ async fn resolve(
     .into_response())
 }
 
-/// The viewer's audio wish for this title: the series' last choice for an episode, else the
+/// The profile's audio wish for this title: the series' last choice for an episode, else the
 /// preferences.
-async fn wanted_languages(state: &AppState, request: MediaRequest) -> Result<Wanted, ApiError> {
-    let prefs = state.store.language_preferences().await?;
+async fn wanted_languages(
+    state: &AppState,
+    request: MediaRequest,
+    profile: i64,
+) -> Result<Wanted, ApiError> {
+    let prefs = state.store.language_preferences(profile).await?;
     let series = match request.media_type() {
         MediaType::Tv => {
             state
                 .store
-                .series_language_choice(request.tmdb_id())
+                .series_language_choice(profile, request.tmdb_id())
                 .await?
         }
         MediaType::Movie => None,

@@ -25,6 +25,7 @@ mod openapi;
 mod outbound_proxy;
 mod packaging;
 mod playback;
+mod profiles;
 mod progress;
 mod providers_all;
 mod proxy;
