@@ -179,20 +179,35 @@ async fn a_profile_pin_is_asked_and_wrong_pins_are_refused_then_throttled() {
         (status, body["error"]["code"].as_str()),
         (403, Some("pin_required"))
     );
-    for _ in 0..5 {
+    // Wrong PINs until the wait is 64 s, moving the clock past each shorter wait (from the
+    // fifth failure on: 1 s, 2 s, 4 s …), so that the 429 below cannot expire on its own.
+    for failure in 1..=11 {
         let (status, body) = select(&app, &cookie, &kid["id"], Some("1111")).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (403, Some("wrong_pin"))
         );
+        if (5..11).contains(&failure) {
+            app.clock.advance(1 << (failure - 5));
+        }
     }
     // Held up: even the right PIN waits, as after wrong passwords.
-    let (status, body) = select(&app, &cookie, &kid["id"], Some("2468")).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (429, Some("too_many_attempts"))
-    );
-    app.clock.advance(1);
+    let r = app
+        .client
+        .post(format!("{}/api/profiles/{}/select", app.address, kid["id"]))
+        .header("cookie", &cookie)
+        .json(&json!({"pin": "2468"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=64).contains(&wait), "{wait}");
+    app.clock.advance(wait);
     let (status, body) = select(&app, &cookie, &kid["id"], Some("2468")).await;
     assert_eq!((status, body["current"].as_bool()), (200, Some(true)));
 
