@@ -261,6 +261,7 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "account_not_found"),
             E::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
+            E::InvalidTokenName => (StatusCode::BAD_REQUEST, "invalid_token_name"),
             E::Password(_) | E::Store(_) | E::Task(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -17,6 +17,7 @@ pub mod responses;
 pub mod search;
 pub mod streaming;
 pub mod thumbnails;
+pub mod tokens;
 pub mod users;
 
 use axum::Router;
@@ -50,6 +51,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::sessions, auth::end_sessions))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update, users::delete))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::delete))
         .routes(routes!(proxy::proxy, proxy::preflight))
         // Child URLs carry a cosmetic file name: `/api/streaming/proxy/f.ts?c=…` (the extension only).
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))

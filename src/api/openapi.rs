@@ -88,6 +88,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/api/playback/", "media"),
     ("/api/progress", "progress"),
     ("/api/profiles", "profiles"),
+    ("/api/tokens", "auth"),
     ("/api/preferences/", "preferences"),
     ("/api/metadata/", "metadata"),
     ("/", "operations"),

@@ -255,7 +255,10 @@ pub async fn select(
 ) -> Result<Response, ApiError> {
     let client = state.security.trusted_proxies.client_ip(&request);
     let ApiJson(selection) = ApiJson::<ProfileSelection>::from_request(request, &state).await?;
-    let session = caller.account.ok_or(ProfileError::NoSession)?;
+    let session = match caller.account {
+        Some(session) if !caller.by_token => session,
+        _ => return Err(ProfileError::NoSession.into()),
+    };
     match state
         .accounts
         .select_profile(&session, path_id(path), selection.pin, client)

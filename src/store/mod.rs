@@ -6,6 +6,7 @@
 //! (watch progress) adds its own migration and file here.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod languages;
 pub mod markers;
 pub mod media;
@@ -284,6 +285,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
     -- The profile a browser session chose; NULL: the account's first.
     ALTER TABLE sessions ADD COLUMN profile_id INTEGER REFERENCES profiles (id) ON DELETE SET NULL;
+    "#,
+    ),
+    (
+        9,
+        r#"
+    -- Personal API tokens (issue 16), by the SHA-256 of the token: it is shown once, never kept.
+    CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        hash       BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used  INTEGER
+    );
+    CREATE INDEX api_tokens_by_account ON api_tokens (account_id);
     "#,
     ),
 ];

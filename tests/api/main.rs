@@ -42,4 +42,5 @@ mod stremio_subtitles;
 mod styled_subtitles;
 mod thumbnails;
 mod tmdb;
+mod tokens;
 mod url_secrets;

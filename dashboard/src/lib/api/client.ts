@@ -20,6 +20,7 @@ import type {
 import type { AuthState } from '$lib/api/generated/AuthState';
 import type { Credentials as Credentials_ } from '$lib/api/generated/Credentials';
 import type { LanguagePreferences } from '$lib/api/generated/LanguagePreferences';
+import type { CreatedToken } from '$lib/api/generated/CreatedToken';
 import type { Me } from '$lib/api/generated/Me';
 import type { NewProfile } from '$lib/api/generated/NewProfile';
 import type { ProfileChange } from '$lib/api/generated/ProfileChange';
@@ -27,6 +28,8 @@ import type { ProfileInfo } from '$lib/api/generated/ProfileInfo';
 import type { ProfileList } from '$lib/api/generated/ProfileList';
 import type { SeriesLanguageChoice } from '$lib/api/generated/SeriesLanguageChoice';
 import type { SeriesLanguageUpdate } from '$lib/api/generated/SeriesLanguageUpdate';
+import type { TokenInfo } from '$lib/api/generated/TokenInfo';
+import type { TokenList } from '$lib/api/generated/TokenList';
 
 /** What identifies something playable: a movie, or one episode of a series. */
 export interface MediaKey {
@@ -457,4 +460,19 @@ export async function deleteProfile(id: number, options: RequestOptions = {}): P
 export async function selectProfile(id: number, pin: string | null, options: RequestOptions = {}): Promise<ProfileInfo> {
 	const body = pin ? { pin } : {};
 	return (await (await request(`/api/profiles/${id}/select`, sendJson('POST', body), options)).json()) as ProfileInfo;
+}
+
+// ---- Personal API tokens ----
+
+export async function getTokens(options?: RequestOptions): Promise<TokenInfo[]> {
+	return (await getJson<TokenList>('/api/tokens', options)).items;
+}
+
+/** A new token: its `token` is in this answer only, never again. */
+export async function createToken(name: string, options: RequestOptions = {}): Promise<CreatedToken> {
+	return (await (await request('/api/tokens', sendJson('POST', { name }), options)).json()) as CreatedToken;
+}
+
+export async function deleteToken(id: number, options: RequestOptions = {}): Promise<void> {
+	await request(`/api/tokens/${id}`, { method: 'DELETE', headers: ACCEPT_JSON }, options);
 }
