@@ -12,6 +12,7 @@
 #                                                 and its subtitles addon's SRTs as WebVTT)
 #       secure  = the library + SOKOUL_API_TOKEN + an admin account made with `sokoul user add`
 #                 (login form, session cookie, logout, signed media URLs)
+#       household = the library, no account yet (its first run, profiles: 18-profiles)
 # then runs `npx playwright test` in dashboard/ and always stops everything it started.
 # Artifacts (screenshots of every test, traces of failures, ttff.json): dashboard/test-results/.
 #
@@ -329,6 +330,10 @@ LANGS_URL=""
 start LANGS_URL langs "$LANGS/library"
 wait_http "$LANGS_URL/healthz" 60
 wait_http "$LANGS_URL/api/library/items" 60 2
+# The household server: the demo library and no account, so that its first run is the spec's.
+HOUSEHOLD_URL=""
+start HOUSEHOLD_URL household "$WORK/library"
+wait_http "$HOUSEHOLD_URL/healthz" 60
 # The search server: the demo library, the fake Consumet for "Regarder" on a title outside the
 # library, and a fake TMDB (KEY checked like TMDB does) for the header's search.
 TMDB_KEY="e2e-tmdb-$(node -e 'console.log(require("crypto").randomBytes(8).toString("hex"))')"
@@ -343,13 +348,14 @@ wait_http "$SEARCH_URL/api/library/items" 60 5
 
 # The library scan runs in the background at start: wait for the three demo titles and the
 # engine's two films.
-for url in "$LOCAL_URL" "$REMOTE_URL"; do wait_http "$url/api/library/items" 60 5; done
+for url in "$LOCAL_URL" "$REMOTE_URL" "$HOUSEHOLD_URL"; do wait_http "$url/api/library/items" 60 5; done
 WAIT_TOKEN="$E2E_TOKEN" wait_http "$SECURE_URL/api/library/items" 60 5
 log "servers ready after $(($(date +%s) - START)) s: local $LOCAL_URL, remote $REMOTE_URL, stremio $STREMIO_URL, secure $SECURE_URL, consumet $CONSUMET"
 
 # ---- Playwright ----
 export E2E_LOCAL_URL="$LOCAL_URL" E2E_REMOTE_URL="$REMOTE_URL" E2E_STREMIO_URL="$STREMIO_URL" E2E_CONSUMET_URL="$CONSUMET"
 export E2E_SECURE_URL="$SECURE_URL" E2E_TOKEN E2E_USER E2E_PASSWORD E2E_LANGS_URL="$LANGS_URL" E2E_SEARCH_URL="$SEARCH_URL"
+export E2E_HOUSEHOLD_URL="$HOUSEHOLD_URL"
 export E2E_PICTURE_URL="$PICTURE_URL" E2E_PICTURE_DIR="$PICTURE" E2E_PICTURE_ORIGIN="$PICTURE_ORIGIN" \
   E2E_PICTURE_ORIGIN_LOG="$PICTURE_ORIGIN_LOG"
 set +e

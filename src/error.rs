@@ -261,7 +261,30 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, "account_not_found"),
             E::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
+            E::InvalidTokenName => (StatusCode::BAD_REQUEST, "invalid_token_name"),
             E::Password(_) | E::Store(_) | E::Task(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        ApiError::from_module(status, code, e, INTERNAL)
+    }
+}
+
+impl From<crate::accounts::profiles::ProfileError> for ApiError {
+    fn from(e: crate::accounts::profiles::ProfileError) -> Self {
+        use crate::accounts::profiles::ProfileError as E;
+        let (status, code) = match &e {
+            E::InvalidName => (StatusCode::BAD_REQUEST, "invalid_profile_name"),
+            E::InvalidColour => (StatusCode::BAD_REQUEST, "invalid_colour"),
+            E::InvalidPin => (StatusCode::BAD_REQUEST, "invalid_pin"),
+            E::NoSession => (StatusCode::BAD_REQUEST, "no_session"),
+            E::NotFound => (StatusCode::NOT_FOUND, "profile_not_found"),
+            E::Last => (StatusCode::CONFLICT, "last_profile"),
+            E::TooMany => (StatusCode::CONFLICT, "too_many_profiles"),
+            E::PinRequired => (StatusCode::FORBIDDEN, "pin_required"),
+            E::WrongPin => (StatusCode::FORBIDDEN, "wrong_pin"),
+            E::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            E::Store(_) | E::Hash(_) | E::Task(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
@@ -363,7 +386,7 @@ mod tests {
             .route(
                 "/",
                 get(move || async move {
-                    store.recent_progress(50).await.map_err(ApiError::from)?;
+                    store.recent_progress(1, 50).await.map_err(ApiError::from)?;
                     Ok::<_, ApiError>(())
                 }),
             )

@@ -3,7 +3,9 @@
 //!
 //! - `password`: hashing and verifying (OWASP's Argon2id parameters, rehash when they change);
 //! - `session`: session ids, their hash and their cookie;
-//! - `throttle`: failed logins per account and per client.
+//! - `throttle`: failed logins per account and per client;
+//! - `profiles`: who watches within an account, and the profile a session selected;
+//! - `tokens`: personal API tokens for scripts.
 //!
 //! A session is checked on every request: a small in-memory cache keeps the database off that
 //! path; revoking through this server forgets the cached entry at once, and an entry is never
@@ -11,8 +13,10 @@
 
 pub mod cli;
 pub mod password;
+pub mod profiles;
 pub mod session;
 pub mod throttle;
+pub mod tokens;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -69,6 +73,8 @@ pub struct Caller {
     pub role: Role,
     /// The logged-in account; `None` for `SOKOUL_API_TOKEN` and for a server without accounts.
     pub account: Option<Arc<SessionRow>>,
+    /// The account came with a personal API token, not a browser session.
+    pub by_token: bool,
 }
 
 impl Caller {
@@ -77,6 +83,7 @@ impl Caller {
         Caller {
             role: Role::Admin,
             account: None,
+            by_token: false,
         }
     }
 }
@@ -99,6 +106,8 @@ pub enum AccountError {
     NotFound(String),
     #[error("this would leave no enabled admin account")]
     LastAdmin,
+    #[error("a token name has 1 to 64 characters")]
+    InvalidTokenName,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the password task failed")]
@@ -163,6 +172,8 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     settings: AccountSettings,
     sessions: moka::sync::Cache<[u8; 32], Arc<SessionRow>>,
+    /// Checked personal tokens, by hash (tokens.rs), kept like sessions.
+    tokens: moka::sync::Cache<[u8; 32], Arc<SessionRow>>,
     any: AtomicBool,
     checked: std::sync::Mutex<Option<Instant>>,
     pub throttle: throttle::LoginThrottle,
@@ -184,6 +195,11 @@ impl Accounts {
                 .max_capacity(10_000)
                 .time_to_live(SESSION_MEMO)
                 // `forget`: ending an account's sessions drops their memo at once.
+                .support_invalidation_closures()
+                .build(),
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(SESSION_MEMO)
                 .support_invalidation_closures()
                 .build(),
             any: AtomicBool::new(false),
@@ -390,14 +406,14 @@ impl Accounts {
             .ok_or_else(|| AccountError::NotFound(username.to_owned()))
     }
 
-    /// Forgets the memo of an account's sessions (they were just ended in the database).
+    /// Forgets the memo of an account's sessions and tokens (they were just ended in the
+    /// database, or the account changed).
     fn forget(&self, account_id: i64) {
-        if let Err(e) = self
-            .sessions
-            .invalidate_entries_if(move |_, row| row.account_id == account_id)
-        {
-            // Cannot happen (the cache is built for it); the memo then expires by itself.
-            tracing::warn!(error = %e, "cannot forget the sessions of an account");
+        for memo in [&self.sessions, &self.tokens] {
+            if let Err(e) = memo.invalidate_entries_if(move |_, row| row.account_id == account_id) {
+                // Cannot happen (the cache is built for it); the memo then expires by itself.
+                tracing::warn!(error = %e, "cannot forget the sessions of an account");
+            }
         }
     }
 

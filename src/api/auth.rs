@@ -231,7 +231,7 @@ fn cleared(status: StatusCode, body: impl IntoResponse, secure: bool) -> Respons
     response
 }
 
-fn account_of(caller: &Caller) -> Result<i64, ApiError> {
+pub(crate) fn account_of(caller: &Caller) -> Result<i64, ApiError> {
     caller.account.as_ref().map(|a| a.account_id).ok_or_else(|| {
         ApiError::bad_request(
             "no_account",

@@ -10,12 +10,14 @@ pub mod openapi;
 pub mod playback;
 pub mod preferences;
 pub mod present;
+pub mod profiles;
 pub mod progress;
 pub mod proxy;
 pub mod responses;
 pub mod search;
 pub mod streaming;
 pub mod thumbnails;
+pub mod tokens;
 pub mod users;
 pub mod warm;
 
@@ -50,6 +52,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::sessions, auth::end_sessions))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update, users::delete))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::delete))
         .routes(routes!(proxy::proxy, proxy::preflight))
         // Child URLs carry a cosmetic file name: `/api/streaming/proxy/f.ts?c=…` (the extension only).
         .routes(routes!(proxy::proxy_named, proxy::preflight_named))
@@ -73,7 +77,10 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(playback::hls))
         .routes(routes!(playback::subtitles))
         .routes(routes!(playback::subtitle))
-        // Watch progress.
+        // Who watches (profiles) and what they watched.
+        .routes(routes!(profiles::list, profiles::create))
+        .routes(routes!(profiles::update, profiles::delete))
+        .routes(routes!(profiles::select))
         .routes(routes!(progress::list))
         .routes(routes!(progress::get, progress::put, progress::delete))
         // The viewer's languages.

@@ -43,6 +43,7 @@ pub const SESSION: &str = "session";
         (name = "library", description = "The local media library"),
         (name = "media", description = "Playing a library file: direct play, HLS, subtitles"),
         (name = "progress", description = "Watch positions"),
+        (name = "profiles", description = "Who watches: an account's profiles, the one a session selected"),
         (name = "preferences", description = "The viewer's languages, and per-series choices"),
         (name = "metadata", description = "TMDB metadata (needs SOKOUL_TMDB_KEY)"),
         (name = "auth", description = "Accounts: first run, login, logout, sessions"),
@@ -86,6 +87,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/api/media/", "media"),
     ("/api/playback/", "media"),
     ("/api/progress", "progress"),
+    ("/api/profiles", "profiles"),
+    ("/api/tokens", "auth"),
     ("/api/preferences/", "preferences"),
     ("/api/metadata/", "metadata"),
     ("/", "operations"),
@@ -148,11 +151,18 @@ fn secure(
     unauthorized: &utoipa::openapi::Response,
     admin_only: &utoipa::openapi::Response,
 ) {
-    let admin = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
+    let admin = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
     for (method, operation) in admin.iter().zip([
         &mut item.get,
         &mut item.post,
         &mut item.put,
+        &mut item.patch,
         &mut item.delete,
     ]) {
         let Some(operation) = operation else { continue };

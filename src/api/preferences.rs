@@ -10,6 +10,7 @@ use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiJson;
+use super::profiles::Viewer;
 use super::responses::Internal;
 use crate::error::{ApiError, ErrorBody};
 use crate::models::TmdbId;
@@ -18,7 +19,7 @@ use crate::store::languages::{
     InvalidLanguages, LanguagePreferences, SeriesLanguageChoice, language_tag, subtitle_choice,
 };
 
-/// The viewer's language preferences (defaults, mode `none`, when never saved).
+/// The profile's language preferences (defaults, mode `none`, when never saved).
 #[utoipa::path(
     get,
     path = "/api/preferences/languages",
@@ -30,8 +31,11 @@ use crate::store::languages::{
 )]
 pub async fn get_languages(
     State(state): State<AppState>,
+    viewer: Viewer,
 ) -> Result<Json<LanguagePreferences>, ApiError> {
-    Ok(Json(state.store.language_preferences().await?))
+    Ok(Json(
+        state.store.language_preferences(viewer.profile).await?,
+    ))
 }
 
 /// Save the viewer's language preferences.
@@ -55,12 +59,13 @@ pub async fn get_languages(
 )]
 pub async fn put_languages(
     State(state): State<AppState>,
+    viewer: Viewer,
     ApiJson(prefs): ApiJson<LanguagePreferences>,
 ) -> Result<Json<LanguagePreferences>, ApiError> {
     let prefs = prefs.validated().map_err(invalid)?;
     state
         .store
-        .save_language_preferences(prefs.clone(), state.clock.now())
+        .save_language_preferences(viewer.profile, prefs.clone(), state.clock.now())
         .await?;
     Ok(Json(prefs))
 }
@@ -108,12 +113,13 @@ impl<S: Send + Sync> FromRequestParts<S> for SeriesPath {
 )]
 pub async fn get_series(
     State(state): State<AppState>,
+    viewer: Viewer,
     SeriesPath { tmdb_id }: SeriesPath,
 ) -> Result<Json<SeriesLanguageChoice>, ApiError> {
     let id = tmdb_id.get();
     state
         .store
-        .series_language_choice(id)
+        .series_language_choice(viewer.profile, id)
         .await?
         .map(Json)
         .ok_or_else(|| {
@@ -156,6 +162,7 @@ pub struct SeriesLanguageUpdate {
 )]
 pub async fn put_series(
     State(state): State<AppState>,
+    viewer: Viewer,
     SeriesPath { tmdb_id }: SeriesPath,
     ApiJson(update): ApiJson<SeriesLanguageUpdate>,
 ) -> Result<StatusCode, ApiError> {
@@ -179,7 +186,13 @@ pub async fn put_series(
     }
     state
         .store
-        .save_series_language_choice(tmdb_id.get(), audio, subtitles, state.clock.now())
+        .save_series_language_choice(
+            viewer.profile,
+            tmdb_id.get(),
+            audio,
+            subtitles,
+            state.clock.now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

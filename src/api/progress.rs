@@ -9,6 +9,7 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
+use super::profiles::Viewer;
 use super::responses::{Internal, TitleErrors};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -29,7 +30,7 @@ pub struct ProgressList {
     pub items: Vec<ProgressEntry>,
 }
 
-/// The most recent positions, newest first (the "continue watching" row).
+/// The profile's most recent positions, newest first (the "continue watching" row).
 #[utoipa::path(
     get,
     path = "/api/progress",
@@ -39,9 +40,12 @@ pub struct ProgressList {
         Internal,
     )
 )]
-pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Json<ProgressList>, ApiError> {
     Ok(Json(ProgressList {
-        items: state.store.recent_progress(50).await?,
+        items: state.store.recent_progress(viewer.profile, 50).await?,
     }))
 }
 
@@ -59,11 +63,12 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ProgressList>, A
 )]
 pub async fn get(
     State(state): State<AppState>,
+    viewer: Viewer,
     Title(req): Title,
 ) -> Result<Json<ProgressEntry>, ApiError> {
     state
         .store
-        .progress(req)
+        .progress(viewer.profile, req)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no_progress", format!("no saved position for {req}")))
@@ -91,6 +96,7 @@ pub async fn get(
 )]
 pub async fn put(
     State(state): State<AppState>,
+    viewer: Viewer,
     Title(req): Title,
     ApiJson(update): ApiJson<ProgressUpdate>,
 ) -> Result<StatusCode, ApiError> {
@@ -103,7 +109,13 @@ pub async fn put(
     }
     state
         .store
-        .save_progress(req, update.position, update.duration, state.clock.now())
+        .save_progress(
+            viewer.profile,
+            req,
+            update.position,
+            update.duration,
+            state.clock.now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -122,9 +134,10 @@ pub async fn put(
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    viewer: Viewer,
     Title(req): Title,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_progress(req).await? {
+    if state.store.delete_progress(viewer.profile, req).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(

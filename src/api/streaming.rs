@@ -15,6 +15,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
 use super::present::{Signing, present};
+use super::profiles::Viewer;
 use super::responses::{Internal, TitleErrors};
 use super::warm::{self, Warm};
 use crate::cache::{CacheKey, Scope};
@@ -66,10 +67,17 @@ pub async fn resolve_all(
     State(state): State<AppState>,
     Title(request): Title,
     fresh: Fresh,
-    Warm(profile): Warm,
+    viewer: Viewer,
+    Warm(client): Warm,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, Scope::All, request, fresh, profile).await
+    let asked = Asked {
+        request,
+        fresh,
+        viewer: viewer.profile,
+        client,
+    };
+    resolve(state, Scope::All, asked).await
 }
 
 /// Resolve a title with one provider.
@@ -94,10 +102,17 @@ pub async fn resolve_one(
     ProviderScope(scope): ProviderScope,
     Title(request): Title,
     fresh: Fresh,
-    Warm(profile): Warm,
+    viewer: Viewer,
+    Warm(client): Warm,
 ) -> Result<Response, ApiError> {
     let fresh = fresh.allowed(&state);
-    resolve(state, scope, request, fresh, profile).await
+    let asked = Asked {
+        request,
+        fresh,
+        viewer: viewer.profile,
+        client,
+    };
+    resolve(state, scope, asked).await
 }
 
 /// A resolve's options beside the title.
@@ -160,34 +175,35 @@ impl FromRequestParts<AppState> for ProviderScope {
     }
 }
 
-async fn resolve(
-    state: AppState,
-    scope: Scope,
+/// What a resolve request asks beside its scope.
+struct Asked {
     request: MediaRequest,
+    /// `?fresh=1`, honoured.
     fresh: bool,
-    profile: Option<ClientProfile>,
-) -> Result<Response, ApiError> {
-    let body = answer(&state, scope, request, fresh).await?;
-    if let Some(profile) = profile {
-        warm::start(&state, &body, profile);
+    /// The viewer's profile (languages, progress).
+    viewer: i64,
+    /// `?profile=`: the browser that will play the answer (`api::warm`).
+    client: Option<ClientProfile>,
+}
+
+async fn resolve(state: AppState, scope: Scope, asked: Asked) -> Result<Response, ApiError> {
+    let body = answer(&state, scope, &asked).await?;
+    if let Some(client) = asked.client {
+        warm::start(&state, &body, client);
     }
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The answer's JSON, as sent.
-async fn answer(
-    state: &AppState,
-    scope: Scope,
-    request: MediaRequest,
-    fresh: bool,
-) -> Result<Bytes, ApiError> {
-    let mut resolved = match fresh {
+async fn answer(state: &AppState, scope: Scope, asked: &Asked) -> Result<Bytes, ApiError> {
+    let request = asked.request;
+    let mut resolved = match asked.fresh {
         true => state.resolver.resolve_fresh(request, scope.clone()).await?,
         false => state.resolver.resolve(request, scope.clone()).await?,
     };
 
     // After the cache: the cached answer is every viewer's, the order by language is this one's.
-    let wanted = wanted_languages(state, request).await?;
+    let wanted = wanted_languages(state, request, asked.viewer).await?;
     let mut reordered = false;
     if wanted != Wanted::Nothing {
         let mut streams = resolved.resolution.streams.clone();
@@ -228,15 +244,19 @@ async fn answer(
         .map_err(|e| ApiError::internal_while("rendering a resolve answer", e))
 }
 
-/// The viewer's audio wish for this title: the series' last choice for an episode, else the
+/// The profile's audio wish for this title: the series' last choice for an episode, else the
 /// preferences.
-async fn wanted_languages(state: &AppState, request: MediaRequest) -> Result<Wanted, ApiError> {
-    let prefs = state.store.language_preferences().await?;
+async fn wanted_languages(
+    state: &AppState,
+    request: MediaRequest,
+    profile: i64,
+) -> Result<Wanted, ApiError> {
+    let prefs = state.store.language_preferences(profile).await?;
     let series = match request.media_type() {
         MediaType::Tv => {
             state
                 .store
-                .series_language_choice(request.tmdb_id())
+                .series_language_choice(profile, request.tmdb_id())
                 .await?
         }
         MediaType::Movie => None,

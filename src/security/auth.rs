@@ -1,6 +1,7 @@
 //! Who may use `/api/**`: a logged-in account (the `sokoul_session` cookie, checked against the
 //! server-side sessions of `crate::accounts`), `SOKOUL_API_TOKEN` as
 //! `Authorization: Bearer` (an admin, so that scripts written before accounts keep working),
+//! a personal API token as `Authorization: Bearer` (its account, `accounts::tokens`),
 //! or a library media URL carrying a valid media token (`media_url`). Signed proxy URLs need
 //! none of these: their signature is the credential. A server with neither accounts nor a
 //! token is open (it only listens on loopback then, or its operator opted out: `startup`).
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -54,19 +55,12 @@ pub async fn require_token(
     if !locked {
         return admit(Caller::unnamed_admin(), request, next).await;
     }
-    if let Some(token) = &state.settings.api_token
-        && request.headers().contains_key(header::AUTHORIZATION)
-    {
-        let client = state.security.trusted_proxies.client_ip(&request);
-        if let Err(wait) = state.security.auth_failures.admit(client) {
-            return too_many_attempts(wait);
-        }
-        if bearer_matches(&request, token) {
-            return admit(Caller::unnamed_admin(), request, next).await;
-        }
-        state.security.auth_failures.failed(client);
-        // The path only: a query may hold a signed credential.
-        tracing::warn!(%client, path = request.uri().path(), "wrong API token");
+    let client = state.security.trusted_proxies.client_ip(&request);
+    let path = request.uri().path().to_owned();
+    match bearer_caller(&state, request.headers(), client, &path).await {
+        Ok(Some(caller)) => return admit(caller, request, next).await,
+        Ok(None) => {}
+        Err(response) => return response,
     }
     let cookie = session::from_headers(request.headers());
     match session_caller(&state, cookie).await {
@@ -94,6 +88,50 @@ pub async fn require_token(
     .into_response()
 }
 
+/// The caller an `Authorization` header names: `SOKOUL_API_TOKEN` (an admin) or a personal
+/// token (its account). A wrong one counts against the client (`Err` once it is throttled).
+/// Only bearer values count when the server has no `SOKOUL_API_TOKEN`: a proxy's `Basic`
+/// credentials are not guesses.
+async fn bearer_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+    path: &str,
+) -> Result<Option<Caller>, Response> {
+    let given = bearer(headers).map(str::to_owned);
+    let any = headers.contains_key(header::AUTHORIZATION);
+    if !any || (state.settings.api_token.is_none() && given.is_none()) {
+        return Ok(None);
+    }
+    if let Err(wait) = state.security.auth_failures.admit(client) {
+        return Err(too_many_attempts(wait));
+    }
+    let Some(given) = given else {
+        state.security.auth_failures.failed(client);
+        return Ok(None);
+    };
+    if let Some(token) = &state.settings.api_token
+        && token_matches(&given, token)
+    {
+        return Ok(Some(Caller::unnamed_admin()));
+    }
+    match state.accounts.token_caller(&given).await {
+        Ok(Some(row)) => {
+            return Ok(Some(Caller {
+                role: Role::parse(&row.role).unwrap_or(Role::Member),
+                account: Some(row),
+                by_token: true,
+            }));
+        }
+        Ok(None) => {}
+        Err(e) => return Err(ApiError::from(e).into_response()),
+    }
+    state.security.auth_failures.failed(client);
+    // The path only: a query may hold a signed credential.
+    tracing::warn!(%client, path, "wrong API token");
+    Ok(None)
+}
+
 /// The account of the request's session cookie, when it names a live session.
 async fn session_caller(
     state: &AppState,
@@ -105,6 +143,7 @@ async fn session_caller(
     Ok(state.accounts.session(&id).await?.map(|row| Caller {
         role: Role::parse(&row.role).unwrap_or(Role::Member),
         account: Some(row),
+        by_token: false,
     }))
 }
 
@@ -127,22 +166,20 @@ async fn admit(caller: Caller, mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The scheme is case-insensitive (RFC 9110 §11.1). Both sides are hashed before comparing,
-/// and BLAKE3's hash equality is constant-time, so neither the token's bytes nor its length
-/// leak through timing.
-fn bearer_matches(request: &Request, token: &Secret) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, given)) = value.split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && blake3::hash(given.trim().as_bytes()) == blake3::hash(token.expose().as_bytes())
+/// The value of `Authorization: Bearer <value>`; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, given) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(given.trim())
+}
+
+/// Both sides are hashed before comparing, and BLAKE3's hash equality is constant-time, so
+/// neither the token's bytes nor its length leak through timing.
+fn token_matches(given: &str, token: &Secret) -> bool {
+    blake3::hash(given.as_bytes()) == blake3::hash(token.expose().as_bytes())
 }
 
 fn too_many_attempts(wait: Duration) -> Response {

@@ -26,6 +26,8 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen: i64,
     pub user_agent: Option<String>,
+    /// The profile it watches as: the one chosen, else the account's first.
+    pub profile_id: Option<i64>,
 }
 
 const ACCOUNT: &str =
@@ -43,7 +45,8 @@ fn account(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
 }
 
 const SESSION: &str =
-    "SELECT s.id_hash, s.account_id, a.username, a.role, s.created_at, s.last_seen, s.user_agent
+    "SELECT s.id_hash, s.account_id, a.username, a.role, s.created_at, s.last_seen, s.user_agent,
+        COALESCE(s.profile_id, (SELECT MIN(p.id) FROM profiles p WHERE p.account_id = s.account_id))
      FROM sessions s JOIN accounts a ON a.id = s.account_id";
 
 fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
@@ -56,6 +59,7 @@ fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
         created_at: r.get(4)?,
         last_seen: r.get(5)?,
         user_agent: r.get(6)?,
+        profile_id: r.get(7)?,
     })
 }
 
@@ -101,23 +105,39 @@ impl Store {
         new: NewAccount,
         only_first: bool,
     ) -> Result<Option<i64>, StoreError> {
-        self.call(move |conn| {
-            let guard = if only_first {
-                "WHERE NOT EXISTS (SELECT 1 FROM accounts)"
-            } else {
-                "WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE username = ?1)"
-            };
-            let sql = format!(
-                "INSERT INTO accounts (username, password_hash, role, disabled, created_at)
+        let added = self
+            .call(move |conn| {
+                let guard = if only_first {
+                    "WHERE NOT EXISTS (SELECT 1 FROM accounts)"
+                } else {
+                    "WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE username = ?1)"
+                };
+                let sql = format!(
+                    "INSERT INTO accounts (username, password_hash, role, disabled, created_at)
                  SELECT ?1, ?2, ?3, 0, ?4 {guard}"
-            );
-            let n = conn.execute(
-                &sql,
-                params![new.username, new.password_hash, new.role, new.at],
-            )?;
-            Ok((n == 1).then(|| conn.last_insert_rowid()))
-        })
-        .await
+                );
+                let tx = conn.transaction()?;
+                let n = tx.execute(
+                    &sql,
+                    params![new.username, new.password_hash, new.role, new.at],
+                )?;
+                if n != 1 {
+                    return Ok(None);
+                }
+                let id = tx.last_insert_rowid();
+                super::profiles::first_profile_of(
+                    &tx,
+                    id,
+                    &new.username,
+                    new.role == "admin",
+                    new.at,
+                )?;
+                tx.commit()?;
+                Ok(Some(id))
+            })
+            .await;
+        self.forget_first_profile();
+        added
     }
 
     pub async fn account_by_name(&self, username: &str) -> Result<Option<AccountRow>, StoreError> {
@@ -199,24 +219,30 @@ impl Store {
         &self,
         account_id: i64,
     ) -> Result<Option<bool>, StoreError> {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [account_id])?;
-            if !has_admin(&tx)? {
-                return Ok(None);
-            }
-            tx.commit()?;
-            Ok(Some(n == 1))
-        })
-        .await
+        let removed = self
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let n = tx.execute("DELETE FROM accounts WHERE id = ?1", [account_id])?;
+                if !has_admin(&tx)? {
+                    return Ok(None);
+                }
+                tx.commit()?;
+                Ok(Some(n == 1))
+            })
+            .await;
+        self.forget_first_profile();
+        removed
     }
 
     /// Deletes the account and (by cascade) its sessions. `false` when there was none.
     pub async fn remove_account(&self, account_id: i64) -> Result<bool, StoreError> {
-        self.call(move |conn| {
-            Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [account_id])? == 1)
-        })
-        .await
+        let removed = self
+            .call(move |conn| {
+                Ok(conn.execute("DELETE FROM accounts WHERE id = ?1", [account_id])? == 1)
+            })
+            .await;
+        self.forget_first_profile();
+        removed
     }
 
     pub async fn add_session(

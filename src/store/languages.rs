@@ -1,6 +1,6 @@
 //! The viewer's languages: preferred audio and subtitle languages with a mode (VF, VOSTFR,
 //! forced subtitles), and the last audio/subtitle choice per series, which wins for its next
-//! episodes. Rows are keyed by a profile (only `default` until profiles exist, issue 16).
+//! episodes. Both belong to a profile (issue 16).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,9 +13,6 @@ use ts_rs::TS;
 
 use super::{Store, StoreError};
 use crate::library::naming::normalize_lang;
-
-/// The one profile until accounts exist.
-pub const DEFAULT_PROFILE: &str = "default";
 
 /// How the player picks audio and subtitles when a source starts.
 #[derive(
@@ -172,8 +169,8 @@ const MEMO_SERIES: usize = 1024;
 /// scan's write batches hold its one connection). Only the store's own writes change the rows.
 #[derive(Debug, Default)]
 pub(crate) struct Memo {
-    prefs: Mutex<Option<LanguagePreferences>>,
-    series: Mutex<HashMap<u32, Option<SeriesLanguageChoice>>>,
+    prefs: Mutex<HashMap<i64, LanguagePreferences>>,
+    series: Mutex<HashMap<(i64, u32), Option<SeriesLanguageChoice>>>,
     /// Bumped by every write: a read that started before one does not fill the memo with what
     /// it read (it may predate the write).
     writes: AtomicU64,
@@ -188,39 +185,53 @@ impl Memo {
         self.writes.load(Ordering::SeqCst)
     }
 
-    fn remember_series(&self, id: u32, choice: Option<SeriesLanguageChoice>, since: u64) {
+    fn remember_series(&self, key: (i64, u32), choice: Option<SeriesLanguageChoice>, since: u64) {
         let mut series = lock(&self.series);
         if self.writes() != since {
             return;
         }
-        if series.len() >= MEMO_SERIES && !series.contains_key(&id) {
+        if series.len() >= MEMO_SERIES && !series.contains_key(&key) {
             series.clear();
         }
-        series.insert(id, choice);
+        series.insert(key, choice);
+    }
+
+    fn remember_prefs(&self, profile: i64, prefs: LanguagePreferences, since: u64) {
+        let mut memo = lock(&self.prefs);
+        if self.writes() != since {
+            return;
+        }
+        if memo.len() >= MEMO_SERIES && !memo.contains_key(&profile) {
+            memo.clear();
+        }
+        memo.insert(profile, prefs);
     }
 }
 
 impl Store {
-    /// The default profile's preferences; the defaults (mode `none`) when never saved.
-    pub async fn language_preferences(&self) -> Result<LanguagePreferences, StoreError> {
-        if let Some(prefs) = lock(&self.languages.prefs).clone() {
+    /// The profile's preferences; the defaults (mode `none`) when never saved.
+    pub async fn language_preferences(
+        &self,
+        profile: i64,
+    ) -> Result<LanguagePreferences, StoreError> {
+        if let Some(prefs) = lock(&self.languages.prefs).get(&profile).cloned() {
             return Ok(prefs);
         }
         let since = self.languages.writes();
-        let prefs = self.read_language_preferences().await?;
-        let mut memo = lock(&self.languages.prefs);
-        if self.languages.writes() == since {
-            *memo = Some(prefs.clone());
-        }
+        let prefs = self.read_language_preferences(profile).await?;
+        self.languages.remember_prefs(profile, prefs.clone(), since);
         Ok(prefs)
     }
 
-    async fn read_language_preferences(&self) -> Result<LanguagePreferences, StoreError> {
-        self.call(|conn| {
+    async fn read_language_preferences(
+        &self,
+        profile: i64,
+    ) -> Result<LanguagePreferences, StoreError> {
+        self.call(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT mode, audio, subtitles FROM language_preferences WHERE profile = ?1",
-                    [DEFAULT_PROFILE],
+                    "SELECT mode, audio, subtitles FROM language_preferences WHERE profile_id = ?1",
+                    [profile],
                     |r| {
                         Ok((
                             r.get::<_, String>(0)?,
@@ -245,58 +256,61 @@ impl Store {
 
     pub async fn save_language_preferences(
         &self,
+        profile: i64,
         prefs: LanguagePreferences,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let at_ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
         let saved = prefs.clone();
         self.languages.writes.fetch_add(1, Ordering::SeqCst);
-        *lock(&self.languages.prefs) = None;
+        lock(&self.languages.prefs).remove(&profile);
         self.call(move |conn| {
             let audio =
                 serde_json::to_string(&prefs.audio).map_err(StoreError::corrupt("audio"))?;
             let subs = serde_json::to_string(&prefs.subtitles)
                 .map_err(StoreError::corrupt("subtitles"))?;
             conn.execute(
-                "INSERT INTO language_preferences (profile, mode, audio, subtitles, updated_at)
+                "INSERT INTO language_preferences (profile_id, mode, audio, subtitles, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (profile) DO UPDATE SET mode = excluded.mode, audio = excluded.audio,
+                 ON CONFLICT (profile_id) DO UPDATE SET mode = excluded.mode, audio = excluded.audio,
                      subtitles = excluded.subtitles, updated_at = excluded.updated_at",
-                params![DEFAULT_PROFILE, prefs.mode.as_str(), audio, subs, at_ms],
+                params![profile, prefs.mode.as_str(), audio, subs, at_ms],
             )?;
             Ok(())
         })
         .await?;
         let mut memo = lock(&self.languages.prefs);
         self.languages.writes.fetch_add(1, Ordering::SeqCst);
-        *memo = Some(saved);
+        memo.insert(profile, saved);
         Ok(())
     }
 
     pub async fn series_language_choice(
         &self,
+        profile: i64,
         tmdb_id: u32,
     ) -> Result<Option<SeriesLanguageChoice>, StoreError> {
-        if let Some(choice) = lock(&self.languages.series).get(&tmdb_id) {
+        if let Some(choice) = lock(&self.languages.series).get(&(profile, tmdb_id)) {
             return Ok(choice.clone());
         }
         let since = self.languages.writes();
-        let choice = self.read_series_language_choice(tmdb_id).await?;
+        let choice = self.read_series_language_choice(profile, tmdb_id).await?;
         self.languages
-            .remember_series(tmdb_id, choice.clone(), since);
+            .remember_series((profile, tmdb_id), choice.clone(), since);
         Ok(choice)
     }
 
     async fn read_series_language_choice(
         &self,
+        profile: i64,
         tmdb_id: u32,
     ) -> Result<Option<SeriesLanguageChoice>, StoreError> {
         self.call(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT audio, subtitles, updated_at FROM series_language_choices
-                     WHERE profile = ?1 AND tmdb_id = ?2",
-                    params![DEFAULT_PROFILE, tmdb_id],
+                     WHERE profile_id = ?1 AND tmdb_id = ?2",
+                    params![profile, tmdb_id],
                     |r| {
                         let ms: i64 = r.get(2)?;
                         Ok(SeriesLanguageChoice {
@@ -319,6 +333,7 @@ impl Store {
     /// does not forget the audio picked earlier).
     pub async fn save_series_language_choice(
         &self,
+        profile: i64,
         tmdb_id: u32,
         audio: Option<String>,
         subtitles: Option<String>,
@@ -327,13 +342,13 @@ impl Store {
         let at_ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO series_language_choices (profile, tmdb_id, audio, subtitles, updated_at)
+                "INSERT INTO series_language_choices (profile_id, tmdb_id, audio, subtitles, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (profile, tmdb_id) DO UPDATE SET
+                 ON CONFLICT (profile_id, tmdb_id) DO UPDATE SET
                      audio = COALESCE(excluded.audio, audio),
                      subtitles = COALESCE(excluded.subtitles, subtitles),
                      updated_at = excluded.updated_at",
-                params![DEFAULT_PROFILE, tmdb_id, audio, subtitles, at_ms],
+                params![profile, tmdb_id, audio, subtitles, at_ms],
             )?;
             Ok(())
         })
@@ -341,7 +356,7 @@ impl Store {
         // The row merges with what was there: read back once, then served from memory.
         let mut series = lock(&self.languages.series);
         self.languages.writes.fetch_add(1, Ordering::SeqCst);
-        series.remove(&tmdb_id);
+        series.remove(&(profile, tmdb_id));
         Ok(())
     }
 }
@@ -392,27 +407,28 @@ mod tests {
     async fn remembered_languages_are_answered_without_the_database() {
         use futures::FutureExt;
         let store = Store::in_memory().unwrap();
+        let p = store.first_profile().await.unwrap();
         let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let vf = LanguagePreferences {
             mode: LanguageMode::Vf,
             ..Default::default()
         };
         store
-            .save_language_preferences(vf.clone(), t0)
+            .save_language_preferences(p, vf.clone(), t0)
             .await
             .unwrap();
-        store.series_language_choice(1396).await.unwrap();
+        store.series_language_choice(p, 1396).await.unwrap();
         let _busy = store.conn.lock().unwrap();
         assert_eq!(
             store
-                .language_preferences()
+                .language_preferences(p)
                 .now_or_never()
                 .map(Result::unwrap),
             Some(vf)
         );
         assert_eq!(
             store
-                .series_language_choice(1396)
+                .series_language_choice(p, 1396)
                 .now_or_never()
                 .map(Result::unwrap),
             Some(None)
@@ -422,9 +438,10 @@ mod tests {
     #[tokio::test]
     async fn preferences_and_series_choices_round_trip() {
         let store = Store::in_memory().unwrap();
+        let p = store.first_profile().await.unwrap();
         let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         assert_eq!(
-            store.language_preferences().await.unwrap(),
+            store.language_preferences(p).await.unwrap(),
             LanguagePreferences::default()
         );
         let prefs = LanguagePreferences {
@@ -433,21 +450,31 @@ mod tests {
             subtitles: vec!["fr".into()],
         };
         store
-            .save_language_preferences(prefs.clone(), t0)
+            .save_language_preferences(p, prefs.clone(), t0)
             .await
             .unwrap();
-        assert_eq!(store.language_preferences().await.unwrap(), prefs);
+        assert_eq!(store.language_preferences(p).await.unwrap(), prefs);
 
-        assert!(store.series_language_choice(1396).await.unwrap().is_none());
+        assert!(
+            store
+                .series_language_choice(p, 1396)
+                .await
+                .unwrap()
+                .is_none()
+        );
         store
-            .save_series_language_choice(1396, Some("fr".into()), None, t0)
+            .save_series_language_choice(p, 1396, Some("fr".into()), None, t0)
             .await
             .unwrap();
         store
-            .save_series_language_choice(1396, None, Some("off".into()), t0)
+            .save_series_language_choice(p, 1396, None, Some("off".into()), t0)
             .await
             .unwrap();
-        let c = store.series_language_choice(1396).await.unwrap().unwrap();
+        let c = store
+            .series_language_choice(p, 1396)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (c.audio.as_deref(), c.subtitles.as_deref()),
             (Some("fr"), Some("off"))

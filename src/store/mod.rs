@@ -6,9 +6,11 @@
 //! (watch progress) adds its own migration and file here.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod languages;
 pub mod markers;
 pub mod media;
+pub mod profiles;
 pub mod progress;
 pub mod thumbnails;
 
@@ -208,6 +210,98 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX sessions_by_account ON sessions (account_id);
     "#,
     ),
+    (
+        8,
+        r#"
+    -- Profiles (issue 16): who watches, within an account. A profile with no account holds
+    -- what a server without accounts watched; the first admin adopts it (store/profiles.rs).
+    -- pin_hash is an Argon2id PHC string of a 4-digit PIN, or NULL.
+    CREATE TABLE profiles (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER REFERENCES accounts (id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        colour     TEXT NOT NULL,
+        pin_hash   TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX profiles_by_account ON profiles (account_id);
+    INSERT INTO profiles (account_id, name, colour, created_at)
+        SELECT id, username, '#e50914', created_at FROM accounts ORDER BY id;
+    INSERT INTO profiles (account_id, name, colour, created_at)
+        SELECT NULL, 'Profil 1', '#e50914', strftime('%s', 'now')
+        WHERE NOT EXISTS (SELECT 1 FROM accounts);
+    -- Whose progress a request without a chosen profile reads and writes (SOKOUL_API_TOKEN,
+    -- a server without accounts): the unowned profile, else the first admin's first profile.
+    CREATE VIEW first_profile AS
+        SELECT p.id FROM profiles p LEFT JOIN accounts a ON a.id = p.account_id
+        ORDER BY p.account_id IS NOT NULL, a.role <> 'admin', a.id, p.id LIMIT 1;
+
+    -- The single-user rows move to that profile: nothing watched before is lost.
+    CREATE TABLE profile_progress (
+        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+        media_type TEXT NOT NULL CHECK (media_type IN ('movie', 'tv')),
+        tmdb_id    INTEGER NOT NULL,
+        season     INTEGER NOT NULL,
+        episode    INTEGER NOT NULL,
+        position   REAL NOT NULL,
+        duration   REAL NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, media_type, tmdb_id, season, episode)
+    );
+    INSERT INTO profile_progress
+        SELECT (SELECT id FROM first_profile), media_type, tmdb_id, season, episode, position,
+               duration, updated_at
+        FROM watch_progress;
+    DROP TABLE watch_progress;
+    ALTER TABLE profile_progress RENAME TO watch_progress;
+    CREATE INDEX watch_progress_recent ON watch_progress (profile_id, updated_at DESC);
+
+    CREATE TABLE profile_languages (
+        profile_id INTEGER PRIMARY KEY REFERENCES profiles (id) ON DELETE CASCADE,
+        mode       TEXT NOT NULL,
+        audio      TEXT NOT NULL,
+        subtitles  TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO profile_languages
+        SELECT (SELECT id FROM first_profile), mode, audio, subtitles, updated_at
+        FROM language_preferences WHERE profile = 'default';
+    DROP TABLE language_preferences;
+    ALTER TABLE profile_languages RENAME TO language_preferences;
+
+    CREATE TABLE profile_series_languages (
+        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+        tmdb_id    INTEGER NOT NULL,
+        audio      TEXT,
+        subtitles  TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, tmdb_id)
+    );
+    INSERT INTO profile_series_languages
+        SELECT (SELECT id FROM first_profile), tmdb_id, audio, subtitles, updated_at
+        FROM series_language_choices WHERE profile = 'default';
+    DROP TABLE series_language_choices;
+    ALTER TABLE profile_series_languages RENAME TO series_language_choices;
+
+    -- The profile a browser session chose; NULL: the account's first.
+    ALTER TABLE sessions ADD COLUMN profile_id INTEGER REFERENCES profiles (id) ON DELETE SET NULL;
+    "#,
+    ),
+    (
+        9,
+        r#"
+    -- Personal API tokens (issue 16), by the SHA-256 of the token: it is shown once, never kept.
+    CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        hash       BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used  INTEGER
+    );
+    CREATE INDEX api_tokens_by_account ON api_tokens (account_id);
+    "#,
+    ),
 ];
 
 #[derive(Clone)]
@@ -215,6 +309,8 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// The viewer's languages, read on every resolve answer: kept in memory (languages.rs).
     languages: Arc<languages::Memo>,
+    /// The profile of requests that chose none (profiles.rs), remembered for a few seconds.
+    first_profile: Arc<Mutex<Option<(i64, std::time::Instant)>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -242,21 +338,33 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, i64::MAX)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             languages: Arc::default(),
+            first_profile: Arc::default(),
         })
+    }
+
+    /// Creates a database at an old schema version, for tests that check an upgrade keeps
+    /// what the old schema held.
+    #[doc(hidden)]
+    pub fn create_at_version(path: &Path, version: i64) -> Result<Connection, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn, version)?;
+        Ok(conn)
     }
 
     /// An in-memory database (tests).
     pub fn in_memory() -> Result<Self, StoreError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, i64::MAX)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             languages: Arc::default(),
+            first_profile: Arc::default(),
         })
     }
 
@@ -278,7 +386,7 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection, up_to: i64) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER PRIMARY KEY,
@@ -290,7 +398,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         [],
         |r| r.get(0),
     )?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v > current && *v <= up_to)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(

@@ -68,6 +68,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProgressEntry> {
 impl Store {
     pub async fn save_progress(
         &self,
+        profile: i64,
         req: MediaRequest,
         position: f64,
         duration: f64,
@@ -77,26 +78,30 @@ impl Store {
         let at_ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO watch_progress (media_type, tmdb_id, season, episode, position, duration, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (media_type, tmdb_id, season, episode)
+                "INSERT INTO watch_progress (media_type, tmdb_id, season, episode, position, duration, updated_at, profile_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (profile_id, media_type, tmdb_id, season, episode)
                  DO UPDATE SET position = excluded.position,
                                duration = excluded.duration,
                                updated_at = excluded.updated_at",
-                params![media_type, tmdb_id, season, episode, position, duration, at_ms],
+                params![media_type, tmdb_id, season, episode, position, duration, at_ms, profile],
             )?;
             Ok(())
         })
         .await
     }
 
-    pub async fn progress(&self, req: MediaRequest) -> Result<Option<ProgressEntry>, StoreError> {
+    pub async fn progress(
+        &self,
+        profile: i64,
+        req: MediaRequest,
+    ) -> Result<Option<ProgressEntry>, StoreError> {
         let (media_type, tmdb_id, season, episode) = key(&req);
         self.call(move |conn| {
             Ok(conn
                 .query_row(
-                    &format!("{SELECT} WHERE p.media_type = ?1 AND p.tmdb_id = ?2 AND p.season = ?3 AND p.episode = ?4"),
-                    params![media_type, tmdb_id, season, episode],
+                    &format!("{SELECT} WHERE p.media_type = ?1 AND p.tmdb_id = ?2 AND p.season = ?3 AND p.episode = ?4 AND p.profile_id = ?5"),
+                    params![media_type, tmdb_id, season, episode, profile],
                     row,
                 )
                 .optional()?)
@@ -104,25 +109,34 @@ impl Store {
         .await
     }
 
-    pub async fn delete_progress(&self, req: MediaRequest) -> Result<bool, StoreError> {
+    pub async fn delete_progress(
+        &self,
+        profile: i64,
+        req: MediaRequest,
+    ) -> Result<bool, StoreError> {
         let (media_type, tmdb_id, season, episode) = key(&req);
         self.call(move |conn| {
             let n = conn.execute(
-                "DELETE FROM watch_progress WHERE media_type = ?1 AND tmdb_id = ?2 AND season = ?3 AND episode = ?4",
-                params![media_type, tmdb_id, season, episode],
+                "DELETE FROM watch_progress WHERE media_type = ?1 AND tmdb_id = ?2 AND season = ?3 AND episode = ?4 AND profile_id = ?5",
+                params![media_type, tmdb_id, season, episode, profile],
             )?;
             Ok(n > 0)
         })
         .await
     }
 
-    /// The most recent positions, newest first, at most `limit`.
-    pub async fn recent_progress(&self, limit: u32) -> Result<Vec<ProgressEntry>, StoreError> {
+    /// The profile's most recent positions, newest first, at most `limit`.
+    pub async fn recent_progress(
+        &self,
+        profile: i64,
+        limit: u32,
+    ) -> Result<Vec<ProgressEntry>, StoreError> {
         self.call(move |conn| {
-            let mut stmt =
-                conn.prepare(&format!("{SELECT} ORDER BY p.updated_at DESC LIMIT ?1"))?;
+            let mut stmt = conn.prepare(&format!(
+                "{SELECT} WHERE p.profile_id = ?1 ORDER BY p.updated_at DESC LIMIT ?2"
+            ))?;
             let rows = stmt
-                .query_map([limit], row)?
+                .query_map(params![profile, limit], row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -137,13 +151,15 @@ mod tests {
     #[tokio::test]
     async fn positions_are_kept_per_episode_and_listed_newest_first() {
         let store = Store::in_memory().unwrap();
+        let p = store.first_profile().await.unwrap();
         let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         store
-            .save_progress(MediaRequest::movie(603), 100.0, 8000.0, t0)
+            .save_progress(p, MediaRequest::movie(603), 100.0, 8000.0, t0)
             .await
             .unwrap();
         store
             .save_progress(
+                p,
                 MediaRequest::episode(1396, 1, 2),
                 50.0,
                 1400.0,
@@ -153,6 +169,7 @@ mod tests {
             .unwrap();
         store
             .save_progress(
+                p,
                 MediaRequest::episode(1396, 1, 2),
                 75.5,
                 1400.0,
@@ -162,7 +179,7 @@ mod tests {
             .unwrap();
 
         let ep = store
-            .progress(MediaRequest::episode(1396, 1, 2))
+            .progress(p, MediaRequest::episode(1396, 1, 2))
             .await
             .unwrap()
             .unwrap();
@@ -172,30 +189,30 @@ mod tests {
         );
         assert!(
             store
-                .progress(MediaRequest::episode(1396, 1, 3))
+                .progress(p, MediaRequest::episode(1396, 1, 3))
                 .await
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .progress(MediaRequest::movie(1396))
+                .progress(p, MediaRequest::movie(1396))
                 .await
                 .unwrap()
                 .is_none(),
             "movie and tv ids are distinct"
         );
-        let recent = store.recent_progress(10).await.unwrap();
+        let recent = store.recent_progress(p, 10).await.unwrap();
         assert_eq!(
             recent.iter().map(|p| p.tmdb_id).collect::<Vec<_>>(),
             vec![1396, 603]
         );
         assert!(
             store
-                .delete_progress(MediaRequest::movie(603))
+                .delete_progress(p, MediaRequest::movie(603))
                 .await
                 .unwrap()
         );
-        assert_eq!(store.recent_progress(10).await.unwrap().len(), 1);
+        assert_eq!(store.recent_progress(p, 10).await.unwrap().len(), 1);
     }
 }

@@ -40,8 +40,15 @@ pub(crate) fn test_settings(data_dir: &std::path::Path) -> Settings {
 
 /// Starts the app with `configure` applied to the test settings.
 pub(crate) async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), configure).await
+}
+
+/// Starts the app on a data dir that may hold a database already (upgrades).
+pub(crate) async fn spawn_app_in(
+    data_dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_logs();
-    let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path());
     configure(&mut settings);
     let clock = Arc::new(OffsetClock::default());

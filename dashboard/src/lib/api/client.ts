@@ -20,9 +20,16 @@ import type {
 import type { AuthState } from '$lib/api/generated/AuthState';
 import type { Credentials as Credentials_ } from '$lib/api/generated/Credentials';
 import type { LanguagePreferences } from '$lib/api/generated/LanguagePreferences';
+import type { CreatedToken } from '$lib/api/generated/CreatedToken';
 import type { Me } from '$lib/api/generated/Me';
+import type { NewProfile } from '$lib/api/generated/NewProfile';
+import type { ProfileChange } from '$lib/api/generated/ProfileChange';
+import type { ProfileInfo } from '$lib/api/generated/ProfileInfo';
+import type { ProfileList } from '$lib/api/generated/ProfileList';
 import type { SeriesLanguageChoice } from '$lib/api/generated/SeriesLanguageChoice';
 import type { SeriesLanguageUpdate } from '$lib/api/generated/SeriesLanguageUpdate';
+import type { TokenInfo } from '$lib/api/generated/TokenInfo';
+import type { TokenList } from '$lib/api/generated/TokenList';
 
 /** What identifies something playable: a movie, or one episode of a series. */
 export interface MediaKey {
@@ -440,4 +447,51 @@ export async function logoutEverywhere(options: RequestOptions = {}): Promise<vo
 /** Ends this browser's session; the server clears the cookie. */
 export async function logout(options: RequestOptions = {}): Promise<void> {
 	await request('/api/auth/logout', { method: 'POST' }, options, 'attempt');
+}
+
+// ---- Profiles ----
+
+function sendJson(method: string, body: unknown): RequestInit {
+	return { method, headers: { ...ACCEPT_JSON, 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** The account's profiles, oldest first; `current` marks the one this session watches as. */
+export async function getProfiles(options?: RequestOptions): Promise<ProfileInfo[]> {
+	return (await getJson<ProfileList>('/api/profiles', options)).items;
+}
+
+export async function createProfile(profile: NewProfile, options: RequestOptions = {}): Promise<ProfileInfo> {
+	return (await (await request('/api/profiles', sendJson('POST', profile), options)).json()) as ProfileInfo;
+}
+
+export async function updateProfile(id: number, change: ProfileChange, options: RequestOptions = {}): Promise<ProfileInfo> {
+	return (await (await request(`/api/profiles/${id}`, sendJson('PATCH', change), options)).json()) as ProfileInfo;
+}
+
+export async function deleteProfile(id: number, options: RequestOptions = {}): Promise<void> {
+	await request(`/api/profiles/${id}`, { method: 'DELETE', headers: ACCEPT_JSON }, options);
+}
+
+/**
+ * This session watches as profile `id` from now on. Throws ApiError 403 `pin_required` or
+ * `wrong_pin`, 429 `too_many_attempts`.
+ */
+export async function selectProfile(id: number, pin: string | null, options: RequestOptions = {}): Promise<ProfileInfo> {
+	const body = pin ? { pin } : {};
+	return (await (await request(`/api/profiles/${id}/select`, sendJson('POST', body), options)).json()) as ProfileInfo;
+}
+
+// ---- Personal API tokens ----
+
+export async function getTokens(options?: RequestOptions): Promise<TokenInfo[]> {
+	return (await getJson<TokenList>('/api/tokens', options)).items;
+}
+
+/** A new token: its `token` is in this answer only, never again. */
+export async function createToken(name: string, options: RequestOptions = {}): Promise<CreatedToken> {
+	return (await (await request('/api/tokens', sendJson('POST', { name }), options)).json()) as CreatedToken;
+}
+
+export async function deleteToken(id: number, options: RequestOptions = {}): Promise<void> {
+	await request(`/api/tokens/${id}`, { method: 'DELETE', headers: ACCEPT_JSON }, options);
 }

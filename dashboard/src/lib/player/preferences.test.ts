@@ -1,7 +1,16 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PREFERENCES, loadPreferences, PREFERENCES_KEY, savePreferences } from './preferences';
+import {
+	DEFAULT_PREFERENCES,
+	loadPreferences,
+	PREFERENCES_KEY,
+	savePreferences,
+	setPreferencesProfile
+} from './preferences';
 
-beforeEach(() => localStorage.clear());
+beforeEach(() => {
+	localStorage.clear();
+	setPreferencesProfile(null);
+});
 
 describe('player preferences', () => {
 	it('defaults when nothing is stored', () => {
@@ -30,5 +39,16 @@ describe('player preferences', () => {
 
 		localStorage.setItem(PREFERENCES_KEY, '{not json');
 		expect(loadPreferences()).toEqual(DEFAULT_PREFERENCES);
+	});
+
+	it('keeps one set per profile, each starting from what was kept before profiles', () => {
+		savePreferences({ volume: 0.5 });
+		setPreferencesProfile(1);
+		savePreferences({ subtitleLang: 'fr' });
+		setPreferencesProfile(2);
+		expect(loadPreferences()).toMatchObject({ volume: 0.5, subtitleLang: null });
+		savePreferences({ muted: true });
+		setPreferencesProfile(1);
+		expect(loadPreferences()).toMatchObject({ volume: 0.5, subtitleLang: 'fr', muted: false });
 	});
 });

@@ -1,4 +1,5 @@
-// Player choices that carry over to the next episode and the next visit (localStorage).
+// Player choices that carry over to the next episode and the next visit (localStorage), one set
+// per profile: the tab's profile id (sessionStorage, set by the layout) names the entry.
 // Subtitle timing offsets are deliberately not kept: they belong to one file, not to the next.
 import { SUBTITLE_SIZES, type SubtitleSize } from './subtitles';
 import { ENGINE_QUALITIES, type EngineQuality } from './quality';
@@ -18,6 +19,8 @@ export interface PlayerPreferences {
 }
 
 export const PREFERENCES_KEY = 'sokoul.player';
+/** sessionStorage: the profile this tab watches as (an id, not a credential). */
+export const CHOSEN_KEY = 'sokoul.profile';
 
 export const DEFAULT_PREFERENCES: PlayerPreferences = {
 	audioLang: null,
@@ -43,11 +46,37 @@ function storage(): Storage | null {
 	}
 }
 
+function tabProfile(): string | null {
+	try {
+		return globalThis.sessionStorage?.getItem(CHOSEN_KEY) ?? null;
+	} catch {
+		return null;
+	}
+}
+
+/** Records (or, with null, forgets) the profile this tab watches as. */
+export function setPreferencesProfile(id: number | null): void {
+	try {
+		if (id == null) globalThis.sessionStorage?.removeItem(CHOSEN_KEY);
+		else globalThis.sessionStorage?.setItem(CHOSEN_KEY, String(id));
+	} catch {
+		// Privacy mode: the shared entry is used.
+	}
+}
+
+/** The profile's entry; before profiles (or without one) the shared entry. */
+function preferencesKey(): string {
+	const profile = tabProfile();
+	return profile ? `${PREFERENCES_KEY}.${profile}` : PREFERENCES_KEY;
+}
+
 /** Stored values are checked field by field: an old or hand-edited entry must not break playback. */
 export function loadPreferences(): PlayerPreferences {
 	let raw: Record<string, unknown> = {};
 	try {
-		const parsed: unknown = JSON.parse(storage()?.getItem(PREFERENCES_KEY) ?? '{}');
+		// A profile's first visit starts from the shared entry that earlier versions wrote.
+		const stored = storage()?.getItem(preferencesKey()) ?? storage()?.getItem(PREFERENCES_KEY);
+		const parsed: unknown = JSON.parse(stored ?? '{}');
 		if (parsed && typeof parsed === 'object') raw = parsed as Record<string, unknown>;
 	} catch {
 		// Corrupt JSON: start from the defaults.
@@ -68,7 +97,7 @@ export function loadPreferences(): PlayerPreferences {
 export function savePreferences(patch: Partial<PlayerPreferences>): PlayerPreferences {
 	const next = { ...loadPreferences(), ...patch };
 	try {
-		storage()?.setItem(PREFERENCES_KEY, JSON.stringify(next));
+		storage()?.setItem(preferencesKey(), JSON.stringify(next));
 	} catch {
 		// Quota or privacy mode: the choice still applies to this page.
 	}

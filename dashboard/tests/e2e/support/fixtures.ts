@@ -34,6 +34,10 @@ export const servers = {
 	get token() {
 		return env('E2E_TOKEN');
 	},
+	/** sokoul serve with the demo library and no account yet (first run, profiles). */
+	get household() {
+		return env('E2E_HOUSEHOLD_URL');
+	},
 	/** The secure server's admin account (made by `sokoul user add` before it started). */
 	get user() {
 		return env('E2E_USER');
