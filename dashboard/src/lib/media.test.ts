@@ -123,11 +123,11 @@ describe('isFinished', () => {
 
 describe('formatDuration', () => {
 	it('never says "0 min"', () => {
-		expect(formatDuration(12)).toBe('12 s');
-		expect(formatDuration(90.02)).toBe('2 min');
-		expect(formatDuration(42 * 60)).toBe('42 min');
-		expect(formatDuration(118 * 60)).toBe('1 h 58 min');
-		expect(formatDuration(0)).toBe('');
+		expect(formatDuration(12).replace(/[\u00a0\u202f]/g, ' ')).toBe('12 s');
+		expect(formatDuration(90.02).replace(/[\u00a0\u202f]/g, ' ')).toBe('2 min');
+		expect(formatDuration(42 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('42 min');
+		expect(formatDuration(118 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('1 h 58 min');
+		expect(formatDuration(0).replace(/[\u00a0\u202f]/g, ' ')).toBe('');
 	});
 });
 

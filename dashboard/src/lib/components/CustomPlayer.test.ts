@@ -107,11 +107,11 @@ describe('CustomPlayer', () => {
 		const alert = screen.getByTestId('player-error');
 		expect(alert).toHaveAttribute('role', 'alert');
 		expect(alert).toHaveTextContent('Aucune source n’a pu être lue.');
-		expect(within(alert).getByText('consumet').closest('li')).toHaveTextContent(
+		expect(within(alert).getByText('Consumet').closest('li')).toHaveTextContent(
 			'1080p : codecs non pris en charge par ce navigateur'
 		);
-		expect(within(alert).getByText('jellyfin').closest('li')).toHaveTextContent('720p : erreur réseau');
-		expect(within(alert).getByText('stremio').closest('li')).toHaveTextContent('pas de réponse à temps');
+		expect(within(alert).getByText('Jellyfin').closest('li')).toHaveTextContent('720p : erreur réseau');
+		expect(within(alert).getByText('Stremio').closest('li')).toHaveTextContent('pas de réponse à temps');
 
 		await fireEvent.click(screen.getByTestId('retry'));
 		expect(onRetry).toHaveBeenCalledExactlyOnceWith(0);

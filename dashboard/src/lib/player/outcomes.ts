@@ -20,7 +20,9 @@ export function describeFailure(failure: SourceFailure): string {
 function summarize(outcome: ProviderOutcome): string {
 	const main = statusText(outcome);
 	// Torrents, YouTube and external links a provider found but a browser cannot play.
-	return outcome.skipped ? `${main} ; ${tp('outcome.skipped', outcome.skipped)}` : main;
+	return outcome.skipped
+		? t('outcome.withSkipped', { main, skipped: tp('outcome.skipped', outcome.skipped) })
+		: main;
 }
 
 function statusText(outcome: ProviderOutcome): string {
@@ -44,7 +46,7 @@ export function describeOutcomes(
 	const failureLines = (provider: string) =>
 		failures
 			.filter((f) => f.provider === provider)
-			.map((f) => `${f.quality || '?'} : ${describeFailure(f)}`);
+			.map((f) => t('outcome.failureLine', { quality: f.quality || '?', reason: describeFailure(f) }));
 
 	const rows: OutcomeRow[] = outcomes.map((outcome) => ({
 		provider: outcome.provider,
