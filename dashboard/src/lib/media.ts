@@ -116,6 +116,23 @@ export function continueWatching(entries: readonly ProgressEntry[], limit = 20):
 }
 
 /**
+ * What "Retirer de Reprendre la lecture" forgets for a title: every unfinished position of it
+ * (a series' other half-watched episodes would otherwise take its place in the row), never a
+ * finished one, which is what says an episode was watched.
+ */
+export function entriesToForget(
+	entries: readonly ProgressEntry[],
+	title: Pick<ProgressEntry, 'media_type' | 'tmdb_id'>
+): ProgressEntry[] {
+	return entries.filter(
+		(e) =>
+			e.media_type === title.media_type &&
+			e.tmdb_id === title.tmdb_id &&
+			!isFinished(e.position, e.duration)
+	);
+}
+
+/**
  * The episode "Regarder" should start for a series: the most recently watched one if unfinished,
  * else the one after it, else the first episode.
  */

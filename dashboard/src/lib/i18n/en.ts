@@ -63,6 +63,7 @@ export const en: Messages = {
 	'home.loadError': 'Cannot load the library: {message}',
 	'home.remaining': '{time} left',
 	'home.episodeOf': 'S{season} · E{episode}',
+	'home.removeContinue': 'Remove “{title}” from Continue watching',
 
 	'title.watch': 'Watch',
 	'title.resumeAt': 'Resume at {time}',

@@ -62,6 +62,7 @@ export const fr = {
 	'home.loadError': 'Impossible de charger la bibliothèque : {message}',
 	'home.remaining': 'Il reste {time}',
 	'home.episodeOf': 'S{season} · É{episode}',
+	'home.removeContinue': 'Retirer « {title} » de Reprendre la lecture',
 
 	'title.watch': 'Regarder',
 	'title.resumeAt': 'Reprendre à {time}',
