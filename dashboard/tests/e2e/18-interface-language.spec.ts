@@ -18,12 +18,18 @@ const ENGLISH_ONLY =
 async function interfaceText(page: Page): Promise<string> {
 	const text = await page.evaluate(() => {
 		const parts: string[] = [document.title];
+		// What is marked as another language (the switch names each language in itself) is not a leak.
+		const otherLanguage = (el: Element | null) =>
+			(el?.closest('[lang]')?.getAttribute('lang') ?? document.documentElement.lang) !== document.documentElement.lang;
 		const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
 			acceptNode: (node) =>
-				node.parentElement?.closest('script, style, noscript') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT
+				node.parentElement?.closest('script, style, noscript') || otherLanguage(node.parentElement)
+					? NodeFilter.FILTER_REJECT
+					: NodeFilter.FILTER_ACCEPT
 		});
 		for (let node = walker.nextNode(); node; node = walker.nextNode()) parts.push(node.textContent ?? '');
 		for (const el of document.querySelectorAll('[aria-label], [title], [placeholder], [alt], [aria-valuetext]')) {
+			if (otherLanguage(el)) continue;
 			for (const name of ['aria-label', 'title', 'placeholder', 'alt', 'aria-valuetext']) {
 				const value = el.getAttribute(name);
 				if (value) parts.push(value);
