@@ -20,6 +20,9 @@ export default defineConfig({
 		trace: 'retain-on-failure',
 		video: 'off',
 		viewport: { width: 1280, height: 720 },
+		// The interface follows the browser's languages: the specs read French unless they say
+		// otherwise (18-languages runs en-US).
+		locale: 'fr-FR',
 		launchOptions: {
 			executablePath,
 			args: [

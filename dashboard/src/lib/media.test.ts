@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LibrarySeason, ProgressEntry } from '$lib/api/types';
 import {
 	continueWatching,
+	entriesToForget,
 	formatDuration,
 	formatTime,
 	isFinished,
@@ -123,11 +124,11 @@ describe('isFinished', () => {
 
 describe('formatDuration', () => {
 	it('never says "0 min"', () => {
-		expect(formatDuration(12)).toBe('12 s');
-		expect(formatDuration(90.02)).toBe('2 min');
-		expect(formatDuration(42 * 60)).toBe('42 min');
-		expect(formatDuration(118 * 60)).toBe('1 h 58 min');
-		expect(formatDuration(0)).toBe('');
+		expect(formatDuration(12).replace(/[\u00a0\u202f]/g, ' ')).toBe('12 s');
+		expect(formatDuration(90.02).replace(/[\u00a0\u202f]/g, ' ')).toBe('2 min');
+		expect(formatDuration(42 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('42 min');
+		expect(formatDuration(118 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('1 h 58 min');
+		expect(formatDuration(0).replace(/[\u00a0\u202f]/g, ' ')).toBe('');
 	});
 });
 
@@ -138,5 +139,26 @@ describe('seriesTitle', () => {
 		expect(seriesTitle('Breaking Bad', 'Pilot')).toBe('Breaking Bad');
 		expect(seriesTitle('Pilot', 'Pilot')).toBe('Pilot');
 		expect(seriesTitle('Show – Pilot', null)).toBe('Show – Pilot');
+	});
+});
+
+describe('entriesToForget', () => {
+	const at = (season: number | null, episode: number | null, position: number, tmdb_id = 1396) => ({
+		media_type: (season == null ? 'movie' : 'tv') as 'movie' | 'tv',
+		tmdb_id,
+		season,
+		episode,
+		position,
+		duration: 100,
+		updated_at: '2026-12-01T00:00:00Z',
+		title: null
+	});
+
+	it('forgets every unfinished episode of the series, keeps the finished ones and other titles', () => {
+		const entries = [at(1, 1, 99), at(1, 2, 40), at(1, 3, 20), at(1, 1, 30, 42)];
+		const forgotten = entriesToForget(entries, { media_type: 'tv', tmdb_id: 1396 });
+		expect(forgotten.map((e) => e.episode)).toEqual([2, 3]);
+		const left = entries.filter((e) => !forgotten.includes(e));
+		expect(continueWatching(left).map((e) => e.tmdb_id)).toEqual([42]);
 	});
 });

@@ -1,7 +1,7 @@
 // Small pure helpers about titles, episodes and positions, shared by the pages and the player.
 import type { MediaKey } from '$lib/api/client';
 import type { LibrarySeason, ProgressEntry, SavedProgress } from '$lib/api/types';
-import { t } from '$lib/i18n';
+import { formatUnit } from '$lib/i18n';
 
 /** `1:02:03`, or `2:03` under an hour. */
 export function formatTime(seconds: number): string {
@@ -69,13 +69,16 @@ export function isFinished(position: number, duration: number): boolean {
 	return position >= duration * FINISHED_FRACTION;
 }
 
-/** A runtime as people say it: `12 s`, `42 min`, `1 h 58 min` (never "0 min"). */
+/**
+ * A runtime as people say it: `12 s`, `42 min`, `1 h 58 min` (never "0 min"); the units are
+ * the interface language's own (`12 sec`, `1 hr 58 min` in English), from Intl.
+ */
 export function formatDuration(seconds: number): string {
 	if (!Number.isFinite(seconds) || seconds <= 0) return '';
-	if (seconds < 60) return t('duration.seconds', { seconds: Math.round(seconds) });
+	if (seconds < 60) return formatUnit(Math.round(seconds), 'second');
 	const minutes = Math.round(seconds / 60);
-	if (minutes < 60) return t('duration.minutes', { minutes });
-	return t('duration.hours', { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
+	if (minutes < 60) return formatUnit(minutes, 'minute');
+	return `${formatUnit(Math.floor(minutes / 60), 'hour')} ${formatUnit(minutes % 60, 'minute')}`;
 }
 
 /**
@@ -110,6 +113,23 @@ export function continueWatching(entries: readonly ProgressEntry[], limit = 20):
 		if (row.length >= limit) break;
 	}
 	return row;
+}
+
+/**
+ * What "Retirer de Reprendre la lecture" forgets for a title: every unfinished position of it
+ * (a series' other half-watched episodes would otherwise take its place in the row), never a
+ * finished one, which is what says an episode was watched.
+ */
+export function entriesToForget(
+	entries: readonly ProgressEntry[],
+	title: Pick<ProgressEntry, 'media_type' | 'tmdb_id'>
+): ProgressEntry[] {
+	return entries.filter(
+		(e) =>
+			e.media_type === title.media_type &&
+			e.tmdb_id === title.tmdb_id &&
+			!isFinished(e.position, e.duration)
+	);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { getLibraryItems, getProgressList } from '$lib/api/client';
+import { errorInfo } from '$lib/api/error-text';
 import type { LibraryItem, ProgressEntry } from '$lib/api/types';
 import type { PageLoad } from './$types';
 
@@ -10,11 +11,7 @@ export const load = (async ({ fetch }) => {
 	]);
 	return {
 		items: library.status === 'fulfilled' ? library.value : ([] as LibraryItem[]),
-		libraryError: library.status === 'rejected' ? errorMessage(library.reason) : null,
+		libraryError: library.status === 'rejected' ? errorInfo(library.reason) : null,
 		progress: progress.status === 'fulfilled' ? progress.value : ([] as ProgressEntry[])
 	};
 }) satisfies PageLoad;
-
-function errorMessage(reason: unknown): string {
-	return reason instanceof Error ? reason.message : String(reason);
-}

@@ -6,6 +6,8 @@ import type { ResolveResponse } from '../../src/lib/api/types';
 import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
 
 const FRENCH = 'Français · Sokoul Test Subtitles';
+/** The same track in the (French) menu: its language named by the dashboard, then the addon. */
+const FRENCH_IN_MENU = 'Français – Sokoul Test Subtitles';
 
 test('a French addon subtitle in Windows-1252 shows its accents on screen', async ({ page, request, consoleLines }, testInfo) => {
 	const resolved = (await (await request.get(`${servers.stremio}/api/streaming/resolve/movie/603`)).json()) as ResolveResponse;
@@ -19,7 +21,7 @@ test('a French addon subtitle in Windows-1252 shows its accents on screen', asyn
 	await page.goto(`${servers.stremio}/watch/movie/603`);
 	await expectPlays(page, { from: 0, seconds: 1 });
 	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
-	await page.getByRole('button', { name: FRENCH }).click();
+	await page.getByRole('button', { name: FRENCH_IN_MENU }).click();
 	await page.keyboard.press('Escape');
 
 	// The first cue runs from 0 to 30 s, on two lines.

@@ -54,7 +54,7 @@ test('with VOSTFR a film starts in its original language with French subtitles; 
 	await page.reload();
 	await expectPlays(page, { timeout: 45_000 });
 	await expect(page.locator('.cues')).toContainText('Sous-titre français', { timeout: 20_000 });
-	expect(await settingsValue(page, 'Audio')).toBe('English');
+	expect(await settingsValue(page, 'Audio')).toBe('Anglais');
 	expect(renditions, 'only the English rendition was loaded').not.toContain('a1');
 	expect(renditions).toContain('a0');
 	await snap(page, testInfo, 'vostfr-film-english-audio-french-subtitles');
@@ -65,7 +65,7 @@ test('with VOSTFR a film starts in its original language with French subtitles; 
 	// Episode 1 starts in English too; the viewer picks French.
 	await page.goto('/watch/tv/9161?season=1&episode=1');
 	await expectPlays(page, { timeout: 45_000 });
-	expect(await settingsValue(page, 'Audio')).toBe('English');
+	expect(await settingsValue(page, 'Audio')).toBe('Anglais');
 	await openSettings(page);
 	await page.getByRole('button', { name: /^Audio/ }).click();
 	const choice = page.waitForResponse((r) => r.url().endsWith('/api/preferences/series/9161') && r.request().method() === 'PUT');

@@ -2,6 +2,7 @@
 // (examples/fake_consumet.rs, whose CDN answers 403 without `Referer: https://embed.example/e/1`),
 // and issue 6's Stremio case with the real stremio-addon-sdk addon (tests/stremio-addon).
 import type { Page } from '@playwright/test';
+import { fr } from '../../src/lib/i18n/fr';
 import type { ResolveResponse } from '../../src/lib/api/types';
 import { PREFERENCES_KEY } from '../../src/lib/player/preferences';
 import { attachInfo, clearProgress, currentTime, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
@@ -70,13 +71,18 @@ test('(d) with no source, the message gives each provider\'s reason', async ({ p
 	const message = page.getByTestId('player-error');
 	await expect(message).toBeVisible();
 	await expect(message).toContainText('Aucune source');
+	await message.getByText('Détails techniques').click();
+	const details = message.getByTestId('error-details');
 	for (const outcome of resolved.outcomes) {
 		const row = message.locator(`li[data-provider="${outcome.provider}"]`);
 		await expect(row).toHaveAttribute('data-status', outcome.status);
-		await expect(row).toContainText(outcome.provider);
-		// Each provider's own reason (consumet: "TMDB does not know this id…", library: "…not in the library").
-		expect(outcome.message).toBeTruthy();
-		await expect(row).toContainText(outcome.message!);
+		await expect(row).toContainText(fr[`provider.${outcome.provider}` as keyof typeof fr]);
+		// Each provider's own reason, said in French from its code (library: "pas dans la
+		// bibliothèque"); the server's English message is in the technical details.
+		expect(outcome.code && outcome.message).toBeTruthy();
+		await expect(row).toContainText(fr[`code.${outcome.code}` as keyof typeof fr]);
+		await expect(row).not.toContainText(outcome.message!);
+		await expect(details).toContainText(`${outcome.code}: ${outcome.message}`);
 	}
 	await expect(page.getByTestId('retry')).toBeVisible();
 	await snap(page, testInfo, 'no-source');

@@ -48,7 +48,7 @@ test('a styled ASS line keeps its position and colour, drawn by libass over the 
 
 	// The CC button opens the subtitles page of the settings menu.
 	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
-	await page.getByRole('button', { name: 'English – Signs' }).click();
+	await page.getByRole('button', { name: 'Anglais – Signs' }).click();
 	await page.keyboard.press('Escape');
 
 	await expect(page.locator('[data-testid=player] canvas.JASSUB')).toBeAttached();
@@ -80,7 +80,7 @@ test('when the ASS file cannot be loaded, the player falls back to the track’s
 	await expectPlays(page, { from: 0, timeout: 45_000 });
 
 	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
-	await page.getByRole('button', { name: 'English – Signs' }).click();
+	await page.getByRole('button', { name: 'Anglais – Signs' }).click();
 	await page.keyboard.press('Escape');
 
 	// The flattened cue, drawn by the player as plain text, and no libass canvas left.

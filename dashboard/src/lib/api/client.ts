@@ -333,6 +333,16 @@ export async function getProgress(
  * Saves the position. `keepalive` lets the request outlive the page (pagehide, tab close);
  * `sendBeacon` is not used because it can only POST.
  */
+/** Forgets a saved position; one already gone (404 `no_progress`) is not an error. */
+export async function deleteProgress(key: MediaKey, options: RequestOptions = {}): Promise<void> {
+	try {
+		await request(`/api/progress/${mediaPath(key)}${mediaQuery(key)}`, { method: 'DELETE', headers: ACCEPT_JSON }, options);
+	} catch (error) {
+		if (error instanceof ApiError && error.isNotFound) return;
+		throw error;
+	}
+}
+
 export async function saveProgress(
 	key: MediaKey,
 	update: ProgressUpdate,

@@ -107,11 +107,11 @@ describe('CustomPlayer', () => {
 		const alert = screen.getByTestId('player-error');
 		expect(alert).toHaveAttribute('role', 'alert');
 		expect(alert).toHaveTextContent('Aucune source n’a pu être lue.');
-		expect(within(alert).getByText('consumet').closest('li')).toHaveTextContent(
+		expect(within(alert).getByText('Consumet').closest('li')).toHaveTextContent(
 			'1080p : codecs non pris en charge par ce navigateur'
 		);
-		expect(within(alert).getByText('jellyfin').closest('li')).toHaveTextContent('720p : erreur réseau');
-		expect(within(alert).getByText('stremio').closest('li')).toHaveTextContent('pas de réponse à temps');
+		expect(within(alert).getByText('Jellyfin').closest('li')).toHaveTextContent('720p : erreur réseau');
+		expect(within(alert).getByText('Stremio').closest('li')).toHaveTextContent('pas de réponse à temps');
 
 		await fireEvent.click(screen.getByTestId('retry'));
 		expect(onRetry).toHaveBeenCalledExactlyOnceWith(0);
@@ -144,7 +144,8 @@ describe('CustomPlayer', () => {
 		expect(playerEl()).toHaveAttribute('data-state', 'error');
 		expect(playerEl()).toHaveAttribute('data-error', 'noSources');
 		expect(alert).toHaveTextContent('Aucune source n’a été trouvée pour ce titre.');
-		expect(alert).toHaveTextContent('erreur : connexion refusée');
+		expect(alert).toHaveTextContent('Impossible de joindre la source.');
+		expect(within(alert).getByTestId('error-details')).toHaveTextContent('upstream_unreachable: connexion refusée');
 		expect(alert).toHaveTextContent('aucune source');
 		expect(screen.getByTestId('retry')).toHaveTextContent('Réessayer');
 	});
@@ -154,7 +155,13 @@ describe('CustomPlayer', () => {
 
 		expect(playerEl()).toHaveAttribute('data-state', 'error');
 		expect(playerEl()).toHaveAttribute('data-error', 'network_error');
-		expect(screen.getByTestId('player-error')).toHaveTextContent('La recherche des sources a échoué : Failed to fetch');
+		const alert = screen.getByTestId('player-error');
+		expect(alert).toHaveTextContent(
+			'La recherche des sources a échoué : Impossible de joindre le serveur (réseau coupé ou serveur arrêté).'
+		);
+		// The browser's English stays behind the toggle.
+		expect(alert.querySelector('.heading')).not.toHaveTextContent('Failed to fetch');
+		expect(within(alert).getByTestId('error-details')).toHaveTextContent('Failed to fetch');
 	});
 
 	it('offers "Passer l’intro" during the intro marker and jumps to its end', async () => {

@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { setMessages } from '$lib/i18n';
 import { describeOutcomes } from './outcomes';
 import type { SourceFailure } from './fallback';
+
+afterEach(() => setMessages(null, 'fr'));
 
 describe('describeOutcomes', () => {
 	it('gives one line per provider, with the sources that failed to play', () => {
@@ -25,16 +28,23 @@ describe('describeOutcomes', () => {
 				provider: 'consumet',
 				status: 'ok',
 				summary: '2 sources trouvées',
-				failures: ['1080p : accès refusé (HTTP 403)', '720p : erreur réseau']
+				failures: ['1080p : accès refusé (HTTP 403)', '720p : erreur réseau'],
+				details: null
 			},
-			{ provider: 'jellyfin', status: 'error', summary: 'erreur : connection refused', failures: [] },
-			{ provider: 'stremio', status: 'empty', summary: 'aucune source', failures: [] },
-			{ provider: 'library', status: 'timeout', summary: 'pas de réponse à temps', failures: [] },
-			{ provider: 'other', status: 'ok', summary: '1 source trouvée', failures: [] }
+			{
+				provider: 'jellyfin',
+				status: 'error',
+				summary: 'Impossible de joindre la source.',
+				failures: [],
+				details: 'upstream_unreachable: connection refused'
+			},
+			{ provider: 'stremio', status: 'empty', summary: 'aucune source', failures: [], details: null },
+			{ provider: 'library', status: 'timeout', summary: 'pas de réponse à temps', failures: [], details: null },
+			{ provider: 'other', status: 'ok', summary: '1 source trouvée', failures: [], details: null }
 		]);
 	});
 
-	it('gives the reason a provider found nothing, when the server says it', () => {
+	it('gives the reason a provider found nothing, in the interface language', () => {
 		const [row] = describeOutcomes(
 			[
 				{
@@ -48,7 +58,12 @@ describe('describeOutcomes', () => {
 			],
 			[]
 		);
-		expect(row.summary).toBe('aucune source : movie 404 is not in the library');
+		expect(row.summary).toBe('aucune source : pas dans la bibliothèque');
+		expect(row.details).toBe('not_in_library: movie 404 is not in the library');
+		setMessages(null, 'en');
+		expect(describeOutcomes([{ provider: 'library', status: 'empty', elapsed_ms: 2, sources: 0, code: 'not_in_library', message: 'x' }], [])[0].summary).toBe(
+			'no source: not in the library'
+		);
 	});
 
 	it('mentions items a browser cannot play (torrents, external links)', () => {
@@ -56,13 +71,13 @@ describe('describeOutcomes', () => {
 		expect(row.summary).toBe('aucune source ; 3 ignorées (illisibles dans un navigateur)');
 	});
 
-	it('falls back to the error code and lists providers missing from outcomes', () => {
+	it('shows the server’s words for a code it does not know, and lists providers missing from outcomes', () => {
 		const rows = describeOutcomes(
-			[{ provider: 'jellyfin', status: 'error', elapsed_ms: 0, sources: 0, code: 'unauthorized' }],
+			[{ provider: 'jellyfin', status: 'error', elapsed_ms: 0, sources: 0, code: 'brand_new', message: 'it broke' }],
 			[{ index: 0, provider: 'library', quality: 'auto', reason: 'codec', details: 'bufferAddCodecError' }]
 		);
 		expect(rows.map((r) => [r.provider, r.summary, r.failures])).toEqual([
-			['jellyfin', 'erreur : unauthorized', []],
+			['jellyfin', 'erreur : it broke', []],
 			['library', 'lecture impossible', ['auto : codecs non pris en charge par ce navigateur']]
 		]);
 	});

@@ -1,7 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { setMessages } from '$lib/i18n';
 import { sourceRowLabels } from './source-labels';
 
+afterEach(() => setMessages(null, 'fr'));
+
 describe('sourceRowLabels', () => {
+	it('names the providers in the interface language', () => {
+		const sources = [{ provider: 'library', quality: '360p', type: 'mp4' as const }];
+		expect(sourceRowLabels(sources)).toEqual(['Bibliothèque · 360p']);
+		setMessages(null, 'en');
+		expect(sourceRowLabels(sources)).toEqual(['Library · 360p']);
+	});
+
 	it('tells a direct file from its HLS stream when provider and quality are the same', () => {
 		expect(
 			sourceRowLabels([
@@ -9,7 +19,7 @@ describe('sourceRowLabels', () => {
 				{ provider: 'library', quality: '360p', type: 'hls' },
 				{ provider: 'consumet', quality: '1080p', type: 'hls' }
 			])
-		).toEqual(['library · 360p · lecture directe', 'library · 360p · HLS', 'consumet · 1080p']);
+		).toEqual(['Bibliothèque · 360p · lecture directe', 'Bibliothèque · 360p · HLS', 'Consumet · 1080p']);
 	});
 
 	it('numbers rows that are still alike', () => {
@@ -18,6 +28,6 @@ describe('sourceRowLabels', () => {
 				{ provider: 'stremio', quality: '720p', type: 'hls' },
 				{ provider: 'stremio', quality: '720p', type: 'hls' }
 			])
-		).toEqual(['stremio · 720p · HLS (1)', 'stremio · 720p · HLS (2)']);
+		).toEqual(['Stremio · 720p · HLS (1)', 'Stremio · 720p · HLS (2)']);
 	});
 });

@@ -1,10 +1,10 @@
 // One distinct label per row of the source menu: a library file offered both directly (MP4) and
 // through HLS used to make two identical "library · 360p" rows.
 import type { StreamSource } from '$lib/api/types';
-import { t } from '$lib/i18n';
+import { providerName, t } from '$lib/i18n';
 
 export function sourceRowLabels(sources: readonly Pick<StreamSource, 'provider' | 'quality' | 'type'>[]): string[] {
-	const base = sources.map((s) => t('player.sourceLabel', { provider: s.provider, quality: s.quality }));
+	const base = sources.map((s) => t('player.sourceLabel', { provider: providerName(s.provider), quality: s.quality }));
 	const withKind = sources.map((s, i) =>
 		base.filter((b) => b === base[i]).length > 1
 			? `${base[i]} · ${t(s.type === 'mp4' ? 'player.sourceKind.mp4' : 'player.sourceKind.hls')}`

@@ -1,12 +1,11 @@
-import { ApiError, getOpenApiDocument } from '$lib/api/client';
+import { getOpenApiDocument } from '$lib/api/client';
+import { errorInfo } from '$lib/api/error-text';
 import type { PageLoad } from './$types';
 
 export const load = (async ({ fetch }) => {
 	try {
 		return { doc: await getOpenApiDocument({ fetch }), error: null };
 	} catch (cause) {
-		const status = cause instanceof ApiError ? cause.status : 0;
-		const message = cause instanceof Error ? cause.message : String(cause);
-		return { doc: null, error: { status, message } };
+		return { doc: null, error: errorInfo(cause) };
 	}
 }) satisfies PageLoad;

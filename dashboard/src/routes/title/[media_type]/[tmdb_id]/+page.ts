@@ -1,5 +1,6 @@
 import { error } from '@sveltejs/kit';
 import { ApiError, getLibraryItem, getMetadata, getProgressList } from '$lib/api/client';
+import { describeError } from '$lib/api/error-text';
 import type { LibraryItemDetail, Metadata, ProgressEntry } from '$lib/api/types';
 import { parseTitleParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
@@ -14,7 +15,8 @@ export const load = (async ({ params, fetch }) => {
 			// Not in the local library is fine: the streaming providers may still have it.
 			if (cause instanceof ApiError && cause.isNotFound) return null;
 			const status = cause instanceof ApiError && cause.status >= 400 ? cause.status : 500;
-			error(status, cause instanceof Error ? cause.message : String(cause));
+			const said = describeError(cause);
+			error(status, { message: said.text, details: said.details });
 		}),
 		getProgressList({ fetch }).catch((): ProgressEntry[] => []),
 		// TMDB enriches the page when configured; without it the library's metadata is enough.
