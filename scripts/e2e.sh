@@ -12,7 +12,7 @@
 #                                                 and its subtitles addon's SRTs as WebVTT)
 #       secure  = the library + SOKOUL_API_TOKEN + an admin account made with `sokoul user add`
 #                 (login form, session cookie, logout, signed media URLs)
-#       household = the library, no account yet (its first run, profiles: 18-profiles)
+#       household = the library, no account yet (its first run, profiles: 21-profiles)
 # then runs `npx playwright test` in dashboard/ and always stops everything it started.
 # Artifacts (screenshots of every test, traces of failures, ttff.json): dashboard/test-results/.
 #
