@@ -54,7 +54,8 @@ test('first run → admin → second profile → what one profile watched resume
 	await page.goto(`${servers.household}/`);
 	const resume = page.getByTestId('continue-item');
 	await expect(resume).toHaveCount(1);
-	await expect(resume).toHaveAttribute('href', /\/watch\/movie\/603/);
+	// The card's link (the card also holds "Retirer de Reprendre la lecture").
+	await expect(resume.locator('a.card')).toHaveAttribute('href', /\/watch\/movie\/603/);
 	await expect(page.getByRole('heading', { name: 'Reprendre la lecture' })).toBeVisible();
 	await snap(page, testInfo, 'lea-resumes');
 
