@@ -628,6 +628,41 @@ async fn an_hevc_film_copied_for_safari_keeps_the_keyframes_its_first_play_liste
     assert_eq!(stored(), 6, "one keyframe a second, kept");
 }
 
+/// A 6 s 320×180 H.264 MKV (a keyframe a second) with one AC-3 track per tone, `default` the
+/// default one: copied video and a transcoded audio for Chromium, in two seconds of ffmpeg.
+fn six_second_h264_ac3_mkv(file: &Path, tones: &[u32], default: usize) {
+    let mut args: Vec<String> = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]
+        .map(String::from)
+        .to_vec();
+    for tone in tones {
+        args.extend(["-f", "lavfi", "-i"].map(String::from));
+        args.push(format!("sine=r=48000:f={tone}"));
+    }
+    args.extend(["-t", "6"].map(String::from));
+    for input in 0..=tones.len() {
+        args.extend(["-map".to_string(), input.to_string()]);
+    }
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-c:a",
+            "ac3",
+        ]
+        .map(String::from),
+    );
+    for n in 0..tones.len() {
+        let disposition = if n == default { "default" } else { "0" };
+        args.extend([format!("-disposition:a:{n}"), disposition.to_string()]);
+    }
+    args.push(file.to_str().unwrap().to_string());
+    fixtures::ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 /// Segment files of rendition `variant` in the engine's cache, anywhere under `dir`.
 fn cached_segments(dir: &Path, variant: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -646,27 +681,7 @@ fn cached_segments(dir: &Path, variant: &str) -> Vec<String> {
 async fn the_first_segment_is_made_once_its_playlist_is_asked_before_the_player_asks_for_it() {
     let root = tempfile::tempdir().unwrap();
     let file = film_path(root.path(), 5005, "mkv");
-    fixtures::ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=r=48000",
-        "-t",
-        "6",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "25",
-        "-c:a",
-        "ac3",
-        file.to_str().unwrap(),
-    ]);
+    six_second_h264_ac3_mkv(&file, &[440], 0);
     let app = library_app(root.path()).await;
     assert_eq!(app.scan().await["added"], 1);
     let base = hls_base(&app, 5005).await;
@@ -710,41 +725,7 @@ async fn the_watch_pages_resolve_with_its_profile_starts_packaging_before_the_pl
     let root = tempfile::tempdir().unwrap();
     let file = film_path(root.path(), 5006, "mkv");
     // Two audio tracks, the second the file's default: the player starts with that one.
-    fixtures::ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=r=48000:f=440",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=r=48000:f=660",
-        "-t",
-        "6",
-        "-map",
-        "0",
-        "-map",
-        "1",
-        "-map",
-        "2",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "25",
-        "-c:a",
-        "ac3",
-        "-disposition:a:0",
-        "0",
-        "-disposition:a:1",
-        "default",
-        file.to_str().unwrap(),
-    ]);
+    six_second_h264_ac3_mkv(&file, &[440, 660], 1);
     let app = library_app(root.path()).await;
     assert_eq!(app.scan().await["added"], 1);
     let cache = app.data_dir.path().join("hls-cache");
