@@ -11,51 +11,6 @@ import { browserProfile } from './player/capabilities';
 import { loadPreferences } from './player/preferences';
 import { qualityMaxHeight } from './player/quality';
 
-/**
- * The files the watch page and hls.js load, beyond those index.html preloads itself: listed from
- * Vite's manifest by `scripts/inline-early.mjs`. Without them, the watch route's modules were
- * asked only once the app had booted (250–360 ms after navigation), and hls.js (580 kB) only
- * once that route's loader had run (500–620 ms), 100–400 ms before the master playlist could be
- * (bench-playback traces, docs/benchmarks.md).
- */
-export interface EarlyAssets {
-	watch: string[];
-	hls: string[];
-}
-
-/** How a file is preloaded: a module, a style sheet, or (hls.js's worker) just into the HTTP cache. */
-export function preloadLinks(doc: Document, hrefs: readonly string[]): void {
-	for (const href of hrefs) {
-		if (href.endsWith('.css') || /\/(nodes|chunks|entry)\//.test(href)) {
-			const link = doc.createElement('link');
-			link.href = href;
-			if (href.endsWith('.css')) {
-				link.rel = 'preload';
-				link.setAttribute('as', 'style');
-			} else {
-				link.rel = 'modulepreload';
-			}
-			doc.head.appendChild(link);
-		} else {
-			// A classic worker script: `new Worker(url)` takes it from the cache.
-			fetch(href).catch(() => {});
-		}
-	}
-}
-
-/** Whether the player will need hls.js for this resolve answer's first source. */
-function needsHls(answer: unknown): boolean {
-	const first = (answer as { sources?: { type?: string }[] } | null)?.sources?.[0];
-	return first !== undefined && first.type !== 'mp4';
-}
-
-export interface EarlyDeps {
-	fetch: typeof fetch;
-	now: () => number;
-	assets: EarlyAssets;
-	preload: (hrefs: readonly string[]) => void;
-}
-
 /** A request started before the app: when it started, its response. */
 export interface EarlyRequest {
 	startedAt: number;
@@ -94,14 +49,11 @@ export function watchProfile(): string {
 export function startEarlyRequests(
 	location: Pick<Location, 'pathname' | 'search'>,
 	target: Window,
-	deps: Partial<EarlyDeps> = {}
+	doFetch: typeof fetch = fetch,
+	now: () => number = () => performance.now()
 ): void {
 	const key = earlyKey(location.pathname, location.search);
 	if (!key) return;
-	const doFetch = deps.fetch ?? fetch;
-	const now = deps.now ?? (() => performance.now());
-	const assets = deps.assets ?? { watch: [], hls: [] };
-	const preload = deps.preload ?? ((hrefs) => preloadLinks(target.document, hrefs));
 	const early: Record<string, EarlyRequest> = {};
 	target.__sokoulEarly = early;
 	const ask = (url: string) => {
@@ -109,18 +61,11 @@ export function startEarlyRequests(
 		// Unused if the loader never runs; a failure is the loader's to see, through `earlyFetch`.
 		response.catch(() => {});
 		early[url] = { startedAt: now(), response };
-		return response;
 	};
 	// The saved position first: measuring the profile (a dozen `isTypeSupported`) is the first
 	// use of the browser's media stack, 50–100 ms on a busy 2-core machine (bench-playback traces).
 	ask(progressUrl(key));
-	const resolved = ask(resolveUrl(key, { profile: watchProfile() }));
-	preload(assets.watch);
-	// Read from a clone, before the loader takes the response (this callback was registered first).
-	void resolved
-		.then((r) => (r.ok ? r.clone().json() : null))
-		.then((answer) => needsHls(answer) && preload(assets.hls))
-		.catch(() => {});
+	ask(resolveUrl(key, { profile: watchProfile() }));
 }
 
 /** A fetch that answers an early request's URL with its response, once, while fresh. */
