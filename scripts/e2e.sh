@@ -129,6 +129,11 @@ SVT_LOG=1 ffmpeg -hide_banner -nostdin -loglevel error -y \
   -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
   -c:v libsvtav1 -preset 12 -crf 40 -g 50 -pix_fmt yuv420p -c:a libopus -ac 2 \
   "$WORK/library/Sokoul AV1 (2024) [tmdbid-9150]/Sokoul AV1 (2024).mkv"
+# Both carry an English sidecar shown for their whole length: the player draws it on the picture,
+# not on the black bars (tests/e2e/30-subtitles-on-picture.spec.ts).
+for film in "Sokoul VP9 (2024) [tmdbid-905]/Sokoul VP9 (2024)" "Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024)"; do
+  printf '1\n00:00:00,200 --> 00:00:12,000\nOn the picture, where the eyes are, even when the picture is a narrow column\n' >"$WORK/library/$film.en.srt"
+done
 # ffmpeg 5.1 has no -display_rotation; on a stream copy the `rotate` tag becomes the matrix.
 ffmpeg -hide_banner -nostdin -loglevel error -y -i "$WORK/portrait-unrotated.mp4" -c copy -metadata:s:v:0 rotate=90 \
   "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]/Sokoul Portrait (2024).mp4"
