@@ -2,6 +2,7 @@
 // episode, or "Annuler" on the next-episode card), a card over the player says what to do
 // next; it takes focus, Tab stays inside, Esc closes it, and a tap on a button reaches it.
 import type { Page } from '@playwright/test';
+import { axeSerious } from './support/axe';
 import { clearProgress, expect, expectNoFatal, expectPlays, expectTappable, servers, snap, test } from './support/fixtures';
 
 test.use({ baseURL: servers.local });
@@ -31,6 +32,7 @@ test('after the last episode: back to the title or replay, by keyboard', async (
 		expect(await card.evaluate((el) => el.contains(document.activeElement))).toBe(true);
 	}
 	await snap(page, testInfo, 'end-card-last-episode');
+	expect(await axeSerious(page, testInfo, 'end-card')).toEqual([]);
 	await expect(page.getByTestId('end-back')).toHaveAttribute('href', '/title/tv/1396');
 
 	await page.getByTestId('end-replay').focus();
