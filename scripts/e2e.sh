@@ -368,4 +368,6 @@ set +e
 STATUS=$?
 set -e
 log "finished in $(($(date +%s) - START)) s (status $STATUS)"
+# 23-screenshots.spec.ts: the pages at 1280×800 and 390×844, linked from dashboard/README.md.
+[ -d dashboard/test-results/screenshots ] && log "screenshots: $ROOT/dashboard/test-results/screenshots"
 exit "$STATUS"

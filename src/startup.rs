@@ -165,7 +165,7 @@ impl AppState {
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
         let accounts = start_accounts(&settings, &store, &clock);
-        let library = start_library(&settings, &store);
+        let library = start_library(&settings, &store, &clock);
         let tmdb = tmdb_client(&settings, &http)?;
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;
         tracing::info!(
@@ -257,11 +257,15 @@ async fn start_redis(
 }
 
 /// The local library, when enabled, with its first scan and its folder watch started.
-fn start_library(settings: &Settings, store: &Store) -> Option<Arc<Library>> {
+fn start_library(
+    settings: &Settings,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+) -> Option<Arc<Library>> {
     if !settings.library.enabled {
         return None;
     }
-    let library = Library::with_store(settings, store.clone());
+    let library = Library::with_store(settings, store.clone(), clock.clone());
     if settings.library.scan_on_start {
         let library = library.clone();
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::TitlePath;
+use super::profiles::Viewer;
 use super::responses::{FfmpegErrors, Internal, LibraryErrors};
 use super::with_type;
 use crate::error::{ApiError, ErrorBody};
@@ -41,7 +42,7 @@ pub struct ProblemList {
     pub problems: Vec<Problem>,
 }
 
-/// The films and series of the local library.
+/// The films and series of the local library, with what the requesting profile watched.
 #[utoipa::path(
     get,
     path = "/api/library/items",
@@ -51,8 +52,11 @@ pub struct ProblemList {
         LibraryErrors,
     )
 )]
-pub async fn items(State(state): State<AppState>) -> Result<Json<ItemList>, ApiError> {
-    let mut items: Vec<Item> = library(&state)?.items().await?;
+pub async fn items(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Json<ItemList>, ApiError> {
+    let mut items: Vec<Item> = library(&state)?.items(viewer.profile).await?;
     for item in &mut items {
         sign_poster(&state, item);
     }
@@ -88,10 +92,11 @@ fn sign_poster(state: &AppState, item: &mut Item) {
 )]
 pub async fn item(
     State(state): State<AppState>,
+    viewer: Viewer,
     title: TitlePath,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let (kind, id) = (title.media_type, title.tmdb_id.get());
-    let mut detail = library(&state)?.item(kind, id).await?;
+    let mut detail = library(&state)?.item(kind, id, viewer.profile).await?;
     sign_poster(&state, &mut detail.item);
     Ok(Json(detail))
 }

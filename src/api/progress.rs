@@ -1,17 +1,19 @@
 //! `/api/progress/**`: save and read watch positions (resume, "continue watching").
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, EpisodeQuery, Title, TitlePath};
 use super::profiles::Viewer;
 use super::responses::{Internal, TitleErrors};
 use crate::error::{ApiError, ErrorBody};
+use crate::models::MediaType;
 use crate::startup::AppState;
 use crate::store::progress::ProgressEntry;
 
@@ -30,23 +32,47 @@ pub struct ProgressList {
     pub items: Vec<ProgressEntry>,
 }
 
-/// The profile's most recent positions, newest first (the "continue watching" row).
+/// `GET /api/progress?media_type=tv&tmdb_id=1396`: one title's positions, all of them.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProgressFilter {
+    /// With `tmdb_id`: only this title's positions (every episode of a series), not the 50
+    /// most recent.
+    pub media_type: Option<MediaType>,
+    /// With `media_type`.
+    pub tmdb_id: Option<u32>,
+}
+
+/// The profile's most recent positions, newest first (the "continue watching" row), or every
+/// position of one title (which episodes of a series were watched).
 #[utoipa::path(
     get,
     path = "/api/progress",
     operation_id = "list_progress",
+    params(ProgressFilter),
     responses(
-        (status = 200, description = "Up to 50 saved positions, newest first", body = ProgressList),
+        (status = 200, description = "Up to 50 saved positions, newest first; with a title, all of its own", body = ProgressList),
+        (status = 400, description = "`invalid_query`: not a query string, or only one of `media_type` and `tmdb_id`", body = ErrorBody),
         Internal,
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
+    filter: Result<Query<ProgressFilter>, QueryRejection>,
 ) -> Result<Json<ProgressList>, ApiError> {
-    Ok(Json(ProgressList {
-        items: state.store.recent_progress(viewer.profile, 50).await?,
-    }))
+    let Query(filter) = filter?;
+    let items = match (filter.media_type, filter.tmdb_id) {
+        (None, None) => state.store.recent_progress(viewer.profile, 50).await?,
+        (Some(kind), Some(id)) => state.store.title_progress(viewer.profile, kind, id).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "media_type and tmdb_id go together",
+            ));
+        }
+    };
+    Ok(Json(ProgressList { items }))
 }
 
 /// The saved position of a film or an episode.

@@ -10,6 +10,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::profiles::Viewer;
 use super::responses::Internal;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::library::Item;
@@ -69,10 +70,11 @@ pub struct TmdbHit {
 )]
 pub async fn search(
     State(state): State<AppState>,
+    viewer: Viewer,
     Words(words): Words,
 ) -> Result<Json<SearchResults>, ApiError> {
     let items = match &state.library {
-        Some(library) => library.items().await?,
+        Some(library) => library.items(viewer.profile).await?,
         None => Vec::new(),
     };
     let held: HashSet<(MediaType, u32)> = items.iter().map(|i| (i.media_type, i.tmdb_id)).collect();

@@ -754,6 +754,7 @@ mod tests {
             episode_title: None,
             probe,
             sidecars: Vec::new(),
+            added_at: 0,
         }
     }
 

@@ -16,18 +16,22 @@ pub mod subtitles;
 pub mod thumbnails;
 pub mod watch;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde::Serialize;
+use time::OffsetDateTime;
 use ts_rs::TS;
 use utoipa::ToSchema;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{LibrarySettings, Settings};
 use crate::models::MediaType;
 use crate::store::media::{MediaFile, Problem, StoredProblem};
+use crate::store::progress::Watched;
 use crate::store::{Store, StoreError};
 
 pub use scan::ScanSummary;
@@ -157,6 +161,8 @@ pub struct Library {
     pub markers: Arc<markers::Detector>,
     /// The seek thumbnails job (one file at a time).
     pub thumbnails: Arc<thumbnails::Thumbnailer>,
+    /// Dates the files a scan sees for the first time ("recently added").
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Library {
@@ -182,6 +188,19 @@ pub struct Item {
     pub poster_url: Option<String>,
     #[schema(required)]
     pub overview: Option<String>,
+    /// When a library scan first saw the title; for a series, its newest episode, so a series
+    /// that gains an episode comes first in "recently added" (as in Jellyfin and Plex).
+    #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
+    pub added_at: OffsetDateTime,
+    /// The requesting profile finished it: a film watched past 95 % of its duration, or every
+    /// episode of a series (specials aside).
+    pub watched: bool,
+    /// Series only: how many of its episodes (specials aside) the profile has not finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    #[ts(optional)]
+    pub unwatched_episodes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
@@ -223,10 +242,10 @@ impl Library {
     /// survive a restart from another working directory.
     pub fn open(settings: &Settings) -> Result<Arc<Library>, LibraryError> {
         let store = Store::open(&settings.data_dir.join("sokoul.db"))?;
-        Ok(Library::with_store(settings, store))
+        Ok(Library::with_store(settings, store, Arc::new(SystemClock)))
     }
 
-    pub fn with_store(settings: &Settings, store: Store) -> Arc<Library> {
+    pub fn with_store(settings: &Settings, store: Store, clock: Arc<dyn Clock>) -> Arc<Library> {
         let config = LibraryConfig::from(&settings.library);
         let roots: Vec<PathBuf> = settings
             .library
@@ -250,6 +269,7 @@ impl Library {
             subtitle_conversions: std::sync::atomic::AtomicU64::new(0),
             markers: Arc::new(markers::Detector::default()),
             thumbnails: Arc::new(thumbnails::Thumbnailer::default()),
+            clock,
         })
     }
 
@@ -287,9 +307,10 @@ impl Library {
                     let detector = self.markers.clone();
                     let thumbnailer = self.thumbnails.clone();
                     let data_dir = self.data_dir.clone();
+                    let at = self.clock.now().unix_timestamp();
                     // Spawned, so a client that disconnects does not abort the scan half-way.
                     let task = tokio::spawn(async move {
-                        let summary = scan::scan(&store, &config, &roots).await.map(Arc::new);
+                        let summary = scan::scan(&store, &config, &roots, at).await.map(Arc::new);
                         // After the scan and apart from it: the summary never waits for it.
                         if summary.is_ok() && config.thumbnails {
                             thumbnailer.kick(
@@ -340,14 +361,22 @@ impl Library {
             .collect())
     }
 
-    /// Every title, once, sorted by title.
-    pub async fn items(&self) -> Result<Vec<Item>, LibraryError> {
+    /// Every title, once, sorted by title, with what `profile` has watched of it.
+    pub async fn items(&self, profile: i64) -> Result<Vec<Item>, LibraryError> {
         let files = self.store.all_files().await?;
-        let mut seen = std::collections::HashSet::new();
-        let mut items: Vec<Item> = files
-            .into_iter()
-            .filter(|f| seen.insert((f.media_type, f.tmdb_id)))
-            .map(|f| item_of(&f))
+        let finished = self.store.finished(profile).await?;
+        let mut titles: Vec<(MediaType, u32)> = Vec::new();
+        let mut by_title: HashMap<(MediaType, u32), Vec<MediaFile>> = HashMap::new();
+        for f in files {
+            let key = (f.media_type, f.tmdb_id);
+            if !by_title.contains_key(&key) {
+                titles.push(key);
+            }
+            by_title.entry(key).or_default().push(f);
+        }
+        let mut items: Vec<Item> = titles
+            .iter()
+            .map(|key| item_of(&by_title[key], &finished))
             .collect();
         items.sort_by(|a, b| {
             a.title
@@ -362,6 +391,7 @@ impl Library {
         &self,
         media_type: MediaType,
         tmdb_id: u32,
+        profile: i64,
     ) -> Result<ItemDetail, LibraryError> {
         let files = self.store.files_of(media_type, tmdb_id).await?;
         let first = files.first().ok_or_else(|| {
@@ -370,7 +400,7 @@ impl Library {
                 format!("no {media_type} {tmdb_id} in the library"),
             )
         })?;
-        let item = item_of(first);
+        let item = item_of(&files, &self.store.finished(profile).await?);
         Ok(match media_type {
             MediaType::Movie => ItemDetail {
                 item,
@@ -419,7 +449,31 @@ impl Library {
     }
 }
 
-fn item_of(f: &MediaFile) -> Item {
+/// A title from its files (at least one), and what the profile finished of it.
+fn item_of(files: &[MediaFile], finished: &HashSet<Watched>) -> Item {
+    let f = &files[0];
+    let added = files.iter().map(|f| f.added_at).max().unwrap_or(0);
+    let (watched, unwatched_episodes) = match f.media_type {
+        MediaType::Movie => (
+            finished.contains(&(MediaType::Movie, f.tmdb_id, None)),
+            None,
+        ),
+        MediaType::Tv => {
+            let episodes: HashSet<(u32, u32)> = files
+                .iter()
+                .filter_map(|f| Some((f.season?, f.episode?, f.episode_end)))
+                .filter(|(season, _, _)| *season > 0)
+                .flat_map(|(s, first, last)| {
+                    (first..=last.unwrap_or(first).max(first)).map(move |e| (s, e))
+                })
+                .collect();
+            let left = episodes
+                .iter()
+                .filter(|&&e| !finished.contains(&(MediaType::Tv, f.tmdb_id, Some(e))))
+                .count() as u32;
+            (!episodes.is_empty() && left == 0, Some(left))
+        }
+    };
     Item {
         media_type: f.media_type,
         tmdb_id: f.tmdb_id,
@@ -430,6 +484,9 @@ fn item_of(f: &MediaFile) -> Item {
             f.media_type, f.tmdb_id
         )),
         overview: None,
+        added_at: OffsetDateTime::from_unix_timestamp(added).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        watched,
+        unwatched_episodes,
     }
 }
 

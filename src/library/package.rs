@@ -1184,6 +1184,7 @@ fn remote_file(path: PathBuf, probe: probe::ProbeInfo) -> MediaFile {
         episode_title: None,
         probe,
         sidecars: Vec::new(),
+        added_at: 0,
     }
 }
 

@@ -323,11 +323,13 @@ struct Classified {
     problems: Vec<NewProblem>,
 }
 
-/// Scans `roots` into `store`: walk → classify → probe → reconcile.
+/// Scans `roots` into `store`: walk → classify → probe → reconcile. `at` (unix seconds) is
+/// when the scan runs: the date added of the files it finds for the first time.
 pub async fn scan(
     store: &Store,
     config: &LibraryConfig,
     roots: &[PathBuf],
+    at: i64,
 ) -> Result<ScanSummary, LibraryError> {
     let started = Instant::now();
     let roots_owned = roots.to_vec();
@@ -355,7 +357,7 @@ pub async fn scan(
     };
     record_probes(probed, &index, &mut changes, &mut summary)?;
     sweep(&index, roots, &present, &walk, &mut changes, &mut summary);
-    summary.failed = apply_and_report(store, roots, walk.problems, changes).await?;
+    summary.failed = apply_and_report(store, roots, walk.problems, changes, at).await?;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     log_summary(&summary);
     Ok(summary)
@@ -505,6 +507,7 @@ fn media_file(found: Found, identity: naming::Identity, probe: ProbeInfo) -> Med
         episode_title: identity.episode_title,
         probe,
         sidecars: found.sidecars,
+        added_at: 0,
     }
 }
 
@@ -552,6 +555,7 @@ async fn apply_and_report(
     roots: &[PathBuf],
     walk_problems: Vec<NewProblem>,
     mut changes: ScanChanges,
+    at: i64,
 ) -> Result<Vec<Problem>, LibraryError> {
     let mut failed: Vec<StoredProblem> = walk_problems
         .iter()
@@ -563,7 +567,7 @@ async fn apply_and_report(
         })
         .collect();
     changes.problems.extend(walk_problems);
-    store.apply_scan(changes).await?;
+    store.apply_scan(changes, at).await?;
     let reported: HashSet<String> = failed.iter().map(|p| p.path.clone()).collect();
     failed.extend(
         store

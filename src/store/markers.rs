@@ -246,6 +246,7 @@ mod tests {
             episode_title: None,
             probe: ProbeInfo::default(),
             sidecars: Vec::new(),
+            added_at: 0,
         };
         let markers = StoredMarkers {
             size: 100,

@@ -28,6 +28,8 @@ pub struct MediaFile {
     pub episode_title: Option<String>,
     pub probe: ProbeInfo,
     pub sidecars: Vec<Sidecar>,
+    /// Unix seconds when a scan first saw the file (set by the store; ignored on upsert).
+    pub added_at: i64,
 }
 
 impl MediaFile {
@@ -67,7 +69,7 @@ pub struct Seen {
 }
 
 const COLUMNS: &str = "id, path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, episode, \
-                       episode_end, episode_title, probe, sidecars";
+                       episode_end, episode_title, probe, sidecars, added_at";
 
 fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
     let media_type: String = r.get(5)?;
@@ -95,6 +97,7 @@ fn row_to_file(r: &Row<'_>) -> rusqlite::Result<(MediaFile, String, String)> {
             // Decoded from its JSON column by `finish`, off the row-reading closure.
             probe: ProbeInfo::default(),
             sidecars: Vec::new(),
+            added_at: r.get(15)?,
         },
         probe,
         sidecars,
@@ -114,8 +117,8 @@ fn upsert_file(tx: &rusqlite::Transaction<'_>, new: &NewFile, at: i64) -> Result
     )))?;
     let id: i64 = tx.query_row(
             "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, year, season, \
-             episode, episode_end, episode_title, duration, probe, sidecars, scanned_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+             episode, episode_end, episode_title, duration, probe, sidecars, scanned_at, added_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16) \
              ON CONFLICT (path) DO UPDATE SET root = excluded.root, size = excluded.size, \
              mtime_ns = excluded.mtime_ns, media_type = excluded.media_type, tmdb_id = excluded.tmdb_id, \
              title = excluded.title, year = excluded.year, season = excluded.season, \
@@ -231,13 +234,6 @@ fn query_files(
     rows.map(|r| finish(r?)).collect()
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// A new or changed file, as the scanner hands it to the store.
 #[derive(Debug, Clone)]
 pub struct NewFile {
@@ -300,11 +296,10 @@ impl Store {
         .await
     }
 
-    /// Applies one scan's changes in a single transaction.
-    pub async fn apply_scan(&self, changes: ScanChanges) -> Result<(), StoreError> {
+    /// Applies one scan's changes in a single transaction; `at` (unix seconds) is when it ran.
+    pub async fn apply_scan(&self, changes: ScanChanges, at: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let at = now();
             for path in &changes.removed {
                 tx.execute("DELETE FROM media_files WHERE path = ?1", [path])?;
             }

@@ -302,6 +302,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX api_tokens_by_account ON api_tokens (account_id);
     "#,
     ),
+    (
+        10,
+        r#"
+    -- When the scan first saw each file (unix seconds), for "recently added": a rescan of a
+    -- changed file keeps it. Files already known get their modification time, the closest
+    -- thing to "when it arrived" an upgrade can tell (a migration-time stamp would tie them all).
+    ALTER TABLE media_files ADD COLUMN added_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE media_files SET added_at = mtime_ns / 1000000000;
+    "#,
+    ),
 ];
 
 #[derive(Clone)]
@@ -433,5 +443,26 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn files_known_before_the_date_added_existed_are_dated_by_their_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sokoul.db");
+        let old = Store::create_at_version(&path, 9).unwrap();
+        old.execute(
+            "INSERT INTO media_files (path, root, size, mtime_ns, media_type, tmdb_id, title, \
+             duration, probe, sidecars, scanned_at) \
+             VALUES ('/m/Heat.mkv', '/m', 1, 1700000000123456789, 'movie', 949, 'Heat', 60, '{}', '[]', 0)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        let conn = store.conn.lock().unwrap();
+        let added: i64 = conn
+            .query_row("SELECT added_at FROM media_files", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(added, 1_700_000_000);
     }
 }

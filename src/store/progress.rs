@@ -1,6 +1,8 @@
 //! Watch positions per title and episode, so playback resumes where it stopped and the
 //! home page can offer "continue watching".
 
+use std::collections::HashSet;
+
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -31,6 +33,14 @@ pub struct ProgressEntry {
     #[schema(required)]
     pub title: Option<String>,
 }
+
+/// Past this share of its duration a film or an episode counts as watched: the credits may
+/// roll on, the viewer is done. The dashboard's `FINISHED_FRACTION` (src/lib/media.ts) is the
+/// same number; a share, because a fixed "last 60 s" called a 50 s short watched once opened.
+pub const FINISHED_SHARE: f64 = 0.95;
+
+/// A finished film `(Movie, id, None)` or episode `(Tv, id, Some((season, episode)))`.
+pub type Watched = (MediaType, u32, Option<(u32, u32)>);
 
 fn key(req: &MediaRequest) -> (&'static str, i64, i64, i64) {
     let (s, e) = req
@@ -121,6 +131,51 @@ impl Store {
                 params![media_type, tmdb_id, season, episode, profile],
             )?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Every saved position of one title (a series' episodes), newest first.
+    pub async fn title_progress(
+        &self,
+        profile: i64,
+        media_type: MediaType,
+        tmdb_id: u32,
+    ) -> Result<Vec<ProgressEntry>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "{SELECT} WHERE p.profile_id = ?1 AND p.media_type = ?2 AND p.tmdb_id = ?3 \
+                 ORDER BY p.updated_at DESC"
+            ))?;
+            let rows = stmt
+                .query_map(params![profile, media_type.as_str(), tmdb_id], row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// What the profile finished: films as `(Movie, id, None)`, episodes with their number.
+    pub async fn finished(&self, profile: i64) -> Result<HashSet<Watched>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT media_type, tmdb_id, season, episode FROM watch_progress \
+                 WHERE profile_id = ?1 AND position >= duration * ?2",
+            )?;
+            let rows = stmt.query_map(params![profile, FINISHED_SHARE], |r| {
+                let media_type: String = r.get(0)?;
+                let (season, episode): (i64, i64) = (r.get(2)?, r.get(3)?);
+                Ok((
+                    if media_type == "tv" {
+                        MediaType::Tv
+                    } else {
+                        MediaType::Movie
+                    },
+                    r.get::<_, i64>(1)? as u32,
+                    (season >= 0 && episode >= 0).then_some((season as u32, episode as u32)),
+                ))
+            })?;
+            Ok(rows.collect::<Result<HashSet<_>, _>>()?)
         })
         .await
     }

@@ -686,3 +686,160 @@ async fn posters_come_from_tmdb_when_a_key_is_set_and_from_the_file_otherwise() 
     assert_eq!(r.status(), 200);
     assert_eq!(&r.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
 }
+
+fn added_at(item: &Value) -> time::OffsetDateTime {
+    let text = item["added_at"].as_str().expect("added_at is a string");
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+async fn item_of(app: &TestApp, media_type: &str, tmdb_id: u32) -> Value {
+    let items = app.get_json("/api/library/items", 200).await;
+    items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["media_type"] == media_type && i["tmdb_id"] == tmdb_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{media_type} {tmdb_id} in {items}"))
+}
+
+async fn finish(app: &TestApp, path: &str, position: f64) {
+    let r = app
+        .client
+        .put(format!("{}{path}", app.address))
+        .json(&serde_json::json!({"position": position, "duration": 12.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "PUT {path}");
+}
+
+#[tokio::test]
+async fn titles_say_when_the_library_first_saw_them_and_a_changed_file_keeps_that_date() {
+    let root = tempfile::tempdir().unwrap();
+    let heat = place(
+        root.path(),
+        "Heat (1995) [tmdbid-949]/Heat.mkv",
+        Synth::H264AacMkv,
+    );
+    let app = library_app(root.path()).await;
+    app.scan().await;
+    let heat_added = added_at(&item_of(&app, "movie", 949).await);
+
+    // A day later a series arrives, and the film's file is replaced by another encode.
+    app.clock.advance(86_400);
+    place(
+        root.path(),
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E01 - Pilot.mkv",
+        Synth::H264AacMkv,
+    );
+    std::fs::remove_file(&heat).unwrap();
+    place(
+        root.path(),
+        "Heat (1995) [tmdbid-949]/Heat.mkv",
+        Synth::H264AacMp4,
+    );
+    let summary = app.scan().await;
+    assert_eq!(summary["probed"], 2, "{summary}");
+
+    let show_added = added_at(&item_of(&app, "tv", 100).await);
+    assert!(
+        show_added - heat_added >= time::Duration::hours(23),
+        "the series is a day newer: {heat_added} then {show_added}"
+    );
+    assert_eq!(
+        added_at(&item_of(&app, "movie", 949).await),
+        heat_added,
+        "a changed file is the same title, not a new one"
+    );
+
+    // A new episode brings its series up in "recently added".
+    app.clock.advance(86_400);
+    place(
+        root.path(),
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E02.mkv",
+        Synth::H264AacMkv,
+    );
+    app.scan().await;
+    assert!(added_at(&item_of(&app, "tv", 100).await) - show_added >= time::Duration::hours(23));
+    let detail = app.get_json("/api/library/items/tv/100", 200).await;
+    assert_eq!(added_at(&detail), added_at(&item_of(&app, "tv", 100).await));
+}
+
+#[tokio::test]
+async fn titles_say_what_the_viewer_watched_and_how_many_episodes_are_left() {
+    let root = tempfile::tempdir().unwrap();
+    place(
+        root.path(),
+        "Heat (1995) [tmdbid-949]/Heat.mkv",
+        Synth::H264AacMkv,
+    );
+    for rel in [
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E01 - Pilot.mkv",
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E02-E03.mkv",
+        "Show (2010) [tmdbid-100]/Specials/Show S00E01.mkv",
+    ] {
+        place(root.path(), rel, Synth::H264AacMkv);
+    }
+    let app = library_app(root.path()).await;
+    app.scan().await;
+
+    let (film, show) = (
+        item_of(&app, "movie", 949).await,
+        item_of(&app, "tv", 100).await,
+    );
+    assert_eq!(
+        (&film["watched"], film.get("unwatched_episodes")),
+        (&Value::Bool(false), None)
+    );
+    assert_eq!(
+        (&show["watched"], &show["unwatched_episodes"]),
+        (&Value::Bool(false), &3.into()),
+        "specials aside"
+    );
+
+    // 95 % of a 12 s film is 11.4 s.
+    finish(&app, "/api/progress/movie/949", 11.0).await;
+    assert_eq!(item_of(&app, "movie", 949).await["watched"], false);
+    finish(&app, "/api/progress/movie/949", 11.5).await;
+    assert_eq!(item_of(&app, "movie", 949).await["watched"], true);
+    let detail = app.get_json("/api/library/items/movie/949", 200).await;
+    assert_eq!(detail["watched"], true);
+
+    finish(&app, "/api/progress/tv/100?season=1&episode=1", 12.0).await;
+    finish(&app, "/api/progress/tv/100?season=1&episode=2", 6.0).await;
+    assert_eq!(item_of(&app, "tv", 100).await["unwatched_episodes"], 2);
+    finish(&app, "/api/progress/tv/100?season=1&episode=2", 12.0).await;
+    finish(&app, "/api/progress/tv/100?season=1&episode=3", 12.0).await;
+    let show = item_of(&app, "tv", 100).await;
+    assert_eq!(
+        (&show["watched"], &show["unwatched_episodes"]),
+        (&Value::Bool(true), &0.into()),
+        "{show}"
+    );
+
+    // "Marquer comme non vu" forgets the position: the episode counts again.
+    let r = app
+        .client
+        .delete(format!(
+            "{}/api/progress/tv/100?season=1&episode=3",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let show = item_of(&app, "tv", 100).await;
+    assert_eq!(
+        (&show["watched"], &show["unwatched_episodes"]),
+        (&Value::Bool(false), &1.into())
+    );
+
+    // One title's positions, all of them (the plain list keeps the 50 most recent).
+    let mine = app
+        .get_json("/api/progress?media_type=tv&tmdb_id=100", 200)
+        .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2, "{mine}");
+    let half = app.get_json("/api/progress?media_type=tv", 400).await;
+    assert_eq!(half["error"]["code"], "invalid_query");
+}

@@ -10,6 +10,7 @@ import {
 	resumePosition,
 	seriesTitle,
 	upNextEpisode,
+	watchFromStartHref,
 	watchHref
 } from './media';
 
@@ -52,6 +53,13 @@ describe('watchHref', () => {
 		expect(watchHref({ media_type: 'movie', tmdb_id: 603 })).toBe('/watch/movie/603');
 		expect(watchHref({ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 })).toBe(
 			'/watch/tv/1396?season=1&episode=2'
+		);
+	});
+
+	it('says "from the start" after whatever query the title has', () => {
+		expect(watchFromStartHref({ media_type: 'movie', tmdb_id: 603 })).toBe('/watch/movie/603?start=0');
+		expect(watchFromStartHref({ media_type: 'tv', tmdb_id: 1396, season: 1, episode: 2 })).toBe(
+			'/watch/tv/1396?season=1&episode=2&start=0'
 		);
 	});
 });

@@ -20,6 +20,12 @@ export function watchHref(key: MediaKey): string {
 		: base;
 }
 
+/** The player from 0:00 whatever was saved ("Lire depuis le début"). */
+export function watchFromStartHref(key: MediaKey): string {
+	const href = watchHref(key);
+	return `${href}${href.includes('?') ? '&' : '?'}start=0`;
+}
+
 export function titleHref(key: Pick<MediaKey, 'media_type' | 'tmdb_id'>): string {
 	return `/title/${key.media_type}/${key.tmdb_id}`;
 }

@@ -4,7 +4,17 @@
 // feedback), and a phone with touch (every overlay button is what a tap on its centre reaches,
 // double tap on a side seeks 10 s).
 import type { Locator, Page } from '@playwright/test';
-import { clearProgress, currentTime, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
+import {
+	clearProgress,
+	currentTime,
+	expect,
+	expectNoFatal,
+	expectPlays,
+	expectTappable,
+	servers,
+	snap,
+	test
+} from './support/fixtures';
 
 test.beforeEach(async ({ request }) => clearProgress(request, servers.local));
 
@@ -21,17 +31,6 @@ async function tabTo(page: Page, target: Locator, max = 25): Promise<void> {
 		await page.keyboard.press('Tab');
 	}
 	await expect(target).toBeFocused();
-}
-
-/** The element a tap on the centre of `target` reaches is `target` itself (or inside it). */
-async function expectTappable(target: Locator): Promise<void> {
-	await expect(target).toBeVisible();
-	const hit = await target.evaluate((el) => {
-		const box = el.getBoundingClientRect();
-		const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
-		return { ok: !!top && el.contains(top), top: top ? `${top.tagName}.${top.className}` : 'nothing' };
-	});
-	expect(hit.ok, `the centre of the button reaches ${hit.top}`).toBe(true);
 }
 
 test.describe('desktop, keyboard only', () => {

@@ -1,6 +1,7 @@
 // Issue 19, deliver 6: axe-core finds no serious or critical violation on the dashboard's pages,
 // at a desktop size and on a phone: home, title pages (film, series), the player with its
-// controls shown and with its settings menu open, a title with no source, the API reference.
+// controls shown and with its settings menu open, a title with no source, the login form, the
+// API reference.
 import type { Page } from '@playwright/test';
 import { axeSerious } from './support/axe';
 import { clearProgress, expect, expectPlays, servers, snap, test } from './support/fixtures';
@@ -56,6 +57,14 @@ const PAGES: { name: string; open: (page: Page) => Promise<void> }[] = [
 		open: async (page) => {
 			await page.goto('/watch/movie/99999');
 			await expect(page.getByTestId('player-error')).toBeVisible();
+		}
+	},
+	{
+		name: 'login',
+		open: async (page) => {
+			// The server with accounts: a browser without a session gets the login form.
+			await page.goto(`${servers.secure}/`);
+			await expect(page.getByTestId('login-form')).toBeVisible();
 		}
 	},
 	{

@@ -311,6 +311,16 @@ export async function getProgressList(options?: RequestOptions): Promise<Progres
 	return (await getJson<ProgressListResponse>('/api/progress', options)).items;
 }
 
+/** Every saved position of one title (all of a series' episodes), most recent first. */
+export async function getTitleProgress(
+	media_type: MediaType,
+	tmdb_id: number,
+	options?: RequestOptions
+): Promise<ProgressEntry[]> {
+	const query = `?media_type=${media_type}&tmdb_id=${tmdb_id}`;
+	return (await getJson<ProgressListResponse>(`/api/progress${query}`, options)).items;
+}
+
 /** The saved position, or null when nothing was saved yet (the server answers 404). */
 /** The saved position's URL of `key` (also asked by the early requests of `early-resolve.ts`). */
 export function progressUrl(key: MediaKey): string {

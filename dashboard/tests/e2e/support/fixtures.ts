@@ -1,7 +1,7 @@
 // Shared pieces of the browser end-to-end suite: the servers scripts/e2e.sh started, a console
 // collector, and the proof that a <video> really plays.
 import { writeFileSync } from 'node:fs';
-import { test as base, expect, type APIRequestContext, type Page, type TestInfo } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type Locator, type Page, type TestInfo } from '@playwright/test';
 
 function env(name: string): string {
 	const value = process.env[name];
@@ -193,6 +193,17 @@ export async function expectPlays(
 	expect(info.frames).toBeGreaterThan(0);
 	expect(info.variance, 'the picture drawn from the video is not flat').toBeGreaterThan(100);
 	return info;
+}
+
+/** The element a tap on the centre of `target` reaches is `target` itself (or inside it). */
+export async function expectTappable(target: Locator): Promise<void> {
+	await expect(target).toBeVisible();
+	const hit = await target.evaluate((el) => {
+		const box = el.getBoundingClientRect();
+		const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+		return { ok: !!top && el.contains(top), top: top ? `${top.tagName}.${top.className}` : 'nothing' };
+	});
+	expect(hit.ok, `the centre of the button reaches ${hit.top}`).toBe(true);
 }
 
 /** A screenshot kept with the test's artifacts (dashboard/test-results/…). */

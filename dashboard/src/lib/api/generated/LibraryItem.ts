@@ -4,4 +4,18 @@ import type { MediaType } from "./MediaType";
 /**
  * A title in the library listing.
  */
-export type LibraryItem = { media_type: MediaType, tmdb_id: number, title: string, year: number | null, poster_url: string | null, overview: string | null, };
+export type LibraryItem = { media_type: MediaType, tmdb_id: number, title: string, year: number | null, poster_url: string | null, overview: string | null, 
+/**
+ * When a library scan first saw the title; for a series, its newest episode, so a series
+ * that gains an episode comes first in "recently added" (as in Jellyfin and Plex).
+ */
+added_at: string, 
+/**
+ * The requesting profile finished it: a film watched past 95 % of its duration, or every
+ * episode of a series (specials aside).
+ */
+watched: boolean, 
+/**
+ * Series only: how many of its episodes (specials aside) the profile has not finished.
+ */
+unwatched_episodes?: number, };

@@ -1,5 +1,5 @@
 import { error } from '@sveltejs/kit';
-import { ApiError, getLibraryItem, getMetadata, getProgressList } from '$lib/api/client';
+import { ApiError, getLibraryItem, getMetadata, getTitleProgress } from '$lib/api/client';
 import { describeError } from '$lib/api/error-text';
 import type { LibraryItemDetail, Metadata, ProgressEntry } from '$lib/api/types';
 import { parseTitleParams } from '$lib/route-params';
@@ -18,7 +18,8 @@ export const load = (async ({ params, fetch }) => {
 			const said = describeError(cause);
 			error(status, { message: said.text, details: said.details });
 		}),
-		getProgressList({ fetch }).catch((): ProgressEntry[] => []),
+		// All of this title's positions (a long series has more than the 50 most recent).
+		getTitleProgress(media_type, tmdb_id, { fetch }).catch((): ProgressEntry[] => []),
 		// TMDB enriches the page when configured; without it the library's metadata is enough.
 		getMetadata(media_type, tmdb_id, { fetch }).catch((): Metadata | null => null)
 	]);
@@ -28,6 +29,6 @@ export const load = (async ({ params, fetch }) => {
 		tmdb_id,
 		item,
 		meta,
-		progress: progress.filter((p) => p.media_type === media_type && p.tmdb_id === tmdb_id)
+		progress
 	};
 }) satisfies PageLoad;

@@ -1,6 +1,6 @@
 import { browser } from '$app/environment';
 import { error, redirect } from '@sveltejs/kit';
-import { getLibraryItem, getProgress, getProgressList, resolveStreams } from '$lib/api/client';
+import { getLibraryItem, getProgress, getTitleProgress, resolveStreams } from '$lib/api/client';
 import type { LibraryItemDetail, ProgressEntry, SavedProgress } from '$lib/api/types';
 import { upNextEpisode, watchHref } from '$lib/media';
 import { earlyFetch, watchProfile } from '$lib/early-resolve';
@@ -15,10 +15,9 @@ import type { PageLoad } from './$types';
 async function episodeToWatch(tmdb_id: number, fetch: typeof globalThis.fetch): Promise<string> {
 	const [item, progress] = await Promise.all([
 		getLibraryItem('tv', tmdb_id, { fetch }).catch((): LibraryItemDetail | null => null),
-		getProgressList({ fetch }).catch((): ProgressEntry[] => [])
+		getTitleProgress('tv', tmdb_id, { fetch }).catch((): ProgressEntry[] => [])
 	]);
-	const mine = progress.filter((p) => p.media_type === 'tv' && p.tmdb_id === tmdb_id);
-	const next = upNextEpisode(item?.seasons ?? [], mine) ?? { season: 1, episode: 1 };
+	const next = upNextEpisode(item?.seasons ?? [], progress) ?? { season: 1, episode: 1 };
 	return watchHref({ media_type: 'tv', tmdb_id, season: next.season, episode: next.episode });
 }
 
@@ -61,6 +60,8 @@ export const load = (async ({ params, url, fetch }) => {
 	// Not awaited: the page shows the player (and its spinner) at once.
 	return {
 		key,
+		/** `?start=0` ("Lire depuis le début"): the saved position is not offered. */
+		fromStart: url.searchParams.get('start') === '0',
 		item: getLibraryItem(key.media_type, key.tmdb_id, { fetch }).catch((): LibraryItemDetail | null => null),
 		saved: getProgress(key, { fetch: browser ? earlyFetch(window, fetch) : fetch }).catch(
 			(): SavedProgress | null => null
