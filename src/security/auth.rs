@@ -2,7 +2,8 @@
 //! server-side sessions of `crate::accounts`), `SOKOUL_API_TOKEN` as
 //! `Authorization: Bearer` (an admin, so that scripts written before accounts keep working),
 //! a personal API token as `Authorization: Bearer` (its account, `accounts::tokens`),
-//! or a library media URL carrying a valid media token (`media_url`). Signed proxy URLs need
+//! or a library media URL carrying a valid media token (`media_url`; one bound to a session
+//! is valid while that session lives). Signed proxy URLs need
 //! none of these: their signature is the credential. A server with neither accounts nor a
 //! token is open (it only listens on loopback then, or its operator opted out: `startup`).
 //!
