@@ -258,17 +258,15 @@ impl Accounts {
             return Ok(false);
         };
         // Another instance holds the accounts: log in here too (and for good, as above).
-        // Unknown (Redis down) counts as yes, unremembered and asked again next time: an
-        // instance of a cluster never opens up because Redis failed.
+        // Unknown (Redis down, never seen the mark) counts as no, as without Redis: Redis is
+        // never a dependency of an account-less cluster, and an instance listening beyond
+        // loopback needs a token or the operator's opt-out anyway (`startup`).
         match shared.accounts_exist().await {
             Ok(elsewhere) => {
                 self.any.store(elsewhere, Ordering::Relaxed);
                 Ok(elsewhere)
             }
-            Err(_) => {
-                *self.checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                Ok(true)
-            }
+            Err(_) => Ok(false),
         }
     }
 
