@@ -1,7 +1,9 @@
 //! `cargo bench --bench accounts`: what accounts cost. A login is one Argon2id verification at
 //! the chosen parameters (OWASP: 19 MiB, 2 passes, 1 lane); every request with a session cookie
 //! pays for reading the cookie and checking the session (SHA-256 of the id, the in-memory
-//! memo, the expiry arithmetic), which is what a session adds to a cached resolve.
+//! memo, the expiry arithmetic), which is what a session adds to a cached resolve; every
+//! segment fetched with a media token bound to a session pays the token's tag and the same
+//! memo.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sokoul::accounts::{Accounts, Role, password, session};
 use sokoul::clock::SystemClock;
 use sokoul::config::AccountSettings;
+use sokoul::security::media_url::{self, Binding, MediaUrls};
 use sokoul::store::Store;
 
 fn argon2(c: &mut Criterion) {
@@ -55,6 +58,31 @@ fn session_check(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let id = session::from_headers(&headers).unwrap();
             accounts.session(&id).await.unwrap().unwrap()
+        })
+    });
+    media_token_check(c, &rt, &accounts, &id);
+}
+
+/// What a segment fetched with a session's media token pays before its handler: the token's
+/// tag (keyed BLAKE3), then the session it is bound to, from the session check's memo.
+fn media_token_check(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    accounts: &Arc<Accounts>,
+    id: &str,
+) {
+    let urls = MediaUrls::new(b"a bench secret of some length", "");
+    let short = session::short(&session::hash(id));
+    let path = "/api/media/12/hls/v/431.ts";
+    let signed = urls.sign(path, u64::MAX / 2, Binding::Session(short));
+    let query = signed.split_once('?').map(|(_, q)| q.to_owned());
+    c.bench_function("bound media token check (tag, session memo hit)", |b| {
+        b.to_async(rt).iter(|| async {
+            let token = media_url::token_in(query.as_deref()).unwrap();
+            let Binding::Session(short) = urls.verify(path, token, 1_000).unwrap() else {
+                unreachable!("the token is bound")
+            };
+            accounts.session_by_short(&short).await.unwrap().unwrap()
         })
     });
 }

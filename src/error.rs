@@ -262,6 +262,7 @@ impl From<crate::accounts::AccountError> for ApiError {
             E::NotFound(_) => (StatusCode::NOT_FOUND, "account_not_found"),
             E::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
             E::InvalidTokenName => (StatusCode::BAD_REQUEST, "invalid_token_name"),
+            E::SessionStore(_) => (StatusCode::SERVICE_UNAVAILABLE, "session_store_unavailable"),
             E::Password(_) | E::Store(_) | E::Task(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -273,6 +274,11 @@ impl From<crate::accounts::AccountError> for ApiError {
 impl From<crate::accounts::profiles::ProfileError> for ApiError {
     fn from(e: crate::accounts::profiles::ProfileError) -> Self {
         use crate::accounts::profiles::ProfileError as E;
+        let e = match e {
+            // The session store's own answer (503 `session_store_unavailable`).
+            E::Account(inner) => return ApiError::from(*inner),
+            e => e,
+        };
         let (status, code) = match &e {
             E::InvalidName => (StatusCode::BAD_REQUEST, "invalid_profile_name"),
             E::InvalidColour => (StatusCode::BAD_REQUEST, "invalid_colour"),
@@ -284,7 +290,7 @@ impl From<crate::accounts::profiles::ProfileError> for ApiError {
             E::PinRequired => (StatusCode::FORBIDDEN, "pin_required"),
             E::WrongPin => (StatusCode::FORBIDDEN, "wrong_pin"),
             E::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-            E::Store(_) | E::Hash(_) | E::Task(_) => {
+            E::Store(_) | E::Hash(_) | E::Task(_) | E::Account(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
@@ -348,7 +354,7 @@ impl From<ProxyError> for ApiError {
 
 impl From<MediaUrlError> for ApiError {
     fn from(e: MediaUrlError) -> Self {
-        ApiError::from_module(StatusCode::FORBIDDEN, e.code(), e, INTERNAL)
+        ApiError::from_module(e.status(), e.code(), e, INTERNAL)
     }
 }
 

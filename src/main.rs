@@ -197,6 +197,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 api::present::Signing {
                     proxy: &state.signer,
                     security: None,
+                    binding: None,
                 },
                 state.clock.unix() + state.settings.proxy.url_ttl,
             );

@@ -103,19 +103,25 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
+/// Accounts over the data dir's database; with Redis, sessions every instance checks.
 fn start_accounts(
     settings: &Settings,
     store: &Store,
     clock: &Arc<dyn Clock>,
+    shared: Option<(&Arc<RedisCache>, &[u8])>,
 ) -> Arc<crate::accounts::Accounts> {
     // The dummy hash of logins for unknown names, made now so the first such login is not
     // the slower one.
     tokio::task::spawn_blocking(crate::accounts::password::dummy);
-    Arc::new(crate::accounts::Accounts::new(
-        store.clone(),
-        clock.clone(),
-        settings.accounts.clone(),
-    ))
+    let accounts =
+        crate::accounts::Accounts::new(store.clone(), clock.clone(), settings.accounts.clone());
+    Arc::new(match shared {
+        Some((redis, secret)) => accounts.sharing(crate::accounts::shared::SharedSessions::new(
+            redis.clone(),
+            secret,
+        )),
+        None => accounts,
+    })
 }
 
 /// The resolve cache (in process, over Redis when configured) and, with Redis, what lets
@@ -161,10 +167,12 @@ impl AppState {
             Duration::from_secs(settings.resolve.failing_ttl.max(1)),
             redis.clone(),
         ));
+        let sessions_redis = redis.clone();
         let (cache, shared) = resolve_cache(&settings, redis, &clock, &metrics);
         let store = Store::open(&settings.data_dir.join("sokoul.db"))
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
-        let accounts = start_accounts(&settings, &store, &clock);
+        let shared_sessions = sessions_redis.as_ref().map(|r| (r, &secret[..]));
+        let accounts = start_accounts(&settings, &store, &clock, shared_sessions);
         let library = start_library(&settings, &store, &clock);
         let tmdb = tmdb_client(&settings, &http)?;
         let providers = build_providers(&settings, &http, library.as_ref(), tmdb.as_ref())?;

@@ -1,9 +1,10 @@
 //! `sokoul user add|list|passwd|remove`: accounts for headless setups, straight on the
 //! database in the data dir (a running server sees a new first account within a second, and
-//! a removed account's sessions within seconds).
+//! a removed account's sessions within seconds, on every instance when they share Redis).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -47,14 +48,43 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             let password = read_password(&format!("new password for {username}"))?;
             let hash = super::hash_password(password).await?;
             store.set_password(account, hash, true).await?;
+            end_shared_sessions(settings, account).await?;
             eprintln!("password of '{username}' changed; its sessions are ended");
         }
         UserCommand::Remove { username } => {
             let account = find(&store, &username).await?;
             store.remove_account(account).await?;
+            end_shared_sessions(settings, account).await?;
             eprintln!("account '{username}' removed, with its sessions");
         }
     }
+    Ok(())
+}
+
+/// With `SOKOUL_REDIS_URL` the live sessions are in Redis (`super::shared`): they end there
+/// too, or every instance would keep accepting them until their idle timeout.
+async fn end_shared_sessions(settings: &Settings, account: i64) -> anyhow::Result<()> {
+    let Some(url) = &settings.cache.redis_url else {
+        return Ok(());
+    };
+    let secret = crate::secret::load_or_create(
+        settings.secret.as_ref().map(|s| s.expose()),
+        &settings.data_dir,
+    )
+    .context("reading the secret")?;
+    let redis = crate::cache::redis::RedisCache::start(
+        url.expose(),
+        crate::cache::redis::namespace(settings),
+        Duration::from_secs_f64(settings.cache.redis_budget),
+        Duration::from_secs_f64(settings.cache.redis_backoff_max),
+        Arc::new(crate::metrics::Metrics::new()),
+    )
+    .await
+    .context("SOKOUL_REDIS_URL is not a valid Redis URL")?;
+    super::shared::SharedSessions::new(redis, &secret)
+        .remove_all(account)
+        .await
+        .context("ending the account's sessions in Redis failed: run the command again")?;
     Ok(())
 }
 

@@ -9,12 +9,15 @@
 //!
 //! A session is checked on every request: a small in-memory cache keeps the database off that
 //! path; revoking through this server forgets the cached entry at once, and an entry is never
-//! older than [`SESSION_MEMO`], so a change made elsewhere (the CLI) is seen within seconds.
+//! older than [`SESSION_MEMO`], so a change made elsewhere (the CLI, another instance of a
+//! cluster) is seen within seconds. With `SOKOUL_REDIS_URL` the live sessions are kept in
+//! Redis (`shared`), so every instance verifies them.
 
 pub mod cli;
 pub mod password;
 pub mod profiles;
 pub mod session;
+pub mod shared;
 pub mod throttle;
 pub mod tokens;
 
@@ -112,6 +115,10 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("the password task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// Sessions are shared through Redis and it cannot be reached: no session is opened or
+    /// accepted past the memo (fail closed), and a revocation may not have reached it.
+    #[error("the shared session store (Redis) cannot be reached: {0}")]
+    SessionStore(#[source] crate::cache::CacheError),
 }
 
 pub fn check_username(name: &str) -> Result<(), AccountError> {
@@ -171,7 +178,11 @@ pub struct Accounts {
     store: Store,
     clock: Arc<dyn Clock>,
     settings: AccountSettings,
-    sessions: moka::sync::Cache<[u8; 32], Arc<SessionRow>>,
+    /// Checked sessions by the start of their hash ([`session::short`]), the key media tokens
+    /// carry too; a cookie's full hash is compared on every hit.
+    sessions: moka::sync::Cache<[u8; 8], Arc<SessionRow>>,
+    /// The sessions every instance shares, when `SOKOUL_REDIS_URL` is set.
+    shared: Option<shared::SharedSessions>,
     /// Checked personal tokens, by hash (tokens.rs), kept like sessions.
     tokens: moka::sync::Cache<[u8; 32], Arc<SessionRow>>,
     any: AtomicBool,
@@ -202,10 +213,17 @@ impl Accounts {
                 .time_to_live(SESSION_MEMO)
                 .support_invalidation_closures()
                 .build(),
+            shared: None,
             any: AtomicBool::new(false),
             checked: std::sync::Mutex::new(None),
             throttle: throttle::LoginThrottle::default(),
         }
+    }
+
+    /// Keeps sessions in Redis, where every instance of the cluster checks them.
+    pub fn sharing(mut self, shared: shared::SharedSessions) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     pub fn lifetime(&self) -> u64 {
@@ -233,8 +251,33 @@ impl Accounts {
         let any = self.store.count_accounts().await? > 0;
         if any {
             self.any.store(true, Ordering::Relaxed);
+            self.mark_accounts().await;
+            return Ok(true);
         }
-        Ok(any)
+        let Some(shared) = &self.shared else {
+            return Ok(false);
+        };
+        // Another instance holds the accounts: log in here too (and for good, as above).
+        // Unknown (Redis down, never seen the mark) counts as no, as without Redis: Redis is
+        // never a dependency of an account-less cluster, and an instance listening beyond
+        // loopback needs a token or the operator's opt-out anyway (`startup`).
+        match shared.accounts_exist().await {
+            Ok(elsewhere) => {
+                self.any.store(elsewhere, Ordering::Relaxed);
+                Ok(elsewhere)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Tells the cluster that accounts exist. Best effort: every session opened says it
+    /// again (`shared::SharedSessions::put`).
+    async fn mark_accounts(&self) {
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.mark_accounts().await
+        {
+            tracing::warn!(error = %e, "cannot tell the other instances that accounts exist");
+        }
     }
 
     /// Creates an account (CLI, admin API).
@@ -252,6 +295,7 @@ impl Accounts {
             .await?
             .ok_or_else(|| AccountError::NameTaken(username.to_owned()))?;
         self.any.store(true, Ordering::Relaxed);
+        self.mark_accounts().await;
         Ok(id)
     }
 
@@ -283,6 +327,7 @@ impl Accounts {
             .await?
             .ok_or(AccountError::AlreadySetUp)?;
         self.any.store(true, Ordering::Relaxed);
+        self.mark_accounts().await;
         let account = self
             .store
             .account_by_name(username)
@@ -346,57 +391,150 @@ impl Accounts {
         user_agent: Option<String>,
     ) -> Result<Opened, AccountError> {
         let id = session::new_id();
+        let hash = session::hash(&id);
         let user_agent = user_agent.map(|ua| ua.chars().take(200).collect());
         self.store
-            .add_session(session::hash(&id), account.id, self.now(), user_agent)
+            .add_session(hash, account.id, self.now(), user_agent)
             .await?;
+        if let Some(shared) = &self.shared {
+            // Fail closed: a session the other instances cannot check is not handed out.
+            let shared_put = match self.store.session(hash).await? {
+                Some(row) => shared.put(&row, self.ttl(&row), self.lifetime()).await,
+                None => Ok(()),
+            };
+            if let Err(e) = shared_put {
+                self.store.remove_session(hash).await?;
+                return Err(AccountError::SessionStore(e));
+            }
+        }
         Ok(Opened { id, account })
     }
 
+    /// Seconds a session has left: until its idle timeout or the end of its lifetime.
+    fn ttl(&self, row: &SessionRow) -> u64 {
+        let now = self.now();
+        let idle = self.settings.session_idle_timeout as i64 - (now - row.last_seen);
+        let life = self.settings.session_lifetime as i64 - (now - row.created_at);
+        idle.min(life).max(1) as u64
+    }
+
     /// The live session with this id: expired ones are deleted, used ones renewed.
-    pub async fn session(&self, id: &str) -> Result<Option<Arc<SessionRow>>, StoreError> {
+    pub async fn session(&self, id: &str) -> Result<Option<Arc<SessionRow>>, AccountError> {
         let hash = session::hash(id);
-        let row = match self.sessions.get(&hash) {
-            Some(row) => row,
-            None => match self.store.session(hash).await? {
-                Some(row) => Arc::new(row),
+        let short = session::short(&hash);
+        let (row, memo) = match self.sessions.get(&short).filter(|row| row.id_hash == hash) {
+            Some(row) => (row, true),
+            None => match self.load(&short, Some(hash)).await? {
+                Some(row) => (row, false),
                 None => return Ok(None),
             },
         };
+        self.keep_alive(row, memo).await
+    }
+
+    /// The live session whose hash starts with `short`: what a media token bound to a session
+    /// names (`security::media_url`). The same memo as the cookie's check.
+    pub async fn session_by_short(
+        &self,
+        short: &[u8; 8],
+    ) -> Result<Option<Arc<SessionRow>>, AccountError> {
+        let (row, memo) = match self.sessions.get(short) {
+            Some(row) => (row, true),
+            None => match self.load(short, None).await? {
+                Some(row) => (row, false),
+                None => return Ok(None),
+            },
+        };
+        self.keep_alive(row, memo).await
+    }
+
+    /// A memo miss: Redis when sessions are shared (an error fails closed), else SQLite.
+    async fn load(
+        &self,
+        short: &[u8; 8],
+        hash: Option<[u8; 32]>,
+    ) -> Result<Option<Arc<SessionRow>>, AccountError> {
+        let row = match (&self.shared, hash) {
+            (Some(shared), _) => shared
+                .get(short)
+                .await
+                .map_err(AccountError::SessionStore)?,
+            (None, Some(hash)) => self.store.session(hash).await?,
+            (None, None) => self.store.session_by_short(*short).await?,
+        };
+        let wanted = |row: &SessionRow| hash.is_none_or(|h| row.id_hash == h);
+        Ok(row.filter(wanted).map(Arc::new))
+    }
+
+    /// Deletes an expired session, renews a used one (a write at most once a minute), and
+    /// remembers what was read or written. A memo hit is not remembered again: that would
+    /// restart its 5 s, and a session used without a pause would never be checked afresh.
+    async fn keep_alive(
+        &self,
+        row: Arc<SessionRow>,
+        memo: bool,
+    ) -> Result<Option<Arc<SessionRow>>, AccountError> {
+        let (hash, short) = (row.id_hash, session::short(&row.id_hash));
         let now = self.now();
         let idle = self.settings.session_idle_timeout as i64;
         let lifetime = self.settings.session_lifetime as i64;
         if now - row.created_at >= lifetime || now - row.last_seen >= idle {
-            self.sessions.invalidate(&hash);
-            self.store.remove_session(hash).await?;
+            self.end(hash).await?;
             return Ok(None);
         }
-        let row = if now - row.last_seen >= RENEW_EVERY {
-            self.store.touch_session(hash, now).await?;
-            Arc::new(SessionRow {
-                last_seen: now,
-                ..(*row).clone()
-            })
-        } else {
-            row
-        };
-        self.sessions.insert(hash, row.clone());
-        Ok(Some(row))
+        if now - row.last_seen < RENEW_EVERY {
+            if !memo {
+                self.sessions.insert(short, row.clone());
+            }
+            return Ok(Some(row));
+        }
+        let renewed = Arc::new(SessionRow {
+            last_seen: now,
+            ..(*row).clone()
+        });
+        self.store.touch_session(hash, now).await?;
+        if let Some(shared) = &self.shared {
+            let ttl = self.ttl(&renewed);
+            let live = shared
+                .update(&renewed, ttl)
+                .await
+                .map_err(AccountError::SessionStore)?;
+            if !live {
+                // Revoked on another instance since this one last looked.
+                self.sessions.invalidate(&short);
+                return Ok(None);
+            }
+        }
+        self.sessions.insert(short, renewed.clone());
+        Ok(Some(renewed))
     }
 
     /// Ends one session (logout). `false` when it was not open.
-    pub async fn end(&self, hash: [u8; 32]) -> Result<bool, StoreError> {
-        self.sessions.invalidate(&hash);
-        self.store.remove_session(hash).await
+    pub async fn end(&self, hash: [u8; 32]) -> Result<bool, AccountError> {
+        self.sessions.invalidate(&session::short(&hash));
+        let local = self.store.remove_session(hash).await?;
+        match &self.shared {
+            Some(shared) => shared
+                .remove(&hash)
+                .await
+                .map_err(AccountError::SessionStore),
+            None => Ok(local),
+        }
     }
 
     /// Ends every session of an account ("Se déconnecter partout"); returns how many.
-    pub async fn end_all(&self, account_id: i64) -> Result<usize, StoreError> {
+    pub async fn end_all(&self, account_id: i64) -> Result<usize, AccountError> {
         let ended = self.store.remove_sessions_of(account_id).await?;
         for hash in &ended {
-            self.sessions.invalidate(hash);
+            self.sessions.invalidate(&session::short(hash));
         }
-        Ok(ended.len())
+        match &self.shared {
+            Some(shared) => shared
+                .remove_all(account_id)
+                .await
+                .map_err(AccountError::SessionStore),
+            None => Ok(ended.len()),
+        }
     }
 
     pub async fn find(&self, username: &str) -> Result<AccountRow, AccountError> {
@@ -409,12 +547,59 @@ impl Accounts {
     /// Forgets the memo of an account's sessions and tokens (they were just ended in the
     /// database, or the account changed).
     fn forget(&self, account_id: i64) {
-        for memo in [&self.sessions, &self.tokens] {
-            if let Err(e) = memo.invalidate_entries_if(move |_, row| row.account_id == account_id) {
-                // Cannot happen (the cache is built for it); the memo then expires by itself.
-                tracing::warn!(error = %e, "cannot forget the sessions of an account");
-            }
+        let of_account = move |row: &Arc<SessionRow>| row.account_id == account_id;
+        let sessions = self
+            .sessions
+            .invalidate_entries_if(move |_, row| of_account(row));
+        let tokens = self
+            .tokens
+            .invalidate_entries_if(move |_, row| of_account(row));
+        if let Err(e) = sessions.and(tokens) {
+            // Cannot happen (the caches are built for it); the memo then expires by itself.
+            tracing::warn!(error = %e, "cannot forget the sessions of an account");
         }
+    }
+
+    /// Ends an account's sessions on every instance (disabled, deleted, new password): the
+    /// database has just ended or disowned them here.
+    async fn revoke(&self, account_id: i64) -> Result<(), AccountError> {
+        self.forget(account_id);
+        if let Some(shared) = &self.shared {
+            shared
+                .remove_all(account_id)
+                .await
+                .map_err(AccountError::SessionStore)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what changed in an account's sessions (role, profile) into the shared records,
+    /// keeping their times; a no-op without Redis, where the memo's expiry is enough.
+    pub(crate) async fn republish(&self, account_id: i64) -> Result<(), AccountError> {
+        self.forget(account_id);
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let live = shared
+            .list(account_id)
+            .await
+            .map_err(AccountError::SessionStore)?;
+        for row in live {
+            let Some(fresh) = self.store.session(row.id_hash).await? else {
+                continue;
+            };
+            let row = SessionRow {
+                role: fresh.role,
+                username: fresh.username,
+                profile_id: fresh.profile_id,
+                ..row
+            };
+            shared
+                .update(&row, self.ttl(&row))
+                .await
+                .map_err(AccountError::SessionStore)?;
+        }
+        Ok(())
     }
 
     /// An admin's change to an account: role, disabled (which ends its sessions), password
@@ -439,7 +624,9 @@ impl Accounts {
             self.store.set_password(account.id, hash, true).await?;
         }
         if ends_sessions {
-            self.forget(account.id);
+            self.revoke(account.id).await?;
+        } else {
+            self.republish(account.id).await?;
         }
         self.find(username).await
     }
@@ -451,16 +638,24 @@ impl Accounts {
             .remove_account_keeping_an_admin(account.id)
             .await?
             .ok_or(AccountError::LastAdmin)?;
-        self.forget(account.id);
-        Ok(())
+        self.revoke(account.id).await
     }
 
     pub async fn list(&self) -> Result<Vec<AccountRow>, StoreError> {
         self.store.list_accounts().await
     }
 
-    pub async fn sessions_of(&self, account_id: i64) -> Result<Vec<SessionRow>, StoreError> {
-        self.store.sessions_of(account_id).await
+    /// An account's open sessions, most recently used first.
+    pub async fn sessions_of(&self, account_id: i64) -> Result<Vec<SessionRow>, AccountError> {
+        let Some(shared) = &self.shared else {
+            return Ok(self.store.sessions_of(account_id).await?);
+        };
+        let mut rows = shared
+            .list(account_id)
+            .await
+            .map_err(AccountError::SessionStore)?;
+        rows.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
+        Ok(rows)
     }
 }
 

@@ -40,6 +40,9 @@ pub enum ProfileError {
     NoSession,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Writing the session's new profile where every instance reads it (Redis) failed.
+    #[error(transparent)]
+    Account(#[from] Box<super::AccountError>),
     #[error("hashing the PIN failed")]
     Hash(#[source] password::PasswordError),
     #[error("the PIN task failed")]
@@ -217,7 +220,7 @@ impl Accounts {
         }
         // Sessions on it fall back to the account's first profile (the column is set NULL).
         if let Some(account) = owner {
-            self.forget(account);
+            self.republish(account).await.map_err(Box::new)?;
         }
         Ok(())
     }
@@ -245,7 +248,7 @@ impl Accounts {
             self.throttle.succeeded(&key);
         }
         self.store.select_profile(session.id_hash, Some(id)).await?;
-        self.sessions.invalidate(&session.id_hash);
+        self.republish(session.account_id).await.map_err(Box::new)?;
         Ok(profile)
     }
 }

@@ -18,10 +18,21 @@ pub fn hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-/// A short public handle of a session (for lists and revoking one): the start of its hash,
-/// which neither is nor yields the id.
+/// The start of a session's hash: what names it in lists, in Redis and in the media tokens
+/// bound to it. It neither is nor yields the id, and 64 bits keep two live sessions apart.
+pub fn short(hash: &[u8; 32]) -> [u8; 8] {
+    let mut short = [0; 8];
+    short.copy_from_slice(&hash[..8]);
+    short
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short public handle of a session (for lists and revoking one).
 pub fn handle(hash: &[u8; 32]) -> String {
-    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&short(hash))
 }
 
 /// The session id in a request's `Cookie` headers, if any.

@@ -63,23 +63,26 @@ impl Accounts {
             return Ok(None);
         }
         let hash = session::hash(given);
-        let row = match self.tokens.get(&hash) {
-            Some(row) => row,
+        let (row, memo) = match self.tokens.get(&hash) {
+            Some(row) => (row, true),
             None => match self.store.api_token(hash).await? {
-                Some(row) => Arc::new(row),
+                Some(row) => (Arc::new(row), false),
                 None => return Ok(None),
             },
         };
         let now = self.now();
-        let row = if now - row.last_seen >= RENEW_EVERY || row.last_seen == row.created_at {
-            self.store.touch_api_token(hash, now).await?;
-            Arc::new(SessionRow {
-                last_seen: now,
-                ..(*row).clone()
-            })
-        } else {
-            row
-        };
+        if now - row.last_seen < RENEW_EVERY && row.last_seen != row.created_at {
+            // A hit is not remembered again, which would restart its 5 s (see `keep_alive`).
+            if !memo {
+                self.tokens.insert(hash, row.clone());
+            }
+            return Ok(Some(row));
+        }
+        self.store.touch_api_token(hash, now).await?;
+        let row = Arc::new(SessionRow {
+            last_seen: now,
+            ..(*row).clone()
+        });
         self.tokens.insert(hash, row.clone());
         Ok(Some(row))
     }

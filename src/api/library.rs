@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,9 +14,11 @@ use super::extract::TitlePath;
 use super::profiles::Viewer;
 use super::responses::{FfmpegErrors, Internal, LibraryErrors};
 use super::with_type;
+use crate::accounts::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::library::{Item, ItemDetail, Library, ScanSummary};
 use crate::models::MediaType;
+use crate::security::media_url::Binding;
 use crate::startup::AppState;
 use crate::store::media::Problem;
 
@@ -55,10 +58,12 @@ pub struct ProblemList {
 pub async fn items(
     State(state): State<AppState>,
     viewer: Viewer,
+    caller: Option<Extension<Caller>>,
 ) -> Result<Json<ItemList>, ApiError> {
     let mut items: Vec<Item> = library(&state)?.items(viewer.profile).await?;
+    let binding = state.security.binding(caller.as_deref());
     for item in &mut items {
-        sign_poster(&state, item);
+        sign_poster(&state, item, binding);
     }
     Ok(Json(ItemList { items }))
 }
@@ -66,14 +71,14 @@ pub async fn items(
 /// Posters are loaded by `<img>`, which cannot send the API token: their URLs carry a media
 /// token instead (when the API needs one). The expiry moves once an hour, so a poster's URL,
 /// and the browser's cached copy of it, stay the same meanwhile.
-fn sign_poster(state: &AppState, item: &mut Item) {
+pub(super) fn sign_poster(state: &AppState, item: &mut Item, binding: Option<Binding>) {
     if let Some(url) = &item.poster_url {
         let expires = crate::security::media_url::stable_expiry(
             state.clock.unix(),
             state.settings.proxy.url_ttl,
             3600,
         );
-        item.poster_url = Some(state.security.media_url(url, expires));
+        item.poster_url = Some(state.security.media_url(url, expires, binding));
     }
 }
 
@@ -93,11 +98,13 @@ fn sign_poster(state: &AppState, item: &mut Item) {
 pub async fn item(
     State(state): State<AppState>,
     viewer: Viewer,
+    caller: Option<Extension<Caller>>,
     title: TitlePath,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let (kind, id) = (title.media_type, title.tmdb_id.get());
     let mut detail = library(&state)?.item(kind, id, viewer.profile).await?;
-    sign_poster(&state, &mut detail.item);
+    let binding = state.security.binding(caller.as_deref());
+    sign_poster(&state, &mut detail.item, binding);
     Ok(Json(detail))
 }
 

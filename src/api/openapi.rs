@@ -35,7 +35,12 @@ pub const SESSION: &str = "session";
             route but the signed proxy and `/api/auth/{state,login,logout}` needs a session \
             cookie (`POST /api/auth/login`) or `Authorization: Bearer <SOKOUL_API_TOKEN>` \
             (an admin). Members get 403 `admin_only` on the admin routes (accounts, library \
-            scans, this document)."
+            scans, this document). With `SOKOUL_REDIS_URL` sessions are checked in Redis: \
+            while it is unreachable a session not checked in the last 5 s gets 503 \
+            `session_store_unavailable`.\n\n\
+            Library URLs in answers (`/api/media/…`, posters) carry a media token `st=` that \
+            stands in for the cookie; one handed to a session dies with it (401 \
+            `media_url_revoked`)."
     ),
     tags(
         (name = "resolve", description = "TMDB id → ranked, playable sources"),

@@ -13,6 +13,7 @@ use crate::models::{
 };
 use crate::proxy::token::{Kind, ProxyContext, Signer};
 use crate::security::Security;
+use crate::security::media_url::Binding;
 
 const REDACTED: &str = "[redacted]";
 
@@ -90,17 +91,19 @@ fn header_list(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
 }
 
 /// What signs URLs in a response: the proxy's signer, and the media URLs of library files
-/// when the API needs a token (`None` for the command line, which has no browser).
+/// when the API needs a credential (`None` for the command line, which has no browser),
+/// bound to the caller's session (`Security::binding`).
 #[derive(Debug, Clone, Copy)]
 pub struct Signing<'a> {
     pub proxy: &'a Signer,
     pub security: Option<&'a Security>,
+    pub binding: Option<Binding>,
 }
 
 impl Signing<'_> {
     fn local(&self, path: &str, expires: u64) -> String {
         match self.security {
-            Some(s) => s.media_url(path, expires),
+            Some(s) => s.media_url(path, expires, self.binding),
             None => path.to_owned(),
         }
     }
@@ -251,9 +254,11 @@ impl RenderCache {
     ) -> Bytes {
         let minute = now - now % EXPIRY_STEP;
         // valid_until identifies this stored resolution: a re-resolve never reuses old bytes.
+        // The binding is the caller's: its media tokens must never reach another session.
         let render_key = format!(
-            "{key}|{}|{minute}",
-            resolution.valid_until.unix_timestamp_nanos()
+            "{key}|{}|{minute}|{:?}",
+            resolution.valid_until.unix_timestamp_nanos(),
+            signing.binding
         );
         self.inner.get_with(render_key, || {
             let body = present(resolution, true, signing, minute + url_ttl);

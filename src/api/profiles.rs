@@ -31,22 +31,27 @@ pub struct Viewer {
     pub profile: i64,
     /// The browser session, when the request came with one.
     pub session: Option<Arc<SessionRow>>,
+    /// What the media tokens handed to this request are bound to (`Security::binding`).
+    pub media: Option<crate::security::media_url::Binding>,
 }
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = parts
-            .extensions
-            .get::<Caller>()
-            .and_then(|c| c.account.clone());
+        let caller = parts.extensions.get::<Caller>();
+        let media = state.security.binding(caller);
+        let session = caller.and_then(|c| c.account.clone());
         let profile = match &session {
             // Every account has a profile; none means it was deleted a moment ago.
             Some(s) => s.profile_id.ok_or(ProfileError::NotFound)?,
             None => state.store.first_profile().await?,
         };
-        Ok(Viewer { profile, session })
+        Ok(Viewer {
+            profile,
+            session,
+            media,
+        })
     }
 }
 

@@ -5,13 +5,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::profiles::Viewer;
 use super::responses::Internal;
+use crate::accounts::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::library::Item;
 use crate::models::MediaType;
@@ -71,6 +72,7 @@ pub struct TmdbHit {
 pub async fn search(
     State(state): State<AppState>,
     viewer: Viewer,
+    caller: Option<Extension<Caller>>,
     Words(words): Words,
 ) -> Result<Json<SearchResults>, ApiError> {
     let items = match &state.library {
@@ -78,10 +80,16 @@ pub async fn search(
         None => Vec::new(),
     };
     let held: HashSet<(MediaType, u32)> = items.iter().map(|i| (i.media_type, i.tmdb_id)).collect();
+    // Posters load through `<img>`, which cannot send credentials: signed as on the library page.
+    let binding = state.security.binding(caller.as_deref());
     let library = items
         .into_iter()
         .filter(|i| matches(&fold(&i.title), &words))
         .take(MAX_LIBRARY_HITS)
+        .map(|mut item| {
+            super::library::sign_poster(&state, &mut item, binding);
+            item
+        })
         .collect();
     let (tmdb, tmdb_error) = match &state.tmdb {
         None => (Vec::new(), None),

@@ -75,6 +75,7 @@ pub async fn resolve_all(
         request,
         fresh,
         viewer: viewer.profile,
+        media: viewer.media,
         client,
     };
     resolve(state, Scope::All, asked).await
@@ -110,6 +111,7 @@ pub async fn resolve_one(
         request,
         fresh,
         viewer: viewer.profile,
+        media: viewer.media,
         client,
     };
     resolve(state, scope, asked).await
@@ -182,6 +184,8 @@ struct Asked {
     fresh: bool,
     /// The viewer's profile (languages, progress).
     viewer: i64,
+    /// What the media tokens of the answer are bound to.
+    media: Option<crate::security::media_url::Binding>,
     /// `?profile=`: the browser that will play the answer (`api::warm`).
     client: Option<ClientProfile>,
 }
@@ -218,6 +222,7 @@ async fn answer(state: &AppState, scope: Scope, asked: &Asked) -> Result<Bytes, 
     let signing = Signing {
         proxy: &state.signer,
         security: Some(&state.security),
+        binding: asked.media,
     };
     // A cached answer without its failing sources is this moment's, not the rendered one's.
     if resolved.cached && !demoted {

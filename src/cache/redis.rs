@@ -202,7 +202,7 @@ impl RedisCache {
 
     /// Runs one operation within the budget, or not at all while Redis is out of use. A
     /// failure takes Redis out of use (logged once per outage, not once per request).
-    pub(super) async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
+    pub async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,

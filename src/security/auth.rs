@@ -2,7 +2,8 @@
 //! server-side sessions of `crate::accounts`), `SOKOUL_API_TOKEN` as
 //! `Authorization: Bearer` (an admin, so that scripts written before accounts keep working),
 //! a personal API token as `Authorization: Bearer` (its account, `accounts::tokens`),
-//! or a library media URL carrying a valid media token (`media_url`). Signed proxy URLs need
+//! or a library media URL carrying a valid media token (`media_url`; one bound to a session
+//! is valid while that session lives). Signed proxy URLs need
 //! none of these: their signature is the credential. A server with neither accounts nor a
 //! token is open (it only listens on loopback then, or its operator opted out: `startup`).
 //!
@@ -22,7 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::media_url;
+use super::media_url::{self, Binding, MediaUrlError};
 use crate::accounts::{Caller, Role, session};
 use crate::config::Secret;
 use crate::error::ApiError;
@@ -69,15 +70,19 @@ pub async fn require_token(
         Err(e) => return e.into_response(),
     }
     let path = request.uri().path();
-    let media_token = media_url::token_in(request.uri().query());
-    if let (Some(urls), Some(given)) = (&state.security.media_urls, media_token) {
-        return match urls.verify(path, given, state.clock.unix()) {
+    if let Some(given) = media_url::token_in(request.uri().query()) {
+        let urls = &state.security.media_urls;
+        let checked = match urls.verify(path, given, state.clock.unix()) {
+            Ok(binding) => still_bound(&state, binding).await,
+            Err(e) => Err(e.into()),
+        };
+        return match checked {
             Ok(()) => {
                 let given = given.to_owned();
                 let response = next.run(request).await;
                 media_url::carry_into_playlist(response, &given).await
             }
-            Err(e) => ApiError::from(e).into_response(),
+            Err(e) => e.into_response(),
         };
     }
     ApiError::new(
@@ -145,6 +150,20 @@ async fn session_caller(
         account: Some(row),
         by_token: false,
     }))
+}
+
+/// Whether whoever a media token was handed to may still use it: its session lives (the
+/// session check's memo, so no database read per segment), or it was `SOKOUL_API_TOKEN`'s.
+async fn still_bound(state: &AppState, binding: Binding) -> Result<(), ApiError> {
+    match binding {
+        Binding::Unbound if state.settings.api_token.is_some() => Ok(()),
+        // Only `SOKOUL_API_TOKEN` is handed unbound tokens.
+        Binding::Unbound => Err(MediaUrlError::BadSignature.into()),
+        Binding::Session(short) => match state.accounts.session_by_short(&short).await? {
+            Some(_) => Ok(()),
+            None => Err(MediaUrlError::Revoked.into()),
+        },
+    }
 }
 
 /// Whether the API needs a credential: once the server has a token or an account.

@@ -7,6 +7,13 @@
 //! of a library playlist work: the playlist is served with the token appended to each of them
 //! (`carry_into_playlist`). The key is derived from both the signing secret and the API
 //! token, so changing `SOKOUL_API_TOKEN` revokes every media URL given out before.
+//!
+//! A token handed to a browser session is bound to it (issue 16): `st=<expiry>.s<session>.<tag>`,
+//! where `<session>` is the start of the session's hash (`accounts::session::short`, 11
+//! base64url characters) and the tag covers it. Checking it is the session check's own memo
+//! (`Accounts::session_by_short`), so it dies with the session (logout, "Se déconnecter
+//! partout", a disabled account) at no database read per segment. Tokens handed to
+//! `SOKOUL_API_TOKEN` stay unbound (`<expiry>.<tag>`): rotating the token revokes them.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
@@ -31,7 +38,21 @@ pub enum MediaUrlError {
     BadSignature,
     #[error("the media URL has expired; reload the page")]
     Expired,
+    #[error("the session this media URL was given to has ended; log in again")]
+    Revoked,
 }
+
+/// Who a media token was handed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// `SOKOUL_API_TOKEN`: valid until it expires or the token changes.
+    Unbound,
+    /// A browser session, by the start of its hash: valid while the session lives.
+    Session([u8; 8]),
+}
+
+/// Marks a session binding in the token, and in what the tag covers (a scope starts with `/`).
+const SESSION_MARK: u8 = b's';
 
 impl MediaUrlError {
     pub fn code(&self) -> &'static str {
@@ -39,6 +60,15 @@ impl MediaUrlError {
             MediaUrlError::Malformed => "media_url_malformed",
             MediaUrlError::BadSignature => "media_url_invalid",
             MediaUrlError::Expired => "media_url_expired",
+            MediaUrlError::Revoked => "media_url_revoked",
+        }
+    }
+
+    /// 401 for a revoked session (logging in again helps), 403 for the rest.
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            MediaUrlError::Revoked => axum::http::StatusCode::UNAUTHORIZED,
+            _ => axum::http::StatusCode::FORBIDDEN,
         }
     }
 }
@@ -56,9 +86,13 @@ impl MediaUrls {
         }
     }
 
-    fn tag(&self, scope: &str, expires: u64) -> [u8; TAG_LEN] {
+    fn tag(&self, scope: &str, expires: u64, binding: Binding) -> [u8; TAG_LEN] {
         let mut hasher = blake3::Hasher::new_keyed(&self.key);
         hasher.update(&expires.to_be_bytes());
+        if let Binding::Session(short) = binding {
+            hasher.update(&[SESSION_MARK]);
+            hasher.update(&short);
+        }
         hasher.update(scope.as_bytes());
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&hasher.finalize().as_bytes()[..TAG_LEN]);
@@ -67,32 +101,53 @@ impl MediaUrls {
 
     /// `path` with `st=` appended; a path outside every scope is returned as it is (it needs
     /// the bearer token, and a token for it would grant nothing).
-    pub fn sign(&self, path: &str, expires: u64) -> String {
+    pub fn sign(&self, path: &str, expires: u64, binding: Binding) -> String {
         let Some(scope) = scope(path.split('?').next().unwrap_or_default()) else {
             return path.to_owned();
         };
         let sep = if path.contains('?') { '&' } else { '?' };
-        let tag = B64.encode(self.tag(scope, expires));
-        format!("{path}{sep}{PARAM}={expires}.{tag}")
+        let tag = B64.encode(self.tag(scope, expires, binding));
+        match binding {
+            Binding::Unbound => format!("{path}{sep}{PARAM}={expires}.{tag}"),
+            Binding::Session(short) => {
+                let short = B64.encode(short);
+                format!("{path}{sep}{PARAM}={expires}.s{short}.{tag}")
+            }
+        }
     }
 
-    /// Checks a token against the request path (without its query) at `now`.
-    pub fn verify(&self, path: &str, token: &str, now: u64) -> Result<(), MediaUrlError> {
+    /// Checks a token against the request path (without its query) at `now`; says who it
+    /// was handed to, which the caller checks is still there.
+    pub fn verify(&self, path: &str, token: &str, now: u64) -> Result<Binding, MediaUrlError> {
         let scope = scope(path).ok_or(MediaUrlError::BadSignature)?;
-        let (expires, tag) = token.split_once('.').ok_or(MediaUrlError::Malformed)?;
+        let (expires, rest) = token.split_once('.').ok_or(MediaUrlError::Malformed)?;
         let expires: u64 = expires.parse().map_err(|_| MediaUrlError::Malformed)?;
+        let (binding, tag) = match rest.split_once('.') {
+            None => (Binding::Unbound, rest),
+            Some((bound, tag)) => (binding_of(bound)?, tag),
+        };
         let tag = B64.decode(tag).map_err(|_| MediaUrlError::Malformed)?;
         if tag.len() != TAG_LEN {
             return Err(MediaUrlError::Malformed);
         }
-        if !constant_time_eq(&tag, &self.tag(scope, expires)) {
+        if !constant_time_eq(&tag, &self.tag(scope, expires, binding)) {
             return Err(MediaUrlError::BadSignature);
         }
         if expires <= now {
             return Err(MediaUrlError::Expired);
         }
-        Ok(())
+        Ok(binding)
     }
+}
+
+/// `s<11 base64url characters>`: the session a token is bound to.
+fn binding_of(bound: &str) -> Result<Binding, MediaUrlError> {
+    let short = bound
+        .strip_prefix(SESSION_MARK as char)
+        .and_then(|b| B64.decode(b).ok())
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .ok_or(MediaUrlError::Malformed)?;
+    Ok(Binding::Session(short))
 }
 
 /// What one token grants: every route of one library file, or one poster.
@@ -217,7 +272,7 @@ mod tests {
     #[test]
     fn a_token_opens_every_route_of_its_file_and_nothing_else() {
         let u = urls();
-        let signed = u.sign("/api/media/12/hls/master.m3u8", 2_000);
+        let signed = u.sign("/api/media/12/hls/master.m3u8", 2_000, Binding::Unbound);
         let st = token_of(&signed);
         for path in [
             "/api/media/12/hls/master.m3u8",
@@ -226,7 +281,7 @@ mod tests {
             "/api/media/12/file",
             "/api/media/12/subtitles/x0.vtt",
         ] {
-            assert_eq!(u.verify(path, st, 1_000), Ok(()), "{path}");
+            assert_eq!(u.verify(path, st, 1_000), Ok(Binding::Unbound), "{path}");
         }
         for path in [
             "/api/media/13/file",
@@ -245,9 +300,12 @@ mod tests {
     #[test]
     fn a_poster_token_opens_that_poster_only() {
         let u = urls();
-        let signed = u.sign("/api/library/poster/movie/603", 2_000);
+        let signed = u.sign("/api/library/poster/movie/603", 2_000, Binding::Unbound);
         let st = token_of(&signed);
-        assert_eq!(u.verify("/api/library/poster/movie/603", st, 1_000), Ok(()));
+        assert_eq!(
+            u.verify("/api/library/poster/movie/603", st, 1_000),
+            Ok(Binding::Unbound)
+        );
         assert!(
             u.verify("/api/library/poster/movie/604", st, 1_000)
                 .is_err()
@@ -258,7 +316,7 @@ mod tests {
     #[test]
     fn expired_altered_and_foreign_tokens_are_refused() {
         let u = urls();
-        let st = token_of(&u.sign("/api/media/1/file", 2_000)).to_owned();
+        let st = token_of(&u.sign("/api/media/1/file", 2_000, Binding::Unbound)).to_owned();
         assert_eq!(
             u.verify("/api/media/1/file", &st, 2_000),
             Err(MediaUrlError::Expired)
@@ -284,12 +342,43 @@ mod tests {
     }
 
     #[test]
+    fn a_session_token_names_its_session_and_cannot_be_moved_to_another() {
+        let u = urls();
+        let mine = Binding::Session(*b"\x01session");
+        let signed = u.sign("/api/media/4/hls/master.m3u8", 2_000, mine);
+        let st = token_of(&signed);
+        assert_eq!(st.len(), "2000.s".len() + 11 + 1 + 22, "{st}");
+        assert_eq!(u.verify("/api/media/4/file", st, 1_000), Ok(mine));
+        // Another session's handle, or none, under the same tag: refused.
+        let theirs = format!("2000.s{}.{}", B64.encode(*b"\x02session"), &st[18..]);
+        assert_eq!(
+            u.verify("/api/media/4/file", &theirs, 1_000),
+            Err(MediaUrlError::BadSignature)
+        );
+        let unbound = format!("2000.{}", &st[18..]);
+        assert_eq!(
+            u.verify("/api/media/4/file", &unbound, 1_000),
+            Err(MediaUrlError::BadSignature)
+        );
+        assert_eq!(
+            u.verify("/api/media/4/file", "2000.sAAAA.AAAA", 1_000),
+            Err(MediaUrlError::Malformed)
+        );
+    }
+
+    #[test]
     fn paths_outside_any_scope_are_not_signed() {
         let u = urls();
-        assert_eq!(u.sign("/api/progress", 5), "/api/progress");
-        assert_eq!(u.sign("/api/media/x/file", 5), "/api/media/x/file");
+        assert_eq!(
+            u.sign("/api/progress", 5, Binding::Unbound),
+            "/api/progress"
+        );
+        assert_eq!(
+            u.sign("/api/media/x/file", 5, Binding::Unbound),
+            "/api/media/x/file"
+        );
         assert!(
-            u.sign("/api/media/7/file?a=1", 5)
+            u.sign("/api/media/7/file?a=1", 5, Binding::Unbound)
                 .starts_with("/api/media/7/file?a=1&st=5.")
         );
     }

@@ -21,12 +21,16 @@ pub use auth::{FailureThrottle, admin_only, require_token};
 
 use std::time::Duration;
 
+use crate::accounts::Caller;
 use crate::config::Settings;
+use media_url::Binding;
 
 /// The security state shared by the middleware, built once at startup.
 pub struct Security {
-    /// Signs and verifies media URLs; `None` without an API token (nothing to get past).
-    pub media_urls: Option<media_url::MediaUrls>,
+    /// Signs and verifies media URLs (used once the API needs a credential).
+    pub media_urls: media_url::MediaUrls,
+    /// Whether `SOKOUL_API_TOKEN` is set: a caller without an account is then that token.
+    api_token: bool,
     /// `None` when the limit is off (`rate_limit_per_second = 0`).
     pub rate_limit: Option<rate_limit::ResolveLimiter>,
     pub trusted_proxies: client_ip::TrustedProxies,
@@ -43,10 +47,11 @@ impl Security {
     /// `secret` is the proxy signing secret: media URLs verify on every instance that shares it.
     pub fn new(settings: &Settings, secret: &[u8]) -> Self {
         Security {
-            media_urls: settings
-                .api_token
-                .as_ref()
-                .map(|token| media_url::MediaUrls::new(secret, token.expose())),
+            media_urls: media_url::MediaUrls::new(
+                secret,
+                settings.api_token.as_ref().map_or("", |t| t.expose()),
+            ),
+            api_token: settings.api_token.is_some(),
             rate_limit: rate_limit::ResolveLimiter::from_settings(&settings.security),
             // Two at once (a double click), then one per 10 s.
             fresh_limit: rate_limit::ResolveLimiter::every(Duration::from_secs(10), 2),
@@ -60,11 +65,29 @@ impl Security {
     }
 
     /// A same-origin library path (`/api/media/…`, `/api/library/poster/…`) as the browser
-    /// must load it: with a media token when the API needs one, unchanged otherwise.
-    pub fn media_url(&self, path: &str, expires: u64) -> String {
-        match &self.media_urls {
-            Some(urls) => urls.sign(path, expires),
+    /// must load it: with a media token bound as [`Security::binding`] says, unchanged for
+    /// `None`.
+    pub fn media_url(&self, path: &str, expires: u64, binding: Option<Binding>) -> String {
+        match binding {
+            Some(binding) => self.media_urls.sign(path, expires, binding),
             None => path.to_owned(),
+        }
+    }
+
+    /// What the media tokens handed to `caller` are bound to:
+    /// - a browser session: that session, so they die with it;
+    /// - `SOKOUL_API_TOKEN`: nothing (rotating the token revokes them);
+    /// - a personal API token: no token at all, the URLs stay plain. Its scripts send their
+    ///   `Authorization` to the media routes too, and a plain URL cannot outlive a revoked
+    ///   token, where a signed one would live out its `url_ttl`;
+    /// - nobody (a server without accounts nor token): no token either, none is needed.
+    pub fn binding(&self, caller: Option<&Caller>) -> Option<Binding> {
+        match caller?.account.as_deref() {
+            Some(row) if !caller?.by_token => Some(Binding::Session(
+                crate::accounts::session::short(&row.id_hash),
+            )),
+            Some(_) => None,
+            None => self.api_token.then_some(Binding::Unbound),
         }
     }
 }
@@ -72,7 +95,7 @@ impl Security {
 impl std::fmt::Debug for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Security")
-            .field("media_urls", &self.media_urls.is_some())
+            .field("api_token", &self.api_token)
             .field("rate_limit", &self.rate_limit.is_some())
             .finish_non_exhaustive()
     }

@@ -16,8 +16,9 @@ pub struct AccountRow {
     pub created_at: i64,
 }
 
-/// A stored session and its account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored session and its account (also the record shared through Redis:
+/// `accounts::shared`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRow {
     pub id_hash: [u8; 32],
     pub account_id: i64,
@@ -270,6 +271,22 @@ impl Store {
                 .query_row(
                     &format!("{SESSION} WHERE s.id_hash = ?1 AND a.disabled = 0"),
                     [id_hash.as_slice()],
+                    session,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// The session whose hash starts with `short` (a media token's binding), unless its
+    /// account is disabled. No index: a household has a handful of sessions, and the memo
+    /// asks at most once per 5 s per session.
+    pub async fn session_by_short(&self, short: [u8; 8]) -> Result<Option<SessionRow>, StoreError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!("{SESSION} WHERE substr(s.id_hash, 1, 8) = ?1 AND a.disabled = 0"),
+                    [short.as_slice()],
                     session,
                 )
                 .optional()?)

@@ -9,6 +9,7 @@ mod remote_playback;
 mod remote_subtitles;
 
 mod accounts;
+mod accounts_shared;
 mod consumet;
 mod doctor;
 mod edge;

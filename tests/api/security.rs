@@ -214,6 +214,16 @@ async fn library_media_plays_from_signed_urls_without_the_header() {
     let r = app.get(&poster).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
+    // The header's search shows the same posters: they must load there too.
+    let found: Value = app
+        .get_authed("/api/search?q=matrix")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hit = found["library"][0]["poster_url"].as_str().unwrap();
+    assert!(hit.contains("?st="), "{found}");
+    assert_eq!(app.get(hit).await.status(), 200);
 
     // Media URLs live as long as proxy URLs.
     app.clock
@@ -225,11 +235,15 @@ async fn library_media_plays_from_signed_urls_without_the_header() {
 }
 
 #[tokio::test]
-async fn without_a_token_media_urls_are_plain_paths() {
+async fn without_a_token_or_an_account_media_urls_are_plain_paths() {
     let app = spawn_app(|_| {}).await;
-    assert!(app.state.security.media_urls.is_none());
+    let anyone = sokoul::accounts::Caller::unnamed_admin();
+    let binding = app.state.security.binding(Some(&anyone));
+    assert_eq!(binding, None);
     assert_eq!(
-        app.state.security.media_url("/api/media/1/file", 5),
+        app.state
+            .security
+            .media_url("/api/media/1/file", 5, binding),
         "/api/media/1/file"
     );
 }
