@@ -17,6 +17,9 @@ import type {
 	StreamSource,
 	SubtitleTrack
 } from '$lib/api/types';
+import type { AccountChange } from '$lib/api/generated/AccountChange';
+import type { AccountInfo } from '$lib/api/generated/AccountInfo';
+import type { AccountList } from '$lib/api/generated/AccountList';
 import type { AuthState } from '$lib/api/generated/AuthState';
 import type { Credentials as Credentials_ } from '$lib/api/generated/Credentials';
 import type { LanguagePreferences } from '$lib/api/generated/LanguagePreferences';
@@ -26,6 +29,9 @@ import type { NewProfile } from '$lib/api/generated/NewProfile';
 import type { ProfileChange } from '$lib/api/generated/ProfileChange';
 import type { ProfileInfo } from '$lib/api/generated/ProfileInfo';
 import type { ProfileList } from '$lib/api/generated/ProfileList';
+import type { NewAccountRequest } from '$lib/api/generated/NewAccountRequest';
+import type { SessionInfo } from '$lib/api/generated/SessionInfo';
+import type { SessionList } from '$lib/api/generated/SessionList';
 import type { SeriesLanguageChoice } from '$lib/api/generated/SeriesLanguageChoice';
 import type { SeriesLanguageUpdate } from '$lib/api/generated/SeriesLanguageUpdate';
 import type { TokenInfo } from '$lib/api/generated/TokenInfo';
@@ -467,6 +473,33 @@ export async function logoutEverywhere(options: RequestOptions = {}): Promise<vo
 /** Ends this browser's session; the server clears the cookie. */
 export async function logout(options: RequestOptions = {}): Promise<void> {
 	await request('/api/auth/logout', { method: 'POST' }, options, 'attempt');
+}
+
+/** This account's open sessions, most recently used first; `current` is this browser's. */
+export async function getSessions(options?: RequestOptions): Promise<SessionInfo[]> {
+	return (await getJson<SessionList>('/api/auth/sessions', options)).items;
+}
+
+// ---- The household's accounts (admins only: members get 403 `admin_only`) ----
+
+export async function getAccounts(options?: RequestOptions): Promise<AccountInfo[]> {
+	return (await getJson<AccountList>('/api/auth/users', options)).items;
+}
+
+/** Throws ApiError 409 `username_taken`, 400 `invalid_username` / `invalid_password`. */
+export async function createAccount(account: NewAccountRequest, options: RequestOptions = {}): Promise<AccountInfo> {
+	return (await (await request('/api/auth/users', sendJson('POST', account), options)).json()) as AccountInfo;
+}
+
+/** Role, disabled, or a new password (the last two end the account's sessions). 409 `last_admin`. */
+export async function updateAccount(username: string, change: AccountChange, options: RequestOptions = {}): Promise<AccountInfo> {
+	const path = `/api/auth/users/${encodeURIComponent(username)}`;
+	return (await (await request(path, sendJson('PUT', change), options)).json()) as AccountInfo;
+}
+
+/** Deletes the account, its sessions, profiles and tokens. 409 `last_admin`. */
+export async function deleteAccount(username: string, options: RequestOptions = {}): Promise<void> {
+	await request(`/api/auth/users/${encodeURIComponent(username)}`, { method: 'DELETE', headers: ACCEPT_JSON }, options);
 }
 
 // ---- Profiles ----
