@@ -282,6 +282,7 @@ impl From<crate::accounts::profiles::ProfileError> for ApiError {
         let (status, code) = match &e {
             E::InvalidName => (StatusCode::BAD_REQUEST, "invalid_profile_name"),
             E::InvalidColour => (StatusCode::BAD_REQUEST, "invalid_colour"),
+            E::InvalidLanguage => (StatusCode::BAD_REQUEST, "invalid_interface_language"),
             E::InvalidPin => (StatusCode::BAD_REQUEST, "invalid_pin"),
             E::NoSession => (StatusCode::BAD_REQUEST, "no_session"),
             E::NotFound => (StatusCode::NOT_FOUND, "profile_not_found"),

@@ -22,6 +22,8 @@ pub enum ProfileError {
     InvalidName,
     #[error("a colour is '#' and 6 hexadecimal digits")]
     InvalidColour,
+    #[error("an interface language is a BCP-47 tag such as `fr` or `en-GB`")]
+    InvalidLanguage,
     #[error("a PIN is 4 digits")]
     InvalidPin,
     #[error("no such profile")]
@@ -79,6 +81,10 @@ pub struct ProfileChange {
     #[serde(default)]
     #[ts(optional)]
     pub pin: Option<String>,
+    /// The interface language (`fr`, `en`…), which then follows the profile to every device.
+    #[serde(default)]
+    #[ts(optional)]
+    pub language: Option<String>,
 }
 
 // PINs are never printed.
@@ -197,6 +203,13 @@ impl Accounts {
             name: change.name.as_deref().map(name).transpose()?,
             colour: change.colour.as_deref().map(colour).transpose()?,
             pin_hash,
+            language: change
+                .language
+                .as_deref()
+                .map(|l| {
+                    crate::store::languages::language_tag(l).ok_or(ProfileError::InvalidLanguage)
+                })
+                .transpose()?,
         };
         self.store.update_profile(id, update).await?;
         self.owned(owner, id).await

@@ -85,6 +85,11 @@ pub struct ProfileInfo {
     pub has_pin: bool,
     /// The profile this request watches as.
     pub current: bool,
+    /// The interface language this profile chose (`fr`, `en`…); absent: the browser's.
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 fn info(p: ProfileRow, current: i64) -> ProfileInfo {
@@ -94,6 +99,7 @@ fn info(p: ProfileRow, current: i64) -> ProfileInfo {
         id: p.id,
         name: p.name,
         colour: p.colour,
+        language: p.language,
     }
 }
 
@@ -188,7 +194,7 @@ pub async fn create(
     request_body = ProfileChange,
     responses(
         (status = 200, body = ProfileInfo),
-        (status = 400, description = "`invalid_profile_name`, `invalid_colour`, `invalid_pin`, `invalid_body`", body = ErrorBody),
+        (status = 400, description = "`invalid_profile_name`, `invalid_colour`, `invalid_pin`, `invalid_interface_language`, `invalid_body`", body = ErrorBody),
         (status = 403, description = "`pin_required`: select the profile first", body = ErrorBody),
         (status = 404, description = "`profile_not_found`: not a profile of this account", body = ErrorBody),
         Internal,

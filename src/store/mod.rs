@@ -312,6 +312,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     UPDATE media_files SET added_at = mtime_ns / 1000000000;
     "#,
     ),
+    (
+        11,
+        r#"
+    -- The interface language a profile chose in the dashboard (a BCP-47 tag), so that it
+    -- follows the viewer to every device; NULL: the browser's languages decide.
+    ALTER TABLE profiles ADD COLUMN language TEXT;
+    "#,
+    ),
 ];
 
 #[derive(Clone)]

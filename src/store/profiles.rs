@@ -24,9 +24,12 @@ pub struct ProfileRow {
     pub colour: String,
     pub pin_hash: Option<String>,
     pub created_at: i64,
+    /// The interface language chosen in the dashboard, if any.
+    pub language: Option<String>,
 }
 
-const PROFILE: &str = "SELECT id, account_id, name, colour, pin_hash, created_at FROM profiles";
+const PROFILE: &str =
+    "SELECT id, account_id, name, colour, pin_hash, created_at, language FROM profiles";
 
 fn profile(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileRow> {
     Ok(ProfileRow {
@@ -36,6 +39,7 @@ fn profile(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileRow> {
         colour: r.get(3)?,
         pin_hash: r.get(4)?,
         created_at: r.get(5)?,
+        language: r.get(6)?,
     })
 }
 
@@ -54,6 +58,7 @@ pub struct ProfileUpdate {
     pub name: Option<String>,
     pub colour: Option<String>,
     pub pin_hash: Option<Option<String>>,
+    pub language: Option<String>,
 }
 
 /// Gives a new account its first profile, in the transaction that creates the account. The
@@ -134,9 +139,17 @@ impl Store {
             };
             let n = conn.execute(
                 "UPDATE profiles SET name = COALESCE(?2, name), colour = COALESCE(?3, colour),
-                     pin_hash = CASE WHEN ?4 THEN ?5 ELSE pin_hash END
+                     pin_hash = CASE WHEN ?4 THEN ?5 ELSE pin_hash END,
+                     language = COALESCE(?6, language)
                  WHERE id = ?1",
-                params![id, update.name, update.colour, set_pin, pin],
+                params![
+                    id,
+                    update.name,
+                    update.colour,
+                    set_pin,
+                    pin,
+                    update.language
+                ],
             )?;
             Ok(n == 1)
         })

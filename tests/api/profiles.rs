@@ -165,6 +165,70 @@ async fn two_profiles_keep_their_own_progress_and_languages() {
     assert_eq!(watched(&app, &cookie).await, vec![1396]);
 }
 
+/// The interface language a profile picks follows it to another browser; the other profile
+/// keeps the browser's (none stored); a tag that is not a language is refused.
+#[tokio::test]
+async fn each_profile_keeps_its_interface_language_across_browsers() {
+    let app = spawn_app(|_| {}).await;
+    let cookie = setup(&app, "alice").await;
+    let lea = add_profile(&app, &cookie, json!({"name": "Léa"})).await;
+    let path = format!("/api/profiles/{}", lea["id"]);
+    let (status, changed) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &path,
+        &cookie,
+        Some(json!({"language": "EN-gb"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &changed["language"]),
+        (200, &json!("en-gb")),
+        "{changed}"
+    );
+
+    let other = login(&app, "alice").await;
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/profiles", &other, None).await;
+    let language_of = |name: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["language"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        language_of("Léa"),
+        json!("en-gb"),
+        "normalised like audio languages"
+    );
+    assert_eq!(language_of("alice"), Value::Null, "{list}");
+
+    // Another change leaves the language alone; nonsense is refused and stores nothing.
+    let (_, renamed) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &path,
+        &other,
+        Some(json!({"name": "Léa B."})),
+    )
+    .await;
+    assert_eq!(renamed["language"], "en-gb");
+    let (status, refused) = call(
+        &app,
+        reqwest::Method::PATCH,
+        &path,
+        &other,
+        Some(json!({"language": "<script>"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "invalid_interface_language");
+    let (_, list) = call(&app, reqwest::Method::GET, "/api/profiles", &other, None).await;
+    assert!(list.to_string().contains("\"en-gb\""), "{list}");
+}
+
 #[tokio::test]
 async fn a_profile_pin_is_asked_and_wrong_pins_are_refused_then_throttled() {
     let app = spawn_app(|_| {}).await;

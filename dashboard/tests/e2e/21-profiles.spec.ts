@@ -26,6 +26,7 @@ async function watchAWhile(page: Page) {
 
 test('first run → admin → second profile → what one profile watched resumes on that profile only', async ({
 	page,
+	browser,
 	consoleLines
 }, testInfo) => {
 	await page.goto(`${servers.household}/`);
@@ -77,5 +78,30 @@ test('first run → admin → second profile → what one profile watched resume
 	await tile(page, 'Léa').click();
 	await expect(page.getByTestId('current-profile')).toHaveText('Léa');
 	await expect(resume).toHaveCount(1);
+
+	// The interface language belongs to the profile: Léa reads English, the admin's profile
+	// (which chose none) stays in the browser's French, and another device showing Léa is in English.
+	const languageSaved = page.waitForResponse(
+		(r) => r.request().method() === 'PATCH' && /\/api\/profiles\/\d+$/.test(r.url())
+	);
+	await page.getByTestId('language-switch').selectOption('en');
+	expect((await languageSaved).status()).toBe(200);
+	await expect(page.getByRole('heading', { name: 'Continue watching' })).toBeVisible();
+	await page.getByTestId('current-profile').click();
+	await tile(page, ADMIN).click();
+	await expect(page.getByTestId('current-profile')).toHaveText(ADMIN);
+	await expect(page.getByTestId('language-switch')).toHaveValue('fr');
+
+	const device = await browser.newContext({ locale: 'fr-FR' });
+	const other = await device.newPage();
+	await other.goto(`${servers.household}/`);
+	await other.getByTestId('login-username').fill(ADMIN);
+	await other.getByTestId('login-password').fill(PASSWORD);
+	await other.getByTestId('login-submit').click();
+	await tile(other, 'Léa').click();
+	await expect(other.getByTestId('current-profile')).toHaveText('Léa');
+	await expect(other.getByTestId('language-switch')).toHaveValue('en');
+	await expect(other.getByRole('heading', { name: 'Continue watching' })).toBeVisible();
+	await device.close();
 	expectNoFatal(consoleLines);
 });

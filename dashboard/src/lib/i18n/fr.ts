@@ -427,6 +427,7 @@ export const fr = {
 	'code.uri_too_long': 'L’adresse demandée est trop longue.',
 	'code.username_taken': 'Ce nom d’utilisateur est déjà pris.',
 	'code.invalid_colour': 'Cette couleur n’est pas valable.',
+	'code.invalid_interface_language': 'Cette langue d’interface n’est pas valable.',
 	'code.invalid_pin': 'Le code PIN a 4 chiffres.',
 	'code.invalid_profile_name': 'Ce nom de profil n’est pas valable.',
 	'code.invalid_token_name': 'Ce nom de jeton n’est pas valable.',

@@ -1,6 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { currentLang, setMessages, t } from './index';
-import { chooseLanguage, initLanguage, LANGUAGE_KEY, pickLanguage } from './preference';
+import { CHOSEN_KEY } from '$lib/player/preferences';
+import {
+	chooseLanguage,
+	initLanguage,
+	LANGUAGE_KEY,
+	leaveProfile,
+	pickLanguage,
+	profileLanguageKey,
+	useProfileLanguage
+} from './preference';
 
 afterEach(() => {
 	localStorage.clear();
@@ -37,6 +46,64 @@ describe('initLanguage and chooseLanguage', () => {
 
 	it('ignores a stored value it does not know', () => {
 		localStorage.setItem(LANGUAGE_KEY, 'xx');
+		expect(initLanguage()).toBe(pickLanguage(navigator.languages));
+	});
+});
+
+describe('the profile’s language', () => {
+	const saved: string[] = [];
+	const save = (lang: string) => {
+		saved.push(lang);
+		return Promise.resolve();
+	};
+	afterEach(() => {
+		leaveProfile();
+		sessionStorage.clear();
+		saved.length = 0;
+	});
+
+	it('a choice in the header is saved to the current profile, not as this browser’s', () => {
+		useProfileLanguage(7, null, save);
+		chooseLanguage('en');
+		expect(saved).toEqual(['en']);
+		expect(currentLang()).toBe('en');
+		expect(localStorage.getItem(profileLanguageKey(7))).toBe('en');
+		expect(localStorage.getItem(LANGUAGE_KEY)).toBeNull();
+	});
+
+	it('a choice the server cannot save is kept in this browser for the profile', async () => {
+		const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+		useProfileLanguage(7, null, () => Promise.reject(new Error('offline')));
+		chooseLanguage('en');
+		await new Promise((resolve) => setTimeout(resolve));
+		expect(localStorage.getItem(profileLanguageKey(7))).toBe('en');
+		expect(warn).toHaveBeenCalled();
+		warn.mockRestore();
+	});
+
+	it('the profile’s choice wins over this browser’s', () => {
+		chooseLanguage('fr');
+		useProfileLanguage(7, 'en-gb', save);
+		expect(currentLang()).toBe('en');
+		expect(document.documentElement.lang).toBe('en');
+		expect(saved).toEqual([]);
+	});
+
+	it('a profile without a choice does not inherit the one another profile made here', () => {
+		chooseLanguage('fr');
+		useProfileLanguage(7, 'en', save);
+		useProfileLanguage(8, null, save);
+		expect(currentLang()).toBe('fr');
+		useProfileLanguage(9, 'de', save);
+		expect(currentLang()).toBe('fr');
+	});
+
+	it('the next page load of a tab watching as a profile starts in that profile’s language', () => {
+		useProfileLanguage(7, 'en', save);
+		sessionStorage.setItem(CHOSEN_KEY, '7');
+		setMessages(null, 'fr');
+		expect(initLanguage()).toBe('en');
+		sessionStorage.setItem(CHOSEN_KEY, '8');
 		expect(initLanguage()).toBe(pickLanguage(navigator.languages));
 	});
 });

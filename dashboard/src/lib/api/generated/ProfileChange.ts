@@ -7,4 +7,8 @@ export type ProfileChange = { name?: string, colour?: string,
 /**
  * 4 digits to set the PIN, `""` to remove it.
  */
-pin?: string, };
+pin?: string, 
+/**
+ * The interface language (`fr`, `en`…), which then follows the profile to every device.
+ */
+language?: string, };

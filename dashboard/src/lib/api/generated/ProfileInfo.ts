@@ -15,4 +15,8 @@ has_pin: boolean,
 /**
  * The profile this request watches as.
  */
-current: boolean, };
+current: boolean, 
+/**
+ * The interface language this profile chose (`fr`, `en`…); absent: the browser's.
+ */
+language?: string, };
