@@ -235,6 +235,8 @@ pub struct EpisodeDetail {
     pub title: Option<String>,
     /// Seconds.
     pub duration: f64,
+    /// A frame of the episode's file (`GET /api/library/still/tv/…`), signed like posters.
+    pub still_url: String,
 }
 
 impl Library {
@@ -431,6 +433,9 @@ impl Library {
                                 episode,
                                 title: f.episode_title.clone(),
                                 duration: f.probe.duration,
+                                still_url: format!(
+                                    "/api/library/still/tv/{tmdb_id}/{season}/{episode}"
+                                ),
                             });
                         }
                     }
