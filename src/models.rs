@@ -129,7 +129,7 @@ impl MediaRequest {
                     return Err(RequestError::MissingEpisode);
                 };
                 let season = parse_season(season)?;
-                let episode = parse_number("episode", episode, 1, "≥ 1")?;
+                let episode = parse_episode(episode)?;
                 Ok(MediaRequest::episode(tmdb_id, season, episode))
             }
         }
@@ -210,6 +210,11 @@ pub fn parse_positive(s: &str) -> Option<NonZeroU64> {
 /// A season number (0 holds the specials), from a path segment or a query value.
 pub fn parse_season(value: &str) -> Result<u32, RequestError> {
     parse_number("season", value, 0, "≥ 0")
+}
+
+/// An episode number (from 1), from a path segment or a query value.
+pub fn parse_episode(value: &str) -> Result<u32, RequestError> {
+    parse_number("episode", value, 1, "≥ 1")
 }
 
 fn parse_number(

@@ -135,6 +135,29 @@ pub struct Metadata {
     #[schema(nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seasons: Option<Vec<SeasonSummary>>,
+    /// In TMDB's order; the dashboard names the ones it knows by `id` in its own language.
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genres: Option<Vec<Genre>>,
+    /// Minutes: a film's length, or a series' usual episode length.
+    #[ts(optional)]
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<u32>,
+    /// TMDB's average vote, out of 10; left out when nobody voted (TMDB then says 0).
+    #[ts(optional)]
+    #[schema(nullable = false, minimum = 0, maximum = 10)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f32>,
+}
+
+/// A TMDB genre: its id is stable across languages (28 is "Action"), its name is in TMDB's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+#[ts(export)]
+pub struct Genre {
+    pub id: u32,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
@@ -233,6 +256,18 @@ struct RawTitle {
     original_language: Option<String>,
     external_ids: Option<RawExternalIds>,
     seasons: Option<Vec<RawSeasonSummary>>,
+    /// Films.
+    runtime: Option<u32>,
+    /// Series: TMDB lists the usual lengths, often just one.
+    episode_run_time: Option<Vec<u32>>,
+    genres: Option<Vec<RawGenre>>,
+    vote_average: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawGenre {
+    id: Option<u32>,
+    name: Option<String>,
 }
 
 /// `/search/multi`: films, series and people, each tagged with its `media_type`.
@@ -556,7 +591,25 @@ fn map_title(media_type: MediaType, tmdb_id: u32, raw: RawTitle) -> Metadata {
         imdb_id,
         original_language: non_empty(raw.original_language),
         seasons,
+        genres: raw
+            .genres
+            .map(|g| g.into_iter().filter_map(genre).collect()),
+        runtime: raw
+            .runtime
+            .or_else(|| raw.episode_run_time?.into_iter().find(|m| *m > 0))
+            .filter(|m| *m > 0),
+        rating: raw
+            .vote_average
+            .filter(|v| *v > 0.0 && *v <= 10.0)
+            .map(|v| v as f32),
     }
+}
+
+fn genre(raw: RawGenre) -> Option<Genre> {
+    Some(Genre {
+        id: raw.id?,
+        name: non_empty(raw.name)?,
+    })
 }
 
 fn map_season(tmdb_id: u32, season: u32, raw: RawSeason) -> Season {
@@ -596,7 +649,9 @@ mod tests {
         let raw: RawTitle = serde_json::from_value(json!({
             "id": 603, "title": "The Matrix", "release_date": "1999-03-30",
             "overview": "Set in the 22nd century…", "poster_path": "/p.jpg",
-            "backdrop_path": "/b.jpg", "imdb_id": "tt0133093", "original_language": "en"
+            "backdrop_path": "/b.jpg", "imdb_id": "tt0133093", "original_language": "en",
+            "runtime": 136, "vote_average": 8.2,
+            "genres": [{"id": 28, "name": "Action"}, {"id": 878, "name": ""}, {"name": "No id"}]
         }))
         .unwrap();
         let m = map_title(MediaType::Movie, 603, raw);
@@ -609,6 +664,17 @@ mod tests {
         );
         assert_eq!(m.imdb_id.as_deref(), Some("tt0133093"));
         assert_eq!(m.seasons, None, "films have no seasons");
+        assert_eq!(m.runtime, Some(136));
+        assert_eq!(m.rating, Some(8.2));
+        let action = Genre {
+            id: 28,
+            name: "Action".into(),
+        };
+        assert_eq!(
+            m.genres,
+            Some(vec![action]),
+            "nameless or id-less genres are left out"
+        );
     }
 
     #[test]
@@ -616,6 +682,7 @@ mod tests {
         let raw: RawTitle = serde_json::from_value(json!({
             "id": 1396, "name": "Breaking Bad", "first_air_date": "2008-01-20",
             "poster_path": null, "external_ids": {"imdb_id": "tt0903747", "tvdb_id": 81189},
+            "episode_run_time": [0, 45, 47], "vote_average": 0.0,
             "seasons": [
                 {"season_number": 0, "name": "Specials", "episode_count": 9},
                 {"season_number": 1, "name": "Season 1", "episode_count": 7, "air_date": "2008-01-20"}
@@ -630,6 +697,9 @@ mod tests {
         let seasons = m.seasons.unwrap();
         assert_eq!(seasons.len(), 2);
         assert_eq!((seasons[1].season, seasons[1].episode_count), (1, 7));
+        assert_eq!(m.runtime, Some(45), "the first usual episode length");
+        assert_eq!(m.rating, None, "0 is TMDB's 'no votes yet'");
+        assert_eq!(m.genres, None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::models::{MediaRequest, MediaType, TmdbId, parse_positive, parse_season};
+use crate::models::{MediaRequest, MediaType, TmdbId, parse_episode, parse_positive, parse_season};
 
 /// `{media_type}/{tmdb_id}` of the routes about one title (metadata, library). Its fields are
 /// parsed here, from text, so that a bad value gets our own error code; the same type
@@ -69,6 +69,40 @@ impl<S: Send + Sync> FromRequestParts<S> for SeasonPath {
         Ok(SeasonPath {
             tmdb_id: raw.tmdb_id.parse()?,
             season: parse_season(&raw.season)?,
+        })
+    }
+}
+
+/// `tv/{tmdb_id}/{season}/{episode}` of an episode's still: the id as for a title, season and
+/// episode whole numbers (episodes from 1), `invalid_episode` otherwise.
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EpisodePath {
+    /// The series' TMDB id.
+    #[param(value_type = u32, minimum = 1, example = 1396)]
+    pub tmdb_id: TmdbId,
+    /// 0 holds the specials.
+    #[param(minimum = 0)]
+    pub season: u32,
+    #[param(minimum = 1)]
+    pub episode: u32,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EpisodePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            tmdb_id: String,
+            season: String,
+            episode: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state).await?;
+        Ok(EpisodePath {
+            tmdb_id: raw.tmdb_id.parse()?,
+            season: parse_season(&raw.season)?,
+            episode: parse_episode(&raw.episode)?,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! `/api/library/**`: what is in the local library, scans, problems and posters.
+//! `/api/library/**`: what is in the local library, scans, problems, posters and episode
+//! stills.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::TitlePath;
+use super::extract::{EpisodePath, TitlePath};
 use super::profiles::Viewer;
 use super::responses::{FfmpegErrors, Internal, LibraryErrors};
 use super::with_type;
@@ -73,16 +74,34 @@ pub async fn items(
 /// and the browser's cached copy of it, stay the same meanwhile.
 pub(super) fn sign_poster(state: &AppState, item: &mut Item, binding: Option<Binding>) {
     if let Some(url) = &item.poster_url {
-        let expires = crate::security::media_url::stable_expiry(
-            state.clock.unix(),
-            state.settings.proxy.url_ttl,
-            3600,
-        );
-        item.poster_url = Some(state.security.media_url(url, expires, binding));
+        item.poster_url = Some(sign_picture(state, url, binding));
+    }
+}
+
+fn sign_picture(state: &AppState, url: &str, binding: Option<Binding>) -> String {
+    let expires = crate::security::media_url::stable_expiry(
+        state.clock.unix(),
+        state.settings.proxy.url_ttl,
+        3600,
+    );
+    state.security.media_url(url, expires, binding)
+}
+
+/// A series' episode stills, signed as its poster is.
+fn sign_stills(state: &AppState, detail: &mut ItemDetail, binding: Option<Binding>) {
+    let episodes = detail
+        .seasons
+        .iter_mut()
+        .flatten()
+        .flat_map(|s| &mut s.episodes);
+    for episode in episodes {
+        episode.still_url = sign_picture(state, &episode.still_url, binding);
     }
 }
 
 /// One title of the library: a film's duration, or a series' seasons and episodes.
+///
+/// Each episode has the URL of a frame of its file (`still_url`, signed like posters).
 #[utoipa::path(
     get,
     path = "/api/library/items/{media_type}/{tmdb_id}",
@@ -105,6 +124,7 @@ pub async fn item(
     let mut detail = library(&state)?.item(kind, id, viewer.profile).await?;
     let binding = state.security.binding(caller.as_deref());
     sign_poster(&state, &mut detail.item, binding);
+    sign_stills(&state, &mut detail, binding);
     Ok(Json(detail))
 }
 
@@ -174,6 +194,33 @@ pub async fn poster(State(state): State<AppState>, title: TitlePath) -> Result<R
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| ApiError::internal_while("reading the poster", e))?;
+    Ok(with_type(bytes, "image/jpeg", POSTER_CACHE))
+}
+
+/// A frame of an episode's file, for its row on the series page.
+///
+/// Taken at 10% of the file (at most 5 minutes in), after most cold opens' black, and kept in
+/// the data dir. The dashboard shows TMDB's still for episodes that are not in the library.
+#[utoipa::path(
+    get,
+    path = "/api/library/still/tv/{tmdb_id}/{season}/{episode}",
+    operation_id = "get_episode_still",
+    params(EpisodePath),
+    responses(
+        (status = 200, description = "A frame of the episode's file", content(("image/jpeg"))),
+        (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, or `library_disabled`", body = ErrorBody),
+        (status = 500, description = "`internal`, `packaging_failed`", body = ErrorBody),
+        FfmpegErrors,
+    )
+)]
+pub async fn still(State(state): State<AppState>, at: EpisodePath) -> Result<Response, ApiError> {
+    let path = library(&state)?
+        .still(at.tmdb_id.get(), at.season, at.episode)
+        .await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::internal_while("reading the still", e))?;
     Ok(with_type(bytes, "image/jpeg", POSTER_CACHE))
 }
 

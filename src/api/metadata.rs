@@ -43,7 +43,8 @@ fn with_retry_after(e: TmdbError) -> Response {
 
 /// A film's or a series' TMDB metadata.
 ///
-/// Title, overview, poster, backdrop, IMDb id; for a series its seasons (without episodes).
+/// Title, overview, poster, backdrop, IMDb id, genres, runtime and rating; for a series its
+/// seasons (without episodes).
 /// Without `SOKOUL_TMDB_KEY`, 404 `metadata_unavailable`.
 #[utoipa::path(
     get,

@@ -66,6 +66,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(library::scan))
         .routes(routes!(library::problems))
         .routes(routes!(library::poster))
+        .routes(routes!(library::still))
         .routes(routes!(media::file))
         .routes(routes!(media::master))
         .routes(routes!(media::hls))

@@ -157,6 +157,8 @@ pub struct Library {
     /// Sidecar subtitles converted to WebVTT since the start (each is converted once, then
     /// served from `data_dir/subtitles/`).
     subtitle_conversions: std::sync::atomic::AtomicU64,
+    /// Poster and still frame grabs running at once (`assets::FRAME_SLOTS`).
+    frame_slots: tokio::sync::Semaphore,
     /// The intro/credits detection job (one at a time).
     pub markers: Arc<markers::Detector>,
     /// The seek thumbnails job (one file at a time).
@@ -235,6 +237,8 @@ pub struct EpisodeDetail {
     pub title: Option<String>,
     /// Seconds.
     pub duration: f64,
+    /// A frame of the episode's file (`GET /api/library/still/tv/…`), signed like posters.
+    pub still_url: String,
 }
 
 impl Library {
@@ -267,6 +271,7 @@ impl Library {
             running: tokio::sync::Mutex::new(None),
             packager,
             subtitle_conversions: std::sync::atomic::AtomicU64::new(0),
+            frame_slots: tokio::sync::Semaphore::new(assets::FRAME_SLOTS),
             markers: Arc::new(markers::Detector::default()),
             thumbnails: Arc::new(thumbnails::Thumbnailer::default()),
             clock,
@@ -431,6 +436,9 @@ impl Library {
                                 episode,
                                 title: f.episode_title.clone(),
                                 duration: f.probe.duration,
+                                still_url: format!(
+                                    "/api/library/still/tv/{tmdb_id}/{season}/{episode}"
+                                ),
                             });
                         }
                     }

@@ -1,9 +1,10 @@
 //! Signed media URLs: what `<img>`, `<video>` and hls.js load from the library when the API
 //! needs a token. They cannot send `Authorization`, so the server appends a short-lived
-//! `st=<expiry>.<tag>` to the URLs it hands out (resolve sources and subtitles, posters).
+//! `st=<expiry>.<tag>` to the URLs it hands out (resolve sources and subtitles, posters,
+//! episode stills).
 //!
 //! A token covers one scope, not one URL: `/api/media/{file_id}/` (the file, its HLS
-//! playlists and segments, its subtitles) or one poster. That is what lets the relative URIs
+//! playlists and segments, its subtitles) or one picture (a poster, an episode's still). That is what lets the relative URIs
 //! of a library playlist work: the playlist is served with the token appended to each of them
 //! (`carry_into_playlist`). The key is derived from both the signing secret and the API
 //! token, so changing `SOKOUL_API_TOKEN` revokes every media URL given out before.
@@ -150,7 +151,7 @@ fn binding_of(bound: &str) -> Result<Binding, MediaUrlError> {
     Ok(Binding::Session(short))
 }
 
-/// What one token grants: every route of one library file, or one poster.
+/// What one token grants: every route of one library file, or one poster or episode still.
 pub fn scope(path: &str) -> Option<&str> {
     if let Some(rest) = path.strip_prefix("/api/media/") {
         let id_len = rest.find('/')?;
@@ -161,10 +162,14 @@ pub fn scope(path: &str) -> Option<&str> {
         // "/api/media/" + id + "/"
         return Some(&path[..11 + id_len + 1]);
     }
-    let rest = path.strip_prefix("/api/library/poster/")?;
-    let (kind, id) = rest.split_once('/')?;
+    // A poster (`{media_type}/{id}`) or an episode's still (`tv/{id}/{season}/{episode}`):
+    // the token opens that one picture.
     let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
-    (plain(kind) && plain(id)).then_some(path)
+    let (rest, parts) = match path.strip_prefix("/api/library/poster/") {
+        Some(rest) => (rest, 2),
+        None => (path.strip_prefix("/api/library/still/tv/")?, 3),
+    };
+    (rest.split('/').count() == parts && rest.split('/').all(plain)).then_some(path)
 }
 
 /// The `st` parameter of a query, if any. Tokens are `[0-9A-Za-z_.-]`, never percent-encoded.
@@ -311,6 +316,23 @@ mod tests {
                 .is_err()
         );
         assert!(u.verify("/api/library/poster/tv/603", st, 1_000).is_err());
+    }
+
+    #[test]
+    fn a_still_token_opens_that_episode_still_only() {
+        let u = urls();
+        let still = "/api/library/still/tv/1396/1/2";
+        let st = token_of(&u.sign(still, 2_000, Binding::Unbound)).to_owned();
+        assert_eq!(u.verify(still, &st, 1_000), Ok(Binding::Unbound));
+        for other in [
+            "/api/library/still/tv/1396/1/3",
+            "/api/library/still/tv/1396/1",
+            "/api/library/still/tv/1396/1/2/x",
+            "/api/library/poster/tv/1396",
+        ] {
+            assert!(u.verify(other, &st, 1_000).is_err(), "{other}");
+        }
+        assert_eq!(scope("/api/library/still/movie/1/1/2"), None, "series only");
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub(crate) fn matrix() -> Value {
         "overview": "Set in the 22nd century, The Matrix tells the story of a computer hacker…",
         "poster_path": "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg",
         "backdrop_path": "/ncEsesgOJDNrTUED89hYbA117wo.jpg",
-        "genres": [{"id": 28, "name": "Action"}], "vote_average": 8.2,
+        "genres": [{"id": 28, "name": "Action"}, {"id": 878, "name": "Science Fiction"}],
+        "vote_average": 8.2, "vote_count": 26000,
         "external_ids": {"imdb_id": MATRIX_IMDB, "wikidata_id": "Q83495"}
     })
 }
@@ -33,6 +34,8 @@ pub(crate) fn breaking_bad() -> Value {
         "overview": "Walter White, a New Mexico chemistry teacher…",
         "poster_path": "/ztkUQFLlC19CCMYHW9o1zWhJRNq.jpg", "backdrop_path": "/tsRy63Mu5cu8etL1X7ZLyf7UYyq.jpg",
         "number_of_seasons": 5, "number_of_episodes": 62, "episode_run_time": [45],
+        "genres": [{"id": 18, "name": "Drama"}, {"id": 80, "name": "Crime"}],
+        "vote_average": 8.9, "vote_count": 15000,
         "seasons": [
             {"air_date": "2009-02-17", "episode_count": 9, "id": 3577, "name": "Specials", "poster_path": "/s0.jpg", "season_number": 0},
             {"air_date": "2008-01-20", "episode_count": 7, "id": 3572, "name": "Season 1", "poster_path": "/s1.jpg", "season_number": 1},

@@ -607,6 +607,71 @@ async fn library_items_list_titles_seasons_and_posters() {
 }
 
 #[tokio::test]
+async fn each_library_episode_has_a_still_grabbed_from_its_file() {
+    let root = tempfile::tempdir().unwrap();
+    place(
+        root.path(),
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E01 - Pilot.mkv",
+        Synth::H264AacMkv,
+    );
+    place(
+        root.path(),
+        "Show (2010) [tmdbid-100]/Season 01/Show S01E02-E03.mkv",
+        Synth::H264AacMkv,
+    );
+    let app = library_app(root.path()).await;
+    app.scan().await;
+
+    let show = app.get_json("/api/library/items/tv/100", 200).await;
+    let episodes = show["seasons"][0]["episodes"].as_array().unwrap();
+    let stills: Vec<&str> = episodes
+        .iter()
+        .map(|e| e["still_url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stills,
+        [
+            "/api/library/still/tv/100/1/1",
+            "/api/library/still/tv/100/1/2",
+            "/api/library/still/tv/100/1/3"
+        ],
+        "without a token or an account the URLs are plain paths"
+    );
+    for still in &stills {
+        let r = app.get(still).await;
+        assert_eq!(r.status(), 200, "{still}");
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let jpeg = r.bytes().await.unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "{still}");
+        assert_eq!(&jpeg[jpeg.len() - 2..], &[0xFF, 0xD9], "a whole JPEG");
+    }
+    // One frame per file: E02 and E03 share theirs.
+    let cached = std::fs::read_dir(app.data_dir.path().join("stills"))
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(cached, 2, "the frames are cached in the data dir");
+
+    for (path, status, code) in [
+        ("/api/library/still/tv/100/1/4", 404, "episode_not_found"),
+        ("/api/library/still/tv/100/2/1", 404, "episode_not_found"),
+        ("/api/library/still/tv/101/1/1", 404, "episode_not_found"),
+        ("/api/library/still/tv/100/1/0", 400, "invalid_episode"),
+        ("/api/library/still/tv/100/x/1", 400, "invalid_episode"),
+        ("/api/library/still/tv/0/1/1", 400, "invalid_tmdb_id"),
+    ] {
+        let body = app.get_json(path, status).await;
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_titles_files_tracks_and_segments_are_json_404s() {
     let root = tempfile::tempdir().unwrap();
     place(

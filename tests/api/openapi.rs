@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/library/scan"),
     ("get", "/api/library/problems"),
     ("get", "/api/library/poster/{media_type}/{tmdb_id}"),
+    ("get", "/api/library/still/tv/{tmdb_id}/{season}/{episode}"),
     ("get", "/api/media/{file_id}/file"),
     ("get", "/api/media/{file_id}/hls/master.m3u8"),
     ("get", "/api/media/{file_id}/hls/{variant}/{name}"),

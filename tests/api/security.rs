@@ -235,6 +235,64 @@ async fn library_media_plays_from_signed_urls_without_the_header() {
 }
 
 #[tokio::test]
+async fn episode_stills_carry_a_media_token_that_opens_that_still_only() {
+    let root = tempfile::tempdir().unwrap();
+    for name in ["Show S01E01.mkv", "Show S01E02.mkv"] {
+        crate::library::place(
+            root.path(),
+            &format!("Show (2010) [tmdbid-100]/Season 01/{name}"),
+            sokoul::library::demo::Synth::H264AacMkv,
+        );
+    }
+    let library = root.path().to_path_buf();
+    let app = spawn_app(move |s| {
+        s.api_token = Some(sokoul::config::Secret::new(TOKEN));
+        crate::library::library_settings(s, library);
+    })
+    .await;
+    let scan = app
+        .client
+        .post(format!("{}/api/library/scan", app.address))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.status(), 200);
+
+    let show: Value = app
+        .get_authed("/api/library/items/tv/100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let still = show["seasons"][0]["episodes"][0]["still_url"]
+        .as_str()
+        .unwrap();
+    assert!(
+        still.starts_with("/api/library/still/tv/100/1/1?st="),
+        "{show}"
+    );
+    // As <img> loads it: no header.
+    let r = app.get(still).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let bare = still.split('?').next().unwrap();
+    assert_eq!(
+        error_of(app.get(bare).await).await,
+        (401, "unauthorized".into())
+    );
+    let st = still.split_once("st=").unwrap().1;
+    for other in [
+        "/api/library/still/tv/100/1/2",
+        "/api/library/poster/tv/100",
+        "/api/library/items/tv/100",
+    ] {
+        let r = app.get(&format!("{other}?st={st}")).await;
+        assert_eq!(error_of(r).await.0, 403, "{other}");
+    }
+}
+
+#[tokio::test]
 async fn without_a_token_or_an_account_media_urls_are_plain_paths() {
     let app = spawn_app(|_| {}).await;
     let anyone = sokoul::accounts::Caller::unnamed_admin();

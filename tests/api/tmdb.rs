@@ -21,7 +21,7 @@ async fn app_with(tmdb: &MockServer, key: &str) -> TestApp {
 }
 
 #[tokio::test]
-async fn a_film_has_its_title_year_overview_images_and_imdb_id() {
+async fn a_film_has_its_title_year_overview_images_imdb_id_genres_runtime_and_rating() {
     let tmdb = fake::start().await;
     fake::mount_catalogue(&tmdb).await;
     let app = app_with(&tmdb, fake::KEY).await;
@@ -43,6 +43,15 @@ async fn a_film_has_its_title_year_overview_images_and_imdb_id() {
     );
     assert_eq!(body["imdb_id"], fake::MATRIX_IMDB);
     assert!(body.get("seasons").is_none(), "a film has no seasons");
+    assert_eq!(
+        body["genres"],
+        json!([{"id": 28, "name": "Action"}, {"id": 878, "name": "Science Fiction"}])
+    );
+    assert_eq!(body["runtime"], 136, "minutes");
+    assert!(
+        (body["rating"].as_f64().unwrap() - 8.2).abs() < 1e-4,
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -85,6 +94,12 @@ async fn a_series_lists_its_seasons_and_a_season_lists_its_episodes() {
                "poster_url": "https://image.tmdb.org/t/p/w342/s1.jpg"})
     );
     assert_eq!(series["seasons"][0]["name"], "Specials");
+    assert_eq!(
+        series["runtime"], 45,
+        "the usual episode length, from episode_run_time"
+    );
+    assert_eq!(series["genres"][0], json!({"id": 18, "name": "Drama"}));
+    assert!((series["rating"].as_f64().unwrap() - 8.9).abs() < 1e-4);
 
     let season = app.get_json("/api/metadata/tv/1396/season/1", 200).await;
     assert_eq!(season["tmdb_id"], BREAKING_BAD);

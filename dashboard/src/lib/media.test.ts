@@ -15,12 +15,12 @@ import {
 } from './media';
 
 const seasons: LibrarySeason[] = [
-	{ season: 2, episodes: [{ episode: 1, title: 'S2E1', duration: 1300 }] },
+	{ season: 2, episodes: [{ episode: 1, title: 'S2E1', duration: 1300, still_url: '/api/library/still/tv/1/2/1' }] },
 	{
 		season: 1,
 		episodes: [
-			{ episode: 2, title: 'S1E2', duration: 1300 },
-			{ episode: 1, title: 'S1E1', duration: 1300 }
+			{ episode: 2, title: 'S1E2', duration: 1300, still_url: '/api/library/still/tv/1/1/2' },
+			{ episode: 1, title: 'S1E1', duration: 1300, still_url: '/api/library/still/tv/1/1/1' }
 		]
 	}
 ];
@@ -136,6 +136,7 @@ describe('formatDuration', () => {
 		expect(formatDuration(90.02).replace(/[\u00a0\u202f]/g, ' ')).toBe('2 min');
 		expect(formatDuration(42 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('42 min');
 		expect(formatDuration(118 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('1 h 58 min');
+		expect(formatDuration(120 * 60).replace(/[\u00a0\u202f]/g, ' ')).toBe('2 h');
 		expect(formatDuration(0).replace(/[\u00a0\u202f]/g, ' ')).toBe('');
 	});
 });

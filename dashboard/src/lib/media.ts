@@ -84,7 +84,8 @@ export function formatDuration(seconds: number): string {
 	if (seconds < 60) return formatUnit(Math.round(seconds), 'second');
 	const minutes = Math.round(seconds / 60);
 	if (minutes < 60) return formatUnit(minutes, 'minute');
-	return `${formatUnit(Math.floor(minutes / 60), 'hour')} ${formatUnit(minutes % 60, 'minute')}`;
+	const hours = formatUnit(Math.floor(minutes / 60), 'hour');
+	return minutes % 60 ? `${hours} ${formatUnit(minutes % 60, 'minute')}` : hours;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Issue 19, deliver 6: axe-core finds no serious or critical violation on the dashboard's pages,
-// at a desktop size and on a phone: home, title pages (film, series), the player with its
-// controls shown and with its settings menu open, a title with no source, the login form, the
-// API reference.
+// at a desktop size and on a phone: home, title pages (film, series; without and with TMDB), the
+// player with its controls shown and with its settings menu open, a title with no source, the
+// login form, the API reference.
 import type { Page } from '@playwright/test';
 import { axeSerious } from './support/axe';
 import { clearProgress, expect, expectPlays, servers, snap, test } from './support/fixtures';
@@ -41,6 +41,21 @@ const PAGES: { name: string; open: (page: Page) => Promise<void> }[] = [
 		open: async (page) => {
 			await page.goto('/title/tv/1396');
 			await expect(page.getByTestId('watch-button')).toBeVisible();
+		}
+	},
+	{
+		// With TMDB (the search server's fake): genres, rating, episode pictures and synopses.
+		name: 'title-film-tmdb',
+		open: async (page) => {
+			await page.goto(`${servers.search}/title/movie/603`);
+			await expect(page.getByTestId('genres')).toBeVisible();
+		}
+	},
+	{
+		name: 'title-series-tmdb',
+		open: async (page) => {
+			await page.goto(`${servers.search}/title/tv/1396`);
+			await expect(page.getByTestId('episode-overview').first()).toBeVisible();
 		}
 	},
 	{ name: 'watch-controls', open: pausedWithControls },

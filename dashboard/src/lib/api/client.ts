@@ -15,7 +15,8 @@ import type {
 	SavedProgress,
 	SearchResults,
 	StreamSource,
-	SubtitleTrack
+	SubtitleTrack,
+	TmdbSeason
 } from '$lib/api/types';
 import type { AccountChange } from '$lib/api/generated/AccountChange';
 import type { AccountInfo } from '$lib/api/generated/AccountInfo';
@@ -290,6 +291,20 @@ export async function getMetadata(
 ): Promise<Metadata | null> {
 	try {
 		return await getJson<Metadata>(`/api/metadata/${mediaPath({ media_type, tmdb_id })}`, options);
+	} catch (cause) {
+		if (cause instanceof ApiError && cause.isNotFound) return null;
+		throw cause;
+	}
+}
+
+/** One season's episodes from TMDB (synopses, air dates, stills); null as for `getMetadata`. */
+export async function getSeasonMetadata(
+	tmdb_id: number,
+	season: number,
+	options?: RequestOptions
+): Promise<TmdbSeason | null> {
+	try {
+		return await getJson<TmdbSeason>(`/api/metadata/tv/${encodeURIComponent(tmdb_id)}/season/${encodeURIComponent(season)}`, options);
 	} catch (cause) {
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;

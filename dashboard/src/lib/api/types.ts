@@ -18,12 +18,18 @@ import type { ProviderOutcome } from './generated/ProviderOutcome';
 import type { Range } from './generated/Range';
 import type { ResolveResponse } from './generated/ResolveResponse';
 import type { SearchHit } from './generated/SearchHit';
+import type { Episode } from './generated/Episode';
+import type { Genre } from './generated/Genre';
+import type { Season } from './generated/Season';
 import type { SourceDto } from './generated/SourceDto';
 import type { StreamKind } from './generated/StreamKind';
 import type { SubtitleDto } from './generated/SubtitleDto';
 import type { ThumbnailsDto } from './generated/ThumbnailsDto';
 
 export type { Markers, MediaType, Metadata, OutcomeStatus, ProviderOutcome, ResolveResponse };
+
+/** `GET /api/metadata/tv/{id}/season/{n}`: TMDB's season, its episodes' synopses, dates, stills. */
+export type { Episode as TmdbEpisode, Genre, Season as TmdbSeason };
 
 /** `GET /api/openapi.json` (the subset of OpenAPI 3.1 the documentation page reads). */
 export type { OpenApiDocument } from '$lib/api-docs/openapi';

@@ -1,7 +1,8 @@
-// A stand-in for TMDB's v3 API (scripts/e2e.sh, for 17-tmdb-search.spec.ts), with the shapes of
-// protocols.md §5: `/3/search/multi` (films, series and people mixed, tagged `media_type`),
-// `/3/movie/{id}` and `/3/tv/{id}` for the titles it knows (none of them in the e2e library,
-// whose demo film is 603), TMDB's error bodies
+// A stand-in for TMDB's v3 API (scripts/e2e.sh, for 17-tmdb-search.spec.ts and the title pages
+// of 15-details.spec.ts), with the shapes of protocols.md §5: `/3/search/multi` (films, series and
+// people mixed, tagged `media_type`), `/3/movie/{id}`, `/3/tv/{id}` and `/3/tv/{id}/season/{n}`
+// for the titles it knows (two outside the e2e library, and its demo film 603 and series 1396,
+// without posters or stills so that the pages show the library's frames), TMDB's error bodies
 // `{"success":false,"status_code":N,"status_message":…}` (401/7 without the key, 404/34 for an
 // unknown title). Usage: KEY=… node fake-tmdb.mjs   (prints its base URL, `…/3`, on stdout)
 import { createServer } from 'node:http';
@@ -22,7 +23,57 @@ const MATRIX = {
 	poster_path: null,
 	backdrop_path: null,
 	imdb_id: 'tt10838180',
-	external_ids: { imdb_id: 'tt10838180' }
+	external_ids: { imdb_id: 'tt10838180' },
+	runtime: 148,
+	genres: [
+		{ id: 878, name: 'Science Fiction' },
+		{ id: 28, name: 'Action' }
+	],
+	vote_average: 6.4
+};
+// The e2e library's demo film and series (scripts/e2e.sh, `sokoul demo-library`).
+const DEMO_FILM = {
+	id: 603,
+	title: 'Sokoul Demo Direct Play',
+	release_date: '2024-01-01',
+	overview: 'A film made of colour bars and a tone.',
+	poster_path: null,
+	backdrop_path: null,
+	runtime: 136,
+	genres: [
+		{ id: 28, name: 'Action' },
+		{ id: 878, name: 'Science Fiction' }
+	],
+	vote_average: 7.8,
+	external_ids: { imdb_id: 'tt0133093' }
+};
+const DEMO_SERIES = {
+	id: 1396,
+	name: 'Sokoul Demo Series',
+	first_air_date: '2024-01-07',
+	overview: 'A series made of colour bars and a tone.',
+	poster_path: null,
+	backdrop_path: null,
+	episode_run_time: [2],
+	genres: [{ id: 18, name: 'Drama' }],
+	vote_average: 8.9,
+	seasons: [{ season_number: 1, name: 'Season 1', episode_count: 3, air_date: '2024-01-07', poster_path: null }],
+	external_ids: { imdb_id: 'tt0903747' }
+};
+const DEMO_SEASON_1 = {
+	id: 3572,
+	season_number: 1,
+	name: 'Season 1',
+	air_date: '2024-01-07',
+	poster_path: null,
+	episodes: [
+		{ id: 1, season_number: 1, episode_number: 1, name: 'Pilot', air_date: '2024-01-07', runtime: 2, still_path: null,
+			overview: 'The bars line up for the first time.', vote_average: 8.3 },
+		{ id: 2, season_number: 1, episode_number: 2, name: 'The Next One', air_date: '2024-01-14', runtime: 2, still_path: null,
+			overview: 'The tone rises by an octave.', vote_average: 8.2 },
+		{ id: 3, season_number: 1, episode_number: 3, name: 'The Third One', air_date: '2024-01-21', runtime: 2, still_path: null,
+			overview: 'Not in the library: the providers have it.', vote_average: 8.1 }
+	]
 };
 const MATRIX_SERIES = {
 	id: 1256,
@@ -60,6 +111,9 @@ const server = createServer((req, res) => {
 	}
 	if (url.pathname === '/3/movie/624860') return json(res, MATRIX);
 	if (url.pathname === '/3/tv/1256') return json(res, MATRIX_SERIES);
+	if (url.pathname === '/3/movie/603') return json(res, DEMO_FILM);
+	if (url.pathname === '/3/tv/1396') return json(res, DEMO_SERIES);
+	if (url.pathname === '/3/tv/1396/season/1') return json(res, DEMO_SEASON_1);
 	return error(res, 404, 34, 'The resource you requested could not be found.');
 });
 

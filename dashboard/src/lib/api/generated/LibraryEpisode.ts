@@ -4,4 +4,8 @@ export type LibraryEpisode = { episode: number, title: string | null,
 /**
  * Seconds.
  */
-duration: number, };
+duration: number, 
+/**
+ * A frame of the episode's file (`GET /api/library/still/tv/…`), signed like posters.
+ */
+still_url: string, };
