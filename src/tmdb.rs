@@ -332,10 +332,41 @@ pub struct Tmdb {
     client: JsonClient,
     base: BaseUrl,
     auth: Auth,
-    titles: moka::future::Cache<(MediaType, u32), Arc<Metadata>>,
-    seasons: moka::future::Cache<(u32, u32), Arc<Season>>,
+    /// Keyed by language too (`None`: TMDB's default, what the providers match titles with).
+    titles: moka::future::Cache<(MediaType, u32, Option<Language>), Arc<Metadata>>,
+    seasons: moka::future::Cache<(u32, u32, Option<Language>), Arc<Season>>,
     /// By folded query: typing the same words again (or another viewer) costs nothing.
-    searches: moka::future::Cache<String, Arc<Vec<SearchHit>>>,
+    searches: moka::future::Cache<(String, Option<Language>), Arc<Vec<SearchHit>>>,
+}
+
+/// A language TMDB translates into, in its own form (`fr`, `pt-BR`): ISO 639-1, with an upper-case
+/// region when there is one. Taken from the viewer's interface language.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Language(String);
+
+impl Language {
+    /// `None` for anything that is not `ll` or `ll-RR` (TMDB's `language` parameter).
+    pub fn parse(tag: &str) -> Option<Language> {
+        let tag = tag.trim();
+        let (primary, region) = match tag.split_once('-') {
+            Some((p, r)) => (p, Some(r)),
+            None => (tag, None),
+        };
+        let letters = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic());
+        if !letters(primary) || region.is_some_and(|r| !letters(r)) {
+            return None;
+        }
+        let mut out = primary.to_ascii_lowercase();
+        if let Some(r) = region {
+            out.push('-');
+            out.push_str(&r.to_ascii_uppercase());
+        }
+        Some(Language(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Tmdb {
@@ -406,29 +437,99 @@ impl Tmdb {
         tmdb_id: u32,
         deadline: Instant,
     ) -> Result<Arc<Metadata>, TmdbError> {
+        self.title_in(media_type, tmdb_id, None, deadline).await
+    }
+
+    /// The title translated into `language`. TMDB answers an untranslated overview with `""`:
+    /// that one is taken from the default language (cached, the providers ask it anyway), as
+    /// Jellyfin and Plex fall back rather than show no synopsis.
+    pub async fn title_in(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+        language: Option<&Language>,
+        deadline: Instant,
+    ) -> Result<Arc<Metadata>, TmdbError> {
+        let translated = self
+            .fetch_title(media_type, tmdb_id, language, deadline)
+            .await?;
+        if language.is_none() || translated.overview.is_some() {
+            return Ok(translated);
+        }
+        let Ok(default) = self.fetch_title(media_type, tmdb_id, None, deadline).await else {
+            return Ok(translated);
+        };
+        let mut merged = (*translated).clone();
+        merged.overview.clone_from(&default.overview);
+        Ok(Arc::new(merged))
+    }
+
+    async fn fetch_title(
+        &self,
+        media_type: MediaType,
+        tmdb_id: u32,
+        language: Option<&Language>,
+        deadline: Instant,
+    ) -> Result<Arc<Metadata>, TmdbError> {
         self.titles
-            .try_get_with((media_type, tmdb_id), async {
+            .try_get_with((media_type, tmdb_id, language.cloned()), async {
                 let path = format!("{}/{tmdb_id}", media_type.as_str());
-                let raw: RawTitle = self
-                    .get(&path, &[("append_to_response", "external_ids")], deadline)
-                    .await?;
+                let mut params = vec![("append_to_response", "external_ids")];
+                params.extend(language.map(|l| ("language", l.as_str())));
+                let raw: RawTitle = self.get(&path, &params, deadline).await?;
                 Ok(Arc::new(map_title(media_type, tmdb_id, raw)))
             })
             .await
             .map_err(|e: Arc<TmdbError>| (*e).clone())
     }
 
-    /// One season with its episodes, cached.
     pub async fn season(
         &self,
         tmdb_id: u32,
         season: u32,
         deadline: Instant,
     ) -> Result<Arc<Season>, TmdbError> {
+        self.season_in(tmdb_id, season, None, deadline).await
+    }
+
+    /// A season translated into `language`; episodes whose overview TMDB has not translated
+    /// get the default language's, like [`Tmdb::title_in`].
+    pub async fn season_in(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        language: Option<&Language>,
+        deadline: Instant,
+    ) -> Result<Arc<Season>, TmdbError> {
+        let translated = self
+            .fetch_season(tmdb_id, season, language, deadline)
+            .await?;
+        let untranslated =
+            |s: &Season| s.overview.is_none() || s.episodes.iter().any(|e| e.overview.is_none());
+        if language.is_none() || !untranslated(&translated) {
+            return Ok(translated);
+        }
+        let Ok(default) = self.fetch_season(tmdb_id, season, None, deadline).await else {
+            return Ok(translated);
+        };
+        Ok(Arc::new(fill_overviews(&translated, &default)))
+    }
+
+    async fn fetch_season(
+        &self,
+        tmdb_id: u32,
+        season: u32,
+        language: Option<&Language>,
+        deadline: Instant,
+    ) -> Result<Arc<Season>, TmdbError> {
         self.seasons
-            .try_get_with((tmdb_id, season), async {
+            .try_get_with((tmdb_id, season, language.cloned()), async {
+                let params: Vec<(&str, &str)> = language
+                    .map(|l| ("language", l.as_str()))
+                    .into_iter()
+                    .collect();
                 let raw: RawSeason = self
-                    .get(&format!("tv/{tmdb_id}/season/{season}"), &[], deadline)
+                    .get(&format!("tv/{tmdb_id}/season/{season}"), &params, deadline)
                     .await?;
                 Ok(Arc::new(map_season(tmdb_id, season, raw)))
             })
@@ -436,16 +537,17 @@ impl Tmdb {
             .map_err(|e: Arc<TmdbError>| (*e).clone())
     }
 
-    /// Films and series matching `query` (TMDB's first page of `/search/multi`, people and
-    /// adult titles left out), cached for a few minutes.
+    /// Films and series matching `query`, titled in `language` when given.
     pub async fn search(
         &self,
         query: &str,
+        language: Option<&Language>,
         deadline: Instant,
     ) -> Result<Arc<Vec<SearchHit>>, TmdbError> {
         self.searches
-            .try_get_with(query.to_string(), async {
-                let params = [("query", query), ("include_adult", "false"), ("page", "1")];
+            .try_get_with((query.to_string(), language.cloned()), async {
+                let mut params = vec![("query", query), ("include_adult", "false"), ("page", "1")];
+                params.extend(language.map(|l| ("language", l.as_str())));
                 let raw: RawSearch = self.get("search/multi", &params, deadline).await?;
                 Ok(Arc::new(
                     raw.results.into_iter().filter_map(map_hit).collect(),
@@ -612,6 +714,22 @@ fn genre(raw: RawGenre) -> Option<Genre> {
     })
 }
 
+/// `translated` with the overviews TMDB left empty taken from `default` (matched by episode).
+fn fill_overviews(translated: &Season, default: &Season) -> Season {
+    let mut merged = translated.clone();
+    if merged.overview.is_none() {
+        merged.overview.clone_from(&default.overview);
+    }
+    for episode in merged.episodes.iter_mut().filter(|e| e.overview.is_none()) {
+        episode.overview = default
+            .episodes
+            .iter()
+            .find(|d| d.episode == episode.episode)
+            .and_then(|d| d.overview.clone());
+    }
+    merged
+}
+
 fn map_season(tmdb_id: u32, season: u32, raw: RawSeason) -> Season {
     let number = raw.season_number.unwrap_or(season);
     Season {
@@ -725,5 +843,18 @@ mod tests {
             classify(503, b"<html>", "movie/1").code(),
             "tmdb_unavailable"
         );
+    }
+
+    #[test]
+    fn a_language_is_tmdbs_ll_or_ll_rr() {
+        let parsed = |t: &str| Language::parse(t).map(|l| l.as_str().to_owned());
+        assert_eq!(parsed("fr").as_deref(), Some("fr"));
+        assert_eq!(parsed(" EN ").as_deref(), Some("en"));
+        assert_eq!(parsed("pt-br").as_deref(), Some("pt-BR"));
+        for bad in [
+            "", "fra", "french", "fr-", "fr-FRA", "f\"", "zh-Hant", "fr_FR",
+        ] {
+            assert_eq!(parsed(bad), None, "{bad}");
+        }
     }
 }

@@ -134,6 +134,39 @@ impl FileId {
     }
 }
 
+/// `?language=` of the TMDB-backed routes: the viewer's interface language, which titles,
+/// synopses and episode names are asked in. Left out: TMDB's default (English).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LanguageParam {
+    /// `fr`, `en`, `pt-BR`: ISO 639-1, with a region or not.
+    #[param(example = "fr")]
+    language: Option<String>,
+}
+
+/// The parsed `?language=`; anything else in the query is left to other extractors.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataLanguage(pub Option<crate::tmdb::Language>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MetadataLanguage {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(param) = Query::<LanguageParam>::from_request_parts(parts, state).await?;
+        match param.language.as_deref() {
+            None | Some("") => Ok(MetadataLanguage(None)),
+            Some(tag) => crate::tmdb::Language::parse(tag)
+                .map(|l| MetadataLanguage(Some(l)))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_metadata_language",
+                        "language is an ISO 639-1 code, with a region or not (`fr`, `pt-BR`)",
+                    )
+                }),
+        }
+    }
+}
+
 /// `season` and `episode` arrive as text so that a bad value gets our own clear error.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

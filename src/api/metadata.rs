@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{SeasonPath, TitlePath};
+use super::extract::{LanguageParam, MetadataLanguage, SeasonPath, TitlePath};
 use super::responses::TmdbErrors;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -50,17 +50,25 @@ fn with_retry_after(e: TmdbError) -> Response {
     get,
     path = "/api/metadata/{media_type}/{tmdb_id}",
     operation_id = "get_metadata",
-    params(TitlePath),
+    params(TitlePath, LanguageParam),
     responses(
         (status = 200, description = "The title", body = Metadata),
-        (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`", body = ErrorBody),
+        (status = 400, description = "`unknown_media_type`, `invalid_tmdb_id`, `invalid_metadata_language`", body = ErrorBody),
         TmdbErrors,
     )
 )]
-pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Response, ApiError> {
+pub async fn title(
+    State(state): State<AppState>,
+    title: TitlePath,
+    MetadataLanguage(language): MetadataLanguage,
+) -> Result<Response, ApiError> {
     let (media_type, id) = (title.media_type, title.tmdb_id.get());
     let tmdb = tmdb(&state)?;
-    match tmdb.title(media_type, id, Instant::now() + BUDGET).await {
+    let deadline = Instant::now() + BUDGET;
+    match tmdb
+        .title_in(media_type, id, language.as_ref(), deadline)
+        .await
+    {
         Ok(meta) => Ok(Json(meta.as_ref()).into_response()),
         Err(e) => Ok(with_retry_after(e)),
     }
@@ -74,20 +82,27 @@ pub async fn title(State(state): State<AppState>, title: TitlePath) -> Result<Re
     params(
         ("tmdb_id" = u32, Path, minimum = 1, description = "The series' TMDB id"),
         ("season" = u32, Path, minimum = 0, description = "0 holds the specials"),
+        LanguageParam,
     ),
     responses(
         (status = 200, description = "The season", body = Season),
-        (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`", body = ErrorBody),
+        (status = 400, description = "`invalid_tmdb_id`, `invalid_episode`, `invalid_metadata_language`", body = ErrorBody),
         TmdbErrors,
     )
 )]
 pub async fn season(
     State(state): State<AppState>,
     SeasonPath { tmdb_id, season }: SeasonPath,
+    MetadataLanguage(language): MetadataLanguage,
 ) -> Result<Response, ApiError> {
     let tmdb = tmdb(&state)?;
     match tmdb
-        .season(tmdb_id.get(), season, Instant::now() + BUDGET)
+        .season_in(
+            tmdb_id.get(),
+            season,
+            language.as_ref(),
+            Instant::now() + BUDGET,
+        )
         .await
     {
         Ok(s) => Ok(Json(s.as_ref()).into_response()),

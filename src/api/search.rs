@@ -10,6 +10,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{LanguageParam, MetadataLanguage};
 use super::profiles::Viewer;
 use super::responses::Internal;
 use crate::accounts::Caller;
@@ -61,11 +62,11 @@ pub struct TmdbHit {
     get,
     path = "/api/search",
     operation_id = "search",
-    params(SearchQuery),
+    params(SearchQuery, LanguageParam),
     responses(
         (status = 200, description = "Library and TMDB results", body = SearchResults),
         (status = 400, description = "`invalid_search`: an empty query or one over 100 characters; \
-            `invalid_query`: not a query string", body = ErrorBody),
+            `invalid_query`: not a query string; `invalid_metadata_language`", body = ErrorBody),
         Internal,
     )
 )]
@@ -74,6 +75,7 @@ pub async fn search(
     viewer: Viewer,
     caller: Option<Extension<Caller>>,
     Words(words): Words,
+    MetadataLanguage(language): MetadataLanguage,
 ) -> Result<Json<SearchResults>, ApiError> {
     let items = match &state.library {
         Some(library) => library.items(viewer.profile).await?,
@@ -94,7 +96,11 @@ pub async fn search(
     let (tmdb, tmdb_error) = match &state.tmdb {
         None => (Vec::new(), None),
         Some(tmdb) => match tmdb
-            .search(&words.join(" "), Instant::now() + TMDB_BUDGET)
+            .search(
+                &words.join(" "),
+                language.as_ref(),
+                Instant::now() + TMDB_BUDGET,
+            )
             .await
         {
             Ok(hits) => (

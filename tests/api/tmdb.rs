@@ -54,6 +54,107 @@ async fn a_film_has_its_title_year_overview_images_imdb_id_genres_runtime_and_ra
     );
 }
 
+/// Issue 19: the dashboard asks TMDB in the interface's language. What TMDB has not translated
+/// (an empty overview) comes from the default language rather than showing nothing; requests
+/// without a language (the providers', which match English titles) send none.
+#[tokio::test]
+async fn metadata_comes_in_the_viewers_language_with_untranslated_synopses_in_english() {
+    use wiremock::matchers::query_param;
+    let tmdb = fake::start().await;
+    fake::mount_catalogue(&tmdb).await;
+    let french = |route: String, body: serde_json::Value| {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .and(query_param("language", "fr"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .with_priority(1)
+    };
+    let mut matrix = fake::matrix();
+    matrix["title"] = json!("Matrix");
+    matrix["overview"] = json!("Programmeur le jour, pirate la nuit, Thomas Anderson…");
+    matrix["genres"] = json!([{"id": 28, "name": "Action"}]);
+    french(format!("/3/movie/{MATRIX}"), matrix)
+        .mount(&tmdb)
+        .await;
+    let mut series = fake::breaking_bad();
+    series["overview"] = json!("");
+    french(format!("/3/tv/{BREAKING_BAD}"), series)
+        .mount(&tmdb)
+        .await;
+    let mut season = fake::breaking_bad_season_1();
+    season["episodes"][0]["overview"] = json!("Walter White, professeur de chimie…");
+    season["episodes"][1]["name"] = json!("Le Chat est dans le sac");
+    season["episodes"][1]["overview"] = json!("");
+    french(format!("/3/tv/{BREAKING_BAD}/season/1"), season)
+        .mount(&tmdb)
+        .await;
+    let app = app_with(&tmdb, fake::KEY).await;
+
+    let film = app
+        .get_json("/api/metadata/movie/603?language=fr", 200)
+        .await;
+    assert_eq!(film["title"], "Matrix");
+    assert!(
+        film["overview"]
+            .as_str()
+            .unwrap()
+            .starts_with("Programmeur"),
+        "{film}"
+    );
+    let english = app.get_json("/api/metadata/movie/603", 200).await;
+    assert_eq!(
+        english["title"], "The Matrix",
+        "each language is its own cache entry"
+    );
+
+    let show = app.get_json("/api/metadata/tv/1396?language=FR", 200).await;
+    assert!(
+        show["overview"]
+            .as_str()
+            .unwrap()
+            .starts_with("Walter White, a New Mexico"),
+        "{show}"
+    );
+    let episodes = app
+        .get_json("/api/metadata/tv/1396/season/1?language=fr", 200)
+        .await["episodes"]
+        .clone();
+    assert!(
+        episodes[0]["overview"]
+            .as_str()
+            .unwrap()
+            .starts_with("Walter White, professeur")
+    );
+    assert_eq!(episodes[1]["name"], "Le Chat est dans le sac");
+    assert_eq!(
+        episodes[1]["overview"],
+        "Walt and Jesse attempt to tie up loose ends."
+    );
+
+    let sent: Vec<Option<String>> = tmdb
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "language")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(
+        sent.iter().filter(|l| l.as_deref() == Some("fr")).count(),
+        3,
+        "one French request per title and season: {sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .all(|l| matches!(l.as_deref(), None | Some("fr"))),
+        "{sent:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_v3_key_goes_in_the_query_and_a_read_access_token_in_a_bearer_header() {
     for (key, in_query) in [(fake::KEY, true), (fake::TOKEN, false)] {
@@ -238,6 +339,18 @@ async fn bad_metadata_requests_are_400s() {
         ("/api/metadata/movie/abc", "invalid_tmdb_id"),
         ("/api/metadata/movie/0", "invalid_tmdb_id"),
         ("/api/metadata/tv/1396/season/-1", "invalid_episode"),
+        (
+            "/api/metadata/movie/603?language=french",
+            "invalid_metadata_language",
+        ),
+        (
+            "/api/metadata/tv/1396/season/1?language=f%22r",
+            "invalid_metadata_language",
+        ),
+        (
+            "/api/search?q=matrix&language=fr_FR_x",
+            "invalid_metadata_language",
+        ),
     ] {
         let body = app.get_json(path, 400).await;
         assert_eq!(body["error"]["code"], code, "{path}");

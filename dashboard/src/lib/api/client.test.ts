@@ -6,6 +6,7 @@ import {
 	getLibraryItem,
 	getLibraryItems,
 	getMetadata,
+	getSeasonMetadata,
 	getOpenApiDocument,
 	getProgress,
 	getProgressList,
@@ -17,6 +18,7 @@ import {
 	logoutEverywhere,
 	onUnauthorized,
 	reportSource,
+	search,
 	resolveStreams,
 	saveProgress,
 	setupAdmin
@@ -444,6 +446,18 @@ describe('getMetadata', () => {
 
 		expect(fetchMock.mock.calls[0][0]).toBe('/api/metadata/movie/603');
 		expect(got?.overview).toBe('Wake up.');
+	});
+
+	it('asks in the interface’s language when given one, for titles, seasons and search', async () => {
+		const fetchMock = vi.fn().mockImplementation(() => Promise.resolve(json({ library: [], tmdb: [], episodes: [] })));
+		await getMetadata('movie', 603, { fetch: fetchMock, language: 'fr' });
+		await getSeasonMetadata(1396, 2, { fetch: fetchMock, language: 'en' });
+		await search('amélie poulain', { fetch: fetchMock, language: 'fr' });
+		expect(fetchMock.mock.calls.map((c) => c[0])).toEqual([
+			'/api/metadata/movie/603?language=fr',
+			'/api/metadata/tv/1396/season/2?language=en',
+			'/api/search?q=am%C3%A9lie%20poulain&language=fr'
+		]);
 	});
 
 	it('is null when the server has no TMDB key', async () => {

@@ -280,6 +280,16 @@ export function getLibraryItem(
 
 // ---- TMDB metadata ----
 
+/** TMDB-backed reads take the interface's language (`fr`, `en`); left out, TMDB's default. */
+export interface MetadataOptions extends RequestOptions {
+	language?: string;
+}
+
+function withLanguage(path: string, language: string | undefined): string {
+	if (!language) return path;
+	return `${path}${path.includes('?') ? '&' : '?'}language=${encodeURIComponent(language)}`;
+}
+
 /**
  * Title, overview, poster… from TMDB, or null when the server has no TMDB key or TMDB does not
  * know the title: the pages then use the library's own metadata.
@@ -287,10 +297,10 @@ export function getLibraryItem(
 export async function getMetadata(
 	media_type: MediaType,
 	tmdb_id: number,
-	options?: RequestOptions
+	options: MetadataOptions = {}
 ): Promise<Metadata | null> {
 	try {
-		return await getJson<Metadata>(`/api/metadata/${mediaPath({ media_type, tmdb_id })}`, options);
+		return await getJson<Metadata>(withLanguage(`/api/metadata/${mediaPath({ media_type, tmdb_id })}`, options.language), options);
 	} catch (cause) {
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;
@@ -301,10 +311,11 @@ export async function getMetadata(
 export async function getSeasonMetadata(
 	tmdb_id: number,
 	season: number,
-	options?: RequestOptions
+	options: MetadataOptions = {}
 ): Promise<TmdbSeason | null> {
+	const path = `/api/metadata/tv/${encodeURIComponent(tmdb_id)}/season/${encodeURIComponent(season)}`;
 	try {
-		return await getJson<TmdbSeason>(`/api/metadata/tv/${encodeURIComponent(tmdb_id)}/season/${encodeURIComponent(season)}`, options);
+		return await getJson<TmdbSeason>(withLanguage(path, options.language), options);
 	} catch (cause) {
 		if (cause instanceof ApiError && cause.isNotFound) return null;
 		throw cause;
@@ -314,8 +325,8 @@ export async function getSeasonMetadata(
 // ---- Search ----
 
 /** The header's search: library titles and, with a TMDB key, TMDB's films and series. */
-export function search(query: string, options?: RequestOptions): Promise<SearchResults> {
-	return getJson(`/api/search?q=${encodeURIComponent(query)}`, options);
+export function search(query: string, options: MetadataOptions = {}): Promise<SearchResults> {
+	return getJson(withLanguage(`/api/search?q=${encodeURIComponent(query)}`, options.language), options);
 }
 
 // ---- API documentation ----

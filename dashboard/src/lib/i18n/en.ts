@@ -429,6 +429,7 @@ export const en: Messages = {
 	'tokens.failed': 'Could not do that: {message}',
 	'code.invalid_colour': 'This colour is not valid.',
 	'code.invalid_interface_language': 'This is not an interface language.',
+	'code.invalid_metadata_language': 'TMDB does not know this language.',
 	'code.invalid_pin': 'A PIN has 4 digits.',
 	'code.invalid_profile_name': 'This profile name is not valid.',
 	'code.invalid_token_name': 'This token name is not valid.',

@@ -428,6 +428,7 @@ export const fr = {
 	'code.username_taken': 'Ce nom d’utilisateur est déjà pris.',
 	'code.invalid_colour': 'Cette couleur n’est pas valable.',
 	'code.invalid_interface_language': 'Cette langue d’interface n’est pas valable.',
+	'code.invalid_metadata_language': 'Cette langue n’est pas une langue de TMDB.',
 	'code.invalid_pin': 'Le code PIN a 4 chiffres.',
 	'code.invalid_profile_name': 'Ce nom de profil n’est pas valable.',
 	'code.invalid_token_name': 'Ce nom de jeton n’est pas valable.',

@@ -2,6 +2,7 @@ import { error } from '@sveltejs/kit';
 import { ApiError, getLibraryItem, getMetadata, getTitleProgress } from '$lib/api/client';
 import { describeError } from '$lib/api/error-text';
 import type { LibraryItemDetail, Metadata, ProgressEntry } from '$lib/api/types';
+import { currentLang } from '$lib/i18n';
 import { parseTitleParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
 
@@ -21,7 +22,7 @@ export const load = (async ({ params, fetch }) => {
 		// All of this title's positions (a long series has more than the 50 most recent).
 		getTitleProgress(media_type, tmdb_id, { fetch }).catch((): ProgressEntry[] => []),
 		// TMDB enriches the page when configured; without it the library's metadata is enough.
-		getMetadata(media_type, tmdb_id, { fetch }).catch((): Metadata | null => null)
+		getMetadata(media_type, tmdb_id, { fetch, language: currentLang() }).catch((): Metadata | null => null)
 	]);
 
 	return {
