@@ -163,21 +163,7 @@ async fn doctor(settings: &Settings, json: bool) -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve { drain_seconds } => {
-            // Every client connection holds a descriptor; the usual soft limit (1024) is far
-            // below the hard one, and running out stops `accept` for everyone.
-            match rlimit::increase_nofile_limit(u64::MAX) {
-                Ok(limit) => tracing::info!(limit, "open-file limit"),
-                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
-            }
-            let app = Application::build(settings, Overrides::default()).await?;
-            tracing::info!(address = %app.local_addr(), "listening on http://{}", app.local_addr());
-            app.run_until_stopped(shutdown_signal(), Duration::from_secs(drain_seconds))
-                .await
-                .context("serving HTTP")?;
-            tracing::info!("stopped");
-            Ok(())
-        }
+        Command::Serve { drain_seconds } => serve(settings, drain_seconds).await,
         Command::Resolve {
             media_type,
             tmdb_id,
@@ -186,23 +172,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let request =
                 MediaRequest::parse(&media_type, &tmdb_id, season.as_deref(), episode.as_deref())?;
-            let state = AppState::build(settings, Overrides::default()).await?;
-            let resolved = state
-                .resolver
-                .resolve(request, sokoul::cache::Scope::All)
-                .await?;
-            let response = api::present::present(
-                &resolved.resolution,
-                resolved.cached,
-                api::present::Signing {
-                    proxy: &state.signer,
-                    security: None,
-                    binding: None,
-                },
-                state.clock.unix() + state.settings.proxy.url_ttl,
-            );
-            println!("{}", serde_json::to_string_pretty(&response)?);
-            Ok(())
+            resolve_once(settings, request).await
         }
         Command::Scan => {
             let library = sokoul::library::Library::open(&settings)?;
@@ -210,24 +180,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&*summary)?);
             Ok(())
         }
-        Command::DemoLibrary { dir, seconds } => {
-            let options = sokoul::library::demo::DemoOptions {
-                seconds: seconds.clamp(2, 600),
-                ..Default::default()
-            };
-            eprintln!("generating the demo library in {} …", dir.display());
-            let created =
-                sokoul::library::demo::generate(&settings.library.ffmpeg, &dir, options).await?;
-            for path in &created {
-                println!("{}", path.display());
-            }
-            eprintln!(
-                "{} files created. Play them with: SOKOUL_LIBRARY={} sokoul serve",
-                created.len(),
-                dir.display()
-            );
-            Ok(())
-        }
+        Command::DemoLibrary { dir, seconds } => demo_library(&settings, &dir, seconds).await,
         Command::Doctor { .. } => unreachable!("handled in main: it sets the exit status"),
         Command::User { command } => sokoul::accounts::cli::run(&settings, command.into()).await,
         Command::Env => {
@@ -241,4 +194,63 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn serve(settings: Settings, drain_seconds: u64) -> anyhow::Result<()> {
+    // Every client connection holds a descriptor; the usual soft limit (1024) is far below the
+    // hard one, and running out stops `accept` for everyone.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+    let app = Application::build(settings, Overrides::default()).await?;
+    tracing::info!(address = %app.local_addr(), "listening on http://{}", app.local_addr());
+    app.run_until_stopped(shutdown_signal(), Duration::from_secs(drain_seconds))
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `sokoul resolve`: one resolve, printed as the API would answer it (unsigned media URLs).
+async fn resolve_once(settings: Settings, request: MediaRequest) -> anyhow::Result<()> {
+    let state = AppState::build(settings, Overrides::default()).await?;
+    let resolved = state
+        .resolver
+        .resolve(request, sokoul::cache::Scope::All)
+        .await?;
+    let response = api::present::present(
+        &resolved.resolution,
+        resolved.cached,
+        api::present::Signing {
+            proxy: &state.signer,
+            security: None,
+            binding: None,
+        },
+        state.clock.unix() + state.settings.proxy.url_ttl,
+    );
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
+
+async fn demo_library(
+    settings: &Settings,
+    dir: &std::path::Path,
+    seconds: u32,
+) -> anyhow::Result<()> {
+    let options = sokoul::library::demo::DemoOptions {
+        seconds: seconds.clamp(2, 600),
+        ..Default::default()
+    };
+    eprintln!("generating the demo library in {} …", dir.display());
+    let created = sokoul::library::demo::generate(&settings.library.ffmpeg, dir, options).await?;
+    for path in &created {
+        println!("{}", path.display());
+    }
+    eprintln!(
+        "{} files created. Play them with: SOKOUL_LIBRARY={} sokoul serve",
+        created.len(),
+        dir.display()
+    );
+    Ok(())
 }
