@@ -28,6 +28,14 @@ test('"/" then a few letters find a title outside the library, whose "Regarder" 
 	await expect(page).toHaveURL(/\/title\/movie\/624860$/);
 	await expect(page.getByRole('heading', { level: 1 })).toHaveText('The Matrix Resurrections');
 	await snap(page, testInfo, 'title-not-in-library');
+	// The synopsis comes from TMDB in the interface's language, and follows the header's switch.
+	const synopsis = page.getByText(/Un pirate informatique apprend la vérité/);
+	await expect(synopsis).toBeVisible();
+	await page.getByTestId('language-switch').selectOption('en');
+	await expect(page.getByText(/A hacker learns the truth about the reality/)).toBeVisible();
+	await expect(synopsis).toHaveCount(0);
+	await page.getByTestId('language-switch').selectOption('fr');
+	await expect(synopsis).toBeVisible();
 
 	await page.getByTestId('watch-button').click();
 	await expect(page).toHaveURL(/\/watch\/movie\/624860$/);

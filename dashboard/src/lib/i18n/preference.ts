@@ -7,6 +7,9 @@ import { currentLang, LANGUAGES, setMessages, type Language } from './index';
 
 export const LANGUAGE_KEY = 'sokoul.lang';
 
+/** What a page load `depends` on when it fetches texts in the interface's language. */
+export const LANGUAGE_DEPENDENCY = 'sokoul:language';
+
 /** The first of the browser's languages the interface speaks; English when none is. */
 export function pickLanguage(browser: readonly string[]): Language {
 	for (const tag of browser) {

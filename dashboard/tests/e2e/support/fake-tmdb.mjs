@@ -31,6 +31,7 @@ const MATRIX = {
 	],
 	vote_average: 6.4
 };
+const MATRIX_OVERVIEW_EN = 'A hacker learns the truth about the reality he believes he lives in.';
 // The e2e library's demo film and series (scripts/e2e.sh, `sokoul demo-library`).
 const DEMO_FILM = {
 	id: 603,
@@ -109,7 +110,11 @@ const server = createServer((req, res) => {
 		] : [];
 		return json(res, { page: 1, results: hits, total_pages: 1, total_results: hits.length });
 	}
-	if (url.pathname === '/3/movie/624860') return json(res, MATRIX);
+	if (url.pathname === '/3/movie/624860') {
+		// TMDB translates into `language` (`fr`, `en-US`): the film's synopsis exists in both.
+		const english = (url.searchParams.get('language') ?? '').startsWith('en');
+		return json(res, english ? { ...MATRIX, overview: MATRIX_OVERVIEW_EN } : MATRIX);
+	}
 	if (url.pathname === '/3/tv/1256') return json(res, MATRIX_SERIES);
 	if (url.pathname === '/3/movie/603') return json(res, DEMO_FILM);
 	if (url.pathname === '/3/tv/1396') return json(res, DEMO_SERIES);

@@ -3,10 +3,13 @@ import { ApiError, getLibraryItem, getMetadata, getTitleProgress } from '$lib/ap
 import { describeError } from '$lib/api/error-text';
 import type { LibraryItemDetail, Metadata, ProgressEntry } from '$lib/api/types';
 import { currentLang } from '$lib/i18n';
+import { LANGUAGE_DEPENDENCY } from '$lib/i18n/preference';
 import { parseTitleParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
 
-export const load = (async ({ params, fetch }) => {
+export const load = (async ({ params, fetch, depends }) => {
+	// TMDB's texts are in the interface's language: the header's switch reloads them.
+	depends(LANGUAGE_DEPENDENCY);
 	const parsed = parseTitleParams(params);
 	if (!parsed.ok) error(parsed.status, parsed.message);
 	const { media_type, tmdb_id } = parsed.value;
