@@ -74,4 +74,38 @@ describe('the early requests', () => {
 		expect(early).not.toHaveBeenCalled();
 		expect(target.__sokoulEarly).toBeUndefined();
 	});
+
+	describe("preload the player's HLS modules", () => {
+		const modules = ['/_app/immutable/chunks/hls.js', '/_app/immutable/chunks/shared.js'];
+		const body = (type: string) => JSON.stringify({ sources: [{ type, url: '/x' }, { type: 'mp4', url: '/y' }] });
+		const preloaded = () =>
+			[...document.head.querySelectorAll<HTMLLinkElement>('link[rel="modulepreload"]')].map((l) => new URL(l.href).pathname);
+		const settle = () => new Promise((done) => setTimeout(done, 0));
+
+		async function start(answerBody: string, status = 200) {
+			document.head.replaceChildren();
+			const target = { document } as unknown as Window;
+			const early = vi.fn().mockImplementation(async () => new Response(answerBody, { status }));
+			startEarlyRequests({ pathname: '/watch/movie/603', search: '' }, target, early, () => 0, modules);
+			await settle();
+			return target;
+		}
+
+		it('when the first source is HLS, and the loader still reads the whole answer', async () => {
+			const target = await start(body('hls'));
+			expect(preloaded()).toEqual(modules);
+			const url = resolveUrl({ media_type: 'movie', tmdb_id: 603 }, { profile: watchProfile() });
+			const taken = await earlyFetch(target, vi.fn(), () => 0)(url);
+			expect(await taken.json()).toEqual(JSON.parse(body('hls')));
+		});
+
+		it('not for a file the <video> plays as it is, nor for an error or nothing found', async () => {
+			await start(body('mp4'));
+			expect(preloaded()).toEqual([]);
+			await start('{"error":{"code":"unauthorized","message":"no"}}', 401);
+			expect(preloaded()).toEqual([]);
+			await start('{"sources":[]}');
+			expect(preloaded()).toEqual([]);
+		});
+	});
 });

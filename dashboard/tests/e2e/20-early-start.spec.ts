@@ -44,5 +44,22 @@ test('a watch URL opened directly is resolved once, before the app loads, with t
 	expect(started.resolve).not.toBeNull();
 	expect(started.route).not.toBeNull();
 	expect(started.resolve!).toBeLessThan(started.route!);
+
+	// The answer's first source is HLS: the inline script preloaded the player's hls.js chunk
+	// (a modulepreload the served HTML does not have, by path: Vite's own, added later as the app
+	// imports routes, are absolute URLs), fetched before the player's first playlist.
+	const player = await page.evaluate((preloaded) => {
+		const added = [...document.querySelectorAll<HTMLLinkElement>('link[rel="modulepreload"]')]
+			.map((l) => l.getAttribute('href')!)
+			.filter((href) => href.startsWith('/') && !preloaded.includes(href));
+		const entries = performance.getEntriesByType('resource');
+		const chunk = entries.find((e) => added.some((href) => e.name.endsWith(href)));
+		const master = entries.find((e) => e.name.includes('/hls/master.m3u8'));
+		return { added, chunk: chunk?.startTime ?? null, master: master?.startTime ?? null };
+	}, preloaded);
+	expect(player.added).toHaveLength(1);
+	expect(player.chunk).not.toBeNull();
+	expect(player.master).not.toBeNull();
+	expect(player.chunk!).toBeLessThan(player.master!);
 	expectNoFatal(consoleLines);
 });

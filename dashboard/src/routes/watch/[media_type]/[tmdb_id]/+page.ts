@@ -41,7 +41,7 @@ export const load = (async ({ params, url, fetch }) => {
 			resolveStreams(key, { profile, fetch: earlyFetch(window) })
 		);
 		// hls.js and its worker script load as soon as the answer says the first source needs
-		// them, rather than when the player asks (measured: 50–70 ms before the master
+		// them (hls.js earlier still when the inline script preloaded it), rather than when the player asks (measured: 50–70 ms before the master
 		// playlist; the worker is otherwise fetched once the first segment is in). Not for a
 		// file the <video> plays as it is: parsing 580 kB of hls.js on the main thread while
 		// the player mounted delayed a direct play's first frame (bench-playback traces). A
