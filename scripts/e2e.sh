@@ -112,7 +112,7 @@ Sokoul end-to-end subtitle
 EOF
 wait "$DEMO" || { cat "$WORK/demo-library.log" >&2; exit 1; }
 # Two films for the playback engine (tests/e2e/5-engine.spec.ts, docs/playback.md): a VP9 +
-# Opus WebM that Chromium decodes (remuxed, never re-encoded), and a phone video lying on its
+# Opus WebM that Chromium plays as it is (no ffmpeg at all), and a phone video lying on its
 # side with a 90° display matrix and `moov` at the end (turned upright by a transcode).
 mkdir -p "$WORK/library/Sokoul VP9 (2024) [tmdbid-905]" "$WORK/library/Sokoul Portrait (2024) [tmdbid-906]"
 ffmpeg -hide_banner -nostdin -loglevel error -y \
@@ -122,12 +122,16 @@ ffmpeg -hide_banner -nostdin -loglevel error -y \
 ffmpeg -hide_banner -nostdin -loglevel error -y \
   -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2 "$WORK/portrait-unrotated.mp4"
-# An AV1 + Opus MKV (movie 9150), which Debian's Chromium decodes with dav1d: remuxed too.
+# An AV1 + Opus MKV (movie 9150) with two audio tracks, French and English, as a "MULTi"
+# release has them, which Debian's Chromium decodes with dav1d: a <video> would play only the
+# first track, so it is remuxed into fMP4 HLS with both as renditions, never re-encoded.
 # SVT_LOG=1: SVT-AV1 prints its banner on stderr whatever ffmpeg's log level.
 mkdir -p "$WORK/library/Sokoul AV1 (2024) [tmdbid-9150]"
 SVT_LOG=1 ffmpeg -hide_banner -nostdin -loglevel error -y \
   -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 \
+  -f lavfi -i sine=frequency=660:sample_rate=48000:duration=12 -map 0:v -map 1:a -map 2:a \
   -c:v libsvtav1 -preset 12 -crf 40 -g 50 -pix_fmt yuv420p -c:a libopus -ac 2 \
+  -metadata:s:a:0 language=fre -metadata:s:a:1 language=eng \
   "$WORK/library/Sokoul AV1 (2024) [tmdbid-9150]/Sokoul AV1 (2024).mkv"
 # Both carry an English sidecar shown for their whole length: the player draws it on the picture,
 # not on the black bars (tests/e2e/30-subtitles-on-picture.spec.ts).

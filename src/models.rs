@@ -289,6 +289,11 @@ pub struct ExtractedStream {
     /// Seek thumbnails of this very source, when its upstream has them (Jellyfin's trickplay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnails: Option<RemoteThumbnails>,
+    /// For a file played as it is: its type with codecs, which the player checks with
+    /// `canPlayType` before trying it (a library WebM plays directly only where the browser
+    /// says so). Absent: tried as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
 }
 
 impl ExtractedStream {
@@ -310,6 +315,7 @@ impl ExtractedStream {
             engine: false,
             audio_languages: Vec::new(),
             thumbnails: None,
+            mime: None,
         }
     }
 
@@ -648,6 +654,16 @@ pub struct SourceDto {
     #[ts(optional)]
     #[schema(nullable = false)]
     pub thumbnails: Option<ThumbnailsDto>,
+    /// For a file (`type` `mp4`) played as it is: its type with codecs (RFC 6381), to ask the
+    /// browser's `canPlayType` before trying it. A library Matroska/WebM file with WebM codecs
+    /// comes first as such a file where the browser plays it, its HLS packaging after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(
+        nullable = false,
+        example = "video/x-matroska; codecs=\"av01.0.08M.08, opus\""
+    )]
+    pub mime: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]

@@ -144,6 +144,7 @@ fn source(stream: &ExtractedStream, signing: Signing<'_>, proxy_expires: u64) ->
             .thumbnails
             .as_ref()
             .map(|t| thumbnails(stream, t, signing.proxy, proxy_expires)),
+        mime: stream.mime.clone(),
     }
 }
 

@@ -40,7 +40,7 @@ enum Target {
 
 /// Starts packaging the first source of `body` (a resolve answer as sent) for `profile`.
 pub fn start(state: &AppState, body: &[u8], profile: ClientProfile) {
-    let Some(target) = first_source(body) else {
+    let Some(target) = first_source(body, &profile) else {
         return;
     };
     let state = state.clone();
@@ -66,9 +66,11 @@ async fn warm(state: &AppState, target: &Target, profile: ClientProfile) -> Resu
     Ok(())
 }
 
-/// The engine source the player starts with: the answer's first source, if the engine
-/// packages it (a file played as it is, or a proxied HLS stream, needs nothing started).
-fn first_source(body: &[u8]) -> Option<Target> {
+/// The engine source the player starts with: the answer's first source this client plays, if
+/// the engine packages it (a file played as it is, or a proxied HLS stream, needs nothing
+/// started). A file whose `mime` the client does not play (a WebM where WebM is not played
+/// directly) is passed over, as the player passes over it.
+fn first_source(body: &[u8], profile: &ClientProfile) -> Option<Target> {
     #[derive(Deserialize)]
     struct Answer {
         sources: Vec<Source>,
@@ -77,13 +79,40 @@ fn first_source(body: &[u8]) -> Option<Target> {
     struct Source {
         url: String,
         proxy_url: Option<String>,
+        mime: Option<String>,
     }
     let first = serde_json::from_slice::<Answer>(body)
         .ok()?
         .sources
         .into_iter()
-        .next()?;
+        .find(|s| s.mime.as_deref().is_none_or(|m| plays_file(profile, m)))?;
     target_of(first.proxy_url.as_deref().unwrap_or(&first.url))
+}
+
+/// Whether `profile` plays a file of type `mime` (as `direct_mime` writes them) with a plain
+/// `<video src>`: the player's `canPlayType`, as far as the profile tells it.
+fn plays_file(profile: &ClientProfile, mime: &str) -> bool {
+    let (container, codecs) = mime.split_once(';').unwrap_or((mime, ""));
+    let container = match container.trim() {
+        "video/mp4" => profile.mp4,
+        "video/webm" | "video/x-matroska" => profile.webm,
+        _ => false,
+    };
+    let codecs = codecs
+        .split(['"', ','])
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.starts_with("codecs="))
+        .all(|c| match c.split('.').next().unwrap_or(c) {
+            "avc1" => profile.h264,
+            "av01" => profile.av1,
+            "vp09" => profile.vp9,
+            "vp8" | "vorbis" => profile.webm,
+            "mp4a" => profile.aac,
+            "mp3" => profile.mp3,
+            "opus" => profile.opus,
+            _ => false,
+        });
+    container && codecs
 }
 
 fn target_of(url: &str) -> Option<Target> {
@@ -129,13 +158,32 @@ mod tests {
 
     #[test]
     fn the_first_source_of_the_answer_is_the_one_started() {
+        let any = ClientProfile::default();
         let body = br#"{"sources":[{"url":"/api/media/3/file","proxy_url":null},
             {"url":"/api/media/3/hls/master.m3u8"}],"subtitles":[]}"#;
-        assert_eq!(first_source(body), None);
+        assert_eq!(first_source(body, &any), None);
         let body = br#"{"sources":[{"url":"https://cdn.example/a.mkv",
             "proxy_url":"/api/playback/r/A.B.C/master.m3u8"}]}"#;
-        assert_eq!(first_source(body), Some(Target::Remote("A.B.C".into())));
-        assert_eq!(first_source(br#"{"sources":[]}"#), None);
-        assert_eq!(first_source(b"not json"), None);
+        assert_eq!(
+            first_source(body, &any),
+            Some(Target::Remote("A.B.C".into()))
+        );
+        assert_eq!(first_source(br#"{"sources":[]}"#, &any), None);
+        assert_eq!(first_source(b"not json", &any), None);
+    }
+
+    #[test]
+    fn a_file_the_browser_does_not_play_as_it_is_is_passed_over() {
+        let body = br#"{"sources":[{"url":"/api/media/3/file",
+            "mime":"video/x-matroska; codecs=\"av01.0.08M.08, opus\""},
+            {"url":"/api/media/3/hls/master.m3u8"}]}"#;
+        let chromium = ClientProfile::parse("1:avc,av1,vp9,aac,mp3,opus,flac,mp4,webm").unwrap();
+        assert_eq!(first_source(body, &chromium), None, "played as it is");
+        let no_av1 = ClientProfile::parse("1:avc,vp9,aac,opus,mp4,webm").unwrap();
+        assert_eq!(first_source(body, &no_av1), Some(Target::Library(3)));
+        let no_webm = ClientProfile::parse("1:avc,av1,aac,opus,mp4").unwrap();
+        assert_eq!(first_source(body, &no_webm), Some(Target::Library(3)));
+        let mp4 = r#"video/mp4; codecs="avc1.640028, mp4a.40.2""#;
+        assert!(plays_file(&ClientProfile::default(), mp4));
     }
 }

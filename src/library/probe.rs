@@ -32,6 +32,15 @@ pub struct ProbeInfo {
     pub image_subtitles: Vec<SubtitleTrack>,
     /// `moov` before `mdat` (an MP4 a browser can start playing before it has all of it).
     pub faststart: bool,
+    /// Streams besides the first video, the audio and the subtitles (a second video, font
+    /// attachments, data), which keep a Matroska file from counting as WebM. Rows scanned
+    /// before it was recorded count as having some until the file is scanned again.
+    #[serde(default = "unknown_streams")]
+    pub other_streams: bool,
+}
+
+fn unknown_streams() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -109,11 +118,7 @@ impl VideoTrack {
 impl ProbeInfo {
     /// Direct play: an MP4 with H.264 and AAC/MP3 audio, `moov` first.
     pub fn direct_playable(&self, path: &Path) -> bool {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        matches!(ext.as_deref(), Some("mp4" | "m4v"))
+        matches!(extension(path).as_deref(), Some("mp4" | "m4v"))
             && self.format.contains("mp4")
             && self.faststart
             && self.video.browser_playable()
@@ -123,9 +128,74 @@ impl ProbeInfo {
                 .all(|a| a.codec == "aac" || a.codec == "mp3")
     }
 
+    /// The type a `<video src>` is asked about (`canPlayType`) before it plays this file as it
+    /// is: the `Content-Type` the file route serves (by extension) with the codecs (RFC 6381).
+    /// Every browser for a direct-play MP4; for Matroska and WebM holding only WebM codecs (the
+    /// playback engine's own direct-play rule, `playback::plan`), the browsers that say so
+    /// (Chromium, Firefox), which then need no ffmpeg at all, and seek by Range. Left to the
+    /// engine's HLS: a second audio track (a `<video>` plays only the first, and the player's
+    /// audio menu works on HLS renditions), 10-bit pictures (HDR may need tone mapping, which
+    /// only a transcode does), text subtitles other than WebVTT and attachments (fonts),
+    /// which the engine's rule does not count as WebM either.
+    pub fn direct_mime(&self, path: &Path) -> Option<String> {
+        if self.direct_playable(path) {
+            let audio = self.audio.first().map(|a| match a.codec.as_str() {
+                // Chromium answers "" for `mp4a.40.34` and "probably" for `mp3`.
+                "mp3" => "mp3",
+                _ => "mp4a.40.2",
+            });
+            return Some(mime("video/mp4", &self.video.rfc6381(), audio));
+        }
+        let container = match extension(path).as_deref() {
+            Some("webm") => "video/webm",
+            Some("mkv") => "video/x-matroska",
+            _ => return None,
+        };
+        let eight_bit = matches!(self.video.pix_fmt.as_deref(), Some("yuv420p") | None);
+        let level_5 = self.video.height > 1088;
+        let video = match self.video.codec.as_str() {
+            "vp8" => "vp8",
+            "vp9" if level_5 => "vp09.00.51.08",
+            "vp9" => "vp09.00.41.08",
+            "av1" if level_5 => "av01.0.12M.08",
+            "av1" => "av01.0.08M.08",
+            _ => return None,
+        };
+        let webm_audio = self
+            .audio
+            .iter()
+            .all(|a| matches!(a.codec.as_str(), "opus" | "vorbis"));
+        let webm_subtitles =
+            self.image_subtitles.is_empty() && self.subtitles.iter().all(|s| s.codec == "webvtt");
+        if !self.format.contains("matroska")
+            || !eight_bit
+            || self.audio.len() > 1
+            || !webm_audio
+            || !webm_subtitles
+            || self.other_streams
+        {
+            return None;
+        }
+        let audio = self.audio.first().map(|a| a.codec.as_str());
+        Some(mime(container, video, audio))
+    }
+
     /// The HLS video stream is copied (remux) rather than re-encoded.
     pub fn remux_video(&self) -> bool {
         self.video.browser_playable()
+    }
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+fn mime(container: &str, video: &str, audio: Option<&str>) -> String {
+    match audio {
+        Some(a) => format!("{container}; codecs=\"{video}, {a}\""),
+        None => format!("{container}; codecs=\"{video}\""),
     }
 }
 
@@ -294,7 +364,7 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
         .filter(|d| d.is_finite() && *d > 0.0)
         .ok_or_else(|| LibraryError::Probe("unknown duration".into()))?;
     let lang = |s: &Stream| normalize_lang(s.language.as_deref().unwrap_or("und"));
-    let audio = media
+    let audio: Vec<AudioTrack> = media
         .audio()
         .map(|(s, a)| AudioTrack {
             index: s.index,
@@ -337,6 +407,7 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
             height: video.height,
             level: video.level,
         },
+        other_streams: media.streams.len() != 1 + audio.len() + media.subtitles().count(),
         audio,
         subtitles,
         image_subtitles,
@@ -441,6 +512,98 @@ mod tests {
         assert_eq!(info.subtitles.len(), 1, "image subtitles are left out");
         assert!(info.subtitles[0].forced);
         assert_eq!(info.duration, 20.0);
+    }
+
+    fn probe_of(streams: &str, format: &str) -> ProbeInfo {
+        let json = format!(
+            r#"{{"streams":[{streams}],"format":{{"format_name":"{format}","duration":"60"}}}}"#
+        );
+        from_media(&Media::from_ffprobe_json(json.as_bytes()).unwrap()).unwrap()
+    }
+
+    const AV1: &str = r#"{"index":0,"codec_type":"video","codec_name":"av1","pix_fmt":"yuv420p","width":1280,"height":720}"#;
+    const OPUS: &str = r#"{"index":1,"codec_type":"audio","codec_name":"opus","channels":2}"#;
+
+    #[test]
+    fn webm_codecs_in_matroska_are_offered_as_a_file_with_their_type() {
+        let mkv = Path::new("/films/Film.mkv");
+        let webm = Path::new("/films/Film.webm");
+        let av1 = probe_of(&format!("{AV1},{OPUS}"), "matroska,webm");
+        assert_eq!(
+            av1.direct_mime(mkv).as_deref(),
+            Some(r#"video/x-matroska; codecs="av01.0.08M.08, opus""#)
+        );
+        let vp9 = probe_of(
+            r#"{"index":0,"codec_type":"video","codec_name":"vp9","pix_fmt":"yuv420p","width":3840,"height":2160},
+               {"index":1,"codec_type":"audio","codec_name":"vorbis","channels":2}"#,
+            "matroska,webm",
+        );
+        assert_eq!(
+            vp9.direct_mime(webm).as_deref(),
+            Some(r#"video/webm; codecs="vp09.00.51.08, vorbis""#)
+        );
+        // The extension is what the file route's Content-Type follows.
+        assert_eq!(av1.direct_mime(Path::new("/films/Film.avi")), None);
+    }
+
+    #[test]
+    fn what_a_video_element_would_play_wrongly_stays_with_the_engine() {
+        let mkv = Path::new("/films/Film.mkv");
+        let second_audio = OPUS.replace("\"index\":1", "\"index\":2");
+        for (why, streams) in [
+            ("two audio tracks", format!("{AV1},{OPUS},{second_audio}")),
+            (
+                "a subrip subtitle",
+                format!(
+                    r#"{AV1},{OPUS},{{"index":2,"codec_type":"subtitle","codec_name":"subrip"}}"#
+                ),
+            ),
+            (
+                "a font attachment",
+                format!(
+                    r#"{AV1},{OPUS},{{"index":2,"codec_type":"attachment","codec_name":"ttf"}}"#
+                ),
+            ),
+            (
+                "10-bit",
+                format!("{},{OPUS}", AV1.replace("yuv420p", "yuv420p10le")),
+            ),
+            ("hevc", format!("{},{OPUS}", AV1.replace("av1", "hevc"))),
+            ("ac-3", format!("{AV1},{}", OPUS.replace("opus", "ac3"))),
+        ] {
+            assert_eq!(
+                probe_of(&streams, "matroska,webm").direct_mime(mkv),
+                None,
+                "{why}"
+            );
+        }
+        // A row stored before `other_streams` existed is not trusted with it.
+        let mut old: ProbeInfo = serde_json::from_value(serde_json::json!({
+            "format": "matroska,webm", "duration": 60.0, "start_time": 0.0, "bit_rate": null,
+            "video": {"index": 0, "codec": "av1", "profile": null, "pix_fmt": "yuv420p",
+                      "width": 1280, "height": 720, "level": null},
+            "audio": [], "subtitles": [], "faststart": false
+        }))
+        .unwrap();
+        assert_eq!(old.direct_mime(mkv), None);
+        old.other_streams = false;
+        assert!(old.direct_mime(mkv).is_some());
+    }
+
+    #[test]
+    fn a_direct_play_mp4_names_its_codecs() {
+        let mut mp4 = probe_of(
+            r#"{"index":0,"codec_type":"video","codec_name":"h264","profile":"High","pix_fmt":"yuv420p","width":1920,"height":1080,"level":40},
+               {"index":1,"codec_type":"audio","codec_name":"aac","channels":2}"#,
+            "mov,mp4,m4a,3gp,3g2,mj2",
+        );
+        let path = Path::new("/films/Film.mp4");
+        assert_eq!(mp4.direct_mime(path), None, "moov at the end");
+        mp4.faststart = true;
+        assert_eq!(
+            mp4.direct_mime(path).as_deref(),
+            Some(r#"video/mp4; codecs="avc1.640028, mp4a.40.2""#)
+        );
     }
 
     #[test]

@@ -87,13 +87,18 @@ impl LibraryProvider {
             // in the ranking (a labelled HLS source is not treated as adaptive).
             let quality = (height > 0).then(|| format!("{height}p"));
             let name = f.path.file_name().map(|n| n.to_string_lossy().to_string());
-            if f.probe.direct_playable(&f.path) {
-                out.streams.push(local(
-                    format!("/api/media/{}/file", f.id),
-                    StreamKind::Mp4,
-                    quality.clone(),
-                    name.clone(),
-                ));
+            // Where the browser plays the file as it is (the player asks `canPlayType` with
+            // `mime`), it comes first: no ffmpeg at all, and seeking is a Range request.
+            if let Some(mime) = f.probe.direct_mime(&f.path) {
+                out.streams.push(ExtractedStream {
+                    mime: Some(mime),
+                    ..local(
+                        format!("/api/media/{}/file", f.id),
+                        StreamKind::Mp4,
+                        quality.clone(),
+                        name.clone(),
+                    )
+                });
             }
             out.streams.push(local(
                 format!("/api/media/{}/hls/master.m3u8", f.id),
@@ -164,6 +169,7 @@ fn local(
         engine: false,
         audio_languages: Vec::new(),
         thumbnails: None,
+        mime: None,
     }
 }
 

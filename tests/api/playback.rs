@@ -168,6 +168,66 @@ async fn av1_and_vp9_with_opus_reach_chromium_without_reencoding_and_h264_withou
 }
 
 #[tokio::test]
+async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_served_with() {
+    let root = tempfile::tempdir().unwrap();
+    let app = library_of(
+        root.path(),
+        &[
+            (Fixture::Av1OpusMkv, 1011),
+            (Fixture::Vp9OpusWebm, 1012),
+            (Fixture::H264Ac3MultiAudio, 1013),
+        ],
+    )
+    .await;
+    for (tmdb, container, codecs) in [
+        (1011, "video/x-matroska", "av01.0.08M.08, opus"),
+        (1012, "video/webm", "vp09.00.41.08, opus"),
+    ] {
+        let body = app
+            .get_json(&format!("/api/streaming/resolve/movie/{tmdb}"), 200)
+            .await;
+        let sources = body["sources"].as_array().unwrap();
+        let kinds: Vec<&str> = sources
+            .iter()
+            .map(|s| s["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["mp4", "hls"],
+            "the file, then its packaging: {body}"
+        );
+        let mime = format!("{container}; codecs=\"{codecs}\"");
+        assert_eq!(sources[0]["mime"], mime.as_str(), "{body}");
+        assert!(sources[1].get("mime").is_none(), "{body}");
+
+        // What the browser was told is what it gets: the same type, and Range for seeking.
+        let file = app
+            .client
+            .get(format!(
+                "{}{}",
+                app.address,
+                sources[0]["url"].as_str().unwrap()
+            ))
+            .header("Range", "bytes=0-1023")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.status(), 206);
+        assert_eq!(file.headers()["content-type"], container);
+        assert_eq!(file.bytes().await.unwrap().len(), 1024);
+    }
+    // AC-3 and a second audio track: a <video> would play it silent or with one language.
+    let body = app.get_json("/api/streaming/resolve/movie/1013", 200).await;
+    let kinds: Vec<&str> = body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["hls"], "{body}");
+}
+
+#[tokio::test]
 async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr10_sdr() {
     let root = tempfile::tempdir().unwrap();
     let app = library_of(

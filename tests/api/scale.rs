@@ -659,6 +659,7 @@ mod lock {
             engine: false,
             audio_languages: Vec::new(),
             thumbnails: None,
+            mime: None,
         });
         r
     }

@@ -7,7 +7,9 @@
 // takes the responses through `earlyFetch`, so that errors, 401 included, go through the API
 // client as always. Without the inline script (`npm run dev`), the loader asks itself.
 import { ACCEPT_JSON, progressUrl, resolveUrl, type MediaKey } from './api/client';
+import type { StreamSource } from './api/types';
 import { browserProfile } from './player/capabilities';
+import { playableHere } from './player/plays-here';
 import { loadPreferences } from './player/preferences';
 import { qualityMaxHeight } from './player/quality';
 
@@ -57,9 +59,9 @@ function preloadPlayerFor(resolve: Promise<Response>, target: Window, modules: r
 	if (!head || modules.length === 0) return;
 	resolve
 		// A copy of the body: the response itself is the loader's, read once through `earlyFetch`.
-		.then((response) => (response.ok ? (response.clone().json() as Promise<{ sources?: { type?: string }[] }>) : null))
+		.then((response) => (response.ok ? (response.clone().json() as Promise<{ sources?: StreamSource[] }>) : null))
 		.then((answer) => {
-			const first = answer?.sources?.[0];
+			const first = playableHere(answer?.sources ?? [])[0];
 			if (!first || first.type === 'mp4') return;
 			for (const href of modules) {
 				const link = target.document.createElement('link');

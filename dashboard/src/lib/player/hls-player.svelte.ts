@@ -21,6 +21,7 @@ import {
 	type SourceFailure
 } from './fallback';
 import { httpErrorStatus } from './http-status';
+import { playableHere } from './plays-here';
 import { burnChanged, burnedUrl, burnTarget, type BurnIn } from './burn-in';
 import type { LanguageMode } from '$lib/api/generated/LanguageMode';
 import { LanguageSettings } from './language-settings.svelte';
@@ -277,7 +278,9 @@ export class HlsPlayer {
 
 	#load(request: PlayerLoad): void {
 		this.unload();
-		this.sources = request.sources;
+		// A file this browser cannot play as it is (a WebM in Safari) is left out before any
+		// attempt: its HLS packaging follows it in the list.
+		this.sources = playableHere(request.sources);
 		this.#saver = request.saveProgress ? new ProgressSaver(request.saveProgress) : null;
 		this.burnIn = null;
 		this.#audioPicked = false;

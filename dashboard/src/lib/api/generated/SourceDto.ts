@@ -29,4 +29,10 @@ markers?: Markers,
  * Library files have a WebVTT track instead, next to their media
  * (`/api/media/{id}/thumbnails.vtt`).
  */
-thumbnails?: ThumbnailsDto, };
+thumbnails?: ThumbnailsDto, 
+/**
+ * For a file (`type` `mp4`) played as it is: its type with codecs (RFC 6381), to ask the
+ * browser's `canPlayType` before trying it. A library Matroska/WebM file with WebM codecs
+ * comes first as such a file where the browser plays it, its HLS packaging after it.
+ */
+mime?: string, };

@@ -4,6 +4,7 @@ import { getLibraryItem, getProgress, getTitleProgress, resolveStreams } from '$
 import type { LibraryItemDetail, ProgressEntry, SavedProgress } from '$lib/api/types';
 import { upNextEpisode, watchHref } from '$lib/media';
 import { earlyFetch, watchProfile } from '$lib/early-resolve';
+import { playableHere } from '$lib/player/plays-here';
 import { watchResolves } from '$lib/prefetch';
 import { parseTitleParams, parseWatchParams } from '$lib/route-params';
 import type { PageLoad } from './$types';
@@ -48,7 +49,7 @@ export const load = (async ({ params, url, fetch }) => {
 		// fallback to an HLS source imports it then.
 		void resolving
 			.then(
-				(answer) => answer.sources[0]?.type !== 'mp4',
+				(answer) => playableHere(answer.sources)[0]?.type !== 'mp4',
 				() => true
 			)
 			.then(async (hls) => {
