@@ -112,6 +112,7 @@ describe('schemaViews', () => {
 				'headers',
 				'label',
 				'markers',
+				'mime',
 				'provider',
 				'proxy_url',
 				'quality',
@@ -124,6 +125,7 @@ describe('schemaViews', () => {
 		expect(props.proxy_url.required).toBe(false);
 		expect(props.markers.required).toBe(false);
 		expect(props.thumbnails.required).toBe(false);
+		expect(props.mime.required).toBe(false);
 		expect(props.type.type).toEqual([{ text: 'StreamKind', ref: 'StreamKind' }]);
 	});
 
