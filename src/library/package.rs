@@ -34,7 +34,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use super::naming::{hls_language, hls_name};
 use super::{LibraryConfig, LibraryError, assets, confine, probe, scan};
 use crate::models::SubtitleFormat;
-use crate::playback::ffmpeg::{self, Input, SHORT_SEGMENTS, SegmentWindow};
+use crate::playback::ffmpeg::{self, Input, RAMP, SHORT_SEGMENTS, SegmentWindow};
 use crate::playback::media::Video;
 use crate::playback::plan::{AudioAction, Mode, SegmentFormat, VideoAction, VideoFilter};
 use crate::playback::{self, ClientProfile, Media, Plan, Request};
@@ -158,17 +158,40 @@ pub struct Timeline {
     segment: f64,
     /// Boundaries are the source's keyframes (a copied video).
     keyframed: bool,
+    /// A transcoded video's growing first segments (`ffmpeg::RAMP`).
+    ramp: bool,
 }
 
 impl Timeline {
     /// `SHORT_SEGMENTS` segments of `short`, then every `segment`, up to `end`.
     pub fn grid(end: f64, short: f64, segment: f64) -> Timeline {
-        let window = SegmentWindow {
-            start_segment: 0,
-            start: 0.0,
-            short_seconds: short.min(segment),
-            segment_seconds: segment,
-        };
+        Timeline::from_window(
+            end,
+            SegmentWindow {
+                start_segment: 0,
+                start: 0.0,
+                short_seconds: short.min(segment),
+                segment_seconds: segment,
+                ramp: false,
+            },
+        )
+    }
+
+    /// A transcoded video: segments growing as `ffmpeg::RAMP` says, then every `segment`.
+    pub fn ramp(end: f64, segment: f64) -> Timeline {
+        Timeline::from_window(
+            end,
+            SegmentWindow {
+                start_segment: 0,
+                start: 0.0,
+                short_seconds: segment,
+                segment_seconds: segment,
+                ramp: true,
+            },
+        )
+    }
+
+    fn from_window(end: f64, window: SegmentWindow) -> Timeline {
         let mut starts = vec![0.0];
         for k in 1.. {
             let t = window.boundary(k);
@@ -181,8 +204,9 @@ impl Timeline {
             starts,
             end,
             short: window.short_seconds,
-            segment,
+            segment: window.segment_seconds,
             keyframed: false,
+            ramp: window.ramp,
         }
     }
 
@@ -206,12 +230,16 @@ impl Timeline {
             short,
             segment,
             keyframed: true,
+            ramp: false,
         }
     }
 
     /// Segments only a job started at 0 writes as announced: the short ones, and for a copy
     /// the one after them, whose end the muxer places from the short ones (`muxer_cut`).
     fn fast_start(&self) -> usize {
+        if self.ramp {
+            return RAMP.len();
+        }
         match (self.keyframed, self.short < self.segment) {
             (true, true) => SHORT_SEGMENTS as usize + 1,
             (true, false) => 1,
@@ -246,6 +274,7 @@ impl Timeline {
             start: self.starts[start] - eps,
             short_seconds: if start == 0 { self.short } else { self.segment },
             segment_seconds: self.segment,
+            ramp: self.ramp && start == 0,
         }
     }
 
@@ -455,7 +484,8 @@ fn timelines(
     let grid = Arc::new(Timeline::grid(end, short, segment));
     let video = match keyframes {
         Some(k) if copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
-        _ => grid.clone(),
+        _ if copied => grid.clone(),
+        _ => Arc::new(Timeline::ramp(end, segment)),
     };
     (video, grid)
 }
@@ -1733,6 +1763,27 @@ mod tests {
             w.short_seconds, 6.0,
             "after a seek every segment is full length"
         );
+    }
+
+    #[test]
+    fn a_transcoded_video_starts_with_segments_growing_to_the_normal_length() {
+        let t = Timeline::ramp(30.0, 6.0);
+        assert_eq!(t.starts, vec![0.0, 1.0, 2.0, 4.0, 8.0, 14.0, 20.0, 26.0]);
+        // The growing segments are written only by the job started at 0.
+        for index in 0..RAMP.len() {
+            let w = t.window(index);
+            assert_eq!((w.start_segment, w.ramp), (0, true), "segment {index}");
+        }
+        let w = t.window(4);
+        assert_eq!((w.start_segment, w.start, w.ramp), (4, 8.0, false));
+        assert_eq!(
+            w.boundary(1),
+            14.0,
+            "after a seek every segment is full length"
+        );
+        let m3u8 = t.media_playlist(SegmentFormat::Ts, "");
+        assert!(m3u8.contains("#EXTINF:1.000000,\n0.ts"), "{m3u8}");
+        assert!(m3u8.contains("#EXT-X-TARGETDURATION:6"), "{m3u8}");
     }
 
     #[test]

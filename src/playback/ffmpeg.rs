@@ -17,6 +17,14 @@ use super::plan::{AudioAction, Mode, Plan, SegmentFormat, VideoAction, VideoFilt
 /// `hls_time`); with `-hls_list_size 0` it would keep every segment short.
 pub const SHORT_SEGMENTS: u64 = 2;
 
+/// A transcode started at 0 begins with segments growing to the normal length, each cut at a
+/// keyframe the encoder is made to place there: the first frame needs 1 s of film encoded
+/// (a 2 s 4K HEVC → 1080p segment takes 1.85 s of ffmpeg on 2 cores, 1 s 1.19 s), and no
+/// segment is more than twice the film the player holds when it is asked for, so a transcode
+/// barely faster than real time (4K: 1.4×) does not starve the player at the first 6 s one
+/// (with 1, 1 then 6 s it would wait ~1.8 s at the 2 s mark). Lengths before `segment_seconds`.
+pub const RAMP: [f64; 4] = [1.0, 1.0, 2.0, 4.0];
+
 /// A stalled upstream (the loopback proxy waiting on a dead origin) ends the job instead of
 /// holding its ffmpeg slot: the proxy's own retries take well under this.
 const REMOTE_IO_TIMEOUT_US: u64 = 20_000_000;
@@ -51,6 +59,8 @@ pub struct SegmentWindow {
     pub short_seconds: f64,
     /// Length of every later segment.
     pub segment_seconds: f64,
+    /// The job's first segments follow `RAMP` instead of `short_seconds` (a transcode from 0).
+    pub ramp: bool,
 }
 
 impl SegmentWindow {
@@ -60,12 +70,19 @@ impl SegmentWindow {
             start,
             short_seconds: 2.0,
             segment_seconds: 6.0,
+            ramp: false,
         }
     }
 
     /// Start of the k-th segment of this job, on the file's timeline (exact for a transcode,
     /// where keyframes are forced there; for a copy the cut is the next source keyframe).
     pub fn boundary(&self, k: u64) -> f64 {
+        if self.ramp {
+            // Never longer than the normal length (a library set to 2 s segments: 1, 1, 2, 2…).
+            let n = (k as usize).min(RAMP.len());
+            let ramped: f64 = RAMP[..n].iter().map(|s| s.min(self.segment_seconds)).sum();
+            return self.start + ramped + k.saturating_sub(n as u64) as f64 * self.segment_seconds;
+        }
         let short = k.min(SHORT_SEGMENTS) as f64 * self.short_seconds;
         let long = k.saturating_sub(SHORT_SEGMENTS) as f64 * self.segment_seconds;
         self.start + short + long
@@ -258,12 +275,18 @@ fn hls_args(job: &Job<'_>, segments: SegmentFormat, a: &mut Vec<String>) {
     // at the keyframe it was started at, as the engine's playlist says.
     a.extend(strs(&["-copypriorss", "0"]));
     a.extend(strs(&["-f", "hls"]));
-    if job.window.short_seconds < job.window.segment_seconds {
+    if job.window.ramp {
+        // The muxer cuts at the first keyframe after each multiple of `-hls_time`; with the
+        // ramp's shortest step, every forced keyframe (none other: `-sc_threshold 0`) is a cut.
+        a.extend(["-hls_time".into(), secs(RAMP[0])]);
+    } else if job.window.short_seconds < job.window.segment_seconds {
         // Only when shorter: ffmpeg 5.1 with `-hls_init_time` equal to `-hls_time` cuts a
         // copied stream at every keyframe after the first two segments (measured).
         a.extend(["-hls_init_time".into(), secs(job.window.short_seconds)]);
     }
-    a.extend(["-hls_time".into(), secs(job.window.segment_seconds)]);
+    if !job.window.ramp {
+        a.extend(["-hls_time".into(), secs(job.window.segment_seconds)]);
+    }
     a.extend(strs(&["-hls_list_size", "1"]));
     a.extend(["-start_number".into(), job.window.start_segment.to_string()]);
     // Segments appear under their final name only once complete.
@@ -304,6 +327,26 @@ fn secs(s: f64) -> String {
 /// clock; the offset is added at muxing). `n_forced` counts the keyframes already forced, the
 /// first at 0.
 fn keyframe_expr(w: &SegmentWindow) -> String {
+    if w.ramp {
+        // n_forced 0, 1, 2, 3 → 0, 1, 2, 4 (the ramp's starts), then every segment_seconds.
+        let starts: Vec<f64> = (0..RAMP.len() as u64)
+            .map(|k| w.boundary(k) - w.start)
+            .collect();
+        let n = RAMP.len();
+        let table = starts
+            .iter()
+            .enumerate()
+            .rev()
+            .skip(1)
+            .fold(format!("{}", starts[n - 1]), |inner, (i, t)| {
+                format!("if(lt(n_forced,{}),{t},{inner})", i + 1)
+            });
+        let after = w.boundary(n as u64) - w.start;
+        return format!(
+            "expr:gte(t,if(lt(n_forced,{n}),{table},{after}+(n_forced-{n})*{}))",
+            w.segment_seconds
+        );
+    }
     let short = w.short_seconds;
     let long = w.segment_seconds;
     let n = SHORT_SEGMENTS;
@@ -532,6 +575,27 @@ mod tests {
         assert_eq!(value(&a, "-start_number"), Some("40"));
         assert_eq!(value(&a, "-hls_segment_type"), Some("mpegts"));
         assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.ts"));
+    }
+
+    #[test]
+    fn a_ramped_transcode_cuts_at_1_2_4_8_then_every_segment() {
+        let w = SegmentWindow {
+            ramp: true,
+            ..SegmentWindow::at(0, 0.0)
+        };
+        let b: Vec<f64> = (0..7).map(|k| w.boundary(k)).collect();
+        assert_eq!(b, vec![0.0, 1.0, 2.0, 4.0, 8.0, 14.0, 20.0]);
+        // Never longer than the normal length.
+        let two = SegmentWindow {
+            segment_seconds: 2.0,
+            ..w
+        };
+        let b: Vec<f64> = (0..6).map(|k| two.boundary(k)).collect();
+        assert_eq!(b, vec![0.0, 1.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(
+            keyframe_expr(&w),
+            "expr:gte(t,if(lt(n_forced,4),if(lt(n_forced,1),0,if(lt(n_forced,2),1,if(lt(n_forced,3),2,4))),8+(n_forced-4)*6))"
+        );
     }
 
     #[test]

@@ -99,6 +99,36 @@ pub(crate) async fn first_segment(
     out
 }
 
+/// The first segments of a rendition, as one playable file, up to at least `seconds` of film:
+/// a transcode starts with a 1 s segment (`ffmpeg::RAMP`), too few frames for `idet`'s verdict.
+pub(crate) async fn first_seconds(
+    app: &TestApp,
+    base: &str,
+    variant: &str,
+    profile: Option<&str>,
+    seconds: f64,
+) -> Vec<u8> {
+    let playlist = app
+        .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
+        .await;
+    let mut out = Vec::new();
+    if let Some(rest) = playlist.split("#EXT-X-MAP:URI=\"").nth(1) {
+        let init = rest.split('"').next().unwrap();
+        out.extend(app.bytes(&format!("{base}/{variant}/{init}")).await);
+    }
+    let mut total = 0.0;
+    let mut lines = playlist.lines();
+    while total < seconds {
+        let Some(line) = lines.next() else { break };
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            total += d.trim_end_matches(',').parse::<f64>().unwrap();
+            let uri = lines.next().unwrap();
+            out.extend(app.bytes(&format!("{base}/{variant}/{uri}")).await);
+        }
+    }
+    out
+}
+
 /// ffprobe's first stream of a segment's bytes (the video, or the audio if none).
 pub(crate) fn stream_of(bytes: &[u8]) -> Value {
     let dir = tempfile::tempdir().unwrap();
@@ -227,6 +257,81 @@ async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_se
     assert_eq!(kinds, ["hls"], "{body}");
 }
 
+/// Video frames in a segment's bytes, its init segment first for fMP4 (ffprobe counting packets).
+fn video_frames(bytes: &[u8]) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("segment");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_transcode_grows_its_first_segments_and_ffmpeg_cuts_where_the_playlist_says() {
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5010, "avi");
+    // 16 s of MPEG-4 Part 2 (no browser decodes it) at 25 fps, one keyframe in 12 s: the
+    // encoder's own keyframes are nowhere near the engine's cuts.
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=r=44100", "-t", "16"])
+        .args(["-c:v", "mpeg4", "-g", "300", "-c:a", "libmp3lame"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg made the film");
+    let root_dir = root.path().to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        // The default segment length: the ramp matters when segments are long.
+        s.library.segment_seconds = 6.0;
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5010).await;
+    let playlist = app
+        .text(&format!("{base}/v/index.m3u8{}", q(Some(CHROMIUM))))
+        .await;
+    let mut lines = playlist.lines();
+    let mut segments = Vec::new();
+    while let Some(line) = lines.next() {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let seconds: f64 = d.trim_end_matches(',').parse().unwrap();
+            segments.push((seconds, lines.next().unwrap().to_string()));
+        }
+    }
+    let lengths: Vec<f64> = segments.iter().map(|(d, _)| *d).collect();
+    // The last one ends with the file (its container says 16.04 s).
+    assert_eq!(lengths[..5], [1.0, 1.0, 2.0, 4.0, 6.0], "{playlist}");
+    assert_eq!(lengths.len(), 6, "{playlist}");
+    // What ffmpeg wrote is what the playlist promised, frame for frame, one job from 0.
+    let init = match playlist.split("#EXT-X-MAP:URI=\"").nth(1) {
+        Some(rest) => {
+            let uri = rest.split('"').next().unwrap();
+            app.bytes(&format!("{base}/v/{uri}")).await
+        }
+        None => Vec::new(),
+    };
+    for (seconds, uri) in &segments {
+        let mut bytes = init.clone();
+        bytes.extend(app.bytes(&format!("{base}/v/{uri}")).await);
+        let frames = video_frames(&bytes) as f64;
+        assert!(
+            (frames - seconds * 25.0).abs() <= 1.0,
+            "{uri}: {frames} frames for {seconds} s"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr10_sdr() {
     let root = tempfile::tempdir().unwrap();
@@ -255,7 +360,7 @@ async fn a_rotated_phone_video_is_upright_an_interlaced_one_progressive_and_hdr1
     let source = std::fs::read(Fixture::Mpeg2InterlacedTs.path()).unwrap();
     let (interlaced, _) = idet(&source);
     assert!(interlaced > 50, "the file itself reads as interlaced");
-    let segment = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+    let segment = first_seconds(&app, &base, "v", Some(CHROMIUM), 2.0).await;
     let (interlaced, progressive) = idet(&segment);
     // idet calls a few frames of a clean progressive picture interlaced (as it does in
     // tests/playback); a combed picture is the other way round.
