@@ -83,20 +83,7 @@ pub(crate) async fn first_segment(
     variant: &str,
     profile: Option<&str>,
 ) -> Vec<u8> {
-    let playlist = app
-        .text(&format!("{base}/{variant}/index.m3u8{}", q(profile)))
-        .await;
-    let mut out = Vec::new();
-    if let Some(rest) = playlist.split("#EXT-X-MAP:URI=\"").nth(1) {
-        let init = rest.split('"').next().unwrap();
-        out.extend(app.bytes(&format!("{base}/{variant}/{init}")).await);
-    }
-    let first = playlist
-        .lines()
-        .find(|l| !l.starts_with('#') && !l.is_empty())
-        .unwrap();
-    out.extend(app.bytes(&format!("{base}/{variant}/{first}")).await);
-    out
+    first_seconds(app, base, variant, profile, f64::MIN_POSITIVE).await
 }
 
 /// The first segments of a rendition, as one playable file, up to at least `seconds` of film:
