@@ -138,12 +138,21 @@ fn decodes_cleanly(path: &Path) {
     );
 }
 
-fn extinf(playlist: &str) -> Vec<f64> {
-    playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|l| l.trim_end_matches(',').parse().unwrap())
-        .collect()
+pub(crate) fn extinf(playlist: &str) -> Vec<f64> {
+    segments_of(playlist).into_iter().map(|(d, _)| d).collect()
+}
+
+/// A media playlist's segments: each `#EXTINF` duration with the URI that follows it.
+pub(crate) fn segments_of(playlist: &str) -> Vec<(f64, String)> {
+    let mut lines = playlist.lines();
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let seconds = d.trim_end_matches(',').parse().unwrap();
+            out.push((seconds, lines.next().unwrap_or_default().to_string()));
+        }
+    }
+    out
 }
 
 /// Downloads every segment of a variant into one file.
@@ -417,11 +426,7 @@ async fn hevc_and_ac3_are_transcoded_to_h264_and_aac_with_every_audio_track() {
     // Transcoded segments are cut exactly on the playlist's boundaries: 1 s, 1 s, then
     // `SEGMENT` (the ramp of `ffmpeg::RAMP`, never longer than the normal length).
     let playlist = app.text(&format!("{base}/v/index.m3u8")).await;
-    let lengths: Vec<f64> = playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|d| d.trim_end_matches(',').parse().unwrap())
-        .collect();
+    let lengths = extinf(&playlist);
     assert_eq!(lengths[..4], [1.0, 1.0, SEGMENT, SEGMENT], "{playlist}");
     let v3 = dir.path().join("v3.ts");
     let v0 = dir.path().join("v0.ts");

@@ -104,14 +104,12 @@ pub(crate) async fn first_seconds(
         out.extend(app.bytes(&format!("{base}/{variant}/{init}")).await);
     }
     let mut total = 0.0;
-    let mut lines = playlist.lines();
-    while total < seconds {
-        let Some(line) = lines.next() else { break };
-        if let Some(d) = line.strip_prefix("#EXTINF:") {
-            total += d.trim_end_matches(',').parse::<f64>().unwrap();
-            let uri = lines.next().unwrap();
-            out.extend(app.bytes(&format!("{base}/{variant}/{uri}")).await);
+    for (duration, uri) in crate::library::segments_of(&playlist) {
+        if total >= seconds {
+            break;
         }
+        total += duration;
+        out.extend(app.bytes(&format!("{base}/{variant}/{uri}")).await);
     }
     out
 }
@@ -288,14 +286,7 @@ async fn a_transcode_grows_its_first_segments_and_ffmpeg_cuts_where_the_playlist
     let playlist = app
         .text(&format!("{base}/v/index.m3u8{}", q(Some(CHROMIUM))))
         .await;
-    let mut lines = playlist.lines();
-    let mut segments = Vec::new();
-    while let Some(line) = lines.next() {
-        if let Some(d) = line.strip_prefix("#EXTINF:") {
-            let seconds: f64 = d.trim_end_matches(',').parse().unwrap();
-            segments.push((seconds, lines.next().unwrap().to_string()));
-        }
-    }
+    let segments = crate::library::segments_of(&playlist);
     let lengths: Vec<f64> = segments.iter().map(|(d, _)| *d).collect();
     // The last one ends with the file (its container says 16.04 s).
     assert_eq!(lengths[..5], [1.0, 1.0, 2.0, 4.0, 6.0], "{playlist}");
@@ -532,11 +523,7 @@ async fn a_remuxed_segment_asked_for_first_far_into_the_file_sits_at_its_playlis
     let base = hls_base(&app, 5001).await;
     let p = q(Some(CHROMIUM));
     let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
-    let durations: Vec<f64> = playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|l| l.trim_end_matches(',').parse().unwrap())
-        .collect();
+    let durations = crate::library::extinf(&playlist);
     assert!(durations.len() >= 4, "{playlist}");
     let far = durations.len() - 2;
 
@@ -632,11 +619,7 @@ async fn a_copied_film_starts_with_a_2_s_segment_and_pressing_play_runs_no_secon
         "the master playlist is planned from the scan's probe"
     );
     let playlist = app.text(&format!("{base}/v/index.m3u8{p}")).await;
-    let durations: Vec<f64> = playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|l| l.trim_end_matches(',').parse().unwrap())
-        .collect();
+    let durations = crate::library::extinf(&playlist);
     assert_eq!(
         durations
             .iter()
