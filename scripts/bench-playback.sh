@@ -73,6 +73,7 @@ LONG_REMUX=$(film "Long Remux" 910007 mkv)
 LONG_HEVC=$(film "Long HEVC" 910008 mkv)
 AV1_MULTI=$(film "AV1 Opus Multi" 910009 mkv)
 H264_MKV=$(film "H264 AAC MKV" 910010 mkv)
+H264_MULTI=$(film "H264 AAC Multi" 910011 mkv)
 # gen OUT VIDEO_FILTER SECONDS ARGS…: encodes lavfi VIDEO_FILTER + a tone into OUT unless it exists.
 gen() {
   local out=$1 src=$2 secs=$3 t
@@ -98,9 +99,10 @@ gen "$HEVC1080" "$(grain 1920x1080 24 30)" 30 "${X265[@]}" -x265-params log-leve
   -c:a ac3 -ac 6 -b:a 448k
 gen "$HEVC4K" "$(grain 3840x2160 24 10)" 10 "${X265[@]}" -x265-params log-level=error:keyint=48 \
   -c:a ac3 -ac 6 -b:a 448k
-# Direct stream (remuxed to HLS, nothing re-encoded), made from the films above by stream copy:
-# the AV1 film with a second audio track (a <video> plays one, so the file is not played as it
-# is), and the direct-play film's H.264/AAC in Matroska (the engine's rule: not WebM codecs).
+# Made from the films above by stream copy: the direct-play film's H.264/AAC in Matroska (played
+# as it is by a browser with a Matroska demuxer, Chromium's), and two films for direct stream
+# (remuxed to HLS, nothing re-encoded): the AV1 film and the H.264 MKV, each with a second
+# audio track (a <video> plays one, so the file is not played as it is).
 remux_film() { # OUT IN FFMPEG_ARGS…
   local out=$1 in=$2
   shift 2
@@ -111,6 +113,7 @@ remux_film() { # OUT IN FFMPEG_ARGS…
 }
 remux_film "$AV1_MULTI" "$AV1" -map 0:v -map 0:a -map 0:a -metadata:s:a:0 language=fre -metadata:s:a:1 language=eng
 remux_film "$H264_MKV" "$DP" -map 0:v -map 0:a
+remux_film "$H264_MULTI" "$DP" -map 0:v -map 0:a -map 0:a -metadata:s:a:0 language=fre -metadata:s:a:1 language=eng
 # The 2 h films: small and at a low frame rate, so that they encode in a minute or two; the
 # targets are about seeking in a long file (a Matroska cue lookup, a job restarted there).
 gen "$LONG_REMUX" "$(grain 320x180 5 7200)" 7200 -c:v libx264 -preset ultrafast -g 10 -pix_fmt yuv420p \
@@ -306,8 +309,9 @@ cat >"$WORK/cases.json" <<'EOF'
   { "name": "direct play: MP4 H.264/AAC 1080p", "tmdb": 910001 },
   { "name": "direct play: MKV AV1/Opus 720p", "tmdb": 910002 },
   { "name": "direct play: MKV VP9/Opus 720p", "tmdb": 910003 },
+  { "name": "direct play: MKV H.264/AAC 1080p", "tmdb": 910010 },
   { "name": "direct stream: MKV AV1/Opus 720p, 2 audio tracks", "tmdb": 910009 },
-  { "name": "direct stream: MKV H.264/AAC 1080p", "tmdb": 910010 },
+  { "name": "direct stream: MKV H.264/AAC 1080p, 2 audio tracks", "tmdb": 910011 },
   { "name": "remux + audio: MKV H.264/AC-3 5.1 1080p", "tmdb": 910004 },
   { "name": "transcode: MKV HEVC 1080p", "tmdb": 910005 },
   { "name": "transcode: MKV HEVC 4K", "tmdb": 910006 },

@@ -90,29 +90,39 @@ fn first_source(body: &[u8], profile: &ClientProfile) -> Option<Target> {
 }
 
 /// Whether `profile` plays a file of type `mime` (as `direct_mime` writes them) with a plain
-/// `<video src>`: the player's `canPlayType`, as far as the profile tells it.
+/// `<video src>`: the player's `canPlayType`, as far as the profile tells it. Matroska holding
+/// only WebM codecs is what a WebM demuxer takes; anything else in it (H.264, AAC) needs a
+/// Matroska demuxer.
 fn plays_file(profile: &ClientProfile, mime: &str) -> bool {
     let (container, codecs) = mime.split_once(';').unwrap_or((mime, ""));
-    let container = match container.trim() {
-        "video/mp4" => profile.mp4,
-        "video/webm" | "video/x-matroska" => profile.webm,
-        _ => false,
-    };
-    let codecs = codecs
+    let codecs: Vec<&str> = codecs
         .split(['"', ','])
         .map(str::trim)
         .filter(|c| !c.is_empty() && !c.starts_with("codecs="))
-        .all(|c| match c.split('.').next().unwrap_or(c) {
-            "avc1" => profile.h264,
-            "av01" => profile.av1,
-            "vp09" => profile.vp9,
-            "vp8" | "vorbis" => profile.webm,
-            "mp4a" => profile.aac,
-            "mp3" => profile.mp3,
-            "opus" => profile.opus,
-            _ => false,
-        });
-    container && codecs
+        .map(|c| c.split('.').next().unwrap_or(c))
+        .collect();
+    let webm_codecs = codecs
+        .iter()
+        .all(|c| matches!(*c, "av01" | "vp09" | "vp8" | "opus" | "vorbis"));
+    let container = match container.trim() {
+        "video/mp4" => profile.mp4,
+        "video/webm" => profile.webm,
+        "video/x-matroska" if webm_codecs => profile.webm || profile.matroska,
+        "video/x-matroska" => profile.matroska,
+        _ => false,
+    };
+    let decoded = codecs.iter().all(|c| match *c {
+        "avc1" => profile.h264,
+        "av01" => profile.av1,
+        "vp09" => profile.vp9,
+        "vp8" | "vorbis" => profile.webm || profile.matroska,
+        "mp4a" => profile.aac,
+        "mp3" => profile.mp3,
+        "opus" => profile.opus,
+        "flac" => profile.flac,
+        _ => false,
+    });
+    container && decoded
 }
 
 fn target_of(url: &str) -> Option<Target> {
@@ -185,5 +195,30 @@ mod tests {
         assert_eq!(first_source(body, &no_webm), Some(Target::Library(3)));
         let mp4 = r#"video/mp4; codecs="avc1.640028, mp4a.40.2""#;
         assert!(plays_file(&ClientProfile::default(), mp4));
+    }
+
+    #[test]
+    fn an_h264_mkv_is_played_as_it_is_only_where_matroska_is() {
+        let body = br#"{"sources":[{"url":"/api/media/4/file",
+            "mime":"video/x-matroska; codecs=\"avc1.640028, mp4a.40.2\""},
+            {"url":"/api/media/4/hls/master.m3u8"}]}"#;
+        let chromium = ClientProfile::parse("1:avc,av1,vp9,aac,opus,mp4,webm,mkv").unwrap();
+        assert_eq!(first_source(body, &chromium), None, "played as it is");
+        let firefox = ClientProfile::parse("1:avc,av1,vp9,aac,opus,mp4,webm").unwrap();
+        assert_eq!(first_source(body, &firefox), Some(Target::Library(4)));
+        // The WebM demuxer is enough for WebM codecs in Matroska, the Matroska one too.
+        let av1 = r#"video/x-matroska; codecs="av01.0.08M.08, opus""#;
+        assert!(plays_file(&firefox, av1));
+        let matroska_only = ClientProfile::parse("1:avc,av1,aac,opus,mkv").unwrap();
+        assert!(plays_file(&matroska_only, av1));
+        let flac = r#"video/x-matroska; codecs="avc1.640028, flac""#;
+        assert!(!plays_file(&chromium, flac), "no flac token");
+        assert!(plays_file(
+            &ClientProfile {
+                flac: true,
+                ..chromium
+            },
+            flac
+        ));
     }
 }

@@ -132,11 +132,16 @@ impl ProbeInfo {
     /// is: the `Content-Type` the file route serves (by extension) with the codecs (RFC 6381).
     /// Every browser for a direct-play MP4; for Matroska and WebM holding only WebM codecs (the
     /// playback engine's own direct-play rule, `playback::plan`), the browsers that say so
-    /// (Chromium, Firefox), which then need no ffmpeg at all, and seek by Range. Left to the
+    /// (Chromium, Firefox), which then need no ffmpeg at all, and seek by Range; for an MKV
+    /// holding 8-bit H.264 with AAC, MP3, FLAC, Opus or Vorbis, a browser with a Matroska
+    /// demuxer (Chromium 156 answers "probably" and plays it, text subtitle tracks included;
+    /// Firefox and Safari answer "" and get the HLS packaging listed after it). Left to the
     /// engine's HLS: a second audio track (a `<video>` plays only the first, and the player's
     /// audio menu works on HLS renditions), 10-bit pictures (HDR may need tone mapping, which
-    /// only a transcode does), text subtitles other than WebVTT and attachments (fonts),
-    /// which the engine's rule does not count as WebM either.
+    /// only a transcode does), image subtitles (burned in by a transcode when chosen) and
+    /// attachments (fonts: the styled-subtitle renderer is fed by the engine); WebM also
+    /// leaves text subtitles other than WebVTT there, which the WebM rule does not count as
+    /// WebM.
     pub fn direct_mime(&self, path: &Path) -> Option<String> {
         if self.direct_playable(path) {
             let audio = self.audio.first().map(|a| match a.codec.as_str() {
@@ -151,33 +156,43 @@ impl ProbeInfo {
             Some("mkv") => "video/x-matroska",
             _ => return None,
         };
-        let eight_bit = matches!(self.video.pix_fmt.as_deref(), Some("yuv420p") | None);
-        let level_5 = self.video.height > 1088;
-        let video = match self.video.codec.as_str() {
-            "vp8" => "vp8",
-            "vp9" if level_5 => "vp09.00.51.08",
-            "vp9" => "vp09.00.41.08",
-            "av1" if level_5 => "av01.0.12M.08",
-            "av1" => "av01.0.08M.08",
-            _ => return None,
-        };
-        let webm_audio = self
-            .audio
-            .iter()
-            .all(|a| matches!(a.codec.as_str(), "opus" | "vorbis"));
-        let webm_subtitles =
-            self.image_subtitles.is_empty() && self.subtitles.iter().all(|s| s.codec == "webvtt");
         if !self.format.contains("matroska")
-            || !eight_bit
             || self.audio.len() > 1
-            || !webm_audio
-            || !webm_subtitles
+            || !self.image_subtitles.is_empty()
             || self.other_streams
         {
             return None;
         }
+        let eight_bit = matches!(self.video.pix_fmt.as_deref(), Some("yuv420p") | None);
+        let level_5 = self.video.height > 1088;
+        let webm_video = match self.video.codec.as_str() {
+            "vp8" => "vp8".to_owned(),
+            "vp9" if level_5 => "vp09.00.51.08".to_owned(),
+            "vp9" => "vp09.00.41.08".to_owned(),
+            "av1" if level_5 => "av01.0.12M.08".to_owned(),
+            "av1" => "av01.0.08M.08".to_owned(),
+            _ => String::new(),
+        };
         let audio = self.audio.first().map(|a| a.codec.as_str());
-        Some(mime(container, video, audio))
+        let webm_audio = audio.is_none_or(|a| matches!(a, "opus" | "vorbis"));
+        let webvtt_only = self.subtitles.iter().all(|s| s.codec == "webvtt");
+        if eight_bit && !webm_video.is_empty() && webm_audio && webvtt_only {
+            return Some(mime(container, &webm_video, audio));
+        }
+        // Matroska beyond WebM: H.264 in an `.mkv`, whose type only a Matroska demuxer says
+        // yes to. An AV1 file with a SubRip track would be asked about with the same type as
+        // the WebM it is not, and a browser with only a WebM demuxer would say yes.
+        if container != "video/x-matroska" || !self.video.browser_playable() {
+            return None;
+        }
+        let video = self.video.rfc6381();
+        let audio = match audio {
+            None => None,
+            Some("aac") => Some("mp4a.40.2"),
+            Some(a @ ("mp3" | "flac" | "opus" | "vorbis")) => Some(a),
+            Some(_) => return None,
+        };
+        Some(mime(container, &video, audio))
     }
 
     /// The HLS video stream is copied (remux) rather than re-encoded.
@@ -544,6 +559,60 @@ mod tests {
         );
         // The extension is what the file route's Content-Type follows.
         assert_eq!(av1.direct_mime(Path::new("/films/Film.avi")), None);
+    }
+
+    const H264: &str = r#"{"index":0,"codec_type":"video","codec_name":"h264","profile":"High","pix_fmt":"yuv420p","width":1920,"height":1080,"level":40}"#;
+
+    #[test]
+    fn an_h264_mkv_is_offered_as_a_file_for_browsers_with_a_matroska_demuxer() {
+        let mkv = Path::new("/films/Film.mkv");
+        let srt = r#"{"index":2,"codec_type":"subtitle","codec_name":"subrip"}"#;
+        for (audio, codec) in [
+            ("aac", "mp4a.40.2"),
+            ("mp3", "mp3"),
+            ("flac", "flac"),
+            ("opus", "opus"),
+        ] {
+            let a = OPUS.replace("opus", audio);
+            // A SubRip track is no obstacle: Chromium plays the file and the player shows
+            // the track from its WebVTT extraction.
+            let info = probe_of(&format!("{H264},{a},{srt}"), "matroska,webm");
+            assert_eq!(
+                info.direct_mime(mkv),
+                Some(format!(
+                    r#"video/x-matroska; codecs="avc1.640028, {codec}""#
+                )),
+                "{audio}"
+            );
+        }
+        let h264_ac3 = probe_of(
+            &format!("{H264},{}", OPUS.replace("opus", "ac3")),
+            "matroska,webm",
+        );
+        assert_eq!(h264_ac3.direct_mime(mkv), None, "AC-3 is for the engine");
+        let hi10p = probe_of(
+            &format!(
+                "{},{}",
+                H264.replace("yuv420p", "yuv420p10le"),
+                OPUS.replace("opus", "aac")
+            ),
+            "matroska,webm",
+        );
+        assert_eq!(hi10p.direct_mime(mkv), None, "Hi10P is transcoded");
+        let aac = OPUS.replace("opus", "aac");
+        let in_webm = probe_of(&format!("{H264},{aac}"), "matroska,webm");
+        assert_eq!(
+            in_webm.direct_mime(Path::new("/films/Film.webm")),
+            None,
+            "H.264 is not WebM whatever the extension"
+        );
+        let pgs = r#"{"index":2,"codec_type":"subtitle","codec_name":"hdmv_pgs_subtitle"}"#;
+        let with_pgs = probe_of(&format!("{H264},{aac},{pgs}"), "matroska,webm");
+        assert_eq!(
+            with_pgs.direct_mime(mkv),
+            None,
+            "an image subtitle is burned by the engine"
+        );
     }
 
     #[test]

@@ -433,7 +433,9 @@ fn decide_audio(s: &Stream, channels: u32, profile: &ClientProfile) -> AudioDeci
 
 /// The direct-play container, if the client plays this one from a plain `<video src>`.
 /// ffprobe names Matroska and WebM alike (`matroska,webm`); one holding only WebM codecs is
-/// what browsers' WebM demuxers accept.
+/// what browsers' WebM demuxers accept, and a browser with a Matroska demuxer (Chromium's
+/// `canPlayType('video/x-matroska; codecs="avc1…, mp4a.40.2"')`) also takes H.264 with AAC,
+/// MP3 or FLAC there. Whether the client decodes each stream is the streams' own decision.
 fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static str, String> {
     if media.is_mp4() {
         return if profile.mp4 {
@@ -449,10 +451,22 @@ fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static s
             StreamKind::Subtitle(_) => s.codec == "webvtt",
             StreamKind::Other => false,
         });
-        return match (webm_codecs, profile.webm) {
-            (true, true) => Ok("WebM"),
-            (true, false) => Err("WebM not played directly by this browser".into()),
-            (false, _) => Err("Matroska with non-WebM codecs is not played directly".into()),
+        let matroska_codecs = media.streams.iter().all(|s| match &s.kind {
+            StreamKind::Video(_) => matches!(s.codec.as_str(), "h264" | "vp8" | "vp9" | "av1"),
+            StreamKind::Audio(_) => {
+                matches!(s.codec.as_str(), "aac" | "mp3" | "flac" | "opus" | "vorbis")
+            }
+            StreamKind::Subtitle(_) => s.codec == "webvtt",
+            StreamKind::Other => false,
+        });
+        return match (webm_codecs, matroska_codecs) {
+            (true, _) if profile.webm || profile.matroska => Ok("WebM"),
+            (true, _) => Err("WebM not played directly by this browser".into()),
+            (false, true) if profile.matroska => Ok("Matroska"),
+            (false, true) => Err("Matroska not played directly by this browser".into()),
+            (false, false) => Err(
+                "Matroska with codecs no browser plays from a file is not played directly".into(),
+            ),
         };
     }
     let name = media.format_name.split(',').next().unwrap_or("unknown");
@@ -722,6 +736,14 @@ mod tests {
         ClientProfile::parse("1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm").unwrap()
     }
 
+    /// Chromium 156: Matroska with H.264 and AAC from a plain `<video src>`.
+    fn mkv() -> ClientProfile {
+        ClientProfile {
+            matroska: true,
+            ..chromium()
+        }
+    }
+
     fn safari_hdr() -> ClientProfile {
         ClientProfile::parse("1:avc,hevc,hevc10,aac,aac51,mp3,flac,ac3,eac3,mp4,hdr").unwrap()
     }
@@ -770,6 +792,12 @@ mod tests {
             ("mp4 without faststart: remux", { let mut m = media(MP4, vec![h264(), audio(1, "aac", 2)]); m.faststart = Some(false); m }, chromium(), DirectStream, V::Copy, ACopy),
             ("avi h264: remux", media("avi", vec![h264(), audio(1, "mp3", 2)]), chromium(), DirectStream, V::Copy, ACopy),
             ("webm in a browser without webm: remux", media(MKV, vec![video("vp9", "Profile 0", 8, 1920, 1080), audio(1, "opus", 2)]), ClientProfile { webm: false, ..chromium() }, DirectStream, V::Copy, ACopy),
+            ("h264/aac mkv where matroska plays: the file as is", media(MKV, vec![h264(), audio(1, "aac", 2)]), mkv(), DirectPlay, V::Copy, ACopy),
+            ("av1 + flac mkv where matroska plays: the file as is", media(MKV, vec![video("av1", "Main", 8, 1920, 1080), audio(1, "flac", 2)]), mkv(), DirectPlay, V::Copy, ACopy),
+            ("h264 + ac-3 mkv where matroska plays: audio to aac", media(MKV, vec![h264(), audio(1, "ac3", 6)]), mkv(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
+            ("h264 + dts mkv where matroska plays: audio to aac", media(MKV, vec![h264(), audio(1, "dts", 6)]), mkv(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
+            ("hi10p mkv where matroska plays: transcode", media(MKV, vec![video("h264", "High 10", 10, 1920, 1080), audio(1, "aac", 2)]), mkv(), Transcode, V::Transcode, ACopy),
+            ("h264/ac-3 mkv in safari (decodes ac-3, no matroska): remux", media(MKV, vec![h264(), audio(1, "ac3", 6)]), safari_hdr(), DirectStream, V::Copy, ACopy),
         ];
         for (name, m, profile, mode, v, a) in cases {
             let p = plan(&m, &profile, &Request::default()).unwrap();

@@ -59,6 +59,11 @@ pub struct ClientProfile {
     pub mp4: bool,
     /// WebM played directly with `<video src>`.
     pub webm: bool,
+    /// Matroska holding H.264 and AAC (or MP3, Opus, Vorbis, FLAC) played directly with
+    /// `<video src>`: Chromium since its Matroska demuxer (156 answers "probably"), not
+    /// Firefox or Safari. What Jellyfin's web client asks `canPlayType` before it direct
+    /// plays an MKV.
+    pub matroska: bool,
     /// The display shows HDR (`matchMedia('(dynamic-range: high)')`).
     pub hdr: bool,
     /// The largest picture height worth sending (a phone, a capped setting); `None`: any.
@@ -88,6 +93,8 @@ const TOKENS: &[(&str, Field)] = &[
     ("mp4", |p| &mut p.mp4),
     ("webm", |p| &mut p.webm),
     ("hdr", |p| &mut p.hdr),
+    // Last: a token's position is its bit in `cache_key`, which names segments on disk.
+    ("mkv", |p| &mut p.matroska),
 ];
 
 /// Heights outside this range are not a real screen; refusing them keeps `max=0` from
@@ -114,6 +121,7 @@ impl ClientProfile {
         eac3: false,
         mp4: false,
         webm: false,
+        matroska: false,
         hdr: false,
         max_height: None,
     };
@@ -279,6 +287,19 @@ mod tests {
         assert_eq!(
             ClientProfile::parse(CHROMIUM).unwrap().cache_key(),
             "p1-19df1-0"
+        );
+    }
+
+    #[test]
+    fn matroska_is_a_token_of_its_own_after_the_others() {
+        let p = ClientProfile::parse("1:mkv,avc,aac,webm").unwrap();
+        assert!(p.matroska && p.webm && p.h264);
+        assert_eq!(p.to_wire(), "1:avc,aac,webm,mkv");
+        assert!(!ClientProfile::parse(CHROMIUM).unwrap().matroska);
+        // Added last, it moves no other token's bit: the keys above are unchanged.
+        assert_ne!(
+            p.cache_key(),
+            ClientProfile::parse("1:avc,aac,webm").unwrap().cache_key()
         );
     }
 

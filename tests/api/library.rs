@@ -181,6 +181,15 @@ fn source_urls(resolve: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The URL of the answer's HLS source (a file a browser may play as it is comes before it).
+fn hls_url(resolve: &Value) -> String {
+    source_urls(resolve)
+        .into_iter()
+        .find(|(kind, _)| kind == "hls")
+        .unwrap_or_else(|| panic!("no HLS source: {resolve}"))
+        .1
+}
+
 #[tokio::test]
 async fn a_browser_playable_mp4_resolves_to_direct_play_first_with_hls_as_fallback() {
     let root = tempfile::tempdir().unwrap();
@@ -266,8 +275,15 @@ async fn an_episode_resolves_to_hls_that_ffmpeg_reads_back_whole() {
         .get_json("/api/streaming/library/tv/1396?season=1&episode=2", 200)
         .await;
     let sources = source_urls(&body);
-    assert_eq!(sources.len(), 1, "an MKV is offered as HLS only: {body}");
-    assert_eq!(sources[0].0, "hls");
+    // H.264 + AAC in Matroska: the file for a browser with a Matroska demuxer, its type told,
+    // then HLS for the others.
+    let kinds: Vec<&str> = sources.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["mp4", "hls"], "{body}");
+    let mime = body["sources"][0]["mime"].as_str().unwrap();
+    assert!(
+        mime.starts_with("video/x-matroska; codecs=\"avc1.") && mime.ends_with(", mp4a.40.2\""),
+        "{mime}"
+    );
     let special = app
         .get_json("/api/streaming/library/tv/1396?season=0&episode=1", 200)
         .await;
@@ -277,7 +293,7 @@ async fn an_episode_resolves_to_hls_that_ffmpeg_reads_back_whole() {
         .await;
     assert_eq!(missing["outcomes"][0]["code"], "not_in_library");
 
-    let master_url = &sources[0].1;
+    let master_url = &sources[1].1;
     let base = master_url.trim_end_matches("/master.m3u8");
     let master = app.text(master_url).await;
     assert!(
@@ -340,10 +356,7 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
     let app = library_app(root.path()).await;
     app.scan().await;
     let body = app.get_json("/api/streaming/library/movie/949", 200).await;
-    let base = source_urls(&body)[0]
-        .1
-        .trim_end_matches("/master.m3u8")
-        .to_string();
+    let base = hls_url(&body).trim_end_matches("/master.m3u8").to_string();
     let playlist = app.text(&format!("{base}/v/index.m3u8")).await;
     let durations = extinf(&playlist);
     assert!(durations.len() >= 4);
@@ -695,7 +708,7 @@ async fn unknown_titles_files_tracks_and_segments_are_json_404s() {
     let app = library_app(root.path()).await;
     app.scan().await;
     let body = app.get_json("/api/streaming/library/movie/949", 200).await;
-    let master = source_urls(&body)[0].1.clone();
+    let master = hls_url(&body);
     let base = master.trim_end_matches("/master.m3u8");
     for (path, code) in [
         ("/api/library/items/movie/1".to_string(), "item_not_found"),

@@ -16,7 +16,7 @@ pub(crate) mod fixtures;
 use fixtures::Fixture;
 
 /// Debian's Chromium, as `capabilities.ts` measures it (`docs/playback.md`).
-const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm";
+const CHROMIUM: &str = "1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm,mkv";
 
 /// A library holding `fixtures`, each as a film `[tmdbid-<id>]`; returns the app, scanned.
 pub(crate) async fn library_of(root: &Path, fixtures: &[(Fixture, u32)]) -> TestApp {
@@ -185,18 +185,44 @@ async fn av1_and_vp9_with_opus_reach_chromium_without_reencoding_and_h264_withou
 #[tokio::test]
 async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_served_with() {
     let root = tempfile::tempdir().unwrap();
-    let app = library_of(
-        root.path(),
-        &[
-            (Fixture::Av1OpusMkv, 1011),
-            (Fixture::Vp9OpusWebm, 1012),
-            (Fixture::H264Ac3MultiAudio, 1013),
-        ],
-    )
-    .await;
+    // A web rip as people keep them: H.264 + AAC in Matroska, with a SubRip track.
+    let rip = film_path(root.path(), 1014, "mkv");
+    let srt = root.path().join("fr.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nBonjour\n\n").unwrap();
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=24:duration=2",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=duration=2"])
+        .arg("-i")
+        .arg(&srt)
+        .args(["-map", "0", "-map", "1", "-map", "2"])
+        .args(["-c:v", "libx264", "-profile:v", "high", "-level", "3.1"])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt"])
+        .arg(&rip)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg made the rip");
+    std::fs::remove_file(&srt).unwrap();
+    for (f, id) in [
+        (Fixture::Av1OpusMkv, 1011),
+        (Fixture::Vp9OpusWebm, 1012),
+        (Fixture::H264Ac3MultiAudio, 1013),
+    ] {
+        let ext = f.path().extension().unwrap().to_str().unwrap().to_owned();
+        std::fs::copy(f.path(), film_path(root.path(), id, &ext)).unwrap();
+    }
+    let app = scanned_library(root.path(), 4).await;
     for (tmdb, container, codecs) in [
         (1011, "video/x-matroska", "av01.0.08M.08, opus"),
         (1012, "video/webm", "vp09.00.41.08, opus"),
+        // Its type names H.264, which only a Matroska demuxer (Chromium's) says yes to.
+        (1014, "video/x-matroska", "avc1.64001F, mp4a.40.2"),
     ] {
         let body = app
             .get_json(&format!("/api/streaming/resolve/movie/{tmdb}"), 200)

@@ -106,6 +106,7 @@ fn av1_and_vp9_with_opus_play_without_reencoding_in_chromium() {
         // Through hls.js instead of <video src>: remuxed into fMP4, still nothing re-encoded.
         let no_webm = ClientProfile {
             webm: false,
+            matroska: false,
             ..chromium()
         };
         let r = original(f, &no_webm);

@@ -8,9 +8,9 @@ mod packaging;
 use sokoul::playback::ClientProfile;
 
 /// Debian's Chromium (`docs/playback.md`): H.264 8-bit, AV1, VP9 profiles 0 and 2, AAC, MP3,
-/// Opus, FLAC; no HEVC, no AC-3/E-AC-3, SDR display.
+/// Opus, FLAC, Matroska with H.264 from a file; no HEVC, no AC-3/E-AC-3, SDR display.
 pub fn chromium() -> ClientProfile {
-    ClientProfile::parse("1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm").unwrap()
+    ClientProfile::parse("1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm,mkv").unwrap()
 }
 
 /// Safari or Edge on an HDR display: HEVC Main/Main10, AC-3 and E-AC-3, multichannel AAC.

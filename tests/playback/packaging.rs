@@ -114,6 +114,7 @@ fn an_av1_opus_mkv_is_remuxed_into_fmp4_with_the_same_av1_frames() {
     let f = Fixture::Av1OpusMkv;
     let hls_only = ClientProfile {
         webm: false,
+        matroska: false,
         ..chromium()
     };
     let (plan, dir) = package(f, &hls_only, &Request::default(), SegmentWindow::at(0, 0.0));

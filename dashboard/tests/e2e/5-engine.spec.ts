@@ -2,7 +2,7 @@
 // measured (capabilities.ts), and the server packages each library file for it, or lets the
 // browser play it as it is. Films made by scripts/e2e.sh: movie 905 = VP9 + Opus WebM, movie
 // 9150 = AV1 + Opus MKV with a French and an English track, movie 906 = a phone video lying on
-// its side with a 90° display matrix and `moov` at the end.
+// its side with a 90° display matrix and `moov` at the end, movie 9145 = H.264 + AAC + ASS MKV.
 import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
 
 test.use({ baseURL: servers.local });
@@ -24,6 +24,31 @@ test('a VP9 + Opus WebM plays in Chromium as it is: no ffmpeg, no HLS', async ({
 	expect(new URL(info.src).pathname).toMatch(/^\/api\/media\/\d+\/file$/);
 	expect(media.filter((u) => u.includes('/hls/')), 'nothing packaged').toEqual([]);
 	expect(await page.getByTestId('player').getAttribute('data-source-index')).toBe('0');
+	expectNoFatal(consoleLines);
+});
+
+test('an H.264 + AAC MKV plays in Chromium as it is, its styled subtitle track still offered', async ({ page, request, consoleLines }, testInfo) => {
+	// Movie 9145 (scripts/e2e.sh): H.264 + AAC + an ASS track in Matroska. Chromium's Matroska
+	// demuxer plays it from the file; Firefox and Safari answer "" for its type and get the HLS
+	// packaging listed after it.
+	await expect
+		.poll(async () => (await request.get('/api/streaming/library/movie/9145')).ok(), { timeout: 60_000 })
+		.toBe(true);
+	const answer = await (await request.get('/api/streaming/resolve/movie/9145')).json();
+	expect(answer.sources.map((s: { type: string }) => s.type)).toEqual(['mp4', 'hls']);
+	expect(answer.sources[0].mime).toMatch(/^video\/x-matroska; codecs="avc1\.[0-9A-F]{6}, mp4a\.40\.2"$/);
+	const packaged: string[] = [];
+	page.on('request', (r) => {
+		if (r.url().includes('/api/media/') && r.url().includes('/hls/')) packaged.push(r.url());
+	});
+	await page.goto('/watch/movie/9145');
+	const info = await expectPlays(page, { from: 0, timeout: 45_000 });
+	await attachInfo(testInfo, 'playback.json', { info, packaged });
+	expect(new URL(info.src).pathname).toMatch(/^\/api\/media\/\d+\/file$/);
+	expect(packaged, 'nothing packaged').toEqual([]);
+	// Its subtitle track is the library's, whatever source plays.
+	await page.getByRole('button', { name: 'Sous-titres', exact: true }).click();
+	await expect(page.getByRole('button', { name: 'Anglais – Signs' })).toBeVisible();
 	expectNoFatal(consoleLines);
 });
 

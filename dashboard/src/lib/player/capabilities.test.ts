@@ -24,11 +24,20 @@ function browser(mse: Set<string>, play: Set<string>, hdr = false): CapabilityPr
 }
 
 const BOTH_CONTAINERS = new Set(['video/mp4; codecs="avc1.64001f, mp4a.40.2"', 'video/webm; codecs="vp9, opus"']);
+// Debian's Chromium 156 also answers "probably" for H.264 + AAC in Matroska.
+const CHROMIUM_CONTAINERS = new Set([...BOTH_CONTAINERS, 'video/x-matroska; codecs="avc1.64001f, mp4a.40.2"']);
 
 describe('client profile', () => {
-	it("gives Debian Chromium's profile: AV1, VP9, Opus and FLAC, no HEVC, no AC-3, SDR", () => {
-		const tokens = measureTokens(browser(CHROMIUM_MSE, BOTH_CONTAINERS));
-		expect(serializeProfile(tokens)).toBe('1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm');
+	it("gives Debian Chromium's profile: AV1, VP9, Opus and FLAC, no HEVC, no AC-3, SDR, MKV played as it is", () => {
+		const tokens = measureTokens(browser(CHROMIUM_MSE, CHROMIUM_CONTAINERS));
+		expect(serializeProfile(tokens)).toBe('1:avc,av1,av1_10,vp9,vp9p2,aac,mp3,opus,flac,mp4,webm,mkv');
+	});
+
+	it('declares WebM without Matroska for a browser with only a WebM demuxer (Firefox)', () => {
+		const tokens = measureTokens(browser(CHROMIUM_MSE, BOTH_CONTAINERS, false), { maxHeight: 1080 });
+		expect(tokens).toContain('webm');
+		expect(tokens).not.toContain('mkv');
+		expect(serializeProfile(tokens).endsWith(',webm,max=1080')).toBe(true);
 	});
 
 	it('declares HEVC, E-AC-3 and HDR for Safari on an HDR display', () => {

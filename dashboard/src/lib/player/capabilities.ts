@@ -46,6 +46,16 @@ const CONTAINERS: ReadonlyArray<[token: string, type: string]> = [
 	['webm', 'video/webm; codecs="vp9, opus"']
 ];
 
+const MATROSKA = 'video/x-matroska; codecs="avc1.64001f, mp4a.40.2"';
+
+function playsDirectly(probes: CapabilityProbes, type: string): boolean {
+	try {
+		return probes.canPlayType(type) !== '';
+	} catch {
+		return false;
+	}
+}
+
 export interface MeasureOptions {
 	/** The viewer's height cap (a quality setting); omitted: none. */
 	maxHeight?: number;
@@ -76,16 +86,11 @@ export function measureTokens(probes: CapabilityProbes, options: MeasureOptions 
 		} else if (supported(type)) tokens.push(token);
 		if (token === 'aac' && tokens.includes('aac') && options.multichannelAac) tokens.push('aac51');
 	}
-	for (const [token, type] of CONTAINERS) {
-		let answer: string = '';
-		try {
-			answer = probes.canPlayType(type);
-		} catch {
-			answer = '';
-		}
-		if (answer !== '') tokens.push(token);
-	}
+	for (const [token, type] of CONTAINERS) if (playsDirectly(probes, type)) tokens.push(token);
 	if (probes.matchMedia('(dynamic-range: high)')) tokens.push('hdr');
+	// After `hdr`, as in the server's canonical order (a later token). Matroska with H.264 and
+	// AAC: Chromium's Matroska demuxer says "probably", Firefox's WebM one "".
+	if (playsDirectly(probes, MATROSKA)) tokens.push('mkv');
 	if (options.maxHeight !== undefined && Number.isInteger(options.maxHeight) && options.maxHeight >= 144 && options.maxHeight <= 4320) {
 		tokens.push(`max=${options.maxHeight}`);
 	}
