@@ -199,9 +199,26 @@ pub(super) async fn rendition(
     let f = tokio::fs::File::open(&path)
         .await
         .map_err(|_| ApiError::not_found("segment_not_found", "the segment was evicted; retry"))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
-    Ok(with_type(body, part.content_type(), "no-cache"))
+    // A finished segment: its length is known, and the player's loader can show progress.
+    let len = f.metadata().await.ok().map(|m| m.len());
+    // Each read of a tokio file is one trip to the blocking pool: ReaderStream's default 4 KiB
+    // made a 4.8 MB copied 1080p segment 1,200 trips, 245 ms to send on a busy 2-core machine
+    // (bench-playback trace); 256 KiB makes it 19.
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        f,
+        SEGMENT_READ_CHUNK,
+    ));
+    let mut response = with_type(body, part.content_type(), "no-cache");
+    if let Some(len) = len {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_LENGTH, len.into());
+    }
+    Ok(response)
 }
+
+/// Bytes read from a segment file per trip to the blocking pool, and the size of a body chunk.
+const SEGMENT_READ_CHUNK: usize = 256 * 1024;
 
 /// A subtitle track as WebVTT, or an ASS/SSA track as is.
 ///
