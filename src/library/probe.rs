@@ -37,7 +37,16 @@ pub struct ProbeInfo {
     /// before it was recorded count as having some until the file is scanned again.
     #[serde(default = "unknown_streams")]
     pub other_streams: bool,
+    /// `PROBE_VERSION` when the scan wrote it; 0 for rows from before the number existed. A
+    /// scan probes again an unchanged file whose row is older than what this build records.
+    #[serde(default)]
+    pub version: u32,
 }
+
+/// What the scan records about a file, numbered: raised when a new field changes what a
+/// stored row decides (2: `other_streams`, which H.264 Matroska's direct play reads), so
+/// that the rows of an upgraded library are probed again once, at the next scan.
+pub const PROBE_VERSION: u32 = 2;
 
 fn unknown_streams() -> bool {
     true
@@ -427,6 +436,7 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
         subtitles,
         image_subtitles,
         faststart: false,
+        version: PROBE_VERSION,
     })
 }
 

@@ -17,7 +17,7 @@ use super::probe::{self, ProbeInfo};
 use super::{LibraryConfig, LibraryError};
 use crate::store::Store;
 use crate::store::media::{
-    MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen, SeenIndex, StoredProblem,
+    MediaFile, NewFile, NewProblem, Problem, ScanChanges, Seen, SeenFile, SeenIndex, StoredProblem,
 };
 
 /// What a scan did, as `POST /api/library/scan` and `sokoul scan` report it.
@@ -385,8 +385,10 @@ fn classify(found: Vec<Found>, index: &SeenIndex) -> Classified {
                 continue;
             }
         };
-        if let Some((seen, sidecars_json, _)) = index.files.get(&key) {
-            if *seen == found.seen {
+        if let Some(stored) = index.files.get(&key) {
+            // A row from an older build may lack what this one decides by: probed again.
+            if stored.seen == found.seen && stored.probe_version >= probe::PROBE_VERSION {
+                let sidecars_json = &stored.sidecars;
                 out.unchanged += 1;
                 let now = serde_json::to_string(&found.sidecars).unwrap_or_default();
                 if now != *sidecars_json {
@@ -527,7 +529,7 @@ fn sweep(
         .map(|r| r.to_string_lossy().to_string())
         .collect();
     let keep = |root: &str| walk.unreadable_roots.contains(root);
-    for (path, (_, _, root)) in &index.files {
+    for (path, SeenFile { root, .. }) in &index.files {
         let gone = !roots_s.contains(root) || (!present.contains(path) && !keep(root));
         if gone {
             changes.removed.push(path.clone());
@@ -631,11 +633,18 @@ mod tests {
         naming::sidecar("a", "a.en.srt").expect("a sidecar name")
     }
 
+    fn row(size: u64, sidecars: String, root: &str) -> SeenFile {
+        SeenFile {
+            seen: seen(size),
+            sidecars,
+            root: root.into(),
+            probe_version: probe::PROBE_VERSION,
+        }
+    }
+
     fn stored(index: &mut SeenIndex, file_name: &str, size: u64, sidecars: &[Sidecar]) {
         let json = serde_json::to_string(sidecars).unwrap();
-        index
-            .files
-            .insert(key(file_name), (seen(size), json, ROOT.into()));
+        index.files.insert(key(file_name), row(size, json, ROOT));
     }
 
     #[test]
@@ -644,6 +653,13 @@ mod tests {
         stored(&mut index, "same.mkv", 1, &[]);
         stored(&mut index, "subs.mkv", 1, &[]);
         stored(&mut index, "grown.mkv", 1, &[]);
+        // Unchanged, but scanned by an older build that did not record everything.
+        stored(&mut index, "older.mkv", 1, &[]);
+        index
+            .files
+            .get_mut(&key("older.mkv"))
+            .unwrap()
+            .probe_version = probe::PROBE_VERSION - 1;
         index
             .problems
             .insert(key("broken.mkv"), (Some(seen(1)), ROOT.into()));
@@ -654,6 +670,7 @@ mod tests {
             found("same.mkv", 1, Vec::new()),
             found("subs.mkv", 1, vec![english()]),
             found("grown.mkv", 2, Vec::new()),
+            found("older.mkv", 1, Vec::new()),
             found("new.mkv", 1, Vec::new()),
             found("broken.mkv", 1, Vec::new()),
             unnamed,
@@ -666,8 +683,8 @@ mod tests {
             .iter()
             .map(|p| p.found.file_name.as_str())
             .collect();
-        assert_eq!(probed, ["grown.mkv", "new.mkv"]);
-        assert_eq!(c.to_probe[1].identity.tmdb_id, 603);
+        assert_eq!(probed, ["grown.mkv", "older.mkv", "new.mkv"]);
+        assert_eq!(c.to_probe[2].identity.tmdb_id, 603);
         assert_eq!(c.unchanged, 2);
         assert_eq!(c.sidecars, vec![(key("subs.mkv"), vec![english()])]);
         assert_eq!(c.problems.len(), 1);
@@ -677,7 +694,7 @@ mod tests {
             Some(seen(1)),
             "kept so it is not retried"
         );
-        assert_eq!(c.present.len(), 6, "every video found counts as present");
+        assert_eq!(c.present.len(), 7, "every video found counts as present");
     }
 
     fn probed(file_name: &str, probe: Result<ProbeInfo, LibraryError>) -> Probed {
@@ -744,7 +761,7 @@ mod tests {
         ] {
             index
                 .files
-                .insert(at(root, name), (seen(1), "[]".into(), root.into()));
+                .insert(at(root, name), row(1, "[]".into(), root));
         }
         for (root, name) in [("/a", "fixed"), ("/a", "still"), ("/b", "offline-problem")] {
             index.problems.insert(at(root, name), (None, root.into()));

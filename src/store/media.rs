@@ -248,8 +248,11 @@ impl Store {
     pub async fn seen(&self) -> Result<SeenIndex, StoreError> {
         self.call(|conn| {
             let mut index = SeenIndex::default();
-            let mut stmt =
-                conn.prepare("SELECT path, size, mtime_ns, sidecars, root FROM media_files")?;
+            // The probe's version from its JSON, without reading the rest of it.
+            let mut stmt = conn.prepare(
+                "SELECT path, size, mtime_ns, sidecars, root, \
+                 COALESCE(json_extract(probe, '$.version'), 0) FROM media_files",
+            )?;
             for row in stmt.query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -257,19 +260,21 @@ impl Store {
                     r.get::<_, i64>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
                 ))
             })? {
-                let (p, size, mtime_ns, sidecars, root) = row?;
+                let (p, size, mtime_ns, sidecars, root, version) = row?;
                 index.files.insert(
                     p,
-                    (
-                        Seen {
+                    SeenFile {
+                        seen: Seen {
                             size: size as u64,
                             mtime_ns,
                         },
                         sidecars,
                         root,
-                    ),
+                        probe_version: u32::try_from(version).unwrap_or(0),
+                    },
                 );
             }
             let mut stmt = conn.prepare("SELECT path, size, mtime_ns, root FROM scan_problems")?;
@@ -481,11 +486,21 @@ impl StoredProblem {
     }
 }
 
+/// A stored file as a scan compares against it.
+#[derive(Debug, Clone)]
+pub struct SeenFile {
+    pub seen: Seen,
+    /// Its sidecars as stored (JSON).
+    pub sidecars: String,
+    pub root: String,
+    /// `ProbeInfo::version` of its stored probe.
+    pub probe_version: u32,
+}
+
 /// The stored state a scan compares against.
 #[derive(Debug, Default)]
 pub struct SeenIndex {
-    /// path → (size/mtime, sidecars JSON, root)
-    pub files: HashMap<String, (Seen, String, String)>,
+    pub files: HashMap<String, SeenFile>,
     /// path → (size/mtime when the file could be stat'ed, root)
     pub problems: HashMap<String, (Option<Seen>, String)>,
 }

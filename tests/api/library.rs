@@ -367,7 +367,18 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
     let far_path = dir.path().join("far.ts");
     std::fs::write(&far_path, app.bytes(&format!("{base}/v/{far}.ts")).await).unwrap();
     let first_path = dir.path().join("first.ts");
-    std::fs::write(&first_path, app.bytes(&format!("{base}/v/0.ts")).await).unwrap();
+    let first = app.get(&format!("{base}/v/0.ts")).await;
+    assert_eq!(first.status(), 200);
+    // A finished segment says its length: the player's loader shows progress, and a cut
+    // connection is seen as one.
+    let length: usize = first.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let first = first.bytes().await.unwrap();
+    assert_eq!(length, first.len());
+    std::fs::write(&first_path, &first).unwrap();
     let (_, far_start, far_duration) = ffprobe(&far_path);
     let (_, first_start, _) = ffprobe(&first_path);
     let expected: f64 = durations[..far].iter().sum();
@@ -583,6 +594,63 @@ async fn rescans_are_incremental_and_a_restart_needs_no_scan() {
     // (The resolver may still hold the resolution in its cache; the library itself knows.)
     let gone = app.get_json("/api/library/items/movie/949", 404).await;
     assert_eq!(gone["error"]["code"], "item_not_found");
+}
+
+#[tokio::test]
+async fn rows_scanned_by_an_older_build_are_probed_again_once() {
+    let root = tempfile::tempdir().unwrap();
+    place(
+        root.path(),
+        "Heat (1995) [tmdbid-949]/Heat.mkv",
+        Synth::H264AacMkv,
+    );
+    let app = library_app(root.path()).await;
+    assert_eq!(app.scan().await["probed"], 1);
+    let kinds = |body: &Value| -> Vec<String> {
+        source_urls(body)
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect()
+    };
+    let fresh = app.get_json("/api/streaming/library/movie/949", 200).await;
+    assert_eq!(kinds(&fresh), ["mp4", "hls"], "{fresh}");
+
+    // The row as a build before the probe's version and `other_streams` stored it.
+    let db = rusqlite::Connection::open(app.data_dir.path().join("sokoul.db")).unwrap();
+    let rows = db
+        .execute(
+            "UPDATE media_files SET probe = json_remove(probe, '$.version', '$.other_streams')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(rows, 1);
+    // `fresh`: the answer above is cached; the library is asked again.
+    let old = app
+        .get_json("/api/streaming/library/movie/949?fresh=1", 200)
+        .await;
+    assert_eq!(
+        kinds(&old),
+        ["hls"],
+        "an old row is not trusted with direct play: {old}"
+    );
+
+    // The next scan probes the unchanged file again, once, and it plays as it is.
+    let upgrade = app.scan().await;
+    assert_eq!(
+        (upgrade["probed"].as_u64(), upgrade["updated"].as_u64()),
+        (Some(1), Some(1)),
+        "{upgrade}"
+    );
+    let body = app
+        .get_json("/api/streaming/library/movie/949?fresh=1", 200)
+        .await;
+    assert_eq!(kinds(&body), ["mp4", "hls"], "{body}");
+    let after = app.scan().await;
+    assert_eq!(
+        (after["probed"].as_u64(), after["unchanged"].as_u64()),
+        (Some(0), Some(1)),
+        "{after}"
+    );
 }
 
 #[tokio::test]
