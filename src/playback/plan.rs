@@ -451,12 +451,14 @@ fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static s
             StreamKind::Subtitle(_) => s.codec == "webvtt",
             StreamKind::Other => false,
         });
+        // Text subtitle tracks are ignored by Chromium's Matroska demuxer (checked with SubRip
+        // and ASS beside H.264 + AAC) and shown by the player from their WebVTT extraction.
         let matroska_codecs = media.streams.iter().all(|s| match &s.kind {
             StreamKind::Video(_) => matches!(s.codec.as_str(), "h264" | "vp8" | "vp9" | "av1"),
             StreamKind::Audio(_) => {
                 matches!(s.codec.as_str(), "aac" | "mp3" | "flac" | "opus" | "vorbis")
             }
-            StreamKind::Subtitle(_) => s.codec == "webvtt",
+            StreamKind::Subtitle(sub) => matches!(sub.kind, SubtitleKind::Text | SubtitleKind::Ass),
             StreamKind::Other => false,
         });
         return match (webm_codecs, matroska_codecs) {
@@ -465,7 +467,7 @@ fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static s
             (false, true) if profile.matroska => Ok("Matroska"),
             (false, true) => Err("Matroska not played directly by this browser".into()),
             (false, false) => Err(
-                "Matroska with codecs no browser plays from a file is not played directly".into(),
+                "Matroska holding a codec, an image subtitle or an attachment that no browser plays from a file".into(),
             ),
         };
     }
@@ -797,6 +799,8 @@ mod tests {
             ("h264 + ac-3 mkv where matroska plays: audio to aac", media(MKV, vec![h264(), audio(1, "ac3", 6)]), mkv(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
             ("h264 + dts mkv where matroska plays: audio to aac", media(MKV, vec![h264(), audio(1, "dts", 6)]), mkv(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
             ("hi10p mkv where matroska plays: transcode", media(MKV, vec![video("h264", "High 10", 10, 1920, 1080), audio(1, "aac", 2)]), mkv(), Transcode, V::Transcode, ACopy),
+            ("h264/aac + subrip mkv where matroska plays: the file as is", media(MKV, vec![h264(), audio(1, "aac", 2), subtitle(2, "subrip", SubtitleKind::Text)]), mkv(), DirectPlay, V::Copy, ACopy),
+            ("h264/aac + pgs mkv where matroska plays: remux", media(MKV, vec![h264(), audio(1, "aac", 2), subtitle(2, "hdmv_pgs_subtitle", SubtitleKind::Image)]), mkv(), DirectStream, V::Copy, ACopy),
             ("h264/ac-3 mkv in safari (decodes ac-3, no matroska): remux", media(MKV, vec![h264(), audio(1, "ac3", 6)]), safari_hdr(), DirectStream, V::Copy, ACopy),
         ];
         for (name, m, profile, mode, v, a) in cases {
