@@ -12,6 +12,7 @@ use super::{LibraryError, confine};
 use crate::playback::Media;
 use crate::playback::media::FFPROBE_ARGS;
 use crate::playback::media::{Stream, SubtitleKind};
+use crate::playback::plan::MATROSKA_FILE_AUDIO;
 
 /// What the scanner keeps about a file, stored as JSON in the database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -197,9 +198,9 @@ impl ProbeInfo {
         let video = self.video.rfc6381();
         let audio = match audio {
             None => None,
+            Some(a) if !MATROSKA_FILE_AUDIO.contains(&a) => return None,
             Some("aac") => Some("mp4a.40.2"),
-            Some(a @ ("mp3" | "flac" | "opus" | "vorbis")) => Some(a),
-            Some(_) => return None,
+            Some(a) => Some(a),
         };
         Some(mime(container, &video, audio))
     }

@@ -431,6 +431,11 @@ fn decide_audio(s: &Stream, channels: u32, profile: &ClientProfile) -> AudioDeci
     }
 }
 
+/// Audio a browser's Matroska demuxer plays from a file beside H.264 (Debian's Chromium 156
+/// answers "probably" for each; "" for AC-3, E-AC-3 and DTS). Also the library's rule for
+/// offering an H.264 MKV as a file (`ProbeInfo::direct_mime`).
+pub const MATROSKA_FILE_AUDIO: &[&str] = &["aac", "mp3", "flac", "opus", "vorbis"];
+
 /// The direct-play container, if the client plays this one from a plain `<video src>`.
 /// ffprobe names Matroska and WebM alike (`matroska,webm`); one holding only WebM codecs is
 /// what browsers' WebM demuxers accept, and a browser with a Matroska demuxer (Chromium's
@@ -455,9 +460,7 @@ fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static s
         // and ASS beside H.264 + AAC) and shown by the player from their WebVTT extraction.
         let matroska_codecs = media.streams.iter().all(|s| match &s.kind {
             StreamKind::Video(_) => matches!(s.codec.as_str(), "h264" | "vp8" | "vp9" | "av1"),
-            StreamKind::Audio(_) => {
-                matches!(s.codec.as_str(), "aac" | "mp3" | "flac" | "opus" | "vorbis")
-            }
+            StreamKind::Audio(_) => MATROSKA_FILE_AUDIO.contains(&s.codec.as_str()),
             StreamKind::Subtitle(sub) => matches!(sub.kind, SubtitleKind::Text | SubtitleKind::Ass),
             StreamKind::Other => false,
         });

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sokoul::library::demo::{DemoOptions, Synth, synth_args};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::playback::hls_base;
 
 /// Short and tiny, but long enough for several 2-second segments.
 const SECONDS: u32 = 12;
@@ -181,15 +182,6 @@ fn source_urls(resolve: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The URL of the answer's HLS source (a file a browser may play as it is comes before it).
-fn hls_url(resolve: &Value) -> String {
-    source_urls(resolve)
-        .into_iter()
-        .find(|(kind, _)| kind == "hls")
-        .unwrap_or_else(|| panic!("no HLS source: {resolve}"))
-        .1
-}
-
 #[tokio::test]
 async fn a_browser_playable_mp4_resolves_to_direct_play_first_with_hls_as_fallback() {
     let root = tempfile::tempdir().unwrap();
@@ -355,8 +347,7 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
     );
     let app = library_app(root.path()).await;
     app.scan().await;
-    let body = app.get_json("/api/streaming/library/movie/949", 200).await;
-    let base = hls_url(&body).trim_end_matches("/master.m3u8").to_string();
+    let base = hls_base(&app, 949).await;
     let playlist = app.text(&format!("{base}/v/index.m3u8")).await;
     let durations = extinf(&playlist);
     assert!(durations.len() >= 4);
@@ -775,9 +766,8 @@ async fn unknown_titles_files_tracks_and_segments_are_json_404s() {
     );
     let app = library_app(root.path()).await;
     app.scan().await;
-    let body = app.get_json("/api/streaming/library/movie/949", 200).await;
-    let master = hls_url(&body);
-    let base = master.trim_end_matches("/master.m3u8");
+    let base = hls_base(&app, 949).await;
+    let base = base.as_str();
     for (path, code) in [
         ("/api/library/items/movie/1".to_string(), "item_not_found"),
         ("/api/library/poster/tv/949".to_string(), "item_not_found"),
