@@ -45,8 +45,9 @@ pub struct ProbeInfo {
 }
 
 /// What the scan records about a file, numbered: raised when a new field changes what a
-/// stored row decides (2: `other_streams`, which H.264 Matroska's direct play reads), so
-/// that the rows of an upgraded library are probed again once, at the next scan.
+/// stored row decides (2: `other_streams`, and the video's interlacing and rotation, which
+/// direct play reads), so that the rows of an upgraded library are probed again once, at the
+/// next scan.
 pub const PROBE_VERSION: u32 = 2;
 
 fn unknown_streams() -> bool {
@@ -62,6 +63,14 @@ pub struct VideoTrack {
     pub width: u32,
     pub height: u32,
     pub level: Option<i32>,
+    /// Coded as fields (ffprobe's `field_order`): a browser would show it combed, so it is
+    /// never played as it is (the engine deinterlaces it).
+    #[serde(default)]
+    pub interlaced: bool,
+    /// Degrees of the display matrix or `rotate` tag. Only MP4's track header is known to
+    /// turn the picture in a browser's own player.
+    #[serde(default)]
+    pub rotation: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +141,7 @@ impl ProbeInfo {
             && self.format.contains("mp4")
             && self.faststart
             && self.video.browser_playable()
+            && !self.video.interlaced
             && self
                 .audio
                 .iter()
@@ -170,6 +180,8 @@ impl ProbeInfo {
             || self.audio.len() > 1
             || !self.image_subtitles.is_empty()
             || self.other_streams
+            || self.video.interlaced
+            || self.video.rotation != 0
         {
             return None;
         }
@@ -431,6 +443,8 @@ fn from_media(media: &Media) -> Result<ProbeInfo, LibraryError> {
             width: video.width,
             height: video.height,
             level: video.level,
+            interlaced: video.field_order.is_interlaced(),
+            rotation: video.rotation,
         },
         other_streams: media.streams.len() != 1 + audio.len() + media.subtitles().count(),
         audio,
@@ -627,6 +641,44 @@ mod tests {
     }
 
     #[test]
+    fn interlaced_or_turned_pictures_are_not_offered_as_a_file() {
+        let aac = OPUS.replace("opus", "aac");
+        let mkv = Path::new("/films/Film.mkv");
+        let tv = H264.replace(r#""level":40"#, r#""level":40,"field_order":"tt""#);
+        let recording = probe_of(&format!("{tv},{aac}"), "matroska,webm");
+        assert!(recording.video.interlaced);
+        assert_eq!(
+            recording.direct_mime(mkv),
+            None,
+            "a TV recording is deinterlaced"
+        );
+        let mut mp4 = probe_of(&format!("{tv},{aac}"), "mov,mp4,m4a,3gp,3g2,mj2");
+        mp4.faststart = true;
+        assert_eq!(
+            mp4.direct_mime(Path::new("/films/Film.mp4")),
+            None,
+            "nor in MP4"
+        );
+
+        let phone = H264.replace(r#""level":40"#, r#""level":40,"tags":{"rotate":"90"}"#);
+        let turned = probe_of(&format!("{phone},{aac}"), "matroska,webm");
+        assert_eq!(turned.video.rotation, 90);
+        assert_eq!(
+            turned.direct_mime(mkv),
+            None,
+            "Matroska carries no matrix a browser applies"
+        );
+        let mut turned_mp4 = probe_of(&format!("{phone},{aac}"), "mov,mp4,m4a,3gp,3g2,mj2");
+        turned_mp4.faststart = true;
+        assert!(
+            turned_mp4
+                .direct_mime(Path::new("/films/Film.mp4"))
+                .is_some(),
+            "MP4's track header turns it in the browser"
+        );
+    }
+
+    #[test]
     fn what_a_video_element_would_play_wrongly_stays_with_the_engine() {
         let mkv = Path::new("/films/Film.mkv");
         let second_audio = OPUS.replace("\"index\":1", "\"index\":2");
@@ -703,6 +755,7 @@ mod tests {
             width: 1,
             height: 1,
             level: Some(31),
+            ..VideoTrack::default()
         };
         assert_eq!(v.rfc6381(), "avc1.64001F");
         assert!(v.browser_playable());

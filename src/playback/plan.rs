@@ -450,6 +450,12 @@ fn direct_container(media: &Media, profile: &ClientProfile) -> Result<&'static s
         };
     }
     if media.is_matroska() {
+        // MP4's track header turns a phone video in the browser; nothing in Matroska is known
+        // to (ffmpeg reads a rotation there; a browser may not), so such a file goes to HLS,
+        // where the engine turns it.
+        if media.video().is_some_and(|(_, v)| v.rotation != 0) {
+            return Err("a turned picture in Matroska is not played directly".into());
+        }
         let webm_codecs = media.streams.iter().all(|s| match &s.kind {
             StreamKind::Video(_) => matches!(s.codec.as_str(), "vp8" | "vp9" | "av1"),
             StreamKind::Audio(_) => matches!(s.codec.as_str(), "opus" | "vorbis"),
@@ -803,6 +809,7 @@ mod tests {
             ("h264 + dts mkv where matroska plays: audio to aac", media(MKV, vec![h264(), audio(1, "dts", 6)]), mkv(), Transcode, V::Copy, TranscodeAac { channels: 2 }),
             ("hi10p mkv where matroska plays: transcode", media(MKV, vec![video("h264", "High 10", 10, 1920, 1080), audio(1, "aac", 2)]), mkv(), Transcode, V::Transcode, ACopy),
             ("h264/aac + subrip mkv where matroska plays: the file as is", media(MKV, vec![h264(), audio(1, "aac", 2), subtitle(2, "subrip", SubtitleKind::Text)]), mkv(), DirectPlay, V::Copy, ACopy),
+            ("rotated h264/aac mkv where matroska plays: turned by a transcode", media(MKV, vec![{ let mut v = h264(); if let StreamKind::Video(p) = &mut v.kind { p.rotation = 90; } v }, audio(1, "aac", 2)]), mkv(), Transcode, V::Transcode, ACopy),
             ("h264/aac + pgs mkv where matroska plays: remux", media(MKV, vec![h264(), audio(1, "aac", 2), subtitle(2, "hdmv_pgs_subtitle", SubtitleKind::Image)]), mkv(), DirectStream, V::Copy, ACopy),
             ("h264/ac-3 mkv in safari (decodes ac-3, no matroska): remux", media(MKV, vec![h264(), audio(1, "ac3", 6)]), safari_hdr(), DirectStream, V::Copy, ACopy),
         ];

@@ -209,6 +209,31 @@ async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_se
         .success();
     assert!(ok, "ffmpeg made the rip");
     std::fs::remove_file(&srt).unwrap();
+    // A TV recording kept as MKV: H.264 coded as fields, top first.
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=50:duration=2",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=duration=2"])
+        .args(["-vf", "tinterlace=interleave_top,fieldorder=tff"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-flags",
+            "+ildct+ilme",
+            "-x264opts",
+            "tff=1",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(film_path(root.path(), 1015, "mkv"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg made the recording");
     for (f, id) in [
         (Fixture::Av1OpusMkv, 1011),
         (Fixture::Vp9OpusWebm, 1012),
@@ -217,7 +242,7 @@ async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_se
         let ext = f.path().extension().unwrap().to_str().unwrap().to_owned();
         std::fs::copy(f.path(), film_path(root.path(), id, &ext)).unwrap();
     }
-    let app = scanned_library(root.path(), 4).await;
+    let app = scanned_library(root.path(), 5).await;
     for (tmdb, container, codecs) in [
         (1011, "video/x-matroska", "av01.0.08M.08, opus"),
         (1012, "video/webm", "vp09.00.41.08, opus"),
@@ -257,15 +282,20 @@ async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_se
         assert_eq!(file.headers()["content-type"], container);
         assert_eq!(file.bytes().await.unwrap().len(), 1024);
     }
-    // AC-3 and a second audio track: a <video> would play it silent or with one language.
-    let body = app.get_json("/api/streaming/resolve/movie/1013", 200).await;
-    let kinds: Vec<&str> = body["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["hls"], "{body}");
+    // AC-3 and a second audio track: a <video> would play it silent or with one language; the
+    // interlaced recording, combed.
+    for tmdb in [1013, 1015] {
+        let body = app
+            .get_json(&format!("/api/streaming/resolve/movie/{tmdb}"), 200)
+            .await;
+        let kinds: Vec<&str> = body["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["hls"], "{tmdb}: {body}");
+    }
 }
 
 /// Video frames in a segment's bytes, its init segment first for fMP4 (ffprobe counting packets).
