@@ -1,6 +1,7 @@
 // The demo library on a plain `sokoul serve` (no remote provider): issue 5 (a), (e), (f), (g).
 // Titles (sokoul demo-library, 90 s each): movie 603 = H.264/AAC MP4 played directly, movie 604 =
-// HEVC/AC-3 MKV transcoded to HLS, tv 1396 season 1 episodes 1–2 = H.264 MKV remuxed to HLS.
+// HEVC/AC-3 MKV transcoded to HLS, tv 1396 season 1 episodes 1–2 = H.264/AAC MKV (played as it is by
+// Chromium, whose Matroska demuxer takes it; remuxed to HLS for a browser without one).
 import {
 	clearProgress,
 	currentTime,

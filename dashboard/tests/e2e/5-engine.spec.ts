@@ -3,7 +3,7 @@
 // browser play it as it is. Films made by scripts/e2e.sh: movie 905 = VP9 + Opus WebM, movie
 // 9150 = AV1 + Opus MKV with a French and an English track, movie 906 = a phone video lying on
 // its side with a 90° display matrix and `moov` at the end, movie 9145 = H.264 + AAC + ASS MKV.
-import { attachInfo, expect, expectNoFatal, expectPlays, servers, snap, test } from './support/fixtures';
+import { attachInfo, expect, expectNoFatal, expectPlays, refuseFileTypes, servers, snap, test } from './support/fixtures';
 
 test.use({ baseURL: servers.local });
 
@@ -57,12 +57,7 @@ test('a browser that does not play WebM files as they are gets the same film pac
 	consoleLines
 }) => {
 	// Safari's answer for a WebM file; MSE (what hls.js feeds) still takes VP9 + Opus in fMP4.
-	await page.addInitScript(() => {
-		const original = HTMLMediaElement.prototype.canPlayType;
-		HTMLMediaElement.prototype.canPlayType = function (type: string) {
-			return /webm|matroska/.test(type) ? '' : original.call(this, type);
-		};
-	});
+	await refuseFileTypes(page, /webm|matroska/);
 	const files: string[] = [];
 	const masters: string[] = [];
 	page.on('request', (r) => {

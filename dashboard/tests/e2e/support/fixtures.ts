@@ -215,3 +215,19 @@ export async function snap(page: Page, testInfo: TestInfo, name: string): Promis
 export async function attachInfo(testInfo: TestInfo, name: string, value: unknown): Promise<void> {
 	await testInfo.attach(name, { body: JSON.stringify(value, null, 2), contentType: 'application/json' });
 }
+
+/**
+ * Makes the page's `<video>` answer "" for `types` (a regex over what `canPlayType` is asked),
+ * as a browser without that demuxer does: the player then skips a library file of that type and
+ * plays its HLS packaging. The demo library's episodes are H.264 + AAC MKVs, which Chromium plays
+ * as they are; a test about the HLS path (hls.js, its worker, segment failures) refuses Matroska.
+ */
+export async function refuseFileTypes(page: Page, types: RegExp = /matroska/): Promise<void> {
+	await page.addInitScript((source) => {
+		const refused = new RegExp(source);
+		const original = HTMLMediaElement.prototype.canPlayType;
+		HTMLMediaElement.prototype.canPlayType = function (type: string) {
+			return refused.test(type) ? '' : original.call(this, type);
+		};
+	}, types.source);
+}
