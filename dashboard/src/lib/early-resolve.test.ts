@@ -75,37 +75,58 @@ describe('the early requests', () => {
 		expect(target.__sokoulEarly).toBeUndefined();
 	});
 
-	describe("preload the player's HLS modules", () => {
+	describe("preload the watch page's modules, and the player's HLS modules", () => {
 		const modules = ['/_app/immutable/chunks/hls.js', '/_app/immutable/chunks/shared.js'];
+		const page = ['/_app/immutable/nodes/7.js', '/_app/immutable/nodes/1.js'];
+		const styles = ['/_app/immutable/assets/7.css'];
+		const assets = { pageModules: page, pageStyles: styles, playerModules: modules };
 		const body = (type: string) => JSON.stringify({ sources: [{ type, url: '/x' }, { type: 'mp4', url: '/y' }] });
-		const preloaded = () =>
-			[...document.head.querySelectorAll<HTMLLinkElement>('link[rel="modulepreload"]')].map((l) => new URL(l.href).pathname);
+		const links = (rel: string) =>
+			[...document.head.querySelectorAll<HTMLLinkElement>(`link[rel="${rel}"]`)].map((l) => [
+				new URL(l.href).pathname,
+				l.as
+			]);
+		const preloaded = () => links('modulepreload').map(([path]) => path);
 		const settle = () => new Promise((done) => setTimeout(done, 0));
 
-		async function start(answerBody: string, status = 200) {
+		async function start(answerBody: string, status = 200, pathname = '/watch/movie/603') {
 			document.head.replaceChildren();
 			const target = { document } as unknown as Window;
 			const early = vi.fn().mockImplementation(async () => new Response(answerBody, { status }));
-			startEarlyRequests({ pathname: '/watch/movie/603', search: '' }, target, early, () => 0, modules);
+			startEarlyRequests({ pathname, search: '' }, target, early, () => 0, assets);
 			await settle();
 			return target;
 		}
 
-		it('when the first source is HLS, and the loader still reads the whole answer', async () => {
+		it("the page's at once, whatever the answer; nothing on another page", async () => {
+			for (const [answer, status] of [
+				[body('mp4'), 200],
+				['{"error":{"code":"unauthorized","message":"no"}}', 401]
+			] as const) {
+				await start(answer, status);
+				expect(preloaded()).toEqual(page);
+				expect(links('preload')).toEqual([[styles[0], 'style']]);
+			}
+			await start(body('hls'), 200, '/title/movie/603');
+			expect(preloaded()).toEqual([]);
+			expect(links('preload')).toEqual([]);
+		});
+
+		it('the player when the first source is HLS, and the loader still reads the whole answer', async () => {
 			const target = await start(body('hls'));
-			expect(preloaded()).toEqual(modules);
+			expect(preloaded()).toEqual([...page, ...modules]);
 			const url = resolveUrl({ media_type: 'movie', tmdb_id: 603 }, { profile: watchProfile() });
 			const taken = await earlyFetch(target, vi.fn(), () => 0)(url);
 			expect(await taken.json()).toEqual(JSON.parse(body('hls')));
 		});
 
-		it('not for a file the <video> plays as it is, nor for an error or nothing found', async () => {
+		it('not the player for a file the <video> plays as it is, nor for an error or nothing found', async () => {
 			await start(body('mp4'));
-			expect(preloaded()).toEqual([]);
+			expect(preloaded()).toEqual(page);
 			await start('{"error":{"code":"unauthorized","message":"no"}}', 401);
-			expect(preloaded()).toEqual([]);
+			expect(preloaded()).toEqual(page);
 			await start('{"sources":[]}');
-			expect(preloaded()).toEqual([]);
+			expect(preloaded()).toEqual(page);
 		});
 	});
 });

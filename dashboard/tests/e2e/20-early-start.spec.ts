@@ -28,8 +28,9 @@ test('a watch URL opened directly is resolved once, before the app loads, with t
 	expect(url.pathname).toBe('/api/streaming/resolve/movie/604');
 	// What this Chromium decodes, as the player's master playlist request carries it.
 	expect(url.searchParams.get('profile')).toMatch(/^1:avc,.*\bvp9\b.*\baac\b/);
-	// The watch route's module is fetched only once the app runs (the root layout's is preloaded
-	// by the HTML as served): the loader's own resolve would come after it.
+	// The inline script asks the resolve first, then the watch route's modules (the root
+	// layout's are preloaded by the HTML as served), which the router would otherwise ask only
+	// once the app runs.
 	const html = await (await request.get(`${servers.local}/watch/movie/604`)).text();
 	const preloaded = [...html.matchAll(/href="([^"]+)" rel="modulepreload"/g)].map((m) => m[1]);
 	expect(preloaded.length).toBeGreaterThan(0);
@@ -45,19 +46,24 @@ test('a watch URL opened directly is resolved once, before the app loads, with t
 	expect(started.route).not.toBeNull();
 	expect(started.resolve!).toBeLessThan(started.route!);
 
-	// The answer's first source is HLS: the inline script preloaded the player's hls.js chunk
-	// (a modulepreload the served HTML does not have, by path: Vite's own, added later as the app
-	// imports routes, are absolute URLs), fetched before the player's first playlist.
+	// Added by the inline script (modulepreloads the served HTML does not have, by path: Vite's
+	// own, added later as the app imports routes, are absolute URLs): the watch route's module and
+	// the error page's at once, and, since the answer's first source is HLS, the player's hls.js
+	// chunk (the only one over 300 kB), fetched before the player's first playlist.
 	const player = await page.evaluate((preloaded) => {
 		const added = [...document.querySelectorAll<HTMLLinkElement>('link[rel="modulepreload"]')]
 			.map((l) => l.getAttribute('href')!)
 			.filter((href) => href.startsWith('/') && !preloaded.includes(href));
-		const entries = performance.getEntriesByType('resource');
-		const chunk = entries.find((e) => added.some((href) => e.name.endsWith(href)));
+		const entries = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+		const chunk = entries.find((e) => added.some((href) => e.name.endsWith(href)) && e.encodedBodySize > 300_000);
 		const master = entries.find((e) => e.name.includes('/hls/master.m3u8'));
-		return { added, chunk: chunk?.startTime ?? null, master: master?.startTime ?? null };
+		return {
+			nodes: added.filter((href) => href.includes('/_app/immutable/nodes/')).length,
+			chunk: chunk?.startTime ?? null,
+			master: master?.startTime ?? null
+		};
 	}, preloaded);
-	expect(player.added).toHaveLength(1);
+	expect(player.nodes).toBe(2);
 	expect(player.chunk).not.toBeNull();
 	expect(player.master).not.toBeNull();
 	expect(player.chunk!).toBeLessThan(player.master!);
