@@ -91,13 +91,15 @@ test('an AV1 + Opus MKV with two audio tracks plays in Chromium remuxed, without
 	page.on('response', async (r) => {
 		if (r.url().includes('/hls/master.m3u8') && r.ok()) masters.push(await r.text());
 	});
+	const workers: string[] = [];
+	page.on('worker', (w) => workers.push(w.url()));
 	// A <video> plays one audio track: the file is not offered as it is, only its packaging.
 	const answer = await (await request.get('/api/streaming/resolve/movie/9150')).json();
 	expect(answer.sources.map((s: { type: string }) => s.type)).toEqual(['hls']);
 
 	await page.goto('/watch/movie/9150');
 	const info = await expectPlays(page, { from: 0, timeout: 45_000 });
-	await attachInfo(testInfo, 'playback.json', { info, urls, masters });
+	await attachInfo(testInfo, 'playback.json', { info, urls, masters, workers });
 	await snap(page, testInfo, 'playing');
 	expect(info.src).toMatch(/^blob:/); // hls.js
 	const master = masters.join('\n');
@@ -114,6 +116,8 @@ test('an AV1 + Opus MKV with two audio tracks plays in Chromium remuxed, without
 	const body = (await (await request.get(init!)).body()).toString('latin1');
 	expect(body).toContain('av01');
 	expect(body).not.toContain('avc1');
+	// fMP4 needs no transmuxing: hls.js ran without its worker (`workerOnlyToTransmux`).
+	expect(workers.filter((u) => /hls\.worker/.test(u)), 'no hls.js worker for fMP4').toEqual([]);
 	expectNoFatal(consoleLines);
 });
 

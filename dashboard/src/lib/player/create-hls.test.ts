@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hlsConfig, shouldRetry, warmWorker } from './create-hls';
+import { Hls, hlsConfig, shouldRetry, warmWorker, workerOnlyToTransmux } from './create-hls';
 
 const retryConfig = { maxNumRetry: 3, retryDelayMs: 1000, maxRetryDelayMs: 4000 };
 
@@ -21,6 +21,31 @@ describe('hlsConfig', () => {
 			expect(policy?.default.errorRetry?.shouldRetry).toBe(shouldRetry);
 			expect(policy?.default.timeoutRetry?.shouldRetry).toBe(shouldRetry);
 		}
+	});
+});
+
+describe('workerOnlyToTransmux', () => {
+	function loaded(fragments: { initSegment: object | null }[]) {
+		let handler: ((event: string, data: unknown) => void) | undefined;
+		const hls = {
+			config: { enableWorker: true },
+			once: (event: string, h: typeof handler) => {
+				expect(event).toBe(Hls.Events.LEVEL_LOADED);
+				handler = h;
+			}
+		};
+		workerOnlyToTransmux(hls as unknown as Parameters<typeof workerOnlyToTransmux>[0]);
+		handler!(Hls.Events.LEVEL_LOADED, { details: { fragments } });
+		return hls.config.enableWorker;
+	}
+
+	it('turns the worker off for fMP4 segments, which need no transmuxing', () => {
+		expect(loaded([{ initSegment: { url: 'init.mp4' } }, { initSegment: { url: 'init.mp4' } }])).toBe(false);
+	});
+
+	it('keeps it for MPEG-TS segments, and for an empty playlist', () => {
+		expect(loaded([{ initSegment: null }, { initSegment: null }])).toBe(true);
+		expect(loaded([])).toBe(true);
 	});
 });
 

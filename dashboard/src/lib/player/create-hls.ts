@@ -97,6 +97,22 @@ export function warmWorker(fetchScript: (url: string) => Promise<unknown> = (url
 	});
 }
 
+/**
+ * The worker only for segments that need transmuxing (MPEG-TS). fMP4 segments (`EXT-X-MAP`: the
+ * engine's AV1, VP9, HEVC, Opus, FLAC…) are handed to the SourceBuffer nearly as they are, a few
+ * milliseconds of box parsing; in a worker they first wait for it to start and compile its
+ * 400 kB script (50–100 ms before the first frame on a busy 2-core machine; measured apart:
+ * 60–70 ms). hls.js reads `enableWorker` when its first fragment arrives, which is after the
+ * first level's playlist: the decision is made there, once per source.
+ */
+export function workerOnlyToTransmux(hls: Pick<Hls, 'once' | 'config'>): void {
+	hls.once(Hls.Events.LEVEL_LOADED, (_event, data) => {
+		if (data.details.fragments[0]?.initSegment) hls.config.enableWorker = false;
+	});
+}
+
 export function createHls(options: CreateHlsOptions): Hls {
-	return new Hls(hlsConfig(options));
+	const hls = new Hls(hlsConfig(options));
+	workerOnlyToTransmux(hls);
+	return hls;
 }
