@@ -453,13 +453,13 @@ fn audio_codec(media: &Media, plan: &Plan) -> Option<&'static str> {
     })
 }
 
-/// Whether a rendition's segments can be MPEG-TS: only around an encoded H.264 and AAC, as
-/// `plan::output_segments` decides for one plan (a copied video goes in fMP4, see there).
+/// What a rendition's segments hold once packaged: H.264 and AAC go into MPEG-TS as before
+/// the engine; anything else needs fMP4.
 fn ts_compatible(media: &Media, plan: &Plan) -> bool {
-    let video = plan
-        .video
-        .as_ref()
-        .is_none_or(|d| matches!(d.action, VideoAction::TranscodeH264 { .. }));
+    let video = plan.video.as_ref().is_none_or(|d| match d.action {
+        VideoAction::TranscodeH264 { .. } => true,
+        VideoAction::Copy => media.stream(d.stream).is_some_and(|s| s.codec == "h264"),
+    });
     let audio = plan.audio.as_ref().is_none_or(|d| match d.action {
         AudioAction::TranscodeAac { .. } => true,
         AudioAction::Copy => media.stream(d.stream).is_some_and(|s| s.codec == "aac"),

@@ -641,25 +641,22 @@ fn output_segments(
     video: Option<&VideoDecision>,
     audio: Option<&AudioDecision>,
 ) -> SegmentFormat {
-    if video.is_some_and(|d| d.action == VideoAction::Copy) {
-        return SegmentFormat::Fmp4;
-    }
+    let video_out = video.map(|d| match d.action {
+        VideoAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
+        VideoAction::TranscodeH264 { .. } => "h264",
+    });
     let audio_out = audio.map(|d| match d.action {
         AudioAction::Copy => media.stream(d.stream).map_or("", |s| s.codec.as_str()),
         AudioAction::TranscodeAac { .. } => "aac",
     });
-    segment_format(audio_out)
+    segment_format(video_out, audio_out)
 }
 
-/// A copied video (direct stream, or a remux with its audio transcoded) goes in fMP4 whatever
-/// its codec: hls.js hands fMP4 to the SourceBuffer as it is, on the page (the player turns its
-/// worker off then), where MPEG-TS is first transmuxed in a worker that starts with the first
-/// segment; measured on static files, 100 ms of the first frame (docs/benchmarks.md). Around an
-/// encoded H.264 (a transcode, whose first frame waits on the encoder) MPEG-TS stays as it was
-/// when the audio is AAC; any other audio (Opus, FLAC, AC-3 copies) needs fMP4, the only
-/// segment format hls.js feeds to MSE for those codecs.
-fn segment_format(audio_out: Option<&str>) -> SegmentFormat {
-    if audio_out.is_none_or(|c| c == "aac") {
+/// MPEG-TS only where the library uses it today: H.264 out and AAC out. Everything else
+/// (HEVC, AV1, VP9, Opus, FLAC, AC-3 copies) needs fMP4, the only segment format hls.js
+/// feeds to MSE for those codecs.
+fn segment_format(video_out: Option<&str>, audio_out: Option<&str>) -> SegmentFormat {
+    if video_out.is_none_or(|c| c == "h264") && audio_out.is_none_or(|c| c == "aac") {
         SegmentFormat::Ts
     } else {
         SegmentFormat::Fmp4
@@ -1160,11 +1157,10 @@ mod tests {
     }
 
     #[test]
-    fn segments_are_ts_only_for_an_encoded_h264_with_aac() {
+    fn segments_are_ts_only_for_h264_with_aac() {
         use SegmentFormat::{Fmp4, Ts};
         let cases = [
-            // Copied: direct stream in fMP4, which hls.js needs no worker for.
-            ("h264", "aac", 2, chromium(), Fmp4),
+            ("h264", "aac", 2, chromium(), Ts),
             ("h264", "ac3", 6, safari_hdr(), Fmp4),
             ("hevc", "aac", 2, safari_hdr(), Fmp4),
             ("av1", "flac", 2, chromium(), Fmp4),

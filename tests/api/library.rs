@@ -156,61 +156,16 @@ pub(crate) fn segments_of(playlist: &str) -> Vec<(f64, String)> {
     out
 }
 
-/// Seconds from the first video frame's start to the last one's end: a segment's length, which
-/// ffprobe's format duration gives in MPEG-TS but not in fMP4 (there, the time it ends at).
-fn video_span(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .args(["packet=pts_time,duration_time", "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffprobe reads {}", path.display());
-    let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut f = line.split(',').map(|v| v.trim().parse::<f64>());
-        if let (Some(Ok(pts)), Some(Ok(d))) = (f.next(), f.next()) {
-            start = start.min(pts);
-            end = end.max(pts + d);
-        }
-    }
-    end - start
-}
-
-/// The init segment's URI of an fMP4 media playlist (`EXT-X-MAP`); none in MPEG-TS.
-pub(crate) fn init_of(playlist: &str) -> Option<String> {
-    playlist
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
-        .map(|rest| rest.split('"').next().unwrap_or_default().to_string())
-}
-
-/// Segment `i` of a variant as its playlist names it, as a file ffprobe reads alone: behind
-/// its init segment in fMP4 (a copied video), as it is in MPEG-TS (a transcode).
-pub(crate) async fn segment_file(app: &TestApp, base: &str, variant: &str, i: usize) -> Vec<u8> {
-    let playlist = app.text(&format!("{base}/{variant}/index.m3u8")).await;
-    let uri = &segments_of(&playlist)[i].1;
-    let mut bytes = match init_of(&playlist) {
-        Some(init) => app.bytes(&format!("{base}/{variant}/{init}")).await,
-        None => Vec::new(),
-    };
-    bytes.extend(app.bytes(&format!("{base}/{variant}/{uri}")).await);
-    bytes
-}
-
-/// Downloads a variant into one file: its init segment (fMP4), then every segment.
+/// Downloads every segment of a variant into one file.
 async fn download_variant(app: &TestApp, base: &str, variant: &str, out: &Path) -> Vec<f64> {
     let playlist = app.text(&format!("{base}/{variant}/index.m3u8")).await;
-    let mut all = match init_of(&playlist) {
-        Some(init) => app.bytes(&format!("{base}/{variant}/{init}")).await,
-        None => Vec::new(),
-    };
-    let segments = segments_of(&playlist);
-    for (_, uri) in &segments {
-        all.extend(app.bytes(&format!("{base}/{variant}/{uri}")).await);
+    let durations = extinf(&playlist);
+    let mut all = Vec::new();
+    for i in 0..durations.len() {
+        all.extend(app.bytes(&format!("{base}/{variant}/{i}.ts")).await);
     }
     std::fs::write(out, all).unwrap();
-    segments.into_iter().map(|(d, _)| d).collect()
+    durations
 }
 
 fn source_urls(resolve: &Value) -> Vec<(String, String)> {
@@ -342,8 +297,7 @@ async fn an_episode_resolves_to_hls_that_ffmpeg_reads_back_whole() {
     assert!(master.contains("CODECS=\"avc1."), "{master}");
 
     let dir = tempfile::tempdir().unwrap();
-    // A copied H.264 is packaged in fMP4 (no transmuxing left to the player).
-    let video = dir.path().join("video.mp4");
+    let video = dir.path().join("video.ts");
     let durations = download_variant(&app, base, "v", &video).await;
     let total: f64 = durations.iter().sum();
     assert!(
@@ -358,7 +312,7 @@ async fn an_episode_resolves_to_hls_that_ffmpeg_reads_back_whole() {
     );
     decodes_cleanly(&video);
 
-    let audio = dir.path().join("audio.mp4");
+    let audio = dir.path().join("audio.ts");
     download_variant(&app, base, "a0", &audio).await;
     let (codecs, _, duration) = ffprobe(&audio);
     assert_eq!(codecs, ["aac"]);
@@ -401,12 +355,10 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
     let dir = tempfile::tempdir().unwrap();
 
     // The seek first, then the start: each is cut at its playlist position.
-    let far_path = dir.path().join("far.mp4");
-    std::fs::write(&far_path, segment_file(&app, &base, "v", far).await).unwrap();
-    let first_path = dir.path().join("first.mp4");
-    let first = app
-        .get(&format!("{base}/v/{}", segments_of(&playlist)[0].1))
-        .await;
+    let far_path = dir.path().join("far.ts");
+    std::fs::write(&far_path, app.bytes(&format!("{base}/v/{far}.ts")).await).unwrap();
+    let first_path = dir.path().join("first.ts");
+    let first = app.get(&format!("{base}/v/0.ts")).await;
     assert_eq!(first.status(), 200);
     // A finished segment says its length: the player's loader shows progress, and a cut
     // connection is seen as one.
@@ -417,9 +369,8 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
         .unwrap();
     let first = first.bytes().await.unwrap();
     assert_eq!(length, first.len());
-    std::fs::write(&first_path, segment_file(&app, &base, "v", 0).await).unwrap();
-    let (_, far_start, _) = ffprobe(&far_path);
-    let far_duration = video_span(&far_path);
+    std::fs::write(&first_path, &first).unwrap();
+    let (_, far_start, far_duration) = ffprobe(&far_path);
     let (_, first_start, _) = ffprobe(&first_path);
     let expected: f64 = durations[..far].iter().sum();
     assert!(
@@ -434,8 +385,8 @@ async fn a_segment_far_into_the_file_can_be_requested_first() {
     );
     decodes_cleanly(&far_path);
     // The same for audio.
-    let a = dir.path().join("a.mp4");
-    std::fs::write(&a, segment_file(&app, &base, "a0", far).await).unwrap();
+    let a = dir.path().join("a.ts");
+    std::fs::write(&a, app.bytes(&format!("{base}/a0/{far}.ts")).await).unwrap();
     let (codecs, a_start, _) = ffprobe(&a);
     assert_eq!(codecs, ["aac"]);
     assert!(

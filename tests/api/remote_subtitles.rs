@@ -213,7 +213,7 @@ async fn an_origin_that_fails_during_extraction_is_a_502_leaves_no_ffmpeg_and_sp
     let (status, _, french) = body_of(&app, &format!("{base}/subtitles/s1.vtt")).await;
     assert_eq!(status, 200, "{french}");
     assert!(french.contains(FRENCH), "{french}");
-    let r = app.get(&format!("{base}/v/0.m4s")).await;
+    let r = app.get(&format!("{base}/v/0.ts")).await;
     assert_eq!(r.status().as_u16(), 200);
 }
 

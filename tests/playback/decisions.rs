@@ -52,8 +52,7 @@ fn h264_with_ac3_tracks_is_remuxed_for_an_ac3_browser_and_gets_aac_in_chromium()
     // The French 5.1 track is the default; Chromium declares no multichannel AAC.
     assert_eq!(c.audio.as_ref().unwrap().stream, 1);
     assert_eq!(audio(&c), AudioAction::TranscodeAac { channels: 2 });
-    // A copied video goes in fMP4, which hls.js needs no transmuxing worker for.
-    assert_eq!(c.segments, Some(SegmentFormat::Fmp4));
+    assert_eq!(c.segments, Some(SegmentFormat::Ts));
 
     let h = original(f, &hevc_hdr());
     assert_eq!(h.mode, Mode::DirectStream, "{}", h.summary());
@@ -235,7 +234,7 @@ fn dts_and_truehd_become_aac_with_51_kept_where_declared() {
             "{}",
             f.name()
         );
-        assert_eq!(c.segments, Some(SegmentFormat::Fmp4));
+        assert_eq!(c.segments, Some(SegmentFormat::Ts));
         let h = original(f, &hevc_hdr());
         assert!(video_copied(&h));
         assert_eq!(
