@@ -47,6 +47,15 @@ export function watchProfile(): string {
 	return browserProfile(undefined, { maxHeight: qualityMaxHeight(loadPreferences().quality) });
 }
 
+/** A `<link rel>` in the page's head: the browser fetches `href` (and, for a module, compiles it). */
+function preload(target: Window, rel: 'modulepreload' | 'preload', href: string, as?: string): void {
+	const link = target.document.createElement('link');
+	link.rel = rel;
+	link.href = href;
+	if (as) link.as = as;
+	target.document.head.append(link);
+}
+
 /**
  * Once the early resolve answers with an HLS source first, the player's modules (hls.js: 580 kB)
  * are fetched and compiled off the main thread (`modulepreload`) while the app boots, instead
@@ -55,20 +64,14 @@ export function watchProfile(): string {
  * file the `<video>` plays as it is, where 580 kB would only compete with the page.
  */
 function preloadPlayerFor(resolve: Promise<Response>, target: Window, modules: readonly string[]): void {
-	const head = target.document?.head;
-	if (!head || modules.length === 0) return;
+	if (!target.document?.head || modules.length === 0) return;
 	resolve
 		// A copy of the body: the response itself is the loader's, read once through `earlyFetch`.
 		.then((response) => (response.ok ? (response.clone().json() as Promise<{ sources?: StreamSource[] }>) : null))
 		.then((answer) => {
 			const first = playableHere(answer?.sources ?? [])[0];
 			if (!first || first.type === 'mp4') return;
-			for (const href of modules) {
-				const link = target.document.createElement('link');
-				link.rel = 'modulepreload';
-				link.href = href;
-				head.append(link);
-			}
+			for (const href of modules) preload(target, 'modulepreload', href);
 		})
 		.catch(() => {});
 }
@@ -92,17 +95,9 @@ const NO_ASSETS: WatchAssets = { pageModules: [], pageStyles: [], playerModules:
  * player could not mount without them.
  */
 function preloadPage(target: Window, assets: WatchAssets): void {
-	const head = target.document?.head;
-	if (!head) return;
-	const link = (rel: string, href: string, as?: string) => {
-		const l = target.document.createElement('link');
-		l.rel = rel;
-		l.href = href;
-		if (as) l.as = as;
-		head.append(l);
-	};
-	for (const href of assets.pageModules) link('modulepreload', href);
-	for (const href of assets.pageStyles) link('preload', href, 'style');
+	if (!target.document?.head) return;
+	for (const href of assets.pageModules) preload(target, 'modulepreload', href);
+	for (const href of assets.pageStyles) preload(target, 'preload', href, 'style');
 }
 
 /** Starts the first requests of the watch URL `location` is at, if it is one. */
