@@ -189,51 +189,63 @@ async fn webm_codecs_are_offered_first_as_the_file_itself_with_the_type_it_is_se
     let rip = film_path(root.path(), 1014, "mkv");
     let srt = root.path().join("fr.srt");
     std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\nBonjour\n\n").unwrap();
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=24:duration=2",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=duration=2"])
-        .arg("-i")
-        .arg(&srt)
-        .args(["-map", "0", "-map", "1", "-map", "2"])
-        .args(["-c:v", "libx264", "-profile:v", "high", "-level", "3.1"])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt"])
-        .arg(&rip)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ffmpeg made the rip");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=24:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-i",
+        srt.to_str().unwrap(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-level",
+        "3.1",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-c:s",
+        "srt",
+        rip.to_str().unwrap(),
+    ]);
     std::fs::remove_file(&srt).unwrap();
     // A TV recording kept as MKV: H.264 coded as fields, top first.
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=50:duration=2",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=duration=2"])
-        .args(["-vf", "tinterlace=interleave_top,fieldorder=tff"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-flags",
-            "+ildct+ilme",
-            "-x264opts",
-            "tff=1",
-        ])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac"])
-        .arg(film_path(root.path(), 1015, "mkv"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ffmpeg made the recording");
+    let recording = film_path(root.path(), 1015, "mkv");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=50:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-vf",
+        "tinterlace=interleave_top,fieldorder=tff",
+        "-c:v",
+        "libx264",
+        "-flags",
+        "+ildct+ilme",
+        "-x264opts",
+        "tff=1",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        recording.to_str().unwrap(),
+    ]);
     for (f, id) in [
         (Fixture::Av1OpusMkv, 1011),
         (Fixture::Vp9OpusWebm, 1012),
@@ -318,16 +330,25 @@ async fn a_transcode_grows_its_first_segments_and_ffmpeg_cuts_where_the_playlist
     let file = film_path(root.path(), 5010, "avi");
     // 16 s of MPEG-4 Part 2 (no browser decodes it) at 25 fps, one keyframe in 12 s: the
     // encoder's own keyframes are nowhere near the engine's cuts.
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=r=44100", "-t", "16"])
-        .args(["-c:v", "mpeg4", "-g", "300", "-c:a", "libmp3lame"])
-        .arg(&file)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ffmpeg made the film");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=44100",
+        "-t",
+        "16",
+        "-c:v",
+        "mpeg4",
+        "-g",
+        "300",
+        "-c:a",
+        "libmp3lame",
+        file.to_str().unwrap(),
+    ]);
     let root_dir = root.path().to_path_buf();
     let app = crate::helpers::spawn_app(move |s| {
         library_settings(s, root_dir);
