@@ -644,6 +644,9 @@ struct JobStatus {
 #[derive(Debug)]
 struct Job {
     start: i64,
+    /// False for a rendition packaged by another job's ffmpeg (`Packager::start_together`):
+    /// stopping it frees no ffmpeg slot.
+    owns_process: bool,
     status: Mutex<JobStatus>,
     cancel: Notify,
     changed: Notify,
@@ -651,9 +654,10 @@ struct Job {
 
 impl Job {
     /// A job just started at segment `start`, none of it done yet.
-    fn started(start: i64, now: u64) -> Job {
+    fn started(start: i64, owns_process: bool, now: u64) -> Job {
         Job {
             start,
+            owns_process,
             status: Mutex::new(JobStatus {
                 state: JobState::Running { done: start - 1 },
                 last_request: now,
@@ -1183,7 +1187,7 @@ impl Packager {
             .lock()
             .expect("jobs lock")
             .values()
-            .filter(|j| j.running())
+            .filter(|j| j.owns_process && j.running())
             .count()
     }
 }
@@ -1286,6 +1290,24 @@ struct Wanted<'a> {
     dir: PathBuf,
 }
 
+/// Whether the renditions of an early start are packaged by one ffmpeg: when the audio is
+/// copied. One process start instead of two is most of a remux's cost on 2 cores busy with
+/// the page (`ffmpeg::args_together`); the direct streams' first segments came ~100 ms sooner
+/// and their first frames 50–110 ms sooner (bench-playback A/B, docs/benchmarks.md). An
+/// audio transcode is not: ffmpeg 5.1 encodes it on the thread that also writes the video,
+/// and the copied video's first segment came ~50 ms later (remux + AC-3 → AAC).
+fn together(wanted: &[Wanted<'_>]) -> bool {
+    wanted.len() > 1
+        && wanted.iter().all(|w| {
+            w.pkg.rendition(w.variant).is_ok_and(|r| {
+                r.plan
+                    .audio
+                    .as_ref()
+                    .is_none_or(|a| a.action == AudioAction::Copy)
+            })
+        })
+}
+
 impl Packager {
     /// The path of `part` of `variant`, packaging it first if needed.
     pub async fn segment(
@@ -1383,12 +1405,34 @@ impl Packager {
     /// between the resolve's answer and the first segment request (bench-playback traces),
     /// time ffmpeg spends starting instead. Never replaces a running job (`prestart`); a
     /// player that resumes further in replaces it by asking for its segment, as a seek does.
+    /// Both with one ffmpeg when the audio is copied (`together`).
     pub fn warm(&self, file: &MediaFile, profile: ClientProfile) {
-        self.prestart(file, Variant::Video, profile, None);
-        if !file.probe.audio.is_empty() {
-            let default = file.probe.audio.iter().position(|a| a.default).unwrap_or(0);
-            self.prestart(file, Variant::Audio(default), profile, None);
-        }
+        let audio = (!file.probe.audio.is_empty())
+            .then(|| file.probe.audio.iter().position(|a| a.default).unwrap_or(0));
+        let (this, file) = (self.clone(), file.clone());
+        tokio::spawn(async move {
+            let Ok(pkg) = this.packaging(&file, &profile, None).await else {
+                return;
+            };
+            let first = format!("0.{}", extension(pkg.format));
+            let wanted: Vec<Wanted<'_>> = [Some(Variant::Video), audio.map(Variant::Audio)]
+                .into_iter()
+                .flatten()
+                .filter(|v| pkg.rendition(*v).is_ok())
+                .map(|v| this.wanted(&file, pkg.clone(), v, &profile, None))
+                .filter(|w| this.job_of(&w.key).is_none() && !w.dir.join(&first).exists())
+                .collect();
+            let groups: Vec<&[Wanted<'_>]> = if together(&wanted) {
+                vec![&wanted[..]]
+            } else {
+                wanted.chunks(1).collect()
+            };
+            for group in groups {
+                if let Err(e) = this.start_together(group).await {
+                    tracing::debug!(file = file.id, "no early start: {e}");
+                }
+            }
+        });
     }
 
     fn job_of(&self, key: &JobKey) -> Option<Arc<Job>> {
@@ -1472,60 +1516,137 @@ impl Packager {
                 return Ok(job);
             }
         }
-        let rendition = w.pkg.rendition(w.variant)?;
-        let window = rendition.timeline.window(index);
-        let work = w.dir.join(format!(
-            ".job-{}-{}",
-            window.start_segment,
-            rand::random::<u32>()
-        ));
-        tokio::fs::create_dir_all(&work).await.map_err(|e| {
-            LibraryError::Internal(format!("cannot create the HLS work folder: {e}"))
-        })?;
-        let probed = self.probed(w.file).await?;
-        let args = ffmpeg::args(&ffmpeg::Job {
-            plan: &rendition.plan,
-            media: &probed.media,
-            input: &input,
-            window,
-            out_dir: &work,
-            threads: ffmpeg::default_threads(),
-            preset: &self.inner.config.transcode_preset,
-            subtitle_file: None,
-            format_whitelist: Some(&w.file.probe.format),
-        })
-        .map_err(|e| LibraryError::Internal(format!("cannot build the ffmpeg command: {e}")))?;
+        let mut jobs = self.spawn(&[w], index, replace, input, permit).await?;
+        Ok(jobs.remove(0))
+    }
+
+    /// Starts the renditions `ws` (of one file and packaging, none of them running or cached)
+    /// from the start, with one ffmpeg (`ffmpeg::args_together`). The first is the job that
+    /// owns the process; see `Run::supervise` for what stopping either does.
+    async fn start_together(&self, ws: &[Wanted<'_>]) -> Result<(), LibraryError> {
+        let Some(first) = ws.first() else {
+            return Ok(());
+        };
+        let input = self.input_of(first.file)?;
+        let permit = self.acquire_slot(Some(&first.key)).await?;
+        let refs: Vec<&Wanted<'_>> = ws.iter().collect();
+        self.spawn(&refs, 0, Replace::No, input, permit).await?;
+        Ok(())
+    }
+
+    /// One ffmpeg for `ws` from segment `index`, its jobs registered and supervised. With
+    /// `Replace::No`, a job another request registered meanwhile wins: this ffmpeg is not
+    /// started and the jobs found are returned (one per rendition for a single rendition).
+    async fn spawn(
+        &self,
+        ws: &[&Wanted<'_>],
+        index: usize,
+        replace: Replace,
+        input: Input,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Vec<Arc<Job>>, LibraryError> {
+        let Some(lead) = ws.first() else {
+            return Ok(Vec::new());
+        };
+        let probed = self.probed(lead.file).await?;
+        let mut outputs = Vec::with_capacity(ws.len());
+        for w in ws {
+            let rendition = w.pkg.rendition(w.variant)?;
+            let window = rendition.timeline.window(index);
+            let work = w.dir.join(format!(
+                ".job-{}-{}",
+                window.start_segment,
+                rand::random::<u32>()
+            ));
+            tokio::fs::create_dir_all(&work).await.map_err(|e| {
+                LibraryError::Internal(format!("cannot create the HLS work folder: {e}"))
+            })?;
+            outputs.push((rendition, window, work));
+        }
+        let remove_work = |outputs: &[(&Rendition, ffmpeg::SegmentWindow, PathBuf)]| {
+            for (.., work) in outputs {
+                let _ = std::fs::remove_dir_all(work);
+            }
+        };
+        let jobs: Vec<ffmpeg::Job<'_>> = outputs
+            .iter()
+            .map(|(rendition, window, work)| ffmpeg::Job {
+                plan: &rendition.plan,
+                media: &probed.media,
+                input: &input,
+                window: *window,
+                out_dir: work,
+                threads: ffmpeg::default_threads(),
+                preset: &self.inner.config.transcode_preset,
+                subtitle_file: None,
+                format_whitelist: Some(&lead.file.probe.format),
+            })
+            .collect();
+        let args = match ffmpeg::args_together(&jobs) {
+            Ok(args) => args,
+            Err(e) => {
+                remove_work(&outputs);
+                return Err(LibraryError::Internal(format!(
+                    "cannot build the ffmpeg command: {e}"
+                )));
+            }
+        };
         // A proxy URL is a credential (anyone holding it reads the remote file): not logged.
         let shown = match &input {
             Input::Proxied(url) => args.join(" ").replace(url.as_str(), "<loopback proxy URL>"),
             Input::Local(_) => args.join(" "),
         };
-        tracing::debug!(file = w.file.id, variant = %w.variant.name(), start = window.start_segment, "starting ffmpeg: {shown}");
-        let child = self.spawn_ffmpeg(&args)?;
-        let start = window.start_segment as i64;
-        let job = Arc::new(Job::started(start, self.inner.now_ms()));
+        let variants: Vec<String> = ws.iter().map(|w| w.variant.name()).collect();
+        let start = outputs[0].1.start_segment;
+        tracing::debug!(file = lead.file.id, variants = %variants.join(","), start, "starting ffmpeg: {shown}");
+        let child = match self.spawn_ffmpeg(&args) {
+            Ok(child) => child,
+            Err(e) => {
+                remove_work(&outputs);
+                return Err(e);
+            }
+        };
+        let now = self.inner.now_ms();
+        let started: Vec<Arc<Job>> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, window, _))| {
+                Arc::new(Job::started(window.start_segment as i64, i == 0, now))
+            })
+            .collect();
         {
             let mut jobs = self.inner.jobs.lock().expect("jobs lock");
             // A player's request started one while this early start got ready: it wins
             // (dropping `child` kills this ffmpeg).
-            if let Some(theirs) = jobs.get(&w.key).filter(|_| replace == Replace::No) {
-                let theirs = theirs.clone();
+            let theirs: Vec<Arc<Job>> = ws
+                .iter()
+                .filter_map(|w| jobs.get(&w.key).cloned())
+                .collect();
+            if replace == Replace::No && !theirs.is_empty() {
                 drop(jobs);
                 drop(child);
-                let _ = std::fs::remove_dir_all(&work);
+                remove_work(&outputs);
                 return Ok(theirs);
             }
-            jobs.insert(w.key.clone(), job.clone());
+            for (w, job) in ws.iter().zip(&started) {
+                jobs.insert(w.key.clone(), job.clone());
+            }
         }
-        let run = Run {
-            inner: self.inner.clone(),
-            job: job.clone(),
-            work,
-            dir: w.dir.clone(),
-            ext: extension(w.pkg.format),
-        };
-        tokio::spawn(run.supervise(child, permit));
-        Ok(job)
+        let runs = ws
+            .iter()
+            .zip(&started)
+            .zip(outputs)
+            .map(|((w, job), (.., work))| Run {
+                inner: self.inner.clone(),
+                job: job.clone(),
+                key: w.key.clone(),
+                work,
+                dir: w.dir.clone(),
+                ext: extension(w.pkg.format),
+            })
+            .collect();
+        tokio::spawn(Run::supervise(runs, child, permit));
+        Ok(started)
     }
 
     fn spawn_ffmpeg(&self, args: &[String]) -> Result<tokio::process::Child, LibraryError> {
@@ -1553,7 +1674,7 @@ impl Packager {
         let victim = {
             let jobs = self.inner.jobs.lock().expect("jobs lock");
             jobs.iter()
-                .filter(|(k, j)| Some(*k) != for_key && j.running())
+                .filter(|(k, j)| Some(*k) != for_key && j.owns_process && j.running())
                 .map(|(k, j)| (k.clone(), j.clone(), j.idle_ms(now)))
                 .filter(|(.., idle)| *idle >= STEAL_AFTER_MS)
                 .max_by_key(|(.., idle)| *idle)
@@ -1595,11 +1716,12 @@ impl Inner {
     }
 }
 
-/// One running ffmpeg job and where its output goes.
+/// One rendition an ffmpeg writes, and where its output goes.
 struct Run {
     inner: Arc<Inner>,
     job: Arc<Job>,
-    /// ffmpeg's own folder for this job.
+    key: JobKey,
+    /// ffmpeg's own folder for this rendition.
     work: PathBuf,
     /// The rendition's cache folder.
     dir: PathBuf,
@@ -1607,9 +1729,17 @@ struct Run {
 }
 
 impl Run {
-    /// Watches the job: promotes finished segments into the cache, stops it on cancel,
-    /// records how it ended, and frees its slot.
-    async fn supervise(self, mut child: tokio::process::Child, permit: OwnedSemaphorePermit) {
+    /// Watches one ffmpeg and the renditions it writes (`runs`, the first the process's own
+    /// job): promotes finished segments into the cache, stops it on cancel, records how each
+    /// ended, and frees its slot. Cancelling the first stops the process, and the others are
+    /// forgotten so that their next request starts them again; cancelling another only stops
+    /// promoting it (a viewer who chose another audio track), and its few segments are
+    /// left in the work folder until the process ends.
+    async fn supervise(
+        mut runs: Vec<Run>,
+        mut child: tokio::process::Child,
+        permit: OwnedSemaphorePermit,
+    ) {
         let stderr = child.stderr.take();
         let stderr_task = tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -1620,20 +1750,37 @@ impl Run {
             String::from_utf8_lossy(&buf).to_string()
         });
         let mut tick = tokio::time::interval(Duration::from_millis(30));
+        let mut left = Vec::new();
         let (status, cancelled) = loop {
+            let detached = async {
+                if runs.len() < 2 {
+                    return std::future::pending().await;
+                }
+                let cancels = runs[1..].iter().map(|r| Box::pin(r.job.cancel.notified()));
+                futures::future::select_all(cancels).await.1 + 1
+            };
             tokio::select! {
                 status = child.wait() => break (status.ok(), false),
-                _ = self.job.cancel.notified() => {
+                _ = runs[0].job.cancel.notified() => {
                     let _ = child.kill().await;
                     break (None, true);
                 }
-                _ = tick.tick() => { self.promote(); }
+                i = detached => {
+                    // Its folder stays until the process ends: ffmpeg still writes there.
+                    let run = runs.remove(i);
+                    run.set(JobState::Ended { done: run.promote() });
+                    left.push(run);
+                }
+                _ = tick.tick() => {
+                    for run in &runs {
+                        run.promote();
+                    }
+                }
             }
         };
-        let done = self.promote();
         let success = status.is_some_and(|s| s.success());
-        let state = if success || cancelled {
-            JobState::Ended { done }
+        let error = if success || cancelled {
+            None
         } else {
             let err = stderr_task.await.unwrap_or_default();
             let line = err
@@ -1643,15 +1790,36 @@ impl Run {
                 .unwrap_or("ffmpeg failed")
                 .to_string();
             tracing::warn!(error = %line, "packaging failed");
-            JobState::Failed {
-                done,
-                error: format!("ffmpeg failed: {line}"),
-            }
+            Some(format!("ffmpeg failed: {line}"))
         };
-        let _ = tokio::fs::remove_dir_all(&self.work).await;
+        for (i, run) in runs.iter().enumerate() {
+            let done = run.promote();
+            if cancelled && i > 0 {
+                // Stopped with the process it shared, not finished: the next request for it
+                // finds no job and starts one.
+                let mut jobs = run.inner.jobs.lock().expect("jobs lock");
+                if jobs.get(&run.key).is_some_and(|j| Arc::ptr_eq(j, &run.job)) {
+                    jobs.remove(&run.key);
+                }
+            }
+            let _ = tokio::fs::remove_dir_all(&run.work).await;
+            run.set(match &error {
+                None => JobState::Ended { done },
+                Some(error) => JobState::Failed {
+                    done,
+                    error: error.clone(),
+                },
+            });
+        }
+        for run in left {
+            let _ = tokio::fs::remove_dir_all(&run.work).await;
+        }
+        drop(permit);
+    }
+
+    fn set(&self, state: JobState) {
         self.job.status.lock().expect("job lock").state = state;
         self.job.changed.notify_waiters();
-        drop(permit);
     }
 
     /// Moves finished segments (and the init segment) from the work folder into the cache;
@@ -1725,6 +1893,201 @@ async fn reap_idle(inner: Weak<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for one ffmpeg writing two renditions: a segment in each work folder every
+    /// 40 ms (named once complete, as `-hls_flags temp_file` does), under the supervisor.
+    struct Pair {
+        packager: Packager,
+        lead: Arc<Job>,
+        follower: Arc<Job>,
+        pid: u32,
+        works: [PathBuf; 2],
+        dirs: [PathBuf; 2],
+        _dir: tempfile::TempDir,
+    }
+
+    fn key_of(variant: Variant) -> JobKey {
+        JobKey {
+            file: "1-f".into(),
+            profile: "p".into(),
+            variant,
+        }
+    }
+
+    fn pair() -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::LibrarySettings::default();
+        let store = Store::in_memory().unwrap();
+        let packager = Packager::new((&settings).into(), vec![], dir.path().join("c"), store);
+        let inner = packager.inner.clone();
+        let folders = |name: &str| {
+            let d = dir.path().join("c").join(name);
+            std::fs::create_dir_all(d.join(".job")).unwrap();
+            (d.join(".job"), d)
+        };
+        let ((v_work, v_dir), (a_work, a_dir)) = (folders("v"), folders("a0"));
+        let script = format!(
+            "i=0; while :; do for d in '{}' '{}'; do : > \"$d/$i.tmp\" && mv \"$d/$i.tmp\" \"$d/$i.ts\"; done; i=$((i+1)); sleep 0.04; done",
+            v_work.display(),
+            a_work.display()
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let permit = inner.slots.clone().try_acquire_owned().unwrap();
+        let lead = Arc::new(Job::started(0, true, inner.now_ms()));
+        let follower = Arc::new(Job::started(0, false, inner.now_ms()));
+        let run = |job: &Arc<Job>, variant, work: &PathBuf, dir: &PathBuf| {
+            inner
+                .jobs
+                .lock()
+                .unwrap()
+                .insert(key_of(variant), job.clone());
+            Run {
+                inner: inner.clone(),
+                job: job.clone(),
+                key: key_of(variant),
+                work: work.clone(),
+                dir: dir.clone(),
+                ext: "ts",
+            }
+        };
+        let runs = vec![
+            run(&lead, Variant::Video, &v_work, &v_dir),
+            run(&follower, Variant::Audio(0), &a_work, &a_dir),
+        ];
+        tokio::spawn(Run::supervise(runs, child, permit));
+        Pair {
+            packager,
+            lead,
+            follower,
+            pid,
+            works: [v_work, a_work],
+            dirs: [v_dir, a_dir],
+            _dir: dir,
+        }
+    }
+
+    fn done_of(job: &Job) -> i64 {
+        match job.state() {
+            JobState::Running { done } | JobState::Ended { done } => done,
+            JobState::Failed { done, .. } => done,
+        }
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn alive(pid: u32) -> bool {
+        Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[tokio::test]
+    async fn a_rendition_left_by_its_viewer_stops_being_kept_while_the_shared_ffmpeg_goes_on() {
+        let p = pair();
+        until("both renditions promoted", || {
+            done_of(&p.lead) >= 2 && done_of(&p.follower) >= 2
+        })
+        .await;
+        // Another audio track chosen: the reaper forgets the idle one and cancels it.
+        p.packager
+            .inner
+            .jobs
+            .lock()
+            .unwrap()
+            .remove(&key_of(Variant::Audio(0)));
+        p.follower.cancel.notify_one();
+        until("the audio job ended", || !p.follower.running()).await;
+        let (audio_done, video_done) = (done_of(&p.follower), done_of(&p.lead));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(p.lead.running() && alive(p.pid), "the video goes on");
+        assert!(done_of(&p.lead) > video_done, "and is still promoted");
+        assert_eq!(done_of(&p.follower), audio_done, "the audio no longer is");
+        assert!(!p.dirs[1].join(format!("{}.ts", audio_done + 2)).exists());
+        // Its folder stays while the process writes into it (removing it would fail ffmpeg).
+        assert!(p.works[1].exists());
+        assert_eq!(p.packager.running_jobs(), 1, "one ffmpeg");
+
+        // A seek away: the video's job is replaced, and the process goes with it.
+        p.packager
+            .inner
+            .jobs
+            .lock()
+            .unwrap()
+            .remove(&key_of(Variant::Video));
+        p.lead.cancel.notify_one();
+        until("the process stopped", || !alive(p.pid)).await;
+        until("both work folders removed", || {
+            !p.works[0].exists() && !p.works[1].exists()
+        })
+        .await;
+        until("the slot freed", || {
+            p.packager.inner.slots.available_permits() == p.packager.inner.config.max_ffmpeg
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stopping_the_shared_ffmpeg_forgets_the_other_rendition_so_its_next_request_restarts_it()
+     {
+        let p = pair();
+        until("both renditions promoted", || {
+            done_of(&p.lead) >= 1 && done_of(&p.follower) >= 1
+        })
+        .await;
+        p.packager
+            .inner
+            .jobs
+            .lock()
+            .unwrap()
+            .remove(&key_of(Variant::Video));
+        p.lead.cancel.notify_one();
+        until("the process stopped", || !alive(p.pid)).await;
+        until("the audio job ended", || !p.follower.running()).await;
+        assert!(
+            matches!(p.follower.state(), JobState::Ended { .. }),
+            "stopped, not failed: {:?}",
+            p.follower.state()
+        );
+        assert!(
+            p.packager.job_of(&key_of(Variant::Audio(0))).is_none(),
+            "no job left for the audio: its next segment starts one"
+        );
+        assert_eq!(
+            step(None, done_of(&p.follower) + 1),
+            Step::Start,
+            "and is not taken for the end of the film"
+        );
+        // A job a request started meanwhile for the same rendition is not forgotten with it.
+        let q = pair();
+        let theirs = Arc::new(Job::started(5, true, 0));
+        q.packager
+            .inner
+            .jobs
+            .lock()
+            .unwrap()
+            .insert(key_of(Variant::Audio(0)), theirs.clone());
+        q.packager
+            .inner
+            .jobs
+            .lock()
+            .unwrap()
+            .remove(&key_of(Variant::Video));
+        q.lead.cancel.notify_one();
+        until("the process stopped", || !alive(q.pid)).await;
+        until("the audio job ended", || !q.follower.running()).await;
+        let kept = q.packager.job_of(&key_of(Variant::Audio(0)));
+        assert!(kept.is_some_and(|j| Arc::ptr_eq(&j, &theirs)));
+    }
 
     #[test]
     fn the_bounded_maps_drop_the_least_recently_used_and_always_keep_the_newest() {

@@ -46,6 +46,10 @@ pub enum ArgsError {
     NotLoopback,
     #[error("burning a text subtitle of a remote file needs it extracted first")]
     SubtitleNotExtracted,
+    #[error("an ffmpeg command needs at least one output")]
+    NoOutput,
+    #[error("renditions packaged by one ffmpeg share their input and start, and one is the video")]
+    NotTogether,
 }
 
 /// Where a job starts and how it cuts.
@@ -116,15 +120,48 @@ pub fn default_threads() -> usize {
 }
 
 pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
+    args_together(std::slice::from_ref(job))
+}
+
+/// One ffmpeg for several renditions of the same input from the same start (the video and the
+/// default audio track of a film just resolved), each into its own work directory: one
+/// process start instead of two, which is most of a remux's cost (`ffmpeg -version` alone is
+/// 70 ms of CPU on Debian 12, mostly the dynamic loader binding 215 libraries; a copied
+/// first segment 110 ms) at the moment the browser needs the same 2 cores for the page.
+/// The input and its options are the first job's.
+pub fn args_together(jobs: &[Job<'_>]) -> Result<Vec<String>, ArgsError> {
+    let first = jobs.first().ok_or(ArgsError::NoOutput)?;
+    let same_input = jobs
+        .iter()
+        .all(|j| j.input == first.input && j.window.start == first.window.start);
+    if !same_input {
+        return Err(ArgsError::NotTogether);
+    }
+    if jobs.iter().filter(|j| j.plan.video.is_some()).count() > 1 {
+        // One `-filter_complex` per process, and the engine has one video rendition.
+        return Err(ArgsError::NotTogether);
+    }
+    let mut a: Vec<String> = strs(&["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
+    let video_first = jobs
+        .iter()
+        .find(|j| j.plan.video.is_some())
+        .unwrap_or(first);
+    input_args(video_first, &mut a)?;
+    for job in jobs {
+        output_args(job, &mut a)?;
+    }
+    Ok(a)
+}
+
+/// The streams, codecs and HLS muxer of one output.
+fn output_args(job: &Job<'_>, a: &mut Vec<String>) -> Result<(), ArgsError> {
     let plan = job.plan;
     let segments = match (plan.mode, plan.segments) {
         (Mode::DirectPlay, _) | (_, None) => return Err(ArgsError::DirectPlay),
         (_, Some(s)) => s,
     };
-    let mut a: Vec<String> = strs(&["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
-    input_args(job, &mut a)?;
     if let Some(v) = &plan.video {
-        video_args(job, v.stream, &v.action, &mut a)?;
+        video_args(job, v.stream, &v.action, a)?;
     }
     if let Some(au) = &plan.audio {
         a.extend(["-map".into(), format!("0:{}", au.stream)]);
@@ -149,8 +186,8 @@ pub fn args(job: &Job<'_>) -> Result<Vec<String>, ArgsError> {
             format!("{:.3}", job.window.start),
         ]);
     }
-    hls_args(job, segments, &mut a);
-    Ok(a)
+    hls_args(job, segments, a);
+    Ok(())
 }
 
 /// A remote input must be a plain `http://` URL on a loopback address (the proxy on our own
@@ -532,6 +569,80 @@ mod tests {
         assert_eq!(value(&a, "-hls_init_time"), Some("2.000"));
         assert_eq!(value(&a, "-hls_time"), Some("6.000"));
         assert_eq!(value(&a, "-hls_list_size"), Some("1"), "see SHORT_SEGMENTS");
+    }
+
+    #[test]
+    fn the_video_and_an_audio_track_are_packaged_by_one_ffmpeg_each_into_its_folder() {
+        let m = media();
+        let both = plan(
+            VideoAction::TranscodeH264 {
+                filters: vec![],
+                max_kbps: 8000,
+            },
+            AudioAction::TranscodeAac { channels: 2 },
+            SegmentFormat::Ts,
+        );
+        let video = Plan {
+            audio: None,
+            ..both.clone()
+        };
+        let audio = Plan {
+            video: None,
+            ..both.clone()
+        };
+        let input = local();
+        let job = |plan, out_dir| Job {
+            plan,
+            media: &m,
+            input: &input,
+            window: SegmentWindow::at(0, 0.0),
+            out_dir,
+            threads: 2,
+            preset: "veryfast",
+            subtitle_file: None,
+            format_whitelist: Some("matroska,webm"),
+        };
+        let (v_dir, a_dir) = (Path::new("/work/v"), Path::new("/work/a0"));
+        // Listed audio first: the input options are still the video's.
+        let a = args_together(&[job(&audio, a_dir), job(&video, v_dir)]).unwrap();
+        let count = |flag: &str| a.iter().filter(|x| *x == flag).count();
+        assert_eq!(count("-i"), 1, "one input read once: {a:?}");
+        assert_eq!(count("-noautorotate"), 1, "the video's input option");
+        assert_eq!(count("-f"), 2, "two HLS outputs");
+        assert_eq!(count("-filter_complex"), 1);
+        // Each output's options come before its own playlist, and only its streams.
+        let at = |x: &str| a.iter().position(|y| y == x).unwrap();
+        let a_out = at("/work/a0/ffmpeg.m3u8");
+        let v_out = at("/work/v/ffmpeg.m3u8");
+        assert!(at("-c:a") < a_out && a_out < at("-c:v") && at("-c:v") < v_out);
+        assert!(
+            a.contains(&"/work/a0/%d.ts".to_string()) && a.contains(&"/work/v/%d.ts".to_string())
+        );
+        assert_eq!(a.last().map(String::as_str), Some("/work/v/ffmpeg.m3u8"));
+
+        // Renditions of different inputs or starts, or two videos, are never put together.
+        let other = Input::Local(PathBuf::from("/media/Other.mkv"));
+        let elsewhere = Job {
+            input: &other,
+            ..job(&audio, a_dir)
+        };
+        assert_eq!(
+            args_together(&[job(&video, v_dir), elsewhere]),
+            Err(ArgsError::NotTogether)
+        );
+        let later = Job {
+            window: SegmentWindow::at(3, 8.0),
+            ..job(&audio, a_dir)
+        };
+        assert_eq!(
+            args_together(&[job(&video, v_dir), later]),
+            Err(ArgsError::NotTogether)
+        );
+        assert_eq!(
+            args_together(&[job(&video, v_dir), job(&video, a_dir)]),
+            Err(ArgsError::NotTogether)
+        );
+        assert_eq!(args_together(&[]), Err(ArgsError::NoOutput));
     }
 
     #[test]

@@ -842,7 +842,7 @@ async fn an_hevc_film_copied_for_safari_keeps_the_keyframes_its_first_play_liste
 
 /// A 6 s 320×180 H.264 MKV (a keyframe a second) with one AC-3 track per tone, `default` the
 /// default one: copied video and a transcoded audio for Chromium, in two seconds of ffmpeg.
-fn six_second_h264_ac3_mkv(file: &Path, tones: &[u32], default: usize) {
+fn six_second_h264_mkv(file: &Path, tones: &[u32], default: usize, audio_codec: &str) {
     let mut args: Vec<String> = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]
         .map(String::from)
         .to_vec();
@@ -863,7 +863,7 @@ fn six_second_h264_ac3_mkv(file: &Path, tones: &[u32], default: usize) {
             "-g",
             "25",
             "-c:a",
-            "ac3",
+            audio_codec,
         ]
         .map(String::from),
     );
@@ -893,7 +893,7 @@ fn cached_segments(dir: &Path, variant: &str) -> Vec<String> {
 async fn the_first_segment_is_made_once_its_playlist_is_asked_before_the_player_asks_for_it() {
     let root = tempfile::tempdir().unwrap();
     let file = film_path(root.path(), 5005, "mkv");
-    six_second_h264_ac3_mkv(&file, &[440], 0);
+    six_second_h264_mkv(&file, &[440], 0, "ac3");
     let app = library_app(root.path()).await;
     assert_eq!(app.scan().await["added"], 1);
     let base = hls_base(&app, 5005).await;
@@ -937,7 +937,7 @@ async fn the_watch_pages_resolve_with_its_profile_starts_packaging_before_the_pl
     let root = tempfile::tempdir().unwrap();
     let file = film_path(root.path(), 5006, "mkv");
     // Two audio tracks, the second the file's default: the player starts with that one.
-    six_second_h264_ac3_mkv(&file, &[440, 660], 1);
+    six_second_h264_mkv(&file, &[440, 660], 1, "ac3");
     let app = library_app(root.path()).await;
     assert_eq!(app.scan().await["added"], 1);
     let cache = app.data_dir.path().join("hls-cache");
@@ -1002,4 +1002,74 @@ async fn the_watch_pages_resolve_with_its_profile_starts_packaging_before_the_pl
         audio["codec_name"], "aac",
         "AC-3 is not in Chromium's profile: {audio}"
     );
+}
+
+#[tokio::test]
+async fn an_early_start_packages_the_video_and_a_copied_audio_track_with_one_ffmpeg() {
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5007, "mkv");
+    six_second_h264_mkv(&file, &[440, 660], 1, "aac");
+    // ffmpeg behind a wrapper that writes each command line down: the processes started.
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("runs.log");
+    let wrapper = bin.path().join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec ffmpeg \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let exec = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&wrapper, exec).unwrap();
+    let runs = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let (root_dir, ffmpeg) = (root.path().to_path_buf(), wrapper.display().to_string());
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+        s.library.ffmpeg = ffmpeg;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let cache = app.data_dir.path().join("hls-cache");
+
+    app.get_json(
+        &format!("/api/streaming/resolve/movie/5007?profile={CHROMIUM}"),
+        200,
+    )
+    .await;
+    until_cached(&cache, "v", "video").await;
+    until_cached(&cache, "a1", "default audio").await;
+    let started = runs();
+    assert_eq!(started.len(), 1, "one ffmpeg for both: {started:?}");
+    assert!(
+        started[0].contains("/v/.job-0-") && started[0].contains("/a1/.job-0-"),
+        "writing the video and the default audio track: {}",
+        started[0]
+    );
+
+    // The player's requests find that packaging: both renditions, the audio as it was.
+    let base = hls_base(&app, 5007).await;
+    let video = stream_of(&first_segment(&app, &base, "v", Some(CHROMIUM)).await);
+    assert_eq!(video["codec_name"], "h264", "{video}");
+    let audio = stream_of(&first_segment(&app, &base, "a1", Some(CHROMIUM)).await);
+    assert_eq!(audio["codec_name"], "aac", "{audio}");
+    let whole = app
+        .text(&format!("{base}/a1/index.m3u8?profile={CHROMIUM}"))
+        .await;
+    for (_, uri) in crate::library::segments_of(&whole) {
+        assert!(
+            !app.bytes(&format!("{base}/a1/{uri}")).await.is_empty(),
+            "{uri}"
+        );
+    }
+    assert_eq!(runs().len(), 1, "nothing packaged twice: {:?}", runs());
 }
