@@ -1549,10 +1549,10 @@ impl Packager {
             return Ok(Vec::new());
         };
         let probed = self.probed(lead.file).await?;
-        let mut outputs = Vec::with_capacity(ws.len());
+        let mut windows = Vec::with_capacity(ws.len());
+        let mut folders = WorkFolders(Vec::with_capacity(ws.len()));
         for w in ws {
-            let rendition = w.pkg.rendition(w.variant)?;
-            let window = rendition.timeline.window(index);
+            let window = w.pkg.rendition(w.variant)?.timeline.window(index);
             let work = w.dir.join(format!(
                 ".job-{}-{}",
                 window.start_segment,
@@ -1561,82 +1561,21 @@ impl Packager {
             tokio::fs::create_dir_all(&work).await.map_err(|e| {
                 LibraryError::Internal(format!("cannot create the HLS work folder: {e}"))
             })?;
-            outputs.push((rendition, window, work));
+            folders.0.push(work);
+            windows.push(window);
         }
-        let remove_work = |outputs: &[(&Rendition, ffmpeg::SegmentWindow, PathBuf)]| {
-            for (.., work) in outputs {
-                let _ = std::fs::remove_dir_all(work);
-            }
+        let args = self.command(ws, &windows, &folders.0, &probed.media, &input)?;
+        // Dropped on any early return below: `child` first (which kills it), then the folders.
+        let child = self.spawn_ffmpeg(&args)?;
+        let started = match self.register(ws, &windows, replace) {
+            Ok(started) => started,
+            Err(theirs) => return Ok(theirs),
         };
-        let jobs: Vec<ffmpeg::Job<'_>> = outputs
-            .iter()
-            .map(|(rendition, window, work)| ffmpeg::Job {
-                plan: &rendition.plan,
-                media: &probed.media,
-                input: &input,
-                window: *window,
-                out_dir: work,
-                threads: ffmpeg::default_threads(),
-                preset: &self.inner.config.transcode_preset,
-                subtitle_file: None,
-                format_whitelist: Some(&lead.file.probe.format),
-            })
-            .collect();
-        let args = match ffmpeg::args_together(&jobs) {
-            Ok(args) => args,
-            Err(e) => {
-                remove_work(&outputs);
-                return Err(LibraryError::Internal(format!(
-                    "cannot build the ffmpeg command: {e}"
-                )));
-            }
-        };
-        // A proxy URL is a credential (anyone holding it reads the remote file): not logged.
-        let shown = match &input {
-            Input::Proxied(url) => args.join(" ").replace(url.as_str(), "<loopback proxy URL>"),
-            Input::Local(_) => args.join(" "),
-        };
-        let variants: Vec<String> = ws.iter().map(|w| w.variant.name()).collect();
-        let start = outputs[0].1.start_segment;
-        tracing::debug!(file = lead.file.id, variants = %variants.join(","), start, "starting ffmpeg: {shown}");
-        let child = match self.spawn_ffmpeg(&args) {
-            Ok(child) => child,
-            Err(e) => {
-                remove_work(&outputs);
-                return Err(e);
-            }
-        };
-        let now = self.inner.now_ms();
-        let started: Vec<Arc<Job>> = outputs
-            .iter()
-            .enumerate()
-            .map(|(i, (_, window, _))| {
-                Arc::new(Job::started(window.start_segment as i64, i == 0, now))
-            })
-            .collect();
-        {
-            let mut jobs = self.inner.jobs.lock().expect("jobs lock");
-            // A player's request started one while this early start got ready: it wins
-            // (dropping `child` kills this ffmpeg).
-            let theirs: Vec<Arc<Job>> = ws
-                .iter()
-                .filter_map(|w| jobs.get(&w.key).cloned())
-                .collect();
-            if replace == Replace::No && !theirs.is_empty() {
-                drop(jobs);
-                drop(child);
-                remove_work(&outputs);
-                return Ok(theirs);
-            }
-            for (w, job) in ws.iter().zip(&started) {
-                jobs.insert(w.key.clone(), job.clone());
-            }
-        }
         let runs = ws
             .iter()
             .zip(&started)
-            .zip(outputs)
-            .map(|((w, job), (.., work))| Run {
+            .zip(folders.keep())
+            .map(|((w, job), work)| Run {
                 inner: self.inner.clone(),
                 job: job.clone(),
                 key: w.key.clone(),
@@ -1646,6 +1585,72 @@ impl Packager {
             })
             .collect();
         tokio::spawn(Run::supervise(runs, child, permit));
+        Ok(started)
+    }
+
+    /// The ffmpeg command writing each of `ws` from its window into its work folder.
+    fn command(
+        &self,
+        ws: &[&Wanted<'_>],
+        windows: &[ffmpeg::SegmentWindow],
+        folders: &[PathBuf],
+        media: &Media,
+        input: &Input,
+    ) -> Result<Vec<String>, LibraryError> {
+        let mut jobs = Vec::with_capacity(ws.len());
+        for ((w, window), work) in ws.iter().zip(windows).zip(folders) {
+            jobs.push(ffmpeg::Job {
+                plan: &w.pkg.rendition(w.variant)?.plan,
+                media,
+                input,
+                window: *window,
+                out_dir: work,
+                threads: ffmpeg::default_threads(),
+                preset: &self.inner.config.transcode_preset,
+                subtitle_file: None,
+                format_whitelist: Some(&w.file.probe.format),
+            });
+        }
+        let args = ffmpeg::args_together(&jobs)
+            .map_err(|e| LibraryError::Internal(format!("cannot build the ffmpeg command: {e}")))?;
+        // A proxy URL is a credential (anyone holding it reads the remote file): not logged.
+        let shown = match input {
+            Input::Proxied(url) => args.join(" ").replace(url.as_str(), "<loopback proxy URL>"),
+            Input::Local(_) => args.join(" "),
+        };
+        let variants: Vec<String> = ws.iter().map(|w| w.variant.name()).collect();
+        let file = ws.first().map_or(0, |w| w.file.id);
+        let start = windows.first().map_or(0, |w| w.start_segment);
+        tracing::debug!(file, variants = %variants.join(","), start, "starting ffmpeg: {shown}");
+        Ok(args)
+    }
+
+    /// Registers the jobs of a process just started, the first owning it. `Err` with the jobs
+    /// found instead when `replace` is `No` and a player's request registered one meanwhile:
+    /// it wins.
+    fn register(
+        &self,
+        ws: &[&Wanted<'_>],
+        windows: &[ffmpeg::SegmentWindow],
+        replace: Replace,
+    ) -> Result<Vec<Arc<Job>>, Vec<Arc<Job>>> {
+        let mut jobs = self.inner.jobs.lock().expect("jobs lock");
+        let theirs: Vec<Arc<Job>> = ws
+            .iter()
+            .filter_map(|w| jobs.get(&w.key).cloned())
+            .collect();
+        if replace == Replace::No && !theirs.is_empty() {
+            return Err(theirs);
+        }
+        let now = self.inner.now_ms();
+        let started: Vec<Arc<Job>> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Arc::new(Job::started(w.start_segment as i64, i == 0, now)))
+            .collect();
+        for (w, job) in ws.iter().zip(&started) {
+            jobs.insert(w.key.clone(), job.clone());
+        }
         Ok(started)
     }
 
@@ -1716,6 +1721,23 @@ impl Inner {
     }
 }
 
+/// The work folders of a process being started: removed again unless it starts.
+struct WorkFolders(Vec<PathBuf>);
+
+impl WorkFolders {
+    fn keep(mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for WorkFolders {
+    fn drop(&mut self) {
+        for work in &self.0 {
+            let _ = std::fs::remove_dir_all(work);
+        }
+    }
+}
+
 /// One rendition an ffmpeg writes, and where its output goes.
 struct Run {
     inner: Arc<Inner>,
@@ -1749,48 +1771,22 @@ impl Run {
             }
             String::from_utf8_lossy(&buf).to_string()
         });
-        let mut tick = tokio::time::interval(Duration::from_millis(30));
         let mut left = Vec::new();
-        let (status, cancelled) = loop {
-            let detached = async {
-                if runs.len() < 2 {
-                    return std::future::pending().await;
-                }
-                let cancels = runs[1..].iter().map(|r| Box::pin(r.job.cancel.notified()));
-                futures::future::select_all(cancels).await.1 + 1
-            };
-            tokio::select! {
-                status = child.wait() => break (status.ok(), false),
-                _ = runs[0].job.cancel.notified() => {
-                    let _ = child.kill().await;
-                    break (None, true);
-                }
-                i = detached => {
-                    // Its folder stays until the process ends: ffmpeg still writes there.
-                    let run = runs.remove(i);
-                    run.set(JobState::Ended { done: run.promote() });
-                    left.push(run);
-                }
-                _ = tick.tick() => {
-                    for run in &runs {
-                        run.promote();
-                    }
-                }
+        let (status, cancelled) = Run::watch(&mut runs, &mut left, &mut child).await;
+        let error = match status {
+            _ if cancelled => None,
+            Some(s) if s.success() => None,
+            _ => {
+                let err = stderr_task.await.unwrap_or_default();
+                let line = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("ffmpeg failed")
+                    .to_string();
+                tracing::warn!(error = %line, "packaging failed");
+                Some(format!("ffmpeg failed: {line}"))
             }
-        };
-        let success = status.is_some_and(|s| s.success());
-        let error = if success || cancelled {
-            None
-        } else {
-            let err = stderr_task.await.unwrap_or_default();
-            let line = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("ffmpeg failed")
-                .to_string();
-            tracing::warn!(error = %line, "packaging failed");
-            Some(format!("ffmpeg failed: {line}"))
         };
         for (i, run) in runs.iter().enumerate() {
             let done = run.promote();
@@ -1815,6 +1811,43 @@ impl Run {
             let _ = tokio::fs::remove_dir_all(&run.work).await;
         }
         drop(permit);
+    }
+
+    /// Until the process ends or its own job is cancelled (then it is killed): promotes every
+    /// 30 ms, and moves a cancelled other rendition from `runs` to `left`.
+    async fn watch(
+        runs: &mut Vec<Run>,
+        left: &mut Vec<Run>,
+        child: &mut tokio::process::Child,
+    ) -> (Option<std::process::ExitStatus>, bool) {
+        let mut tick = tokio::time::interval(Duration::from_millis(30));
+        loop {
+            let detached = async {
+                if runs.len() < 2 {
+                    return std::future::pending().await;
+                }
+                let cancels = runs[1..].iter().map(|r| Box::pin(r.job.cancel.notified()));
+                futures::future::select_all(cancels).await.1 + 1
+            };
+            tokio::select! {
+                status = child.wait() => return (status.ok(), false),
+                _ = runs[0].job.cancel.notified() => {
+                    let _ = child.kill().await;
+                    return (None, true);
+                }
+                i = detached => {
+                    // Its folder stays until the process ends: ffmpeg still writes there.
+                    let run = runs.remove(i);
+                    run.set(JobState::Ended { done: run.promote() });
+                    left.push(run);
+                }
+                _ = tick.tick() => {
+                    for run in runs.iter() {
+                        run.promote();
+                    }
+                }
+            }
+        }
     }
 
     fn set(&self, state: JobState) {
@@ -1972,6 +2005,15 @@ mod tests {
         }
     }
 
+    impl Pair {
+        /// What the reaper and a seek do to a job: forget it, then cancel it.
+        fn stop(&self, variant: Variant, job: &Job) {
+            let jobs = &self.packager.inner.jobs;
+            jobs.lock().unwrap().remove(&key_of(variant));
+            job.cancel.notify_one();
+        }
+    }
+
     fn done_of(job: &Job) -> i64 {
         match job.state() {
             JobState::Running { done } | JobState::Ended { done } => done,
@@ -1999,13 +2041,7 @@ mod tests {
         })
         .await;
         // Another audio track chosen: the reaper forgets the idle one and cancels it.
-        p.packager
-            .inner
-            .jobs
-            .lock()
-            .unwrap()
-            .remove(&key_of(Variant::Audio(0)));
-        p.follower.cancel.notify_one();
+        p.stop(Variant::Audio(0), &p.follower);
         until("the audio job ended", || !p.follower.running()).await;
         let (audio_done, video_done) = (done_of(&p.follower), done_of(&p.lead));
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -2018,13 +2054,7 @@ mod tests {
         assert_eq!(p.packager.running_jobs(), 1, "one ffmpeg");
 
         // A seek away: the video's job is replaced, and the process goes with it.
-        p.packager
-            .inner
-            .jobs
-            .lock()
-            .unwrap()
-            .remove(&key_of(Variant::Video));
-        p.lead.cancel.notify_one();
+        p.stop(Variant::Video, &p.lead);
         until("the process stopped", || !alive(p.pid)).await;
         until("both work folders removed", || {
             !p.works[0].exists() && !p.works[1].exists()
@@ -2044,13 +2074,7 @@ mod tests {
             done_of(&p.lead) >= 1 && done_of(&p.follower) >= 1
         })
         .await;
-        p.packager
-            .inner
-            .jobs
-            .lock()
-            .unwrap()
-            .remove(&key_of(Variant::Video));
-        p.lead.cancel.notify_one();
+        p.stop(Variant::Video, &p.lead);
         until("the process stopped", || !alive(p.pid)).await;
         until("the audio job ended", || !p.follower.running()).await;
         assert!(
@@ -2076,13 +2100,7 @@ mod tests {
             .lock()
             .unwrap()
             .insert(key_of(Variant::Audio(0)), theirs.clone());
-        q.packager
-            .inner
-            .jobs
-            .lock()
-            .unwrap()
-            .remove(&key_of(Variant::Video));
-        q.lead.cancel.notify_one();
+        q.stop(Variant::Video, &q.lead);
         until("the process stopped", || !alive(q.pid)).await;
         until("the audio job ended", || !q.follower.running()).await;
         let kept = q.packager.job_of(&key_of(Variant::Audio(0)));
