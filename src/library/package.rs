@@ -1084,7 +1084,7 @@ impl Packager {
             .timeline
             .media_playlist(pkg.format, &playlist_query(profile, burn));
         let profile = profile.cloned().unwrap_or_default();
-        self.prestart(file, variant, profile, burn.cloned());
+        self.prestart(file, vec![variant], profile, burn.cloned());
         Ok(text)
     }
 
@@ -1371,15 +1371,16 @@ impl Packager {
         }
     }
 
-    /// Starts the job for the start of `variant` when its playlist is asked for and nothing
-    /// of it runs or is cached. hls.js asks for the first segment only after the playlists and
-    /// its MediaSource setup (measured in Chromium: 0.1 s after the playlist idle, 0.3 s on a
-    /// busy machine), time ffmpeg now spends starting. A player resuming further in asks for
-    /// another segment, which replaces this job as a seek would; this one never replaces a job.
+    /// Starts `variants` from the start where nothing of them runs or is cached, without
+    /// waiting: for a media playlist just asked for (hls.js asks for the first segment only
+    /// after the playlists and its MediaSource set-up, measured in Chromium: 0.1 s after the
+    /// playlist idle, 0.3 s on a busy machine) and for `warm`, time ffmpeg now spends starting.
+    /// Renditions put `together` share one ffmpeg. A player resuming further in asks for
+    /// another segment, which replaces these jobs as a seek would; these never replace a job.
     fn prestart(
         &self,
         file: &MediaFile,
-        variant: Variant,
+        variants: Vec<Variant>,
         profile: ClientProfile,
         burn: Option<BurnIn>,
     ) {
@@ -1389,37 +1390,10 @@ impl Packager {
                 return;
             };
             let first = format!("0.{}", extension(pkg.format));
-            let w = this.wanted(&file, pkg, variant, &profile, burn.as_ref());
-            if this.job_of(&w.key).is_some() || w.dir.join(first).exists() {
-                return;
-            }
-            if let Err(e) = this.start_job(&w, 0, Replace::No).await {
-                tracing::debug!(file = file.id, "no early start: {e}");
-            }
-        });
-    }
-
-    /// Starts what a player is about to ask for, the video and the default audio rendition
-    /// from the start, when the watch page resolves the title with its profile
-    /// (`api::warm`). The page's scripts, hls.js and the MediaSource set-up take 0.3–0.6 s
-    /// between the resolve's answer and the first segment request (bench-playback traces),
-    /// time ffmpeg spends starting instead. Never replaces a running job (`prestart`); a
-    /// player that resumes further in replaces it by asking for its segment, as a seek does.
-    /// Both with one ffmpeg when the audio is copied (`together`).
-    pub fn warm(&self, file: &MediaFile, profile: ClientProfile) {
-        let audio = (!file.probe.audio.is_empty())
-            .then(|| file.probe.audio.iter().position(|a| a.default).unwrap_or(0));
-        let (this, file) = (self.clone(), file.clone());
-        tokio::spawn(async move {
-            let Ok(pkg) = this.packaging(&file, &profile, None).await else {
-                return;
-            };
-            let first = format!("0.{}", extension(pkg.format));
-            let wanted: Vec<Wanted<'_>> = [Some(Variant::Video), audio.map(Variant::Audio)]
+            let wanted: Vec<Wanted<'_>> = variants
                 .into_iter()
-                .flatten()
                 .filter(|v| pkg.rendition(*v).is_ok())
-                .map(|v| this.wanted(&file, pkg.clone(), v, &profile, None))
+                .map(|v| this.wanted(&file, pkg.clone(), v, &profile, burn.as_ref()))
                 .filter(|w| this.job_of(&w.key).is_none() && !w.dir.join(&first).exists())
                 .collect();
             let groups: Vec<&[Wanted<'_>]> = if together(&wanted) {
@@ -1433,6 +1407,20 @@ impl Packager {
                 }
             }
         });
+    }
+
+    /// Starts what a player is about to ask for, the video and the default audio rendition
+    /// from the start, when the watch page resolves the title with its profile
+    /// (`api::warm`). The page's scripts, hls.js and the MediaSource set-up take 0.3–0.6 s
+    /// between the resolve's answer and the first segment request (bench-playback traces),
+    /// time ffmpeg spends starting instead (`prestart`).
+    pub fn warm(&self, file: &MediaFile, profile: ClientProfile) {
+        let mut variants = vec![Variant::Video];
+        if !file.probe.audio.is_empty() {
+            let default = file.probe.audio.iter().position(|a| a.default).unwrap_or(0);
+            variants.push(Variant::Audio(default));
+        }
+        self.prestart(file, variants, profile, None);
     }
 
     fn job_of(&self, key: &JobKey) -> Option<Arc<Job>> {
@@ -1463,7 +1451,7 @@ impl Packager {
             let state = job.as_ref().map(|j| (j.start, j.state()));
             let job = match step(state.as_ref().map(|(s, st)| (*s, st)), i) {
                 Step::Wait => job.expect("a job to wait for"),
-                Step::Start => self.start_job(w, i as usize, Replace::Yes).await?,
+                Step::Start => self.start_job(w, i as usize).await?,
                 Step::Fail(error) => {
                     self.inner.jobs.lock().expect("jobs lock").remove(&w.key);
                     return Err(LibraryError::Package(error));
@@ -1492,31 +1480,21 @@ impl Packager {
         }
     }
 
-    async fn start_job(
-        &self,
-        w: &Wanted<'_>,
-        index: usize,
-        replace: Replace,
-    ) -> Result<Arc<Job>, LibraryError> {
-        if replace == Replace::No {
-            if let Some(job) = self.job_of(&w.key) {
-                return Ok(job);
-            }
-        } else if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
-            // A seek: the old job for this rendition is now useless.
+    /// Starts the rendition's job at segment `index` for a request, in place of a running job
+    /// that is elsewhere (a seek: the old one is now useless).
+    async fn start_job(&self, w: &Wanted<'_>, index: usize) -> Result<Arc<Job>, LibraryError> {
+        if let Some(old) = self.inner.jobs.lock().expect("jobs lock").remove(&w.key) {
             old.cancel.notify_one();
         }
         let input = self.input_of(w.file)?;
         let permit = self.acquire_slot(Some(&w.key)).await?;
         // Another request for the same rendition may have started a job while we waited.
         if let Some(job) = self.job_of(&w.key) {
-            if replace == Replace::No
-                || step(Some((job.start, &job.state())), index as i64) == Step::Wait
-            {
+            if step(Some((job.start, &job.state())), index as i64) == Step::Wait {
                 return Ok(job);
             }
         }
-        let mut jobs = self.spawn(&[w], index, replace, input, permit).await?;
+        let mut jobs = self.spawn(&[w], index, Replace::Yes, input, permit).await?;
         Ok(jobs.remove(0))
     }
 
@@ -1529,6 +1507,10 @@ impl Packager {
         };
         let input = self.input_of(first.file)?;
         let permit = self.acquire_slot(Some(&first.key)).await?;
+        // A player's request may have started one while we waited for the slot: it wins.
+        if ws.iter().any(|w| self.job_of(&w.key).is_some()) {
+            return Ok(());
+        }
         let refs: Vec<&Wanted<'_>> = ws.iter().collect();
         self.spawn(&refs, 0, Replace::No, input, permit).await?;
         Ok(())
