@@ -67,6 +67,13 @@ fn muxer_cut(n: usize, short: f64, segment: f64) -> f64 {
 /// The short segments after the start (see `ffmpeg::SHORT_SEGMENTS`), when `segment_seconds`
 /// is longer: the first frame needs only 2 s encoded.
 const SHORT_SECONDS: f64 = 2.0;
+/// The same for a copied video, cut at its first keyframe at or after it: just under 2 s,
+/// because a "2 s" GOP often puts its keyframes a frame short of 2 s (x264 `-g 48` at 24 fps
+/// on grainy film: every 47 frames, 1.958 s), which at 2.0 made the first segment 3.9 s long,
+/// twice the bytes to read, write and send before the first frame (`docs/benchmarks.md`,
+/// 2026-12-05). A film with a keyframe every second is still cut at 2, 4 and 8 s, where its
+/// audio renditions are.
+const COPY_SHORT_SECONDS: f64 = 1.9;
 /// A transcode is at most 1080 lines high: 2 cores cannot encode 4K in real time. A client
 /// that decodes the codec gets the 4K picture copied.
 const MAX_TRANSCODE_HEIGHT: u32 = 1080;
@@ -482,8 +489,14 @@ fn timelines(
         SHORT_SECONDS
     };
     let grid = Arc::new(Timeline::grid(end, short, segment));
+    // Segments of 2 s or less have no short ones to start with.
+    let copy_short = if SHORT_SECONDS < segment {
+        COPY_SHORT_SECONDS
+    } else {
+        segment
+    };
     let video = match keyframes {
-        Some(k) if copied => Arc::new(Timeline::keyframes(end, k, SHORT_SECONDS, segment)),
+        Some(k) if copied => Arc::new(Timeline::keyframes(end, k, copy_short, segment)),
         _ if copied => grid.clone(),
         _ => Arc::new(Timeline::ramp(end, segment)),
     };
@@ -2188,6 +2201,27 @@ mod tests {
         // A keyframe every 10 s leaves nothing short to cut.
         let t = Timeline::keyframes(40.0, &[0.0, 10.0, 20.0, 30.0], 2.0, 6.0);
         assert_eq!(t.starts, vec![0.0, 10.0, 20.0, 30.0]);
+    }
+
+    #[test]
+    fn a_2_s_gop_starts_with_a_2_s_segment_and_1_s_keyframes_are_cut_as_before() {
+        // x264 `-g 48` at 24 fps on grainy film, copied into Matroska: a keyframe every 47 frames.
+        let gop: Vec<f64> = (0..15).map(|i| 0.021 + f64::from(i) * 1.958_3).collect();
+        let (video, audio) = timelines(30.0, true, Some(&gop), 6.0);
+        assert_eq!(
+            video.starts[..3],
+            [0.0, gop[1], gop[2]],
+            "{:?}",
+            video.starts
+        );
+        assert!(video.duration_of(0) < 2.0);
+        assert_eq!(audio.starts[..3], [0.0, 2.0, 4.0]);
+        // A keyframe every second: cut where it was at 2.0 (the audio's first cuts, 2 and 4 s).
+        let every_second: Vec<f64> = (0..30).map(f64::from).collect();
+        let (video, _) = timelines(30.0, true, Some(&every_second), 6.0);
+        let at_2 = Timeline::keyframes(30.0, &every_second, SHORT_SECONDS, 6.0);
+        assert_eq!(video.starts, at_2.starts);
+        assert_eq!(video.window(0).short_seconds, COPY_SHORT_SECONDS);
     }
 
     #[test]

@@ -875,6 +875,18 @@ fn six_second_h264_mkv(file: &Path, tones: &[u32], default: usize, audio_codec: 
     fixtures::ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
+/// A film whose keyframes come a frame before every 2 s (x264 `-g 47` at 24 fps: what `-g 48`
+/// gives on grainy film), with two AAC tracks (so Chromium gets it remuxed), 10 s.
+fn gop_a_frame_short_of_2_s_mkv(file: &Path) {
+    let mut args: Vec<&str> = "-f lavfi -i testsrc2=size=320x180:rate=24 \
+        -f lavfi -i sine=r=48000:f=440 -f lavfi -i sine=r=48000:f=660 \
+        -t 10 -map 0 -map 1 -map 2 -c:v libx264 -preset veryfast -g 47 -c:a aac"
+        .split_whitespace()
+        .collect();
+    args.push(file.to_str().unwrap());
+    fixtures::ffmpeg(&args);
+}
+
 /// Segment files of rendition `variant` in the engine's cache, anywhere under `dir`.
 fn cached_segments(dir: &Path, variant: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -1072,4 +1084,47 @@ async fn an_early_start_packages_the_video_and_a_copied_audio_track_with_one_ffm
         );
     }
     assert_eq!(runs().len(), 1, "nothing packaged twice: {:?}", runs());
+}
+
+#[tokio::test]
+async fn a_copied_video_whose_keyframes_come_just_before_2_s_starts_with_a_2_s_segment() {
+    let root = tempfile::tempdir().unwrap();
+    gop_a_frame_short_of_2_s_mkv(&film_path(root.path(), 5008, "mkv"));
+    let root_dir = root.path().to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+        // The default: 6 s segments, short ones first.
+        s.library.segment_seconds = 6.0;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5008).await;
+    let playlist = app
+        .text(&format!("{base}/v/index.m3u8?profile={CHROMIUM}"))
+        .await;
+    let segments = crate::library::segments_of(&playlist);
+    let (announced, uri) = &segments[0];
+    assert!(
+        (1.9..2.0).contains(announced),
+        "the keyframe at 1.958 s ends the first segment, not the one at 3.917 s: {playlist}"
+    );
+    // What ffmpeg wrote is what the playlist says: the video copied, cut there.
+    let first = first_segment(&app, &base, "v", Some(CHROMIUM)).await;
+    assert_eq!(stream_of(&first)["codec_name"], "h264");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(uri.split('?').next().unwrap());
+    std::fs::write(&path, &first).unwrap();
+    let frames = fixtures::stdout_of(
+        std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+            .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+            .arg(&path),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&frames).lines().next(),
+        Some("47"),
+        "one GOP in the first segment"
+    );
 }
