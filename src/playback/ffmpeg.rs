@@ -343,6 +343,19 @@ fn hls_args(job: &Job<'_>, segments: SegmentFormat, a: &mut Vec<String>) {
         }
         SegmentFormat::Ts => {
             a.extend(strs(&["-hls_segment_type", "mpegts"]));
+            // Every rendition is an output of its own (an HLS muxer with an MPEG-TS muxer in
+            // it), and by default each moves its first timestamp up to 0 when it is negative,
+            // which the first frames of a video with B-frames always are: a copied 1080p H.264
+            // came out 62 ms later than its audio, for the whole film, and a seek's job (whose
+            // timestamps are not negative) 62 ms earlier than the start's (checked with ffmpeg
+            // 5.1). Not moved, the timestamps are the file's plus the MPEG-TS muxer's own 1.4 s,
+            // which keeps a B-frame delay positive, in every output alike.
+            a.extend(strs(&[
+                "-avoid_negative_ts",
+                "disabled",
+                "-hls_segment_options",
+                "avoid_negative_ts=disabled",
+            ]));
             a.extend([
                 "-hls_segment_filename".into(),
                 dir.join("%d.ts").display().to_string(),
@@ -686,6 +699,24 @@ mod tests {
         assert_eq!(value(&a, "-start_number"), Some("40"));
         assert_eq!(value(&a, "-hls_segment_type"), Some("mpegts"));
         assert_eq!(value(&a, "-hls_segment_filename"), Some("/work/job/%d.ts"));
+    }
+
+    #[test]
+    fn ts_outputs_keep_the_files_timestamps_and_fmp4_outputs_their_edit_list() {
+        for window in [SegmentWindow::at(0, 0.0), SegmentWindow::at(40, 230.5)] {
+            let ts = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Ts);
+            let a = build(&ts, &local(), window).unwrap();
+            assert_eq!(value(&a, "-avoid_negative_ts"), Some("disabled"), "{a:?}");
+            assert_eq!(
+                value(&a, "-hls_segment_options"),
+                Some("avoid_negative_ts=disabled"),
+                "the MPEG-TS muxer inside the HLS one too"
+            );
+        }
+        // fMP4: the muxer's shift is what its edit list undoes (Chromium applies it).
+        let fmp4 = plan(VideoAction::Copy, AudioAction::Copy, SegmentFormat::Fmp4);
+        let a = build(&fmp4, &local(), SegmentWindow::at(0, 0.0)).unwrap();
+        assert_eq!(value(&a, "-avoid_negative_ts"), None);
     }
 
     #[test]

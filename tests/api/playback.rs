@@ -876,15 +876,50 @@ fn six_second_h264_mkv(file: &Path, tones: &[u32], default: usize, audio_codec: 
 }
 
 /// A film whose keyframes come a frame before every 2 s (x264 `-g 47` at 24 fps: what `-g 48`
-/// gives on grainy film), with two AAC tracks (so Chromium gets it remuxed), 10 s.
-fn gop_a_frame_short_of_2_s_mkv(file: &Path) {
+/// gives on grainy film), with B-frames and two AAC tracks (so Chromium gets it remuxed).
+fn gop_a_frame_short_of_2_s_mkv(file: &Path, seconds: u32) {
+    let seconds = seconds.to_string();
     let mut args: Vec<&str> = "-f lavfi -i testsrc2=size=320x180:rate=24 \
-        -f lavfi -i sine=r=48000:f=440 -f lavfi -i sine=r=48000:f=660 \
-        -t 10 -map 0 -map 1 -map 2 -c:v libx264 -preset veryfast -g 47 -c:a aac"
+        -f lavfi -i sine=r=48000:f=440 -f lavfi -i sine=r=48000:f=660 -t"
         .split_whitespace()
         .collect();
+    args.push(&seconds);
+    args.extend(
+        "-map 0 -map 1 -map 2 -c:v libx264 -preset veryfast -g 47 -c:a aac".split_whitespace(),
+    );
     args.push(file.to_str().unwrap());
     fixtures::ffmpeg(&args);
+}
+
+/// The first packet's presentation time of each stream ffprobe sees in `path`, in file order
+/// of the streams.
+fn first_pts(path: &Path) -> Vec<f64> {
+    let out = fixtures::stdout_of(
+        std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "packet=stream_index,pts_time",
+            ])
+            .args(["-of", "csv=p=0"])
+            .arg(path),
+    );
+    let mut firsts: Vec<(usize, f64)> = Vec::new();
+    for line in String::from_utf8_lossy(&out).lines() {
+        let mut cols = line.split(',');
+        let (Some(index), Some(pts)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        let (Ok(index), Ok(pts)) = (index.parse::<usize>(), pts.parse::<f64>()) else {
+            continue;
+        };
+        if !firsts.iter().any(|(i, _)| *i == index) {
+            firsts.push((index, pts));
+        }
+    }
+    firsts.sort_by_key(|(i, _)| *i);
+    firsts.into_iter().map(|(_, pts)| pts).collect()
 }
 
 /// Segment files of rendition `variant` in the engine's cache, anywhere under `dir`.
@@ -1089,7 +1124,7 @@ async fn an_early_start_packages_the_video_and_a_copied_audio_track_with_one_ffm
 #[tokio::test]
 async fn a_copied_video_whose_keyframes_come_just_before_2_s_starts_with_a_2_s_segment() {
     let root = tempfile::tempdir().unwrap();
-    gop_a_frame_short_of_2_s_mkv(&film_path(root.path(), 5008, "mkv"));
+    gop_a_frame_short_of_2_s_mkv(&film_path(root.path(), 5008, "mkv"), 10);
     let root_dir = root.path().to_path_buf();
     let app = crate::helpers::spawn_app(move |s| {
         library_settings(s, root_dir);
@@ -1126,5 +1161,61 @@ async fn a_copied_video_whose_keyframes_come_just_before_2_s_starts_with_a_2_s_s
         String::from_utf8_lossy(&frames).lines().next(),
         Some("47"),
         "one GOP in the first segment"
+    );
+}
+
+/// Lip sync: every rendition keeps the file's timestamps (plus the MPEG-TS muxer's 1.4 s), so a
+/// video with B-frames starts as much after its audio as in the file, and a seek's job writes
+/// the same times as the start's.
+#[tokio::test]
+async fn a_remuxed_video_with_b_frames_stays_in_sync_with_its_audio() {
+    let root = tempfile::tempdir().unwrap();
+    let file = film_path(root.path(), 5009, "mkv");
+    gop_a_frame_short_of_2_s_mkv(&file, 20);
+    let source = first_pts(&file);
+    let root_dir = root.path().to_path_buf();
+    let app = crate::helpers::spawn_app(move |s| {
+        library_settings(s, root_dir);
+        s.library.thumbnails = false;
+        s.library.detect_markers = false;
+        s.library.segment_seconds = 6.0;
+    })
+    .await;
+    assert_eq!(app.scan().await["added"], 1);
+    let base = hls_base(&app, 5009).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = |name: &'static str| {
+        let (app, base, dir) = (&app, &base, dir.path());
+        async move {
+            let path = dir.join(name.replace('/', "-"));
+            let uri = format!("{base}/{name}?profile={CHROMIUM}");
+            std::fs::write(&path, app.bytes(&uri).await).unwrap();
+            first_pts(&path)[0]
+        }
+    };
+    // A seek first, before any playlist: the video's segment 4 from a job started there.
+    let sought = fetch("v/4.ts").await;
+    let (video, audio) = (fetch("v/0.ts").await, fetch("a0/0.ts").await);
+    let playlist = app
+        .text(&format!("{base}/v/index.m3u8?profile={CHROMIUM}"))
+        .await;
+    let segments = crate::library::segments_of(&playlist);
+    assert!(segments.len() >= 5, "{playlist}");
+    let seek_start: f64 = segments[..4].iter().map(|(d, _)| d).sum();
+    let delay = video - source[0];
+    assert!(
+        (delay - 1.4).abs() < 0.002,
+        "the video keeps its times plus the muxer's 1.4 s: {video} for {}",
+        source[0]
+    );
+    assert!(
+        (audio - source[1] - delay).abs() < 0.002,
+        "the audio moved as much as the video: {audio} for {}, video {video} for {}",
+        source[1],
+        source[0]
+    );
+    assert!(
+        (sought - delay - seek_start).abs() < 0.002,
+        "the seek's segment is where the start's job would have put it: {sought} for {seek_start}"
     );
 }
