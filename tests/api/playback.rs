@@ -40,6 +40,15 @@ fn film_path(root: &Path, id: u32, ext: &str) -> std::path::PathBuf {
 
 /// The app over the library at `root`, scanned: `films` were added.
 async fn scanned_library(root: &Path, films: usize) -> TestApp {
+    scanned_library_with(root, films, |_| {}).await
+}
+
+/// [`scanned_library`], with `more` settings.
+async fn scanned_library_with(
+    root: &Path,
+    films: usize,
+    more: impl FnOnce(&mut sokoul::config::Settings) + Send + 'static,
+) -> TestApp {
     // The background jobs (markers, thumbnails) run ffmpeg on the same files: off here, where
     // the ffmpeg processes counted are the packager's.
     let root_dir = root.to_path_buf();
@@ -47,6 +56,7 @@ async fn scanned_library(root: &Path, films: usize) -> TestApp {
         library_settings(s, root_dir);
         s.library.thumbnails = false;
         s.library.detect_markers = false;
+        more(s);
     })
     .await;
     let scan = app.scan().await;
@@ -891,6 +901,12 @@ fn gop_a_frame_short_of_2_s_mkv(file: &Path, seconds: u32) {
     fixtures::ffmpeg(&args);
 }
 
+/// The default segment length, with its short segments first (the tests' library has 2 s
+/// segments, which have none).
+fn six_second_segments(s: &mut sokoul::config::Settings) {
+    s.library.segment_seconds = 6.0;
+}
+
 /// The first packet's presentation time of each stream ffprobe sees in `path`, in file order
 /// of the streams.
 fn first_pts(path: &Path) -> Vec<f64> {
@@ -1125,16 +1141,7 @@ async fn an_early_start_packages_the_video_and_a_copied_audio_track_with_one_ffm
 async fn a_copied_video_whose_keyframes_come_just_before_2_s_starts_with_a_2_s_segment() {
     let root = tempfile::tempdir().unwrap();
     gop_a_frame_short_of_2_s_mkv(&film_path(root.path(), 5008, "mkv"), 10);
-    let root_dir = root.path().to_path_buf();
-    let app = crate::helpers::spawn_app(move |s| {
-        library_settings(s, root_dir);
-        s.library.thumbnails = false;
-        s.library.detect_markers = false;
-        // The default: 6 s segments, short ones first.
-        s.library.segment_seconds = 6.0;
-    })
-    .await;
-    assert_eq!(app.scan().await["added"], 1);
+    let app = scanned_library_with(root.path(), 1, six_second_segments).await;
     let base = hls_base(&app, 5008).await;
     let playlist = app
         .text(&format!("{base}/v/index.m3u8?profile={CHROMIUM}"))
@@ -1173,15 +1180,7 @@ async fn a_remuxed_video_with_b_frames_stays_in_sync_with_its_audio() {
     let file = film_path(root.path(), 5009, "mkv");
     gop_a_frame_short_of_2_s_mkv(&file, 20);
     let source = first_pts(&file);
-    let root_dir = root.path().to_path_buf();
-    let app = crate::helpers::spawn_app(move |s| {
-        library_settings(s, root_dir);
-        s.library.thumbnails = false;
-        s.library.detect_markers = false;
-        s.library.segment_seconds = 6.0;
-    })
-    .await;
-    assert_eq!(app.scan().await["added"], 1);
+    let app = scanned_library_with(root.path(), 1, six_second_segments).await;
     let base = hls_base(&app, 5009).await;
     let dir = tempfile::tempdir().unwrap();
     let fetch = |name: &'static str| {
