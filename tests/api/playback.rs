@@ -1093,15 +1093,8 @@ async fn an_early_start_packages_the_video_and_a_copied_audio_track_with_one_ffm
             .map(String::from)
             .collect()
     };
-    let (root_dir, ffmpeg) = (root.path().to_path_buf(), wrapper.display().to_string());
-    let app = crate::helpers::spawn_app(move |s| {
-        library_settings(s, root_dir);
-        s.library.thumbnails = false;
-        s.library.detect_markers = false;
-        s.library.ffmpeg = ffmpeg;
-    })
-    .await;
-    assert_eq!(app.scan().await["added"], 1);
+    let ffmpeg = wrapper.display().to_string();
+    let app = scanned_library_with(root.path(), 1, move |s| s.library.ffmpeg = ffmpeg).await;
     let cache = app.data_dir.path().join("hls-cache");
 
     app.get_json(
